@@ -1,0 +1,152 @@
+/**
+ * The Hono app factory and its cross-cutting middleware: request IDs, per-request service context,
+ * API-key authentication, scope checks, body limits, and the single error handler that renders every
+ * failure as RFC 9457 problem+json.
+ */
+import { OpenAPIHono, type RouteConfig, type z } from "@hono/zod-openapi";
+import { and, eq, isNull } from "drizzle-orm";
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { createDb, schema } from "./db/client";
+import { bearerToken, hashKeySecret, KEY_SECRET_RE } from "./lib/auth";
+import { KeyframeError, problemResponse, zodIssuesToErrors } from "./lib/errors";
+import { newId } from "./lib/ids";
+import { log } from "./lib/log";
+import { hasScope, type Scope } from "./lib/scopes";
+import type { Caller, ServiceContext } from "./services/context";
+
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    caller: Caller;
+    ctx: ServiceContext;
+  };
+};
+export type App = OpenAPIHono<AppEnv>;
+export type AppContext = Context<AppEnv>;
+
+export const JSON_BODY_LIMIT = 1024 * 1024;
+
+/** Validation failures from zod become the same problem body as every other error. */
+export function createApp(): App {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const target = (result as { target?: string }).target ?? "body";
+        const errors = zodIssuesToErrors(result.error.issues, target);
+        return problemResponse(
+          "validation_failed",
+          `The request ${target} is invalid: ${errors.map((e) => `${e.location}: ${e.message}`).join("; ")}`,
+          c.get("requestId") ?? "unknown",
+          errors,
+        );
+      }
+    },
+  });
+}
+
+export const requestIdMiddleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const incoming = c.req.header("x-request-id");
+  const requestId = incoming && /^[A-Za-z0-9._:-]{1,128}$/.test(incoming) ? incoming : newId("request");
+  c.set("requestId", requestId);
+  await next();
+  c.res.headers.set("x-request-id", requestId);
+};
+
+/** Rejects JSON bodies over 1 MB before they are read into memory. */
+export const jsonBodyLimit = bodyLimit({
+  maxSize: JSON_BODY_LIMIT,
+  onError: (c) =>
+    problemResponse("payload_too_large", `JSON bodies are limited to ${JSON_BODY_LIMIT} bytes.`, c.get("requestId")),
+});
+
+/** Authenticates `Authorization: Bearer kf_…` and builds the per-request service context. */
+export const authMiddleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const token = bearerToken(c.req.header("authorization"));
+  if (!token) throw new KeyframeError("unauthenticated", "Send an API key as 'Authorization: Bearer kf_…'.");
+  if (!KEY_SECRET_RE.test(token)) throw new KeyframeError("unauthenticated", "The API key is malformed.");
+  const db = createDb(c.env.DB);
+  const hash = await hashKeySecret(token);
+  const key = await db.query.apiKeys.findFirst({ where: eq(schema.apiKeys.secretHash, hash) });
+  if (!key) throw new KeyframeError("unauthenticated", "The API key is not recognised.");
+  if (key.revokedAt) throw new KeyframeError("unauthenticated", "The API key has been revoked.");
+  const caller: Caller = { environmentId: key.environmentId, keyId: key.id, scopes: key.scopes };
+  c.set("caller", caller);
+  c.set("ctx", {
+    db,
+    env: c.env,
+    caller,
+    requestId: c.get("requestId"),
+    waitUntil: (p) => c.executionCtx.waitUntil(p),
+  });
+  // Best effort, off the response path; at most once a minute per key.
+  if (!key.lastUsedAt || Date.parse(key.lastUsedAt) < Date.now() - 60_000) {
+    c.executionCtx.waitUntil(
+      db
+        .update(schema.apiKeys)
+        .set({ lastUsedAt: new Date().toISOString() })
+        .where(and(eq(schema.apiKeys.id, key.id), isNull(schema.apiKeys.revokedAt)))
+        .run()
+        .catch(() => undefined),
+    );
+  }
+  await next();
+};
+
+export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const caller = c.get("caller");
+    if (!caller) throw new KeyframeError("unauthenticated", "Authentication required.");
+    if (!hasScope(caller.scopes, scope)) {
+      throw new KeyframeError("forbidden", `This API key lacks the '${scope}' scope.`);
+    }
+    await next();
+  };
+}
+
+/**
+ * Route options shared by every authenticated operation: the scope check as route middleware, and the
+ * same scope documented in the OpenAPI `security` requirement and an `x-keyframe-scope` extension
+ * (the shared auth tests read it to know what to check).
+ */
+export function scoped(scope: Scope) {
+  return {
+    middleware: [requireScope(scope)] as MiddlewareHandler[],
+    security: [{ ApiKey: [scope] }],
+    "x-keyframe-scope": scope,
+  } satisfies Partial<RouteConfig> & Record<string, unknown>;
+}
+
+export function onError(err: Error, c: AppContext): Response {
+  const requestId = c.get("requestId") ?? "unknown";
+  if (err instanceof KeyframeError) {
+    return problemResponse(err.code, err.message, requestId, err.errors, err.headers);
+  }
+  if (err instanceof HTTPException) {
+    const status = err.status;
+    if (status === 400) {
+      // Hono's JSON validator throws this when the body does not parse.
+      const malformed = /json/i.test(err.message);
+      return problemResponse(
+        malformed ? "malformed_json" : "bad_request",
+        malformed ? "The request body is not valid JSON." : err.message || "Bad request.",
+        requestId,
+      );
+    }
+    if (status === 413) return problemResponse("payload_too_large", "The request body is too large.", requestId);
+    if (status === 415) return problemResponse("unsupported_media_type", err.message, requestId);
+    if (status === 401) return problemResponse("unauthenticated", err.message || "Authentication required.", requestId);
+    if (status === 403) return problemResponse("forbidden", err.message || "Forbidden.", requestId);
+    if (status === 404) return problemResponse("not_found", err.message || "Not found.", requestId);
+  }
+  log.error("unhandled_error", { request_id: requestId, error: err.message, stack: err.stack });
+  return problemResponse(
+    "internal_error",
+    "An unexpected error occurred. Quote the request_id when reporting it.",
+    requestId,
+  );
+}
+
+export type JsonOf<T extends z.ZodTypeAny> = z.infer<T>;

@@ -1,0 +1,284 @@
+/**
+ * The D1 schema: business and media state. The API worker is its only writer; the edge worker reads
+ * playback IDs and assets. Timestamps are ISO-8601 UTC strings (they sort lexically); JSON columns
+ * hold values validated by zod at the boundary.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
+const json = <T>(name: string) => text(name, { mode: "json" }).$type<T>();
+
+export const environments = sqliteTable("environments", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: text("created_at").notNull().default(now),
+});
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    environmentId: text("environment_id")
+      .notNull()
+      .references(() => environments.id),
+    name: text("name").notNull(),
+    /** First characters of the secret, shown in listings so people can tell keys apart. */
+    secretPrefix: text("secret_prefix").notNull(),
+    /** SHA-256 of the whole secret; the secret itself is never stored. */
+    secretHash: text("secret_hash").notNull(),
+    scopes: json<string[]>("scopes").notNull(),
+    createdByKeyId: text("created_by_key_id"),
+    createdAt: text("created_at").notNull().default(now),
+    lastUsedAt: text("last_used_at"),
+    revokedAt: text("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_keys_secret_hash").on(t.secretHash), index("api_keys_env").on(t.environmentId)],
+);
+
+export const assets = sqliteTable(
+  "assets",
+  {
+    id: text("id").primaryKey(),
+    environmentId: text("environment_id").notNull(),
+    status: text("status", { enum: ["waiting", "queued", "processing", "ready", "errored", "deleted"] }).notNull(),
+    title: text("title"),
+    description: text("description"),
+    tags: json<string[]>("tags").notNull().default(sql`'[]'`),
+    externalId: text("external_id"),
+    metadata: json<Record<string, string>>("metadata").notNull().default(sql`'{}'`),
+    passthrough: text("passthrough"),
+    correlationId: text("correlation_id"),
+    playbackPolicy: text("playback_policy", { enum: ["public", "signed"] }),
+    maxResolution: text("max_resolution").notNull().default("1080p"),
+    uploadId: text("upload_id"),
+    inputUrl: text("input_url"),
+    /** R2 key of the original source. */
+    sourceKey: text("source_key"),
+    duration: integer("duration_ms"),
+    aspectRatio: text("aspect_ratio"),
+    resolution: text("resolution"),
+    maxFrameRate: text("max_frame_rate"),
+    tracks: json<unknown[]>("tracks"),
+    renditions: json<unknown[]>("renditions"),
+    renditionsStatus: text("renditions_status", { enum: ["preparing", "complete"] }),
+    source: json<Record<string, unknown>>("source"),
+    progress: json<{ stage: string; percent: number }>("progress"),
+    error: json<{ code: string; message: string }>("error"),
+    /** The job run whose outputs are live: playback reads `assets/{id}/runs/{current_run_id}/`. */
+    currentRunId: text("current_run_id"),
+    hasPoster: integer("has_poster", { mode: "boolean" }).notNull().default(false),
+    hasStoryboard: integer("has_storyboard", { mode: "boolean" }).notNull().default(false),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+    readyAt: text("ready_at"),
+    deletedAt: text("deleted_at"),
+  },
+  (t) => [
+    index("assets_env_id").on(t.environmentId, t.id),
+    index("assets_env_status").on(t.environmentId, t.status),
+    uniqueIndex("assets_upload").on(t.uploadId),
+  ],
+);
+
+export const uploads = sqliteTable(
+  "uploads",
+  {
+    id: text("id").primaryKey(),
+    environmentId: text("environment_id").notNull(),
+    status: text("status", {
+      enum: ["waiting", "uploading", "completed", "expired", "cancelled", "errored"],
+    }).notNull(),
+    assetId: text("asset_id"),
+    newAssetSettings: json<Record<string, unknown>>("new_asset_settings").notNull().default(sql`'{}'`),
+    corsOrigin: text("cors_origin"),
+    maxSizeBytes: integer("max_size_bytes"),
+    maxDurationSeconds: integer("max_duration_seconds"),
+    allowedContentTypes: json<string[]>("allowed_content_types"),
+    size: integer("size"),
+    bytesReceived: integer("bytes_received").notNull().default(0),
+    contentType: text("content_type"),
+    sourceKey: text("source_key"),
+    correlationId: text("correlation_id"),
+    error: json<{ code: string; message: string }>("error"),
+    expiresAt: text("expires_at").notNull(),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+    completedAt: text("completed_at"),
+  },
+  (t) => [index("uploads_env_id").on(t.environmentId, t.id), index("uploads_status_expires").on(t.status, t.expiresAt)],
+);
+
+export const playbackIds = sqliteTable(
+  "playback_ids",
+  {
+    id: text("id").primaryKey(),
+    environmentId: text("environment_id").notNull(),
+    assetId: text("asset_id"),
+    liveStreamId: text("live_stream_id"),
+    policy: text("policy", { enum: ["public", "signed"] }).notNull(),
+    /** Allowed embedding origins: exact hosts or `*.example.com`. Empty means any. */
+    allowedOrigins: json<string[]>("allowed_origins").notNull().default(sql`'[]'`),
+    allowNoReferrer: integer("allow_no_referrer", { mode: "boolean" }).notNull().default(true),
+    createdAt: text("created_at").notNull().default(now),
+    deletedAt: text("deleted_at"),
+  },
+  (t) => [index("playback_ids_asset").on(t.assetId), index("playback_ids_env").on(t.environmentId, t.id)],
+);
+
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: text("id").primaryKey(),
+    environmentId: text("environment_id").notNull(),
+    assetId: text("asset_id").notNull(),
+    kind: text("kind", { enum: ["vod"] })
+      .notNull()
+      .default("vod"),
+    status: text("status", { enum: ["queued", "running", "succeeded", "failed", "cancelled"] }).notNull(),
+    attempt: integer("attempt").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull().default(5),
+    settings: json<Record<string, unknown>>("settings").notNull(),
+    stage: text("stage"),
+    percent: integer("percent"),
+    error: json<{ code: string; message: string; retryable?: boolean }>("error"),
+    correlationId: text("correlation_id"),
+    lastHeartbeatAt: text("last_heartbeat_at"),
+    dispatchedAt: text("dispatched_at"),
+    startedAt: text("started_at"),
+    finishedAt: text("finished_at"),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [index("jobs_asset").on(t.assetId), index("jobs_status_heartbeat").on(t.status, t.lastHeartbeatAt)],
+);
+
+export const events = sqliteTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    environmentId: text("environment_id").notNull(),
+    type: text("type").notNull(),
+    /** The object the event is about (`as_…`, `up_…`, `pb_…`), for per-object timelines. */
+    subjectId: text("subject_id").notNull(),
+    assetId: text("asset_id"),
+    uploadId: text("upload_id"),
+    correlationId: text("correlation_id"),
+    apiVersion: text("api_version").notNull().default("2026-11-01"),
+    data: json<Record<string, unknown>>("data").notNull(),
+    createdAt: text("created_at").notNull().default(now),
+    /** Outbox mark: null until the fan-out to webhook deliveries has been enqueued. */
+    dispatchedAt: text("dispatched_at"),
+  },
+  (t) => [
+    index("events_env_id").on(t.environmentId, t.id),
+    index("events_subject").on(t.subjectId, t.id),
+    index("events_asset").on(t.assetId, t.id),
+    index("events_undispatched").on(t.dispatchedAt, t.id),
+  ],
+);
+
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    environmentId: text("environment_id").notNull(),
+    url: text("url").notNull(),
+    description: text("description"),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    disabledReason: text("disabled_reason"),
+    /** Event types to deliver; empty means all. */
+    eventTypes: json<string[]>("event_types").notNull().default(sql`'[]'`),
+    secret: text("secret").notNull(),
+    previousSecret: text("previous_secret"),
+    previousSecretExpiresAt: text("previous_secret_expires_at"),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+    deletedAt: text("deleted_at"),
+  },
+  (t) => [index("webhook_endpoints_env").on(t.environmentId, t.id)],
+);
+
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    environmentId: text("environment_id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    status: text("status", { enum: ["pending", "succeeded", "retrying", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: text("next_attempt_at"),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+    succeededAt: text("succeeded_at"),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_endpoint_event").on(t.endpointId, t.eventId),
+    index("webhook_deliveries_env_status").on(t.environmentId, t.status, t.id),
+    index("webhook_deliveries_event").on(t.eventId),
+  ],
+);
+
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    id: text("id").primaryKey(),
+    deliveryId: text("delivery_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    statusCode: integer("status_code"),
+    latencyMs: integer("latency_ms"),
+    responseExcerpt: text("response_excerpt"),
+    error: text("error"),
+    createdAt: text("created_at").notNull().default(now),
+  },
+  (t) => [index("webhook_attempts_delivery").on(t.deliveryId, t.attempt)],
+);
+
+export const idempotencyRecords = sqliteTable(
+  "idempotency_records",
+  {
+    environmentId: text("environment_id").notNull(),
+    key: text("key").notNull(),
+    method: text("method").notNull(),
+    path: text("path").notNull(),
+    bodyHash: text("body_hash").notNull(),
+    status: text("status", { enum: ["in_progress", "completed"] }).notNull(),
+    responseStatus: integer("response_status"),
+    responseBody: text("response_body"),
+    createdAt: text("created_at").notNull().default(now),
+    expiresAt: text("expires_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.environmentId, t.key] }), index("idempotency_expires").on(t.expiresAt)],
+);
+
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: text("id").primaryKey(),
+    environmentId: text("environment_id").notNull(),
+    keyId: text("key_id"),
+    action: text("action").notNull(),
+    resourceType: text("resource_type").notNull(),
+    resourceId: text("resource_id").notNull(),
+    requestId: text("request_id"),
+    details: json<Record<string, unknown>>("details"),
+    createdAt: text("created_at").notNull().default(now),
+  },
+  (t) => [index("audit_env_id").on(t.environmentId, t.id)],
+);
+
+export const signingKeys = sqliteTable(
+  "signing_keys",
+  {
+    id: text("id").primaryKey(),
+    environmentId: text("environment_id").notNull(),
+    publicJwk: json<Record<string, unknown>>("public_jwk").notNull(),
+    createdAt: text("created_at").notNull().default(now),
+    revokedAt: text("revoked_at"),
+  },
+  (t) => [index("signing_keys_env").on(t.environmentId, t.id)],
+);

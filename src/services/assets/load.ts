@@ -1,0 +1,40 @@
+/** Environment-scoped reads shared by the asset verbs. Another environment's asset is simply not found. */
+import { and, asc, eq, inArray, isNull, ne } from "drizzle-orm";
+import { schema } from "../../db/client";
+import { NotFoundError } from "../../lib/errors";
+import type { ServiceContext } from "../context";
+import { serializeAsset } from "./serialize";
+
+export async function loadAssetRow(ctx: ServiceContext, assetId: string) {
+  const row = await ctx.db.query.assets.findFirst({
+    where: and(
+      eq(schema.assets.id, assetId),
+      eq(schema.assets.environmentId, ctx.caller.environmentId),
+      ne(schema.assets.status, "deleted"),
+    ),
+  });
+  if (!row) throw new NotFoundError("asset", assetId);
+  return row;
+}
+
+export async function playbackIdsFor(ctx: ServiceContext, assetIds: string[]) {
+  if (assetIds.length === 0) return new Map<string, { id: string; policy: "public" | "signed" }[]>();
+  const rows = await ctx.db
+    .select({ id: schema.playbackIds.id, policy: schema.playbackIds.policy, assetId: schema.playbackIds.assetId })
+    .from(schema.playbackIds)
+    .where(and(inArray(schema.playbackIds.assetId, assetIds), isNull(schema.playbackIds.deletedAt)))
+    .orderBy(asc(schema.playbackIds.id));
+  const map = new Map<string, { id: string; policy: "public" | "signed" }[]>();
+  for (const r of rows) {
+    const list = map.get(r.assetId as string) ?? [];
+    list.push({ id: r.id, policy: r.policy });
+    map.set(r.assetId as string, list);
+  }
+  return map;
+}
+
+export async function getAssetView(ctx: ServiceContext, assetId: string) {
+  const row = await loadAssetRow(ctx, assetId);
+  const pbs = await playbackIdsFor(ctx, [row.id]);
+  return serializeAsset(row, pbs.get(row.id) ?? []);
+}

@@ -1,0 +1,97 @@
+/** Asset shapes at the API boundary: what callers may send and what they get back. */
+import { z } from "@hono/zod-openapi";
+import { idPattern } from "../../lib/ids";
+import { MaxResolutionSchema } from "../../lib/transcoder-protocol";
+
+export const AssetIdSchema = z
+  .string()
+  .regex(idPattern("asset"), "must be an asset ID (as_…)")
+  .openapi({ param: { name: "asset_id", in: "path" }, example: "as_0kzq3h1x2a00abcdefghjkmnpq" });
+
+export const PlaybackPolicySchema = z.enum(["public", "signed"]);
+export const TagsSchema = z.array(z.string().min(1).max(64)).max(50);
+export const MetadataSchema = z
+  .record(z.string().min(1).max(64), z.string().max(1024))
+  .refine((m) => Object.keys(m).length <= 50, "at most 50 metadata keys")
+  .openapi({ description: "Free-form string key/values (≤ 50 keys)." });
+export const CorrelationIdSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .openapi({ description: "Your own operation ID; follows the object into jobs, logs and webhook payloads." });
+
+/** Fields an app can set on an asset, shared by create, update and upload `new_asset_settings`. */
+export const AssetMetaFields = {
+  title: z.string().max(512).nullable().optional(),
+  description: z.string().max(5000).nullable().optional(),
+  tags: TagsSchema.optional(),
+  external_id: z.string().max(255).nullable().optional(),
+  metadata: MetadataSchema.optional(),
+  passthrough: z.string().max(1024).nullable().optional(),
+};
+
+export const AssetInputSchema = z
+  .object({
+    url: z
+      .string()
+      .url()
+      .max(2048)
+      .openapi({ description: "http(s) URL to ingest from, fetched off the request path." }),
+  })
+  .strict();
+
+export const CreateAssetSchema = z
+  .object({
+    ...AssetMetaFields,
+    playback_policy: PlaybackPolicySchema.optional().openapi({
+      description: "Create a playback ID with this policy alongside the asset.",
+    }),
+    max_resolution: MaxResolutionSchema.optional(),
+    correlation_id: CorrelationIdSchema.optional(),
+    input: AssetInputSchema.optional(),
+  })
+  .strict()
+  .openapi("CreateAssetRequest");
+export type CreateAssetInput = z.infer<typeof CreateAssetSchema>;
+
+export const UpdateAssetSchema = z
+  .object({ ...AssetMetaFields })
+  .strict()
+  .refine((v) => Object.keys(v).length > 0, "send at least one field to update")
+  .openapi("UpdateAssetRequest");
+export type UpdateAssetInput = z.infer<typeof UpdateAssetSchema>;
+
+export const ASSET_STATUSES = ["waiting", "queued", "processing", "ready", "errored"] as const;
+
+export const PlaybackIdRefSchema = z.object({ id: z.string(), policy: PlaybackPolicySchema });
+
+export const AssetSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum([...ASSET_STATUSES, "deleted"]),
+    title: z.string().nullable(),
+    description: z.string().nullable(),
+    tags: z.array(z.string()),
+    external_id: z.string().nullable(),
+    metadata: z.record(z.string(), z.string()),
+    passthrough: z.string().nullable(),
+    correlation_id: z.string().nullable(),
+    max_resolution: MaxResolutionSchema,
+    playback_ids: z.array(PlaybackIdRefSchema),
+    upload_id: z.string().nullable(),
+    duration: z.number().nullable().openapi({ description: "Seconds." }),
+    aspect_ratio: z.string().nullable(),
+    resolution: z.string().nullable(),
+    max_frame_rate: z.number().nullable(),
+    tracks: z.array(z.record(z.string(), z.unknown())),
+    renditions: z.array(z.record(z.string(), z.unknown())),
+    renditions_status: z.enum(["preparing", "complete"]).nullable(),
+    source: z.record(z.string(), z.unknown()).nullable(),
+    progress: z.object({ stage: z.string(), percent: z.number() }).nullable(),
+    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    ready_at: z.string().nullable(),
+  })
+  .openapi("Asset");
+export type Asset = z.infer<typeof AssetSchema>;

@@ -1,0 +1,45 @@
+/**
+ * Job creation: one processing run of an asset. The job row, the asset's move to `queued` and the
+ * events are one write; the queue message only carries the job ID, so a redelivered message is
+ * harmless (the consumer reads the job's current state).
+ */
+import { schema } from "../../db/client";
+import { newId } from "../../lib/ids";
+import type { JobSettings } from "../../lib/transcoder-protocol";
+import type { ServiceContext } from "../context";
+import type { Statement } from "../events/record";
+
+export interface TranscodeMessage {
+  kind: "transcode";
+  job_id: string;
+}
+
+export interface IngestUrlMessage {
+  kind: "ingest_url";
+  asset_id: string;
+}
+
+export type TranscodeQueueMessage = TranscodeMessage | IngestUrlMessage;
+
+export function newJobStatement(
+  ctx: ServiceContext,
+  input: { assetId: string; settings: JobSettings; correlationId?: string | null },
+): { jobId: string; statement: Statement } {
+  const jobId = newId("job");
+  return {
+    jobId,
+    statement: ctx.db.insert(schema.jobs).values({
+      id: jobId,
+      environmentId: ctx.caller.environmentId,
+      assetId: input.assetId,
+      status: "queued",
+      settings: input.settings,
+      correlationId: input.correlationId ?? null,
+    }),
+  };
+}
+
+export async function enqueueJob(env: Env, jobId: string, delaySeconds = 0): Promise<void> {
+  const body: TranscodeMessage = { kind: "transcode", job_id: jobId };
+  await env.TRANSCODE_QUEUE.send(body, delaySeconds > 0 ? { delaySeconds } : undefined);
+}

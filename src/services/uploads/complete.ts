@@ -1,0 +1,129 @@
+/**
+ * Completing an upload: the single place that turns received bytes into an asset and a job. Called by
+ * the one-shot PUT path and by tus when the last byte lands. Guarded on the upload's status in the
+ * same batch, so a second completion of the same upload never creates a second asset.
+ */
+import { and, eq, inArray } from "drizzle-orm";
+import { schema } from "../../db/client";
+import { newId } from "../../lib/ids";
+import { nowIso } from "../../lib/time";
+import type { MaxResolution } from "../../lib/transcoder-protocol";
+import type { ServiceContext } from "../context";
+import { commit, type EventInput, type Statement } from "../events/record";
+import { enqueueJob, newJobStatement } from "../jobs/create";
+
+export interface CompleteUploadInput {
+  uploadId: string;
+  /** R2 key where the complete source now lives. */
+  sourceKey: string;
+  size: number;
+  contentType: string | null;
+}
+
+export async function completeUpload(
+  ctx: ServiceContext,
+  input: CompleteUploadInput,
+): Promise<{ assetId: string; jobId: string | null; alreadyCompleted: boolean }> {
+  const upload = await ctx.db.query.uploads.findFirst({
+    where: and(eq(schema.uploads.id, input.uploadId), eq(schema.uploads.environmentId, ctx.caller.environmentId)),
+  });
+  if (!upload) throw new Error(`completeUpload: unknown upload ${input.uploadId}`);
+  if (upload.status === "completed" && upload.assetId) {
+    return { assetId: upload.assetId, jobId: null, alreadyCompleted: true };
+  }
+  const settings = (upload.newAssetSettings ?? {}) as Record<string, unknown>;
+  const assetId = newId("asset");
+  const at = nowIso();
+  const maxResolution = (settings.max_resolution as MaxResolution | undefined) ?? "1080p";
+  const policy = (settings.playback_policy as "public" | "signed" | undefined) ?? "signed";
+  const { jobId, statement: jobInsert } = newJobStatement(ctx, {
+    assetId,
+    correlationId: upload.correlationId,
+    settings: {
+      max_resolution: maxResolution,
+      fast_path: true,
+      source_size_bytes: input.size,
+      source_content_type: input.contentType ?? undefined,
+      max_duration_seconds: upload.maxDurationSeconds ?? undefined,
+      max_size_bytes: upload.maxSizeBytes ?? undefined,
+    },
+  });
+  const playbackId = newId("playbackId");
+  // assets.upload_id is unique: if a concurrent completion won, this whole batch fails and rolls back.
+  const statements: Statement[] = [
+    ctx.db
+      .update(schema.uploads)
+      .set({
+        status: "completed",
+        assetId,
+        sourceKey: input.sourceKey,
+        size: input.size,
+        bytesReceived: input.size,
+        contentType: input.contentType,
+        completedAt: at,
+        updatedAt: at,
+      })
+      .where(and(eq(schema.uploads.id, upload.id), inArray(schema.uploads.status, ["waiting", "uploading"]))),
+  ];
+  statements.push(
+    ctx.db.insert(schema.assets).values({
+      id: assetId,
+      environmentId: ctx.caller.environmentId,
+      status: "queued",
+      title: (settings.title as string | undefined) ?? null,
+      description: (settings.description as string | undefined) ?? null,
+      tags: (settings.tags as string[] | undefined) ?? [],
+      externalId: (settings.external_id as string | undefined) ?? null,
+      metadata: (settings.metadata as Record<string, string> | undefined) ?? {},
+      passthrough: (settings.passthrough as string | undefined) ?? null,
+      correlationId: upload.correlationId,
+      playbackPolicy: policy,
+      maxResolution,
+      uploadId: upload.id,
+      sourceKey: input.sourceKey,
+    }),
+    ctx.db.insert(schema.playbackIds).values({
+      id: playbackId,
+      environmentId: ctx.caller.environmentId,
+      assetId,
+      policy,
+    }),
+    jobInsert,
+  );
+  const events: EventInput[] = [
+    {
+      type: "upload.completed",
+      subjectId: upload.id,
+      uploadId: upload.id,
+      assetId,
+      correlationId: upload.correlationId,
+      data: { upload_id: upload.id, asset_id: assetId, size: input.size },
+    },
+    {
+      type: "asset.created",
+      subjectId: assetId,
+      assetId,
+      uploadId: upload.id,
+      correlationId: upload.correlationId,
+      data: { asset_id: assetId, upload_id: upload.id, status: "queued" },
+    },
+    {
+      type: "playback_id.created",
+      subjectId: playbackId,
+      assetId,
+      correlationId: upload.correlationId,
+      data: { playback_id: playbackId, asset_id: assetId, policy },
+    },
+  ];
+  try {
+    await commit(ctx, statements, events, [
+      { action: "upload.complete", resourceType: "upload", resourceId: upload.id, details: { asset_id: assetId } },
+    ]);
+  } catch (err) {
+    if (!/UNIQUE/i.test(String((err as Error).message) + String((err as { cause?: Error }).cause?.message))) throw err;
+    const winner = await ctx.db.query.uploads.findFirst({ where: eq(schema.uploads.id, upload.id) });
+    return { assetId: winner?.assetId ?? "", jobId: null, alreadyCompleted: true };
+  }
+  await enqueueJob(ctx.env, jobId);
+  return { assetId, jobId, alreadyCompleted: false };
+}

@@ -1,0 +1,140 @@
+/**
+ * Upload sessions (intake). This module owns the upload state machine:
+ * waiting → uploading → completed | expired | cancelled | errored.
+ */
+import { and, desc, eq, lt } from "drizzle-orm";
+import { schema } from "../../db/client";
+import { InvalidStateError, NotFoundError } from "../../lib/errors";
+import { idPattern, newId } from "../../lib/ids";
+import { decodeCursor, page } from "../../lib/pagination";
+import { hmacToken } from "../../lib/signing";
+import { isoIn, nowIso } from "../../lib/time";
+import type { ServiceContext, Verb } from "../context";
+import { commit } from "../events/record";
+import type { CreateUploadInput, Upload } from "./schemas";
+
+type Row = typeof schema.uploads.$inferSelect;
+export type UploadStatus = Row["status"];
+
+const OPEN: UploadStatus[] = ["waiting", "uploading"];
+
+/** The one-time URL secret is derived, not stored: HMAC(server secret, upload ID). */
+export function uploadUrlToken(env: Env, uploadId: string): Promise<string> {
+  return hmacToken(env.JOB_TOKEN_SECRET, `upload:${uploadId}`);
+}
+
+export async function serializeUpload(env: Env, row: Row): Promise<Upload> {
+  const open = OPEN.includes(row.status) && row.expiresAt > nowIso();
+  const base = env.API_PUBLIC_URL.replace(/\/$/, "");
+  const token = open ? await uploadUrlToken(env, row.id) : null;
+  return {
+    id: row.id,
+    status: row.status,
+    url: token ? `${base}/uploads/${row.id}?token=${token}` : null,
+    tus_url: token ? `${base}/tus/${row.id}?token=${token}` : null,
+    asset_id: row.assetId,
+    new_asset_settings: row.newAssetSettings ?? {},
+    cors_origin: row.corsOrigin,
+    max_size_bytes: row.maxSizeBytes,
+    max_duration_seconds: row.maxDurationSeconds,
+    allowed_content_types: row.allowedContentTypes,
+    size: row.size,
+    bytes_received: row.bytesReceived,
+    correlation_id: row.correlationId,
+    error: row.error,
+    expires_at: row.expiresAt,
+    created_at: row.createdAt,
+    completed_at: row.completedAt,
+  };
+}
+
+export async function createUpload({ ctx, input }: Verb<CreateUploadInput>) {
+  const id = newId("upload");
+  const settings = input.new_asset_settings ?? { playback_policy: "signed" as const };
+  await commit(
+    ctx,
+    [
+      ctx.db.insert(schema.uploads).values({
+        id,
+        environmentId: ctx.caller.environmentId,
+        status: "waiting",
+        newAssetSettings: settings,
+        corsOrigin: input.cors_origin ?? null,
+        maxSizeBytes: input.max_size_bytes ?? null,
+        maxDurationSeconds: input.max_duration_seconds ?? null,
+        allowedContentTypes: input.allowed_content_types ?? null,
+        correlationId: input.correlation_id ?? null,
+        expiresAt: isoIn(input.expires_in * 1000),
+      }),
+    ],
+    [
+      {
+        type: "upload.created",
+        subjectId: id,
+        uploadId: id,
+        correlationId: input.correlation_id,
+        data: { upload_id: id, status: "waiting" },
+      },
+    ],
+    [{ action: "upload.create", resourceType: "upload", resourceId: id }],
+  );
+  return getUpload({ ctx, input: { uploadId: id } });
+}
+
+export async function loadUploadRow(ctx: ServiceContext, uploadId: string) {
+  const row = await ctx.db.query.uploads.findFirst({
+    where: and(eq(schema.uploads.id, uploadId), eq(schema.uploads.environmentId, ctx.caller.environmentId)),
+  });
+  if (!row) throw new NotFoundError("upload", uploadId);
+  return row;
+}
+
+export async function getUpload({ ctx, input }: Verb<{ uploadId: string }>) {
+  return serializeUpload(ctx.env, await loadUploadRow(ctx, input.uploadId));
+}
+
+export async function listUploads({ ctx, input }: Verb<{ limit: number; cursor?: string; status?: UploadStatus }>) {
+  const after = decodeCursor(input.cursor, idPattern("upload"));
+  const u = schema.uploads;
+  const rows = await ctx.db
+    .select()
+    .from(u)
+    .where(
+      and(
+        eq(u.environmentId, ctx.caller.environmentId),
+        input.status ? eq(u.status, input.status) : undefined,
+        after ? lt(u.id, after) : undefined,
+      ),
+    )
+    .orderBy(desc(u.id))
+    .limit(input.limit + 1);
+  const { rows: pageRows, nextCursor } = page(rows, input.limit);
+  return { data: await Promise.all(pageRows.map((r) => serializeUpload(ctx.env, r))), next_cursor: nextCursor };
+}
+
+/** Cancels an open upload. Cancelling one already cancelled is a no-op; a finished one is a conflict. */
+export async function cancelUpload({ ctx, input }: Verb<{ uploadId: string }>) {
+  const row = await loadUploadRow(ctx, input.uploadId);
+  if (row.status === "cancelled") return;
+  if (!OPEN.includes(row.status)) throw new InvalidStateError("upload", row.id, row.status, "cancel");
+  const at = nowIso();
+  await commit(
+    ctx,
+    [
+      ctx.db
+        .update(schema.uploads)
+        .set({ status: "cancelled", updatedAt: at })
+        .where(and(eq(schema.uploads.id, row.id), eq(schema.uploads.status, row.status))),
+    ],
+    [
+      {
+        type: "upload.cancelled",
+        subjectId: row.id,
+        uploadId: row.id,
+        correlationId: row.correlationId,
+        data: { upload_id: row.id },
+      },
+    ],
+    [{ action: "upload.cancel", resourceType: "upload", resourceId: row.id }],
+  );
+}

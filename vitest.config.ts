@@ -1,0 +1,57 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+
+/** Bindings only tests need: secrets that production gets from `wrangler secret put`. */
+const testBindings = {
+  JOB_TOKEN_SECRET: "test-job-token-secret-0123456789abcdef",
+  TEST_MIGRATIONS: migrations,
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // The API worker, in workerd against real D1, R2, Queues and Durable Objects.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: testBindings },
+          }),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+          setupFiles: ["./test/workers/setup.ts"],
+        },
+      },
+      {
+        // The edge worker, in workerd with its own config.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./workers/edge/wrangler.toml" },
+            miniflare: { bindings: testBindings },
+          }),
+        ],
+        test: {
+          name: "edge",
+          include: ["test/edge/**/*.test.ts"],
+          setupFiles: ["./test/edge/setup.ts"],
+        },
+      },
+      {
+        // Node: the transcoder with real ffmpeg, scripts, and end-to-end runs of the local stack.
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["test/node/**/*.test.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
