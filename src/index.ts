@@ -5,6 +5,7 @@
 import { authMiddleware, createApp, jsonBodyLimit, onError, requestIdMiddleware } from "./app";
 import { scheduled } from "./cron";
 import { problemResponse } from "./lib/errors";
+import { idempotencyMiddleware } from "./lib/idempotency";
 import { queue } from "./queues";
 import { registerDocs, registerRoutes } from "./routes";
 import "./wiring";
@@ -25,6 +26,7 @@ app.use("/v1/*", async (c, next) => {
   if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "DELETE") return next();
   return jsonBodyLimit(c, next);
 });
+app.use("/v1/*", async (c, next) => (c.req.method === "POST" ? idempotencyMiddleware(c, next) : next()));
 registerRoutes(app);
 registerDocs(app);
 app.get("/", (c) => c.redirect("/docs"));

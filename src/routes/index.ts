@@ -2,10 +2,17 @@
 import { Scalar } from "@scalar/hono-api-reference";
 import type { App } from "../app";
 import { registerAssetRoutes } from "./assets";
+import { registerAuditLogRoutes } from "./audit-log";
+import { registerEventRoutes } from "./events";
+import { registerInternalRoutes } from "./internal";
 import { registerKeyRoutes } from "./keys";
 import { registerPlaybackIdRoutes } from "./playback-ids";
+import { registerSigningKeyRoutes } from "./signing-keys";
 import { registerHealth } from "./system/health";
+import { registerTusRoutes } from "./tus";
+import { registerUploadByteRoutes } from "./upload-bytes";
 import { registerUploadRoutes } from "./uploads";
+import { registerWebhookRoutes } from "./webhooks";
 
 export const API_VERSION = "2026-11-01";
 
@@ -15,6 +22,14 @@ export function registerRoutes(app: App) {
   registerPlaybackIdRoutes(app);
   registerUploadRoutes(app);
   registerKeyRoutes(app);
+  registerSigningKeyRoutes(app);
+  registerWebhookRoutes(app);
+  registerEventRoutes(app);
+  registerAuditLogRoutes(app);
+  // Not under /v1 and not authenticated by API key: these carry their own tokens.
+  registerUploadByteRoutes(app);
+  registerTusRoutes(app);
+  registerInternalRoutes(app);
 }
 
 export function registerDocs(app: App) {

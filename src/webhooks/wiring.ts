@@ -1,0 +1,2 @@
+/** Registers webhook delivery consumers and outbox/GC sweeps. */
+export {};
