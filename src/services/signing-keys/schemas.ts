@@ -1,0 +1,91 @@
+import { z } from "@hono/zod-openapi";
+import { idPattern } from "../../lib/ids";
+import { MAX_TOKEN_LIFETIME_SECONDS } from "../../lib/playback-token";
+
+export const SigningKeyIdSchema = z
+  .string()
+  .regex(idPattern("signingKey"), "must be a signing key ID (sk_…)")
+  .openapi({ param: { name: "signing_key_id", in: "path" } });
+
+export const PublicJwkSchema = z
+  .object({
+    kty: z.literal("EC"),
+    crv: z.literal("P-256"),
+    x: z.string(),
+    y: z.string(),
+    kid: z.string(),
+    alg: z.literal("ES256"),
+    use: z.literal("sig"),
+  })
+  .openapi("SigningPublicJwk");
+
+export const SigningKeySchema = z
+  .object({
+    id: z.string().openapi({ example: "sk_01j9z3m4k5q6r7s8t9v0w1x2y3" }),
+    public_jwk: PublicJwkSchema,
+    created_at: z.string(),
+    revoked_at: z.string().nullable(),
+  })
+  .openapi("SigningKey");
+export type SigningKey = z.infer<typeof SigningKeySchema>;
+
+export const CreatedSigningKeySchema = SigningKeySchema.extend({
+  private_key_pem: z.string().openapi({
+    description: "The private key as PKCS#8 PEM, returned once. Keyframe keeps only the public key.",
+  }),
+  private_jwk: z
+    .object({
+      kty: z.literal("EC"),
+      crv: z.literal("P-256"),
+      x: z.string(),
+      y: z.string(),
+      d: z.string(),
+      kid: z.string(),
+      alg: z.literal("ES256"),
+    })
+    .openapi({ description: "The same private key as a JWK, returned once." }),
+}).openapi("CreatedSigningKey");
+
+export const ThumbnailPinSchema = z
+  .object({
+    time: z.number().min(0).max(86_400).optional(),
+    width: z.number().int().min(1).max(3840).optional(),
+    height: z.number().int().min(1).max(3840).optional(),
+    fit_mode: z.enum(["preserve", "stretch", "crop", "smartcrop", "pad"]).optional(),
+  })
+  .strict()
+  .openapi("ThumbnailTokenParams");
+
+export const MintTokensSchema = z
+  .object({
+    expires_in: z
+      .number()
+      .int()
+      .min(60)
+      .max(MAX_TOKEN_LIFETIME_SECONDS)
+      .default(3600)
+      .openapi({ description: "Token lifetime in seconds (60 s to 7 days, default 1 hour)." }),
+    thumbnail: ThumbnailPinSchema.optional().openapi({
+      description: "Thumbnail parameters pinned into the thumbnail token: the edge refuses other values.",
+    }),
+  })
+  .strict()
+  .openapi("MintPlaybackTokensRequest");
+export type MintTokensInput = z.infer<typeof MintTokensSchema>;
+
+export const PlaybackTokensSchema = z
+  .object({
+    playback_id: z.string(),
+    expires_at: z.string(),
+    video: z.string().openapi({ description: "aud v: master, variant playlists, segments." }),
+    thumbnail: z.string().openapi({ description: "aud t: thumbnail.jpg." }),
+    storyboard: z.string().openapi({ description: "aud s: storyboard.vtt and its sprite." }),
+    urls: z.object({
+      master: z.string(),
+      thumbnail: z.string(),
+      storyboard: z.string(),
+      embed: z.string(),
+    }),
+  })
+  .openapi("PlaybackTokens");
+export type PlaybackTokens = z.infer<typeof PlaybackTokensSchema>;

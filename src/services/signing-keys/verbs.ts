@@ -1,0 +1,199 @@
+/**
+ * Signing keys: ES256 key pairs for playback tokens. Apps' keys (`kind = user`) are generated here,
+ * the private half returned once and never stored. Each environment also gets one system key
+ * (`kind = system`), created on first use, whose private half is kept encrypted (key-wrap.ts) so the
+ * API can mint tokens for apps that prefer server-side signing. The edge verifies both the same way:
+ * by `kid`, against the public JWK, refusing revoked keys and keys from other environments.
+ */
+import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { exportJWK, exportPKCS8, generateKeyPair, type JWK } from "jose";
+import { schema } from "../../db/client";
+import { NotFoundError } from "../../lib/errors";
+import { idPattern, newId } from "../../lib/ids";
+import { log } from "../../lib/log";
+import { decodeCursor, page } from "../../lib/pagination";
+import { signPlaybackToken, type TokenAudience } from "../../lib/playback-token";
+import { nowIso } from "../../lib/time";
+import type { ServiceContext, Verb } from "../context";
+import { commit } from "../events/record";
+import { openPrivateJwk, sealPrivateJwk } from "./key-wrap";
+import type { MintTokensInput, PlaybackTokens, SigningKey } from "./schemas";
+
+type Row = typeof schema.signingKeys.$inferSelect;
+
+export function serializeSigningKey(row: Row): SigningKey {
+  const { kty, crv, x, y } = row.publicJwk as Record<string, string>;
+  return {
+    id: row.id,
+    public_jwk: { kty: kty as "EC", crv: crv as "P-256", x, y, kid: row.id, alg: "ES256", use: "sig" },
+    created_at: row.createdAt,
+    revoked_at: row.revokedAt,
+  };
+}
+
+async function newKeyPair(kid: string) {
+  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+  const pub = await exportJWK(publicKey);
+  const priv = await exportJWK(privateKey);
+  return {
+    publicJwk: { kty: pub.kty, crv: pub.crv, x: pub.x, y: pub.y, kid, alg: "ES256", use: "sig" },
+    privateJwk: { kty: priv.kty, crv: priv.crv, x: priv.x, y: priv.y, d: priv.d, kid, alg: "ES256" },
+    privatePem: await exportPKCS8(privateKey),
+  };
+}
+
+export async function createSigningKey({ ctx }: Verb<Record<string, never>>) {
+  const id = newId("signingKey");
+  const pair = await newKeyPair(id);
+  await commit(
+    ctx,
+    [
+      ctx.db.insert(schema.signingKeys).values({
+        id,
+        environmentId: ctx.caller.environmentId,
+        publicJwk: pair.publicJwk,
+        kind: "user",
+      }),
+    ],
+    [],
+    [{ action: "signing_key.create", resourceType: "signing_key", resourceId: id }],
+  );
+  const row = await loadUserKey(ctx, id);
+  return {
+    ...serializeSigningKey(row),
+    private_key_pem: pair.privatePem,
+    private_jwk: pair.privateJwk as {
+      kty: "EC";
+      crv: "P-256";
+      x: string;
+      y: string;
+      d: string;
+      kid: string;
+      alg: "ES256";
+    },
+  };
+}
+
+async function loadUserKey(ctx: ServiceContext, id: string): Promise<Row> {
+  const k = schema.signingKeys;
+  const row = await ctx.db.query.signingKeys.findFirst({
+    where: and(eq(k.id, id), eq(k.environmentId, ctx.caller.environmentId), eq(k.kind, "user")),
+  });
+  if (!row) throw new NotFoundError("signing key", id);
+  return row;
+}
+
+export async function getSigningKey({ ctx, input }: Verb<{ id: string }>) {
+  return serializeSigningKey(await loadUserKey(ctx, input.id));
+}
+
+export async function listSigningKeys({ ctx, input }: Verb<{ limit: number; cursor?: string }>) {
+  const after = decodeCursor(input.cursor, idPattern("signingKey"));
+  const k = schema.signingKeys;
+  const rows = await ctx.db
+    .select()
+    .from(k)
+    .where(and(eq(k.environmentId, ctx.caller.environmentId), eq(k.kind, "user"), after ? lt(k.id, after) : undefined))
+    .orderBy(desc(k.id))
+    .limit(input.limit + 1);
+  const { rows: pageRows, nextCursor } = page(rows, input.limit);
+  return { data: pageRows.map(serializeSigningKey), next_cursor: nextCursor };
+}
+
+/** Idempotent. The edge refuses tokens signed by the key within its key-cache TTL (≤ 60 s). */
+export async function revokeSigningKey({ ctx, input }: Verb<{ id: string }>) {
+  const row = await loadUserKey(ctx, input.id);
+  if (row.revokedAt) return;
+  await commit(
+    ctx,
+    [
+      ctx.db
+        .update(schema.signingKeys)
+        .set({ revokedAt: nowIso() })
+        .where(and(eq(schema.signingKeys.id, row.id), isNull(schema.signingKeys.revokedAt))),
+    ],
+    [],
+    [{ action: "signing_key.revoke", resourceType: "signing_key", resourceId: row.id }],
+  );
+}
+
+/**
+ * The environment's system key (private JWK + kid), created on first use. Two concurrent first uses
+ * may each create one; both are valid keys and later calls pick the newest, so that race is harmless.
+ */
+export async function systemSigningKey(ctx: ServiceContext): Promise<{ kid: string; privateJwk: JWK }> {
+  const k = schema.signingKeys;
+  const secret = ctx.env.JOB_TOKEN_SECRET;
+  const existing = await ctx.db
+    .select()
+    .from(k)
+    .where(and(eq(k.environmentId, ctx.caller.environmentId), eq(k.kind, "system"), isNull(k.revokedAt)))
+    .orderBy(desc(k.id))
+    .limit(1);
+  const current = existing[0];
+  if (current?.privateJwkEnc) {
+    const jwk = await openPrivateJwk(secret, current.environmentId, current.id, current.privateJwkEnc);
+    if (jwk) return { kid: current.id, privateJwk: jwk as JWK };
+    // The wrapping secret changed: leave this key be (tokens it signed keep verifying by public key)
+    // and make a new, newer one that later calls will pick.
+    log.warn("system_signing_key_unreadable", { signing_key_id: current.id });
+  }
+  const id = newId("signingKey");
+  const pair = await newKeyPair(id);
+  const statements = [
+    ctx.db.insert(k).values({
+      id,
+      environmentId: ctx.caller.environmentId,
+      publicJwk: pair.publicJwk,
+      kind: "system",
+      privateJwkEnc: await sealPrivateJwk(secret, ctx.caller.environmentId, id, pair.privateJwk),
+    }),
+  ];
+  await commit(
+    ctx,
+    statements,
+    [],
+    [{ action: "signing_key.create_system", resourceType: "signing_key", resourceId: id }],
+  );
+  return { kid: id, privateJwk: pair.privateJwk as JWK };
+}
+
+export async function mintPlaybackTokens({
+  ctx,
+  input,
+}: Verb<{ playbackId: string; body: MintTokensInput }>): Promise<PlaybackTokens> {
+  const p = schema.playbackIds;
+  const pb = await ctx.db.query.playbackIds.findFirst({
+    where: and(eq(p.id, input.playbackId), eq(p.environmentId, ctx.caller.environmentId), isNull(p.deletedAt)),
+  });
+  if (!pb) throw new NotFoundError("playback ID", input.playbackId);
+  const { kid, privateJwk } = await systemSigningKey(ctx);
+  const now = Date.now();
+  const expiresIn = input.body.expires_in ?? 3600;
+  const mint = (audience: TokenAudience, claims?: Record<string, unknown>) =>
+    signPlaybackToken({
+      privateKey: privateJwk,
+      kid,
+      playbackId: pb.id,
+      audience,
+      expiresInSeconds: expiresIn,
+      claims,
+      now,
+    });
+  const pinned = Object.fromEntries(Object.entries(input.body.thumbnail ?? {}).filter(([, v]) => v !== undefined));
+  const [video, thumbnail, storyboard] = await Promise.all([mint("v"), mint("t", pinned), mint("s")]);
+  const edge = (ctx.env.EDGE_PUBLIC_URL ?? "").replace(/\/+$/, "");
+  return {
+    playback_id: pb.id,
+    expires_at: new Date(Math.floor(now / 1000) * 1000 + expiresIn * 1000).toISOString(),
+    video,
+    thumbnail,
+    storyboard,
+    urls: {
+      master: `${edge}/${pb.id}.m3u8?token=${video}`,
+      thumbnail: `${edge}/${pb.id}/thumbnail.jpg?token=${thumbnail}`,
+      storyboard: `${edge}/${pb.id}/storyboard.vtt?token=${storyboard}`,
+      embed: `${edge}/embed/${pb.id}?token=${video}`,
+    },
+  };
+}

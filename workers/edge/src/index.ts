@@ -1,0 +1,317 @@
+/**
+ * Keyframe edge worker: the playback data plane. Resolves a playback ID to its asset's live run
+ * (per-isolate cache, never a D1 read per segment), enforces the playback policy (origin allow-list,
+ * signed tokens) on every URL, and serves playlists (rewritten to absolute, token-carrying URLs),
+ * segments (Range), posters, storyboards and the embed player from R2. Never writes D1.
+ *
+ *   /{playback_id}.m3u8                      master playlist            aud v
+ *   /{playback_id}/{rendition}/{file}        variant playlists, init, segments   aud v
+ *   /{playback_id}/thumbnail.jpg             poster                     aud t
+ *   /{playback_id}/storyboard.vtt|.jpg       storyboard                 aud s
+ *   /embed/{playback_id}?token=…             player page
+ *   /health
+ */
+
+import hlsSource from "hls.js/dist/hls.min.js";
+import { Hono } from "hono";
+import {
+  type PlaybackClaims,
+  PlaybackTokenVerifier,
+  THUMBNAIL_CLAIMS,
+  type TokenAudience,
+} from "../../../src/lib/playback-token";
+import { EMBED_JS, embedCsp, embedPage } from "./embed";
+import { clearMetaCache, runKey, serveObject } from "./media";
+import { hasEndList, rewritePlaylist, rewriteStoryboardVtt } from "./playlist";
+import { checkOrigin, corsHeaders, frameAncestors, preflight } from "./policy";
+import {
+  clearStateCache,
+  type EdgeEnv,
+  isPlayable,
+  loadSigningKey,
+  type PlaybackState,
+  resolvePlayback,
+} from "./state";
+
+export type { EdgeEnv };
+
+/** One verifier per isolate: imported keys (≤ 30 s) and verified tokens (until exp) live here. */
+const verifier = new PlaybackTokenVerifier({ keyTtlMs: 30_000, negativeKeyTtlMs: 10_000 });
+
+/** Drops every per-isolate cache (tests use it to observe revocation without waiting for the TTL). */
+export function clearEdgeCaches() {
+  verifier.clear();
+  clearStateCache();
+  clearMetaCache();
+}
+
+const MESSAGES: Record<string, string> = {
+  unknown_playback_id: "No video exists with this playback ID.",
+  playback_id_deleted: "This playback ID has been deleted.",
+  asset_deleted: "This video has been deleted.",
+  asset_not_ready: "This video is not ready to play yet.",
+  not_found: "No such file.",
+  token_required: "This video requires a signed playback token (?token=).",
+  token_too_large: "The playback token is too large.",
+  token_malformed: "The playback token is not a valid JWT.",
+  alg_not_allowed: "Playback tokens must be signed with ES256.",
+  kid_missing: "The playback token has no 'kid' header.",
+  unknown_kid: "The playback token's signing key is unknown.",
+  key_revoked: "The playback token's signing key has been revoked.",
+  wrong_environment: "The playback token was signed by a key from another environment.",
+  bad_signature: "The playback token's signature is invalid.",
+  exp_required: "The playback token has no 'exp' claim.",
+  token_expired: "The playback token has expired.",
+  token_not_yet_valid: "The playback token is not valid yet (nbf).",
+  lifetime_too_long: "The playback token's lifetime exceeds the maximum of 7 days.",
+  wrong_subject: "The playback token is for another playback ID.",
+  wrong_audience: "The playback token's audience does not cover this resource.",
+  origin_not_allowed: "Playback is not allowed from this origin.",
+  referrer_not_allowed: "Playback is not allowed from this site.",
+  referrer_required: "Playback requires a referring site for this video.",
+  thumbnail_params_mismatch: "The thumbnail parameters differ from those pinned in the token.",
+  invalid_thumbnail_params: "Invalid thumbnail parameters.",
+  thumbnail_rendering_unsupported:
+    "Thumbnails at a time or size are not rendered yet; request thumbnail.jpg without parameters for the poster.",
+  no_poster: "This video has no poster image.",
+  no_storyboard: "This video has no storyboard.",
+};
+
+const ERROR_NAMES: Record<number, string> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  501: "not_implemented",
+};
+
+function deny(status: number, reason: string, cors: Record<string, string>): Response {
+  return new Response(
+    JSON.stringify({ error: ERROR_NAMES[status] ?? "error", reason, message: MESSAGES[reason] ?? reason }),
+    { status, headers: { "Content-Type": "application/json", "Cache-Control": "no-store", ...cors } },
+  );
+}
+
+interface Granted {
+  state: PlaybackState & { assetId: string; currentRunId: string };
+  /** The verified token (signed playback) to carry into child URLs; null for public. */
+  token: string | null;
+  claims: PlaybackClaims | null;
+  cors: Record<string, string>;
+  /** `private` when the response depends on a token or an allow-list. */
+  visibility: "public" | "private";
+}
+
+/** Unknown/deleted → 404, disallowed origin → 403, token problems → 401/403, not ready → 404. */
+async function authorize(
+  env: EdgeEnv,
+  req: Request,
+  playbackId: string,
+  audience: TokenAudience,
+): Promise<Granted | Response> {
+  const state = await resolvePlayback(env, playbackId);
+  const cors = corsHeaders(state, req);
+  if (!state) return deny(404, "unknown_playback_id", cors);
+  if (state.playbackDeleted) return deny(404, "playback_id_deleted", cors);
+  if (state.assetDeleted) return deny(404, "asset_deleted", cors);
+  const origin = checkOrigin(state, req);
+  if (!origin.ok) return deny(403, origin.reason, cors);
+  let token: string | null = null;
+  let claims: PlaybackClaims | null = null;
+  if (state.policy === "signed") {
+    token = new URL(req.url).searchParams.get("token");
+    const result = await verifier.verify(
+      { token, playbackId: state.playbackId, environmentId: state.environmentId, audience },
+      (kid) => loadSigningKey(env, kid),
+    );
+    if (!result.ok) return deny(result.reason === "token_required" ? 401 : 403, result.reason, cors);
+    claims = result.claims;
+  }
+  if (!isPlayable(state)) return deny(404, "asset_not_ready", cors);
+  return {
+    state: state as Granted["state"],
+    token,
+    claims,
+    cors,
+    visibility: state.policy === "public" && state.allowedOrigins.length === 0 ? "public" : "private",
+  };
+}
+
+const app = new Hono<{ Bindings: EdgeEnv }>();
+
+app.options("*", (c) => preflight(c.req.raw));
+
+app.get("/health", (c) => c.json({ ok: true, service: "keyframe-edge", env: c.env.KEYFRAME_ENV }));
+
+app.get("/_keyframe/hls.min.js", () => staticScript(hlsSource));
+app.get("/_keyframe/embed.js", () => staticScript(EMBED_JS));
+
+function staticScript(body: string): Response {
+  return new Response(body, {
+    headers: {
+      "Content-Type": "text/javascript; charset=utf-8",
+      "Cache-Control": "public, max-age=3600",
+      "X-Content-Type-Options": "nosniff",
+    },
+  });
+}
+
+app.get("/:master{[A-Za-z0-9_-]+\\.m3u8}", async (c) => {
+  const playbackId = c.req.param("master").slice(0, -".m3u8".length);
+  const g = await authorize(c.env, c.req.raw, playbackId, "v");
+  if (g instanceof Response) return g;
+  const obj = await c.env.MEDIA.get(runKey(g.state.assetId, g.state.currentRunId, "master.m3u8"));
+  if (!obj) return deny(404, "not_found", g.cors);
+  const body = rewritePlaylist(await obj.text(), `/${playbackId}/`, `/${playbackId}/`, g.token);
+  // While the ladder is still landing the master gains renditions: keep it short-lived.
+  const maxAge = g.state.renditionsStatus === "complete" ? 60 : 5;
+  return new Response(body, {
+    headers: {
+      "Content-Type": "application/vnd.apple.mpegurl",
+      "Cache-Control": `${g.visibility}, max-age=${maxAge}`,
+      ...g.cors,
+    },
+  });
+});
+
+const SEGMENT_RE = /^[A-Za-z0-9_-]{1,32}$/;
+const FILE_RE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
+
+app.get("/:pid/thumbnail.jpg", async (c) => {
+  const playbackId = c.req.param("pid");
+  const g = await authorize(c.env, c.req.raw, playbackId, "t");
+  if (g instanceof Response) return g;
+  const url = new URL(c.req.url);
+  const params: Record<string, string> = {};
+  for (const name of THUMBNAIL_CLAIMS) {
+    const q = url.searchParams.get(name);
+    const pinned = g.claims?.[name];
+    if (pinned !== undefined && pinned !== null) {
+      if (q !== null && q !== String(pinned)) return deny(403, "thumbnail_params_mismatch", g.cors);
+      params[name] = String(pinned);
+    } else if (q !== null) params[name] = q;
+  }
+  if (!validThumbnailParams(params)) return deny(400, "invalid_thumbnail_params", g.cors);
+  // On-demand rendering at a time/size is not built yet: say so rather than serve the wrong image.
+  if (Object.keys(params).length > 0) return deny(501, "thumbnail_rendering_unsupported", g.cors);
+  const res = await serveObject(c.env.MEDIA, runKey(g.state.assetId, g.state.currentRunId, "poster.jpg"), c.req.raw, {
+    cacheControl: `${g.visibility}, max-age=300`,
+    headers: g.cors,
+  });
+  return res ?? deny(404, "no_poster", g.cors);
+});
+
+function validThumbnailParams(p: Record<string, string>): boolean {
+  if (p.time !== undefined && !(/^\d+(\.\d+)?$/.test(p.time) && Number(p.time) <= 86_400)) return false;
+  for (const dim of ["width", "height"] as const) {
+    if (p[dim] !== undefined && !(/^\d{1,4}$/.test(p[dim]) && Number(p[dim]) >= 1 && Number(p[dim]) <= 3840)) {
+      return false;
+    }
+  }
+  if (p.fit_mode !== undefined && !["preserve", "stretch", "crop", "smartcrop", "pad"].includes(p.fit_mode)) {
+    return false;
+  }
+  return true;
+}
+
+app.get("/:pid/storyboard.vtt", async (c) => {
+  const playbackId = c.req.param("pid");
+  const g = await authorize(c.env, c.req.raw, playbackId, "s");
+  if (g instanceof Response) return g;
+  const obj = await c.env.MEDIA.get(runKey(g.state.assetId, g.state.currentRunId, "storyboard.vtt"));
+  if (!obj) return deny(404, "no_storyboard", g.cors);
+  const body = rewriteStoryboardVtt(await obj.text(), `/${playbackId}/`, `/${playbackId}/`, g.token);
+  return new Response(body, {
+    headers: { "Content-Type": "text/vtt; charset=utf-8", "Cache-Control": `${g.visibility}, max-age=300`, ...g.cors },
+  });
+});
+
+app.get("/:pid/storyboard.jpg", async (c) => {
+  const g = await authorize(c.env, c.req.raw, c.req.param("pid"), "s");
+  if (g instanceof Response) return g;
+  const res = await serveObject(
+    c.env.MEDIA,
+    runKey(g.state.assetId, g.state.currentRunId, "storyboard.jpg"),
+    c.req.raw,
+    { cacheControl: `${g.visibility}, max-age=300`, headers: g.cors },
+  );
+  return res ?? deny(404, "no_storyboard", g.cors);
+});
+
+app.get("/:pid/:rendition/:file", async (c) => {
+  const playbackId = c.req.param("pid");
+  const rendition = c.req.param("rendition");
+  const file = c.req.param("file");
+  if (!SEGMENT_RE.test(rendition) || !FILE_RE.test(file)) {
+    return deny(404, "not_found", corsHeaders(null, c.req.raw));
+  }
+  const g = await authorize(c.env, c.req.raw, playbackId, "v");
+  if (g instanceof Response) return g;
+  const key = runKey(g.state.assetId, g.state.currentRunId, `${rendition}/${file}`);
+  if (file.endsWith(".m3u8")) {
+    const obj = await c.env.MEDIA.get(key);
+    if (!obj) return deny(404, "not_found", g.cors);
+    const text = await obj.text();
+    const body = rewritePlaylist(text, `/${playbackId}/${rendition}/`, `/${playbackId}/`, g.token);
+    // VOD variant playlists are written once; a live/event playlist (no ENDLIST) changes every segment.
+    const maxAge = hasEndList(text) ? 300 : 2;
+    return new Response(body, {
+      headers: {
+        "Content-Type": "application/vnd.apple.mpegurl",
+        "Cache-Control": `${g.visibility}, max-age=${maxAge}`,
+        ...g.cors,
+      },
+    });
+  }
+  // Segments are immutable under their run prefix. The R2 key never involves the token, so every viewer
+  // shares one object; signed responses are `private` so no shared cache keeps serving a URL after its
+  // token expires or its key is revoked.
+  const res = await serveObject(c.env.MEDIA, key, c.req.raw, {
+    cacheControl: `${g.visibility}, max-age=31536000, immutable`,
+    headers: g.cors,
+    sharedCache: { cache: caches.default, waitUntil: (p) => c.executionCtx.waitUntil(p) },
+  });
+  return res ?? deny(404, "not_found", g.cors);
+});
+
+app.get("/embed/:pid", async (c) => {
+  const playbackId = c.req.param("pid");
+  const state = await resolvePlayback(c.env, playbackId);
+  const ancestors = state ? frameAncestors(state) : "frame-ancestors 'none'";
+  const page = (status: number, message: string | null, src: string | null = null, poster: string | null = null) =>
+    new Response(embedPage({ src, poster, message }), {
+      status,
+      headers: {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Security-Policy": embedCsp(ancestors),
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+      },
+    });
+  const g = await authorize(c.env, c.req.raw, playbackId, "v");
+  if (g instanceof Response) {
+    const body = (await g.json()) as { reason: string; message: string };
+    return page(g.status, body.message);
+  }
+  const url = new URL(c.req.url);
+  const thumbToken = url.searchParams.get("thumbnail_token");
+  const q = (t: string | null) => (t ? `?token=${encodeURIComponent(t)}` : "");
+  const src = `/${playbackId}.m3u8${q(g.token)}`;
+  const poster =
+    g.state.hasPoster && (g.state.policy === "public" || thumbToken)
+      ? `/${playbackId}/thumbnail.jpg${q(thumbToken)}`
+      : null;
+  return page(200, null, src, poster);
+});
+
+app.notFound((c) => deny(404, "not_found", corsHeaders(null, c.req.raw)));
+app.onError((err, c) => {
+  console.error(JSON.stringify({ level: "error", msg: "edge_unhandled", error: err.message, path: c.req.path }));
+  return new Response(JSON.stringify({ error: "internal_error", reason: "internal_error" }), {
+    status: 500,
+    headers: { "Content-Type": "application/json", "Cache-Control": "no-store", ...corsHeaders(null, c.req.raw) },
+  });
+});
+
+export default { fetch: app.fetch } satisfies ExportedHandler<EdgeEnv>;

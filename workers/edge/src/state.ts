@@ -1,0 +1,161 @@
+/**
+ * Playback-ID resolution for the edge: one D1 read per playback ID per isolate per TTL, never one per
+ * segment. Ready answers are trusted for STATE_TTL_MS (≤ 60 s, which bounds how long a deleted playback
+ * ID or asset keeps playing); absent and not-yet-ready answers for a much shorter time so a fresh
+ * upload becomes playable quickly.
+ */
+import type { SigningKeyRecord } from "../../../src/lib/playback-token";
+
+export type EdgeEnv = { DB: D1Database; MEDIA: R2Bucket; KEYFRAME_ENV: string };
+
+export const STATE_TTL_MS = 30_000;
+export const SHORT_TTL_MS = 5_000;
+const MAX_ENTRIES = 50_000;
+
+export interface PlaybackState {
+  playbackId: string;
+  environmentId: string;
+  assetId: string | null;
+  policy: "public" | "signed";
+  allowedOrigins: string[];
+  allowNoReferrer: boolean;
+  playbackDeleted: boolean;
+  assetStatus: string | null;
+  assetDeleted: boolean;
+  currentRunId: string | null;
+  renditionsStatus: "preparing" | "complete" | null;
+  hasPoster: boolean;
+  hasStoryboard: boolean;
+}
+
+interface Row {
+  id: string;
+  environment_id: string;
+  asset_id: string | null;
+  policy: "public" | "signed";
+  allowed_origins: string | null;
+  allow_no_referrer: number;
+  pb_deleted_at: string | null;
+  status: string | null;
+  current_run_id: string | null;
+  renditions_status: "preparing" | "complete" | null;
+  has_poster: number | null;
+  has_storyboard: number | null;
+  asset_deleted_at: string | null;
+}
+
+const SQL = `select p.id, p.environment_id, p.asset_id, p.policy, p.allowed_origins, p.allow_no_referrer,
+  p.deleted_at as pb_deleted_at, a.status, a.current_run_id, a.renditions_status, a.has_poster, a.has_storyboard,
+  a.deleted_at as asset_deleted_at
+  from playback_ids p left join assets a on a.id = p.asset_id and a.environment_id = p.environment_id
+  where p.id = ?`;
+
+function parseOrigins(raw: string | null): string[] {
+  if (!raw) return [];
+  try {
+    const v = JSON.parse(raw);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string").map((x) => x.toLowerCase()) : [];
+  } catch {
+    return [];
+  }
+}
+
+function toState(r: Row): PlaybackState {
+  return {
+    playbackId: r.id,
+    environmentId: r.environment_id,
+    assetId: r.asset_id,
+    policy: r.policy,
+    allowedOrigins: parseOrigins(r.allowed_origins),
+    allowNoReferrer: Boolean(r.allow_no_referrer),
+    playbackDeleted: r.pb_deleted_at !== null,
+    assetStatus: r.status,
+    assetDeleted: r.status === "deleted" || r.asset_deleted_at !== null,
+    currentRunId: r.current_run_id,
+    renditionsStatus: r.renditions_status,
+    hasPoster: Boolean(r.has_poster),
+    hasStoryboard: Boolean(r.has_storyboard),
+  };
+}
+
+export function isPlayable(s: PlaybackState): boolean {
+  return !s.playbackDeleted && !s.assetDeleted && s.assetStatus === "ready" && s.currentRunId !== null;
+}
+
+/** Playback IDs are `pb_…` or an opaque random id; anything else cannot exist, so skip D1. */
+export const PLAYBACK_ID_RE = /^[A-Za-z0-9_-]{8,64}$/;
+
+class TtlCache<V> {
+  private readonly map = new Map<string, { value: V; expiresAt: number }>();
+  get(key: string, now: number): { value: V } | undefined {
+    const hit = this.map.get(key);
+    if (!hit) return undefined;
+    if (hit.expiresAt <= now) {
+      this.map.delete(key);
+      return undefined;
+    }
+    return { value: hit.value };
+  }
+  set(key: string, value: V, expiresAt: number) {
+    if (this.map.size >= MAX_ENTRIES) {
+      const oldest = this.map.keys().next().value;
+      if (oldest !== undefined) this.map.delete(oldest);
+    }
+    this.map.set(key, { value, expiresAt });
+  }
+  clear() {
+    this.map.clear();
+  }
+}
+
+const stateCache = new TtlCache<PlaybackState | null>();
+/** Concurrent misses for one playback ID share a single D1 read. */
+const inflight = new Map<string, Promise<PlaybackState | null>>();
+
+export async function resolvePlayback(env: EdgeEnv, playbackId: string): Promise<PlaybackState | null> {
+  if (!PLAYBACK_ID_RE.test(playbackId)) return null;
+  const now = Date.now();
+  const hit = stateCache.get(playbackId, now);
+  if (hit) return hit.value;
+  const pending = inflight.get(playbackId);
+  if (pending) return pending;
+  const p = (async () => {
+    try {
+      const row = await env.DB.prepare(SQL).bind(playbackId).first<Row>();
+      const state = row ? toState(row) : null;
+      const ttl = state && isPlayable(state) ? STATE_TTL_MS : SHORT_TTL_MS;
+      stateCache.set(playbackId, state, Date.now() + ttl);
+      return state;
+    } finally {
+      inflight.delete(playbackId);
+    }
+  })();
+  inflight.set(playbackId, p);
+  return p;
+}
+
+/** Loads a signing key's public part for the token verifier (which caches it per isolate). */
+export async function loadSigningKey(env: EdgeEnv, kid: string): Promise<SigningKeyRecord | null> {
+  const row = await env.DB.prepare("select id, environment_id, public_jwk, revoked_at from signing_keys where id = ?")
+    .bind(kid)
+    .first<{ id: string; environment_id: string; public_jwk: string; revoked_at: string | null }>();
+  if (!row) return null;
+  let jwk: SigningKeyRecord["publicJwk"];
+  try {
+    jwk = JSON.parse(row.public_jwk);
+  } catch {
+    return null;
+  }
+  // Only the public half is ever used here, even if a row carried more.
+  const { kty, crv, x, y } = jwk as Record<string, string>;
+  return {
+    id: row.id,
+    environmentId: row.environment_id,
+    publicJwk: { kty, crv, x, y },
+    revoked: row.revoked_at !== null,
+  };
+}
+
+export function clearStateCache() {
+  stateCache.clear();
+}
