@@ -7,6 +7,8 @@ const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrat
 /** Bindings only tests need: secrets that production gets from `wrangler secret put`. */
 const testBindings = {
   JOB_TOKEN_SECRET: "test-job-token-secret-0123456789abcdef",
+  // Queue messages are really delivered in tests: never let them reach a developer's running transcoder.
+  TRANSCODER_URL: "http://127.0.0.1:9",
   TEST_MIGRATIONS: migrations,
 };
 
@@ -16,15 +18,26 @@ export default defineConfig({
       {
         // The API worker, in workerd against real D1, R2, Queues and Durable Objects.
         plugins: [
-          cloudflareTest({
+          cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: testBindings },
-          }),
+            miniflare: {
+              bindings: {
+                ...testBindings,
+                // Webhooks: the Node receiver started by globalSetup, private URLs allowed (it is on
+                // 127.0.0.1), a 1 s retry schedule and a 1.5 s per-attempt timeout so tests run fast.
+                WEBHOOK_RECEIVER_URL: inject<string>("webhookReceiverUrl"),
+                ALLOW_PRIVATE_WEBHOOK_URLS: "true",
+                WEBHOOK_RETRY_SCHEDULE: "0,1,1,1,1",
+                WEBHOOK_TIMEOUT_MS: "1500",
+              },
+            },
+          })),
         ],
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
           setupFiles: ["./test/workers/setup.ts"],
+          globalSetup: ["./test/support/webhook-receiver-setup.ts"],
         },
       },
       {

@@ -1,7 +1,123 @@
-/** Idempotency-Key handling for every POST under /v1. */
+/**
+ * Idempotency-Key handling for every POST under /v1 (runs after auth, so keys are per environment).
+ *
+ * The first request with a key claims it atomically (INSERT … ON CONFLICT DO NOTHING) together with a
+ * fingerprint of the request (method, path, SHA-256 of the body). While it runs, the same key gets
+ * 409 idempotency_request_in_progress; once it has answered, the same request gets the stored status
+ * and body back (`Idempotent-Replayed: true`) and a different request with that key gets 422
+ * idempotency_key_reused. 2xx–4xx answers are stored for 24 h; a 5xx or a thrown error releases the
+ * claim so the client can retry.
+ */
+import { and, eq, lt } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app";
+import { schema } from "../db/client";
+import { problemResponse } from "./errors";
+import { sha256Hex } from "./ids";
+import { isoIn, nowIso } from "./time";
 
-export const idempotencyMiddleware: MiddlewareHandler<AppEnv> = async (_c, next) => {
-  await next();
+export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+const KEY_RE = /^[\x20-\x7e]{1,255}$/;
+
+export const idempotencyMiddleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const key = c.req.header("idempotency-key");
+  const ctx = c.get("ctx");
+  if (key === undefined || !ctx) return next();
+  if (!KEY_RE.test(key)) {
+    return problemResponse(
+      "validation_failed",
+      "The Idempotency-Key header must be 1–255 printable ASCII characters.",
+      c.get("requestId"),
+      [{ location: "header.idempotency-key", message: "must be 1–255 printable ASCII characters" }],
+    );
+  }
+  const { db, caller } = ctx;
+  const environmentId = caller.environmentId;
+  const method = c.req.method;
+  const path = c.req.path;
+  // Hono caches the body text, so the route's JSON validator still reads it afterwards.
+  const bodyHash = await sha256Hex(await c.req.text());
+  const r = schema.idempotencyRecords;
+  const where = and(eq(r.environmentId, environmentId), eq(r.key, key));
+
+  const claim = () =>
+    db
+      .insert(r)
+      .values({
+        environmentId,
+        key,
+        method,
+        path,
+        bodyHash,
+        status: "in_progress",
+        expiresAt: isoIn(IDEMPOTENCY_TTL_MS),
+      })
+      .onConflictDoNothing()
+      .returning({ key: r.key });
+
+  let claimed = await claim();
+  if (claimed.length === 0) {
+    // An expired record is as good as none (the GC sweep may not have run yet).
+    await db
+      .delete(r)
+      .where(and(where, lt(r.expiresAt, nowIso())))
+      .run();
+    claimed = await claim();
+  }
+
+  if (claimed.length === 0) {
+    const existing = await db.query.idempotencyRecords.findFirst({ where });
+    if (!existing) {
+      // Released between our claim and this read (the first request failed): ask for a retry.
+      return problemResponse(
+        "idempotency_request_in_progress",
+        "A request with this Idempotency-Key just finished unsuccessfully; retry.",
+        c.get("requestId"),
+        [],
+        { "retry-after": "1" },
+      );
+    }
+    if (existing.method !== method || existing.path !== path || existing.bodyHash !== bodyHash) {
+      const what =
+        existing.method !== method || existing.path !== path
+          ? `${existing.method} ${existing.path}`
+          : "a different body";
+      return problemResponse(
+        "idempotency_key_reused",
+        `This Idempotency-Key was already used with ${what}. Use a new key for a different request.`,
+        c.get("requestId"),
+      );
+    }
+    if (existing.status === "in_progress") {
+      return problemResponse(
+        "idempotency_request_in_progress",
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+        c.get("requestId"),
+        [],
+        { "retry-after": "1" },
+      );
+    }
+    const status = existing.responseStatus ?? 200;
+    const bodyText = existing.responseBody ?? "";
+    const headers: Record<string, string> = {
+      "idempotent-replayed": "true",
+      "x-request-id": c.get("requestId"),
+    };
+    if (bodyText) headers["content-type"] = status >= 400 ? "application/problem+json" : "application/json";
+    return new Response(status === 204 || status === 304 ? null : bodyText, { status, headers });
+  }
+
+  try {
+    await next();
+  } catch (err) {
+    await db.delete(r).where(where).run();
+    throw err;
+  }
+  const res = c.res;
+  if (res.status >= 500) {
+    await db.delete(r).where(where).run();
+    return;
+  }
+  const responseBody = await res.clone().text();
+  await db.update(r).set({ status: "completed", responseStatus: res.status, responseBody }).where(where).run();
 };

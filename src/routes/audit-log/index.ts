@@ -1,4 +1,7 @@
 /** The audit log. */
 import type { App } from "../../app";
+import { registerListAuditLog } from "./list";
 
-export function registerAuditLogRoutes(_app: App) {}
+export function registerAuditLogRoutes(app: App) {
+  registerListAuditLog(app);
+}
