@@ -1,4 +1,18 @@
-/** Transcoder callbacks (job-scoped token): source, outputs, progress, publish, fail. */
+/**
+ * Transcoder callbacks (job-scoped token): source, outputs, progress, publish, fail. Plain Hono
+ * routes, deliberately not in the public OpenAPI document; errors are the same problem+json.
+ */
 import type { App } from "../../app";
+import { registerFail } from "./fail";
+import { registerOutputs } from "./outputs";
+import { registerProgress } from "./progress";
+import { registerPublish } from "./publish";
+import { registerSource } from "./source";
 
-export function registerInternalRoutes(_app: App) {}
+export function registerInternalRoutes(app: App) {
+  registerSource(app);
+  registerOutputs(app);
+  registerProgress(app);
+  registerPublish(app);
+  registerFail(app);
+}

@@ -1,4 +1,7 @@
 /** One-shot PUT of a file to an upload's one-time URL. */
 import type { App } from "../../app";
+import { registerPutUpload } from "./put";
 
-export function registerUploadByteRoutes(_app: App) {}
+export function registerUploadByteRoutes(app: App) {
+  registerPutUpload(app);
+}

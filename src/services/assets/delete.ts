@@ -1,4 +1,4 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import { schema } from "../../db/client";
 import { log } from "../../lib/log";
 import { nowIso } from "../../lib/time";
@@ -24,7 +24,8 @@ export async function deleteAsset({ ctx, input }: Verb<{ assetId: string }>) {
       ctx.db
         .update(schema.jobs)
         .set({ status: "cancelled", finishedAt: at, updatedAt: at })
-        .where(and(eq(schema.jobs.assetId, row.id), eq(schema.jobs.status, "queued"))),
+        // Running jobs too: their transcoder's next callback is refused (410) and told to stop.
+        .where(and(eq(schema.jobs.assetId, row.id), inArray(schema.jobs.status, ["queued", "running"]))),
     ],
     [
       {
@@ -37,13 +38,16 @@ export async function deleteAsset({ ctx, input }: Verb<{ assetId: string }>) {
     ],
     [{ action: "asset.delete", resourceType: "asset", resourceId: row.id }],
   );
-  ctx.waitUntil(deleteAssetMedia(ctx.env, row.id));
+  ctx.waitUntil(deleteAssetMedia(ctx.env, row.id, row.sourceKey));
 }
 
 /** Removes every object under the asset's prefix (sources, runs, derived images). Safe to repeat. */
-export async function deleteAssetMedia(env: Env, assetId: string): Promise<number> {
+export async function deleteAssetMedia(env: Env, assetId: string, sourceKey?: string | null): Promise<number> {
   let removed = 0;
-  for (const prefix of [`assets/${assetId}/`, `sources/${assetId}/`]) {
+  const prefixes = [`assets/${assetId}/`, `sources/${assetId}/`];
+  // Uploaded sources live under the upload's ID (`sources/{upload_id}/source`).
+  if (sourceKey && !sourceKey.startsWith(`sources/${assetId}/`)) prefixes.push(sourceKey);
+  for (const prefix of prefixes) {
     let cursor: string | undefined;
     do {
       const listing = await env.MEDIA.list({ prefix, cursor, limit: 1000 });

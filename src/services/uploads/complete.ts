@@ -1,16 +1,20 @@
 /**
  * Completing an upload: the single place that turns received bytes into an asset and a job. Called by
  * the one-shot PUT path and by tus when the last byte lands. Guarded on the upload's status in the
- * same batch, so a second completion of the same upload never creates a second asset.
+ * same batch, so a second completion of the same upload never creates a second asset, and an upload
+ * cancelled or expired meanwhile never creates one at all (InvalidStateError).
  */
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { schema } from "../../db/client";
+import { InvalidStateError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { nowIso } from "../../lib/time";
 import type { MaxResolution } from "../../lib/transcoder-protocol";
 import type { ServiceContext } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
 import { enqueueJob, newJobStatement } from "../jobs/create";
+
+const UPLOAD_NOT_OPEN = "upload is no longer open";
 
 export interface CompleteUploadInput {
   uploadId: string;
@@ -64,6 +68,15 @@ export async function completeUpload(
         updatedAt: at,
       })
       .where(and(eq(schema.uploads.id, upload.id), inArray(schema.uploads.status, ["waiting", "uploading"]))),
+    // Abort the whole batch unless the update above really completed the upload (it may have been
+    // cancelled or expired meanwhile): json() on a non-JSON string raises, and D1 rolls the batch back.
+    ctx.db
+      .select({
+        guard: sql`CASE WHEN ${schema.uploads.status} = 'completed' AND ${schema.uploads.assetId} = ${assetId}
+          THEN 1 ELSE json(${UPLOAD_NOT_OPEN}) END`,
+      })
+      .from(schema.uploads)
+      .where(eq(schema.uploads.id, upload.id)),
   ];
   statements.push(
     ctx.db.insert(schema.assets).values({
@@ -120,9 +133,13 @@ export async function completeUpload(
       { action: "upload.complete", resourceType: "upload", resourceId: upload.id, details: { asset_id: assetId } },
     ]);
   } catch (err) {
-    if (!/UNIQUE/i.test(String((err as Error).message) + String((err as { cause?: Error }).cause?.message))) throw err;
+    const text = String((err as Error).message) + String((err as { cause?: Error }).cause?.message);
+    if (!/UNIQUE|malformed JSON/i.test(text)) throw err;
     const winner = await ctx.db.query.uploads.findFirst({ where: eq(schema.uploads.id, upload.id) });
-    return { assetId: winner?.assetId ?? "", jobId: null, alreadyCompleted: true };
+    if (winner?.status === "completed" && winner.assetId) {
+      return { assetId: winner.assetId, jobId: null, alreadyCompleted: true };
+    }
+    throw new InvalidStateError("upload", upload.id, winner?.status ?? "missing", "complete");
   }
   await enqueueJob(ctx.env, jobId);
   return { assetId, jobId, alreadyCompleted: false };

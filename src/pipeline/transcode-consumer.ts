@@ -1,0 +1,102 @@
+/**
+ * The transcode-jobs consumer and its dead-letter reader. Each message is acked or retried
+ * explicitly: `transcode` messages start a job attempt (startJob), `ingest_url` messages fetch a
+ * source (ingestUrl). Unexpected errors retry with backoff from msg.attempts; once the queue's
+ * max_retries are spent the message lands in the DLQ, whose consumer ends the job and errors the asset.
+ */
+import { createDb } from "../db/client";
+import { log } from "../lib/log";
+import type { TranscodeQueueMessage } from "../services/jobs/create";
+import { errorAssetWithoutJob, failJob, findAsset, findJob, type JobRow } from "../services/jobs/lifecycle";
+import { type ConsumerOutcome, startJob } from "../services/jobs/start";
+import { backoffSeconds, systemContext } from "../services/jobs/system";
+import { type DispatchFn, dispatch as defaultDispatch } from "./dispatcher";
+import { ingestUrl } from "./ingest-url";
+import { HEARTBEAT_STALE_MS } from "./reaper";
+
+function parseMessage(body: unknown): TranscodeQueueMessage | null {
+  if (!body || typeof body !== "object") return null;
+  const m = body as Record<string, unknown>;
+  if (m.kind === "transcode" && typeof m.job_id === "string") return { kind: "transcode", job_id: m.job_id };
+  if (m.kind === "ingest_url" && typeof m.asset_id === "string") return { kind: "ingest_url", asset_id: m.asset_id };
+  return null;
+}
+
+export function transcodeConsumer(deps: { dispatch: DispatchFn } = { dispatch: defaultDispatch }) {
+  return async (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> => {
+    // Messages are independent; handle them concurrently so one slow ingest does not hold the rest.
+    await Promise.all(
+      batch.messages.map(async (msg) => {
+        const body = parseMessage(msg.body);
+        if (!body) {
+          log.error("transcode_message_malformed", { id: msg.id, body: msg.body });
+          msg.ack();
+          return;
+        }
+        let outcome: ConsumerOutcome;
+        try {
+          outcome =
+            body.kind === "transcode"
+              ? await startJob(env, body.job_id, {
+                  waitUntil: (p) => ctx.waitUntil(p),
+                  dispatch: deps.dispatch,
+                  deliveryAttempt: msg.attempts,
+                })
+              : await ingestUrl(env, body.asset_id, {
+                  waitUntil: (p) => ctx.waitUntil(p),
+                  deliveryAttempt: msg.attempts,
+                });
+        } catch (err) {
+          outcome = { action: "retry", delaySeconds: backoffSeconds(msg.attempts), reason: (err as Error).message };
+          log.error("transcode_message_error", { id: msg.id, body, error: (err as Error).message });
+        }
+        if (outcome.action === "ack") msg.ack();
+        else msg.retry({ delaySeconds: outcome.delaySeconds });
+        log.info("transcode_message_done", { ...body, action: outcome.action, reason: outcome.reason });
+      }),
+    );
+  };
+}
+
+/** Dead letters: the queue gave up on these messages. End the job and tell the truth on the asset. */
+export async function transcodeDlqConsumer(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) {
+  for (const msg of batch.messages) {
+    const body = parseMessage(msg.body);
+    try {
+      if (body?.kind === "transcode") await deadLetterJob(env, ctx, body.job_id);
+      else if (body?.kind === "ingest_url") await deadLetterIngest(env, ctx, body.asset_id);
+      else log.error("transcode_dlq_malformed", { id: msg.id, body: msg.body });
+      msg.ack();
+    } catch (err) {
+      log.error("transcode_dlq_error", { id: msg.id, error: (err as Error).message });
+      msg.retry({ delaySeconds: backoffSeconds(msg.attempts) });
+    }
+  }
+}
+
+function heartbeatFresh(job: JobRow): boolean {
+  const last = job.lastHeartbeatAt ?? job.dispatchedAt;
+  return !!last && Date.parse(last) > Date.now() - HEARTBEAT_STALE_MS;
+}
+
+async function deadLetterJob(env: Env, ctx: ExecutionContext, jobId: string) {
+  const job = await findJob({ db: createDb(env.DB) }, jobId);
+  if (!job || (job.status !== "queued" && job.status !== "running")) return;
+  // A run that is alive and heart-beating is not ours to kill; the reaper watches it.
+  if (job.status === "running" && heartbeatFresh(job)) return;
+  const sctx = systemContext(env, job.environmentId, (p) => ctx.waitUntil(p));
+  await failJob(sctx, job, {
+    code: "internal_error",
+    message: "Processing could not be started: retries exhausted (the transcoder was unavailable).",
+  });
+}
+
+async function deadLetterIngest(env: Env, ctx: ExecutionContext, assetId: string) {
+  const asset = await findAsset({ db: createDb(env.DB) }, assetId);
+  if (asset?.status !== "waiting") return;
+  const sctx = systemContext(env, asset.environmentId, (p) => ctx.waitUntil(p));
+  await errorAssetWithoutJob(sctx, asset, {
+    code: "input_fetch_failed",
+    message: "The input URL could not be fetched: retries exhausted.",
+  });
+}
