@@ -62,8 +62,23 @@ export const jsonBodyLimit = bodyLimit({
     problemResponse("payload_too_large", `JSON bodies are limited to ${JSON_BODY_LIMIT} bytes.`, c.get("requestId")),
 });
 
-/** Authenticates `Authorization: Bearer kf_…` and builds the per-request service context. */
+/**
+ * Authenticates `Authorization: Bearer kf_…` and builds the per-request service context.
+ * Refusals are returned, not thrown: callers wrap this middleware as `return authMiddleware(c, next)`, and
+ * a promise rejected before its first await is reported by workerd as an unhandled rejection before the
+ * wrapper's handler attaches (the response was still right, but every 401 logged an error).
+ */
 export const authMiddleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+  try {
+    await authenticate(c);
+  } catch (err) {
+    if (err instanceof KeyframeError) return problemResponse(err.code, err.message, c.get("requestId"));
+    throw err;
+  }
+  await next();
+};
+
+async function authenticate(c: AppContext): Promise<void> {
   const token = bearerToken(c.req.header("authorization"));
   if (!token) throw new KeyframeError("unauthenticated", "Send an API key as 'Authorization: Bearer kf_…'.");
   if (!KEY_SECRET_RE.test(token)) throw new KeyframeError("unauthenticated", "The API key is malformed.");
@@ -92,8 +107,7 @@ export const authMiddleware: MiddlewareHandler<AppEnv> = async (c, next) => {
         .catch(() => undefined),
     );
   }
-  await next();
-};
+}
 
 export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

@@ -1,0 +1,168 @@
+/**
+ * The whole local system as child processes: the API worker and the edge worker (two `wrangler dev`
+ * processes sharing one `--persist-to` folder, hence one D1 and one R2), and the Node transcoder.
+ * Used by `npm start`, the end-to-end tests and the benchmarks.
+ *
+ * Why two wrangler processes rather than `wrangler dev -c api -c edge`: with several configs only the
+ * first worker gets a port, and the edge must answer on its own address like it does in production.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { freePort, type Service, startService, waitForHttp } from "./proc";
+import { API_CONFIG, applyMigrations, EDGE_CONFIG, ROOT, wranglerBin } from "./wrangler";
+
+export interface StackOptions {
+  apiPort: number;
+  edgePort: number;
+  transcoderPort: number;
+  /** Local state folder shared by both workers (D1, R2, queues, DOs). */
+  persistTo: string;
+  /** Extra/overriding vars for the API worker, e.g. { ALLOW_PRIVATE_INGEST_URLS: "true" }. */
+  vars?: Record<string, string>;
+  /** Extra vars for the edge worker. */
+  edgeVars?: Record<string, string>;
+  /** Extra environment for the transcoder process. */
+  transcoderEnv?: Record<string, string>;
+  /** Keep child output to ourselves (shown only when a start fails). */
+  quiet?: boolean;
+  /** Start the transcoder (default true; skipped with a warning when its entry file is missing). */
+  transcoder?: boolean;
+  /** Fire the cron handler every minute, as Cloudflare would (wrangler dev does not). Default true. */
+  cron?: boolean;
+  /** How long to wait for everything to answer. */
+  readyTimeoutMs?: number;
+}
+
+export interface Stack {
+  apiUrl: string;
+  edgeUrl: string;
+  /** null when the transcoder was not started. */
+  transcoderUrl: string | null;
+  persistTo: string;
+  services: Service[];
+  stop(): Promise<void>;
+}
+
+const TRANSCODER_ENTRY = path.join(ROOT, "transcoder", "src", "server.ts");
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+
+/**
+ * Local secrets, generated once per state folder and kept beside it, so upload URLs and job tokens
+ * minted before a restart still verify after it. Never committed (.wrangler/ is gitignored).
+ */
+export function localSecrets(persistTo: string): { JOB_TOKEN_SECRET: string } {
+  const file = path.join(persistTo, "keyframe-secrets.json");
+  if (existsSync(file)) {
+    const parsed = JSON.parse(readFileSync(file, "utf8"));
+    if (typeof parsed.JOB_TOKEN_SECRET === "string" && parsed.JOB_TOKEN_SECRET.length >= 32) return parsed;
+  }
+  mkdirSync(persistTo, { recursive: true });
+  const secrets = { JOB_TOKEN_SECRET: randomBytes(32).toString("base64url") };
+  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  return secrets;
+}
+
+function varArgs(vars: Record<string, string>): string[] {
+  return Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const persistTo = path.resolve(opts.persistTo);
+  const host = "127.0.0.1";
+  const apiUrl = `http://${host}:${opts.apiPort}`;
+  const edgeUrl = `http://${host}:${opts.edgePort}`;
+  const wantTranscoder = opts.transcoder ?? true;
+  const hasTranscoder = wantTranscoder && existsSync(TRANSCODER_ENTRY);
+  if (wantTranscoder && !hasTranscoder) {
+    console.warn(`[stack] ${path.relative(ROOT, TRANSCODER_ENTRY)} not found: starting without the transcoder`);
+  }
+  const transcoderUrl = hasTranscoder ? `http://${host}:${opts.transcoderPort}` : null;
+
+  await applyMigrations({ persistTo, config: API_CONFIG });
+  const secrets = localSecrets(persistTo);
+  const wrangler = wranglerBin();
+  const childEnv = { WRANGLER_SEND_METRICS: "false", NO_COLOR: opts.quiet ? "1" : (process.env.NO_COLOR ?? "") };
+  const devArgs = async (config: string, port: number) => [
+    "dev",
+    "-c",
+    config,
+    "--ip",
+    host,
+    "--port",
+    String(port),
+    "--persist-to",
+    persistTo,
+    "--inspector-port",
+    String(await freePort()),
+    "--show-interactive-dev-session=false",
+  ];
+
+  const services: Service[] = [];
+  let ticker: NodeJS.Timeout | undefined;
+  const stop = async () => {
+    if (ticker) clearInterval(ticker);
+    await Promise.all(services.map((s) => s.stop()));
+  };
+
+  try {
+    const apiVars = {
+      API_PUBLIC_URL: apiUrl,
+      EDGE_PUBLIC_URL: edgeUrl,
+      TRANSCODER_URL: transcoderUrl ?? `http://${host}:${opts.transcoderPort}`,
+      ...secrets,
+      ...opts.vars,
+    };
+    const api = startService("api", wrangler, [...(await devArgs(API_CONFIG, opts.apiPort)), ...varArgs(apiVars)], {
+      cwd: ROOT,
+      env: childEnv,
+      quiet: opts.quiet,
+    });
+    services.push(api);
+    const edgeVars = { API_PUBLIC_URL: apiUrl, EDGE_PUBLIC_URL: edgeUrl, ...opts.edgeVars };
+    const edge = startService(
+      "edge",
+      wrangler,
+      [...(await devArgs(EDGE_CONFIG, opts.edgePort)), ...varArgs(edgeVars)],
+      { cwd: ROOT, env: childEnv, quiet: opts.quiet },
+    );
+    services.push(edge);
+    let transcoder: Service | undefined;
+    if (hasTranscoder) {
+      transcoder = startService("transcoder", TSX, [TRANSCODER_ENTRY], {
+        cwd: ROOT,
+        env: {
+          KEYFRAME_TRANSCODER_PORT: String(opts.transcoderPort),
+          KEYFRAME_TRANSCODER_HOST: host,
+          ...opts.transcoderEnv,
+        },
+        quiet: opts.quiet,
+      });
+      services.push(transcoder);
+    }
+
+    const timeoutMs = opts.readyTimeoutMs ?? 120_000;
+    await Promise.all([
+      waitForHttp(`${apiUrl}/v1/health`, api, { timeoutMs }),
+      // The edge's /health; any HTTP answer at all means the worker is up.
+      waitForHttp(`${edgeUrl}/health`, edge, { timeoutMs, accept: () => true }),
+      transcoder && transcoderUrl
+        ? waitForHttp(`${transcoderUrl}/health`, transcoder, { timeoutMs, accept: () => true })
+        : undefined,
+    ]);
+
+    if (opts.cron ?? true) {
+      ticker = setInterval(() => {
+        fetch(`${apiUrl}/cdn-cgi/handler/scheduled?cron=*+*+*+*+*`)
+          .then((r) => r.arrayBuffer())
+          .catch(() => undefined);
+      }, 60_000);
+      ticker.unref();
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  return { apiUrl, edgeUrl, transcoderUrl, persistTo, services, stop };
+}

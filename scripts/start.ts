@@ -1,0 +1,108 @@
+/**
+ * `npm start`: the whole of Keyframe on this machine. Applies local migrations, starts the API worker,
+ * the edge worker and the transcoder, makes sure a local admin key exists, prints the URLs, the key and a
+ * first session to try. State lives in .wrangler/state and survives restarts; Ctrl-C stops everything.
+ */
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { KEY_SECRET_RE } from "../src/lib/auth";
+import { createKeyInD1 } from "./lib/keys";
+import { type Stack, startStack } from "./lib/stack";
+import { ROOT } from "./lib/wrangler";
+
+const PERSIST_TO = path.join(ROOT, ".wrangler", "state");
+const KEY_FILE = path.join(ROOT, ".wrangler", "keyframe-admin-key");
+
+function port(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (!raw) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${name}=${raw} is not a port number`);
+  return n;
+}
+
+/** Reuses the stored key while the database still knows it; otherwise (fresh or wiped state) makes one. */
+async function ensureAdminKey(stack: Stack): Promise<{ secret: string; created: boolean }> {
+  if (existsSync(KEY_FILE)) {
+    const secret = readFileSync(KEY_FILE, "utf8").trim();
+    if (KEY_SECRET_RE.test(secret)) {
+      const res = await fetch(`${stack.apiUrl}/v1/keys?limit=1`, { headers: { authorization: `Bearer ${secret}` } });
+      await res.arrayBuffer();
+      if (res.status === 200) return { secret, created: false };
+    }
+  }
+  const key = await createKeyInD1({ persistTo: PERSIST_TO, scopes: ["*"], name: "local admin (npm start)" });
+  writeFileSync(KEY_FILE, `${key.secret}\n`, { mode: 0o600 });
+  chmodSync(KEY_FILE, 0o600);
+  return { secret: key.secret, created: true };
+}
+
+function banner(stack: Stack, key: { secret: string; created: boolean }) {
+  const api = stack.apiUrl;
+  const edge = stack.edgeUrl;
+  console.log(`
+────────────────────────────────────────────────────────────────────────────
+ Keyframe is running
+   API         ${api}/v1        docs: ${api}/docs
+   edge        ${edge}
+   transcoder  ${stack.transcoderUrl ?? "(not started: transcoder/src/server.ts is missing)"}
+   state       ${path.relative(ROOT, PERSIST_TO)} (kept across restarts)
+
+ Admin API key (${key.created ? "new" : "same as last time"}, also in ${path.relative(ROOT, KEY_FILE)}):
+   export KEYFRAME_KEY=${key.secret}
+
+ Try it:
+   # 1. create a direct upload (public playback, so no token is needed to watch)
+   curl -s -X POST ${api}/v1/uploads -H "Authorization: Bearer $KEYFRAME_KEY" \\
+     -H 'content-type: application/json' -d '{"new_asset_settings":{"playback_policy":"public"}}'
+   # 2. PUT a file to the "url" it returned (no API key: the URL is the credential).
+   #    No video at hand? ffmpeg -f lavfi -i testsrc2=d=10:s=1280x720:r=30 -f lavfi -i sine=d=10 \\
+   #      -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest sample.mp4
+   curl -X PUT --data-binary @sample.mp4 "<url from step 1>"
+   # 3. the upload now names its asset; GET the asset until status is "ready"
+   curl -s ${api}/v1/uploads/<upload id> -H "Authorization: Bearer $KEYFRAME_KEY"
+   curl -s ${api}/v1/assets/<asset id> -H "Authorization: Bearer $KEYFRAME_KEY"
+   # 4. play it (any HLS player, ffplay, or the embed page)
+   ffplay ${edge}/<playback id>.m3u8        or open ${edge}/embed/<playback id>
+
+ Ctrl-C stops everything.
+────────────────────────────────────────────────────────────────────────────
+`);
+}
+
+async function main() {
+  const stack = await startStack({
+    apiPort: port("KEYFRAME_API_PORT", 8787),
+    edgePort: port("KEYFRAME_EDGE_PORT", 8788),
+    transcoderPort: port("KEYFRAME_TRANSCODER_PORT", 8790),
+    persistTo: PERSIST_TO,
+  });
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log("\nStopping Keyframe…");
+    await stack.stop();
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void shutdown(0));
+  process.on("SIGTERM", () => void shutdown(0));
+  for (const s of stack.services) {
+    s.exited.then((code) => {
+      if (stopping) return;
+      console.error(`\n${s.name} exited (code ${code}); stopping the rest.`);
+      void shutdown(1);
+    });
+  }
+  try {
+    banner(stack, await ensureAdminKey(stack));
+  } catch (err) {
+    console.error(`Could not set up the local admin key: ${(err as Error).message}`);
+    await shutdown(1);
+  }
+}
+
+main().catch((err) => {
+  console.error(`npm start failed: ${(err as Error).message}`);
+  process.exit(1);
+});
