@@ -209,6 +209,8 @@ export const webhookDeliveries = sqliteTable(
     eventType: text("event_type").notNull(),
     status: text("status", { enum: ["pending", "succeeded", "retrying", "failed"] }).notNull(),
     attempts: integer("attempts").notNull().default(0),
+    /** `attempts` when the current retry chain began (a manual retry starts a fresh schedule). */
+    attemptBase: integer("attempt_base").notNull().default(0),
     nextAttemptAt: text("next_attempt_at"),
     lastStatusCode: integer("last_status_code"),
     lastError: text("last_error"),
@@ -220,6 +222,7 @@ export const webhookDeliveries = sqliteTable(
     uniqueIndex("webhook_deliveries_endpoint_event").on(t.endpointId, t.eventId),
     index("webhook_deliveries_env_status").on(t.environmentId, t.status, t.id),
     index("webhook_deliveries_event").on(t.eventId),
+    index("webhook_deliveries_next_attempt").on(t.status, t.nextAttemptAt),
   ],
 );
 
@@ -268,7 +271,10 @@ export const auditLog = sqliteTable(
     details: json<Record<string, unknown>>("details"),
     createdAt: text("created_at").notNull().default(now),
   },
-  (t) => [index("audit_env_id").on(t.environmentId, t.id)],
+  (t) => [
+    index("audit_env_id").on(t.environmentId, t.id),
+    index("audit_env_resource").on(t.environmentId, t.resourceId, t.id),
+  ],
 );
 
 export const signingKeys = sqliteTable(
@@ -277,8 +283,17 @@ export const signingKeys = sqliteTable(
     id: text("id").primaryKey(),
     environmentId: text("environment_id").notNull(),
     publicJwk: json<Record<string, unknown>>("public_jwk").notNull(),
+    /** `user`: created through the API, private half returned once. `system`: the API's own minting key. */
+    kind: text("kind", { enum: ["user", "system"] })
+      .notNull()
+      .default("user"),
+    /** System keys only: the private JWK sealed with AES-GCM under a key derived from JOB_TOKEN_SECRET. */
+    privateJwkEnc: text("private_jwk_enc"),
     createdAt: text("created_at").notNull().default(now),
     revokedAt: text("revoked_at"),
   },
-  (t) => [index("signing_keys_env").on(t.environmentId, t.id)],
+  (t) => [
+    index("signing_keys_env").on(t.environmentId, t.id),
+    index("signing_keys_env_kind").on(t.environmentId, t.kind),
+  ],
 );
