@@ -9,6 +9,7 @@ import { idPattern, newId } from "../../lib/ids";
 import { decodeCursor, page } from "../../lib/pagination";
 import { hmacToken } from "../../lib/signing";
 import { isoIn, nowIso } from "../../lib/time";
+import { uploadSession } from "../../uploads/session";
 import type { ServiceContext, Verb } from "../context";
 import { commit } from "../events/record";
 import type { CreateUploadInput, Upload } from "./schemas";
@@ -117,6 +118,10 @@ export async function cancelUpload({ ctx, input }: Verb<{ uploadId: string }>) {
   const row = await loadUploadRow(ctx, input.uploadId);
   if (row.status === "cancelled") return;
   if (!OPEN.includes(row.status)) throw new InvalidStateError("upload", row.id, row.status, "cancel");
+  // The tus session first: it aborts the R2 multipart upload and frees buffered bytes, and refuses
+  // when the last byte already landed (the asset is being created; cancelling would race it).
+  const session = await uploadSession(ctx.env, row.id).cancel();
+  if (!session.ok) throw new InvalidStateError("upload", row.id, "completing", "cancel");
   const at = nowIso();
   await commit(
     ctx,

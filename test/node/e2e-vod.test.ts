@@ -1,0 +1,149 @@
+/**
+ * The product's happy path for real: a generated clip is PUT to a one-time upload URL, the real queue
+ * dispatches it to the real transcoder (ffmpeg), the asset becomes ready, and the edge serves HLS that
+ * an independent parser, ffprobe and hls.js in headless Chromium all accept.
+ */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Parser } from "m3u8-parser";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { playInChromium } from "./support/browser";
+import { type E2E, startE2E, uploadFile } from "./support/e2e";
+import { ffprobeJson, makeClip } from "./support/media";
+
+function parse(text: string) {
+  const p = new Parser();
+  p.push(text);
+  p.end();
+  return p.manifest as any;
+}
+
+describe("VOD end to end", () => {
+  let e: E2E;
+  let assetId: string;
+  let playbackId: string;
+  let readyAsset: any;
+  const work = mkdtempSync(path.join(tmpdir(), "keyframe-vod-"));
+
+  beforeAll(async () => {
+    e = await startE2E();
+    const clip = await makeClip(path.join(work, "clip.mp4"), { width: 1280, height: 720, seconds: 8, fps: 30 });
+    const up = await uploadFile(e, new Uint8Array(readFileSync(clip)));
+    expect(up.putStatus).toBe(200);
+    assetId = up.assetId as string;
+    readyAsset = await e.waitForAsset(assetId, (a) => a.status === "ready" || a.status === "errored");
+    expect(readyAsset.status).toBe("ready");
+    readyAsset = await e.waitForAsset(assetId, (a) => a.renditions_status === "complete");
+    playbackId = readyAsset.playback_ids[0].id;
+  });
+
+  afterAll(async () => {
+    await e?.close();
+  });
+
+  it("reports the asset's media facts", () => {
+    expect(readyAsset.duration).toBeGreaterThan(7.5);
+    expect(readyAsset.duration).toBeLessThan(8.5);
+    expect(readyAsset.aspect_ratio).toBe("16:9");
+    expect(readyAsset.resolution).toBe("720p");
+    expect(readyAsset.tracks.map((t: any) => t.type).sort()).toEqual(["audio", "video"]);
+    expect(readyAsset.progress).toBeNull();
+    const names = readyAsset.renditions.map((r: any) => r.name);
+    expect(names).toEqual(expect.arrayContaining(["v720", "v480", "v360", "audio"]));
+    expect(names).not.toContain("v1080");
+  });
+
+  it("serves a master playlist that a parser and ffprobe accept, with aligned renditions", async () => {
+    const res = await fetch(`${e.stack.edgeUrl}/${playbackId}.m3u8`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/mpegurl/i);
+    const text = await res.text();
+    expect(text).toContain("#EXT-X-INDEPENDENT-SEGMENTS");
+    const master = parse(text);
+    expect(master.playlists.length).toBeGreaterThanOrEqual(3);
+    const heights: number[] = [];
+    const segmentDurations: number[][] = [];
+    for (const pl of master.playlists) {
+      const a = pl.attributes;
+      expect(a.BANDWIDTH).toBeGreaterThan(0);
+      expect(Number(a["AVERAGE-BANDWIDTH"])).toBeLessThanOrEqual(a.BANDWIDTH);
+      expect(a.CODECS).toMatch(/^avc1\.[0-9a-f]{6},mp4a\.40\.2$/i);
+      expect(a["FRAME-RATE"]).toBeCloseTo(30, 0);
+      heights.push(a.RESOLUTION.height);
+      const url = new URL(pl.uri, `${e.stack.edgeUrl}/${playbackId}.m3u8`).toString();
+      const variant = parse(await (await fetch(url)).text());
+      expect(variant.endList).toBe(true);
+      segmentDurations.push(variant.segments.map((s: any) => Math.round(s.duration * 10) / 10));
+      const probe = await ffprobeJson(url);
+      const v = probe.streams.find((s: any) => s.codec_type === "video");
+      expect(v.codec_name).toBe("h264");
+      expect(v.height).toBe(a.RESOLUTION.height);
+      expect(Number(probe.format.duration)).toBeGreaterThan(7.5);
+    }
+    expect(heights.sort((x, y) => y - x)).toEqual([720, 480, 360]);
+    // Keyframe-aligned ladder: every rendition cuts its segments at the same times.
+    for (const d of segmentDurations) expect(d).toEqual(segmentDurations[0]);
+    const audio = master.mediaGroups.AUDIO;
+    const group = Object.values(audio)[0] as Record<string, any>;
+    const audioUri = Object.values(group)[0].uri;
+    const audioProbe = await ffprobeJson(new URL(audioUri, `${e.stack.edgeUrl}/${playbackId}.m3u8`).toString());
+    expect(audioProbe.streams[0].codec_name).toBe("aac");
+  });
+
+  it("serves segments with byte ranges and immutable caching, and the poster and storyboard", async () => {
+    const master = parse(await (await fetch(`${e.stack.edgeUrl}/${playbackId}.m3u8`)).text());
+    const variantUrl = new URL(master.playlists[0].uri, `${e.stack.edgeUrl}/${playbackId}.m3u8`);
+    const variant = parse(await (await fetch(variantUrl)).text());
+    const segUrl = new URL(variant.segments[0].uri, variantUrl);
+    const full = await fetch(segUrl);
+    expect(full.status).toBe(200);
+    expect(full.headers.get("cache-control")).toMatch(/immutable/);
+    const fullBytes = new Uint8Array(await full.arrayBuffer());
+    const ranged = await fetch(segUrl, { headers: { range: "bytes=10-99" } });
+    expect(ranged.status).toBe(206);
+    expect(new Uint8Array(await ranged.arrayBuffer())).toEqual(fullBytes.slice(10, 100));
+
+    const poster = await fetch(`${e.stack.edgeUrl}/${playbackId}/thumbnail.jpg`);
+    expect(poster.status).toBe(200);
+    expect(poster.headers.get("content-type")).toBe("image/jpeg");
+    const jpg = new Uint8Array(await poster.arrayBuffer());
+    expect([jpg[0], jpg[1]]).toEqual([0xff, 0xd8]);
+
+    const vtt = await fetch(`${e.stack.edgeUrl}/${playbackId}/storyboard.vtt`);
+    expect(vtt.status).toBe(200);
+    const vttText = await vtt.text();
+    expect(vttText.startsWith("WEBVTT")).toBe(true);
+    expect(vttText).toMatch(/#xywh=\d+,\d+,\d+,\d+/);
+  });
+
+  it("plays to the end in headless Chromium through hls.js", async () => {
+    const result = await playInChromium(`${e.stack.edgeUrl}/${playbackId}.m3u8`);
+    expect(result.usedHlsJs).toBe(true);
+    expect(result.ended).toBe(true);
+    expect(result.levels).toBeGreaterThanOrEqual(3);
+    expect(result.currentTime).toBeGreaterThan(7.5);
+    expect(result.errors).toEqual([]);
+  });
+
+  it("lists the asset's lifecycle in order", async () => {
+    const res = await e.api("GET", `/v1/events?type=asset.ready&limit=100`);
+    if (res.status === 200) {
+      expect(res.body.data.filter((ev: any) => ev.data.asset_id === assetId)).toHaveLength(1);
+    }
+  });
+
+  it("stops serving a deleted asset and removes its media", async () => {
+    const del = await e.api("DELETE", `/v1/assets/${assetId}`);
+    expect(del.status).toBe(204);
+    // The edge caches playback-ID state for at most 60 s.
+    const deadline = Date.now() + 70_000;
+    let status = 200;
+    while (Date.now() < deadline) {
+      status = (await fetch(`${e.stack.edgeUrl}/${playbackId}.m3u8`)).status;
+      if (status === 404) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(status).toBe(404);
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * Plays an HLS URL in Debian's headless Chromium through hls.js (a player we did not write), from a
+ * page served on its own origin, and reports what happened.
+ */
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const HLS_JS = readFileSync(require.resolve("hls.js/dist/hls.min.js"));
+
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--no-first-run",
+  "--disable-quic",
+  "--autoplay-policy=no-user-gesture-required",
+];
+
+export interface PlayResult {
+  usedHlsJs: boolean;
+  ended: boolean;
+  currentTime: number;
+  duration: number;
+  levels: number;
+  errors: string[];
+}
+
+const PAGE = `<!doctype html><html><body><video id="v" muted playsinline></video>
+<script src="/hls.js"></script>
+<script>
+window.result = { usedHlsJs: false, ended: false, currentTime: 0, duration: 0, levels: 0, errors: [] };
+window.play = (src) => new Promise((resolve) => {
+  const v = document.getElementById("v");
+  const done = () => { Object.assign(window.result, { currentTime: v.currentTime, duration: v.duration }); resolve(window.result); };
+  v.addEventListener("ended", () => { window.result.ended = true; done(); });
+  if (!Hls.isSupported()) { window.result.errors.push("Hls.isSupported() is false"); return done(); }
+  window.result.usedHlsJs = true;
+  const hls = new Hls({ enableWorker: false });
+  hls.on(Hls.Events.MANIFEST_PARSED, (_e, d) => { window.result.levels = d.levels.length; v.play().catch((e) => window.result.errors.push(String(e))); });
+  hls.on(Hls.Events.ERROR, (_e, d) => { if (d.fatal) { window.result.errors.push(d.type + ":" + d.details + ":" + (d.response ? d.response.code : "")); done(); } });
+  hls.loadSource(src);
+  hls.attachMedia(v);
+});
+</script></body></html>`;
+
+export async function servePlayerPage(): Promise<{ origin: string; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    if (req.url === "/hls.js") {
+      res.writeHead(200, { "content-type": "application/javascript" });
+      res.end(HLS_JS);
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end(PAGE);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return { origin: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+export async function playInChromium(src: string, opts: { pageOrigin?: string; timeoutMs?: number } = {}) {
+  const page$ = opts.pageOrigin ? null : await servePlayerPage();
+  const origin = opts.pageOrigin ?? page$!.origin;
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/`);
+    const result = (await page.evaluate(
+      ([s, t]) =>
+        Promise.race([
+          (globalThis as any).play(s),
+          new Promise((r) => setTimeout(() => r({ ...(globalThis as any).result, timedOut: true }), t as number)),
+        ]),
+      [src, opts.timeoutMs ?? 60_000] as const,
+    )) as PlayResult;
+    return result;
+  } finally {
+    await browser.close();
+    await page$?.close();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Test media, generated with lavfi sources at test time (never committed), and ffprobe helpers.
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+export interface ClipOptions {
+  width?: number;
+  height?: number;
+  seconds?: number;
+  fps?: number;
+  audio?: boolean;
+  video?: boolean;
+  /** Variable frame rate: drops frames irregularly. */
+  vfr?: boolean;
+  codec?: "libx264" | "mpeg4";
+}
+
+export async function makeClip(out: string, o: ClipOptions = {}): Promise<string> {
+  const { width = 640, height = 360, seconds = 4, fps = 30, audio = true, video = true } = o;
+  const args = ["-y", "-v", "error"];
+  // testsrc2 rounds odd sizes down, so odd dimensions are made by cropping a larger even frame.
+  const odd = width % 2 === 1 || height % 2 === 1;
+  const srcW = width + (width % 2);
+  const srcH = height + (height % 2);
+  if (video) args.push("-f", "lavfi", "-i", `testsrc2=size=${srcW}x${srcH}:rate=${fps}:duration=${seconds}`);
+  if (audio) args.push("-f", "lavfi", "-i", `sine=frequency=440:sample_rate=48000:duration=${seconds}`);
+  if (video) {
+    const filters: string[] = [];
+    if (odd) filters.push(`format=yuv444p,crop=${width}:${height}:0:0`);
+    if (o.vfr) filters.push("select='not(mod(n\\,3))+lt(mod(n\\,7)\\,2)'");
+    if (filters.length) args.push("-vf", filters.join(","));
+    if (o.vfr) args.push("-vsync", "vfr");
+    // 4:2:0 needs even dimensions; odd sources are 4:4:4 (a non-standard input, as real odd files are).
+    args.push("-c:v", o.codec ?? "libx264", "-pix_fmt", odd ? "yuv444p" : "yuv420p");
+    if ((o.codec ?? "libx264") === "libx264") args.push("-preset", "veryfast", "-g", String(fps * 2));
+  }
+  if (audio) args.push("-c:a", "aac", "-b:a", "96k");
+  args.push("-t", String(seconds), out);
+  await run("ffmpeg", args);
+  return out;
+}
+
+export async function ffprobeJson(target: string): Promise<any> {
+  const { stdout } = await run("ffprobe", ["-v", "error", "-show_format", "-show_streams", "-of", "json", target], {
+    maxBuffer: 10 * 1024 * 1024,
+  });
+  return JSON.parse(stdout);
+}

@@ -1,0 +1,180 @@
+/** probe() against real ffprobe on lavfi-generated media, including the inputs it must refuse. */
+import { execFile } from "node:child_process";
+import { copyFile, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findFfmpeg, findFfprobe, getBinaries, resetBinariesCache } from "../../../transcoder/src/ffmpeg/binaries.js";
+import { BinaryNotFoundError, InputError } from "../../../transcoder/src/ffmpeg/errors.js";
+import { probe } from "../../../transcoder/src/ffmpeg/probe.js";
+import { makeClip, removeDir, tempDir, writeFakePdf } from "./helpers/media.js";
+
+const execFileAsync = promisify(execFile);
+let dir: string;
+
+beforeAll(async () => {
+  dir = await tempDir();
+});
+afterAll(async () => {
+  await removeDir(dir);
+});
+
+async function expectInputError(file: string, code: string) {
+  const err = await probe(file).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(InputError);
+  expect((err as InputError).code).toBe(code);
+  return err as InputError;
+}
+
+describe("binaries", () => {
+  it("finds ffmpeg and ffprobe and reports the version", async () => {
+    resetBinariesCache();
+    const b = await getBinaries();
+    expect(b.ffmpeg).toMatch(/ffmpeg$/);
+    expect(b.ffprobe).toMatch(/ffprobe$/);
+    expect(b.version.raw).not.toBe("unknown");
+  });
+
+  it("honours FFMPEG_PATH and fails loudly when it is wrong", async () => {
+    const env = { PATH: process.env.PATH, FFMPEG_PATH: "/usr/bin/ffmpeg" };
+    expect(await findFfmpeg(env)).toEqual({ path: "/usr/bin/ffmpeg", source: "FFMPEG_PATH" });
+    await expect(findFfmpeg({ ...env, FFMPEG_PATH: "/nonexistent/ffmpeg" })).rejects.toBeInstanceOf(
+      BinaryNotFoundError,
+    );
+  });
+
+  it("falls back to the @ffmpeg-installer binary without PATH, and requires ffprobe", async () => {
+    const found = await findFfmpeg({ PATH: "" });
+    expect(["ffmpeg-static", "@ffmpeg-installer/ffmpeg"]).toContain(found.source);
+    await expect(findFfprobe(found.path, { PATH: "" })).rejects.toThrow(/ffprobe not found/);
+    expect(await findFfprobe(undefined, { PATH: process.env.PATH })).toMatch(/ffprobe$/);
+  });
+});
+
+describe("probe", () => {
+  it("reads container, duration, video and audio facts", async () => {
+    const file = await makeClip(dir, "basic.mp4", { width: 320, height: 240, duration: 3, fps: 25 });
+    const facts = await probe(file, { keyframes: true });
+    expect(facts.container).toBe("mp4");
+    expect(facts.duration).toBeGreaterThan(2.9);
+    expect(facts.duration).toBeLessThan(3.2);
+    expect(facts.bitrate).toBeGreaterThan(0);
+    expect(facts.video).toMatchObject({
+      codec: "h264",
+      pixFmt: "yuv420p",
+      bitDepth: 8,
+      width: 320,
+      height: 240,
+      displayWidth: 320,
+      displayHeight: 240,
+      rotation: 0,
+      frameRate: 25,
+      variableFrameRate: false,
+      interlaced: false,
+    });
+    expect(facts.video?.keyframeInterval).toBeCloseTo(2, 1);
+    expect(facts.audio).toMatchObject({ codec: "aac", profile: "LC", channels: 2, sampleRate: 44100 });
+  });
+
+  it("detects variable frame rate", async () => {
+    const file = await makeClip(dir, "vfr.mp4", { duration: 3, vfr: true, audio: false });
+    const facts = await probe(file);
+    expect(facts.video?.variableFrameRate).toBe(true);
+    expect(facts.audio).toBeUndefined();
+  });
+
+  it("applies rotation to the display size", async () => {
+    const plain = await makeClip(dir, "plain.mp4", { width: 320, height: 180, duration: 1, audio: false });
+    const rotated = path.join(dir, "rotated.mp4");
+    // -display_rotation is ffmpeg ≥ 6; the rotate tag still works on 5.1 and 4.x.
+    await execFileAsync("ffmpeg", [
+      "-v",
+      "error",
+      "-y",
+      "-i",
+      plain,
+      "-c",
+      "copy",
+      "-metadata:s:v:0",
+      "rotate=90",
+      rotated,
+    ]);
+    const facts = await probe(rotated);
+    expect(facts.video?.rotation === 90 || facts.video?.rotation === 270).toBe(true);
+    expect(facts.video).toMatchObject({ width: 320, height: 180, displayWidth: 180, displayHeight: 320 });
+  });
+
+  it("reads other containers: mkv, ts, mov", async () => {
+    const mkv = await makeClip(dir, "c.mkv", { duration: 1 });
+    const ts = await makeClip(dir, "c.ts", { duration: 1 });
+    const mov = await makeClip(dir, "c.mov", { duration: 1 });
+    expect((await probe(mkv)).container).toBe("mkv");
+    expect((await probe(ts)).container).toBe("ts");
+    expect((await probe(mov)).container).toBe("mov");
+  });
+
+  it("treats audio-only files as audio", async () => {
+    const file = await makeClip(dir, "audio.m4a", { video: false, duration: 2 });
+    const facts = await probe(file);
+    expect(facts.video).toBeUndefined();
+    expect(facts.audio?.codec).toBe("aac");
+    expect(facts.duration).toBeGreaterThan(1.9);
+  });
+
+  it("rejects a zero-byte file as input_unreadable", async () => {
+    const file = path.join(dir, "zero.mp4");
+    await writeFile(file, "");
+    await expectInputError(file, "input_unreadable");
+  });
+
+  it("rejects a truncated MP4 as input_unreadable", async () => {
+    const full = await makeClip(dir, "full.mp4", { duration: 2 });
+    const data = await readFile(full);
+    const file = path.join(dir, "truncated.mp4");
+    await writeFile(file, data.subarray(0, Math.floor(data.length / 2)));
+    const err = await expectInputError(file, "input_unreadable");
+    expect(err.message).toMatch(/not a readable media file/);
+  });
+
+  it("rejects a PDF renamed .mp4 and random bytes as input_unreadable", async () => {
+    await expectInputError(await writeFakePdf(path.join(dir, "document.mp4")), "input_unreadable");
+    const noise = Buffer.alloc(65536);
+    let x = 12345;
+    for (let i = 0; i < noise.length; i++) {
+      x = (x * 1103515245 + 12345) & 0x7fffffff;
+      noise[i] = x >> 16;
+    }
+    await writeFile(path.join(dir, "noise.mp4"), noise);
+    await expectInputError(path.join(dir, "noise.mp4"), "input_unreadable");
+  });
+
+  it("rejects a still image as input_unsupported", async () => {
+    const png = path.join(dir, "still.png");
+    await execFileAsync("ffmpeg", [
+      "-v",
+      "error",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc2=size=320x240",
+      "-frames:v",
+      "1",
+      png,
+    ]);
+    await copyFile(png, path.join(dir, "still.mp4"));
+    await expectInputError(path.join(dir, "still.mp4"), "input_unsupported");
+  });
+
+  it("rejects a file without audio or video as input_no_media", async () => {
+    const srt = path.join(dir, "subs.srt");
+    await writeFile(srt, "1\n00:00:00,000 --> 00:00:02,000\nhello\n");
+    const mkv = path.join(dir, "subs.mkv");
+    await execFileAsync("ffmpeg", ["-v", "error", "-y", "-i", srt, mkv]);
+    const err = await expectInputError(mkv, "input_no_media");
+    expect(err.message).toMatch(/subtitle/);
+  });
+});

@@ -1,0 +1,230 @@
+/**
+ * runJob end to end against a fake of the API's internal endpoints (a node:http server over a
+ * temp dir): real download, real ffmpeg, real uploads, real progress/publish/fail calls.
+ */
+import { mkdtemp, readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { JobDispatch } from "../../../src/lib/transcoder-protocol.js";
+import { createLogger } from "../../../transcoder/src/log.js";
+import { runJob } from "../../../transcoder/src/runner.js";
+import { type FakeApi, type FakeApiOptions, startFakeApi } from "./helpers/fake-api.js";
+import { makeClip, parseM3u8, removeDir, tempDir, writeFakePdf } from "./helpers/media.js";
+
+const TOKEN = "test-token-0123456789abcdefghij";
+let dir: string;
+let api: FakeApi | undefined;
+
+beforeAll(async () => {
+  dir = await tempDir();
+});
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+});
+afterAll(async () => {
+  await removeDir(dir);
+});
+
+interface Harness {
+  api: FakeApi;
+  dispatch: JobDispatch;
+  workRoot: string;
+  apiDir: string;
+  logs: Record<string, unknown>[];
+  run: () => ReturnType<typeof runJob>;
+}
+
+async function harness(source: string, jobId: string, fake: Partial<FakeApiOptions> = {}): Promise<Harness> {
+  const apiDir = await mkdtemp(path.join(dir, "api-"));
+  const workRoot = await mkdtemp(path.join(dir, "work-"));
+  api = await startFakeApi({ jobId, token: TOKEN, sourceFile: source, outputDir: apiDir, ...fake });
+  const dispatch: JobDispatch = {
+    job_id: jobId,
+    asset_id: "as_test",
+    attempt: 1,
+    settings: { max_resolution: "1080p", fast_path: true, source_size_bytes: (await stat(source)).size },
+    api_url: api.url,
+    token: TOKEN,
+    correlation_id: "corr-42",
+  };
+  const logs: Record<string, unknown>[] = [];
+  const logger = createLogger({}, (line) => logs.push(JSON.parse(line)));
+  const a = api;
+  return {
+    api: a,
+    dispatch,
+    workRoot,
+    apiDir,
+    logs,
+    run: () => runJob(dispatch, { workRoot, logger, heartbeatMs: 150, api: { retryDelayMs: 5 } }),
+  };
+}
+
+describe("runJob", () => {
+  it("publishes fast then complete, uploads everything, survives a dropped download and failed PUTs", async () => {
+    const source = await makeClip(dir, "standard.mp4", { width: 640, height: 360, duration: 7 });
+    const h = await harness(source, "job_happy", { dropSourceAfterBytes: 40_000, failFirstPuts: 2 });
+    const outcome = await h.run();
+    expect(outcome).toEqual({ status: "published", fastPath: true });
+    expect(h.api.violations).toEqual([]);
+    expect(h.api.failures).toEqual([]);
+
+    // The download resumed where the connection dropped.
+    expect(h.api.sourceRequests.map((r) => r.range)).toEqual([undefined, "bytes=40000-"]);
+
+    // Fast, then complete; master.m3u8 last in each phase.
+    expect(h.api.publishes.map((p) => p.phase)).toEqual(["fast", "complete"]);
+    const events = h.api.events.filter((e) => e !== "progress");
+    const fastAt = events.indexOf("publish:fast");
+    expect(events[fastAt - 1]).toBe("put:master.m3u8");
+    expect(events.slice(0, fastAt - 1).every((e) => e.startsWith("put:fast/"))).toBe(true);
+    expect(events.at(-2)).toBe("put:master.m3u8");
+    expect(events.at(-1)).toBe("publish:complete");
+    // No heartbeat after the job is complete.
+    expect(h.api.events.at(-1)).toBe("publish:complete");
+
+    const [fast, complete] = h.api.publishes;
+    expect(fast).toMatchObject({
+      master: "master.m3u8",
+      aspect_ratio: "16:9",
+      resolution: "360p",
+      max_frame_rate: 30,
+      source: { container: "mp4", video_codec: "h264", audio_codec: "aac", width: 640, height: 360, remuxed: true },
+      poster: null,
+      storyboard: null,
+    });
+    expect(fast.renditions.map((r) => [r.name, r.type])).toEqual([["fast", "muxed"]]);
+    expect(complete).toMatchObject({
+      resolution: "360p",
+      poster: "poster.jpg",
+      storyboard: { vtt: "storyboard.vtt", image: "storyboard.jpg" },
+      source: { remuxed: true },
+    });
+    expect(complete.renditions.map((r) => [r.name, r.type])).toEqual([
+      ["v360", "video"],
+      ["audio", "audio"],
+    ]);
+    expect(complete.tracks.map((t) => t.type)).toEqual(["video", "audio"]);
+    expect(complete.duration).toBeCloseTo(7, 0);
+
+    // What the API received is a complete, consistent tree.
+    for (const f of [
+      "master.m3u8",
+      "fast/index.m3u8",
+      "fast/init.mp4",
+      "v360/index.m3u8",
+      "v360/init.mp4",
+      "audio/index.m3u8",
+      "poster.jpg",
+      "storyboard.jpg",
+      "storyboard.vtt",
+    ]) {
+      expect((await stat(path.join(h.apiDir, f))).size, f).toBeGreaterThan(0);
+    }
+    const master = parseM3u8(await readFile(path.join(h.apiDir, "master.m3u8"), "utf8"));
+    expect(master.playlists.map((p) => p.uri)).toEqual(["v360/index.m3u8"]);
+    for (const name of ["fast", "v360", "audio"]) {
+      const media = parseM3u8(await readFile(path.join(h.apiDir, name, "index.m3u8"), "utf8"));
+      for (const seg of media.segments)
+        expect((await stat(path.join(h.apiDir, name, seg.uri))).size).toBeGreaterThan(0);
+    }
+    expect(await readFile(path.join(h.apiDir, "storyboard.vtt"), "utf8")).toMatch(
+      /^WEBVTT\n\n00:00:00\.000 --> 00:00:02\.000\nstoryboard\.jpg#xywh=0,0,160,90\n/,
+    );
+
+    // Progress: monotonic, through every stage.
+    const percents = h.api.progress.map((p) => p.percent);
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
+    expect(new Set(h.api.progress.map((p) => p.stage))).toEqual(
+      new Set(["downloading", "probing", "remuxing", "uploading", "finalizing", "transcoding"]),
+    );
+    expect(h.api.progress.every((p) => p.attempt === 1)).toBe(true);
+
+    // Logs: one JSON object per event, all carrying the job's identity.
+    const jobLogs = h.logs.filter((l) => l.job_id === "job_happy");
+    expect(jobLogs.length).toBe(h.logs.length);
+    for (const l of jobLogs) expect(l).toMatchObject({ asset_id: "as_test", attempt: 1, correlation_id: "corr-42" });
+    expect(h.logs.map((l) => l.event)).toEqual(
+      expect.arrayContaining(["job.started", "source.probed", "ladder.done", "job.published", "job.finished"]),
+    );
+
+    expect(await readdir(h.workRoot)).toEqual([]);
+  });
+
+  it("publishes an audio-only source once, as an audio asset", async () => {
+    const source = await makeClip(dir, "voice.m4a", { video: false, duration: 3 });
+    const h = await harness(source, "job_audio");
+    expect(await h.run()).toEqual({ status: "published", fastPath: false });
+    expect(h.api.violations).toEqual([]);
+    expect(h.api.publishes).toHaveLength(1);
+    expect(h.api.publishes[0]).toMatchObject({
+      phase: "complete",
+      aspect_ratio: null,
+      resolution: null,
+      max_frame_rate: null,
+      poster: null,
+      storyboard: null,
+      tracks: [{ type: "audio", codec: "aac", channels: 2, sample_rate: 48000 }],
+      renditions: [{ name: "audio", type: "audio", playlist: "audio/index.m3u8", codecs: "mp4a.40.2" }],
+      source: { remuxed: false, audio_codec: "aac" },
+    });
+    const master = parseM3u8(await readFile(path.join(h.apiDir, "master.m3u8"), "utf8"));
+    expect(master.playlists.map((p) => p.uri)).toEqual(["audio/index.m3u8"]);
+    expect(await readdir(h.workRoot)).toEqual([]);
+  });
+
+  it("reports a permanent input error exactly once, with retryable false", async () => {
+    const source = await writeFakePdf(path.join(dir, "document.mp4"));
+    const h = await harness(source, "job_pdf");
+    const outcome = await h.run();
+    expect(outcome).toMatchObject({ status: "failed", code: "input_unreadable", retryable: false });
+    expect(h.api.failures).toHaveLength(1);
+    expect(h.api.failures[0]).toMatchObject({ attempt: 1, code: "input_unreadable", retryable: false });
+    expect(h.api.failures[0].message).toMatch(/not a readable media file/);
+    expect(h.api.publishes).toEqual([]);
+    expect(h.api.violations).toEqual([]);
+    expect(h.api.events.at(-1)).toBe("fail");
+    expect(await readdir(h.workRoot)).toEqual([]);
+  });
+
+  it("reports limits from the job settings as input errors", async () => {
+    const source = await makeClip(dir, "long.mp4", { width: 160, height: 120, duration: 3, audio: false });
+    const h = await harness(source, "job_long");
+    h.dispatch.settings.max_duration_seconds = 1;
+    const outcome = await h.run();
+    expect(outcome).toMatchObject({ status: "failed", code: "input_too_long", retryable: false });
+    expect(h.api.failures).toHaveLength(1);
+  });
+
+  it("reports an unreachable source as retryable", async () => {
+    const source = await makeClip(dir, "any.mp4", { width: 160, height: 120, duration: 1, audio: false });
+    const h = await harness(source, "job_503", { sourceStatus: 503 });
+    const outcome = await h.run();
+    expect(outcome).toMatchObject({ status: "failed", code: "source_unavailable", retryable: true });
+    expect(h.api.failures).toEqual([expect.objectContaining({ code: "source_unavailable", retryable: true })]);
+    expect(await readdir(h.workRoot)).toEqual([]);
+  });
+
+  it("stops quietly when the API answers 410 Gone (asset deleted mid-job)", async () => {
+    const source = await makeClip(dir, "gone.mp4", { width: 320, height: 240, duration: 2 });
+    const h = await harness(source, "job_gone", { putStatus: 410 });
+    expect(await h.run()).toEqual({ status: "cancelled" });
+    expect(h.api.failures).toEqual([]);
+    expect(h.api.publishes).toEqual([]);
+    expect(await readdir(h.workRoot)).toEqual([]);
+  });
+
+  it("heartbeats while nothing moves, and stops without failing when the API cancels", async () => {
+    const source = await makeClip(dir, "cancel.mp4", { width: 320, height: 240, duration: 2 });
+    const h = await harness(source, "job_cancel", { sourceDelayMs: 1200, cancelFromProgress: 6 });
+    const outcome = await h.run();
+    expect(outcome).toEqual({ status: "cancelled" });
+    // The source stalled for 1.2 s with a 150 ms heartbeat: several reports before any byte arrived.
+    expect(h.api.progress.length).toBeGreaterThanOrEqual(6);
+    expect(h.api.progress.slice(0, 6).every((p) => p.stage === "downloading" && p.percent === 0)).toBe(true);
+    expect(h.api.failures).toEqual([]);
+    expect(h.api.publishes).toEqual([]);
+    expect(await readdir(h.workRoot)).toEqual([]);
+  });
+});

@@ -1,0 +1,330 @@
+/**
+ * Typed client for the API's internal job endpoints (see src/lib/transcoder-protocol.ts). Every
+ * call carries the job-scoped Bearer token. Transient failures (network errors, 408/429/5xx) are
+ * retried with backoff; a dropped source download resumes with a Range request.
+ */
+import { createReadStream } from "node:fs";
+import { open, stat } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { z } from "zod";
+import {
+  type JobDispatch,
+  type JobFailure,
+  JobFailureSchema,
+  type JobProgress,
+  JobProgressSchema,
+  type JobPublish,
+  JobPublishSchema,
+  OUTPUT_PATH_RE,
+  type ProgressReply,
+  ProgressReplySchema,
+} from "../../src/lib/transcoder-protocol.js";
+
+/** A failed call to the API. `status` is absent when no HTTP response arrived. */
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  constructor(
+    message: string,
+    readonly endpoint: string,
+    readonly status: number | undefined,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface ApiClientOptions {
+  /** Retries after the first attempt for transient failures. */
+  retries?: number;
+  /** First backoff delay; doubles per retry, with jitter. */
+  retryDelayMs?: number;
+  /** Per-request timeout for small JSON calls (not for streaming bodies). */
+  requestTimeoutMs?: number;
+  /** A source download may be resumed this many times in total when it keeps making progress. */
+  maxResumes?: number;
+  /** Abort and resume a source download that delivers no bytes for this long. */
+  idleTimeoutMs?: number;
+  /** Give up on (and retry) one output PUT after this long. */
+  uploadTimeoutMs?: number;
+}
+
+/** An abort signal that fires when `arm()` has not been called for `ms`. */
+class IdleTimer {
+  private controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  constructor(
+    private readonly ms: number,
+    private readonly reason: () => Error,
+  ) {}
+  arm(): void {
+    if (this.controller.signal.aborted) this.controller = new AbortController();
+    clearTimeout(this.timer);
+    const controller = this.controller;
+    this.timer = setTimeout(() => controller.abort(this.reason()), this.ms);
+  }
+  signal(outer?: AbortSignal): AbortSignal {
+    return outer ? AbortSignal.any([outer, this.controller.signal]) : this.controller.signal;
+  }
+  clear(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+export type ClientJob = Pick<JobDispatch, "job_id" | "attempt" | "api_url" | "token">;
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".m3u8": "application/vnd.apple.mpegurl",
+  ".m4s": "video/iso.segment",
+  ".mp4": "video/mp4",
+  ".jpg": "image/jpeg",
+  ".vtt": "text/vtt; charset=utf-8",
+  ".json": "application/json",
+};
+
+export function contentTypeFor(file: string): string {
+  const dot = file.lastIndexOf(".");
+  return (dot >= 0 && CONTENT_TYPES[file.slice(dot).toLowerCase()]) || "application/octet-stream";
+}
+
+function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 425 || status === 429 || status >= 500;
+}
+
+function isAbort(err: unknown, signal: AbortSignal | undefined): boolean {
+  return !!signal?.aborted || (err instanceof Error && err.name === "AbortError");
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
+    return `${err.message}${cause}`;
+  }
+  return String(err);
+}
+
+/** Parses `Content-Range: bytes start-end/total`. */
+function parseContentRange(header: string | null): { start: number; total?: number } | undefined {
+  const m = header ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header.trim()) : null;
+  if (!m) return undefined;
+  return { start: Number(m[1]), total: m[3] === "*" ? undefined : Number(m[3]) };
+}
+
+export class ApiClient {
+  private readonly base: URL;
+  private readonly retries: number;
+  private readonly retryDelayMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly maxResumes: number;
+  private readonly idleTimeoutMs: number;
+  private readonly uploadTimeoutMs: number;
+
+  constructor(
+    private readonly job: ClientJob,
+    options: ApiClientOptions = {},
+  ) {
+    this.base = new URL(job.api_url.endsWith("/") ? job.api_url : `${job.api_url}/`);
+    this.retries = options.retries ?? 4;
+    this.retryDelayMs = options.retryDelayMs ?? 500;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.maxResumes = options.maxResumes ?? 20;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+    this.uploadTimeoutMs = options.uploadTimeoutMs ?? 10 * 60_000;
+  }
+
+  private url(suffix: string): URL {
+    return new URL(`internal/jobs/${encodeURIComponent(this.job.job_id)}/${suffix}`, this.base);
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { authorization: `Bearer ${this.job.token}`, ...extra };
+  }
+
+  private async backoff(attempt: number, signal?: AbortSignal): Promise<void> {
+    const delay = this.retryDelayMs * 2 ** attempt * (0.75 + Math.random() * 0.5);
+    await sleep(delay, undefined, { signal });
+  }
+
+  /** Runs `once` until it succeeds, fails permanently, or runs out of retries. */
+  private async withRetries<T>(endpoint: string, signal: AbortSignal | undefined, once: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await once();
+      } catch (err) {
+        if (isAbort(err, signal)) throw signal?.reason ?? err;
+        const apiErr =
+          err instanceof ApiError
+            ? err
+            : new ApiError(`${endpoint}: ${describe(err)}`, endpoint, undefined, true, { cause: err });
+        if (!apiErr.retryable || attempt >= this.retries) throw apiErr;
+        await this.backoff(attempt, signal);
+      }
+    }
+  }
+
+  private async check(res: Response, endpoint: string): Promise<Response> {
+    if (res.ok) return res;
+    const body = await res.text().catch(() => "");
+    throw new ApiError(
+      `${endpoint}: HTTP ${res.status}${body ? ` ${body.slice(0, 300)}` : ""}`,
+      endpoint,
+      res.status,
+      isTransientStatus(res.status),
+    );
+  }
+
+  private async postJson<S extends z.ZodType>(
+    endpoint: "progress" | "publish" | "fail",
+    schema: S,
+    body: z.input<S>,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    // Validate our own output before it leaves: a contract bug should fail here, loudly.
+    const payload = JSON.stringify(schema.parse(body));
+    return this.withRetries(endpoint, signal, async () => {
+      const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+      const res = await fetch(this.url(endpoint), {
+        method: "POST",
+        headers: this.headers({ "content-type": "application/json" }),
+        body: payload,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      await this.check(res, endpoint);
+      const text = await res.text();
+      return text ? JSON.parse(text) : {};
+    });
+  }
+
+  /**
+   * Streams the source into `dest`. Resumes with `Range: bytes=N-` when the connection drops
+   * mid-body; starts over if the server ignores the range. Returns the bytes written.
+   */
+  async downloadSource(
+    dest: string,
+    options: { signal?: AbortSignal; onProgress?: (bytes: number, total: number | undefined) => void } = {},
+  ): Promise<{ bytes: number; contentType?: string }> {
+    const { signal } = options;
+    const endpoint = "source";
+    const file = await open(dest, "w");
+    let written = 0;
+    let total: number | undefined;
+    let contentType: string | undefined;
+    let failures = 0;
+    let resumes = 0;
+    const idle = new IdleTimer(
+      this.idleTimeoutMs,
+      () => new ApiError(`${endpoint}: no data for ${this.idleTimeoutMs} ms`, endpoint, undefined, true),
+    );
+    try {
+      for (;;) {
+        const before = written;
+        try {
+          const headers = this.headers(written > 0 ? { range: `bytes=${written}-` } : {});
+          // A connection that stays silent is as dead as a dropped one: abort it and resume.
+          idle.arm();
+          const res = await fetch(this.url(endpoint), { headers, signal: idle.signal(signal) });
+          if (res.status === 416 && total !== undefined && written >= total) {
+            await res.body?.cancel();
+            break;
+          }
+          await this.check(res, endpoint);
+          contentType ??= res.headers.get("content-type") ?? undefined;
+          if (res.status === 206) {
+            const range = parseContentRange(res.headers.get("content-range"));
+            if (!range || range.start !== written)
+              throw new ApiError(`${endpoint}: unexpected Content-Range`, endpoint, 206, true);
+            total = range.total ?? total;
+          } else {
+            // A full response: (re)start from byte 0.
+            if (written > 0) await file.truncate(0);
+            written = 0;
+            const length = res.headers.get("content-length");
+            total = length !== null ? Number(length) : undefined;
+          }
+          if (!res.body) throw new ApiError(`${endpoint}: empty response body`, endpoint, res.status, true);
+          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+            idle.arm();
+            await file.write(chunk, 0, chunk.length, written);
+            written += chunk.length;
+            options.onProgress?.(written, total);
+          }
+          if (total !== undefined && written < total) {
+            throw new ApiError(`${endpoint}: body ended at ${written} of ${total} bytes`, endpoint, res.status, true);
+          }
+          break;
+        } catch (err) {
+          if (isAbort(err, signal)) throw signal?.reason ?? err;
+          const apiErr =
+            err instanceof ApiError
+              ? err
+              : new ApiError(`${endpoint}: ${describe(err)}`, endpoint, undefined, true, { cause: err });
+          if (!apiErr.retryable) throw apiErr;
+          // A drop after progress is a resume, not a failure; it has its own, larger budget.
+          if (written > before && resumes < this.maxResumes) {
+            resumes++;
+            continue;
+          }
+          if (failures >= this.retries) throw apiErr;
+          await this.backoff(failures++, signal);
+        }
+      }
+      await file.sync();
+    } finally {
+      idle.clear();
+      await file.close();
+    }
+    return { bytes: written, contentType };
+  }
+
+  /** PUTs one output file (path relative to the run prefix) with a known Content-Length. */
+  async putOutput(
+    relPath: string,
+    file: string,
+    options: { signal?: AbortSignal; contentType?: string } = {},
+  ): Promise<void> {
+    if (!OUTPUT_PATH_RE.test(relPath)) throw new Error(`invalid output path: ${relPath}`);
+    const { size } = await stat(file);
+    const endpoint = `outputs/${relPath}`;
+    const encoded = relPath.split("/").map(encodeURIComponent).join("/");
+    await this.withRetries(endpoint, options.signal, async () => {
+      const res = await fetch(this.url(`outputs/${encoded}`), {
+        method: "PUT",
+        headers: this.headers({
+          "content-type": options.contentType ?? contentTypeFor(relPath),
+          "content-length": String(size),
+        }),
+        // A fresh stream per attempt; undici enforces that it matches Content-Length.
+        body:
+          size === 0
+            ? new Uint8Array(0)
+            : (Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>),
+        duplex: "half",
+        signal: options.signal
+          ? AbortSignal.any([options.signal, AbortSignal.timeout(this.uploadTimeoutMs)])
+          : AbortSignal.timeout(this.uploadTimeoutMs),
+      } as RequestInit);
+      await this.check(res, endpoint);
+      await res.body?.cancel();
+    });
+  }
+
+  /** Reports progress (the heartbeat). `cancel: true` in the reply means stop working on this job. */
+  async progress(
+    progress: Omit<JobProgress, "attempt">,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ProgressReply> {
+    const body: JobProgress = { attempt: this.job.attempt, ...progress };
+    const reply = await this.postJson("progress", JobProgressSchema, body, options.signal);
+    return ProgressReplySchema.parse(reply);
+  }
+
+  async publish(publish: Omit<JobPublish, "attempt">, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.postJson("publish", JobPublishSchema, { attempt: this.job.attempt, ...publish }, options.signal);
+  }
+
+  async fail(failure: Omit<JobFailure, "attempt">, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const message = failure.message.length > 2000 ? `${failure.message.slice(0, 1997)}...` : failure.message;
+    await this.postJson("fail", JobFailureSchema, { attempt: this.job.attempt, ...failure, message }, options.signal);
+  }
+}

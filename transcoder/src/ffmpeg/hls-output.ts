@@ -1,0 +1,37 @@
+/**
+ * The HLS output options every rendition shares: VOD, fMP4/CMAF segments of ~6 s, `init.mp4`
+ * and `seg_%05d.m4s` next to `index.m3u8` in the rendition's own folder. Each output is a
+ * separate muxer with its own options, which ffmpeg has supported since 4.0; we never use
+ * ffmpeg's master playlist or `-var_stream_map`.
+ */
+
+export const SEGMENT_SECONDS = 6;
+export const PLAYLIST_NAME = "index.m3u8";
+export const INIT_NAME = "init.mp4";
+
+/** Options placed before the output path, which is `<dir>/index.m3u8` relative to ffmpeg's cwd. */
+export function hlsOutputArgs(dir: string): string[] {
+  return [
+    // Source tags (GPS in phone videos, encoder names) never reach viewers.
+    "-map_metadata",
+    "-1",
+    "-map_chapters",
+    "-1",
+    // Outputs of one process start at different times; let the slow ones queue instead of failing.
+    "-max_muxing_queue_size",
+    "4096",
+    "-f",
+    "hls",
+    "-hls_time",
+    String(SEGMENT_SECONDS),
+    "-hls_playlist_type",
+    "vod",
+    "-hls_segment_type",
+    "fmp4",
+    "-hls_fmp4_init_filename",
+    INIT_NAME,
+    "-hls_segment_filename",
+    `${dir}/seg_%05d.m4s`,
+    `${dir}/${PLAYLIST_NAME}`,
+  ];
+}

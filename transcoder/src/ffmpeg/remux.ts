@@ -1,0 +1,35 @@
+/**
+ * Fast path: copy a standard source's H.264 (and AAC) into one muxed HLS fMP4 variant under
+ * `fast/`, without re-encoding. Segments cut at the source's own keyframes.
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { hlsOutputArgs } from "./hls-output.js";
+import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
+
+export const FAST_DIR = "fast";
+
+export interface RemuxOptions {
+  kind: "remux";
+  /** Absolute path of the source. */
+  input: string;
+  videoIndex: number;
+  audioIndex?: number;
+  /** AAC in MPEG-TS is ADTS-framed and must be converted for MP4. */
+  adtsToAsc?: boolean;
+}
+
+export function buildRemuxArgs(options: RemuxOptions): string[] {
+  const args = ["-i", options.input, "-map", `0:${options.videoIndex}`];
+  if (options.audioIndex !== undefined) args.push("-map", `0:${options.audioIndex}`);
+  args.push("-c", "copy", "-sn", "-dn");
+  if (options.audioIndex !== undefined && options.adtsToAsc) args.push("-bsf:a", "aac_adtstoasc");
+  args.push(...hlsOutputArgs(FAST_DIR));
+  return args;
+}
+
+/** Writes `fast/index.m3u8`, `fast/init.mp4`, `fast/seg_*.m4s` under outputDir. */
+export async function runRemux(options: RemuxOptions, outputDir: string, run: RunFfmpegOptions = {}): Promise<void> {
+  await mkdir(path.join(outputDir, FAST_DIR), { recursive: true });
+  await runFfmpeg(buildRemuxArgs(options), { ...run, cwd: outputDir });
+}

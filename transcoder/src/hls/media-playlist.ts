@@ -1,0 +1,78 @@
+/**
+ * A minimal reader for the media playlists ffmpeg writes (VOD, fMP4, one EXT-X-MAP, no byte
+ * ranges). Kept in-house so the transcoder image needs no parser package at run time.
+ */
+
+export interface MediaSegment {
+  uri: string;
+  duration: number;
+}
+
+export interface MediaPlaylist {
+  version?: number;
+  targetDuration: number;
+  playlistType?: string;
+  /** URI of the EXT-X-MAP initialization section (init.mp4). */
+  mapUri?: string;
+  segments: MediaSegment[];
+  endList: boolean;
+}
+
+function attribute(list: string, name: string): string | undefined {
+  const m = new RegExp(`(?:^|,)${name}=(?:"([^"]*)"|([^,]*))`).exec(list);
+  return m ? (m[1] ?? m[2]) : undefined;
+}
+
+/** URIs we upload as files must be plain names in the rendition's folder. */
+function assertLocalName(uri: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(uri) || uri.startsWith(".")) {
+    throw new Error(`unexpected URI in media playlist: ${JSON.stringify(uri)}`);
+  }
+  return uri;
+}
+
+export function parseMediaPlaylist(text: string): MediaPlaylist {
+  const lines = text.split(/\r?\n/).map((l) => l.trim());
+  if (lines[0] !== "#EXTM3U") throw new Error("not an M3U8 playlist (missing #EXTM3U)");
+  const playlist: MediaPlaylist = { targetDuration: 0, segments: [], endList: false };
+  let pendingDuration: number | undefined;
+  for (const line of lines.slice(1)) {
+    if (!line) continue;
+    if (line.startsWith("#")) {
+      const colon = line.indexOf(":");
+      const tag = colon === -1 ? line : line.slice(0, colon);
+      const value = colon === -1 ? "" : line.slice(colon + 1);
+      switch (tag) {
+        case "#EXT-X-VERSION":
+          playlist.version = Number(value);
+          break;
+        case "#EXT-X-TARGETDURATION":
+          playlist.targetDuration = Number(value);
+          break;
+        case "#EXT-X-PLAYLIST-TYPE":
+          playlist.playlistType = value;
+          break;
+        case "#EXT-X-MAP": {
+          const uri = attribute(value, "URI");
+          if (uri) playlist.mapUri = assertLocalName(uri);
+          break;
+        }
+        case "#EXTINF":
+          pendingDuration = Number.parseFloat(value);
+          break;
+        case "#EXT-X-BYTERANGE":
+          throw new Error("byte-range playlists are not expected here");
+        case "#EXT-X-ENDLIST":
+          playlist.endList = true;
+          break;
+      }
+      continue;
+    }
+    if (pendingDuration === undefined || !Number.isFinite(pendingDuration)) {
+      throw new Error(`segment ${line} has no #EXTINF duration`);
+    }
+    playlist.segments.push({ uri: assertLocalName(line), duration: pendingDuration });
+    pendingDuration = undefined;
+  }
+  return playlist;
+}

@@ -1,0 +1,582 @@
+/**
+ * The job runner: download → probe → validate → (fast path: remux, upload, publish "fast") →
+ * ladder + poster + storyboard → upload → master → publish "complete". Reports progress as a
+ * heartbeat throughout, reports failures with the right retryability, and always removes its
+ * temp directory. The ffmpeg library (./ffmpeg) does the media work; this file only composes it.
+ */
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type {
+  AssetErrorCode,
+  JobDispatch,
+  JobPublish,
+  JobStage,
+  SourceFacts,
+  Track,
+} from "../../src/lib/transcoder-protocol.js";
+import { ApiClient, type ApiClientOptions, ApiError, contentTypeFor } from "./api-client.js";
+import { mapLimit } from "./concurrency.js";
+import { getBinaries } from "./ffmpeg/binaries.js";
+import { BinaryNotFoundError, FfmpegError, InputError } from "./ffmpeg/errors.js";
+import { INIT_NAME, PLAYLIST_NAME } from "./ffmpeg/hls-output.js";
+import { AUDIO_DIR, type LadderOptions, outputFrameRate, planRungs, runLadder } from "./ffmpeg/ladder.js";
+import { POSTER_NAME, posterSize, posterTime, runPoster } from "./ffmpeg/poster.js";
+import { type MediaFacts, probe } from "./ffmpeg/probe.js";
+import { FAST_DIR, runRemux } from "./ffmpeg/remux.js";
+import { planStoryboard, runStoryboard, STORYBOARD_IMAGE, STORYBOARD_VTT } from "./ffmpeg/storyboard.js";
+import { checkLimits, planSource } from "./ffmpeg/validate.js";
+import {
+  MASTER_NAME,
+  type MeasuredRendition,
+  type RenditionRef,
+  toProtocolRendition,
+  writeMaster,
+} from "./hls/master.js";
+import { parseMediaPlaylist } from "./hls/media-playlist.js";
+import { createLogger, type Logger } from "./log.js";
+
+/** The API told us to stop (asset deleted, job superseded). No failure is reported. */
+export class JobCancelledError extends Error {
+  override readonly name = "JobCancelledError";
+}
+
+/** The transcoder is shutting down. The job is reported as a retryable failure. */
+export class ShutdownError extends Error {
+  override readonly name = "ShutdownError";
+}
+
+export interface RunJobOptions {
+  /** Parent of the per-job temp directory. Default: TRANSCODER_WORK_DIR or the OS temp dir. */
+  workRoot?: string;
+  /** Aborting it stops the job (use a ShutdownError reason when the process is stopping). */
+  signal?: AbortSignal;
+  logger?: Logger;
+  /** How often progress is sent even when nothing moved. */
+  heartbeatMs?: number;
+  uploadConcurrency?: number;
+  api?: ApiClientOptions;
+}
+
+export type JobOutcome =
+  | { status: "published"; fastPath: boolean }
+  | { status: "failed"; code: AssetErrorCode; retryable: boolean; message: string }
+  | { status: "cancelled" };
+
+/** Progress API answers that mean the job is no longer ours to run. */
+const JOB_GONE_STATUSES = new Set([401, 403, 404, 409, 410]);
+
+/**
+ * Sends progress on every stage change, at most once a second otherwise, and every heartbeatMs
+ * regardless. One request in flight at a time, so the API sees reports in order; percent is the
+ * whole job's and never goes down.
+ */
+class ProgressReporter {
+  private stage: JobStage = "downloading";
+  private percent = 0;
+  private lastSent = 0;
+  private inflight: Promise<void> | undefined;
+  private dirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly client: ApiClient,
+    private readonly log: Logger,
+    private readonly onCancel: (why: string) => void,
+    private readonly heartbeatMs: number,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.send(), this.heartbeatMs);
+    void this.send();
+  }
+
+  update(stage: JobStage, percent: number): void {
+    const stageChanged = stage !== this.stage;
+    this.stage = stage;
+    this.percent = Math.max(this.percent, Math.min(100, Math.max(0, percent)));
+    if (this.timer && (stageChanged || Date.now() - this.lastSent >= 1000)) void this.send();
+  }
+
+  private send(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.inflight) {
+      this.dirty = true;
+      return this.inflight;
+    }
+    const body = { stage: this.stage, percent: Math.round(this.percent * 10) / 10 };
+    this.lastSent = Date.now();
+    this.inflight = this.client
+      .progress(body)
+      .then((reply) => {
+        if (reply.cancel) this.onCancel("the API asked to cancel");
+      })
+      .catch((err) => {
+        if (err instanceof ApiError && err.status !== undefined && JOB_GONE_STATUSES.has(err.status)) {
+          this.onCancel(`progress answered HTTP ${err.status}`);
+        } else {
+          this.log.warn("progress.failed", { error: err });
+        }
+      })
+      .finally(() => {
+        this.inflight = undefined;
+        if (this.dirty && !this.stopped) {
+          this.dirty = false;
+          void this.send();
+        }
+      });
+    return this.inflight;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.inflight;
+  }
+}
+
+const STANDARD_LABELS = [240, 360, 480, 720, 1080, 1440, 2160];
+
+/** "720p" for the nearest standard size; tiny pictures keep their own number. */
+export function resolutionLabel(shortSide: number): string {
+  if (shortSide < 200) return `${shortSide}p`;
+  const nearest = STANDARD_LABELS.reduce((best, h) =>
+    Math.abs(h - shortSide) < Math.abs(best - shortSide) ? h : best,
+  );
+  return `${nearest}p`;
+}
+
+const COMMON_RATIOS: [number, number][] = [
+  [16, 9],
+  [9, 16],
+  [4, 3],
+  [3, 4],
+  [1, 1],
+  [21, 9],
+  [9, 21],
+  [3, 2],
+  [2, 3],
+  [5, 4],
+  [4, 5],
+];
+
+/** "16:9" when within 1.5% of a common ratio, else the reduced ratio, else "2.39:1". */
+export function aspectRatio(width: number, height: number): string {
+  const r = width / height;
+  for (const [w, h] of COMMON_RATIOS) if (Math.abs(r - w / h) / (w / h) < 0.015) return `${w}:${h}`;
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const g = gcd(width, height);
+  if (width / g <= 64 && height / g <= 64) return `${width / g}:${height / g}`;
+  return r >= 1 ? `${r.toFixed(2)}:1` : `1:${(1 / r).toFixed(2)}`;
+}
+
+function sourceFactsFor(facts: MediaFacts, remuxed: boolean): SourceFacts {
+  const out: SourceFacts = {
+    container: facts.container,
+    size_bytes: facts.sizeBytes,
+    duration: facts.duration,
+    remuxed,
+  };
+  if (facts.bitrate !== undefined) out.bitrate = facts.bitrate;
+  if (facts.video) {
+    out.video_codec = facts.video.codec;
+    out.width = facts.video.displayWidth;
+    out.height = facts.video.displayHeight;
+    if (facts.video.frameRate) out.frame_rate = Math.round(facts.video.frameRate * 1000) / 1000;
+    out.variable_frame_rate = facts.video.variableFrameRate;
+  }
+  if (facts.audio) out.audio_codec = facts.audio.codec;
+  return out;
+}
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Maps any failure to what we report: input errors are permanent, the rest may retry. */
+export function classifyFailure(err: unknown): { code: AssetErrorCode; retryable: boolean; message: string } {
+  if (err instanceof InputError) return { code: err.code, retryable: false, message: err.message };
+  if (err instanceof ShutdownError) return { code: "internal_error", retryable: true, message: err.message };
+  if (err instanceof ApiError && err.endpoint === "source") {
+    const gone = err.status === 404 || err.status === 410;
+    return { code: "source_unavailable", retryable: !gone, message: `could not download the source: ${err.message}` };
+  }
+  if (err instanceof FfmpegError && err.looksLikeInputError) {
+    return { code: "input_unreadable", retryable: false, message: `the source could not be decoded: ${err.message}` };
+  }
+  if (err instanceof BinaryNotFoundError) return { code: "internal_error", retryable: true, message: err.message };
+  return { code: "internal_error", retryable: true, message: describeError(err) };
+}
+
+async function listFiles(outputDir: string, dir: string): Promise<string[]> {
+  const names = await readdir(path.join(outputDir, dir));
+  return names.sort().map((name) => `${dir}/${name}`);
+}
+
+/** Every file a rendition's playlist needs, in playlist order, plus the playlist itself. */
+async function renditionFiles(outputDir: string, dir: string): Promise<string[]> {
+  const files = await listFiles(outputDir, dir);
+  // ffmpeg leaves nothing else there, but a stray temp file must not be uploaded.
+  return files.filter((f) => /\.(m3u8|m4s|mp4)$/.test(f) && !f.endsWith(".tmp"));
+}
+
+export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {}): Promise<JobOutcome> {
+  const { settings } = dispatch;
+  const log = (options.logger ?? createLogger()).child({
+    job_id: dispatch.job_id,
+    asset_id: dispatch.asset_id,
+    attempt: dispatch.attempt,
+    correlation_id: dispatch.correlation_id ?? null,
+  });
+  const startedAt = Date.now();
+  const cancel = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, cancel.signal]) : cancel.signal;
+  const client = new ApiClient(dispatch, options.api);
+  const reporter = new ProgressReporter(
+    client,
+    log,
+    (why) => {
+      if (!cancel.signal.aborted) {
+        log.info("job.cancel_requested", { reason: why });
+        cancel.abort(new JobCancelledError(why));
+      }
+    },
+    options.heartbeatMs ?? 5_000,
+  );
+  const uploadConcurrency = options.uploadConcurrency ?? 4;
+  const workRoot = options.workRoot ?? process.env.TRANSCODER_WORK_DIR ?? os.tmpdir();
+  let workDir: string | undefined;
+
+  const upload = async (outputDir: string, files: string[], from: number, to: number) => {
+    let done = 0;
+    await mapLimit(files, uploadConcurrency, async (rel) => {
+      await client.putOutput(rel, path.join(outputDir, rel), { signal, contentType: contentTypeFor(rel) });
+      done++;
+      reporter.update("uploading", from + ((to - from) * done) / files.length);
+    });
+  };
+
+  log.info("job.started", { settings });
+  try {
+    const binaries = await getBinaries();
+    await mkdir(workRoot, { recursive: true });
+    // The job id comes off the wire: keep it out of path syntax.
+    const safeId = dispatch.job_id.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64);
+    workDir = await mkdtemp(path.join(workRoot, `keyframe-${safeId}-${dispatch.attempt}-`));
+    const source = path.join(workDir, "source");
+    const outputDir = path.join(workDir, "out");
+    await mkdir(outputDir);
+    reporter.start();
+
+    // Refuse before downloading when the stored size already says too large.
+    if (settings.max_size_bytes !== undefined && settings.source_size_bytes > settings.max_size_bytes) {
+      throw new InputError(
+        "input_too_large",
+        `the source is ${settings.source_size_bytes} bytes, over the limit of ${settings.max_size_bytes}`,
+      );
+    }
+
+    // 1. Download (0–10%).
+    const expected = settings.source_size_bytes || undefined;
+    const downloaded = await client.downloadSource(source, {
+      signal,
+      onProgress: (bytes, total) => {
+        const of = total ?? expected;
+        if (of) reporter.update("downloading", (10 * bytes) / of);
+      },
+    });
+    log.info("source.downloaded", {
+      bytes: downloaded.bytes,
+      content_type: downloaded.contentType ?? null,
+      ms: Date.now() - startedAt,
+    });
+
+    // 2. Probe and validate (10–12%).
+    reporter.update("probing", 10);
+    if (settings.max_size_bytes !== undefined && downloaded.bytes > settings.max_size_bytes) {
+      throw new InputError(
+        "input_too_large",
+        `the source is ${downloaded.bytes} bytes, over the limit of ${settings.max_size_bytes}`,
+      );
+    }
+    const facts = await probe(source, { signal, keyframes: true, ffprobePath: binaries.ffprobe });
+    checkLimits(facts, settings);
+    const plan = planSource(facts, settings);
+    log.info("source.probed", {
+      container: facts.container,
+      duration: facts.duration,
+      video: facts.video ?? null,
+      audio: facts.audio ?? null,
+      kind: plan.kind,
+      fast_path: plan.fastPath,
+      fast_path_skipped_because: plan.reasons,
+    });
+    reporter.update("probing", 12);
+    const duration = facts.duration;
+    const ffmpegRun = { signal, durationSeconds: duration, ffmpegPath: binaries.ffmpeg };
+    const probeRun = { signal, ffprobePath: binaries.ffprobe };
+    const video = facts.video;
+
+    // 3. Fast path (12–20%): remux, upload, publish "fast". An optimization: if it fails, the ladder still runs.
+    let remuxed = false;
+    if (plan.fastPath && video) {
+      try {
+        reporter.update("remuxing", 12);
+        await runRemux(
+          {
+            kind: "remux",
+            input: source,
+            videoIndex: video.index,
+            audioIndex: facts.audio?.index,
+            adtsToAsc: facts.container === "ts",
+          },
+          outputDir,
+          { ...ffmpegRun, onProgress: (p) => reporter.update("remuxing", 12 + (5 * (p.percent ?? 0)) / 100) },
+        );
+        const fast = await writeMaster(outputDir, [{ name: FAST_DIR, type: "muxed" }], probeRun);
+        const fastRendition = fast.renditions[0];
+        await upload(outputDir, await renditionFiles(outputDir, FAST_DIR), 17, 19);
+        await upload(outputDir, [MASTER_NAME], 19, 19.5);
+        reporter.update("finalizing", 19.5);
+        const tracks: Track[] = [
+          {
+            type: "video",
+            codec: video.codec,
+            width: fastRendition.width,
+            height: fastRendition.height,
+            frame_rate: fastRendition.frame_rate,
+            duration,
+          },
+        ];
+        if (facts.audio) {
+          tracks.push({
+            type: "audio",
+            codec: facts.audio.codec,
+            channels: facts.audio.channels,
+            sample_rate: facts.audio.sampleRate,
+            duration,
+          });
+        }
+        await client.publish(
+          {
+            phase: "fast",
+            master: MASTER_NAME,
+            duration,
+            aspect_ratio: aspectRatio(video.displayWidth, video.displayHeight),
+            resolution: resolutionLabel(Math.min(video.displayWidth, video.displayHeight)),
+            max_frame_rate: fastRendition.frame_rate ?? null,
+            tracks,
+            renditions: [toProtocolRendition(fastRendition)],
+            source: sourceFactsFor(facts, true),
+            poster: null,
+            storyboard: null,
+          },
+          { signal },
+        );
+        remuxed = true;
+        reporter.update("transcoding", 20);
+        log.info("job.published", { phase: "fast", ms: Date.now() - startedAt, bandwidth: fastRendition.bandwidth });
+      } catch (err) {
+        if (signal.aborted) throw signal.reason ?? err;
+        if (err instanceof ApiError && err.status !== undefined && JOB_GONE_STATUSES.has(err.status)) throw err;
+        log.warn("fast_path.failed", { error: err });
+      }
+    }
+
+    // 4. Ladder (20–80%), poster and storyboard (80–85%).
+    reporter.update("transcoding", 20);
+    const rungs = video
+      ? planRungs(video.displayWidth, video.displayHeight, settings.max_resolution, video.frameRate)
+      : [];
+    const frameRate = video ? outputFrameRate(video) : undefined;
+    const ladder: LadderOptions = {
+      kind: "ladder",
+      input: source,
+      video:
+        video && frameRate ? { streamIndex: video.index, rungs, frameRate, deinterlace: video.interlaced } : undefined,
+      audioStreamIndex: facts.audio?.index,
+    };
+    log.info("ladder.started", {
+      rungs: rungs.map((r) => `${r.name}:${r.width}x${r.height}`),
+      frame_rate: frameRate ?? null,
+      audio: !!facts.audio,
+    });
+    const ladderStarted = Date.now();
+    await runLadder(ladder, outputDir, {
+      ...ffmpegRun,
+      onProgress: (p) => reporter.update("transcoding", 20 + (60 * (p.percent ?? 0)) / 100),
+    });
+    log.info("ladder.done", { ms: Date.now() - ladderStarted });
+    reporter.update("transcoding", 80);
+
+    let poster: string | null = null;
+    let storyboard: JobPublish["storyboard"] = null;
+    if (video) {
+      try {
+        const size = posterSize(video.displayWidth, video.displayHeight);
+        await runPoster(
+          {
+            kind: "poster",
+            input: source,
+            output: POSTER_NAME,
+            streamIndex: video.index,
+            atSeconds: posterTime(duration),
+            deinterlace: video.interlaced,
+            ...size,
+          },
+          outputDir,
+          ffmpegRun,
+        );
+        poster = POSTER_NAME;
+      } catch (err) {
+        if (signal.aborted) throw signal.reason ?? err;
+        log.warn("poster.failed", { error: err });
+      }
+      reporter.update("transcoding", 82);
+      try {
+        // Thumbnails come from the smallest rendition's keyframes (every 2 s by construction):
+        // decoding only those is far cheaper than decoding the source again.
+        const smallest = rungs[rungs.length - 1];
+        const dir = path.join(outputDir, smallest.name);
+        const playlist = parseMediaPlaylist(await readFile(path.join(dir, PLAYLIST_NAME), "utf8"));
+        const parts = [playlist.mapUri ?? INIT_NAME, ...playlist.segments.map((s) => s.uri)];
+        const concat = `concat:${parts.join("|")}`;
+        const useRendition = concat.length < 100_000;
+        const sbPlan = planStoryboard(duration, smallest.width, smallest.height, {
+          intervalStep: useRendition ? 2 : 1,
+        });
+        await runStoryboard(
+          useRendition
+            ? {
+                kind: "storyboard",
+                input: concat,
+                output: path.join(outputDir, STORYBOARD_IMAGE),
+                plan: sbPlan,
+                keyframesOnly: true,
+              }
+            : {
+                kind: "storyboard",
+                input: source,
+                output: path.join(outputDir, STORYBOARD_IMAGE),
+                plan: sbPlan,
+                streamIndex: video.index,
+                deinterlace: video.interlaced,
+              },
+          useRendition ? dir : outputDir,
+          ffmpegRun,
+        );
+        storyboard = { vtt: STORYBOARD_VTT, image: STORYBOARD_IMAGE };
+      } catch (err) {
+        if (signal.aborted) throw signal.reason ?? err;
+        log.warn("storyboard.failed", { error: err });
+      }
+    }
+    reporter.update("transcoding", 85);
+
+    // 5. Master, upload (85–97%), publish "complete".
+    const refs: RenditionRef[] = [
+      ...rungs.map((r) => ({ name: r.name, type: "video" as const })),
+      ...(facts.audio ? [{ name: AUDIO_DIR, type: "audio" as const }] : []),
+    ];
+    const final = await writeMaster(outputDir, refs, { ...probeRun, audioLanguage: facts.audio?.language });
+    const files: string[] = [];
+    for (const ref of refs) files.push(...(await renditionFiles(outputDir, ref.name)));
+    if (poster) files.push(POSTER_NAME);
+    if (storyboard) files.push(STORYBOARD_IMAGE, STORYBOARD_VTT);
+    reporter.update("uploading", 85);
+    const uploadStarted = Date.now();
+    await upload(outputDir, files, 85, 96);
+    // The master goes last: everything it points to exists by the time it does.
+    await upload(outputDir, [MASTER_NAME], 96, 97);
+    let uploadedBytes = 0;
+    for (const f of [...files, MASTER_NAME]) uploadedBytes += (await stat(path.join(outputDir, f))).size;
+    log.info("outputs.uploaded", { files: files.length + 1, bytes: uploadedBytes, ms: Date.now() - uploadStarted });
+
+    reporter.update("finalizing", 97);
+    const videoRenditions = final.renditions.filter((r) => r.type === "video");
+    const top: MeasuredRendition | undefined = videoRenditions.sort(
+      (a, b) => (b.height ?? 0) * (b.width ?? 0) - (a.height ?? 0) * (a.width ?? 0),
+    )[0];
+    const audio = final.renditions.find((r) => r.type === "audio");
+    const tracks: Track[] = [];
+    if (top) {
+      tracks.push({
+        type: "video",
+        codec: "h264",
+        width: top.width,
+        height: top.height,
+        frame_rate: top.frame_rate,
+        bitrate: top.average_bandwidth,
+        duration: top.duration,
+      });
+    }
+    if (audio) {
+      tracks.push({
+        type: "audio",
+        codec: "aac",
+        channels: audio.channels,
+        sample_rate: audio.sampleRate,
+        bitrate: audio.average_bandwidth,
+        duration: audio.duration,
+      });
+    }
+    const topRung = rungs[0];
+    // No progress after this point: the API may refuse reports for a finished job.
+    await reporter.stop();
+    await client.publish(
+      {
+        phase: "complete",
+        master: MASTER_NAME,
+        duration,
+        aspect_ratio: video ? aspectRatio(video.displayWidth, video.displayHeight) : null,
+        resolution: topRung ? `${topRung.size}p` : null,
+        max_frame_rate: top?.frame_rate ?? null,
+        tracks,
+        renditions: final.renditions.map(toProtocolRendition),
+        source: sourceFactsFor(facts, remuxed),
+        poster,
+        storyboard,
+      },
+      { signal },
+    );
+    log.info("job.published", {
+      phase: "complete",
+      ms: Date.now() - startedAt,
+      renditions: final.renditions.map((r) => r.name),
+    });
+    return { status: "published", fastPath: remuxed };
+  } catch (err) {
+    await reporter.stop();
+    const reason = signal.aborted ? (signal.reason ?? err) : err;
+    if (reason instanceof JobCancelledError) {
+      log.info("job.cancelled", { reason: reason.message, ms: Date.now() - startedAt });
+      return { status: "cancelled" };
+    }
+    // 409/410: the job is no longer running or the asset was deleted. Reporting a failure would
+    // be refused the same way, so stop quietly.
+    if (reason instanceof ApiError && (reason.status === 409 || reason.status === 410)) {
+      log.info("job.cancelled", { reason: reason.message, ms: Date.now() - startedAt });
+      return { status: "cancelled" };
+    }
+    const failure = classifyFailure(reason);
+    const level = failure.retryable ? "error" : "warn";
+    log[level]("job.failed", { ...failure, error: reason, ms: Date.now() - startedAt });
+    try {
+      // Not tied to `signal`: a shutting-down transcoder should still say why it dropped the job.
+      await client.fail(failure);
+    } catch (reportErr) {
+      log.error("job.fail_report_failed", { error: reportErr });
+    }
+    return { status: "failed", ...failure };
+  } finally {
+    await reporter.stop();
+    if (workDir) {
+      await rm(workDir, { recursive: true, force: true }).catch((err) =>
+        log.error("workdir.cleanup_failed", { error: err, path: workDir }),
+      );
+    }
+    log.info("job.finished", { ms: Date.now() - startedAt });
+  }
+}

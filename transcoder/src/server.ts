@@ -1,0 +1,352 @@
+/**
+ * The transcoder's HTTP face: `POST /jobs` accepts a JobDispatch and answers 202 at once; jobs run
+ * in the background, at most TRANSCODER_CONCURRENCY at a time, the rest queued in memory.
+ * `GET /health` reports the ffmpeg in use and the load. SIGTERM stops intake, gives running jobs
+ * a grace period, then aborts them (they report a retryable failure so the API re-dispatches).
+ *
+ * Run directly (`tsx transcoder/src/server.ts`) it listens on KEYFRAME_TRANSCODER_HOST
+ * (default 127.0.0.1; 0.0.0.0 in the container) and KEYFRAME_TRANSCODER_PORT (default 8790).
+ */
+import { randomUUID } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { pathToFileURL } from "node:url";
+import { type JobDispatch, JobDispatchSchema } from "../../src/lib/transcoder-protocol.js";
+import { ApiClient } from "./api-client.js";
+import { getBinaries } from "./ffmpeg/binaries.js";
+import { createLogger, type Logger } from "./log.js";
+import { type JobOutcome, type RunJobOptions, runJob, ShutdownError } from "./runner.js";
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export type JobRunner = (dispatch: JobDispatch, options: RunJobOptions) => Promise<JobOutcome | unknown>;
+
+export interface ServerOptions {
+  port?: number;
+  host?: string;
+  /** Jobs run at once; more are queued. Default TRANSCODER_CONCURRENCY or 1. */
+  concurrency?: number;
+  /** How long close() lets running jobs finish before aborting them. */
+  shutdownGraceMs?: number;
+  logger?: Logger;
+  /** Replaces the real runner (tests). */
+  runJob?: JobRunner;
+  /** Passed to every runJob call. */
+  jobOptions?: Omit<RunJobOptions, "signal" | "logger">;
+}
+
+export interface RunningServer {
+  url: string;
+  server: http.Server;
+  /** Stops intake, waits up to the grace period for running jobs, then aborts them. */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+interface QueuedJob {
+  key: string;
+  dispatch: JobDispatch;
+  controller: AbortController;
+}
+
+/**
+ * RFC 9457 bodies in the same shape and vocabulary as the API's (src/lib/errors.ts), written
+ * out here so the container image does not need the API's web framework.
+ */
+const PROBLEM_TITLES = {
+  malformed_json: "Malformed JSON body",
+  validation_failed: "Request validation failed",
+  not_found: "Not found",
+  method_not_allowed: "Method not allowed",
+  payload_too_large: "Payload too large",
+  internal_error: "Internal error",
+  service_unavailable: "Service unavailable",
+} as const;
+type ProblemCode = keyof typeof PROBLEM_TITLES;
+
+function problem(
+  res: http.ServerResponse,
+  requestId: string,
+  status: number,
+  code: ProblemCode,
+  detail: string,
+  errors: { location: string; message: string }[] = [],
+): void {
+  const body = {
+    type: `https://keyframe.dev/errors/${code}`,
+    title: PROBLEM_TITLES[code],
+    status,
+    detail,
+    code,
+    request_id: requestId,
+    errors,
+  };
+  res.writeHead(status, { "content-type": "application/problem+json", "x-request-id": requestId });
+  res.end(JSON.stringify(body));
+}
+
+function json(res: http.ServerResponse, requestId: string, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json", "x-request-id": requestId });
+  res.end(JSON.stringify(body));
+}
+
+class TooLargeError extends Error {}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? Number.NaN);
+    if (Number.isFinite(declared) && declared > limit) {
+      // Drain what the client sends so it reads our 413 instead of a reset connection.
+      req.resume();
+      return reject(new TooLargeError());
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on("data", (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        reject(new TooLargeError());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (!failed) resolve(Buffer.concat(chunks));
+    });
+    req.on("error", (err) => {
+      if (!failed) reject(err);
+    });
+  });
+}
+
+export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  const log = options.logger ?? createLogger({ service: "transcoder" });
+  const concurrency = Math.max(1, options.concurrency ?? (Number(process.env.TRANSCODER_CONCURRENCY) || 1));
+  const runner: JobRunner = options.runJob ?? runJob;
+  const running = new Map<string, QueuedJob>();
+  const queue: QueuedJob[] = [];
+  const finished: Promise<unknown>[] = [];
+  let closing = false;
+
+  const pump = () => {
+    while (!closing && running.size < concurrency && queue.length > 0) {
+      const job = queue.shift() as QueuedJob;
+      running.set(job.key, job);
+      const done = Promise.resolve()
+        .then(() => runner(job.dispatch, { ...options.jobOptions, signal: job.controller.signal, logger: log }))
+        .catch((err) =>
+          log.error("job.crashed", { job_id: job.dispatch.job_id, attempt: job.dispatch.attempt, error: err }),
+        )
+        .finally(() => {
+          running.delete(job.key);
+          finished.splice(finished.indexOf(done), 1);
+          pump();
+        });
+      finished.push(done);
+    }
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const requestId = randomUUID();
+    const url = new URL(req.url ?? "/", "http://transcoder");
+    if (url.pathname === "/health" && req.method === "GET") {
+      try {
+        const b = await getBinaries();
+        return json(res, requestId, closing ? 503 : 200, {
+          ok: !closing,
+          ffmpeg: { path: b.ffmpeg, version: b.version.raw, source: b.ffmpegSource },
+          ffprobe: { path: b.ffprobe },
+          running: running.size,
+          queued: queue.length,
+          concurrency,
+        });
+      } catch (err) {
+        return json(res, requestId, 503, {
+          ok: false,
+          error: err instanceof Error ? err.message : String(err),
+          running: running.size,
+          queued: queue.length,
+        });
+      }
+    }
+    if (url.pathname === "/jobs") {
+      if (req.method !== "POST") {
+        res.setHeader("allow", "POST");
+        return problem(res, requestId, 405, "method_not_allowed", "use POST /jobs");
+      }
+      let raw: Buffer;
+      try {
+        raw = await readBody(req, MAX_BODY_BYTES);
+      } catch (err) {
+        if (err instanceof TooLargeError) {
+          res.setHeader("connection", "close");
+          return problem(res, requestId, 413, "payload_too_large", `the body exceeds ${MAX_BODY_BYTES} bytes`);
+        }
+        throw err;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString("utf8"));
+      } catch {
+        return problem(res, requestId, 400, "malformed_json", "the body is not valid JSON", [
+          { location: "body", message: "malformed JSON" },
+        ]);
+      }
+      const parsed = JobDispatchSchema.safeParse(body);
+      if (!parsed.success) {
+        const errors = parsed.error.issues.map((i) => ({
+          location: ["body", ...i.path.map(String)].join("."),
+          message: i.message,
+        }));
+        return problem(res, requestId, 400, "validation_failed", "the body is not a valid job dispatch", errors);
+      }
+      if (closing) {
+        res.setHeader("retry-after", "5");
+        return problem(res, requestId, 503, "service_unavailable", "this transcoder is stopping; dispatch elsewhere");
+      }
+      const dispatch = parsed.data;
+      const key = `${dispatch.job_id}#${dispatch.attempt}`;
+      const known = running.has(key) || queue.some((j) => j.key === key);
+      if (!known) {
+        queue.push({ key, dispatch, controller: new AbortController() });
+        log.info("job.accepted", {
+          job_id: dispatch.job_id,
+          asset_id: dispatch.asset_id,
+          attempt: dispatch.attempt,
+          correlation_id: dispatch.correlation_id ?? null,
+          queued: queue.length,
+          running: running.size,
+        });
+        pump();
+      } else {
+        log.info("job.duplicate", { job_id: dispatch.job_id, attempt: dispatch.attempt });
+      }
+      return json(res, requestId, 202, {
+        accepted: true,
+        duplicate: known,
+        job_id: dispatch.job_id,
+        attempt: dispatch.attempt,
+        state: running.has(key) ? "running" : "queued",
+      });
+    }
+    return problem(res, requestId, 404, "not_found", `no route for ${req.method} ${url.pathname}`);
+  };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      log.error("http.error", { error: err });
+      if (!res.headersSent) problem(res, randomUUID(), 500, "internal_error", "the request could not be handled");
+      else res.destroy();
+    });
+  });
+
+  const host = options.host ?? process.env.KEYFRAME_TRANSCODER_HOST ?? "127.0.0.1";
+  const port = options.port ?? (Number(process.env.KEYFRAME_TRANSCODER_PORT) || 8790);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  getBinaries().then(
+    (b) =>
+      log.info("server.started", {
+        url,
+        concurrency,
+        ffmpeg: b.ffmpeg,
+        ffmpeg_source: b.ffmpegSource,
+        ffmpeg_version: b.version.raw,
+        ffprobe: b.ffprobe,
+      }),
+    (err) => log.error("server.started", { url, concurrency, error: err }),
+  );
+
+  let closed: Promise<void> | undefined;
+  const close = (closeOptions: { graceMs?: number } = {}) => {
+    closed ??= (async () => {
+      closing = true;
+      const graceMs =
+        closeOptions.graceMs ?? options.shutdownGraceMs ?? (Number(process.env.TRANSCODER_SHUTDOWN_GRACE_MS) || 10_000);
+      const stopListening = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections?.();
+      // Queued jobs never started: tell the API so it re-dispatches now rather than after a heartbeat timeout.
+      const dropped = queue.splice(0);
+      await Promise.all(
+        dropped.map(async (job) => {
+          log.warn("job.dropped", { job_id: job.dispatch.job_id, attempt: job.dispatch.attempt });
+          await new ApiClient(job.dispatch, { retries: 1, retryDelayMs: 200 })
+            .fail({
+              code: "internal_error",
+              retryable: true,
+              message: "the transcoder shut down before the job started",
+            })
+            .catch((err) => log.error("job.fail_report_failed", { job_id: job.dispatch.job_id, error: err }));
+        }),
+      );
+      const all = Promise.allSettled([...finished]);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        all.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        for (const job of running.values()) job.controller.abort(new ShutdownError("the transcoder is shutting down"));
+        await Promise.allSettled([...finished]);
+      }
+      server.closeAllConnections?.();
+      await stopListening;
+      log.info("server.stopped", {});
+    })();
+    return closed;
+  };
+
+  return { url, server, close };
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return import.meta.url === pathToFileURL(entry).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  const log = createLogger({ service: "transcoder" });
+  startServer({ logger: log }).then(
+    (running) => {
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          log.warn("server.forced_exit", { signal });
+          process.exit(1);
+        }
+        stopping = true;
+        log.info("server.stopping", { signal });
+        running.close().then(
+          () => process.exit(0),
+          (err) => {
+            log.error("server.stop_failed", { error: err });
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGTERM", stop);
+      process.on("SIGINT", stop);
+    },
+    (err) => {
+      log.error("server.start_failed", { error: err });
+      process.exit(1);
+    },
+  );
+}
