@@ -65,6 +65,7 @@ CREATE TABLE `audit_log` (
 );
 --> statement-breakpoint
 CREATE INDEX `audit_env_id` ON `audit_log` (`environment_id`,`id`);--> statement-breakpoint
+CREATE INDEX `audit_env_resource` ON `audit_log` (`environment_id`,`resource_id`,`id`);--> statement-breakpoint
 CREATE TABLE `environments` (
 	`id` text PRIMARY KEY NOT NULL,
 	`name` text NOT NULL,
@@ -145,11 +146,14 @@ CREATE TABLE `signing_keys` (
 	`id` text PRIMARY KEY NOT NULL,
 	`environment_id` text NOT NULL,
 	`public_jwk` text NOT NULL,
+	`kind` text DEFAULT 'user' NOT NULL,
+	`private_jwk_enc` text,
 	`created_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL,
 	`revoked_at` text
 );
 --> statement-breakpoint
 CREATE INDEX `signing_keys_env` ON `signing_keys` (`environment_id`,`id`);--> statement-breakpoint
+CREATE INDEX `signing_keys_env_kind` ON `signing_keys` (`environment_id`,`kind`);--> statement-breakpoint
 CREATE TABLE `uploads` (
 	`id` text PRIMARY KEY NOT NULL,
 	`environment_id` text NOT NULL,
@@ -194,6 +198,7 @@ CREATE TABLE `webhook_deliveries` (
 	`event_type` text NOT NULL,
 	`status` text NOT NULL,
 	`attempts` integer DEFAULT 0 NOT NULL,
+	`attempt_base` integer DEFAULT 0 NOT NULL,
 	`next_attempt_at` text,
 	`last_status_code` integer,
 	`last_error` text,
@@ -205,6 +210,7 @@ CREATE TABLE `webhook_deliveries` (
 CREATE UNIQUE INDEX `webhook_deliveries_endpoint_event` ON `webhook_deliveries` (`endpoint_id`,`event_id`);--> statement-breakpoint
 CREATE INDEX `webhook_deliveries_env_status` ON `webhook_deliveries` (`environment_id`,`status`,`id`);--> statement-breakpoint
 CREATE INDEX `webhook_deliveries_event` ON `webhook_deliveries` (`event_id`);--> statement-breakpoint
+CREATE INDEX `webhook_deliveries_next_attempt` ON `webhook_deliveries` (`status`,`next_attempt_at`);--> statement-breakpoint
 CREATE TABLE `webhook_endpoints` (
 	`id` text PRIMARY KEY NOT NULL,
 	`environment_id` text NOT NULL,

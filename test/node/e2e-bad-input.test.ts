@@ -111,7 +111,9 @@ describe("VOD bad input, end to end", () => {
       expect(r.height).toBeLessThanOrEqual(481);
     }
     const pb = asset.playback_ids[0].id;
-    const probe = await ffprobeJson(`${e.stack.edgeUrl}/${pb}/${asset.renditions.find((r: any) => r.type === "video").playlist}`);
+    const probe = await ffprobeJson(
+      `${e.stack.edgeUrl}/${pb}/${asset.renditions.find((r: any) => r.type === "video").playlist}`,
+    );
     expect(probe.streams[0].codec_name).toBe("h264");
   });
 
@@ -133,7 +135,10 @@ describe("VOD bad input, end to end", () => {
   });
 
   it("errors an ingest URL that 404s as input_fetch_failed", async () => {
-    const created = await e.api("POST", "/v1/assets", { input: { url: `${filesUrl}/missing.mp4` }, playback_policy: "public" });
+    const created = await e.api("POST", "/v1/assets", {
+      input: { url: `${filesUrl}/missing.mp4` },
+      playback_policy: "public",
+    });
     expect(created.status).toBe(201);
     const asset = await e.waitForAsset(created.body.id, settled, 120_000);
     expect(asset.status).toBe("errored");
@@ -141,7 +146,10 @@ describe("VOD bad input, end to end", () => {
   });
 
   it("ingests from a URL off the request path", async () => {
-    const created = await e.api("POST", "/v1/assets", { input: { url: `${filesUrl}/clip.mp4` }, playback_policy: "public" });
+    const created = await e.api("POST", "/v1/assets", {
+      input: { url: `${filesUrl}/clip.mp4` },
+      playback_policy: "public",
+    });
     expect(created.status).toBe(201);
     expect(created.body.status).toBe("waiting");
     const asset = await e.waitForAsset(created.body.id, settled, 120_000);

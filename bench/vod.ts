@@ -1,0 +1,171 @@
+/**
+ * `npm run bench:vod`: how much our pipeline costs over the bare ffmpeg commands doing the same work.
+ *
+ * On one generated 60 s 1080p30 H.264/AAC clip, in one run:
+ *   baseline  remux   the fast-path ffmpeg command alone (stream copy into HLS fMP4)
+ *   baseline  ladder  the one-process ladder ffmpeg command alone (split → 1080/720/480/360 + audio)
+ *   pipeline  ready     upload complete (PUT answered) → asset `ready` (playable), through API, queue,
+ *                       transcoder download, probe, remux, R2 writes and callbacks
+ *   pipeline  complete  upload complete → `renditions_status: complete` (remux + ladder + poster +
+ *                       storyboard + uploads + master rewrite)
+ * and prints ready/remux, complete/ladder and complete/(remux+ladder).
+ *
+ * The baselines use the transcoder's own argument builders, so "bare ffmpeg" is the same command.
+ * Options: --seconds 60 --height 1080 --runs 1
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createKeyInD1 } from "../scripts/lib/keys";
+import { freePort } from "../scripts/lib/proc";
+import { startStack } from "../scripts/lib/stack";
+import { buildLadderArgs, buildRemuxArgs, outputFrameRate, planRungs } from "../transcoder/src/ffmpeg";
+
+const argv = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) argv.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1]);
+const SECONDS = Number(argv.get("seconds") ?? 60);
+const HEIGHT = Number(argv.get("height") ?? 1080);
+const WIDTH = Math.round((HEIGHT * 16) / 9 / 2) * 2;
+const RUNS = Number(argv.get("runs") ?? 1);
+
+function ffmpeg(args: string[], cwd?: string): Promise<number> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const p = spawn("ffmpeg", ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", ...args], {
+      cwd,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let err = "";
+    p.stderr.on("data", (d) => (err += d));
+    p.on("error", reject);
+    p.on("exit", (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(err))));
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+const work = mkdtempSync(path.join(tmpdir(), "keyframe-bench-vod-"));
+const clip = path.join(work, "clip.mp4");
+console.log(`generating ${SECONDS}s ${WIDTH}x${HEIGHT}p30 H.264/AAC clip…`);
+await ffmpeg([
+  "-f",
+  "lavfi",
+  "-i",
+  `testsrc2=size=${WIDTH}x${HEIGHT}:rate=30:duration=${SECONDS}`,
+  "-f",
+  "lavfi",
+  "-i",
+  `sine=frequency=440:sample_rate=48000:duration=${SECONDS}`,
+  "-c:v",
+  "libx264",
+  "-preset",
+  "veryfast",
+  "-pix_fmt",
+  "yuv420p",
+  "-g",
+  "60",
+  "-c:a",
+  "aac",
+  "-b:a",
+  "128k",
+  "-movflags",
+  "+faststart",
+  clip,
+]);
+const bytes = new Uint8Array(readFileSync(clip));
+console.log(`clip: ${(statSync(clip).size / 1e6).toFixed(1)} MB`);
+
+const remuxMs: number[] = [];
+const ladderMs: number[] = [];
+for (let i = 0; i < RUNS; i++) {
+  const out = path.join(work, `baseline-${i}`);
+  mkdirSync(path.join(out, "fast"), { recursive: true });
+  remuxMs.push(await ffmpeg(buildRemuxArgs({ kind: "remux", input: clip, videoIndex: 0, audioIndex: 1 }), out));
+  const rungs = planRungs(WIDTH, HEIGHT, "1080p", 30);
+  for (const r of rungs) mkdirSync(path.join(out, r.name), { recursive: true });
+  mkdirSync(path.join(out, "audio"), { recursive: true });
+  const frameRate = outputFrameRate({
+    rFrameRate: { num: 30, den: 1 },
+    avgFrameRate: { num: 30, den: 1 },
+    variableFrameRate: false,
+  });
+  ladderMs.push(
+    await ffmpeg(
+      buildLadderArgs({
+        kind: "ladder",
+        input: clip,
+        video: { streamIndex: 0, rungs, frameRate },
+        audioStreamIndex: 1,
+      }),
+      out,
+    ),
+  );
+  console.log(`baseline run ${i + 1}: remux ${remuxMs[i].toFixed(0)} ms, ladder ${ladderMs[i].toFixed(0)} ms`);
+}
+
+const persistTo = path.join(work, "state");
+const stack = await startStack({
+  apiPort: await freePort(),
+  edgePort: await freePort(),
+  transcoderPort: await freePort(),
+  persistTo,
+  quiet: true,
+});
+const readyMs: number[] = [];
+const completeMs: number[] = [];
+try {
+  const key = await createKeyInD1({ persistTo, scopes: ["*"], name: "bench" });
+  const api = async (method: string, p: string, body?: unknown) => {
+    const res = await fetch(`${stack.apiUrl}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${key.secret}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return res.json() as Promise<any>;
+  };
+  for (let i = 0; i < RUNS; i++) {
+    const upload = await api("POST", "/v1/uploads", { new_asset_settings: { playback_policy: "public" } });
+    const put = await fetch(upload.url, {
+      method: "PUT",
+      headers: { "content-type": "video/mp4", "content-length": String(bytes.byteLength) },
+      body: bytes,
+    });
+    const { asset_id } = (await put.json()) as { asset_id: string };
+    const t0 = performance.now();
+    let ready = 0;
+    for (;;) {
+      const asset = await api("GET", `/v1/assets/${asset_id}`);
+      if (asset.status === "errored") throw new Error(`asset errored: ${JSON.stringify(asset.error)}`);
+      if (asset.status === "ready" && !ready) ready = performance.now() - t0;
+      if (asset.renditions_status === "complete") {
+        readyMs.push(ready);
+        completeMs.push(performance.now() - t0);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    console.log(`pipeline run ${i + 1}: ready ${readyMs[i].toFixed(0)} ms, complete ${completeMs[i].toFixed(0)} ms`);
+  }
+} finally {
+  await stack.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+
+const [remux, ladder, ready, complete] = [remuxMs, ladderMs, readyMs, completeMs].map(median);
+console.log(`\n${SECONDS}s ${HEIGHT}p30 H.264/AAC, median of ${RUNS} run(s):`);
+console.table({
+  "bare remux (baseline)": { ms: Math.round(remux) },
+  "bare ladder (baseline)": { ms: Math.round(ladder) },
+  "pipeline: upload → ready": { ms: Math.round(ready) },
+  "pipeline: upload → renditions complete": { ms: Math.round(complete) },
+});
+console.log(`ratio ready / bare remux:                 ${(ready / remux).toFixed(2)}x`);
+console.log(`ratio complete / bare ladder:             ${(complete / ladder).toFixed(2)}x`);
+console.log(`ratio complete / (bare remux + ladder):   ${(complete / (remux + ladder)).toFixed(2)}x`);
+console.log(
+  `playable after ${(ready / 1000).toFixed(1)} s, ${((ready / complete) * 100).toFixed(0)}% of the full ladder time`,
+);
