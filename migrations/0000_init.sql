@@ -87,6 +87,7 @@ CREATE TABLE `events` (
 );
 --> statement-breakpoint
 CREATE INDEX `events_env_id` ON `events` (`environment_id`,`id`);--> statement-breakpoint
+CREATE INDEX `events_env_seq` ON `events` (`environment_id`);--> statement-breakpoint
 CREATE INDEX `events_subject` ON `events` (`subject_id`,`id`);--> statement-breakpoint
 CREATE INDEX `events_asset` ON `events` (`asset_id`,`id`);--> statement-breakpoint
 CREATE INDEX `events_undispatched` ON `events` (`dispatched_at`,`id`);--> statement-breakpoint

@@ -172,6 +172,8 @@ export const events = sqliteTable(
   },
   (t) => [
     index("events_env_id").on(t.environmentId, t.id),
+    // SQLite index entries end with the rowid: this one serves "environment, rowid > cursor" polling.
+    index("events_env_seq").on(t.environmentId),
     index("events_subject").on(t.subjectId, t.id),
     index("events_asset").on(t.assetId, t.id),
     index("events_undispatched").on(t.dispatchedAt, t.id),

@@ -130,12 +130,14 @@ describe("embed page", () => {
     });
     const ok = await get(`/embed/${pb}`, { referer: "https://a.partner.tv/post/1" });
     expect(ok.status).toBe(200);
-    expect(ok.headers.get("content-security-policy")).toContain("frame-ancestors 'self' example.com *.partner.tv");
+    expect(ok.headers.get("content-security-policy")).toContain("frame-ancestors 'self' example.com:* *.partner.tv:*");
     await ok.arrayBuffer();
 
     const evil = await get(`/embed/${pb}`, { referer: "https://evil.test/" });
     expect(evil.status).toBe(403);
-    expect(evil.headers.get("content-security-policy")).toContain("frame-ancestors 'self' example.com *.partner.tv");
+    expect(evil.headers.get("content-security-policy")).toContain(
+      "frame-ancestors 'self' example.com:* *.partner.tv:*",
+    );
     const html = await text(evil);
     expect(html).toContain('data-state="refused"');
     expect(html).toContain("Playback is not allowed from this site.");

@@ -65,6 +65,25 @@ describe("GET /v1/events", () => {
     expect(one.body).toEqual(first);
   });
 
+  it("polls in commit order, so an event committed late with an older ID is not skipped", async () => {
+    const key = await createKey(["*"]);
+    const asset = await createAsset(key, {});
+    const seen = (await api(key, "GET", "/v1/events")).body as Json;
+    // Another isolate with a clock a second behind commits an event now: its ID sorts before the
+    // events already polled.
+    const lateId = `evt_${"0".repeat(26)}`;
+    await env.DB.prepare(
+      "insert into events (id, environment_id, type, subject_id, asset_id, data) values (?, ?, 'asset.updated', ?, ?, '{}')",
+    )
+      .bind(lateId, key.environmentId, asset.id, asset.id)
+      .run();
+    const next = await api(key, "GET", `/v1/events?after=${seen.next_after}`);
+    expect((next.body.data as Json[]).map((e) => e.id)).toEqual([lateId]);
+    const unknown = await api(key, "GET", "/v1/events?after=evt_zzzzzzzzzzzzzzzzzzzzzzzzzz");
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.code).toBe("invalid_cursor");
+  });
+
   it("refuses bad filters, wrong scopes and other environments", async () => {
     const key = await createKey(["*"]);
     await createAsset(key, {});

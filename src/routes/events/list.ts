@@ -11,7 +11,7 @@ export const route = createRoute({
   tags: ["Events"],
   summary: "Poll the event log",
   description:
-    "Oldest first, strictly after the event `after` (event IDs are time-ordered). The polling fallback for webhooks: store `next_after` and pass it as `after` next time. `type` filters by an exact type or a prefix like `asset.*`.",
+    "In commit order, strictly after the event `after` (an event ID you received; unknown IDs are refused with invalid_cursor). The polling fallback for webhooks: store `next_after` and pass it as `after` next time. `type` filters by an exact type or a prefix like `asset.*`.",
   ...scoped("events:read"),
   request: {
     query: z.object({

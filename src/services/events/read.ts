@@ -1,10 +1,15 @@
 /**
- * Event log reads: polling (`after` an event ID, oldest first — IDs are time-ordered) and single
- * events. Another environment's event is simply not found.
+ * Event log reads: polling (`after` an event ID, in commit order) and single events. Another
+ * environment's event is simply not found.
+ *
+ * Polling follows SQLite's rowid, not the event ID: IDs are minted by whichever isolate wrote the
+ * event, with that isolate's clock, so an event committed later can carry a smaller ID and a poller
+ * that had moved past it would never see it. D1 serialises writes, and rowids grow with each insert,
+ * so "rowid greater than the cursor's" is exactly "committed after it".
  */
-import { and, asc, eq, gt, like } from "drizzle-orm";
+import { and, asc, eq, like, sql } from "drizzle-orm";
 import { schema } from "../../db/client";
-import { NotFoundError } from "../../lib/errors";
+import { KeyframeError, NotFoundError } from "../../lib/errors";
 import type { Verb } from "../context";
 import { eventEnvelope } from "./envelope";
 
@@ -21,13 +26,27 @@ export async function listEvents({ ctx, input }: Verb<ListEventsInput>) {
       ? like(ev.type, `${input.type.slice(0, -1)}%`)
       : eq(ev.type, input.type)
     : undefined;
+  let afterSeq: number | undefined;
+  if (input.after) {
+    const cursor = await ctx.db
+      .select({ seq: sql<number>`rowid` })
+      .from(ev)
+      .where(and(eq(ev.id, input.after), eq(ev.environmentId, ctx.caller.environmentId)))
+      .get();
+    if (!cursor) throw new KeyframeError("invalid_cursor", `'after' must be the ID of an event you have received.`);
+    afterSeq = cursor.seq;
+  }
   const rows = await ctx.db
     .select()
     .from(ev)
     .where(
-      and(eq(ev.environmentId, ctx.caller.environmentId), input.after ? gt(ev.id, input.after) : undefined, typeFilter),
+      and(
+        eq(ev.environmentId, ctx.caller.environmentId),
+        afterSeq !== undefined ? sql`${ev}.rowid > ${afterSeq}` : undefined,
+        typeFilter,
+      ),
     )
-    .orderBy(asc(ev.id))
+    .orderBy(asc(sql`${ev}.rowid`))
     .limit(input.limit + 1);
   const pageRows = rows.slice(0, input.limit);
   const last = pageRows.length > 0 ? pageRows[pageRows.length - 1].id : null;

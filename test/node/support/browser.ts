@@ -49,25 +49,37 @@ window.play = (src) => new Promise((resolve) => {
 });
 </script></body></html>`;
 
-export async function servePlayerPage(): Promise<{ origin: string; close: () => Promise<void> }> {
+/** Serves the hls.js player page at `/`, hls.js at `/hls.js`, and any extra HTML pages given. */
+export async function servePlayerPage(
+  pages: Record<string, string> = {},
+): Promise<{ origin: string; port: number; close: () => Promise<void> }> {
   const server = http.createServer((req, res) => {
     if (req.url === "/hls.js") {
       res.writeHead(200, { "content-type": "application/javascript" });
       res.end(HLS_JS);
       return;
     }
+    const extra = req.url ? pages[req.url] : undefined;
     res.writeHead(200, { "content-type": "text/html" });
-    res.end(PAGE);
+    res.end(extra ?? PAGE);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
-  return { origin: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    port,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+export async function launchChromium() {
+  return chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
 }
 
 export async function playInChromium(src: string, opts: { pageOrigin?: string; timeoutMs?: number } = {}) {
   const page$ = opts.pageOrigin ? null : await servePlayerPage();
   const origin = opts.pageOrigin ?? page$!.origin;
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     await page.goto(`${origin}/`);

@@ -90,5 +90,8 @@ export function preflight(req: Request): Response {
 /** CSP frame-ancestors for the embed page: the allow-list (plus self), or anyone when it is empty. */
 export function frameAncestors(state: PlaybackState): string {
   if (state.allowedOrigins.length === 0) return "frame-ancestors *";
-  return `frame-ancestors 'self' ${state.allowedOrigins.join(" ")}`;
+  // A CSP host-source without a port matches only the default port, while an allow-list entry
+  // without a port means any port (hostMatches): say so explicitly with `:*`.
+  const sources = state.allowedOrigins.map((p) => (/:\d+$/.test(p) ? p : `${p}:*`));
+  return `frame-ancestors 'self' ${sources.join(" ")}`;
 }
