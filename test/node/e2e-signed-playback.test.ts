@@ -9,7 +9,7 @@ import path from "node:path";
 import { importPKCS8, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, playInChromium, servePlayerPage } from "./support/browser";
-import { type E2E, startE2E, uploadFile } from "./support/e2e";
+import { type E2E, startE2E } from "./support/e2e";
 import { makeClip } from "./support/media";
 
 describe("signed playback end to end", () => {
