@@ -1,11 +1,29 @@
 /**
  * The transcoder as a Cloudflare Container in production (image: transcoder/Dockerfile). Locally the
  * same Node service runs as a process at TRANSCODER_URL and this class is never instantiated.
+ *
+ * One container per job (the dispatcher names the instance after the job). A transcode's traffic is
+ * all outbound (it pulls the source and pushes outputs to the API), which does not count as activity,
+ * so when the idle timer fires we ask the service whether it is still working before letting it sleep.
  */
 import { Container } from "@cloudflare/containers";
 
 export class TranscoderContainer extends Container<Env> {
   defaultPort = 8080;
-  sleepAfter = "10m";
+  sleepAfter = "5m";
   envVars = { KEYFRAME_TRANSCODER_HOST: "0.0.0.0", KEYFRAME_TRANSCODER_PORT: "8080" };
+
+  override async onActivityExpired(): Promise<void> {
+    try {
+      const res = await this.containerFetch("http://transcoder/health");
+      const health = (await res.json()) as { running?: number; queued?: number };
+      if ((health.running ?? 0) + (health.queued ?? 0) > 0) {
+        this.renewActivityTimeout();
+        return;
+      }
+    } catch {
+      // Unreachable or not JSON: nothing useful is running; fall through and stop.
+    }
+    await this.stop();
+  }
 }
