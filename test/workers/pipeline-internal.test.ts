@@ -115,7 +115,7 @@ describe("outputs", () => {
       ["v720/seg_00000.m4s", "video/iso.segment"],
       ["v720/init.mp4", "video/mp4"],
       ["poster.jpg", "image/jpeg"],
-      ["storyboard.vtt", "text/vtt"],
+      ["storyboard.vtt", "text/vtt; charset=utf-8"],
     ]) {
       const res = await internal(s.jobId, s.token, "PUT", `outputs/${path}`, `data:${path}`);
       expect(res.status, path).toBe(201);

@@ -4,11 +4,13 @@
  * fail. Every callback is fenced by the job's current attempt (a stale run is refused) and is
  * idempotent: repeated callbacks re-apply the same state and never repeat an event.
  */
+
 import { and, eq, inArray, or, sql } from "drizzle-orm";
 import { schema } from "../../db/client";
 import { KeyframeError } from "../../lib/errors";
 import { verifyJobToken } from "../../lib/job-token";
 import { log } from "../../lib/log";
+import { contentTypeFor } from "../../lib/media-types";
 import { nowIso } from "../../lib/time";
 import { type JobFailure, type JobProgress, type JobPublish, OUTPUT_PATH_RE } from "../../lib/transcoder-protocol";
 import type { ServiceContext } from "../context";
@@ -136,24 +138,8 @@ export async function readSource(call: JobCall, rangeHeader: string | undefined)
 
 // ---------------------------------------------------------------- outputs
 
-const CONTENT_TYPES: Record<string, string> = {
-  m3u8: "application/vnd.apple.mpegurl",
-  m4s: "video/iso.segment",
-  mp4: "video/mp4",
-  m4a: "audio/mp4",
-  ts: "video/mp2t",
-  aac: "audio/aac",
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  png: "image/png",
-  webp: "image/webp",
-  vtt: "text/vtt",
-  json: "application/json",
-};
-
 export function outputContentType(path: string): string {
-  const ext = /\.([a-z0-9]+)$/i.exec(path)?.[1]?.toLowerCase() ?? "";
-  return CONTENT_TYPES[ext] ?? "application/octet-stream";
+  return contentTypeFor(path);
 }
 
 /** Relative output paths: the protocol's pattern, and no `.`/`..` segments. */

@@ -3,25 +3,9 @@
  * Objects under `assets/{asset}/runs/{run}/` are immutable (a new run gets a new prefix), so their size
  * and ETag are remembered per isolate and Range requests need only one R2 read.
  */
+import { contentTypeFor } from "../../../src/lib/media-types";
 
-const CONTENT_TYPES: Record<string, string> = {
-  m3u8: "application/vnd.apple.mpegurl",
-  m4s: "video/iso.segment",
-  mp4: "video/mp4",
-  m4a: "audio/mp4",
-  ts: "video/mp2t",
-  aac: "audio/aac",
-  vtt: "text/vtt; charset=utf-8",
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  png: "image/png",
-  webp: "image/webp",
-};
-
-export function contentTypeFor(path: string): string {
-  const ext = path.slice(path.lastIndexOf(".") + 1).toLowerCase();
-  return CONTENT_TYPES[ext] ?? "application/octet-stream";
-}
+export { contentTypeFor };
 
 export function runKey(assetId: string, runId: string, path: string): string {
   return `assets/${assetId}/runs/${runId}/${path}`;
