@@ -17,6 +17,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import readline from "node:readline";
 import { createKeyInD1 } from "../scripts/lib/keys";
 import { freePort } from "../scripts/lib/proc";
 import { startStack } from "../scripts/lib/stack";
@@ -117,6 +118,22 @@ const stack = await startStack({
 });
 const readyMs: number[] = [];
 const completeMs: number[] = [];
+// The transcoder's per-stage wall clock (its `job.timings` log line), one record per job.
+const stageTimings: Record<string, number>[] = [];
+const transcoderOut = stack.services.find((s) => s.name === "transcoder")?.child.stdout;
+if (transcoderOut) {
+  readline.createInterface({ input: transcoderOut }).on("line", (line) => {
+    try {
+      const rec = JSON.parse(line);
+      if (rec.event === "job.timings") {
+        const { ts, level, event, job_id, asset_id, attempt, correlation_id, ...stages } = rec;
+        stageTimings.push(stages);
+      }
+    } catch {
+      // not a log line
+    }
+  });
+}
 try {
   const key = await createKeyInD1({ persistTo, scopes: ["*"], name: "bench" });
   const api = async (method: string, p: string, body?: unknown) => {
@@ -163,6 +180,10 @@ console.table({
   "pipeline: upload → ready": { ms: Math.round(ready) },
   "pipeline: upload → renditions complete": { ms: Math.round(complete) },
 });
+if (stageTimings.length) {
+  console.log("transcoder stage wall clock (ms), per run:");
+  console.table(stageTimings);
+}
 console.log(`ratio ready / bare remux:                 ${(ready / remux).toFixed(2)}x`);
 console.log(`ratio complete / bare ladder:             ${(complete / ladder).toFixed(2)}x`);
 console.log(`ratio complete / (bare remux + ladder):   ${(complete / (remux + ladder)).toFixed(2)}x`);

@@ -82,7 +82,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   await applyMigrations({ persistTo, config: API_CONFIG });
   const secrets = localSecrets(persistTo);
   const wrangler = wranglerBin();
-  const childEnv = { WRANGLER_SEND_METRICS: "false", NO_COLOR: opts.quiet ? "1" : (process.env.NO_COLOR ?? "") };
+  // No Request.cf lookup: local runs need no network (and CI machines may have none).
+  const childEnv = {
+    WRANGLER_SEND_METRICS: "false",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    NO_COLOR: opts.quiet ? "1" : (process.env.NO_COLOR ?? ""),
+  };
   const devArgs = async (config: string, port: number) => [
     "dev",
     "-c",

@@ -258,6 +258,19 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
     });
   };
 
+  // Wall-clock per stage, logged as `stage.done` when each ends and all together in `job.timings`.
+  const timings: Record<string, number> = {};
+  const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      const ms = Math.round(performance.now() - t0);
+      timings[stage] = (timings[stage] ?? 0) + ms;
+      log.info("stage.done", { stage, ms });
+    }
+  };
+
   log.info("job.started", { settings });
   try {
     const binaries = await getBinaries();
@@ -280,13 +293,15 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
 
     // 1. Download (0–10%).
     const expected = settings.source_size_bytes || undefined;
-    const downloaded = await client.downloadSource(source, {
-      signal,
-      onProgress: (bytes, total) => {
-        const of = total ?? expected;
-        if (of) reporter.update("downloading", (10 * bytes) / of);
-      },
-    });
+    const downloaded = await timed("download", () =>
+      client.downloadSource(source, {
+        signal,
+        onProgress: (bytes, total) => {
+          const of = total ?? expected;
+          if (of) reporter.update("downloading", (10 * bytes) / of);
+        },
+      }),
+    );
     log.info("source.downloaded", {
       bytes: downloaded.bytes,
       content_type: downloaded.contentType ?? null,
@@ -301,7 +316,7 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
         `the source is ${downloaded.bytes} bytes, over the limit of ${settings.max_size_bytes}`,
       );
     }
-    const facts = await probe(source, { signal, keyframes: true, ffprobePath: binaries.ffprobe });
+    const facts = await timed("probe", () => probe(source, { signal, keyframes: true, ffprobePath: binaries.ffprobe }));
     checkLimits(facts, settings);
     const plan = planSource(facts, settings);
     log.info("source.probed", {
@@ -324,21 +339,27 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
     if (plan.fastPath && video) {
       try {
         reporter.update("remuxing", 12);
-        await runRemux(
-          {
-            kind: "remux",
-            input: source,
-            videoIndex: video.index,
-            audioIndex: facts.audio?.index,
-            adtsToAsc: facts.container === "ts",
-          },
-          outputDir,
-          { ...ffmpegRun, onProgress: (p) => reporter.update("remuxing", 12 + (5 * (p.percent ?? 0)) / 100) },
+        await timed("remux", () =>
+          runRemux(
+            {
+              kind: "remux",
+              input: source,
+              videoIndex: video.index,
+              audioIndex: facts.audio?.index,
+              adtsToAsc: facts.container === "ts",
+            },
+            outputDir,
+            { ...ffmpegRun, onProgress: (p) => reporter.update("remuxing", 12 + (5 * (p.percent ?? 0)) / 100) },
+          ),
         );
-        const fast = await writeMaster(outputDir, [{ name: FAST_DIR, type: "muxed" }], probeRun);
+        const fast = await timed("fast_master", () =>
+          writeMaster(outputDir, [{ name: FAST_DIR, type: "muxed" }], probeRun),
+        );
         const fastRendition = fast.renditions[0];
-        await upload(outputDir, await renditionFiles(outputDir, FAST_DIR), 17, 19);
-        await upload(outputDir, [MASTER_NAME], 19, 19.5);
+        await timed("fast_upload", async () => {
+          await upload(outputDir, await renditionFiles(outputDir, FAST_DIR), 17, 19);
+          await upload(outputDir, [MASTER_NAME], 19, 19.5);
+        });
         reporter.update("finalizing", 19.5);
         const tracks: Track[] = [
           {
@@ -359,21 +380,23 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
             duration,
           });
         }
-        await client.publish(
-          {
-            phase: "fast",
-            master: MASTER_NAME,
-            duration,
-            aspect_ratio: aspectRatio(video.displayWidth, video.displayHeight),
-            resolution: resolutionLabel(Math.min(video.displayWidth, video.displayHeight)),
-            max_frame_rate: fastRendition.frame_rate ?? null,
-            tracks,
-            renditions: [toProtocolRendition(fastRendition)],
-            source: sourceFactsFor(facts, true),
-            poster: null,
-            storyboard: null,
-          },
-          { signal },
+        await timed("fast_publish", () =>
+          client.publish(
+            {
+              phase: "fast",
+              master: MASTER_NAME,
+              duration,
+              aspect_ratio: aspectRatio(video.displayWidth, video.displayHeight),
+              resolution: resolutionLabel(Math.min(video.displayWidth, video.displayHeight)),
+              max_frame_rate: fastRendition.frame_rate ?? null,
+              tracks,
+              renditions: [toProtocolRendition(fastRendition)],
+              source: sourceFactsFor(facts, true),
+              poster: null,
+              storyboard: null,
+            },
+            { signal },
+          ),
         );
         remuxed = true;
         reporter.update("transcoding", 20);
@@ -404,10 +427,12 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
       audio: !!facts.audio,
     });
     const ladderStarted = Date.now();
-    await runLadder(ladder, outputDir, {
-      ...ffmpegRun,
-      onProgress: (p) => reporter.update("transcoding", 20 + (60 * (p.percent ?? 0)) / 100),
-    });
+    await timed("ladder", () =>
+      runLadder(ladder, outputDir, {
+        ...ffmpegRun,
+        onProgress: (p) => reporter.update("transcoding", 20 + (60 * (p.percent ?? 0)) / 100),
+      }),
+    );
     log.info("ladder.done", { ms: Date.now() - ladderStarted });
     reporter.update("transcoding", 80);
 
@@ -416,18 +441,20 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
     if (video) {
       try {
         const size = posterSize(video.displayWidth, video.displayHeight);
-        await runPoster(
-          {
-            kind: "poster",
-            input: source,
-            output: POSTER_NAME,
-            streamIndex: video.index,
-            atSeconds: posterTime(duration),
-            deinterlace: video.interlaced,
-            ...size,
-          },
-          outputDir,
-          ffmpegRun,
+        await timed("poster", () =>
+          runPoster(
+            {
+              kind: "poster",
+              input: source,
+              output: POSTER_NAME,
+              streamIndex: video.index,
+              atSeconds: posterTime(duration),
+              deinterlace: video.interlaced,
+              ...size,
+            },
+            outputDir,
+            ffmpegRun,
+          ),
         );
         poster = POSTER_NAME;
       } catch (err) {
@@ -438,35 +465,37 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
       try {
         // Thumbnails come from the smallest rendition's keyframes (every 2 s by construction):
         // decoding only those is far cheaper than decoding the source again.
-        const smallest = rungs[rungs.length - 1];
-        const dir = path.join(outputDir, smallest.name);
-        const playlist = parseMediaPlaylist(await readFile(path.join(dir, PLAYLIST_NAME), "utf8"));
-        const parts = [playlist.mapUri ?? INIT_NAME, ...playlist.segments.map((s) => s.uri)];
-        const concat = `concat:${parts.join("|")}`;
-        const useRendition = concat.length < 100_000;
-        const sbPlan = planStoryboard(duration, smallest.width, smallest.height, {
-          intervalStep: useRendition ? 2 : 1,
+        await timed("storyboard", async () => {
+          const smallest = rungs[rungs.length - 1];
+          const dir = path.join(outputDir, smallest.name);
+          const playlist = parseMediaPlaylist(await readFile(path.join(dir, PLAYLIST_NAME), "utf8"));
+          const parts = [playlist.mapUri ?? INIT_NAME, ...playlist.segments.map((s) => s.uri)];
+          const concat = `concat:${parts.join("|")}`;
+          const useRendition = concat.length < 100_000;
+          const sbPlan = planStoryboard(duration, smallest.width, smallest.height, {
+            intervalStep: useRendition ? 2 : 1,
+          });
+          await runStoryboard(
+            useRendition
+              ? {
+                  kind: "storyboard",
+                  input: concat,
+                  output: path.join(outputDir, STORYBOARD_IMAGE),
+                  plan: sbPlan,
+                  keyframesOnly: true,
+                }
+              : {
+                  kind: "storyboard",
+                  input: source,
+                  output: path.join(outputDir, STORYBOARD_IMAGE),
+                  plan: sbPlan,
+                  streamIndex: video.index,
+                  deinterlace: video.interlaced,
+                },
+            useRendition ? dir : outputDir,
+            ffmpegRun,
+          );
         });
-        await runStoryboard(
-          useRendition
-            ? {
-                kind: "storyboard",
-                input: concat,
-                output: path.join(outputDir, STORYBOARD_IMAGE),
-                plan: sbPlan,
-                keyframesOnly: true,
-              }
-            : {
-                kind: "storyboard",
-                input: source,
-                output: path.join(outputDir, STORYBOARD_IMAGE),
-                plan: sbPlan,
-                streamIndex: video.index,
-                deinterlace: video.interlaced,
-              },
-          useRendition ? dir : outputDir,
-          ffmpegRun,
-        );
         storyboard = { vtt: STORYBOARD_VTT, image: STORYBOARD_IMAGE };
       } catch (err) {
         if (signal.aborted) throw signal.reason ?? err;
@@ -480,16 +509,18 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
       ...rungs.map((r) => ({ name: r.name, type: "video" as const })),
       ...(facts.audio ? [{ name: AUDIO_DIR, type: "audio" as const }] : []),
     ];
-    const final = await writeMaster(outputDir, refs, { ...probeRun, audioLanguage: facts.audio?.language });
+    const final = await timed("master", () =>
+      writeMaster(outputDir, refs, { ...probeRun, audioLanguage: facts.audio?.language }),
+    );
     const files: string[] = [];
     for (const ref of refs) files.push(...(await renditionFiles(outputDir, ref.name)));
     if (poster) files.push(POSTER_NAME);
     if (storyboard) files.push(STORYBOARD_IMAGE, STORYBOARD_VTT);
     reporter.update("uploading", 85);
     const uploadStarted = Date.now();
-    await upload(outputDir, files, 85, 96);
+    await timed("ladder_upload", () => upload(outputDir, files, 85, 96));
     // The master goes last: everything it points to exists by the time it does.
-    await upload(outputDir, [MASTER_NAME], 96, 97);
+    await timed("master_upload", () => upload(outputDir, [MASTER_NAME], 96, 97));
     let uploadedBytes = 0;
     for (const f of [...files, MASTER_NAME]) uploadedBytes += (await stat(path.join(outputDir, f))).size;
     log.info("outputs.uploaded", { files: files.length + 1, bytes: uploadedBytes, ms: Date.now() - uploadStarted });
@@ -525,22 +556,25 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
     const topRung = rungs[0];
     // No progress after this point: the API may refuse reports for a finished job.
     await reporter.stop();
-    await client.publish(
-      {
-        phase: "complete",
-        master: MASTER_NAME,
-        duration,
-        aspect_ratio: video ? aspectRatio(video.displayWidth, video.displayHeight) : null,
-        resolution: topRung ? `${topRung.size}p` : null,
-        max_frame_rate: top?.frame_rate ?? null,
-        tracks,
-        renditions: final.renditions.map(toProtocolRendition),
-        source: sourceFactsFor(facts, remuxed),
-        poster,
-        storyboard,
-      },
-      { signal },
+    await timed("complete_publish", () =>
+      client.publish(
+        {
+          phase: "complete",
+          master: MASTER_NAME,
+          duration,
+          aspect_ratio: video ? aspectRatio(video.displayWidth, video.displayHeight) : null,
+          resolution: topRung ? `${topRung.size}p` : null,
+          max_frame_rate: top?.frame_rate ?? null,
+          tracks,
+          renditions: final.renditions.map(toProtocolRendition),
+          source: sourceFactsFor(facts, remuxed),
+          poster,
+          storyboard,
+        },
+        { signal },
+      ),
     );
+    log.info("job.timings", { ...timings, total: Date.now() - startedAt });
     log.info("job.published", {
       phase: "complete",
       ms: Date.now() - startedAt,
