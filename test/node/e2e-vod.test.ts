@@ -24,6 +24,7 @@ describe("VOD end to end", () => {
   let assetId: string;
   let playbackId: string;
   let readyAsset: any;
+  const states: { status: string; renditions_status: string | null; progress: any }[] = [];
   const work = mkdtempSync(path.join(tmpdir(), "keyframe-vod-"));
 
   beforeAll(async () => {
@@ -32,14 +33,38 @@ describe("VOD end to end", () => {
     const up = await uploadFile(e, new Uint8Array(readFileSync(clip)));
     expect(up.putStatus).toBe(200);
     assetId = up.assetId as string;
-    readyAsset = await e.waitForAsset(assetId, (a) => a.status === "ready" || a.status === "errored");
+    readyAsset = await e.waitForAsset(assetId, (a) => {
+      states.push({ status: a.status, renditions_status: a.renditions_status, progress: a.progress });
+      return a.status === "ready" || a.status === "errored";
+    });
     expect(readyAsset.status).toBe("ready");
-    readyAsset = await e.waitForAsset(assetId, (a) => a.renditions_status === "complete");
+    readyAsset = await e.waitForAsset(assetId, (a) => {
+      states.push({ status: a.status, renditions_status: a.renditions_status, progress: a.progress });
+      return a.renditions_status === "complete";
+    });
     playbackId = readyAsset.playback_ids[0].id;
   });
 
   afterAll(async () => {
     await e?.close();
+  });
+
+  it("tells the truth at every step: queued/processing with progress, ready while renditions prepare, then complete", () => {
+    const statuses = [...new Set(states.map((s) => s.status))];
+    expect(statuses.at(-1)).toBe("ready");
+    expect(statuses.every((st) => ["queued", "processing", "ready"].includes(st))).toBe(true);
+    // Playable before the ladder is done (the fast path), with progress still reported meanwhile.
+    const preparing = states.filter((s) => s.status === "ready" && s.renditions_status === "preparing");
+    expect(preparing.length).toBeGreaterThan(0);
+    const withProgress = states.filter((s) => s.progress);
+    expect(withProgress.length).toBeGreaterThan(0);
+    for (const s of withProgress) {
+      expect(typeof s.progress.stage).toBe("string");
+      expect(s.progress.percent).toBeGreaterThanOrEqual(0);
+      expect(s.progress.percent).toBeLessThanOrEqual(100);
+    }
+    const percents = withProgress.map((s) => s.progress.percent);
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
   });
 
   it("reports the asset's media facts", () => {
@@ -126,11 +151,35 @@ describe("VOD end to end", () => {
     expect(result.errors).toEqual([]);
   });
 
-  it("lists the asset's lifecycle in order", async () => {
-    const res = await e.api("GET", `/v1/events?type=asset.ready&limit=100`);
-    if (res.status === 200) {
-      expect(res.body.data.filter((ev: any) => ev.data.asset_id === assetId)).toHaveLength(1);
-    }
+  it("tells the asset's story in one timeline: upload, events and the job attempt, in order", async () => {
+    const res = await e.api("GET", `/v1/assets/${assetId}/events`);
+    expect(res.status).toBe(200);
+    const entries = res.body.data as any[];
+    const labels = entries.map((x) =>
+      x.kind === "event" ? x.event.type : x.kind === "job" ? `job.${x.action}` : x.kind,
+    );
+    // job.succeeded and asset.renditions_ready are written in the same batch; their relative order is a tie.
+    const order = [
+      "upload.created",
+      "upload.completed",
+      "asset.created",
+      "job.started",
+      "asset.ready",
+      "asset.renditions_ready",
+    ];
+    const positions = order.map((l) => labels.indexOf(l));
+    expect(
+      positions.every((p) => p >= 0),
+      labels.join(", "),
+    ).toBe(true);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    expect(labels.filter((l) => l === "asset.ready")).toHaveLength(1);
+    expect(labels.indexOf("job.succeeded")).toBeGreaterThan(labels.indexOf("asset.ready"));
+    const started = entries.find((x) => x.kind === "job" && x.action === "started");
+    expect(started.attempt).toBe(1);
+    const polled = await e.api("GET", "/v1/events?type=asset.ready&limit=100");
+    expect(polled.status).toBe(200);
+    expect(polled.body.data.filter((ev: any) => ev.data.asset_id === assetId)).toHaveLength(1);
   });
 
   it("stops serving a deleted asset and removes its media", async () => {
