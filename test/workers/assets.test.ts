@@ -19,6 +19,13 @@ describe("assets", () => {
     expect(asset.status).toBe("waiting");
     expect(asset.playback_ids).toHaveLength(1);
     expect(asset.playback_ids[0]).toMatchObject({ policy: "public" });
+    const pb = asset.playback_ids[0].id;
+    expect(asset.playback_ids[0].urls).toEqual({
+      hls: `http://127.0.0.1:8788/${pb}.m3u8`,
+      thumbnail: `http://127.0.0.1:8788/${pb}/thumbnail.jpg`,
+      storyboard: `http://127.0.0.1:8788/${pb}/storyboard.vtt`,
+      embed: `http://127.0.0.1:8788/embed/${pb}`,
+    });
     expect(asset.correlation_id).toBe("op-1");
 
     const got = await api(key, "GET", `/v1/assets/${asset.id}`);

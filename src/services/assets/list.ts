@@ -35,5 +35,5 @@ export async function listAssets({ ctx, input }: Verb<ListAssetsInput>) {
     ctx,
     pageRows.map((r) => r.id),
   );
-  return { data: pageRows.map((r) => serializeAsset(r, pbs.get(r.id) ?? [])), next_cursor: nextCursor };
+  return { data: pageRows.map((r) => serializeAsset(ctx.env, r, pbs.get(r.id) ?? [])), next_cursor: nextCursor };
 }

@@ -36,5 +36,5 @@ export async function playbackIdsFor(ctx: ServiceContext, assetIds: string[]) {
 export async function getAssetView(ctx: ServiceContext, assetId: string) {
   const row = await loadAssetRow(ctx, assetId);
   const pbs = await playbackIdsFor(ctx, [row.id]);
-  return serializeAsset(row, pbs.get(row.id) ?? []);
+  return serializeAsset(ctx.env, row, pbs.get(row.id) ?? []);
 }

@@ -1,6 +1,7 @@
 /** Asset shapes at the API boundary: what callers may send and what they get back. */
 import { z } from "@hono/zod-openapi";
 import { idPattern } from "../../lib/ids";
+import { PlaybackUrlsSchema } from "../../lib/playback-urls";
 import { MaxResolutionSchema } from "../../lib/transcoder-protocol";
 
 export const AssetIdSchema = z
@@ -63,7 +64,7 @@ export type UpdateAssetInput = z.infer<typeof UpdateAssetSchema>;
 
 export const ASSET_STATUSES = ["waiting", "queued", "processing", "ready", "errored"] as const;
 
-export const PlaybackIdRefSchema = z.object({ id: z.string(), policy: PlaybackPolicySchema });
+export const PlaybackIdRefSchema = z.object({ id: z.string(), policy: PlaybackPolicySchema, urls: PlaybackUrlsSchema });
 
 export const AssetSchema = z
   .object({

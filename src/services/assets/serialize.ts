@@ -1,11 +1,12 @@
 import type { schema } from "../../db/client";
+import { playbackUrls } from "../../lib/playback-urls";
 import type { MaxResolution } from "../../lib/transcoder-protocol";
 import type { Asset } from "./schemas";
 
 type AssetRow = typeof schema.assets.$inferSelect;
 type PlaybackRow = Pick<typeof schema.playbackIds.$inferSelect, "id" | "policy">;
 
-export function serializeAsset(row: AssetRow, playbackIds: PlaybackRow[]): Asset {
+export function serializeAsset(env: Pick<Env, "EDGE_PUBLIC_URL">, row: AssetRow, playbackIds: PlaybackRow[]): Asset {
   return {
     id: row.id,
     status: row.status,
@@ -17,7 +18,7 @@ export function serializeAsset(row: AssetRow, playbackIds: PlaybackRow[]): Asset
     passthrough: row.passthrough,
     correlation_id: row.correlationId,
     max_resolution: row.maxResolution as MaxResolution,
-    playback_ids: playbackIds.map((p) => ({ id: p.id, policy: p.policy })),
+    playback_ids: playbackIds.map((p) => ({ id: p.id, policy: p.policy, urls: playbackUrls(env, p.id) })),
     upload_id: row.uploadId,
     duration: row.duration === null ? null : row.duration / 1000,
     aspect_ratio: row.aspectRatio,

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { idPattern } from "../../lib/ids";
+import { PlaybackUrlsSchema } from "../../lib/playback-urls";
 import { PlaybackPolicySchema } from "../assets/schemas";
 
 export const PlaybackIdParamSchema = z
@@ -37,6 +38,7 @@ export const PlaybackIdSchema = z
     policy: PlaybackPolicySchema,
     allowed_origins: z.array(z.string()),
     allow_no_referrer: z.boolean(),
+    urls: PlaybackUrlsSchema,
     created_at: z.string(),
   })
   .openapi("PlaybackId");

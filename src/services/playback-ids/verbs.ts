@@ -3,6 +3,7 @@ import { and, asc, eq, isNull } from "drizzle-orm";
 import { schema } from "../../db/client";
 import { NotFoundError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
+import { playbackUrls } from "../../lib/playback-urls";
 import { nowIso } from "../../lib/time";
 import { loadAssetRow } from "../assets/load";
 import type { Verb } from "../context";
@@ -11,13 +12,14 @@ import type { CreatePlaybackIdInput, PlaybackId } from "./schemas";
 
 type Row = typeof schema.playbackIds.$inferSelect;
 
-export function serializePlaybackId(row: Row): PlaybackId {
+export function serializePlaybackId(env: Pick<Env, "EDGE_PUBLIC_URL">, row: Row): PlaybackId {
   return {
     id: row.id,
     asset_id: row.assetId,
     policy: row.policy,
     allowed_origins: row.allowedOrigins ?? [],
     allow_no_referrer: row.allowNoReferrer,
+    urls: playbackUrls(env, row.id),
     created_at: row.createdAt,
   };
 }
@@ -67,7 +69,7 @@ async function loadPlaybackRow(ctx: Verb<unknown>["ctx"], assetId: string, playb
 
 export async function getPlaybackId({ ctx, input }: Verb<{ assetId: string; playbackId: string }>) {
   await loadAssetRow(ctx, input.assetId);
-  return serializePlaybackId(await loadPlaybackRow(ctx, input.assetId, input.playbackId));
+  return serializePlaybackId(ctx.env, await loadPlaybackRow(ctx, input.assetId, input.playbackId));
 }
 
 export async function listPlaybackIds({ ctx, input }: Verb<{ assetId: string }>) {
@@ -77,7 +79,7 @@ export async function listPlaybackIds({ ctx, input }: Verb<{ assetId: string }>)
     .from(schema.playbackIds)
     .where(and(eq(schema.playbackIds.assetId, asset.id), isNull(schema.playbackIds.deletedAt)))
     .orderBy(asc(schema.playbackIds.id));
-  return { data: rows.map(serializePlaybackId), next_cursor: null };
+  return { data: rows.map((r) => serializePlaybackId(ctx.env, r)), next_cursor: null };
 }
 
 export async function deletePlaybackId({ ctx, input }: Verb<{ assetId: string; playbackId: string }>) {
