@@ -15,7 +15,7 @@
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { createKeyInD1 } from "../scripts/lib/keys";
@@ -49,6 +49,11 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
+console.log(`load average at start: ${load()}`);
 const work = mkdtempSync(path.join(tmpdir(), "keyframe-bench-vod-"));
 const clip = path.join(work, "clip.mp4");
 console.log(`generating ${SECONDS}s ${WIDTH}x${HEIGHT}p30 H.264/AAC clip…`);
@@ -173,7 +178,7 @@ try {
 }
 
 const [remux, ladder, ready, complete] = [remuxMs, ladderMs, readyMs, completeMs].map(median);
-console.log(`\n${SECONDS}s ${HEIGHT}p30 H.264/AAC, median of ${RUNS} run(s):`);
+console.log(`\n${SECONDS}s ${HEIGHT}p30 H.264/AAC, median of ${RUNS} run(s); load average at end: ${load()}`);
 console.table({
   "bare remux (baseline)": { ms: Math.round(remux) },
   "bare ladder (baseline)": { ms: Math.round(ladder) },

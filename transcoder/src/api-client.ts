@@ -277,12 +277,12 @@ export class ApiClient {
     return { bytes: written, contentType };
   }
 
-  /** PUTs one output file (path relative to the run prefix) with a known Content-Length. */
+  /** PUTs one output file (path relative to the run prefix) with a known Content-Length; returns its size. */
   async putOutput(
     relPath: string,
     file: string,
     options: { signal?: AbortSignal; contentType?: string } = {},
-  ): Promise<void> {
+  ): Promise<number> {
     if (!OUTPUT_PATH_RE.test(relPath)) throw new Error(`invalid output path: ${relPath}`);
     const { size } = await stat(file);
     const endpoint = `outputs/${relPath}`;
@@ -307,6 +307,7 @@ export class ApiClient {
       await this.check(res, endpoint);
       await res.body?.cancel();
     });
+    return size;
   }
 
   /** Reports progress (the heartbeat). `cancel: true` in the reply means stop working on this job. */

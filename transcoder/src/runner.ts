@@ -1,10 +1,12 @@
 /**
- * The job runner: download → probe → validate → (fast path: remux, upload, publish "fast") →
- * ladder + poster + storyboard → upload → master → publish "complete". Reports progress as a
- * heartbeat throughout, reports failures with the right retryability, and always removes its
- * temp directory. The ffmpeg library (./ffmpeg) does the media work; this file only composes it.
+ * The job runner: download → probe → validate → ladder, with the fast path (remux, upload, publish
+ * "fast") beside it → segments upload while the ladder encodes → poster (beside the ladder, low
+ * priority), storyboard, master and the last uploads → publish "complete". Reports progress as a
+ * heartbeat throughout, reports failures with the right retryability, logs each stage's wall
+ * clock (`stage.done`, and `job.timings` at the end), and always removes its temp directory. The
+ * ffmpeg library (./ffmpeg) does the media work; this file only composes it.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type {
@@ -20,7 +22,7 @@ import { mapLimit } from "./concurrency.js";
 import { getBinaries } from "./ffmpeg/binaries.js";
 import { BinaryNotFoundError, FfmpegError, InputError } from "./ffmpeg/errors.js";
 import { INIT_NAME, PLAYLIST_NAME } from "./ffmpeg/hls-output.js";
-import { AUDIO_DIR, type LadderOptions, outputFrameRate, planRungs, runLadder } from "./ffmpeg/ladder.js";
+import { AUDIO_DIR, type LadderOptions, ladderDirs, outputFrameRate, planRungs, runLadder } from "./ffmpeg/ladder.js";
 import { POSTER_NAME, posterSize, posterTime, runPoster } from "./ffmpeg/poster.js";
 import { type MediaFacts, probe } from "./ffmpeg/probe.js";
 import { FAST_DIR, runRemux } from "./ffmpeg/remux.js";
@@ -35,6 +37,7 @@ import {
 } from "./hls/master.js";
 import { parseMediaPlaylist } from "./hls/media-playlist.js";
 import { createLogger, type Logger } from "./log.js";
+import { SegmentUploader } from "./segment-uploader.js";
 
 /** The API told us to stop (asset deleted, job superseded). No failure is reported. */
 export class JobCancelledError extends Error {
@@ -55,7 +58,24 @@ export interface RunJobOptions {
   /** How often progress is sent even when nothing moved. */
   heartbeatMs?: number;
   uploadConcurrency?: number;
+  /**
+   * Nice value for the ladder's ffmpeg (default TRANSCODER_LADDER_NICE, else 10; 0 turns it off).
+   * The ladder still gets every idle cycle, but the fast path, uploads and heartbeats running
+   * beside it get the CPU first, so starting the ladder early does not delay `ready`.
+   */
+  ladderNiceness?: number;
   api?: ApiClientOptions;
+}
+
+const DEFAULT_LADDER_NICENESS = 10;
+/** The poster runs beside the ladder, below it, so it takes only what the ladder leaves. */
+const SIDE_WORK_NICENESS = 15;
+
+function envInt(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const n = Number(raw);
+  return Number.isInteger(n) ? n : undefined;
 }
 
 export type JobOutcome =
@@ -231,6 +251,7 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
     correlation_id: dispatch.correlation_id ?? null,
   });
   const startedAt = Date.now();
+  const startedPerf = performance.now();
   const cancel = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, cancel.signal]) : cancel.signal;
   const client = new ApiClient(dispatch, options.api);
@@ -249,13 +270,19 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
   const workRoot = options.workRoot ?? process.env.TRANSCODER_WORK_DIR ?? os.tmpdir();
   let workDir: string | undefined;
 
-  const upload = async (outputDir: string, files: string[], from: number, to: number) => {
+  const ladderNiceness = options.ladderNiceness ?? envInt("TRANSCODER_LADDER_NICE") ?? DEFAULT_LADDER_NICENESS;
+  const putFile = (outputDir: string, rel: string, on: AbortSignal = signal) =>
+    client.putOutput(rel, path.join(outputDir, rel), { signal: on, contentType: contentTypeFor(rel) });
+  /** Uploads files at uploadConcurrency, reporting "uploading" from → to; resolves to their bytes. */
+  const upload = async (outputDir: string, files: string[], from: number, to: number): Promise<number> => {
     let done = 0;
-    await mapLimit(files, uploadConcurrency, async (rel) => {
-      await client.putOutput(rel, path.join(outputDir, rel), { signal, contentType: contentTypeFor(rel) });
+    const sizes = await mapLimit(files, uploadConcurrency, async (rel) => {
+      const size = await putFile(outputDir, rel);
       done++;
       reporter.update("uploading", from + ((to - from) * done) / files.length);
+      return size;
     });
+    return sizes.reduce((n, x) => n + x, 0);
   };
 
   // Wall-clock per stage, logged as `stage.done` when each ends and all together in `job.timings`.
@@ -334,82 +361,12 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
     const probeRun = { signal, ffprobePath: binaries.ffprobe };
     const video = facts.video;
 
-    // 3. Fast path (12–20%): remux, upload, publish "fast". An optimization: if it fails, the ladder still runs.
-    let remuxed = false;
-    if (plan.fastPath && video) {
-      try {
-        reporter.update("remuxing", 12);
-        await timed("remux", () =>
-          runRemux(
-            {
-              kind: "remux",
-              input: source,
-              videoIndex: video.index,
-              audioIndex: facts.audio?.index,
-              adtsToAsc: facts.container === "ts",
-            },
-            outputDir,
-            { ...ffmpegRun, onProgress: (p) => reporter.update("remuxing", 12 + (5 * (p.percent ?? 0)) / 100) },
-          ),
-        );
-        const fast = await timed("fast_master", () =>
-          writeMaster(outputDir, [{ name: FAST_DIR, type: "muxed" }], probeRun),
-        );
-        const fastRendition = fast.renditions[0];
-        await timed("fast_upload", async () => {
-          await upload(outputDir, await renditionFiles(outputDir, FAST_DIR), 17, 19);
-          await upload(outputDir, [MASTER_NAME], 19, 19.5);
-        });
-        reporter.update("finalizing", 19.5);
-        const tracks: Track[] = [
-          {
-            type: "video",
-            codec: video.codec,
-            width: fastRendition.width,
-            height: fastRendition.height,
-            frame_rate: fastRendition.frame_rate,
-            duration,
-          },
-        ];
-        if (facts.audio) {
-          tracks.push({
-            type: "audio",
-            codec: facts.audio.codec,
-            channels: facts.audio.channels,
-            sample_rate: facts.audio.sampleRate,
-            duration,
-          });
-        }
-        await timed("fast_publish", () =>
-          client.publish(
-            {
-              phase: "fast",
-              master: MASTER_NAME,
-              duration,
-              aspect_ratio: aspectRatio(video.displayWidth, video.displayHeight),
-              resolution: resolutionLabel(Math.min(video.displayWidth, video.displayHeight)),
-              max_frame_rate: fastRendition.frame_rate ?? null,
-              tracks,
-              renditions: [toProtocolRendition(fastRendition)],
-              source: sourceFactsFor(facts, true),
-              poster: null,
-              storyboard: null,
-            },
-            { signal },
-          ),
-        );
-        remuxed = true;
-        reporter.update("transcoding", 20);
-        log.info("job.published", { phase: "fast", ms: Date.now() - startedAt, bandwidth: fastRendition.bandwidth });
-      } catch (err) {
-        if (signal.aborted) throw signal.reason ?? err;
-        if (err instanceof ApiError && err.status !== undefined && JOB_GONE_STATUSES.has(err.status)) throw err;
-        log.warn("fast_path.failed", { error: err });
-      }
-    }
-
-    // 4. Ladder (20–80%), poster and storyboard (80–85%).
-    reporter.update("transcoding", 20);
+    // 3. The ladder starts now and runs to the end. The fast path (remux, upload, publish "fast")
+    // runs beside it; once that is done, finished segments upload while the ladder still encodes.
+    // Everything started here stops through `work` when the job leaves early, and is waited for
+    // before the temp directory goes away.
+    const work = new AbortController();
+    const workSignal = AbortSignal.any([signal, work.signal]);
     const rungs = video
       ? planRungs(video.displayWidth, video.displayHeight, settings.max_resolution, video.frameRate)
       : [];
@@ -421,27 +378,127 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
         video && frameRate ? { streamIndex: video.index, rungs, frameRate, deinterlace: video.interlaced } : undefined,
       audioStreamIndex: facts.audio?.index,
     };
+    const segments = new SegmentUploader({
+      outputDir,
+      dirs: ladderDirs(ladder),
+      concurrency: uploadConcurrency,
+      put: (rel) => putFile(outputDir, rel, workSignal),
+      // A segment that cannot be stored fails the job: stop encoding at once.
+      onError: (err) => work.abort(err),
+    });
+    let fastPhaseOver = false;
+    let ladderPercent = 0;
+    const reportLadder = () => reporter.update("transcoding", 20 + (70 * ladderPercent) / 100);
     log.info("ladder.started", {
       rungs: rungs.map((r) => `${r.name}:${r.width}x${r.height}`),
       frame_rate: frameRate ?? null,
       audio: !!facts.audio,
+      niceness: ladderNiceness,
     });
-    const ladderStarted = Date.now();
-    await timed("ladder", () =>
+    timings.before_ladder = Math.round(performance.now() - startedPerf);
+    let ladderExitedAt: number | undefined;
+    const ladderRun = timed("ladder", () =>
       runLadder(ladder, outputDir, {
         ...ffmpegRun,
-        onProgress: (p) => reporter.update("transcoding", 20 + (60 * (p.percent ?? 0)) / 100),
+        signal: workSignal,
+        niceness: ladderNiceness,
+        onProgress: (p) => {
+          ladderPercent = p.percent ?? ladderPercent;
+          if (fastPhaseOver) reportLadder();
+        },
       }),
-    );
-    log.info("ladder.done", { ms: Date.now() - ladderStarted });
-    reporter.update("transcoding", 80);
+    ).finally(() => {
+      ladderExitedAt = performance.now();
+    });
+    // Awaited below; settled here so a failure while the fast path runs is not an unhandled rejection.
+    ladderRun.catch(() => undefined);
+    let posterRun: Promise<string | null> = Promise.resolve(null);
 
-    let poster: string | null = null;
-    let storyboard: JobPublish["storyboard"] = null;
-    if (video) {
-      try {
+    try {
+      // 4. Fast path (12–20%). An optimization: if it fails, the ladder still completes the asset.
+      let remuxed = false;
+      if (plan.fastPath && video) {
+        try {
+          reporter.update("remuxing", 12);
+          await timed("remux", () =>
+            runRemux(
+              {
+                kind: "remux",
+                input: source,
+                videoIndex: video.index,
+                audioIndex: facts.audio?.index,
+                adtsToAsc: facts.container === "ts",
+              },
+              outputDir,
+              { ...ffmpegRun, onProgress: (p) => reporter.update("remuxing", 12 + (5 * (p.percent ?? 0)) / 100) },
+            ),
+          );
+          const fast = await timed("fast_master", () =>
+            writeMaster(outputDir, [{ name: FAST_DIR, type: "muxed" }], probeRun),
+          );
+          const fastRendition = fast.renditions[0];
+          await timed("fast_upload", async () => {
+            await upload(outputDir, await renditionFiles(outputDir, FAST_DIR), 17, 19);
+            await upload(outputDir, [MASTER_NAME], 19, 19.5);
+          });
+          reporter.update("finalizing", 19.5);
+          const tracks: Track[] = [
+            {
+              type: "video",
+              codec: video.codec,
+              width: fastRendition.width,
+              height: fastRendition.height,
+              frame_rate: fastRendition.frame_rate,
+              duration,
+            },
+          ];
+          if (facts.audio) {
+            tracks.push({
+              type: "audio",
+              codec: facts.audio.codec,
+              channels: facts.audio.channels,
+              sample_rate: facts.audio.sampleRate,
+              duration,
+            });
+          }
+          await timed("fast_publish", () =>
+            client.publish(
+              {
+                phase: "fast",
+                master: MASTER_NAME,
+                duration,
+                aspect_ratio: aspectRatio(video.displayWidth, video.displayHeight),
+                resolution: resolutionLabel(Math.min(video.displayWidth, video.displayHeight)),
+                max_frame_rate: fastRendition.frame_rate ?? null,
+                tracks,
+                renditions: [toProtocolRendition(fastRendition)],
+                source: sourceFactsFor(facts, true),
+                poster: null,
+                storyboard: null,
+              },
+              { signal },
+            ),
+          );
+          remuxed = true;
+          log.info("job.published", {
+            phase: "fast",
+            ms: Date.now() - startedAt,
+            bandwidth: fastRendition.bandwidth,
+          });
+        } catch (err) {
+          if (signal.aborted) throw signal.reason ?? err;
+          if (err instanceof ApiError && err.status !== undefined && JOB_GONE_STATUSES.has(err.status)) throw err;
+          log.warn("fast_path.failed", { error: err });
+        }
+      }
+
+      // 5. Ladder (20–90%) with segment uploads; the poster beside it, at low priority.
+      fastPhaseOver = true;
+      reportLadder();
+      segments.start();
+      if (video) {
         const size = posterSize(video.displayWidth, video.displayHeight);
-        await timed("poster", () =>
+        posterRun = timed("poster", () =>
           runPoster(
             {
               kind: "poster",
@@ -453,134 +510,168 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
               ...size,
             },
             outputDir,
-            ffmpegRun,
+            { ...ffmpegRun, signal: workSignal, niceness: SIDE_WORK_NICENESS },
           ),
+        ).then(
+          () => POSTER_NAME,
+          (err) => {
+            if (workSignal.aborted) throw workSignal.reason ?? err;
+            log.warn("poster.failed", { error: err });
+            return null;
+          },
         );
-        poster = POSTER_NAME;
-      } catch (err) {
-        if (signal.aborted) throw signal.reason ?? err;
-        log.warn("poster.failed", { error: err });
+        posterRun.catch(() => undefined);
       }
-      reporter.update("transcoding", 82);
-      try {
-        // Thumbnails come from the smallest rendition's keyframes (every 2 s by construction):
-        // decoding only those is far cheaper than decoding the source again.
-        await timed("storyboard", async () => {
-          const smallest = rungs[rungs.length - 1];
-          const dir = path.join(outputDir, smallest.name);
-          const playlist = parseMediaPlaylist(await readFile(path.join(dir, PLAYLIST_NAME), "utf8"));
-          const parts = [playlist.mapUri ?? INIT_NAME, ...playlist.segments.map((s) => s.uri)];
-          const concat = `concat:${parts.join("|")}`;
-          const useRendition = concat.length < 100_000;
-          const sbPlan = planStoryboard(duration, smallest.width, smallest.height, {
-            intervalStep: useRendition ? 2 : 1,
+      await ladderRun;
+      log.info("ladder.done", { ms: timings.ladder });
+      reporter.update("uploading", 90);
+
+      // 6. Once ffmpeg has exited, at the same time: the last segments upload, the storyboard is cut
+      // from the smallest rendition's keyframes, the master is measured, the poster finishes.
+      const refs: RenditionRef[] = [
+        ...rungs.map((r) => ({ name: r.name, type: "video" as const })),
+        ...(facts.audio ? [{ name: AUDIO_DIR, type: "audio" as const }] : []),
+      ];
+      const storyboardRun = async (): Promise<JobPublish["storyboard"]> => {
+        if (!video) return null;
+        try {
+          await timed("storyboard", async () => {
+            // Thumbnails come from the smallest rendition's keyframes (every 2 s by construction):
+            // decoding only those is far cheaper than decoding the source again.
+            const smallest = rungs[rungs.length - 1];
+            const dir = path.join(outputDir, smallest.name);
+            const playlist = parseMediaPlaylist(await readFile(path.join(dir, PLAYLIST_NAME), "utf8"));
+            const parts = [playlist.mapUri ?? INIT_NAME, ...playlist.segments.map((s) => s.uri)];
+            const concat = `concat:${parts.join("|")}`;
+            const useRendition = concat.length < 100_000;
+            const sbPlan = planStoryboard(duration, smallest.width, smallest.height, {
+              intervalStep: useRendition ? 2 : 1,
+            });
+            await runStoryboard(
+              useRendition
+                ? {
+                    kind: "storyboard",
+                    input: concat,
+                    output: path.join(outputDir, STORYBOARD_IMAGE),
+                    plan: sbPlan,
+                    keyframesOnly: true,
+                  }
+                : {
+                    kind: "storyboard",
+                    input: source,
+                    output: path.join(outputDir, STORYBOARD_IMAGE),
+                    plan: sbPlan,
+                    streamIndex: video.index,
+                    deinterlace: video.interlaced,
+                  },
+              useRendition ? dir : outputDir,
+              { ...ffmpegRun, signal: workSignal },
+            );
           });
-          await runStoryboard(
-            useRendition
-              ? {
-                  kind: "storyboard",
-                  input: concat,
-                  output: path.join(outputDir, STORYBOARD_IMAGE),
-                  plan: sbPlan,
-                  keyframesOnly: true,
-                }
-              : {
-                  kind: "storyboard",
-                  input: source,
-                  output: path.join(outputDir, STORYBOARD_IMAGE),
-                  plan: sbPlan,
-                  streamIndex: video.index,
-                  deinterlace: video.interlaced,
-                },
-            useRendition ? dir : outputDir,
-            ffmpegRun,
-          );
-        });
-        storyboard = { vtt: STORYBOARD_VTT, image: STORYBOARD_IMAGE };
-      } catch (err) {
-        if (signal.aborted) throw signal.reason ?? err;
-        log.warn("storyboard.failed", { error: err });
+          return { vtt: STORYBOARD_VTT, image: STORYBOARD_IMAGE };
+        } catch (err) {
+          if (workSignal.aborted) throw workSignal.reason ?? err;
+          log.warn("storyboard.failed", { error: err });
+          return null;
+        }
+      };
+      const [, storyboard, final, poster] = await Promise.all([
+        timed("segment_upload_tail", () => segments.finish()),
+        storyboardRun(),
+        timed("master", () =>
+          writeMaster(outputDir, refs, { ...probeRun, signal: workSignal, audioLanguage: facts.audio?.language }),
+        ),
+        posterRun,
+      ]);
+
+      // 7. What is left (init sections, poster, storyboard), then the variant playlists, then the
+      // master: nothing is uploaded before what it points to, and each playlist is written once.
+      const rest: string[] = [];
+      const playlists: string[] = [];
+      for (const ref of refs) {
+        for (const f of await renditionFiles(outputDir, ref.name)) {
+          if (f.endsWith(`/${PLAYLIST_NAME}`)) playlists.push(f);
+          else if (!segments.uploaded.has(f)) rest.push(f);
+        }
       }
-    }
-    reporter.update("transcoding", 85);
-
-    // 5. Master, upload (85–97%), publish "complete".
-    const refs: RenditionRef[] = [
-      ...rungs.map((r) => ({ name: r.name, type: "video" as const })),
-      ...(facts.audio ? [{ name: AUDIO_DIR, type: "audio" as const }] : []),
-    ];
-    const final = await timed("master", () =>
-      writeMaster(outputDir, refs, { ...probeRun, audioLanguage: facts.audio?.language }),
-    );
-    const files: string[] = [];
-    for (const ref of refs) files.push(...(await renditionFiles(outputDir, ref.name)));
-    if (poster) files.push(POSTER_NAME);
-    if (storyboard) files.push(STORYBOARD_IMAGE, STORYBOARD_VTT);
-    reporter.update("uploading", 85);
-    const uploadStarted = Date.now();
-    await timed("ladder_upload", () => upload(outputDir, files, 85, 96));
-    // The master goes last: everything it points to exists by the time it does.
-    await timed("master_upload", () => upload(outputDir, [MASTER_NAME], 96, 97));
-    let uploadedBytes = 0;
-    for (const f of [...files, MASTER_NAME]) uploadedBytes += (await stat(path.join(outputDir, f))).size;
-    log.info("outputs.uploaded", { files: files.length + 1, bytes: uploadedBytes, ms: Date.now() - uploadStarted });
-
-    reporter.update("finalizing", 97);
-    const videoRenditions = final.renditions.filter((r) => r.type === "video");
-    const top: MeasuredRendition | undefined = videoRenditions.sort(
-      (a, b) => (b.height ?? 0) * (b.width ?? 0) - (a.height ?? 0) * (a.width ?? 0),
-    )[0];
-    const audio = final.renditions.find((r) => r.type === "audio");
-    const tracks: Track[] = [];
-    if (top) {
-      tracks.push({
-        type: "video",
-        codec: "h264",
-        width: top.width,
-        height: top.height,
-        frame_rate: top.frame_rate,
-        bitrate: top.average_bandwidth,
-        duration: top.duration,
+      if (poster) rest.push(POSTER_NAME);
+      if (storyboard) rest.push(STORYBOARD_IMAGE, STORYBOARD_VTT);
+      let uploadedBytes = segments.bytes;
+      await timed("final_upload", async () => {
+        uploadedBytes += await upload(outputDir, rest, 90, 95);
+        uploadedBytes += await upload(outputDir, playlists, 95, 96);
+        // The master goes last: everything it points to exists by the time it does.
+        uploadedBytes += await upload(outputDir, [MASTER_NAME], 96, 97);
       });
-    }
-    if (audio) {
-      tracks.push({
-        type: "audio",
-        codec: "aac",
-        channels: audio.channels,
-        sample_rate: audio.sampleRate,
-        bitrate: audio.average_bandwidth,
-        duration: audio.duration,
+      log.info("outputs.uploaded", {
+        files: segments.files + rest.length + playlists.length + 1,
+        bytes: uploadedBytes,
+        during_ladder: segments.files,
       });
+
+      reporter.update("finalizing", 97);
+      const videoRenditions = final.renditions.filter((r) => r.type === "video");
+      const top: MeasuredRendition | undefined = videoRenditions.sort(
+        (a, b) => (b.height ?? 0) * (b.width ?? 0) - (a.height ?? 0) * (a.width ?? 0),
+      )[0];
+      const audio = final.renditions.find((r) => r.type === "audio");
+      const tracks: Track[] = [];
+      if (top) {
+        tracks.push({
+          type: "video",
+          codec: "h264",
+          width: top.width,
+          height: top.height,
+          frame_rate: top.frame_rate,
+          bitrate: top.average_bandwidth,
+          duration: top.duration,
+        });
+      }
+      if (audio) {
+        tracks.push({
+          type: "audio",
+          codec: "aac",
+          channels: audio.channels,
+          sample_rate: audio.sampleRate,
+          bitrate: audio.average_bandwidth,
+          duration: audio.duration,
+        });
+      }
+      const topRung = rungs[0];
+      // No progress after this point: the API may refuse reports for a finished job.
+      await reporter.stop();
+      await timed("complete_publish", () =>
+        client.publish(
+          {
+            phase: "complete",
+            master: MASTER_NAME,
+            duration,
+            aspect_ratio: video ? aspectRatio(video.displayWidth, video.displayHeight) : null,
+            resolution: topRung ? `${topRung.size}p` : null,
+            max_frame_rate: top?.frame_rate ?? null,
+            tracks,
+            renditions: final.renditions.map(toProtocolRendition),
+            source: sourceFactsFor(facts, remuxed),
+            poster,
+            storyboard,
+          },
+          { signal },
+        ),
+      );
+      if (ladderExitedAt !== undefined) timings.after_ladder = Math.round(performance.now() - ladderExitedAt);
+      log.info("job.timings", { ...timings, total: Math.round(performance.now() - startedPerf) });
+      log.info("job.published", {
+        phase: "complete",
+        ms: Date.now() - startedAt,
+        renditions: final.renditions.map((r) => r.name),
+      });
+      return { status: "published", fastPath: remuxed };
+    } finally {
+      // On the way out for any reason: stop what still runs and wait for it, so nothing reads or
+      // writes the temp directory once it is removed. A no-op after success.
+      if (!work.signal.aborted) work.abort(new JobCancelledError("the job stopped"));
+      await Promise.allSettled([ladderRun, posterRun, segments.stop()]);
     }
-    const topRung = rungs[0];
-    // No progress after this point: the API may refuse reports for a finished job.
-    await reporter.stop();
-    await timed("complete_publish", () =>
-      client.publish(
-        {
-          phase: "complete",
-          master: MASTER_NAME,
-          duration,
-          aspect_ratio: video ? aspectRatio(video.displayWidth, video.displayHeight) : null,
-          resolution: topRung ? `${topRung.size}p` : null,
-          max_frame_rate: top?.frame_rate ?? null,
-          tracks,
-          renditions: final.renditions.map(toProtocolRendition),
-          source: sourceFactsFor(facts, remuxed),
-          poster,
-          storyboard,
-        },
-        { signal },
-      ),
-    );
-    log.info("job.timings", { ...timings, total: Date.now() - startedAt });
-    log.info("job.published", {
-      phase: "complete",
-      ms: Date.now() - startedAt,
-      renditions: final.renditions.map((r) => r.name),
-    });
-    return { status: "published", fastPath: remuxed };
   } catch (err) {
     await reporter.stop();
     const reason = signal.aborted ? (signal.reason ?? err) : err;

@@ -139,6 +139,49 @@ describe("probe", () => {
     expect(err.message).toMatch(/not a readable media file/);
   });
 
+  it("rejects a truncated faststart MP4 (index intact, media missing) and says how much is there", async () => {
+    // moov at the front: ffprobe opens the cut file and reports the full 8 s from the index.
+    const full = await makeClip(dir, "faststart.mp4", { duration: 8, extra: ["-movflags", "+faststart"] });
+    const data = await readFile(full);
+    expect(data.subarray(4, 8).toString()).toBe("ftyp");
+    expect(data.indexOf("moov")).toBeLessThan(data.indexOf("mdat"));
+    const file = path.join(dir, "faststart-cut.mp4");
+    await writeFile(file, data.subarray(0, Math.floor(data.length * 0.4)));
+    const err = await expectInputError(file, "input_unreadable");
+    expect(err.message).toMatch(/^the file is truncated: it declares 8\.0 s but only (\d+\.\d) s of media is present$/);
+    const present = Number(/only (\d+\.\d) s/.exec(err.message)?.[1]);
+    expect(present).toBeGreaterThan(1.5);
+    expect(present).toBeLessThan(5);
+
+    // The same check in Matroska, whose header declares the duration too.
+    const mkv = path.join(dir, "cut.mkv");
+    await execFileAsync("ffmpeg", ["-v", "error", "-y", "-i", full, "-c", "copy", path.join(dir, "whole.mkv")]);
+    const mkvData = await readFile(path.join(dir, "whole.mkv"));
+    await writeFile(mkv, mkvData.subarray(0, Math.floor(mkvData.length * 0.4)));
+    expect((await expectInputError(mkv, "input_unreadable")).message).toMatch(
+      /^the file is truncated: it declares 8\.0 s/,
+    );
+
+    // The intact file passes, with its keyframe interval measured in the same packet pass, and so
+    // does a long file whose last seconds are read by seeking.
+    const facts = await probe(full, { keyframes: true });
+    expect(facts.duration).toBeCloseTo(8, 1);
+    expect(facts.video?.keyframeInterval).toBeCloseTo(2, 1);
+    const long = await makeClip(dir, "long-faststart.mp4", {
+      width: 160,
+      height: 90,
+      duration: 40,
+      extra: ["-movflags", "+faststart"],
+    });
+    expect((await probe(long, { keyframes: true })).video?.keyframeInterval).toBeCloseTo(2, 1);
+    const longData = await readFile(long);
+    const longCut = path.join(dir, "long-cut.mp4");
+    await writeFile(longCut, longData.subarray(0, Math.floor(longData.length * 0.9)));
+    expect((await expectInputError(longCut, "input_unreadable")).message).toMatch(
+      /^the file is truncated: it declares 40\.0 s but only 3\d\.\d s of media is present$/,
+    );
+  });
+
   it("rejects a PDF renamed .mp4 and random bytes as input_unreadable", async () => {
     await expectInputError(await writeFakePdf(path.join(dir, "document.mp4")), "input_unreadable");
     const noise = Buffer.alloc(65536);

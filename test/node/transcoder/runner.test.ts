@@ -2,7 +2,7 @@
  * runJob end to end against a fake of the API's internal endpoints (a node:http server over a
  * temp dir): real download, real ffmpeg, real uploads, real progress/publish/fail calls.
  */
-import { mkdtemp, readdir, readFile, stat } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { JobDispatch } from "../../../src/lib/transcoder-protocol.js";
@@ -81,6 +81,17 @@ describe("runJob", () => {
     expect(events.slice(0, fastAt - 1).every((e) => e.startsWith("put:fast/"))).toBe(true);
     expect(events.at(-2)).toBe("put:master.m3u8");
     expect(events.at(-1)).toBe("publish:complete");
+    // Each variant playlist is written once, after every file it lists; the master after all of them.
+    for (const name of ["v360", "audio"]) {
+      const puts = events.map((e, i) => [e, i] as const).filter(([e]) => e.startsWith(`put:${name}/`));
+      expect(puts.filter(([e]) => e === `put:${name}/index.m3u8`)).toHaveLength(1);
+      expect(puts.at(-1)?.[0]).toBe(`put:${name}/index.m3u8`);
+      expect(puts.some(([e]) => e === `put:${name}/init.mp4`)).toBe(true);
+    }
+    // Nothing is uploaded twice, except master.m3u8: the fast one, then the final one.
+    const putEvents = events.filter((e) => e.startsWith("put:"));
+    expect(putEvents.filter((e) => e === "put:master.m3u8")).toHaveLength(2);
+    expect(new Set(putEvents).size).toBe(putEvents.length - 1);
     // No heartbeat after the job is complete.
     expect(h.api.events.at(-1)).toBe("publish:complete");
 
@@ -185,6 +196,26 @@ describe("runJob", () => {
     expect(h.api.publishes).toEqual([]);
     expect(h.api.violations).toEqual([]);
     expect(h.api.events.at(-1)).toBe("fail");
+    expect(await readdir(h.workRoot)).toEqual([]);
+  });
+
+  it("fails a truncated faststart MP4 as input_unreadable instead of publishing a shorter asset", async () => {
+    const full = await makeClip(dir, "cut-source.mp4", {
+      width: 320,
+      height: 240,
+      duration: 8,
+      extra: ["-movflags", "+faststart"],
+    });
+    const data = await readFile(full);
+    const source = path.join(dir, "cut.mp4");
+    await writeFile(source, data.subarray(0, Math.floor(data.length * 0.4)));
+    const h = await harness(source, "job_cut");
+    const outcome = await h.run();
+    expect(outcome).toMatchObject({ status: "failed", code: "input_unreadable", retryable: false });
+    expect(h.api.failures).toHaveLength(1);
+    expect(h.api.failures[0].message).toMatch(/^the file is truncated: it declares 8\.0 s but only \d\.\d s of media/);
+    expect(h.api.publishes).toEqual([]);
+    expect(h.api.events.filter((e) => e.startsWith("put:"))).toEqual([]);
     expect(await readdir(h.workRoot)).toEqual([]);
   });
 

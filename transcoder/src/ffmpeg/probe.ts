@@ -3,7 +3,8 @@
  * running ffprobe so the rules can be tested on canned JSON.
  *
  * Failures that are the input's fault become `InputError`s:
- *   input_unreadable   ffprobe cannot open it (zero bytes, truncated MP4 without moov, a PDF)
+ *   input_unreadable   ffprobe cannot open it (zero bytes, truncated MP4 without moov, a PDF), or
+ *                      its index declares more media than the file holds (a truncated faststart MP4)
  *   input_no_media     it opens but has neither a video nor an audio stream
  *   input_unsupported  it has media we will not process (still images, unknown codecs)
  */
@@ -64,6 +65,8 @@ export interface MediaFacts {
   formatName: string;
   sizeBytes: number;
   duration: number;
+  /** The container's start time (format start_time), when ffprobe knows it. */
+  startTime?: number;
   bitrate?: number;
   video?: VideoFacts;
   audio?: AudioFacts;
@@ -285,6 +288,7 @@ export function parseProbeOutput(json: unknown, sizeBytes: number): MediaFacts {
     formatName,
     sizeBytes,
     duration,
+    startTime: toNumber(format.start_time),
     bitrate: toInt(format.bit_rate),
     video,
     audio,
@@ -296,6 +300,8 @@ export interface ProbeOptions {
   ffprobePath?: string;
   /** Also measure the keyframe interval of the video (one more cheap ffprobe pass over packets). */
   keyframes?: boolean;
+  /** Check that the media the container declares is present (default true; same packet pass). */
+  integrity?: boolean;
 }
 
 async function ffprobeJson(input: string, args: string[], options: ProbeOptions): Promise<unknown> {
@@ -308,6 +314,97 @@ async function ffprobeJson(input: string, args: string[], options: ProbeOptions)
   return JSON.parse(stdout);
 }
 
+/** Containers whose header declares the duration (a sample table or a Duration element), so a
+ * file cut short still claims the full length. Others (MPEG-TS, raw streams) estimate it from the
+ * data they hold, which a truncation cannot contradict. */
+const DECLARED_DURATION_CONTAINERS = new Set(["mp4", "mov", "mkv", "webm"]);
+/** How far before the declared end the truncation check starts reading. */
+export const TAIL_SECONDS = 3;
+export const KEYFRAME_WINDOW_SECONDS = 30;
+
+export interface PacketScan {
+  /** Per stream index: the latest pts + duration seen (seconds). */
+  streamEnds: Map<number, number>;
+  /** Video packets of the keyframe window, in read order (only when a window was asked for). */
+  windowPackets: { time: number; key: boolean }[];
+}
+
+/**
+ * One ffprobe pass over packet headers (no decoding), streamed line by line so a long file never
+ * sits in memory. `readIntervals` is ffprobe's -read_intervals; absent reads the whole file.
+ * Video packets of `windowStream` with a time below `windowEnd` are kept for the keyframe check.
+ */
+export async function scanPackets(
+  input: string,
+  scan: { readIntervals?: string; windowStream?: number; windowEnd?: number },
+  options: ProbeOptions = {},
+): Promise<PacketScan> {
+  const binary = options.ffprobePath ?? (await getBinaries()).ffprobe;
+  const result: PacketScan = { streamEnds: new Map(), windowPackets: [] };
+  let pending = "";
+  const onLine = (line: string) => {
+    // `compact=p=0`: key=value pairs separated by "|", whatever order a given ffprobe prints them in.
+    const fields = new Map<string, string>();
+    for (const pair of line.split("|")) {
+      const eq = pair.indexOf("=");
+      if (eq > 0) fields.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    const index = toInt(fields.get("stream_index"));
+    const time = toNumber(fields.get("pts_time")) ?? toNumber(fields.get("dts_time"));
+    if (index === undefined || time === undefined) return;
+    const end = time + (toNumber(fields.get("duration_time")) ?? 0);
+    result.streamEnds.set(index, Math.max(result.streamEnds.get(index) ?? end, end));
+    if (index === scan.windowStream && (scan.windowEnd === undefined || time < scan.windowEnd)) {
+      result.windowPackets.push({ time, key: (fields.get("flags") ?? "").startsWith("K") });
+    }
+  };
+  await runProcess(
+    binary,
+    [
+      "-v",
+      "error",
+      "-of",
+      "compact=p=0",
+      "-show_entries",
+      "packet=stream_index,pts_time,dts_time,duration_time,flags",
+      ...(scan.readIntervals ? ["-read_intervals", scan.readIntervals] : []),
+      input,
+    ],
+    {
+      signal: options.signal,
+      timeoutMs: 120_000,
+      onStdout: (chunk) => {
+        const lines = (pending + chunk.toString()).split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) onLine(line);
+      },
+    },
+  );
+  if (pending) onLine(pending);
+  return result;
+}
+
+/**
+ * The longest gap between keyframes in a window of video packets. Returns the window's span when
+ * fewer than two keyframes appear in it.
+ */
+export function keyframeIntervalOf(packets: readonly { time: number; key: boolean }[]): number | undefined {
+  if (packets.length === 0) return undefined;
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  for (const p of packets) {
+    first = Math.min(first, p.time);
+    last = Math.max(last, p.time);
+  }
+  const keyTimes = packets.filter((p) => p.key).map((p) => p.time);
+  keyTimes.sort((x, y) => x - y);
+  if (keyTimes.length < 2) return last - first;
+  let longest = 0;
+  for (let i = 1; i < keyTimes.length; i++) longest = Math.max(longest, keyTimes[i] - keyTimes[i - 1]);
+  // A stream whose last keyframe is long before the end of the window has at least that gap.
+  return Math.max(longest, last - keyTimes[keyTimes.length - 1]);
+}
+
 /**
  * The longest gap between video keyframes over the first `windowSeconds`, read from packet flags
  * without decoding. Returns the window length when fewer than two keyframes appear in it.
@@ -317,35 +414,30 @@ export async function probeKeyframeInterval(
   streamIndex: number,
   options: ProbeOptions & { windowSeconds?: number } = {},
 ): Promise<number | undefined> {
-  const windowSeconds = options.windowSeconds ?? 30;
-  const json = (await ffprobeJson(
-    input,
-    [
-      "-select_streams",
-      String(streamIndex),
-      "-show_entries",
-      "packet=pts_time,dts_time,flags",
-      "-read_intervals",
-      `%+${windowSeconds}`,
-    ],
-    options,
-  )) as { packets?: { pts_time?: string; dts_time?: string; flags?: string }[] };
-  const packets = json.packets ?? [];
-  const times = packets
-    .map((p) => toNumber(p.pts_time) ?? toNumber(p.dts_time))
-    .filter((t): t is number => t !== undefined);
-  if (times.length === 0) return undefined;
-  const keyTimes = packets
-    .filter((p) => p.flags?.startsWith("K"))
-    .map((p) => toNumber(p.pts_time) ?? toNumber(p.dts_time))
-    .filter((t): t is number => t !== undefined)
-    .sort((x, y) => x - y);
-  const span = Math.max(...times) - Math.min(...times);
-  if (keyTimes.length < 2) return span;
-  let longest = 0;
-  for (let i = 1; i < keyTimes.length; i++) longest = Math.max(longest, keyTimes[i] - keyTimes[i - 1]);
-  // A stream whose last keyframe is long before the end of the window has at least that gap.
-  return Math.max(longest, Math.max(...times) - keyTimes[keyTimes.length - 1]);
+  const windowSeconds = options.windowSeconds ?? KEYFRAME_WINDOW_SECONDS;
+  const scan = await scanPackets(input, { readIntervals: `%+${windowSeconds}`, windowStream: streamIndex }, options);
+  return keyframeIntervalOf(scan.windowPackets);
+}
+
+/** Missing media we let pass: container durations round, and the last frame's duration is a guess. */
+export function truncationTolerance(declared: number): number {
+  return Math.max(0.5, Math.min(2, declared * 0.01));
+}
+
+/** How long the file says its media lasts: the audio/video tracks' own durations, else the container's. */
+function declaredDuration(facts: MediaFacts): number {
+  const streams = [facts.video?.duration, facts.audio?.duration].filter((d): d is number => d !== undefined && d > 0);
+  return streams.length ? Math.max(...streams) : facts.duration;
+}
+
+/** Seconds of audio/video media the scan saw, measured from the container's start. */
+function presentDuration(facts: MediaFacts, scan: PacketScan): number {
+  let end = Number.NEGATIVE_INFINITY;
+  for (const index of [facts.video?.index, facts.audio?.index]) {
+    const e = index === undefined ? undefined : scan.streamEnds.get(index);
+    if (e !== undefined) end = Math.max(end, e);
+  }
+  return Number.isFinite(end) ? Math.max(0, end - (facts.startTime ?? 0)) : 0;
 }
 
 /** Probes a local file. Throws InputError for inputs we cannot use, FfmpegError/BinaryNotFoundError otherwise. */
@@ -365,8 +457,46 @@ export async function probe(input: string, options: ProbeOptions = {}): Promise<
     throw err;
   }
   const facts = parseProbeOutput(json, size);
-  if (options.keyframes && facts.video) {
-    facts.video.keyframeInterval = await probeKeyframeInterval(input, facts.video.index, options);
+
+  // One more ffprobe pass over packet headers answers both remaining questions: how far apart the
+  // keyframes of the first seconds are (fast path), and whether the media the header declares is
+  // really in the file. A faststart MP4 cut short keeps its complete index, so ffprobe reports the
+  // full duration and ffmpeg quietly produces a shorter output; only reading the packets near the
+  // declared end shows that they are missing. Reading the first window and the last seconds is
+  // cheap at any length; the whole file is read only when something is missing, to say how much.
+  const video = facts.video;
+  const wantKeyframes = !!options.keyframes && !!video;
+  const declared = declaredDuration(facts);
+  const wantIntegrity =
+    options.integrity !== false && DECLARED_DURATION_CONTAINERS.has(facts.container) && declared > 0;
+  if (!wantKeyframes && !wantIntegrity) return facts;
+  const start = facts.startTime ?? 0;
+  const windowEnd = start + KEYFRAME_WINDOW_SECONDS;
+  const tailStart = start + declared - TAIL_SECONDS;
+  const intervals: string[] = [];
+  if (wantKeyframes) intervals.push(`%+${KEYFRAME_WINDOW_SECONDS}`);
+  if (wantIntegrity && tailStart > (wantKeyframes ? windowEnd : start)) {
+    intervals.push(`${tailStart.toFixed(3)}%`);
+  } else if (wantIntegrity) {
+    intervals.length = 0; // short file: read it all
+  }
+  const scan = await scanPackets(
+    input,
+    { readIntervals: intervals.length ? intervals.join(",") : undefined, windowStream: video?.index, windowEnd },
+    options,
+  );
+  if (wantKeyframes && video) video.keyframeInterval = keyframeIntervalOf(scan.windowPackets);
+  if (wantIntegrity && presentDuration(facts, scan) < declared - truncationTolerance(declared)) {
+    // Measure what is there (the quick pass may have stopped at its window), and only then refuse.
+    const present = intervals.length
+      ? presentDuration(facts, await scanPackets(input, {}, options))
+      : presentDuration(facts, scan);
+    if (present < declared - truncationTolerance(declared)) {
+      throw new InputError(
+        "input_unreadable",
+        `the file is truncated: it declares ${declared.toFixed(1)} s but only ${(Math.floor(present * 10) / 10).toFixed(1)} s of media is present`,
+      );
+    }
   }
   return facts;
 }

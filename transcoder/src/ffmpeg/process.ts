@@ -3,6 +3,7 @@
  * reports, kills the process when the caller aborts, and turns `-progress` output into callbacks.
  */
 import { spawn } from "node:child_process";
+import os from "node:os";
 import { getBinaries } from "./binaries.js";
 import { FfmpegError } from "./errors.js";
 import { createProgressParser, type FfmpegProgress } from "./progress.js";
@@ -19,6 +20,11 @@ export interface RunProcessOptions {
   stallTimeoutMs?: number;
   /** Kill the process after this long in total. */
   timeoutMs?: number;
+  /**
+   * Raise the process's nice value (lower its CPU priority) to this, e.g. 10 for work that may run
+   * beside more urgent work. Lowering priority needs no privilege; failures are ignored.
+   */
+  niceness?: number;
 }
 
 export interface ProcessResult {
@@ -39,6 +45,13 @@ export function runProcess(
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    if (options.niceness && child.pid !== undefined) {
+      try {
+        os.setPriority(child.pid, options.niceness);
+      } catch {
+        // Not allowed or already gone: it runs at normal priority, which is only slower for others.
+      }
+    }
     const stdoutChunks: Buffer[] = [];
     let stderr = "";
     let killedFor: string | undefined;
@@ -124,6 +137,8 @@ export interface RunFfmpegOptions {
   /** Override the discovered binary (tests, or a caller that resolved it already). */
   ffmpegPath?: string;
   stallTimeoutMs?: number;
+  /** See RunProcessOptions.niceness. */
+  niceness?: number;
 }
 
 /** Options every invocation gets: quiet stderr except errors, never read stdin, overwrite outputs. */
@@ -136,6 +151,7 @@ export async function runFfmpeg(args: readonly string[], options: RunFfmpegOptio
   return runProcess(binary, [...COMMON_ARGS, ...progressArgs, ...args], {
     cwd: options.cwd,
     signal: options.signal,
+    niceness: options.niceness,
     onStdout: parse,
     // ffmpeg prints a progress block about twice a second; minutes of silence means it is stuck.
     stallTimeoutMs: options.onProgress ? (options.stallTimeoutMs ?? 5 * 60_000) : undefined,

@@ -60,10 +60,12 @@ export async function measurePlaylist(renditionDir: string): Promise<PlaylistMea
   const playlist = parseMediaPlaylist(await readFile(path.join(renditionDir, PLAYLIST_NAME), "utf8"));
   if (playlist.segments.length === 0) throw new Error(`${renditionDir}: media playlist has no segments`);
   const initBytes = playlist.mapUri ? (await stat(path.join(renditionDir, playlist.mapUri))).size : 0;
-  const segments: SegmentSize[] = [];
-  for (const seg of playlist.segments) {
-    segments.push({ bytes: (await stat(path.join(renditionDir, seg.uri))).size, duration: seg.duration });
-  }
+  const segments: SegmentSize[] = await Promise.all(
+    playlist.segments.map(async (seg) => ({
+      bytes: (await stat(path.join(renditionDir, seg.uri))).size,
+      duration: seg.duration,
+    })),
+  );
   const totalBytes = initBytes + segments.reduce((n, s) => n + s.bytes, 0);
   const totalDuration = segments.reduce((n, s) => n + s.duration, 0);
   const withInit = segments.map((s, i) => (i === 0 ? { ...s, bytes: s.bytes + initBytes } : s));
@@ -223,8 +225,8 @@ export async function writeMaster(
   refs: readonly RenditionRef[],
   options: MasterOptions & ProbeOptions = {},
 ): Promise<{ renditions: MeasuredRendition[]; master: string; path: string }> {
-  const renditions: MeasuredRendition[] = [];
-  for (const ref of refs) renditions.push(await measureRendition(outputDir, ref, options));
+  // One ffprobe per rendition, all at once: they are short and mostly wait on process start-up.
+  const renditions = await Promise.all(refs.map((ref) => measureRendition(outputDir, ref, options)));
   const master = renderMaster(renditions, options);
   const file = path.join(outputDir, MASTER_NAME);
   await writeFile(file, master);
