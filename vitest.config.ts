@@ -1,6 +1,7 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { deriveEdgeApiSecretNode, thumbnailApiStub } from "./test/edge/thumbnail-api-stub.js";
 
 const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
 
@@ -11,6 +12,9 @@ const testBindings = {
   TRANSCODER_URL: "http://127.0.0.1:9",
   TEST_MIGRATIONS: migrations,
 };
+
+/** The edge's HMAC key for calls to the API, derived the way `npm start` and production derive it. */
+const edgeApiSecret = deriveEdgeApiSecretNode(testBindings.JOB_TOKEN_SECRET);
 
 export default defineConfig({
   test: {
@@ -45,7 +49,11 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./workers/edge/wrangler.toml" },
-            miniflare: { bindings: testBindings },
+            miniflare: {
+              bindings: { ...testBindings, EDGE_API_SECRET: edgeApiSecret },
+              // The API worker behind the edge's `API` service binding: a Node stub of its thumbnail endpoint.
+              serviceBindings: { API: thumbnailApiStub(edgeApiSecret) },
+            },
           }),
         ],
         test: {

@@ -5,10 +5,14 @@
  *
  * Why two wrangler processes rather than `wrangler dev -c api -c edge`: with several configs only the
  * first worker gets a port, and the edge must answer on its own address like it does in production.
+ * The edge's `API` service binding (on-demand thumbnails) reaches the API's session through wrangler's
+ * dev registry, kept per state folder (WRANGLER_REGISTRY_PATH) so two stacks on one machine (npm start
+ * and an e2e run) never bind to each other's API.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { deriveEdgeApiSecret } from "../../src/lib/edge-auth";
 import { freePort, type Service, startService, waitForHttp } from "./proc";
 import { API_CONFIG, applyMigrations, EDGE_CONFIG, ROOT, wranglerBin } from "./wrangler";
 
@@ -87,6 +91,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     WRANGLER_SEND_METRICS: "false",
     CLOUDFLARE_CF_FETCH_ENABLED: "false",
     NO_COLOR: opts.quiet ? "1" : (process.env.NO_COLOR ?? ""),
+    WRANGLER_REGISTRY_PATH: path.join(persistTo, "dev-registry"),
   };
   const devArgs = async (config: string, port: number) => [
     "dev",
@@ -124,7 +129,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       quiet: opts.quiet,
     });
     services.push(api);
-    const edgeVars = { API_PUBLIC_URL: apiUrl, EDGE_PUBLIC_URL: edgeUrl, ...opts.edgeVars };
+    // The edge's only secret: the HMAC key of its calls to the API, derived from JOB_TOKEN_SECRET.
+    const edgeVars = {
+      API_PUBLIC_URL: apiUrl,
+      EDGE_PUBLIC_URL: edgeUrl,
+      EDGE_API_SECRET: await deriveEdgeApiSecret(secrets.JOB_TOKEN_SECRET),
+      ...opts.edgeVars,
+    };
     const edge = startService(
       "edge",
       wrangler,

@@ -56,3 +56,42 @@ export async function verifyJobToken(
     return null;
   }
 }
+
+/**
+ * Source-read tokens: what a transcoder gets to render one on-demand thumbnail. Same secret, a distinct
+ * audience (a job token is never accepted here, nor this one on job endpoints), `sub` = one asset ID,
+ * and a lifetime of minutes: the render is synchronous and bounded by its own timeouts.
+ */
+export const SOURCE_TOKEN_AUDIENCE = "asset-source";
+export const SOURCE_TOKEN_TTL_SECONDS = 5 * 60;
+
+export async function signSourceToken(env: Pick<Env, "JOB_TOKEN_SECRET">, assetId: string): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(assetId)
+    .setAudience(SOURCE_TOKEN_AUDIENCE)
+    .setIssuer(JOB_TOKEN_ISSUER)
+    .setIssuedAt(now)
+    .setExpirationTime(now + SOURCE_TOKEN_TTL_SECONDS)
+    .sign(key(env.JOB_TOKEN_SECRET));
+}
+
+/** The asset ID a valid source-read token names; null for anything that does not hold. */
+export async function verifySourceToken(
+  env: Pick<Env, "JOB_TOKEN_SECRET">,
+  token: string | null | undefined,
+): Promise<string | null> {
+  if (!token || token.length > 4096) return null;
+  try {
+    const { payload } = await jwtVerify(token, key(env.JOB_TOKEN_SECRET), {
+      algorithms: ["HS256"],
+      audience: SOURCE_TOKEN_AUDIENCE,
+      issuer: JOB_TOKEN_ISSUER,
+      requiredClaims: ["sub", "exp"],
+    });
+    return typeof payload.sub === "string" ? payload.sub : null;
+  } catch {
+    return null;
+  }
+}

@@ -111,11 +111,12 @@ describe("public playback", () => {
     await sprite.arrayBuffer();
   });
 
-  it("refuses on-demand thumbnail parameters clearly (not rendered yet) and invalid ones with 400", async () => {
+  it("renders thumbnails with parameters on demand (thumbnails.test.ts) and refuses invalid ones with 400", async () => {
     const pb = await seedPlaybackId(await seedAsset());
     const timed = await get(`/${pb}/thumbnail.jpg?time=3&width=320`);
-    expect(timed.status).toBe(501);
-    expect(await timed.json()).toMatchObject({ error: "not_implemented", reason: "thumbnail_rendering_unsupported" });
+    expect(timed.status).toBe(200);
+    expect(timed.headers.get("x-keyframe-thumbnail")).toBe("rendered");
+    await timed.arrayBuffer();
     const bad = await get(`/${pb}/thumbnail.jpg?width=-1`);
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ reason: "invalid_thumbnail_params" });

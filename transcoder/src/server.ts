@@ -1,7 +1,8 @@
 /**
  * The transcoder's HTTP face: `POST /jobs` accepts a JobDispatch and answers 202 at once; jobs run
  * in the background, at most TRANSCODER_CONCURRENCY at a time, the rest queued in memory.
- * `GET /health` reports the ffmpeg in use and the load. SIGTERM stops intake, gives running jobs
+ * `POST /thumbnails` renders one thumbnail synchronously and answers image/jpeg (./thumbnails.ts
+ * bounds how many run). `GET /health` reports the ffmpeg in use and the load. SIGTERM stops intake, gives running jobs
  * a grace period, then aborts them (they report a retryable failure so the API re-dispatches).
  *
  * Run directly (`tsx transcoder/src/server.ts`) it listens on KEYFRAME_TRANSCODER_HOST
@@ -11,11 +12,20 @@ import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
+import { THUMBNAIL_HEADER, THUMBNAIL_TIME_HEADER, TranscoderThumbnailRequestSchema } from "../../src/lib/thumbnails.js";
 import { type JobDispatch, JobDispatchSchema } from "../../src/lib/transcoder-protocol.js";
 import { ApiClient } from "./api-client.js";
 import { getBinaries } from "./ffmpeg/binaries.js";
+import { FfmpegError } from "./ffmpeg/errors.js";
+import { NoVideoError, SourceUnavailableError } from "./ffmpeg/thumbnail.js";
 import { createLogger, type Logger } from "./log.js";
 import { type JobOutcome, type RunJobOptions, runJob, ShutdownError } from "./runner.js";
+import {
+  createThumbnailService,
+  ThumbnailAbandonedError,
+  ThumbnailBusyError,
+  type ThumbnailServiceOptions,
+} from "./thumbnails.js";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -33,6 +43,8 @@ export interface ServerOptions {
   runJob?: JobRunner;
   /** Passed to every runJob call. */
   jobOptions?: Omit<RunJobOptions, "signal" | "logger">;
+  /** On-demand thumbnail limits (defaults from THUMBNAIL_* environment variables). */
+  thumbnails?: Omit<ThumbnailServiceOptions, "logger">;
 }
 
 export interface RunningServer {
@@ -60,6 +72,10 @@ const PROBLEM_TITLES = {
   payload_too_large: "Payload too large",
   internal_error: "Internal error",
   service_unavailable: "Service unavailable",
+  no_video: "The source has no video",
+  source_unavailable: "The source could not be read",
+  render_failed: "The thumbnail could not be rendered",
+  render_timeout: "The thumbnail render timed out",
 } as const;
 type ProblemCode = keyof typeof PROBLEM_TITLES;
 
@@ -129,6 +145,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const queue: QueuedJob[] = [];
   const finished: Promise<unknown>[] = [];
   let closing = false;
+  const thumbs = createThumbnailService({ ...options.thumbnails, logger: log });
 
   const pump = () => {
     while (!closing && running.size < concurrency && queue.length > 0) {
@@ -161,6 +178,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
           running: running.size,
           queued: queue.length,
           concurrency,
+          thumbnails: thumbs.stats(),
         });
       } catch (err) {
         return json(res, requestId, 503, {
@@ -171,6 +189,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         });
       }
     }
+    if (url.pathname === "/thumbnails") return handleThumbnail(req, res, requestId);
     if (url.pathname === "/jobs") {
       if (req.method !== "POST") {
         res.setHeader("allow", "POST");
@@ -234,6 +253,95 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     return problem(res, requestId, 404, "not_found", `no route for ${req.method} ${url.pathname}`);
   };
 
+  /** Reads and validates a JSON body; answers the problem itself and returns undefined when it is off. */
+  const readJsonBody = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    requestId: string,
+  ): Promise<{ value: unknown } | undefined> => {
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, MAX_BODY_BYTES);
+    } catch (err) {
+      if (err instanceof TooLargeError) {
+        res.setHeader("connection", "close");
+        problem(res, requestId, 413, "payload_too_large", `the body exceeds ${MAX_BODY_BYTES} bytes`);
+        return undefined;
+      }
+      throw err;
+    }
+    try {
+      return { value: JSON.parse(raw.toString("utf8")) };
+    } catch {
+      problem(res, requestId, 400, "malformed_json", "the body is not valid JSON", [
+        { location: "body", message: "malformed JSON" },
+      ]);
+      return undefined;
+    }
+  };
+
+  const handleThumbnail = async (req: http.IncomingMessage, res: http.ServerResponse, requestId: string) => {
+    if (req.method !== "POST") {
+      res.setHeader("allow", "POST");
+      return problem(res, requestId, 405, "method_not_allowed", "use POST /thumbnails");
+    }
+    const body = await readJsonBody(req, res, requestId);
+    if (!body) return;
+    const parsed = TranscoderThumbnailRequestSchema.safeParse(body.value);
+    if (!parsed.success) {
+      const errors = parsed.error.issues.map((i) => ({
+        location: ["body", ...i.path.map(String)].join("."),
+        message: i.message,
+      }));
+      return problem(res, requestId, 400, "validation_failed", "the body is not a valid thumbnail request", errors);
+    }
+    if (closing) {
+      res.setHeader("retry-after", "5");
+      return problem(res, requestId, 503, "service_unavailable", "this transcoder is stopping");
+    }
+    // The API gave up (its timeout, or its own caller left): stop waiting for a slot on its behalf.
+    const gone = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    try {
+      const out = await thumbs.render(parsed.data, gone.signal);
+      res.writeHead(200, {
+        "content-type": "image/jpeg",
+        "content-length": String(out.jpeg.length),
+        "x-request-id": requestId,
+        [THUMBNAIL_HEADER]: out.joined ? "joined" : "rendered",
+        [THUMBNAIL_TIME_HEADER]: out.atSeconds.toFixed(1),
+        "x-keyframe-render-ms": String(out.renderMs),
+      });
+      res.end(out.jpeg);
+    } catch (err) {
+      if (err instanceof ThumbnailAbandonedError) {
+        if (!res.destroyed) problem(res, requestId, 503, "service_unavailable", err.message);
+        return;
+      }
+      if (err instanceof ThumbnailBusyError) {
+        res.setHeader("retry-after", String(err.retryAfterSeconds));
+        return problem(res, requestId, 503, "service_unavailable", `too many thumbnail renders: ${err.message}`);
+      }
+      if (err instanceof NoVideoError) return problem(res, requestId, 422, "no_video", err.message);
+      if (err instanceof SourceUnavailableError) {
+        return problem(res, requestId, 502, "source_unavailable", err.message);
+      }
+      if (err instanceof FfmpegError) {
+        log.warn("thumbnail.failed", { asset_id: parsed.data.asset_id, error: err, stderr: err.details.stderr });
+        return /timed out/.test(err.message)
+          ? problem(res, requestId, 504, "render_timeout", err.message)
+          : problem(res, requestId, 502, "render_failed", err.message);
+      }
+      if (closing) {
+        res.setHeader("retry-after", "5");
+        return problem(res, requestId, 503, "service_unavailable", "this transcoder stopped during the render");
+      }
+      throw err;
+    }
+  };
+
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err) => {
       log.error("http.error", { error: err });
@@ -270,6 +378,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const close = (closeOptions: { graceMs?: number } = {}) => {
     closed ??= (async () => {
       closing = true;
+      thumbs.stopIntake();
       const graceMs =
         closeOptions.graceMs ?? options.shutdownGraceMs ?? (Number(process.env.TRANSCODER_SHUTDOWN_GRACE_MS) || 10_000);
       const stopListening = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -288,7 +397,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
             .catch((err) => log.error("job.fail_report_failed", { job_id: job.dispatch.job_id, error: err }));
         }),
       );
-      const all = Promise.allSettled([...finished]);
+      const all = Promise.allSettled([...finished, thumbs.idle()]);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         all.then(() => false),
@@ -299,7 +408,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       clearTimeout(timer);
       if (timedOut) {
         for (const job of running.values()) job.controller.abort(new ShutdownError("the transcoder is shutting down"));
-        await Promise.allSettled([...finished]);
+        thumbs.abortAll();
+        await Promise.allSettled([...finished, thumbs.idle()]);
       }
       server.closeAllConnections?.();
       await stopListening;

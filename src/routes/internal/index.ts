@@ -8,6 +8,7 @@ import { registerOutputs } from "./outputs";
 import { registerProgress } from "./progress";
 import { registerPublish } from "./publish";
 import { registerSource } from "./source";
+import { registerThumbnails } from "./thumbnails";
 
 export function registerInternalRoutes(app: App) {
   registerSource(app);
@@ -15,4 +16,5 @@ export function registerInternalRoutes(app: App) {
   registerProgress(app);
   registerPublish(app);
   registerFail(app);
+  registerThumbnails(app);
 }

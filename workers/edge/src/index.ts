@@ -7,6 +7,7 @@
  *   /{playback_id}.m3u8                      master playlist            aud v
  *   /{playback_id}/{rendition}/{file}        variant playlists, init, segments   aud v
  *   /{playback_id}/thumbnail.jpg             poster                     aud t
+ *   /{playback_id}/thumbnail.jpg?time=&width=&height=&fit_mode=   on-demand thumbnail (./thumbnails.ts)   aud t
  *   /{playback_id}/storyboard.vtt|.jpg       storyboard                 aud s
  *   /embed/{playback_id}?token=…             player page
  *   /health
@@ -20,6 +21,14 @@ import {
   THUMBNAIL_CLAIMS,
   type TokenAudience,
 } from "../../../src/lib/playback-token";
+import {
+  normalizeThumbnail,
+  parseThumbnailQuery,
+  type RequestedThumbnail,
+  sameThumbnailValue,
+  THUMBNAIL_HEADER,
+  thumbnailKey,
+} from "../../../src/lib/thumbnails";
 import { EMBED_JS, embedCsp, embedPage } from "./embed";
 import { clearMetaCache, runKey, serveObject } from "./media";
 import { hasEndList, rewritePlaylist, rewriteStoryboardVtt } from "./playlist";
@@ -32,6 +41,7 @@ import {
   type PlaybackState,
   resolvePlayback,
 } from "./state";
+import { clearThumbnailFacts, renderViaApi, runFacts, type ThumbnailEnv } from "./thumbnails";
 
 export type { EdgeEnv };
 
@@ -43,6 +53,7 @@ export function clearEdgeCaches() {
   verifier.clear();
   clearStateCache();
   clearMetaCache();
+  clearThumbnailFacts();
 }
 
 const MESSAGES: Record<string, string> = {
@@ -71,8 +82,10 @@ const MESSAGES: Record<string, string> = {
   referrer_required: "Playback requires a referring site for this video.",
   thumbnail_params_mismatch: "The thumbnail parameters differ from those pinned in the token.",
   invalid_thumbnail_params: "Invalid thumbnail parameters.",
-  thumbnail_rendering_unsupported:
-    "Thumbnails at a time or size are not rendered yet; request thumbnail.jpg without parameters for the poster.",
+  no_video: "This video has no picture to take a thumbnail from.",
+  thumbnail_unavailable: "No thumbnail can be taken from this video.",
+  thumbnail_rendering_busy: "Thumbnails are being rendered at capacity; retry shortly.",
+  thumbnail_rendering_unavailable: "Thumbnails cannot be rendered right now; retry later.",
   no_poster: "This video has no poster image.",
   no_storyboard: "This video has no storyboard.",
 };
@@ -83,12 +96,25 @@ const ERROR_NAMES: Record<number, string> = {
   403: "forbidden",
   404: "not_found",
   501: "not_implemented",
+  503: "service_unavailable",
 };
 
-function deny(status: number, reason: string, cors: Record<string, string>): Response {
+function deny(
+  status: number,
+  reason: string,
+  cors: Record<string, string>,
+  extra: { message?: string; headers?: Record<string, string> } = {},
+): Response {
   return new Response(
-    JSON.stringify({ error: ERROR_NAMES[status] ?? "error", reason, message: MESSAGES[reason] ?? reason }),
-    { status, headers: { "Content-Type": "application/json", "Cache-Control": "no-store", ...cors } },
+    JSON.stringify({
+      error: ERROR_NAMES[status] ?? "error",
+      reason,
+      message: extra.message ?? MESSAGES[reason] ?? reason,
+    }),
+    {
+      status,
+      headers: { "Content-Type": "application/json", "Cache-Control": "no-store", ...cors, ...extra.headers },
+    },
   );
 }
 
@@ -177,42 +203,56 @@ app.get("/:master{[A-Za-z0-9_-]+\\.m3u8}", async (c) => {
 const SEGMENT_RE = /^[A-Za-z0-9_-]{1,32}$/;
 const FILE_RE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
 
+/**
+ * Without parameters: the pipeline's poster. With any of time/width/height/fit_mode (or pinned by the
+ * token): the frame at that time and size, from R2 when some viewer already asked for it, else rendered
+ * by the API and the transcoder (./thumbnails.ts). Parameters pinned in a token win; a different value
+ * in the query is refused.
+ */
 app.get("/:pid/thumbnail.jpg", async (c) => {
   const playbackId = c.req.param("pid");
   const g = await authorize(c.env, c.req.raw, playbackId, "t");
   if (g instanceof Response) return g;
   const url = new URL(c.req.url);
-  const params: Record<string, string> = {};
+  const raw: Partial<Record<keyof RequestedThumbnail, string>> = {};
   for (const name of THUMBNAIL_CLAIMS) {
     const q = url.searchParams.get(name);
     const pinned = g.claims?.[name];
     if (pinned !== undefined && pinned !== null) {
-      if (q !== null && q !== String(pinned)) return deny(403, "thumbnail_params_mismatch", g.cors);
-      params[name] = String(pinned);
-    } else if (q !== null) params[name] = q;
+      if (q !== null && !sameThumbnailValue(name, q, pinned)) return deny(403, "thumbnail_params_mismatch", g.cors);
+      raw[name] = String(pinned);
+    } else if (q !== null) raw[name] = q;
   }
-  if (!validThumbnailParams(params)) return deny(400, "invalid_thumbnail_params", g.cors);
-  // On-demand rendering at a time/size is not built yet: say so rather than serve the wrong image.
-  if (Object.keys(params).length > 0) return deny(501, "thumbnail_rendering_unsupported", g.cors);
-  const res = await serveObject(c.env.MEDIA, runKey(g.state.assetId, g.state.currentRunId, "poster.jpg"), c.req.raw, {
-    cacheControl: `${g.visibility}, max-age=300`,
-    headers: g.cors,
-  });
-  return res ?? deny(404, "no_poster", g.cors);
-});
+  const requested = parseThumbnailQuery(raw);
+  if (!requested) return deny(400, "invalid_thumbnail_params", g.cors);
+  if (Object.keys(requested).length === 0) {
+    const res = await serveObject(c.env.MEDIA, runKey(g.state.assetId, g.state.currentRunId, "poster.jpg"), c.req.raw, {
+      cacheControl: `${g.visibility}, max-age=300`,
+      headers: g.cors,
+    });
+    return res ?? deny(404, "no_poster", g.cors);
+  }
 
-function validThumbnailParams(p: Record<string, string>): boolean {
-  if (p.time !== undefined && !(/^\d+(\.\d+)?$/.test(p.time) && Number(p.time) <= 86_400)) return false;
-  for (const dim of ["width", "height"] as const) {
-    if (p[dim] !== undefined && !(/^\d{1,4}$/.test(p[dim]) && Number(p[dim]) >= 1 && Number(p[dim]) <= 3840)) {
-      return false;
-    }
-  }
-  if (p.fit_mode !== undefined && !["preserve", "stretch", "crop", "smartcrop", "pad"].includes(p.fit_mode)) {
-    return false;
-  }
-  return true;
-}
+  const env = c.env as ThumbnailEnv;
+  const run = await runFacts(env, g.state.assetId, g.state.currentRunId);
+  if (!run.hasVideo) return deny(404, "no_video", g.cors);
+  const params = normalizeThumbnail(requested, run.durationSeconds);
+  // The key names the run and every parameter, so the image behind it never changes; the URL does not
+  // name the run, so a day (not a year) bounds how long a re-processed asset shows its old frame.
+  const cacheControl = `${g.visibility}, max-age=86400`;
+  const cached = await serveObject(env.MEDIA, thumbnailKey(g.state.assetId, g.state.currentRunId, params), c.req.raw, {
+    cacheControl,
+    headers: { ...g.cors, [THUMBNAIL_HEADER]: "cached" },
+    sharedCache: { cache: caches.default, waitUntil: (p) => c.executionCtx.waitUntil(p) },
+  });
+  if (cached) return cached;
+  const rendered = await renderViaApi(env, g.state.assetId, params, { ...g.cors, "Cache-Control": cacheControl });
+  if (rendered.ok) return rendered.response;
+  return deny(rendered.status, rendered.reason, g.cors, {
+    message: rendered.message,
+    headers: rendered.retryAfter ? { "Retry-After": rendered.retryAfter } : {},
+  });
+});
 
 app.get("/:pid/storyboard.vtt", async (c) => {
   const playbackId = c.req.param("pid");

@@ -1,0 +1,87 @@
+/**
+ * Asks a transcoder to render one thumbnail, synchronously (`POST /thumbnails` → image/jpeg). Locally
+ * (TRANSCODER_URL, not production) that is the Node process; in production a TRANSCODER container
+ * instance reserved for thumbnails, chosen by asset so identical requests meet in one instance (its
+ * single flight) and so a storm lands on a bounded number of instances (each renders 2 at a time).
+ *
+ * Every failure becomes a precise KeyframeError: unreachable, busy or failing → 503 (with
+ * Retry-After), no video → 404. Never a 500.
+ */
+import { KeyframeError } from "../lib/errors";
+import { MAX_THUMBNAIL_BYTES, THUMBNAIL_TIME_HEADER, type TranscoderThumbnailRequest } from "../lib/thumbnails";
+import { usesContainer } from "./dispatcher";
+
+/** Longer than the transcoder's own queue wait + render timeout (10 s + 20 s by default). */
+export const THUMBNAIL_RENDER_TIMEOUT_MS = 35_000;
+/** Container instances that render thumbnails (by hash of the asset ID). */
+export const THUMBNAIL_INSTANCES = 2;
+
+export interface RenderedJpeg {
+  bytes: Uint8Array;
+  /** The time the frame shows, as the transcoder reports it. */
+  time: number | null;
+}
+
+function instanceFor(assetId: string): string {
+  let h = 0;
+  for (let i = 0; i < assetId.length; i++) h = (h * 31 + assetId.charCodeAt(i)) >>> 0;
+  return `thumbnails:${h % THUMBNAIL_INSTANCES}`;
+}
+
+function unavailable(detail: string, retryAfter = "5"): KeyframeError {
+  return new KeyframeError("service_unavailable", detail, [], { "retry-after": retryAfter });
+}
+
+export async function requestThumbnailRender(env: Env, payload: TranscoderThumbnailRequest): Promise<RenderedJpeg> {
+  const init: RequestInit = {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(payload),
+    signal: AbortSignal.timeout(THUMBNAIL_RENDER_TIMEOUT_MS),
+  };
+  let res: Response;
+  try {
+    if (usesContainer(env)) {
+      const stub = env.TRANSCODER.get(env.TRANSCODER.idFromName(instanceFor(payload.asset_id)));
+      res = await stub.fetch("http://transcoder/thumbnails", init);
+    } else {
+      res = await fetch(`${env.TRANSCODER_URL.replace(/\/$/, "")}/thumbnails`, init);
+    }
+  } catch (err) {
+    const timedOut = (err as Error).name === "TimeoutError";
+    throw unavailable(
+      timedOut
+        ? `The transcoder did not answer within ${THUMBNAIL_RENDER_TIMEOUT_MS / 1000} s.`
+        : "The transcoder is unreachable; try again shortly.",
+    );
+  }
+  if (res.status === 200) {
+    const declared = Number(res.headers.get("content-length") ?? "0");
+    if (declared > MAX_THUMBNAIL_BYTES) {
+      await res.body?.cancel();
+      throw unavailable("The transcoder rendered an oversized image.");
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await res.arrayBuffer());
+    } catch {
+      throw unavailable("The transcoder's answer was cut off.");
+    }
+    if (bytes.byteLength === 0 || bytes.byteLength > MAX_THUMBNAIL_BYTES || bytes[0] !== 0xff || bytes[1] !== 0xd8) {
+      throw unavailable("The transcoder did not answer with a JPEG.");
+    }
+    const t = Number(res.headers.get(THUMBNAIL_TIME_HEADER));
+    return { bytes, time: Number.isFinite(t) ? t : null };
+  }
+  const problem = (await res.json().catch(() => null)) as { code?: string; detail?: string } | null;
+  const detail = problem?.detail ? `: ${problem.detail}` : "";
+  if (res.status === 422 && problem?.code === "no_video") {
+    throw new KeyframeError("not_found", "The asset has no video to take a thumbnail from.");
+  }
+  if (res.status === 503) {
+    throw unavailable(`The transcoder is busy${detail}`, res.headers.get("retry-after") ?? "2");
+  }
+  throw unavailable(
+    `The transcoder could not render the thumbnail (${res.status}${problem?.code ? ` ${problem.code}` : ""})${detail}`,
+  );
+}

@@ -1,0 +1,101 @@
+/**
+ * On-demand thumbnails, API side: the edge asks (`POST /internal/thumbnails`) after missing R2; this
+ * looks the asset up, normalises the request against the asset's own duration (so the key is the
+ * API's to decide, whatever the edge sent), serves an object another request already stored, or has a
+ * transcoder render the frame from the source (read back through a source-read token), stores it
+ * under the content-addressed key and returns it.
+ */
+import { eq } from "drizzle-orm";
+import { createDb, schema } from "../../db/client";
+import { KeyframeError, NotFoundError } from "../../lib/errors";
+import { signSourceToken } from "../../lib/job-token";
+import { log } from "../../lib/log";
+import {
+  normalizeThumbnail,
+  type ThumbnailParams,
+  type ThumbnailRenderRequest,
+  thumbnailKey,
+} from "../../lib/thumbnails";
+import { requestThumbnailRender } from "../../pipeline/thumbnail-render";
+
+export interface ThumbnailResult {
+  status: "cached" | "rendered";
+  key: string;
+  params: ThumbnailParams;
+  body: ReadableStream | Uint8Array;
+  size: number;
+  httpEtag: string;
+  /** For rendered thumbnails: how long the transcoder round trip took. */
+  renderMs?: number;
+}
+
+type AssetRow = typeof schema.assets.$inferSelect;
+
+function hasNoVideo(asset: AssetRow): boolean {
+  const tracks = asset.tracks as { type?: string }[] | null;
+  return Array.isArray(tracks) && tracks.length > 0 && !tracks.some((t) => t?.type === "video");
+}
+
+async function loadRenderable(env: Env, assetId: string): Promise<AssetRow & { currentRunId: string }> {
+  const asset = await createDb(env.DB).query.assets.findFirst({ where: eq(schema.assets.id, assetId) });
+  if (!asset || asset.status === "deleted" || asset.deletedAt) throw new NotFoundError("asset", assetId);
+  if (asset.status !== "ready" || !asset.currentRunId) {
+    throw new KeyframeError("invalid_state", `Asset '${assetId}' is '${asset.status}', not ready.`);
+  }
+  if (hasNoVideo(asset)) throw new KeyframeError("not_found", "The asset has no video to take a thumbnail from.");
+  if (!asset.sourceKey) throw new KeyframeError("not_found", "The asset's source is no longer stored.");
+  return asset as AssetRow & { currentRunId: string };
+}
+
+export async function renderThumbnail(env: Env, input: ThumbnailRenderRequest): Promise<ThumbnailResult> {
+  const asset = await loadRenderable(env, input.asset_id);
+  const duration = asset.duration ? asset.duration / 1000 : null;
+  const params = normalizeThumbnail(
+    { time: input.time, width: input.width ?? undefined, height: input.height ?? undefined, fit_mode: input.fit_mode },
+    duration,
+  );
+  const key = thumbnailKey(asset.id, asset.currentRunId, params);
+
+  const existing = await env.MEDIA.get(key);
+  if (existing) {
+    return { status: "cached", key, params, body: existing.body, size: existing.size, httpEtag: existing.httpEtag };
+  }
+
+  const started = Date.now();
+  const rendered = await requestThumbnailRender(env, {
+    asset_id: asset.id,
+    source_url: `${env.API_PUBLIC_URL.replace(/\/$/, "")}/internal/assets/${asset.id}/source`,
+    source_token: await signSourceToken(env, asset.id),
+    time: params.time,
+    duration,
+    width: params.width,
+    height: params.height,
+    fit_mode: params.fit_mode,
+  });
+  const renderMs = Date.now() - started;
+  const stored = await env.MEDIA.put(key, rendered.bytes, {
+    httpMetadata: { contentType: "image/jpeg" },
+    customMetadata: { time: String(rendered.time ?? params.time) },
+  });
+  // Deleted while we rendered: the media sweep may already have run, so remove what we just added.
+  const after = await createDb(env.DB).query.assets.findFirst({ where: eq(schema.assets.id, asset.id) });
+  if (!after || after.status === "deleted") {
+    await env.MEDIA.delete(key);
+    throw new NotFoundError("asset", asset.id);
+  }
+  log.info("thumbnail_rendered", {
+    asset_id: asset.id,
+    key,
+    bytes: rendered.bytes.byteLength,
+    render_ms: renderMs,
+  });
+  return {
+    status: "rendered",
+    key,
+    params,
+    body: rendered.bytes,
+    size: rendered.bytes.byteLength,
+    httpEtag: stored.httpEtag,
+    renderMs,
+  };
+}
