@@ -12,7 +12,7 @@ export const TUS_CHECKSUM_ALGORITHMS = "sha1";
 const MiB = 1024 * 1024;
 /** Every R2 part except the last has one size; R2 needs ≥ 5 MiB and allows 10,000 parts. */
 export const MIN_PART_SIZE = 8 * MiB;
-/** The DO holds one part in memory while filling it, so parts stay well under its 128 MB. */
+/** The DO holds the part it fills plus the ones uploading (partsInFlight), so parts stay well under its 128 MB. */
 export const MAX_PART_SIZE = 32 * MiB;
 /** Part count we size for; R2's hard limit is 10,000, the rest is headroom. */
 export const TARGET_PARTS = 9000;
@@ -23,6 +23,16 @@ export const DEFERRED_PART_SIZE = 16 * MiB;
 export const TUS_MAX_SIZE = MAX_PART_SIZE * TARGET_PARTS;
 /** Workers cap request bodies at 100 MB; one PATCH must be smaller (clients: chunkSize ≤ 50 MB). */
 export const MAX_PATCH_BODY = 100 * 1000 * 1000;
+/**
+ * R2 part uploads a PATCH keeps in flight while the next part fills: 2 for parts up to 16 MiB, 1 for
+ * bigger ones, so a session holds at most (1 + in flight) × part size = 64 MiB of body (32 MiB parts)
+ * and 48 MiB for 16 MiB parts, 24 MiB for 8 MiB parts.
+ */
+export function partsInFlight(partSize: number): number {
+  return partSize <= 16 * MiB ? 2 : 1;
+}
+/** Largest single read from a PATCH body (BYOB); everything already queued arrives in one piece. */
+export const READ_BUFFER_BYTES = 1 * MiB;
 /** The buffered tail lives in DO SQLite rows; a row (or value) may not exceed 2 MB, so rows are 1 MiB. */
 export const TAIL_ROW_BYTES = 1 * MiB;
 

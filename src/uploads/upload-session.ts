@@ -3,7 +3,8 @@
  * deferred length, the R2 multipart upload ID, the list of uploaded parts and the buffered tail.
  *
  * PATCH bodies stream through `patch()`: bytes fill a part-sized buffer; each full part goes to R2
- * (`uploadPart`) and is recorded together with the new offset in one SQLite transaction; what is left
+ * (`uploadPart`) while the next one fills (at most 2 in flight), and is recorded together with the
+ * offset it ends at in one SQLite transaction, in part order, as soon as it lands; what is left
  * when the body ends (or is cut off) is written to the `tail` table in ≤ 1 MiB rows (a SQLite-backed DO
  * caps a row/value at 2 MB). So Upload-Offset only ever counts bytes that are durable: in R2 parts or
  * in the tail. Every part but the last has the same size (R2 requires it); the size is fixed per
@@ -23,11 +24,14 @@ import { newId } from "../lib/ids";
 import { log } from "../lib/log";
 import type { ServiceContext } from "../services/context";
 import { completeUpload } from "../services/uploads/complete";
+import { PatchProfile } from "./patch-profile";
 import {
   DEFERRED_PART_SIZE,
   maxSizeFor,
   partSizeFor,
+  partsInFlight,
   R2_MAX_PARTS,
+  READ_BUFFER_BYTES,
   TAIL_ROW_BYTES,
   type UploadChecksum,
 } from "./tus-protocol";
@@ -114,6 +118,12 @@ export class UploadSession extends DurableObject<Env> {
   private state: State | null = null;
   /** Set while a PATCH streams: a second one racing it gets 409 instead of interleaving bytes. */
   private busy = false;
+  /** A createMultipartUpload in progress (two parts may be in flight before the ID is known). */
+  private creatingMultipart: Promise<string> | null = null;
+  /** A mid-PATCH D1 progress write in progress (never awaited by the byte stream). */
+  private projecting: Promise<void> | null = null;
+  /** The profile of the last PATCH that carried bytes (in memory only; for inspect()). */
+  private lastPatch: Record<string, number> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -170,7 +180,7 @@ export class UploadSession extends DurableObject<Env> {
     return this.view(state);
   }
 
-  /** PATCH: append the body at `offset`. Streams; never holds more than one part in memory. */
+  /** PATCH: append the body at `offset`. Streams; holds at most (1 + partsInFlight) parts in memory. */
   async patch(
     policy: SessionPolicy,
     input: PatchInput,
@@ -227,10 +237,19 @@ export class UploadSession extends DurableObject<Env> {
           const marked = await this.markUploading(state);
           if (marked) return marked;
         }
-        const result = await this.receive(state, input, body, limit);
-        if (!result.ok) return result;
-      }
-      if (state.length !== null && state.offset === state.length) {
+        const prof = new PatchProfile();
+        try {
+          const result = await this.receive(state, input, body, limit, prof);
+          if (!result.ok) return result;
+          if (state.length !== null && state.offset === state.length) {
+            const failed = await prof.time("finalizeMs", () => this.tryFinalize(state));
+            if (failed) return failed;
+          }
+        } finally {
+          this.lastPatch = prof.fields();
+          log.info("tus_patch", { upload_id: state.uploadId, offset: state.offset, ...this.lastPatch });
+        }
+      } else if (state.length !== null && state.offset === state.length) {
         const failed = await this.tryFinalize(state);
         if (failed) return failed;
       }
@@ -251,13 +270,19 @@ export class UploadSession extends DurableObject<Env> {
   }
 
   /** Introspection for tests and operators. */
-  async inspect(): Promise<{ state: State | null; parts: number; tailRows: number; tailBytes: number }> {
+  async inspect(): Promise<{
+    state: State | null;
+    parts: number;
+    tailRows: number;
+    tailBytes: number;
+    lastPatch: Record<string, number> | null;
+  }> {
     const state = this.loadExisting();
     const parts = this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM parts").one().n;
     const tail = this.ctx.storage.sql
       .exec<{ n: number; b: number | null }>("SELECT count(*) AS n, sum(length(data)) AS b FROM tail")
       .one();
-    return { state, parts, tailRows: tail.n, tailBytes: tail.b ?? 0 };
+    return { state, parts, tailRows: tail.n, tailBytes: tail.b ?? 0, lastPatch: this.lastPatch };
   }
 
   /** At expires_at: free R2 and the buffer even if the cron sweep never reaches this upload. */
@@ -269,72 +294,128 @@ export class UploadSession extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- streaming
 
+  /**
+   * Streams one PATCH body into parts. Reading overlaps R2: a full part is handed to `uploadPart`
+   * and the next one fills while it is in flight, with at most `partsInFlight(partSize)` uploads
+   * outstanding (reading waits for the oldest when the window is full), so the session holds at most
+   * (1 + partsInFlight) × partSize bytes of body plus a 1 MiB read buffer: 25 MiB with 8 MiB parts
+   * (files up to ~75 GB), 49 MiB with 16 MiB parts, 65 MiB with 32 MiB parts.
+   * Parts are committed strictly in order as their uploads finish, each with the offset it ends at:
+   * the offset never covers bytes that are not in R2 or in the tail table. Only what is left short of
+   * a full part when the body ends (or is cut off, even with parts still in flight) goes to the tail
+   * table, once, at the end of the PATCH.
+   */
   private async receive(
     state: State,
     input: PatchInput,
     body: ReadableStream<Uint8Array>,
     limit: number,
+    prof: PatchProfile,
   ): Promise<SessionResult> {
     const partSize = this.fixPartSize(state);
-    const buf = new Uint8Array(partSize);
-    let fill = this.readTailInto(buf);
+    const window = partsInFlight(partSize);
+    const start = state.offset;
+    const hash = input.checksum ? createHash("sha1") : null;
+    let buf: Uint8Array = new Uint8Array(partSize);
+    let fill = prof.timeSync("sqlMs", () => this.readTailInto(buf));
+    prof.tailReadBytes = fill;
     /** buf[0, durableFill) is already in the tail table. */
     let durableFill = fill;
-    let oldTailConsumed = false;
-    const start = state.offset;
+    /** The tail table still holds bytes of this PATCH's first part (dropped when that part commits). */
+    let tailInTable = fill > 0;
     let received = 0;
-    const hash = input.checksum ? createHash("sha1") : null;
-    const pending: { partNumber: number; etag: string }[] = [];
+    let nextPart = state.partsCount + 1;
+    /** Part uploads not yet settled (committed, or found failed), oldest first. */
+    const inFlight: InFlightPart[] = [];
+    /** Settles parts strictly in upload order, each as soon as it and every earlier part has landed. */
+    let settling: Promise<void> = Promise.resolve();
+    /** Buffers of settled parts, for reuse. */
+    const spare: Uint8Array[] = [];
+    /** Checksummed PATCHes upload parts as they fill but commit all or nothing once the digest matches. */
+    const unverified: UploadedPart[] = [];
     let overflow = false;
     let cut: unknown = null;
     let storageError: unknown = null;
 
-    const reader = body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (state.status !== "open") break;
-        let chunk = value;
-        const room = limit - (start + received);
-        if (chunk.byteLength > room) {
-          chunk = chunk.subarray(0, room);
-          overflow = true;
-        }
-        hash?.update(chunk);
-        let i = 0;
-        while (i < chunk.byteLength) {
-          const n = Math.min(partSize - fill, chunk.byteLength - i);
-          buf.set(chunk.subarray(i, i + n), fill);
-          fill += n;
-          i += n;
-          if (fill === partSize) {
-            const part = await this.uploadPart(state, state.partsCount + pending.length + 1, buf);
-            fill = 0;
-            durableFill = 0;
-            oldTailConsumed = true;
-            if (hash) pending.push(part);
-            else {
-              if (state.status !== "open") break;
-              this.commit(state, [part], true, buf, 0, 0, start + received + i);
-              oldTailConsumed = false;
-              await this.project(state, false);
-            }
-          }
-        }
-        received += chunk.byteLength;
-        if (overflow) break;
+    /** Commits a landed part with the offset it ends at (the offset never skips a part that failed). */
+    const settle = (p: InFlightPart, result: PartResult) => {
+      inFlight.shift();
+      spare.push(p.bytes);
+      if (!result.ok) {
+        storageError ??= result.error;
+        return;
       }
-    } catch (err) {
-      if (err instanceof StorageError) storageError = err;
-      else cut = err;
+      if (storageError) return;
+      if (hash) {
+        unverified.push(result.part);
+        return;
+      }
+      const dropTail = tailInTable;
+      prof.timeSync("sqlMs", () => this.commit(state, [result.part], dropTail, null, p.end));
+      tailInTable = false;
+      this.projectInBackground(state, prof);
+    };
+
+    const reader = openReader(body);
+    prof.byob = reader.byob ? 1 : 0;
+    reading: for (;;) {
+      const t = performance.now();
+      let value: Uint8Array | null;
+      try {
+        value = await reader.read();
+      } catch (err) {
+        cut = err;
+        break;
+      } finally {
+        prof.readWaitMs += performance.now() - t;
+      }
+      if (value === null) break;
+      prof.reads++;
+      prof.bytes += value.byteLength;
+      if (state.status !== "open" || storageError) break;
+      let chunk = value;
+      const room = limit - (start + received);
+      if (chunk.byteLength > room) {
+        chunk = chunk.subarray(0, room);
+        overflow = true;
+      }
+      hash?.update(chunk);
+      let i = 0;
+      while (i < chunk.byteLength) {
+        const n = Math.min(partSize - fill, chunk.byteLength - i);
+        const tc = performance.now();
+        buf.set(chunk.subarray(i, i + n), fill);
+        prof.copyMs += performance.now() - tc;
+        prof.copyBytes += n;
+        fill += n;
+        i += n;
+        if (fill === partSize) {
+          // Window full: reading waits until the oldest upload has landed and been committed.
+          if (inFlight.length >= window) await prof.time("partWaitMs", () => inFlight[0].settled);
+          if (storageError || state.status !== "open") break reading;
+          const p = this.startPart(state, nextPart++, buf, start + received + i, prof);
+          settling = settling.then(async () => settle(p, await p.done));
+          p.settled = settling;
+          inFlight.push(p);
+          prof.maxInFlight = Math.max(prof.maxInFlight, inFlight.length);
+          buf = spare.pop() ?? new Uint8Array(partSize);
+          fill = 0;
+          durableFill = 0;
+        }
+      }
+      received += chunk.byteLength;
+      if (overflow) break;
     }
-    if (overflow || cut || storageError || state.status !== "open") reader.cancel().catch(() => undefined);
+    prof.inFlightAtEnd = inFlight.length;
+    if (overflow || cut || storageError || state.status !== "open") reader.cancel();
+    // However the body ended, parts already handed to R2 count once they land.
+    await prof.time("partWaitMs", () => settling);
 
     const closed = this.closedFailure(state);
     if (closed) return closed;
     if (storageError) {
       log.error("tus_storage_error", { upload_id: state.uploadId, error: String(storageError) });
+      await this.endProjection(state, prof);
       return fail("service_unavailable", "Storage failed while writing this chunk; HEAD and resume.", state.offset);
     }
     if (hash && input.checksum) {
@@ -355,8 +436,11 @@ export class UploadSession extends DurableObject<Env> {
       }
     }
     // What the body carried beyond the last full part becomes the durable tail.
-    this.commit(state, pending, oldTailConsumed, buf, durableFill, fill, start + received);
-    await this.project(state, true);
+    const dropTail = tailInTable && unverified.length > 0;
+    const rest = buf.subarray(durableFill, fill);
+    prof.tailWriteBytes = rest.byteLength;
+    prof.timeSync("sqlMs", () => this.commit(state, unverified, dropTail, rest, start + received));
+    await this.endProjection(state, prof);
     if (cut) {
       log.info("tus_body_cut", { upload_id: state.uploadId, kept: received, offset: state.offset });
       return fail(
@@ -375,33 +459,45 @@ export class UploadSession extends DurableObject<Env> {
     return this.view(state);
   }
 
-  /**
-   * Records uploaded parts and the new tail in one SQLite transaction, then advances the offset:
-   * the only place the offset moves.
-   */
-  private commit(
+  /** Starts one part upload; `done` never rejects (a failure is `{ ok: false }`). */
+  private startPart(
     state: State,
-    parts: { partNumber: number; etag: string }[],
-    dropOldTail: boolean,
-    buf: Uint8Array,
-    from: number,
-    to: number,
-    newOffset: number,
-  ) {
+    partNumber: number,
+    bytes: Uint8Array,
+    end: number,
+    prof: PatchProfile,
+  ): InFlightPart {
+    const t = performance.now();
+    const done = this.uploadPart(state, partNumber, bytes).then(
+      (part): PartResult => ({ ok: true, part }),
+      (error): PartResult => ({ ok: false, error }),
+    );
+    void done.then(() => prof.part(performance.now() - t));
+    return { bytes, end, done, settled: Promise.resolve() };
+  }
+
+  /**
+   * Records uploaded parts and the tail in one SQLite transaction, then advances the offset: the only
+   * place the offset moves. `dropTail` empties the tail table first (its bytes are in the first of
+   * `parts`); `append` adds bytes to it.
+   */
+  private commit(state: State, parts: UploadedPart[], dropTail: boolean, append: Uint8Array | null, newOffset: number) {
     if (state.status !== "open") return;
     const sql = this.ctx.storage.sql;
     this.ctx.storage.transactionSync(() => {
       for (const p of parts) {
         sql.exec("INSERT OR REPLACE INTO parts (part_number, etag) VALUES (?, ?)", p.partNumber, p.etag);
       }
-      if (dropOldTail) {
+      if (dropTail) {
         sql.exec("DELETE FROM tail");
         state.tailBytes = 0;
       }
-      for (let at = from; at < to; at += TAIL_ROW_BYTES) {
-        const row = buf.slice(at, Math.min(to, at + TAIL_ROW_BYTES));
-        sql.exec("INSERT INTO tail (data) VALUES (?)", row.buffer);
-        state.tailBytes += row.byteLength;
+      if (append) {
+        for (let at = 0; at < append.byteLength; at += TAIL_ROW_BYTES) {
+          const row = append.slice(at, Math.min(append.byteLength, at + TAIL_ROW_BYTES));
+          sql.exec("INSERT INTO tail (data) VALUES (?)", row.buffer);
+          state.tailBytes += row.byteLength;
+        }
       }
       state.partsCount += parts.length;
       state.offset = newOffset;
@@ -428,26 +524,39 @@ export class UploadSession extends DurableObject<Env> {
     return state.partSize;
   }
 
-  private async uploadPart(
-    state: State,
-    partNumber: number,
-    bytes: Uint8Array,
-  ): Promise<{ partNumber: number; etag: string }> {
+  private async uploadPart(state: State, partNumber: number, bytes: Uint8Array): Promise<UploadedPart> {
     try {
       if (partNumber > R2_MAX_PARTS) throw new Error(`part ${partNumber} exceeds R2's ${R2_MAX_PARTS}-part limit`);
       const key = sourceKeyFor(state.uploadId);
-      if (!state.multipartId) {
-        const mp = await this.env.MEDIA.createMultipartUpload(key, {
-          httpMetadata: state.contentType ? { contentType: state.contentType } : undefined,
-        });
-        state.multipartId = mp.uploadId;
-        this.save(state);
-      }
-      const part = await this.env.MEDIA.resumeMultipartUpload(key, state.multipartId).uploadPart(partNumber, bytes);
+      const multipartId = await this.multipartId(state);
+      const part = await this.env.MEDIA.resumeMultipartUpload(key, multipartId).uploadPart(partNumber, bytes);
       return { partNumber: part.partNumber, etag: part.etag };
     } catch (err) {
       throw new StorageError((err as Error).message);
     }
+  }
+
+  /** The session's R2 multipart upload, created once even when two part uploads start together. */
+  private multipartId(state: State): Promise<string> {
+    if (state.multipartId) return Promise.resolve(state.multipartId);
+    this.creatingMultipart ??= this.env.MEDIA.createMultipartUpload(sourceKeyFor(state.uploadId), {
+      httpMetadata: state.contentType ? { contentType: state.contentType } : undefined,
+    })
+      .then(async (mp) => {
+        if (state.status === "closed") {
+          // Cancelled or expired while R2 was creating it: close() could not abort what it did not
+          // know about, so this must not be recorded (or left behind).
+          await mp.abort().catch(() => undefined);
+          throw new Error("the upload was closed while its multipart upload was being created");
+        }
+        state.multipartId = mp.uploadId;
+        this.save(state);
+        return mp.uploadId;
+      })
+      .finally(() => {
+        this.creatingMultipart = null;
+      });
+    return this.creatingMultipart;
   }
 
   // ---------------------------------------------------------------- completion
@@ -594,20 +703,37 @@ export class UploadSession extends DurableObject<Env> {
     return null;
   }
 
-  /** bytes_received for GET /v1/uploads/{id}: after every PATCH, and at most every 2 s within one. */
-  private async project(state: State, endOfPatch: boolean) {
-    if (state.offset === state.projectedOffset) return;
-    if (!endOfPatch && Date.now() - state.projectedAt < PROJECT_EVERY_MS) return;
+  /**
+   * bytes_received for GET /v1/uploads/{id}: within a PATCH at most every 2 s and without holding up
+   * the byte stream; at the end of every PATCH, awaited, so the PATCH response implies the progress
+   * is visible.
+   */
+  private projectInBackground(state: State, prof: PatchProfile) {
+    if (this.projecting || state.offset === state.projectedOffset) return;
+    if (Date.now() - state.projectedAt < PROJECT_EVERY_MS) return;
+    this.projecting = this.project(state, prof).finally(() => {
+      this.projecting = null;
+    });
+  }
+
+  private async endProjection(state: State, prof: PatchProfile) {
+    if (this.projecting) await this.projecting;
+    if (state.offset !== state.projectedOffset) await prof.time("d1Ms", () => this.project(state, prof));
+  }
+
+  private async project(state: State, prof: PatchProfile) {
     try {
+      const offset = state.offset;
       const ctx = this.serviceCtx(state);
+      prof.d1Writes++;
       await ctx.db
         .update(schema.uploads)
-        .set({ bytesReceived: state.offset, size: state.length, updatedAt: new Date().toISOString() })
+        .set({ bytesReceived: offset, size: state.length, updatedAt: new Date().toISOString() })
         .where(and(eq(schema.uploads.id, state.uploadId), inArray(schema.uploads.status, ["waiting", "uploading"])))
         .run();
-      state.projectedOffset = state.offset;
+      state.projectedOffset = offset;
       state.projectedAt = Date.now();
-      this.save(state);
+      if (state.status === "open") this.save(state);
     } catch (err) {
       log.warn("tus_projection_failed", { upload_id: state.uploadId, error: String(err) });
     }
@@ -730,4 +856,67 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   let diff = 0;
   for (let i = 0; i < a.byteLength; i++) diff |= a[i] ^ b[i];
   return diff === 0;
+}
+
+interface UploadedPart {
+  partNumber: number;
+  etag: string;
+}
+
+type PartResult = { ok: true; part: UploadedPart } | { ok: false; error: unknown };
+
+interface InFlightPart {
+  bytes: Uint8Array;
+  /** The upload offset right after this part's last byte. */
+  end: number;
+  /** The R2 upload. */
+  done: Promise<PartResult>;
+  /** This part (and every earlier one) has been committed or found failed. */
+  settled: Promise<void>;
+}
+
+/**
+ * Reads a body in pieces as large as are available (up to READ_BUFFER_BYTES): a byte stream is read
+ * BYOB into one reused buffer, which returns everything already queued in one read instead of one
+ * small chunk per read; other streams chunk by chunk. A returned view is valid until the next read.
+ * `null` = end of body; a rejected read = the body was cut off.
+ */
+function openReader(body: ReadableStream<Uint8Array>): {
+  byob: boolean;
+  read(): Promise<Uint8Array | null>;
+  cancel(): void;
+} {
+  let byob: ReadableStreamBYOBReader | null = null;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    byob = null;
+  }
+  if (byob) {
+    const reader = byob;
+    let scratch = new ArrayBuffer(READ_BUFFER_BYTES);
+    return {
+      byob: true,
+      async read() {
+        const { done, value } = await reader.read(new Uint8Array(scratch));
+        if (value) scratch = value.buffer as ArrayBuffer;
+        if (done || !value) return null;
+        return value;
+      },
+      cancel: () => {
+        reader.cancel().catch(() => undefined);
+      },
+    };
+  }
+  const reader = body.getReader();
+  return {
+    byob: false,
+    async read() {
+      const { done, value } = await reader.read();
+      return done ? null : value;
+    },
+    cancel: () => {
+      reader.cancel().catch(() => undefined);
+    },
+  };
 }

@@ -2,8 +2,9 @@
  * tus storage behaviour: bytes through the UploadSession DO into R2 multipart parts. Multi-part files
  * in odd chunk sizes, bodies cut off mid-chunk, racing PATCHes, expiry and cancellation clean-up.
  */
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { uploadSession } from "../../src/uploads/session";
 import {
   DEFERRED_PART_SIZE,
   MIN_PART_SIZE,
@@ -11,9 +12,21 @@ import {
   R2_MAX_PARTS,
   TUS_MAX_SIZE,
 } from "../../src/uploads/tus-protocol";
+import type { UploadSession } from "../../src/uploads/upload-session";
 import { expireUploads } from "../../src/uploads/wiring";
 import { api, createKey } from "./factories";
-import { create, head, inspectSession, MiB, newUpload, patch, r2Sha, sha256, testBytes } from "./tus-helpers";
+import {
+  create,
+  head,
+  inspectSession,
+  MiB,
+  newUpload,
+  patch,
+  r2Sha,
+  sha1Base64,
+  sha256,
+  testBytes,
+} from "./tus-helpers";
 
 /** A request body that delivers `bytes` in slices, then errors (a client that vanished mid-chunk). */
 function cutOffStream(bytes: Uint8Array, slice = 256 * 1024): ReadableStream<Uint8Array> {
@@ -28,6 +41,31 @@ function cutOffStream(bytes: Uint8Array, slice = 256 * 1024): ReadableStream<Uin
       at += slice;
     },
   });
+}
+
+/**
+ * PATCH driven inside the session itself (runInDurableObject), with no HTTP or RPC pump between the
+ * body and the session: the body arrives as fast as the stream produces it, so tests control exactly
+ * what is in flight when it ends.
+ */
+async function patchInSession(uploadId: string, offset: number, body: ReadableStream<Uint8Array>) {
+  const policy = await policyOf(uploadId);
+  return runInDurableObject(uploadSession(env, uploadId), (session: UploadSession) =>
+    session.patch(policy, { offset, length: null, checksum: null, contentLength: null }, body),
+  );
+}
+
+/** What the tus route would pass the session for this upload. */
+async function policyOf(uploadId: string) {
+  const row = await env.DB.prepare("select environment_id, expires_at, max_size_bytes from uploads where id = ?")
+    .bind(uploadId)
+    .first<{ environment_id: string; expires_at: string; max_size_bytes: number | null }>();
+  return {
+    uploadId,
+    environmentId: row?.environment_id as string,
+    expiresAt: row?.expires_at as string,
+    maxSizeBytes: row?.max_size_bytes ?? null,
+  };
 }
 
 describe("part sizing", () => {
@@ -105,6 +143,138 @@ describe("tus storage", () => {
     expect((await inspectSession(up.id)).parts).toBe(1);
     const resumed = await patch(up.url, kept, bytes.subarray(kept));
     expect(resumed.status).toBe(204);
+    expect((await r2Sha(up.id))?.sha).toBe(await sha256(bytes));
+  });
+
+  it("a body cut off while part uploads are still in flight keeps every byte that arrived", async () => {
+    const key = await createKey(["*"]);
+    const up = await newUpload(key);
+    const total = 30 * MiB + 7;
+    const bytes = testBytes(total, 77);
+    expect((await create(up.url, total)).status).toBe(201);
+    // Two full 8 MiB parts + 3 MiB + 5 bytes arrive at once, then the client vanishes: the cut lands
+    // while both part uploads are still in flight.
+    const sent = 2 * 8 * MiB + 3 * MiB + 5;
+    const result = await patchInSession(up.id, 0, cutOffStream(bytes.subarray(0, sent), MiB + 1));
+    expect(result).toMatchObject({ ok: false, code: "bad_request", offset: sent });
+    const mid = await inspectSession(up.id);
+    expect(mid.lastPatch?.in_flight_at_end).toBe(2);
+    expect(mid.parts).toBe(2);
+    expect(mid.tailBytes).toBe(sent - 16 * MiB);
+    const h = await head(up.url);
+    expect(Number(h.headers.get("upload-offset"))).toBe(sent);
+    // The resumed PATCH starts from the tail: the third part is tail + new bytes.
+    const resumed = await patch(up.url, sent, bytes.subarray(sent));
+    expect(resumed.status).toBe(204);
+    expect((await r2Sha(up.id))?.sha).toBe(await sha256(bytes));
+  });
+
+  it("a part that fails to upload stops the offset there, even with later parts in flight", async () => {
+    const key = await createKey(["*"]);
+    const up = await newUpload(key);
+    const total = 40 * MiB;
+    const bytes = testBytes(total, 31);
+    expect((await create(up.url, total)).status).toBe(201);
+    // Part 1 lands and is committed while the body is still open; then the multipart upload vanishes
+    // behind the session's back (an R2 failure), and the rest of the body arrives at once: parts 2
+    // and 3 are in flight together and both fail.
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const first = 8 * MiB + 100;
+    let at = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (at > 0) await gate;
+        if (at >= 27 * MiB) return controller.close();
+        const n = at === 0 ? first : MiB;
+        controller.enqueue(bytes.slice(at, at + n));
+        at += n;
+      },
+    });
+    const pending = patchInSession(up.id, 0, body);
+    let mid = await inspectSession(up.id);
+    for (let i = 0; i < 200 && mid.parts < 1; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      mid = await inspectSession(up.id);
+    }
+    // Committed as soon as it landed, not when the PATCH ends.
+    expect(mid.parts).toBe(1);
+    expect(mid.state?.offset).toBe(8 * MiB);
+    await env.MEDIA.resumeMultipartUpload(`sources/${up.id}/source`, mid.state?.multipartId as string).abort();
+    release();
+    expect(await pending).toMatchObject({ ok: false, code: "service_unavailable", offset: 8 * MiB });
+    const after = await inspectSession(up.id);
+    expect(after.lastPatch?.max_in_flight).toBe(2);
+    expect(after.parts).toBe(1);
+    expect(after.tailBytes).toBe(0);
+    expect(after.state?.offset).toBe(8 * MiB);
+    expect((await head(up.url)).headers.get("upload-offset")).toBe(String(8 * MiB));
+  });
+
+  it("cancelling while part uploads are in flight commits none of them and frees everything", async () => {
+    const key = await createKey(["*"]);
+    const up = await newUpload(key);
+    const total = 40 * MiB;
+    const bytes = testBytes(total, 55);
+    expect((await create(up.url, total)).status).toBe(201);
+    const policy = await policyOf(up.id);
+    const result = await runInDurableObject(uploadSession(env, up.id), (session: UploadSession) => {
+      let pulls = 0;
+      // 17 MiB at once: both full parts are handed to R2 before the next read. That next read is the
+      // moment the upload gets cancelled (termination), with the two part uploads still in flight.
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (pulls++ === 0) return controller.enqueue(bytes.slice(0, 17 * MiB));
+          await session.cancel();
+          controller.close();
+        },
+      });
+      return session.patch(policy, { offset: 0, length: null, checksum: null, contentLength: null }, body);
+    });
+    expect(result).toMatchObject({ ok: false, code: "gone" });
+    const after = await inspectSession(up.id);
+    expect(after.lastPatch?.in_flight_at_end).toBe(2);
+    expect(after.state?.status).toBe("closed");
+    expect(after.state?.offset).toBe(0);
+    expect(after.parts).toBe(0);
+    expect(after.tailBytes).toBe(0);
+    expect(after.state?.multipartId).toBeNull();
+    expect(await env.MEDIA.head(`sources/${up.id}/source`)).toBeNull();
+    expect((await head(up.url)).status).toBe(410);
+  });
+
+  it("a checksummed PATCH spanning several parts commits all of them or none", async () => {
+    const key = await createKey(["*"]);
+    const up = await newUpload(key);
+    const total = 25 * MiB + 11;
+    const bytes = testBytes(total, 13);
+    expect((await create(up.url, total)).status).toBe(201);
+    const head3 = 3 * MiB;
+    expect((await patch(up.url, 0, bytes.subarray(0, head3))).status).toBe(204);
+    // 18 MiB with a wrong digest: parts get uploaded while the body streams, but none is committed and
+    // the 3 MiB tail that the first of them started with stays where it was.
+    const chunk = bytes.subarray(head3, head3 + 18 * MiB);
+    const wrong = await patch(up.url, head3, chunk, {
+      "Upload-Checksum": `sha1 ${await sha1Base64(bytes.subarray(0, 20))}`,
+    });
+    expect(wrong.status).toBe(460);
+    expect(wrong.headers.get("upload-offset")).toBe(String(head3));
+    let s = await inspectSession(up.id);
+    expect(s.lastPatch?.parts).toBe(2);
+    expect(s.parts).toBe(0);
+    expect(s.tailBytes).toBe(head3);
+    expect(s.state?.offset).toBe(head3);
+    // The same bytes with the right digest: both parts and the new tail, in one go.
+    const right = await patch(up.url, head3, chunk, { "Upload-Checksum": `sha1 ${await sha1Base64(chunk)}` });
+    expect(right.status).toBe(204);
+    expect(right.headers.get("upload-offset")).toBe(String(head3 + 18 * MiB));
+    s = await inspectSession(up.id);
+    expect(s.parts).toBe(2);
+    expect(s.tailBytes).toBe(head3 + 18 * MiB - 16 * MiB);
+    const rest = bytes.subarray(head3 + 18 * MiB);
+    expect((await patch(up.url, head3 + 18 * MiB, rest)).status).toBe(204);
     expect((await r2Sha(up.id))?.sha).toBe(await sha256(bytes));
   });
 
