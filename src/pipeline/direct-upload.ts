@@ -7,7 +7,7 @@
  * Zero-byte bodies are refused with 400 and the upload stays `waiting` (the client may PUT again):
  * an empty file can never become media, so it never becomes an asset.
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, lt, or } from "drizzle-orm";
 import { createDb, schema } from "../db/client";
 import { KeyframeError } from "../lib/errors";
 import { isId } from "../lib/ids";
@@ -20,6 +20,9 @@ import { putFixedLength } from "./r2-stream";
 
 /** The Workers request-body limit (Free/Pro plans); larger files belong on the resumable tus path. */
 export const MAX_DIRECT_UPLOAD_BYTES = 100_000_000;
+
+/** A one-shot PUT that has not finished in this long is presumed dead (100 MB at ~0.5 Mbit/s). */
+export const STALE_CLAIM_MS = 30 * 60 * 1000;
 
 export type UploadRow = typeof schema.uploads.$inferSelect;
 
@@ -86,11 +89,22 @@ export async function receiveUploadBytes(
 
   const ctx = systemContext(env, row.environmentId, input.waitUntil, input.requestId);
   const u = schema.uploads;
-  // Claim the upload: only one body may stream at a time (a second PUT, or tus, gets 409).
+  // Claim the upload: only one body may stream at a time (a second PUT, or tus, gets 409). A claim left
+  // behind by a transfer whose isolate died (no bytes recorded, untouched for STALE_CLAIM_MS) may be
+  // taken over, so the client's retry is not refused until the upload expires.
+  const staleBefore = new Date(Date.now() - STALE_CLAIM_MS).toISOString();
   const claimed = await ctx.db
     .update(u)
     .set({ status: "uploading", size: input.contentLength, contentType: input.contentType, updatedAt: nowIso() })
-    .where(and(eq(u.id, row.id), eq(u.status, "waiting")))
+    .where(
+      and(
+        eq(u.id, row.id),
+        or(
+          eq(u.status, "waiting"),
+          and(eq(u.status, "uploading"), eq(u.bytesReceived, 0), lt(u.updatedAt, staleBefore)),
+        ),
+      ),
+    )
     .returning({ id: u.id });
   if (claimed.length === 0) {
     const now = await ctx.db.query.uploads.findFirst({ where: eq(u.id, row.id) });

@@ -81,6 +81,26 @@ describe("PUT /uploads/{id}", () => {
     expect(await assetsForUpload(up.id)).toHaveLength(1);
   });
 
+  it("refuses a PUT while another transfer holds the upload, but takes over a claim left by a dead transfer", async () => {
+    const key = await createKey();
+    const up = await newUpload(key);
+    // Another transfer is streaming right now.
+    await env.DB.prepare("update uploads set status = 'uploading', updated_at = ? where id = ?")
+      .bind(new Date().toISOString(), up.id)
+      .run();
+    const busy = await put(up.path, CLIP);
+    expect(busy.status).toBe(409);
+    expect(((await busy.json()) as any).code).toBe("conflict");
+    // Its isolate died 31 minutes ago without recording a byte: the client's retry succeeds.
+    await env.DB.prepare("update uploads set updated_at = ? where id = ?")
+      .bind(new Date(Date.now() - 31 * 60_000).toISOString(), up.id)
+      .run();
+    const retried = await put(up.path, CLIP);
+    expect(retried.status).toBe(200);
+    expect(await assetsForUpload(up.id)).toHaveLength(1);
+    expect((await uploadRow(up.id))?.status).toBe("completed");
+  });
+
   it("refuses a bad token, an unknown upload, expired and cancelled uploads", async () => {
     const key = await createKey();
     const up = await newUpload(key);
