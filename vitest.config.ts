@@ -42,6 +42,10 @@ export default defineConfig({
           include: ["test/workers/**/*.test.ts"],
           setupFiles: ["./test/workers/setup.ts"],
           globalSetup: ["./test/support/webhook-receiver-setup.ts"],
+          // One file at a time: with parallel files the pool intermittently stopped starting new files after
+          // a teardown error ("Closing rpc while resolve was pending") while queue consumers were still
+          // running in the previous file's runtime. Sequential costs ~40 s and has not hung.
+          fileParallelism: false,
         },
       },
       {
