@@ -106,8 +106,12 @@ export function parseRange(header: string | undefined | null, size: number): Byt
 
 export async function readSource(call: JobCall, rangeHeader: string | undefined): Promise<Response> {
   requireRunning(call, "read the source");
-  const key = call.asset.sourceKey;
-  const head = key ? await call.ctx.env.MEDIA.head(key) : null;
+  return serveSource(call.ctx.env, call.asset.sourceKey, rangeHeader);
+}
+
+/** Streams an asset's source from R2, whole or one byte range (206/416). Shared by job and thumbnail reads. */
+export async function serveSource(env: Env, key: string | null, rangeHeader: string | undefined): Promise<Response> {
+  const head = key ? await env.MEDIA.head(key) : null;
   if (!key || !head) throw new KeyframeError("not_found", "The asset's source is not in storage.");
   const range = parseRange(rangeHeader, head.size);
   if (range === null) {
@@ -115,12 +119,10 @@ export async function readSource(call: JobCall, rangeHeader: string | undefined)
       "range_not_satisfiable",
       `The range is not satisfiable; the source is ${head.size} bytes.`,
       [],
-      {
-        "content-range": `bytes */${head.size}`,
-      },
+      { "content-range": `bytes */${head.size}` },
     );
   }
-  const obj = await call.ctx.env.MEDIA.get(key, range ? { range } : {});
+  const obj = await env.MEDIA.get(key, range ? { range } : {});
   if (!obj) throw new KeyframeError("not_found", "The asset's source is not in storage.");
   const headers = new Headers({
     "content-type": head.httpMetadata?.contentType ?? "application/octet-stream",
