@@ -137,6 +137,11 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** zod issues as problem `errors[]`, located in the request body. */
+function bodyIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>) {
+  return issues.map((i) => ({ location: ["body", ...i.path.map(String)].join("."), message: i.message }));
+}
+
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const log = options.logger ?? createLogger({ service: "transcoder" });
   const concurrency = Math.max(1, options.concurrency ?? (Number(process.env.TRANSCODER_CONCURRENCY) || 1));
@@ -195,30 +200,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         res.setHeader("allow", "POST");
         return problem(res, requestId, 405, "method_not_allowed", "use POST /jobs");
       }
-      let raw: Buffer;
-      try {
-        raw = await readBody(req, MAX_BODY_BYTES);
-      } catch (err) {
-        if (err instanceof TooLargeError) {
-          res.setHeader("connection", "close");
-          return problem(res, requestId, 413, "payload_too_large", `the body exceeds ${MAX_BODY_BYTES} bytes`);
-        }
-        throw err;
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString("utf8"));
-      } catch {
-        return problem(res, requestId, 400, "malformed_json", "the body is not valid JSON", [
-          { location: "body", message: "malformed JSON" },
-        ]);
-      }
-      const parsed = JobDispatchSchema.safeParse(body);
+      const body = await readJsonBody(req, res, requestId);
+      if (!body) return;
+      const parsed = JobDispatchSchema.safeParse(body.value);
       if (!parsed.success) {
-        const errors = parsed.error.issues.map((i) => ({
-          location: ["body", ...i.path.map(String)].join("."),
-          message: i.message,
-        }));
+        const errors = bodyIssues(parsed.error.issues);
         return problem(res, requestId, 400, "validation_failed", "the body is not a valid job dispatch", errors);
       }
       if (closing) {
@@ -289,10 +275,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     if (!body) return;
     const parsed = TranscoderThumbnailRequestSchema.safeParse(body.value);
     if (!parsed.success) {
-      const errors = parsed.error.issues.map((i) => ({
-        location: ["body", ...i.path.map(String)].join("."),
-        message: i.message,
-      }));
+      const errors = bodyIssues(parsed.error.issues);
       return problem(res, requestId, 400, "validation_failed", "the body is not a valid thumbnail request", errors);
     }
     if (closing) {
