@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { type App, scoped } from "../../app";
 import { errorResponses } from "../../lib/errors";
 import { idPattern } from "../../lib/ids";
+import { ListQuerySchema } from "../../lib/pagination";
 import { EventSchema, EventTypeFilterSchema } from "../../services/events/envelope";
 import { listEvents } from "../../services/events/read";
 
@@ -21,13 +22,7 @@ export const route = createRoute({
         .optional()
         .openapi({ param: { name: "after", in: "query" } }),
       type: EventTypeFilterSchema.optional().openapi({ param: { name: "type", in: "query" } }),
-      limit: z.coerce
-        .number()
-        .int()
-        .min(1)
-        .max(100)
-        .default(25)
-        .openapi({ param: { name: "limit", in: "query" } }),
+      limit: ListQuerySchema.shape.limit,
     }),
   },
   responses: {
