@@ -11,6 +11,7 @@ const testBindings = {
   // Queue messages are really delivered in tests: never let them reach a developer's running transcoder.
   TRANSCODER_URL: "http://127.0.0.1:9",
   TEST_MIGRATIONS: migrations,
+  KEYFRAME_TEST_LOGS: process.env.KEYFRAME_TEST_LOGS ?? "",
 };
 
 /** The edge's HMAC key for calls to the API, derived the way `npm start` and production derive it. */

@@ -4,6 +4,8 @@ declare global {
   namespace Cloudflare {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
+      /** "1" keeps the API's logs in workerd tests (test/workers/setup.ts). */
+      KEYFRAME_TEST_LOGS?: string;
     }
   }
 }
