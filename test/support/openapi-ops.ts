@@ -42,6 +42,14 @@ export function listOperations(doc: Json): Operation[] {
   return ops;
 }
 
+/**
+ * Operations that declare `security: []`: authorized by the upload URL's own token, not by an API key
+ * (tus and the one-time PUT). Only an explicit empty list counts; a missing `security` does not.
+ */
+export function isUrlTokenOperation(op: Operation): boolean {
+  return Array.isArray(op.operation.security) && op.operation.security.length === 0;
+}
+
 export function deref(doc: Json, node: Json): Json {
   let n = node;
   const seen = new Set<string>();

@@ -11,6 +11,7 @@ import {
   creatorFor,
   fillPath,
   idPrefixOf,
+  isUrlTokenOperation,
   type Json,
   listOperations,
   otherScope,
@@ -21,8 +22,25 @@ import { createAsset, createKey, revokeKeyDirect, type TestKey } from "./factori
 
 const doc: Json = await (await SELF.fetch("http://keyframe.test/v1/openapi.json")).json();
 const allOps = listOperations(doc);
-const scopedOps = allOps.filter((o) => o.scope);
 const label = (o: { method: string; path: string }) => `${o.method} ${o.path}`;
+/**
+ * Operations documented with `security: []` take no API key: the upload URL's token is their authority
+ * (tus, the one-time PUT). They are skipped here, BY NAME: the sanity test below fails if the set changes,
+ * so an operation that forgets its security cannot silently escape this file. Their token refusals are
+ * proved against the real worker in openapi-uploads.test.ts.
+ */
+const URL_TOKEN_OPERATIONS = [
+  "OPTIONS /tus",
+  "HEAD /tus/{upload_id}",
+  "PATCH /tus/{upload_id}",
+  "POST /tus/{upload_id}",
+  "DELETE /tus/{upload_id}",
+  "OPTIONS /tus/{upload_id}",
+  "PUT /uploads/{upload_id}",
+  "OPTIONS /uploads/{upload_id}",
+];
+const urlTokenOps = allOps.filter(isUrlTokenOperation);
+const scopedOps = allOps.filter((o) => o.scope && !isUrlTokenOperation(o));
 /** Which cross-environment checks ran against a real env A resource, printed at the end for reviewers. */
 const crossEnvCoverage = new Map<string, string>();
 afterAll(() => {
@@ -42,6 +60,16 @@ describe("auth helper sanity", () => {
     expect(scopedOps.length).toBeGreaterThanOrEqual(14);
     for (const must of ["POST /v1/assets", "GET /v1/keys", "DELETE /v1/uploads/{upload_id}"]) {
       expect(scopedOps.map(label)).toContain(must);
+    }
+  });
+
+  it("skips exactly the URL-token operations; every other operation requires an API key scope", () => {
+    expect(urlTokenOps.map(label).sort()).toEqual([...URL_TOKEN_OPERATIONS].sort());
+    for (const op of urlTokenOps) expect(op.scope, `${label(op)} has no scope`).toBeUndefined();
+    for (const op of allOps) {
+      if (isUrlTokenOperation(op) || op.path === "/v1/health") continue;
+      expect(op.scope, `${label(op)} declares x-keyframe-scope`).toBeTruthy();
+      expect(op.operation.security, `${label(op)} security`).toEqual([{ ApiKey: [op.scope] }]);
     }
   });
 

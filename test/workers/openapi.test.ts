@@ -6,7 +6,9 @@ import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/index";
 import { ERROR_CODES } from "../../src/lib/errors";
-import { type Json, listOperations } from "../support/openapi-ops";
+import { idPattern } from "../../src/lib/ids";
+import { TUS_METHODS } from "../../src/routes/tus/shared";
+import { deref, isUrlTokenOperation, type Json, listOperations, type Operation } from "../support/openapi-ops";
 import { validateOpenApi31 } from "../support/openapi-validator";
 
 const res = await SELF.fetch("http://keyframe.test/v1/openapi.json");
@@ -15,6 +17,21 @@ const ops = listOperations(doc);
 
 /** Routes that are deliberately not part of the public /v1 contract. */
 const UNDOCUMENTED = [/^\/v1\/openapi\.json$/, /^\/v1\/internal\//, /^\/v1\/tus(\/|$)/, /^\/v1\/uploads\/[^/]+\/bytes/];
+/** Served outside /v1 but part of the contract: the upload byte endpoints (authorized by the URL token). */
+const UPLOAD_BYTE_PATHS = /^\/(tus|uploads)(\/|$)/;
+/**
+ * `app.all` routes dispatch by method inside their handler, so app.routes cannot say which methods they
+ * serve: here is what each one documents, and why.
+ */
+const DISPATCHED: Record<string, readonly string[]> = {
+  // tus core + creation + termination (src/routes/tus/index.ts handle()).
+  "/tus/:upload_id": TUS_METHODS,
+  // Discovery only: every other method is refused there (uploads are created with POST /v1/uploads).
+  "/tus": ["OPTIONS"],
+  // The same handler as /tus (trailing-slash alias): not documented twice.
+  "/tus/": [],
+};
+const openApiPath = (p: string) => p.replace(/:([A-Za-z0-9_]+)(\{[^}]*\})?/g, "{$1}");
 
 describe("GET /v1/openapi.json", () => {
   it("is served without a key as JSON", () => {
@@ -42,9 +59,17 @@ describe("GET /v1/openapi.json", () => {
   it("lists every /v1 route the app registers, and nothing it does not", () => {
     const registered = new Set<string>();
     for (const r of app.routes) {
-      if (r.method === "ALL" || !r.path.startsWith("/v1/")) continue;
+      const uploadBytes = UPLOAD_BYTE_PATHS.test(r.path);
+      if (!uploadBytes && !r.path.startsWith("/v1/")) continue;
+      if (r.method === "ALL") {
+        if (!uploadBytes) continue; // middleware (app.use)
+        const methods = DISPATCHED[r.path];
+        expect(methods, `app.all("${r.path}") must list the methods it serves in DISPATCHED`).toBeDefined();
+        for (const m of methods) registered.add(`${m} ${openApiPath(r.path)}`);
+        continue;
+      }
       if (UNDOCUMENTED.some((re) => re.test(r.path))) continue;
-      registered.add(`${r.method} ${r.path.replace(/:([A-Za-z0-9_]+)(\{[^}]*\})?/g, "{$1}")}`);
+      registered.add(`${r.method} ${openApiPath(r.path)}`);
     }
     const documented = new Set(ops.map((o) => `${o.method} ${o.path}`));
     expect(
@@ -73,6 +98,14 @@ describe("GET /v1/openapi.json", () => {
       "POST /v1/keys",
       "GET /v1/keys",
       "DELETE /v1/keys/{key_id}",
+      "OPTIONS /tus",
+      "HEAD /tus/{upload_id}",
+      "PATCH /tus/{upload_id}",
+      "POST /tus/{upload_id}",
+      "DELETE /tus/{upload_id}",
+      "OPTIONS /tus/{upload_id}",
+      "PUT /uploads/{upload_id}",
+      "OPTIONS /uploads/{upload_id}",
     ]) {
       expect(documented.has(must), must).toBe(true);
     }
@@ -87,6 +120,10 @@ describe("GET /v1/openapi.json", () => {
       const name = `${op.method} ${op.path}`;
       if (op.path === "/v1/health") {
         expect(op.operation.security, name).toBeUndefined();
+        continue;
+      }
+      if (isUrlTokenOperation(op)) {
+        expectUrlTokenOperation(op);
         continue;
       }
       expect(op.scope, `${name} has x-keyframe-scope`).toBeTruthy();
@@ -111,6 +148,44 @@ describe("GET /v1/openapi.json", () => {
     }
   });
 });
+
+/**
+ * An operation with `security: []` is one of the upload byte endpoints: outside /v1, no scope, the
+ * `token` query parameter documented (required wherever a bad one is refused), upload IDs constrained
+ * exactly as the handlers check them, and its refusals documented as problem+json (HEAD answers have no body).
+ */
+function expectUrlTokenOperation(op: Operation) {
+  const name = `${op.method} ${op.path}`;
+  expect(op.path, `${name} is an upload byte path`).toMatch(UPLOAD_BYTE_PATHS);
+  expect(op.scope, `${name} has no scope`).toBeUndefined();
+  expect(op.operation.tags, `${name} tags`).toEqual(["Uploads (bytes)"]);
+  const params = (op.operation.parameters ?? []).map((p: Json) => deref(doc, p));
+  for (const p of op.pathParams) {
+    expect(p.name, `${name} path param`).toBe("upload_id");
+    expect(p.schema?.pattern, `${name} upload_id pattern`).toBe(idPattern("upload").source);
+  }
+  const responses: Json = op.operation.responses ?? {};
+  if (op.pathParams.length > 0) {
+    const token = params.find((p: Json) => p.in === "query" && p.name === "token");
+    expect(token, `${name} documents ?token=`).toBeTruthy();
+    expect(token.required ?? false, `${name} token required iff a bad one is refused`).toBe("401" in responses);
+  }
+  expect(
+    Object.keys(responses).filter((s) => s.startsWith("2")),
+    `${name} documents one success response`,
+  ).toHaveLength(1);
+  for (const [status, r] of Object.entries<Json>(responses)) {
+    if (Number(status) < 400) continue;
+    if (op.method === "HEAD") {
+      expect(r.content, `${name} ${status}: HEAD answers carry no body`).toBeUndefined();
+      continue;
+    }
+    expect(Object.keys(r.content ?? {}), `${name} ${status} content types`).toEqual(["application/problem+json"]);
+    expect(r.content["application/problem+json"].schema, `${name} ${status} is a Problem`).toEqual({
+      $ref: "#/components/schemas/Problem",
+    });
+  }
+}
 
 describe("GET /docs", () => {
   it("serves the interactive reference as HTML pointing at the spec", async () => {

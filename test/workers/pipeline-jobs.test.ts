@@ -157,9 +157,20 @@ describe("reaper", () => {
       updatedAt: minutesAgo(6),
     });
 
+    // The reaper's queue records what it sends: the real consumer would claim the retries at once
+    // (max_batch_timeout = 0) and move them past the state this test inspects.
+    const sent: unknown[] = [];
+    const recordingQueue = {
+      send: async (body: unknown) => void sent.push(body),
+      sendBatch: async (messages: { body: unknown }[]) => void sent.push(...messages.map((m) => m.body)),
+    } as unknown as Queue;
+    const reapEnv = { ...env, ...UNREACHABLE, TRANSCODE_QUEUE: recordingQueue } as Env;
     const ctx = createExecutionContext();
-    const result = await reapJobs({ ...env, ...UNREACHABLE } as Env, (p) => ctx.waitUntil(p));
+    const result = await reapJobs(reapEnv, (p) => ctx.waitUntil(p));
     expect(result).toMatchObject({ retried: 2, failed: 1, requeued: 1 });
+    expect(new Set(sent.map((m) => JSON.stringify(m)))).toEqual(
+      new Set([stalled, neverBeat, forgotten].map((s) => JSON.stringify({ kind: "transcode", job_id: s.jobId }))),
+    );
 
     for (const s of [stalled, neverBeat]) {
       expect(await jobRow(s.jobId)).toMatchObject({ status: "queued", attempt: 1 });
@@ -177,7 +188,7 @@ describe("reaper", () => {
     expect((await jobRow(forgotten.jobId))?.updated_at > minutesAgo(1)).toBe(true);
 
     // A second sweep right away has nothing left to do for these.
-    const again = await reapJobs({ ...env, ...UNREACHABLE } as Env, (p) => ctx.waitUntil(p));
+    const again = await reapJobs(reapEnv, (p) => ctx.waitUntil(p));
     expect(again).toMatchObject({ failed: 0, requeued: 0 });
     await getQueueResult(createMessageBatch(TRANSCODE_QUEUE, []), ctx);
   });

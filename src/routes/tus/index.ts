@@ -10,6 +10,7 @@ import type { App, AppContext } from "../../app";
 import { KeyframeError } from "../../lib/errors";
 import { tusCreate } from "./create";
 import { tusHead } from "./head";
+import { registerTusDocs } from "./openapi";
 import { tusOptions } from "./options";
 import { tusPatch } from "./patch";
 import { TusRequest } from "./shared";
@@ -49,4 +50,5 @@ export function registerTusRoutes(app: App) {
   app.all("/tus", (c) => handle(c, null));
   app.all("/tus/", (c) => handle(c, null));
   app.all("/tus/:upload_id", (c) => handle(c, c.req.param("upload_id")));
+  registerTusDocs(app);
 }
