@@ -42,6 +42,18 @@ export function listOperations(doc: Json): Operation[] {
   return ops;
 }
 
+/** The operations documented with `security: []`, by name: tests pin this set so none joins or leaves it unseen. */
+export const URL_TOKEN_OPERATIONS: readonly string[] = [
+  "OPTIONS /tus",
+  "HEAD /tus/{upload_id}",
+  "PATCH /tus/{upload_id}",
+  "POST /tus/{upload_id}",
+  "DELETE /tus/{upload_id}",
+  "OPTIONS /tus/{upload_id}",
+  "PUT /uploads/{upload_id}",
+  "OPTIONS /uploads/{upload_id}",
+];
+
 /**
  * Operations that declare `security: []`: authorized by the upload URL's own token, not by an API key
  * (tus and the one-time PUT). Only an explicit empty list counts; a missing `security` does not.

@@ -16,6 +16,7 @@ import {
   listOperations,
   otherScope,
   synthesize,
+  URL_TOKEN_OPERATIONS,
 } from "../support/openapi-ops";
 import { expectProblem } from "../support/problem";
 import { createAsset, createKey, revokeKeyDirect, type TestKey } from "./factories";
@@ -29,16 +30,6 @@ const label = (o: { method: string; path: string }) => `${o.method} ${o.path}`;
  * so an operation that forgets its security cannot silently escape this file. Their token refusals are
  * proved against the real worker in openapi-uploads.test.ts.
  */
-const URL_TOKEN_OPERATIONS = [
-  "OPTIONS /tus",
-  "HEAD /tus/{upload_id}",
-  "PATCH /tus/{upload_id}",
-  "POST /tus/{upload_id}",
-  "DELETE /tus/{upload_id}",
-  "OPTIONS /tus/{upload_id}",
-  "PUT /uploads/{upload_id}",
-  "OPTIONS /uploads/{upload_id}",
-];
 const urlTokenOps = allOps.filter(isUrlTokenOperation);
 const scopedOps = allOps.filter((o) => o.scope && !isUrlTokenOperation(o));
 /** Which cross-environment checks ran against a real env A resource, printed at the end for reviewers. */

@@ -8,7 +8,14 @@ import { app } from "../../src/index";
 import { ERROR_CODES } from "../../src/lib/errors";
 import { idPattern } from "../../src/lib/ids";
 import { TUS_METHODS } from "../../src/routes/tus/shared";
-import { deref, isUrlTokenOperation, type Json, listOperations, type Operation } from "../support/openapi-ops";
+import {
+  deref,
+  isUrlTokenOperation,
+  type Json,
+  listOperations,
+  type Operation,
+  URL_TOKEN_OPERATIONS,
+} from "../support/openapi-ops";
 import { validateOpenApi31 } from "../support/openapi-validator";
 
 const res = await SELF.fetch("http://keyframe.test/v1/openapi.json");
@@ -98,14 +105,7 @@ describe("GET /v1/openapi.json", () => {
       "POST /v1/keys",
       "GET /v1/keys",
       "DELETE /v1/keys/{key_id}",
-      "OPTIONS /tus",
-      "HEAD /tus/{upload_id}",
-      "PATCH /tus/{upload_id}",
-      "POST /tus/{upload_id}",
-      "DELETE /tus/{upload_id}",
-      "OPTIONS /tus/{upload_id}",
-      "PUT /uploads/{upload_id}",
-      "OPTIONS /uploads/{upload_id}",
+      ...URL_TOKEN_OPERATIONS,
     ]) {
       expect(documented.has(must), must).toBe(true);
     }
