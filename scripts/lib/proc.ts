@@ -4,6 +4,7 @@
  * buffer when quiet, to explain a failed start), and a stop that escalates SIGTERM → SIGKILL.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import readline from "node:readline";
 
@@ -101,15 +102,38 @@ export function groupAlive(pid: number): boolean {
 }
 
 /** A TCP port nothing listens on right now (the kernel picks it). */
-export function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port that is free now, for a server started a moment later. Picked at random BELOW the kernel's
+ * ephemeral range: a port-0 pick lies inside that range, where any outgoing connection or port-0
+ * listener (workerd opens several while wrangler starts) may take it before our server binds — seen
+ * as "Address already in use" when the edge started beside the API.
+ */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
+  const [low, high] = nonEphemeralRange();
+  for (let i = 0; i < 50; i++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await canListen(port, host)) return port;
+  }
+  throw new Error(`no free port found in ${low}-${high} on ${host}`);
+}
+
+function nonEphemeralRange(): [number, number] {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+  } catch {
+    // not Linux: IANA's dynamic range starts at 49152; stay well under both
+  }
+  const high = Math.min(ephemeralLow, 32768) - 1;
+  return [Math.min(20000, high - 1000), high];
+}
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
+    srv.once("error", () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
   });
 }
 
