@@ -1,0 +1,4 @@
+-- MP4 downloads (static renditions): the asset setting and the download's state.
+ALTER TABLE `assets` ADD `mp4_support` text DEFAULT 'none' NOT NULL;
+--> statement-breakpoint
+ALTER TABLE `assets` ADD `static_renditions` text;
