@@ -1,10 +1,11 @@
 /**
  * The job runner: download → probe → validate → ladder, with the fast path (remux, upload, publish
  * "fast") beside it → segments upload while the ladder encodes → poster (beside the ladder, low
- * priority), storyboard, master and the last uploads → publish "complete". Reports progress as a
- * heartbeat throughout, reports failures with the right retryability, logs each stage's wall
- * clock (`stage.done`, and `job.timings` at the end), and always removes its temp directory. The
- * ffmpeg library (./ffmpeg) does the media work; this file only composes it.
+ * priority), storyboard, master, the MP4 download when asked (mp4_support) and the last uploads →
+ * publish "complete". Reports progress as a heartbeat throughout, reports failures with the right
+ * retryability, logs each stage's wall clock (`stage.done`, and `job.timings` at the end), and always
+ * removes its temp directory. The ffmpeg library (./ffmpeg) does the media work; this file only
+ * composes it.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
