@@ -1,4 +1,2 @@
--- MP4 downloads (static renditions): the asset setting and the download's state.
-ALTER TABLE `assets` ADD `mp4_support` text DEFAULT 'none' NOT NULL;
---> statement-breakpoint
+ALTER TABLE `assets` ADD `mp4_support` text DEFAULT 'none' NOT NULL;--> statement-breakpoint
 ALTER TABLE `assets` ADD `static_renditions` text;
