@@ -69,6 +69,19 @@ export const assets = sqliteTable(
     currentRunId: text("current_run_id"),
     hasPoster: integer("has_poster", { mode: "boolean" }).notNull().default(false),
     hasStoryboard: integer("has_storyboard", { mode: "boolean" }).notNull().default(false),
+    /** `none` | `standard`: whether the pipeline writes a progressive download (static rendition). */
+    mp4Support: text("mp4_support", { enum: ["none", "standard"] })
+      .notNull()
+      .default("none"),
+    /**
+     * The download's state for `standard` assets: `{ status: preparing | ready | errored, files, error? }`;
+     * null for `none`. Files live at `downloads/{name}` under the current run prefix.
+     */
+    staticRenditions: json<{
+      status: "preparing" | "ready" | "errored";
+      files: Record<string, unknown>[];
+      error?: string;
+    }>("static_renditions"),
     createdAt: text("created_at").notNull().default(now),
     updatedAt: text("updated_at").notNull().default(now),
     readyAt: text("ready_at"),

@@ -18,6 +18,7 @@
  *   v1080/…, v720/…, v480/…, v360/…, v240/…             video-only ladder renditions
  *   audio/index.m3u8 …                 the AAC audio rendition group
  *   poster.jpg, storyboard.jpg, storyboard.vtt
+ *   downloads/highest.mp4 | downloads/audio.m4a    progressive download (settings.mp4_support)
  * Variant playlists are written once and never rewritten; master.m3u8 is rewritten when the ladder
  * lands so a player holding the first master keeps playing.
  */
@@ -53,6 +54,18 @@ export const ASSET_ERROR_CODES = [
 export const AssetErrorCodeSchema = z.enum(ASSET_ERROR_CODES);
 export type AssetErrorCode = z.infer<typeof AssetErrorCodeSchema>;
 
+/** `standard`: also write one progressive download (static rendition). Absent means `none`. */
+export const MP4_SUPPORT = ["none", "standard"] as const;
+export const Mp4SupportSchema = z.enum(MP4_SUPPORT);
+export type Mp4Support = z.infer<typeof Mp4SupportSchema>;
+
+/** Folder of the static renditions under the run prefix. */
+export const DOWNLOADS_DIR = "downloads";
+/** `highest.mp4`: top ladder rung + audio, stream-copied. `audio.m4a`: audio-only assets. */
+export const STATIC_RENDITION_NAMES = ["highest.mp4", "audio.m4a"] as const;
+export const StaticRenditionNameSchema = z.enum(STATIC_RENDITION_NAMES);
+export type StaticRenditionName = z.infer<typeof StaticRenditionNameSchema>;
+
 export const JobSettingsSchema = z.object({
   max_resolution: MaxResolutionSchema.default("1080p"),
   /** Refuse sources longer than this (asset error `input_too_long`). */
@@ -64,6 +77,8 @@ export const JobSettingsSchema = z.object({
   /** Size of the source object in bytes, as stored in R2. */
   source_size_bytes: z.number().int().nonnegative(),
   source_content_type: z.string().optional(),
+  /** Produce a progressive download under `downloads/` after the ladder. Optional: absent = "none". */
+  mp4_support: Mp4SupportSchema.optional(),
 });
 export type JobSettings = z.infer<typeof JobSettingsSchema>;
 
@@ -138,6 +153,30 @@ export const SourceFactsSchema = z.object({
 });
 export type SourceFacts = z.infer<typeof SourceFactsSchema>;
 
+/** One static rendition file, written at `downloads/{name}` under the run prefix. */
+export const StaticRenditionFileSchema = z.object({
+  name: StaticRenditionNameSchema,
+  ext: z.enum(["mp4", "m4a"]),
+  width: z.number().int().positive().optional(),
+  height: z.number().int().positive().optional(),
+  /** Average bitrate of the whole file in bits/s. */
+  bitrate: z.number().int().positive(),
+  /** Bytes. */
+  filesize: z.number().int().positive(),
+});
+export type StaticRenditionFile = z.infer<typeof StaticRenditionFileSchema>;
+
+/**
+ * The download outcome, sent with the `complete` publish when the job asked for mp4_support. A
+ * failed download never fails the job: it is reported here as `errored` and playback goes on.
+ */
+export const StaticRenditionsReportSchema = z.object({
+  status: z.enum(["ready", "errored"]),
+  files: z.array(StaticRenditionFileSchema).max(4),
+  error: z.string().max(2000).optional(),
+});
+export type StaticRenditionsReport = z.infer<typeof StaticRenditionsReportSchema>;
+
 export const JobPublishSchema = z.object({
   attempt: z.number().int().positive(),
   /** `fast`: playable now, ladder still coming. `complete`: every rendition and derived file written. */
@@ -154,6 +193,8 @@ export const JobPublishSchema = z.object({
   source: SourceFactsSchema,
   poster: z.string().nullable().optional(),
   storyboard: z.object({ vtt: z.string(), image: z.string() }).nullable().optional(),
+  /** `complete` only, and only when settings.mp4_support was "standard". */
+  static_renditions: StaticRenditionsReportSchema.optional(),
 });
 export type JobPublish = z.infer<typeof JobPublishSchema>;
 

@@ -1,21 +1,25 @@
 /**
  * The job runner: download → probe → validate → ladder, with the fast path (remux, upload, publish
  * "fast") beside it → segments upload while the ladder encodes → poster (beside the ladder, low
- * priority), storyboard, master and the last uploads → publish "complete". Reports progress as a
- * heartbeat throughout, reports failures with the right retryability, logs each stage's wall
- * clock (`stage.done`, and `job.timings` at the end), and always removes its temp directory. The
- * ffmpeg library (./ffmpeg) does the media work; this file only composes it.
+ * priority), storyboard, master, the MP4 download when asked (mp4_support) and the last uploads →
+ * publish "complete". Reports progress as a heartbeat throughout, reports failures with the right
+ * retryability, logs each stage's wall clock (`stage.done`, and `job.timings` at the end), and always
+ * removes its temp directory. The ffmpeg library (./ffmpeg) does the media work; this file only
+ * composes it.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type {
-  AssetErrorCode,
-  JobDispatch,
-  JobPublish,
-  JobStage,
-  SourceFacts,
-  Track,
+import {
+  type AssetErrorCode,
+  DOWNLOADS_DIR,
+  type JobDispatch,
+  type JobPublish,
+  type JobStage,
+  type SourceFacts,
+  type StaticRenditionFile,
+  type StaticRenditionsReport,
+  type Track,
 } from "../../src/lib/transcoder-protocol.js";
 import { ApiClient, type ApiClientOptions, ApiError, contentTypeFor } from "./api-client.js";
 import { mapLimit } from "./concurrency.js";
@@ -25,6 +29,7 @@ import { INIT_NAME, PLAYLIST_NAME } from "./ffmpeg/hls-output.js";
 import { AUDIO_DIR, type LadderOptions, ladderDirs, outputFrameRate, planRungs, runLadder } from "./ffmpeg/ladder.js";
 import { POSTER_NAME, posterSize, posterTime, runPoster } from "./ffmpeg/poster.js";
 import { type MediaFacts, probe } from "./ffmpeg/probe.js";
+import { runProgressive } from "./ffmpeg/progressive.js";
 import { FAST_DIR, runRemux } from "./ffmpeg/remux.js";
 import { planStoryboard, runStoryboard, STORYBOARD_IMAGE, STORYBOARD_VTT } from "./ffmpeg/storyboard.js";
 import { checkLimits, planSource } from "./ffmpeg/validate.js";
@@ -307,6 +312,7 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
     workDir = await mkdtemp(path.join(workRoot, `keyframe-${safeId}-${dispatch.attempt}-`));
     const source = path.join(workDir, "source");
     const outputDir = path.join(workDir, "out");
+    const scratchDir = path.join(workDir, "scratch");
     await mkdir(outputDir);
     reporter.start();
 
@@ -575,13 +581,50 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
           return null;
         }
       };
-      const [, storyboard, final, poster] = await Promise.all([
+      // The download (mp4_support standard): stream-copied from the top rung and the audio rendition,
+      // so it is exactly what the best ABR variant plays (H.264 + AAC, capped by max_resolution) and
+      // costs no encode. Made after the ladder rather than from the fast-path remux, which can exceed
+      // max_resolution and carries whatever the source had (VFR, edit lists, odd audio). A failure here
+      // is reported as an errored download and never fails the job.
+      const downloadRun = async (): Promise<StaticRenditionsReport | undefined> => {
+        if (settings.mp4_support !== "standard") return undefined;
+        const topRung = rungs[0];
+        if (!topRung && !facts.audio) return { status: "errored", files: [], error: "the source has no media" };
+        const name = topRung ? ("highest.mp4" as const) : ("audio.m4a" as const);
+        const rel = `${DOWNLOADS_DIR}/${name}`;
+        try {
+          return await timed("static_rendition", async () => {
+            const made = await runProgressive(
+              { videoDir: topRung?.name, audioDir: facts.audio ? AUDIO_DIR : undefined, output: rel, scratchDir },
+              outputDir,
+              { ...ffmpegRun, signal: workSignal, niceness: SIDE_WORK_NICENESS },
+            );
+            await putFile(outputDir, rel, workSignal);
+            const file: StaticRenditionFile = {
+              name,
+              ext: topRung ? "mp4" : "m4a",
+              bitrate: Math.max(1, Math.round((made.bytes * 8) / Math.max(duration, 0.001))),
+              filesize: made.bytes,
+            };
+            if (topRung) Object.assign(file, { width: topRung.width, height: topRung.height });
+            log.info("static_rendition.done", { name, bytes: made.bytes });
+            return { status: "ready" as const, files: [file] };
+          });
+        } catch (err) {
+          if (workSignal.aborted) throw workSignal.reason ?? err;
+          if (err instanceof ApiError && err.status !== undefined && JOB_GONE_STATUSES.has(err.status)) throw err;
+          log.warn("static_rendition.failed", { error: err });
+          return { status: "errored", files: [], error: describeError(err).slice(0, 2000) };
+        }
+      };
+      const [, storyboard, final, poster, staticRenditions] = await Promise.all([
         timed("segment_upload_tail", () => segments.finish()),
         storyboardRun(),
         timed("master", () =>
           writeMaster(outputDir, refs, { ...probeRun, signal: workSignal, audioLanguage: facts.audio?.language }),
         ),
         posterRun,
+        downloadRun(),
       ]);
 
       // 7. What is left (init sections, poster, storyboard), then the variant playlists, then the
@@ -654,6 +697,7 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
             source: sourceFactsFor(facts, remuxed),
             poster,
             storyboard,
+            ...(staticRenditions ? { static_renditions: staticRenditions } : {}),
           },
           { signal },
         ),

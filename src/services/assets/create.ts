@@ -21,6 +21,8 @@ export async function createAsset({ ctx, input }: Verb<CreateAssetInput>) {
       correlationId: input.correlation_id ?? null,
       playbackPolicy: input.playback_policy ?? null,
       maxResolution: input.max_resolution ?? "1080p",
+      mp4Support: input.mp4_support ?? "none",
+      staticRenditions: input.mp4_support === "standard" ? { status: "preparing", files: [] } : null,
       inputUrl: input.input?.url ?? null,
     }),
   ];

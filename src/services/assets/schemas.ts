@@ -2,7 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { idPattern } from "../../lib/ids";
 import { PlaybackUrlsSchema } from "../../lib/playback-urls";
-import { MaxResolutionSchema } from "../../lib/transcoder-protocol";
+import { MaxResolutionSchema, Mp4SupportSchema, StaticRenditionNameSchema } from "../../lib/transcoder-protocol";
 
 export const AssetIdSchema = z
   .string()
@@ -31,6 +31,12 @@ export const AssetMetaFields = {
   passthrough: z.string().max(1024).nullable().optional(),
 };
 
+export const Mp4SupportFieldSchema = Mp4SupportSchema.openapi({
+  description:
+    "`standard`: also produce a progressive MP4 download (`highest.mp4`; `audio.m4a` for audio-only assets) " +
+    "after the adaptive ladder. Default `none`.",
+});
+
 export const AssetInputSchema = z
   .object({
     url: z
@@ -48,6 +54,7 @@ export const CreateAssetSchema = z
       description: "Create a playback ID with this policy alongside the asset.",
     }),
     max_resolution: MaxResolutionSchema.optional(),
+    mp4_support: Mp4SupportFieldSchema.optional(),
     correlation_id: CorrelationIdSchema.optional(),
     input: AssetInputSchema.optional(),
   })
@@ -66,6 +73,29 @@ export const ASSET_STATUSES = ["waiting", "queued", "processing", "ready", "erro
 
 export const PlaybackIdRefSchema = z.object({ id: z.string(), policy: PlaybackPolicySchema, urls: PlaybackUrlsSchema });
 
+export const StaticRenditionFileViewSchema = z
+  .object({
+    name: StaticRenditionNameSchema,
+    ext: z.enum(["mp4", "m4a"]),
+    width: z.number().int().optional(),
+    height: z.number().int().optional(),
+    bitrate: z.number().int().openapi({ description: "Average bits/s." }),
+    filesize: z.number().int().openapi({ description: "Bytes." }),
+  })
+  .openapi("StaticRenditionFile");
+
+export const StaticRenditionsSchema = z
+  .object({
+    status: z.enum(["disabled", "preparing", "ready", "errored"]),
+    files: z.array(StaticRenditionFileViewSchema),
+  })
+  .openapi("StaticRenditions", {
+    description:
+      "Progressive downloads. `disabled` when mp4_support is `none`; `preparing` until the ladder is done; " +
+      "files are served at `{edge}/{playback_id}/downloads/{name}` (signed playback IDs: a token with aud `d`).",
+  });
+export type StaticRenditions = z.infer<typeof StaticRenditionsSchema>;
+
 export const AssetSchema = z
   .object({
     id: z.string(),
@@ -78,6 +108,8 @@ export const AssetSchema = z
     passthrough: z.string().nullable(),
     correlation_id: z.string().nullable(),
     max_resolution: MaxResolutionSchema,
+    mp4_support: Mp4SupportSchema,
+    static_renditions: StaticRenditionsSchema,
     playback_ids: z.array(PlaybackIdRefSchema),
     upload_id: z.string().nullable(),
     duration: z.number().nullable().openapi({ description: "Seconds." }),

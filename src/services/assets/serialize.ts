@@ -1,12 +1,31 @@
 import type { schema } from "../../db/client";
 import { playbackUrls } from "../../lib/playback-urls";
 import type { MaxResolution } from "../../lib/transcoder-protocol";
-import type { Asset } from "./schemas";
+import type { Asset, StaticRenditions } from "./schemas";
 
 type AssetRow = typeof schema.assets.$inferSelect;
 type PlaybackRow = Pick<typeof schema.playbackIds.$inferSelect, "id" | "policy">;
 
+/**
+ * `disabled` for mp4_support none. A `preparing` download of an asset that errored will never come:
+ * it shows as `errored` (the pipeline failure is in `error`).
+ */
+export function staticRenditionsView(
+  row: Pick<AssetRow, "mp4Support" | "staticRenditions" | "status">,
+): StaticRenditions {
+  if (row.mp4Support !== "standard") return { status: "disabled", files: [] };
+  const stored = row.staticRenditions ?? { status: "preparing" as const, files: [] };
+  const status = stored.status === "preparing" && row.status === "errored" ? "errored" : stored.status;
+  return { status, files: status === "ready" ? (stored.files as StaticRenditions["files"]) : [] };
+}
+
 export function serializeAsset(env: Pick<Env, "EDGE_PUBLIC_URL">, row: AssetRow, playbackIds: PlaybackRow[]): Asset {
+  const staticRenditions = staticRenditionsView(row);
+  // Only assets with mp4_support carry the field (null until the file is ready).
+  const download =
+    staticRenditions.status === "disabled"
+      ? undefined
+      : { file: staticRenditions.status === "ready" ? (staticRenditions.files[0]?.name ?? null) : null };
   return {
     id: row.id,
     status: row.status,
@@ -18,7 +37,9 @@ export function serializeAsset(env: Pick<Env, "EDGE_PUBLIC_URL">, row: AssetRow,
     passthrough: row.passthrough,
     correlation_id: row.correlationId,
     max_resolution: row.maxResolution as MaxResolution,
-    playback_ids: playbackIds.map((p) => ({ id: p.id, policy: p.policy, urls: playbackUrls(env, p.id) })),
+    mp4_support: row.mp4Support,
+    static_renditions: staticRenditions,
+    playback_ids: playbackIds.map((p) => ({ id: p.id, policy: p.policy, urls: playbackUrls(env, p.id, download) })),
     upload_id: row.uploadId,
     duration: row.duration === null ? null : row.duration / 1000,
     aspect_ratio: row.aspectRatio,

@@ -23,6 +23,8 @@ export const EVENT_TYPES = [
   "asset.updated",
   "asset.errored",
   "asset.deleted",
+  "asset.static_renditions.ready",
+  "asset.static_renditions.errored",
   "playback_id.created",
   "playback_id.deleted",
 ] as const;

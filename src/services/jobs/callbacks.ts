@@ -12,7 +12,13 @@ import { verifyJobToken } from "../../lib/job-token";
 import { log } from "../../lib/log";
 import { contentTypeFor } from "../../lib/media-types";
 import { nowIso } from "../../lib/time";
-import { type JobFailure, type JobProgress, type JobPublish, OUTPUT_PATH_RE } from "../../lib/transcoder-protocol";
+import {
+  DOWNLOADS_DIR,
+  type JobFailure,
+  type JobProgress,
+  type JobPublish,
+  OUTPUT_PATH_RE,
+} from "../../lib/transcoder-protocol";
 import type { ServiceContext } from "../context";
 import { type AssetRow, cancelJob, failJob, findAsset, findJob, type JobRow, requeueAttempt } from "./lifecycle";
 import { backoffSeconds, commitOnce, d1Batch, systemContext } from "./system";
@@ -236,6 +242,7 @@ export async function publishRun(
     updatedAt: at,
   };
   const liveStates = inArray(a.status, ["queued", "processing", "ready"]);
+  const downloads = input.phase === "complete" ? await staticRenditionsOutcome(call, input) : undefined;
   const readyEvent = {
     event: {
       type: "asset.ready" as const,
@@ -273,7 +280,12 @@ export async function publishRun(
           .where(and(eq(j.id, job.id), eq(j.status, "running"), eq(j.attempt, call.attempt))),
         ctx.db
           .update(a)
-          .set({ ...facts, renditionsStatus: "complete", progress: null })
+          .set({
+            ...facts,
+            renditionsStatus: "complete",
+            progress: null,
+            ...(downloads ? { staticRenditions: downloads } : {}),
+          })
           .where(
             and(
               eq(a.id, asset.id),
@@ -304,6 +316,7 @@ export async function publishRun(
           perJob: job.id,
           guard: sql`EXISTS (SELECT 1 FROM assets WHERE id = ${asset.id} AND current_run_id = ${job.id} AND renditions_status = 'complete')`,
         },
+        ...(downloads ? [staticRenditionsEvent(call, downloads)] : []),
       ],
     );
   }
@@ -317,6 +330,48 @@ export async function publishRun(
     status: now?.status ?? "deleted",
     renditions_status: now?.renditionsStatus ?? null,
     run_id: now?.currentRunId ?? null,
+  };
+}
+
+type StaticRenditionsState = NonNullable<AssetRow["staticRenditions"]>;
+
+/**
+ * What the `complete` publish means for an mp4_support=standard asset's download (undefined for none).
+ * A reported file counts only if it really is in storage under this run, at the size R2 says; a missing
+ * report (a transcoder that ignored the setting) or a failed download is `errored`, never a job failure.
+ */
+async function staticRenditionsOutcome(call: JobCall, input: JobPublish): Promise<StaticRenditionsState | undefined> {
+  if (call.asset.mp4Support !== "standard") return undefined;
+  const report = input.static_renditions;
+  if (!report) return { status: "errored", files: [], error: "the transcoder produced no download" };
+  if (report.status === "errored" || report.files.length === 0) {
+    return { status: "errored", files: [], error: report.error ?? "the download could not be produced" };
+  }
+  const files: StaticRenditionsState["files"] = [];
+  for (const f of report.files) {
+    const head = await call.ctx.env.MEDIA.head(`${runPrefix(call.asset.id, call.job.id)}${DOWNLOADS_DIR}/${f.name}`);
+    if (!head) return { status: "errored", files: [], error: `${DOWNLOADS_DIR}/${f.name} was reported but not stored` };
+    files.push({ ...f, filesize: head.size });
+  }
+  return { status: "ready", files };
+}
+
+function staticRenditionsEvent(call: JobCall, state: StaticRenditionsState) {
+  const { asset, job } = call;
+  const ready = state.status === "ready";
+  return {
+    event: {
+      type: ready ? ("asset.static_renditions.ready" as const) : ("asset.static_renditions.errored" as const),
+      subjectId: asset.id,
+      assetId: asset.id,
+      correlationId: asset.correlationId,
+      data: ready
+        ? { asset_id: asset.id, job_id: job.id, status: "ready", files: state.files }
+        : { asset_id: asset.id, job_id: job.id, status: "errored", error: state.error ?? null },
+    },
+    perJob: job.id,
+    guard: sql`EXISTS (SELECT 1 FROM assets WHERE id = ${asset.id} AND current_run_id = ${job.id}
+      AND json_extract(static_renditions, '$.status') = ${state.status})`,
   };
 }
 

@@ -25,6 +25,7 @@ export async function queueIngestedAsset(
     fast_path: true,
     source_size_bytes: source.size,
     source_content_type: source.contentType ?? undefined,
+    mp4_support: asset.mp4Support,
   };
   await d1Batch(ctx.env, [
     ctx.db

@@ -80,11 +80,15 @@ export const PlaybackTokensSchema = z
     video: z.string().openapi({ description: "aud v: master, variant playlists, segments." }),
     thumbnail: z.string().openapi({ description: "aud t: thumbnail.jpg." }),
     storyboard: z.string().openapi({ description: "aud s: storyboard.vtt and its sprite." }),
+    download: z.string().openapi({ description: "aud d: the static rendition downloads (downloads/…)." }),
     urls: z.object({
       master: z.string(),
       thumbnail: z.string(),
       storyboard: z.string(),
       embed: z.string(),
+      download: z.string().nullable().openapi({
+        description: "The asset's download with its token; null when the asset has no ready download.",
+      }),
     }),
   })
   .openapi("PlaybackTokens");

@@ -13,7 +13,9 @@ import { idPattern, newId } from "../../lib/ids";
 import { log } from "../../lib/log";
 import { decodeCursor, page } from "../../lib/pagination";
 import { signPlaybackToken, type TokenAudience } from "../../lib/playback-token";
+import { downloadPath } from "../../lib/playback-urls";
 import { nowIso } from "../../lib/time";
+import { staticRenditionsView } from "../assets/serialize";
 import type { ServiceContext, Verb } from "../context";
 import { commit } from "../events/record";
 import { openPrivateJwk, sealPrivateJwk } from "./key-wrap";
@@ -181,19 +183,33 @@ export async function mintPlaybackTokens({
       now,
     });
   const pinned = Object.fromEntries(Object.entries(input.body.thumbnail ?? {}).filter(([, v]) => v !== undefined));
-  const [video, thumbnail, storyboard] = await Promise.all([mint("v"), mint("t", pinned), mint("s")]);
+  const [video, thumbnail, storyboard, download] = await Promise.all([
+    mint("v"),
+    mint("t", pinned),
+    mint("s"),
+    mint("d"),
+  ]);
   const edge = (ctx.env.EDGE_PUBLIC_URL ?? "").replace(/\/+$/, "");
+  const asset = pb.assetId
+    ? await ctx.db.query.assets.findFirst({
+        where: and(eq(schema.assets.id, pb.assetId), eq(schema.assets.environmentId, ctx.caller.environmentId)),
+      })
+    : undefined;
+  const downloads = asset ? staticRenditionsView(asset) : null;
+  const file = downloads?.status === "ready" ? downloads.files[0]?.name : undefined;
   return {
     playback_id: pb.id,
     expires_at: new Date(Math.floor(now / 1000) * 1000 + expiresIn * 1000).toISOString(),
     video,
     thumbnail,
     storyboard,
+    download,
     urls: {
       master: `${edge}/${pb.id}.m3u8?token=${video}`,
       thumbnail: `${edge}/${pb.id}/thumbnail.jpg?token=${thumbnail}`,
       storyboard: `${edge}/${pb.id}/storyboard.vtt?token=${storyboard}`,
       embed: `${edge}/embed/${pb.id}?token=${video}`,
+      download: file ? `${edge}${downloadPath(pb.id, file)}?token=${download}` : null,
     },
   };
 }

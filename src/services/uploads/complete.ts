@@ -39,6 +39,7 @@ export async function completeUpload(
   const assetId = newId("asset");
   const at = nowIso();
   const maxResolution = (settings.max_resolution as MaxResolution | undefined) ?? "1080p";
+  const mp4Support = settings.mp4_support === "standard" ? "standard" : "none";
   const policy = (settings.playback_policy as "public" | "signed" | undefined) ?? "signed";
   const { jobId, statement: jobInsert } = newJobStatement(ctx, {
     assetId,
@@ -50,6 +51,7 @@ export async function completeUpload(
       source_content_type: input.contentType ?? undefined,
       max_duration_seconds: upload.maxDurationSeconds ?? undefined,
       max_size_bytes: upload.maxSizeBytes ?? undefined,
+      mp4_support: mp4Support,
     },
   });
   const playbackId = newId("playbackId");
@@ -92,6 +94,8 @@ export async function completeUpload(
       correlationId: upload.correlationId,
       playbackPolicy: policy,
       maxResolution,
+      mp4Support,
+      staticRenditions: mp4Support === "standard" ? { status: "preparing", files: [] } : null,
       uploadId: upload.id,
       sourceKey: input.sourceKey,
     }),

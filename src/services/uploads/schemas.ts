@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { idPattern } from "../../lib/ids";
 import { MaxResolutionSchema } from "../../lib/transcoder-protocol";
-import { AssetMetaFields, CorrelationIdSchema, PlaybackPolicySchema } from "../assets/schemas";
+import { AssetMetaFields, CorrelationIdSchema, Mp4SupportFieldSchema, PlaybackPolicySchema } from "../assets/schemas";
 
 export const UploadIdSchema = z
   .string()
@@ -19,6 +19,7 @@ export const NewAssetSettingsSchema = z
       description: "Playback policy of the asset's first playback ID. Private (`signed`) by default.",
     }),
     max_resolution: MaxResolutionSchema.optional(),
+    mp4_support: Mp4SupportFieldSchema.optional(),
   })
   .strict()
   .openapi("NewAssetSettings");

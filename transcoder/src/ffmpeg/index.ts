@@ -4,10 +4,11 @@
  */
 import { buildLadderArgs, type LadderOptions } from "./ladder.js";
 import { buildPosterArgs, type PosterOptions } from "./poster.js";
+import { buildProgressiveArgs, type ProgressiveOptions } from "./progressive.js";
 import { buildRemuxArgs, type RemuxOptions } from "./remux.js";
 import { buildStoryboardArgs, type StoryboardOptions } from "./storyboard.js";
 
-export type FfmpegTask = RemuxOptions | LadderOptions | PosterOptions | StoryboardOptions;
+export type FfmpegTask = RemuxOptions | LadderOptions | PosterOptions | StoryboardOptions | ProgressiveOptions;
 
 export function buildFfmpegArgs(task: FfmpegTask): string[] {
   switch (task.kind) {
@@ -19,6 +20,8 @@ export function buildFfmpegArgs(task: FfmpegTask): string[] {
       return buildPosterArgs(task);
     case "storyboard":
       return buildStoryboardArgs(task);
+    case "progressive":
+      return buildProgressiveArgs(task);
   }
 }
 
@@ -30,6 +33,7 @@ export * from "./poster.js";
 export * from "./probe.js";
 export * from "./process.js";
 export * from "./progress.js";
+export * from "./progressive.js";
 export * from "./remux.js";
 export * from "./storyboard.js";
 export * from "./validate.js";

@@ -9,6 +9,7 @@
  *   /{playback_id}/thumbnail.jpg             poster                     aud t
  *   /{playback_id}/thumbnail.jpg?time=&width=&height=&fit_mode=   on-demand thumbnail (./thumbnails.ts)   aud t
  *   /{playback_id}/storyboard.vtt|.jpg       storyboard                 aud s
+ *   /{playback_id}/downloads/highest.mp4     progressive download (attachment; audio.m4a for audio-only)   aud d
  *   /embed/{playback_id}?token=…             player page
  *   /health
  */
@@ -29,6 +30,8 @@ import {
   THUMBNAIL_HEADER,
   thumbnailKey,
 } from "../../../src/lib/thumbnails";
+import { DOWNLOADS_DIR } from "../../../src/lib/transcoder-protocol";
+import { contentDisposition, isStaticRenditionName } from "./download";
 import { EMBED_JS, embedCsp, embedPage } from "./embed";
 import { clearMetaCache, runKey, serveObject } from "./media";
 import { hasEndList, rewritePlaylist, rewriteStoryboardVtt } from "./playlist";
@@ -88,6 +91,10 @@ const MESSAGES: Record<string, string> = {
   thumbnail_rendering_unavailable: "Thumbnails cannot be rendered right now; retry later.",
   no_poster: "This video has no poster image.",
   no_storyboard: "This video has no storyboard.",
+  downloads_disabled: "This video has no downloads (its mp4_support is 'none').",
+  download_not_ready: "This video's download is still being prepared; retry shortly.",
+  download_failed: "This video's download could not be produced.",
+  no_such_download: "This video has no download with this name.",
 };
 
 const ERROR_NAMES: Record<number, string> = {
@@ -278,11 +285,42 @@ app.get("/:pid/storyboard.jpg", async (c) => {
   return res ?? deny(404, "no_storyboard", g.cors);
 });
 
+/**
+ * The static rendition, as an attachment named after the asset. A token must carry aud `d`: a video
+ * token (aud `v`) plays the stream but never downloads the file. The object is immutable under its run
+ * prefix, so it gets the segments' caching (and their shared, token-free colo cache for whole GETs).
+ */
+app.get("/:pid/downloads/:file", async (c) => {
+  const playbackId = c.req.param("pid");
+  const file = c.req.param("file");
+  if (!isStaticRenditionName(file)) return deny(404, "no_such_download", corsHeaders(null, c.req.raw));
+  const g = await authorize(c.env, c.req.raw, playbackId, "d");
+  if (g instanceof Response) return g;
+  const downloads = g.state.downloads;
+  if (downloads.status === "disabled") return deny(404, "downloads_disabled", g.cors);
+  if (downloads.status === "preparing") return deny(404, "download_not_ready", g.cors);
+  if (downloads.status === "errored") return deny(404, "download_failed", g.cors);
+  if (!downloads.files.includes(file)) return deny(404, "no_such_download", g.cors);
+  const ext = file.slice(file.lastIndexOf(".") + 1);
+  const res = await serveObject(
+    c.env.MEDIA,
+    runKey(g.state.assetId, g.state.currentRunId, `${DOWNLOADS_DIR}/${file}`),
+    c.req.raw,
+    {
+      cacheControl: `${g.visibility}, max-age=31536000, immutable`,
+      headers: { ...g.cors, "Content-Disposition": contentDisposition(g.state.title, g.state.assetId, ext) },
+      sharedCache: { cache: caches.default, waitUntil: (p) => c.executionCtx.waitUntil(p) },
+    },
+  );
+  return res ?? deny(404, "not_found", g.cors);
+});
+
 app.get("/:pid/:rendition/:file", async (c) => {
   const playbackId = c.req.param("pid");
   const rendition = c.req.param("rendition");
   const file = c.req.param("file");
-  if (!SEGMENT_RE.test(rendition) || !FILE_RE.test(file)) {
+  // Downloads need aud `d` (route above); a video token must never reach them through this route.
+  if (!SEGMENT_RE.test(rendition) || !FILE_RE.test(file) || rendition === DOWNLOADS_DIR) {
     return deny(404, "not_found", corsHeaders(null, c.req.raw));
   }
   const g = await authorize(c.env, c.req.raw, playbackId, "v");

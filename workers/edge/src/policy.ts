@@ -52,7 +52,7 @@ export function checkOrigin(state: PlaybackState, req: Request): OriginDecision 
   return state.allowNoReferrer ? { ok: true, origin: null } : { ok: false, reason: "referrer_required" };
 }
 
-const EXPOSE = "Content-Length, Content-Range, Accept-Ranges, Content-Type, ETag";
+const EXPOSE = "Content-Length, Content-Range, Accept-Ranges, Content-Type, ETag, Content-Disposition";
 
 /**
  * CORS for players: `*` when the playback ID is unrestricted (no cookies are involved, the token rides

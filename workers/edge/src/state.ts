@@ -2,7 +2,7 @@
  * Playback-ID resolution for the edge: one D1 read per playback ID per isolate per TTL, never one per
  * segment. Ready answers are trusted for STATE_TTL_MS (≤ 60 s, which bounds how long a deleted playback
  * ID or asset keeps playing); absent and not-yet-ready answers for a much shorter time so a fresh
- * upload becomes playable quickly.
+ * upload becomes playable quickly (and a download still being prepared becomes downloadable quickly).
  */
 import type { SigningKeyRecord } from "../../../src/lib/playback-token";
 
@@ -26,6 +26,10 @@ export interface PlaybackState {
   renditionsStatus: "preparing" | "complete" | null;
   hasPoster: boolean;
   hasStoryboard: boolean;
+  /** The asset's title, for download file names. */
+  title: string | null;
+  /** Static renditions: `disabled` (mp4_support none) or the stored status with its file names. */
+  downloads: { status: "disabled" | "preparing" | "ready" | "errored"; files: string[] };
 }
 
 interface Row {
@@ -42,11 +46,14 @@ interface Row {
   has_poster: number | null;
   has_storyboard: number | null;
   asset_deleted_at: string | null;
+  title: string | null;
+  mp4_support: string | null;
+  static_renditions: string | null;
 }
 
 const SQL = `select p.id, p.environment_id, p.asset_id, p.policy, p.allowed_origins, p.allow_no_referrer,
   p.deleted_at as pb_deleted_at, a.status, a.current_run_id, a.renditions_status, a.has_poster, a.has_storyboard,
-  a.deleted_at as asset_deleted_at
+  a.deleted_at as asset_deleted_at, a.title, a.mp4_support, a.static_renditions
   from playback_ids p left join assets a on a.id = p.asset_id and a.environment_id = p.environment_id
   where p.id = ?`;
 
@@ -57,6 +64,20 @@ function parseOrigins(raw: string | null): string[] {
     return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string").map((x) => x.toLowerCase()) : [];
   } catch {
     return [];
+  }
+}
+
+function parseDownloads(r: Row): PlaybackState["downloads"] {
+  if (r.mp4_support !== "standard") return { status: "disabled", files: [] };
+  try {
+    const v = JSON.parse(r.static_renditions ?? "null") as { status?: unknown; files?: { name?: unknown }[] } | null;
+    const status = v?.status === "ready" || v?.status === "errored" ? v.status : "preparing";
+    const files = Array.isArray(v?.files)
+      ? v.files.map((f) => f?.name).filter((n): n is string => typeof n === "string")
+      : [];
+    return { status: status === "preparing" && r.status === "errored" ? "errored" : status, files };
+  } catch {
+    return { status: "errored", files: [] };
   }
 }
 
@@ -75,6 +96,8 @@ function toState(r: Row): PlaybackState {
     renditionsStatus: r.renditions_status,
     hasPoster: Boolean(r.has_poster),
     hasStoryboard: Boolean(r.has_storyboard),
+    title: r.title,
+    downloads: parseDownloads(r),
   };
 }
 
@@ -123,7 +146,8 @@ export async function resolvePlayback(env: EdgeEnv, playbackId: string): Promise
     try {
       const row = await env.DB.prepare(SQL).bind(playbackId).first<Row>();
       const state = row ? toState(row) : null;
-      const ttl = state && isPlayable(state) ? STATE_TTL_MS : SHORT_TTL_MS;
+      // A download still being prepared lands within minutes of `ready`: re-check it sooner.
+      const ttl = state && isPlayable(state) && state.downloads.status !== "preparing" ? STATE_TTL_MS : SHORT_TTL_MS;
       stateCache.set(playbackId, state, Date.now() + ttl);
       return state;
     } finally {

@@ -35,6 +35,8 @@ export interface FakeApiOptions {
   sourceStatus?: number;
   /** Answer every output PUT with this status instead (e.g. 410 once the asset is deleted). */
   putStatus?: number;
+  /** Answer PUTs of these paths with this status (e.g. 413 for an oversized download). */
+  putStatusFor?: { paths: string[]; status: number };
 }
 
 export interface FakeApi {
@@ -145,6 +147,7 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
           return send(411, { code: "bad_request" });
         }
         if (options.putStatus) return send(options.putStatus, { code: "gone" });
+        if (options.putStatusFor?.paths.includes(rel)) return send(options.putStatusFor.status, { code: "refused" });
         if (puts++ < (options.failFirstPuts ?? 0)) return send(503, { code: "service_unavailable" });
         const dest = path.join(options.outputDir, rel);
         await mkdir(path.dirname(dest), { recursive: true });
