@@ -11,6 +11,7 @@
  *   POST /internal/jobs/{job_id}/progress               JobProgress -> ProgressReply (heartbeat)
  *   POST /internal/jobs/{job_id}/publish                JobPublish  (phase fast | complete)
  *   POST /internal/jobs/{job_id}/fail                   JobFailure
+ *   …/outputs-multipart/{path}                          large outputs in parts (see the end of this file)
  *
  * Output paths are relative to the run prefix `assets/{asset_id}/runs/{job_id}/`. Layout:
  *   master.m3u8                        written by our code, never by ffmpeg
@@ -209,3 +210,68 @@ export type JobFailure = z.infer<typeof JobFailureSchema>;
 
 /** Paths the transcoder may write under its run prefix: no traversal, no absolute paths. */
 export const OUTPUT_PATH_RE = /^(?:[a-z0-9_-]{1,32}\/)?[A-Za-z0-9_.-]{1,64}$/;
+
+// ---------------------------------------------------------------- multipart outputs
+//
+// A Worker request body is capped (~100 MB in production), so large outputs (the MP4 download) go
+// through an R2 multipart upload, one part per request:
+//
+//   POST   /internal/jobs/{job_id}/outputs-multipart/{path}                 MultipartCreate -> MultipartCreated
+//   PUT    /internal/jobs/{job_id}/outputs-multipart/{path}?upload_id=&part=N   one part, Content-Length
+//                                                                            required -> MultipartPartReply
+//   POST   /internal/jobs/{job_id}/outputs-multipart/{path}/complete        MultipartComplete -> 201 MultipartCompleted
+//   DELETE /internal/jobs/{job_id}/outputs-multipart/{path}?upload_id=      abort -> 204
+//
+// The API fixes the part size and the part count at create time (from `size`); part N must be exactly
+// `part_size` bytes except the last, which carries the remainder. `upload_id` is opaque.
+
+/** R2's minimum size of every part but the last. */
+export const MULTIPART_MIN_PART_BYTES = 5 * 1024 * 1024;
+/** Largest part the API accepts: well under a Worker's request body limit. */
+export const MULTIPART_MAX_PART_BYTES = 64 * 1024 * 1024;
+export const MULTIPART_DEFAULT_PART_BYTES = 32 * 1024 * 1024;
+/** Largest file written through a multipart upload. */
+export const MAX_MULTIPART_OUTPUT_BYTES = 50 * 1024 * 1024 * 1024;
+/** R2 (like S3) numbers parts 1..10000. */
+export const MULTIPART_MAX_PARTS = 10_000;
+
+export const MultipartCreateSchema = z.object({
+  attempt: z.number().int().positive(),
+  /** Total bytes of the file; above MAX_MULTIPART_OUTPUT_BYTES the API answers 413. */
+  size: z.number().int().positive(),
+  /** Preferred part size; the API may honour it within its bounds. Absent = the API's default. */
+  part_size: z.number().int().min(MULTIPART_MIN_PART_BYTES).max(MULTIPART_MAX_PART_BYTES).optional(),
+});
+export type MultipartCreate = z.infer<typeof MultipartCreateSchema>;
+
+export const MultipartCreatedSchema = z.object({
+  upload_id: z.string().min(1),
+  key: z.string(),
+  part_size: z.number().int().positive(),
+  part_count: z.number().int().positive(),
+});
+export type MultipartCreated = z.infer<typeof MultipartCreatedSchema>;
+
+export const MultipartPartReplySchema = z.object({
+  part: z.number().int().positive(),
+  etag: z.string().min(1),
+  size: z.number().int().nonnegative(),
+});
+export type MultipartPartReply = z.infer<typeof MultipartPartReplySchema>;
+
+export const MultipartCompleteSchema = z.object({
+  attempt: z.number().int().positive(),
+  upload_id: z.string().min(1).max(4096),
+  parts: z
+    .array(z.object({ part: z.number().int().positive().max(MULTIPART_MAX_PARTS), etag: z.string().min(1).max(200) }))
+    .min(1)
+    .max(MULTIPART_MAX_PARTS),
+});
+export type MultipartComplete = z.infer<typeof MultipartCompleteSchema>;
+
+export const MultipartCompletedSchema = z.object({
+  key: z.string(),
+  size: z.number().int().nonnegative(),
+  content_type: z.string(),
+});
+export type MultipartCompleted = z.infer<typeof MultipartCompletedSchema>;

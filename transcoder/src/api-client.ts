@@ -16,6 +16,12 @@ import {
   JobProgressSchema,
   type JobPublish,
   JobPublishSchema,
+  type MultipartComplete,
+  MultipartCompletedSchema,
+  MultipartCompleteSchema,
+  MultipartCreatedSchema,
+  MultipartCreateSchema,
+  MultipartPartReplySchema,
   OUTPUT_PATH_RE,
   type ProgressReply,
   ProgressReplySchema,
@@ -48,6 +54,21 @@ export interface ApiClientOptions {
   idleTimeoutMs?: number;
   /** Give up on (and retry) one output PUT after this long. */
   uploadTimeoutMs?: number;
+  /**
+   * Files larger than this go through a multipart upload (a Worker request body is capped at ~100 MB
+   * in production). Default: KEYFRAME_MULTIPART_THRESHOLD_BYTES, else 64 MiB.
+   */
+  multipartThresholdBytes?: number;
+  /** Parts of one multipart upload in flight at once (each is one part-size slice of the file). */
+  multipartConcurrency?: number;
+}
+
+export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 64 * 1024 * 1024;
+
+function envThreshold(): number | undefined {
+  const raw = process.env.KEYFRAME_MULTIPART_THRESHOLD_BYTES;
+  const n = raw ? Number(raw) : Number.NaN;
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 /** An abort signal that fires when `arm()` has not been called for `ms`. */
@@ -120,6 +141,8 @@ export class ApiClient {
   private readonly maxResumes: number;
   private readonly idleTimeoutMs: number;
   private readonly uploadTimeoutMs: number;
+  private readonly multipartThresholdBytes: number;
+  private readonly multipartConcurrency: number;
 
   constructor(
     private readonly job: ClientJob,
@@ -132,6 +155,9 @@ export class ApiClient {
     this.maxResumes = options.maxResumes ?? 20;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.uploadTimeoutMs = options.uploadTimeoutMs ?? 10 * 60_000;
+    this.multipartThresholdBytes =
+      options.multipartThresholdBytes ?? envThreshold() ?? DEFAULT_MULTIPART_THRESHOLD_BYTES;
+    this.multipartConcurrency = Math.max(1, options.multipartConcurrency ?? 2);
   }
 
   private url(suffix: string): URL {
@@ -278,7 +304,15 @@ export class ApiClient {
     return { bytes: written, contentType };
   }
 
-  /** PUTs one output file (path relative to the run prefix) with a known Content-Length; returns its size. */
+  private uploadSignal(signal: AbortSignal | undefined): AbortSignal {
+    const timeout = AbortSignal.timeout(this.uploadTimeoutMs);
+    return signal ? AbortSignal.any([signal, timeout]) : timeout;
+  }
+
+  /**
+   * Writes one output file (path relative to the run prefix); returns its size. Up to the multipart
+   * threshold it is one PUT with a known Content-Length, above it a multipart upload.
+   */
   async putOutput(
     relPath: string,
     file: string,
@@ -286,6 +320,7 @@ export class ApiClient {
   ): Promise<number> {
     if (!OUTPUT_PATH_RE.test(relPath)) throw new Error(`invalid output path: ${relPath}`);
     const { size } = await stat(file);
+    if (size > this.multipartThresholdBytes) return this.putOutputMultipart(relPath, file, size, options);
     const endpoint = `outputs/${relPath}`;
     const encoded = relPath.split("/").map(encodeURIComponent).join("/");
     await this.withRetries(endpoint, options.signal, async () => {
@@ -301,14 +336,111 @@ export class ApiClient {
             ? new Uint8Array(0)
             : (Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>),
         duplex: "half",
-        signal: options.signal
-          ? AbortSignal.any([options.signal, AbortSignal.timeout(this.uploadTimeoutMs)])
-          : AbortSignal.timeout(this.uploadTimeoutMs),
+        signal: this.uploadSignal(options.signal),
       } as RequestInit);
       await this.check(res, endpoint);
       await res.body?.cancel();
     });
     return size;
+  }
+
+  /**
+   * A multipart upload: create (the API fixes the part size), then the parts as part-size slices read
+   * from disk, at most `multipartConcurrency` in flight, each retried like a single PUT; then complete.
+   * On a final failure the upload is aborted (best effort) so no parts linger, and the error is thrown.
+   */
+  private async putOutputMultipart(
+    relPath: string,
+    file: string,
+    size: number,
+    options: { signal?: AbortSignal },
+  ): Promise<number> {
+    const endpoint = `outputs-multipart/${relPath}`;
+    const encoded = `outputs-multipart/${relPath.split("/").map(encodeURIComponent).join("/")}`;
+    const createBody = JSON.stringify(MultipartCreateSchema.parse({ attempt: this.job.attempt, size }));
+    const created = MultipartCreatedSchema.parse(
+      await this.withRetries(endpoint, options.signal, async () => {
+        const res = await fetch(this.url(encoded), {
+          method: "POST",
+          headers: this.headers({ "content-type": "application/json" }),
+          body: createBody,
+          signal: this.uploadSignal(options.signal),
+        });
+        await this.check(res, endpoint);
+        return res.json();
+      }),
+    );
+    const uploadQuery = `upload_id=${encodeURIComponent(created.upload_id)}`;
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const etags: MultipartComplete["parts"] = [];
+    try {
+      let next = 1;
+      const worker = async () => {
+        while (!signal.aborted && next <= created.part_count) {
+          const part = next++;
+          const start = (part - 1) * created.part_size;
+          const length = Math.min(created.part_size, size - start);
+          const partEndpoint = `${endpoint} part ${part}/${created.part_count}`;
+          const reply = await this.withRetries(partEndpoint, signal, async () => {
+            const res = await fetch(this.url(`${encoded}?${uploadQuery}&part=${part}`), {
+              method: "PUT",
+              headers: this.headers({ "content-length": String(length) }),
+              // Only this slice is read, freshly per attempt: memory stays bounded by the stream buffers.
+              body: Readable.toWeb(
+                createReadStream(file, { start, end: start + length - 1 }),
+              ) as unknown as ReadableStream<Uint8Array>,
+              duplex: "half",
+              signal: this.uploadSignal(signal),
+            } as RequestInit);
+            await this.check(res, partEndpoint);
+            return MultipartPartReplySchema.parse(await res.json());
+          });
+          etags.push({ part, etag: reply.etag });
+        }
+      };
+      const workers = Array.from({ length: Math.min(this.multipartConcurrency, created.part_count) }, () =>
+        worker().catch((err) => {
+          // First failure stops the other workers from starting (and finishing) more parts.
+          stop.abort(err);
+          throw err;
+        }),
+      );
+      const settled = await Promise.allSettled(workers);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw stop.signal.reason ?? failed.reason;
+      if (options.signal?.aborted) throw options.signal.reason;
+      const completeBody = JSON.stringify(
+        MultipartCompleteSchema.parse({
+          attempt: this.job.attempt,
+          upload_id: created.upload_id,
+          parts: etags.sort((a, b) => a.part - b.part),
+        }),
+      );
+      const done = await this.withRetries(`${endpoint}/complete`, options.signal, async () => {
+        const res = await fetch(this.url(`${encoded}/complete`), {
+          method: "POST",
+          headers: this.headers({ "content-type": "application/json" }),
+          body: completeBody,
+          signal: this.uploadSignal(options.signal),
+        });
+        await this.check(res, `${endpoint}/complete`);
+        return MultipartCompletedSchema.parse(await res.json());
+      });
+      if (done.size !== size) {
+        throw new ApiError(`${endpoint}: stored ${done.size} bytes of ${size}`, endpoint, undefined, false);
+      }
+      return size;
+    } catch (err) {
+      await fetch(this.url(`${encoded}?${uploadQuery}`), {
+        method: "DELETE",
+        headers: this.headers(),
+        signal: AbortSignal.timeout(this.requestTimeoutMs),
+      })
+        .then((res) => res.body?.cancel())
+        .catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Reports progress (the heartbeat). `cancel: true` in the reply means stop working on this job. */

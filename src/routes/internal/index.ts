@@ -1,10 +1,11 @@
 /**
- * Transcoder callbacks (job-scoped token): source, outputs, progress, publish, fail. Plain Hono
+ * Transcoder callbacks (job-scoped token): source, outputs (whole or multipart), progress, publish, fail. Plain Hono
  * routes, deliberately not in the public OpenAPI document; errors are the same problem+json.
  */
 import type { App } from "../../app";
 import { registerFail } from "./fail";
 import { registerOutputs } from "./outputs";
+import { registerOutputsMultipart } from "./outputs-multipart";
 import { registerProgress } from "./progress";
 import { registerPublish } from "./publish";
 import { registerSource } from "./source";
@@ -13,6 +14,7 @@ import { registerThumbnails } from "./thumbnails";
 export function registerInternalRoutes(app: App) {
   registerSource(app);
   registerOutputs(app);
+  registerOutputsMultipart(app);
   registerProgress(app);
   registerPublish(app);
   registerFail(app);

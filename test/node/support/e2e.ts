@@ -17,7 +17,10 @@ export interface E2E {
   close: () => Promise<void>;
 }
 
-export async function startE2E(vars: Record<string, string> = {}): Promise<E2E> {
+export async function startE2E(
+  vars: Record<string, string> = {},
+  transcoderEnv: Record<string, string> = {},
+): Promise<E2E> {
   const persistTo = mkdtempSync(path.join(tmpdir(), "keyframe-e2e-"));
   const stack = await startStack({
     apiPort: await freePort(),
@@ -25,6 +28,7 @@ export async function startE2E(vars: Record<string, string> = {}): Promise<E2E> 
     transcoderPort: await freePort(),
     persistTo,
     vars,
+    transcoderEnv,
     quiet: true,
   });
   const key = await createKeyInD1({ persistTo, scopes: ["*"], name: "e2e" });

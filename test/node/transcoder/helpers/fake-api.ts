@@ -15,6 +15,8 @@ import {
   JobProgressSchema,
   type JobPublish,
   JobPublishSchema,
+  MultipartCompleteSchema,
+  MultipartCreateSchema,
   OUTPUT_PATH_RE,
 } from "../../../../src/lib/transcoder-protocol.js";
 
@@ -37,6 +39,21 @@ export interface FakeApiOptions {
   putStatus?: number;
   /** Answer PUTs of these paths with this status (e.g. 413 for an oversized download). */
   putStatusFor?: { paths: string[]; status: number };
+  /** Part size the fake's multipart uploads use (the real API's minimum is 5 MiB). Default 64 KiB. */
+  multipartPartBytes?: number;
+  /** Answer the first `times` PUTs of part `part` of multipart uploads of `path` with `status` (default 503). */
+  failPart?: { path: string; part: number; times: number; status?: number };
+}
+
+export interface FakeMultipart {
+  path: string;
+  size: number;
+  partSize: number;
+  /** Every part request that was accepted, in arrival order. */
+  parts: { part: number; size: number }[];
+  /** Part requests answered with an injected failure. */
+  refusedParts: number[];
+  state: "open" | "completed" | "aborted";
 }
 
 export interface FakeApi {
@@ -51,6 +68,10 @@ export interface FakeApi {
   events: string[];
   /** Contract violations seen (bad auth, bad bodies, bad paths). Should stay empty. */
   violations: string[];
+  /** Multipart uploads by upload_id. */
+  multipart: Map<string, FakeMultipart>;
+  /** Most part requests seen in flight at once. */
+  maxPartsInFlight: number;
   close(): Promise<void>;
 }
 
@@ -69,7 +90,12 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
     sourceRequests: [],
     events: [],
     violations: [],
+    multipart: new Map(),
+    maxPartsInFlight: 0,
   };
+  let partsInFlight = 0;
+  const partData = new Map<string, Map<number, Buffer>>();
+  let uploads = 0;
   let sourceResponses = 0;
   let puts = 0;
   const prefix = `/internal/jobs/${options.jobId}/`;
@@ -132,6 +158,102 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
         }
         stream.pipe(res);
         return;
+      }
+
+      if (rest.startsWith("outputs-multipart/")) {
+        const rawPath = decodeURIComponent(rest.slice("outputs-multipart/".length));
+        const completing = req.method === "POST" && rawPath.endsWith("/complete");
+        const rel = completing ? rawPath.slice(0, -"/complete".length) : rawPath;
+        if (!OUTPUT_PATH_RE.test(rel)) {
+          api.violations.push(`bad multipart path ${rel}`);
+          return send(400, { code: "validation_failed" });
+        }
+        if (req.method === "POST" && !completing) {
+          const parsed = MultipartCreateSchema.safeParse(JSON.parse((await body(req)).toString("utf8")));
+          if (!parsed.success) {
+            api.violations.push(`multipart create: ${parsed.error.message}`);
+            return send(400, {});
+          }
+          const partSize = options.multipartPartBytes ?? 64 * 1024;
+          const id = `mp${++uploads}`;
+          api.multipart.set(id, {
+            path: rel,
+            size: parsed.data.size,
+            partSize,
+            parts: [],
+            refusedParts: [],
+            state: "open",
+          });
+          partData.set(id, new Map());
+          api.events.push(`multipart-create:${rel}`);
+          const part_count = Math.ceil(parsed.data.size / partSize);
+          return send(201, { upload_id: id, key: `run/${rel}`, part_size: partSize, part_count });
+        }
+        const id = completing ? undefined : (url.searchParams.get("upload_id") ?? undefined);
+        if (req.method === "PUT" || req.method === "DELETE") {
+          const up = id ? api.multipart.get(id) : undefined;
+          if (!up || up.path !== rel || up.state !== "open") {
+            await body(req);
+            api.violations.push(`${req.method} of unknown multipart upload ${id}`);
+            return send(404, { code: "not_found" });
+          }
+          if (req.method === "DELETE") {
+            up.state = "aborted";
+            partData.delete(id as string);
+            api.events.push(`multipart-abort:${rel}`);
+            res.writeHead(204);
+            return res.end();
+          }
+          const part = Number(url.searchParams.get("part"));
+          partsInFlight++;
+          api.maxPartsInFlight = Math.max(api.maxPartsInFlight, partsInFlight);
+          // Hold each part a moment so concurrent ones overlap visibly.
+          const data = await body(req);
+          await new Promise((r) => setTimeout(r, 10));
+          partsInFlight--;
+          const count = Math.ceil(up.size / up.partSize);
+          const expected = Math.min(up.partSize, up.size - (part - 1) * up.partSize);
+          if (!Number.isInteger(part) || part < 1 || part > count || data.length !== expected) {
+            api.violations.push(`part ${part}: ${data.length} bytes, expected ${expected} of ${count} parts`);
+            return send(400, { code: "validation_failed" });
+          }
+          if (Number(req.headers["content-length"]) !== data.length) {
+            api.violations.push(`part ${part}: content-length ${req.headers["content-length"]} vs ${data.length}`);
+            return send(400, { code: "validation_failed" });
+          }
+          const refuse = options.failPart;
+          if (refuse && refuse.path === rel && refuse.part === part && up.refusedParts.length < refuse.times) {
+            up.refusedParts.push(part);
+            return send(refuse.status ?? 503, { code: "service_unavailable" });
+          }
+          partData.get(id as string)?.set(part, data);
+          up.parts.push({ part, size: data.length });
+          return send(200, { part, etag: `etag-${part}-${data.length}`, size: data.length });
+        }
+        if (completing) {
+          const parsed = MultipartCompleteSchema.safeParse(JSON.parse((await body(req)).toString("utf8")));
+          if (!parsed.success) {
+            api.violations.push(`multipart complete: ${parsed.error.message}`);
+            return send(400, {});
+          }
+          const up = api.multipart.get(parsed.data.upload_id);
+          const stored = partData.get(parsed.data.upload_id);
+          if (!up || !stored || up.state !== "open") return send(404, { code: "not_found" });
+          const count = Math.ceil(up.size / up.partSize);
+          const listed = parsed.data.parts.map((p) => p.part);
+          if (listed.join(",") !== Array.from({ length: count }, (_, i) => i + 1).join(",")) {
+            api.violations.push(`complete lists parts ${listed.join(",")} of ${count}`);
+            return send(400, { code: "validation_failed" });
+          }
+          const joined = Buffer.concat(listed.map((n) => stored.get(n) ?? Buffer.alloc(0)));
+          const dest = path.join(options.outputDir, rel);
+          await mkdir(path.dirname(dest), { recursive: true });
+          await writeFile(dest, joined);
+          up.state = "completed";
+          api.outputs.push(rel);
+          api.events.push(`put:${rel}`);
+          return send(201, { key: `run/${rel}`, size: joined.length, content_type: "video/mp4" });
+        }
       }
 
       if (req.method === "PUT" && rest.startsWith("outputs/")) {
@@ -199,6 +321,10 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
   const { port } = server.address() as AddressInfo;
   return {
     ...api,
+    // A number does not survive the spread: read it live.
+    get maxPartsInFlight() {
+      return api.maxPartsInFlight;
+    },
     url: `http://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
