@@ -82,6 +82,25 @@ describe("outputs-multipart", () => {
     }
     expect(stored.byteLength).toBe(size);
     expect(stored.every((b, i) => b === expected[i])).toBe(true);
+
+    // The same complete again (its first reply lost on the way back) answers the same; the object stays.
+    const again = await internal(s.jobId, s.token, "POST", `outputs-multipart/${PATH}/complete`, {
+      attempt: 1,
+      upload_id: uploadId,
+      parts: etags,
+    });
+    expect(again.status).toBe(201);
+    expect(again.body).toEqual(done.body);
+    expect((await env.MEDIA.head(created.body.key))?.size).toBe(size);
+    // A single-PUT object of another size at that key is not mistaken for this upload.
+    await env.MEDIA.put(created.body.key, bytes(10, 9));
+    const other = await internal(s.jobId, s.token, "POST", `outputs-multipart/${PATH}/complete`, {
+      attempt: 1,
+      upload_id: uploadId,
+      parts: etags,
+    });
+    expect(other.status).toBe(404);
+    expect(other.body.code).toBe("not_found");
   });
 
   it("refuses wrong part sizes, bad part numbers, a missing Content-Length and unknown uploads", async () => {

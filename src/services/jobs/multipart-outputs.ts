@@ -216,7 +216,15 @@ export async function completeMultipartOutput(
   try {
     size = (await upload.complete(parts)).size;
   } catch (err) {
-    if (isNoSuchUpload(err)) throw unknownUpload();
+    if (isNoSuchUpload(err)) {
+      // A retried complete whose first reply was lost: R2 no longer knows the upload because it became
+      // the object. The handle is bound to this key and size, so an assembled object of that size is it.
+      const stored = await call.ctx.env.MEDIA.head(t.key);
+      if (stored && stored.size === h.s && /-\d+$/.test(stored.etag)) {
+        return { key: t.key, size: stored.size, content_type: t.contentType };
+      }
+      throw unknownUpload();
+    }
     if (isBadParts(err)) {
       throw new KeyframeError(
         "validation_failed",
