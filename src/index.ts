@@ -4,6 +4,7 @@
  */
 import { authMiddleware, createApp, jsonBodyLimit, onError, requestIdMiddleware } from "./app";
 import { scheduled } from "./cron";
+import { withRetryingDb } from "./lib/d1-retry";
 import { problemResponse } from "./lib/errors";
 import { idempotencyMiddleware } from "./lib/idempotency";
 import { queue } from "./queues";
@@ -33,8 +34,9 @@ app.get("/", (c) => c.redirect("/docs"));
 app.notFound((c) => problemResponse("not_found", `No route for ${c.req.method} ${c.req.path}.`, c.get("requestId")));
 app.onError(onError);
 
+// Every handler sees a DB that retries transient D1 failures (src/lib/d1-retry.ts).
 export default {
-  fetch: app.fetch,
-  queue,
-  scheduled,
+  fetch: (request, env, ctx) => app.fetch(request, withRetryingDb(env), ctx),
+  queue: (batch, env, ctx) => queue(batch, withRetryingDb(env), ctx),
+  scheduled: (controller, env, ctx) => scheduled(controller, withRetryingDb(env), ctx),
 } satisfies ExportedHandler<Env>;

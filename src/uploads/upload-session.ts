@@ -19,6 +19,7 @@ import { DurableObject } from "cloudflare:workers";
 import { createHash } from "node:crypto";
 import { and, eq, inArray } from "drizzle-orm";
 import { createDb, schema } from "../db/client";
+import { withRetryingDb } from "../lib/d1-retry";
 import { type ErrorCode, KeyframeError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { log } from "../lib/log";
@@ -741,7 +742,7 @@ export class UploadSession extends DurableObject<Env> {
 
   private serviceCtx(state: State): ServiceContext {
     return {
-      db: createDb(this.env.DB),
+      db: createDb(withRetryingDb(this.env).DB),
       env: this.env,
       caller: { environmentId: state.environmentId, keyId: null, scopes: ["*"] },
       requestId: newId("request"),

@@ -29,7 +29,8 @@ export async function startE2E(
     persistTo,
     vars,
     transcoderEnv,
-    quiet: true,
+    // KEYFRAME_E2E_LOGS=1 prints the stack's own output (prefixed per service) while debugging a test.
+    quiet: process.env.KEYFRAME_E2E_LOGS !== "1",
   });
   const key = await createKeyInD1({ persistTo, scopes: ["*"], name: "e2e" });
   const api = async (method: string, p: string, body?: unknown) => {

@@ -16,6 +16,7 @@
 
 import hlsSource from "hls.js/dist/hls.min.js";
 import { Hono } from "hono";
+import { withRetryingDb } from "../../../src/lib/d1-retry";
 import {
   type PlaybackClaims,
   PlaybackTokenVerifier,
@@ -392,4 +393,7 @@ app.onError((err, c) => {
   });
 });
 
-export default { fetch: app.fetch } satisfies ExportedHandler<EdgeEnv>;
+// Reads retry transient D1 failures (src/lib/d1-retry.ts).
+export default {
+  fetch: (request, env, ctx) => app.fetch(request, withRetryingDb(env), ctx),
+} satisfies ExportedHandler<EdgeEnv>;

@@ -1,0 +1,84 @@
+/**
+ * D1 with retries on transient failures, for the API and the edge.
+ *
+ * Everywhere: the errors Cloudflare documents as retryable ("Network connection lost", "storage caused
+ * object to be reset", "reset because its code was updated"; d1/best-practices/retry-queries).
+ * Outside production also SQLite's lock: locally the API and the edge are two `wrangler dev` processes
+ * over one state folder, and a read in one while the other writes fails with SQLITE_BUSY, which reaches
+ * the worker as "internal error; reference = …" (measured: 4 writers + 8 readers → a third of the edge's
+ * reads and over half of the API's writes answered 500). A statement or batch that hit the lock did not
+ * run (a batch is one transaction), so running it again is safe.
+ *
+ * Exponential backoff with jitter (10 ms doubling, capped at 250 ms), 10 attempts: ~1.5 s at most. Statements keep their native identity
+ * for `batch`, which only takes D1's own prepared statements.
+ */
+
+const DOCUMENTED = [
+  "Network connection lost",
+  "storage caused object to be reset",
+  "reset because its code was updated",
+];
+const LOCAL_LOCK = ["database is locked", "SQLITE_BUSY", "internal error; reference ="];
+const ATTEMPTS = 10;
+const MAX_BACKOFF_MS = 250;
+
+export function isRetryableD1Error(err: unknown, local: boolean): boolean {
+  const message = String((err as Error)?.message ?? err);
+  return DOCUMENTED.some((m) => message.includes(m)) || (local && LOCAL_LOCK.some((m) => message.includes(m)));
+}
+
+async function retrying<T>(local: boolean, op: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (attempt >= ATTEMPTS || !isRetryableD1Error(err, local)) throw err;
+      const backoff = Math.min(MAX_BACKOFF_MS, 10 * 2 ** (attempt - 1));
+      await new Promise((r) => setTimeout(r, backoff / 2 + Math.random() * backoff));
+    }
+  }
+}
+
+const RUNS = new Set<PropertyKey>(["first", "all", "run", "raw"]);
+
+export function withD1Retry(db: D1Database, opts: { local: boolean }): D1Database {
+  const native = new WeakMap<object, D1PreparedStatement>();
+  const wrap = (stmt: D1PreparedStatement): D1PreparedStatement => {
+    const proxy = new Proxy(stmt, {
+      get(target, prop) {
+        if (prop === "bind") return (...values: unknown[]) => wrap(target.bind(...values));
+        const value = Reflect.get(target, prop, target);
+        if (RUNS.has(prop) && typeof value === "function") {
+          return (...args: unknown[]) => retrying(opts.local, () => value.apply(target, args));
+        }
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    native.set(proxy, stmt);
+    return proxy;
+  };
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === "prepare") return (sql: string) => wrap(target.prepare(sql));
+      if (prop === "batch") {
+        return (statements: D1PreparedStatement[]) =>
+          retrying(opts.local, () => target.batch(statements.map((s) => native.get(s) ?? s)));
+      }
+      if (prop === "exec") return (sql: string) => retrying(opts.local, () => target.exec(sql));
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** `env` with its DB wrapped (once per env object); everything else untouched. */
+export function withRetryingDb<E extends { DB: D1Database; KEYFRAME_ENV?: string }>(env: E): E {
+  let out = wrappedEnvs.get(env) as E | undefined;
+  if (!out) {
+    out = { ...env, DB: withD1Retry(env.DB, { local: env.KEYFRAME_ENV !== "production" }) };
+    wrappedEnvs.set(env, out);
+  }
+  return out;
+}
+
+const wrappedEnvs = new WeakMap<object, object>();
