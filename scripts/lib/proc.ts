@@ -112,10 +112,17 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
   const [low, high] = nonEphemeralRange();
   for (let i = 0; i < 50; i++) {
     const port = low + Math.floor(Math.random() * (high - low));
-    if (await canListen(port, host)) return port;
+    // Never the same port twice from this process: a stack asks for several before any is bound.
+    if (handedOut.has(port)) continue;
+    if (await canListen(port, host)) {
+      handedOut.add(port);
+      return port;
+    }
   }
   throw new Error(`no free port found in ${low}-${high} on ${host}`);
 }
+
+const handedOut = new Set<number>();
 
 function nonEphemeralRange(): [number, number] {
   let ephemeralLow = 32768;
