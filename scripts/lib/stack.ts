@@ -116,6 +116,38 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   };
 
   try {
+    const timeoutMs = opts.readyTimeoutMs ?? 120_000;
+    /**
+     * Starts a service and waits for its health URL. Both workers open the same SQLite files under
+     * persistTo, and workerd dies at startup when the other process holds the lock ("database is
+     * locked: SQLITE_BUSY"; seen in CI): such a start is retried, up to three times.
+     */
+    const startUp = async (
+      name: string,
+      cmd: string,
+      args: () => Promise<string[]>,
+      env: Record<string, string>,
+      url: string,
+      accept?: (r: Response) => boolean,
+    ) => {
+      for (let attempt = 1; ; attempt++) {
+        const service = startService(name, cmd, await args(), { cwd: ROOT, env, quiet: opts.quiet });
+        services.push(service);
+        try {
+          await waitForHttp(url, service, { timeoutMs, accept });
+          return service;
+        } catch (err) {
+          const locked = /SQLITE_BUSY|database is locked/.test(service.tail());
+          await service.stop();
+          services.splice(services.indexOf(service), 1);
+          if (!locked || attempt >= 3) throw err;
+          console.warn(
+            `[stack] ${name} died on the shared SQLite lock while starting; starting it again (${attempt}/3)`,
+          );
+        }
+      }
+    };
+
     const apiVars = {
       API_PUBLIC_URL: apiUrl,
       EDGE_PUBLIC_URL: edgeUrl,
@@ -123,12 +155,6 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ...secrets,
       ...opts.vars,
     };
-    const api = startService("api", wrangler, [...(await devArgs(API_CONFIG, opts.apiPort)), ...varArgs(apiVars)], {
-      cwd: ROOT,
-      env: childEnv,
-      quiet: opts.quiet,
-    });
-    services.push(api);
     // The edge's only secret: the HMAC key of its calls to the API, derived from JOB_TOKEN_SECRET.
     const edgeVars = {
       API_PUBLIC_URL: apiUrl,
@@ -136,34 +162,36 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       EDGE_API_SECRET: await deriveEdgeApiSecret(secrets.JOB_TOKEN_SECRET),
       ...opts.edgeVars,
     };
-    const edge = startService(
-      "edge",
-      wrangler,
-      [...(await devArgs(EDGE_CONFIG, opts.edgePort)), ...varArgs(edgeVars)],
-      { cwd: ROOT, env: childEnv, quiet: opts.quiet },
-    );
-    services.push(edge);
-    let transcoder: Service | undefined;
-    if (hasTranscoder) {
-      transcoder = startService("transcoder", TSX, [TRANSCODER_ENTRY], {
-        cwd: ROOT,
-        env: {
-          KEYFRAME_TRANSCODER_PORT: String(opts.transcoderPort),
-          KEYFRAME_TRANSCODER_HOST: host,
-          ...opts.transcoderEnv,
-        },
-        quiet: opts.quiet,
-      });
-      services.push(transcoder);
-    }
-
-    const timeoutMs = opts.readyTimeoutMs ?? 120_000;
     await Promise.all([
-      waitForHttp(`${apiUrl}/v1/health`, api, { timeoutMs }),
+      startUp(
+        "api",
+        wrangler,
+        async () => [...(await devArgs(API_CONFIG, opts.apiPort)), ...varArgs(apiVars)],
+        childEnv,
+        `${apiUrl}/v1/health`,
+      ),
       // The edge's /health; any HTTP answer at all means the worker is up.
-      waitForHttp(`${edgeUrl}/health`, edge, { timeoutMs, accept: () => true }),
-      transcoder && transcoderUrl
-        ? waitForHttp(`${transcoderUrl}/health`, transcoder, { timeoutMs, accept: () => true })
+      startUp(
+        "edge",
+        wrangler,
+        async () => [...(await devArgs(EDGE_CONFIG, opts.edgePort)), ...varArgs(edgeVars)],
+        childEnv,
+        `${edgeUrl}/health`,
+        () => true,
+      ),
+      hasTranscoder && transcoderUrl
+        ? startUp(
+            "transcoder",
+            TSX,
+            async () => [TRANSCODER_ENTRY],
+            {
+              KEYFRAME_TRANSCODER_PORT: String(opts.transcoderPort),
+              KEYFRAME_TRANSCODER_HOST: host,
+              ...opts.transcoderEnv,
+            },
+            `${transcoderUrl}/health`,
+            () => true,
+          )
         : undefined,
     ]);
 
