@@ -8,12 +8,11 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { JobDispatch } from "../../../src/lib/transcoder-protocol.js";
 import { getBinaries, resetBinariesCache } from "../../../transcoder/src/ffmpeg/binaries.js";
 import { createLogger } from "../../../transcoder/src/log.js";
 import { runJob } from "../../../transcoder/src/runner.js";
 import { topLevelBoxes } from "../support/mp4-boxes.js";
-import { type FakeApi, type FakeApiOptions, startFakeApi } from "./helpers/fake-api.js";
+import { downloadDispatch, type FakeApi, type FakeApiOptions, startFakeApi } from "./helpers/fake-api.js";
 import { ffprobeJson, makeClip, removeDir, tempDir } from "./helpers/media.js";
 
 const TOKEN = "test-token-0123456789abcdefghij";
@@ -36,19 +35,7 @@ async function run(source: string, jobId: string, fake: Partial<FakeApiOptions> 
   const apiDir = await mkdtemp(path.join(dir, "api-"));
   const workRoot = await mkdtemp(path.join(dir, "work-"));
   api = await startFakeApi({ jobId, token: TOKEN, sourceFile: source, outputDir: apiDir, ...fake });
-  const dispatch: JobDispatch = {
-    job_id: jobId,
-    asset_id: "as_test",
-    attempt: 1,
-    settings: {
-      max_resolution: "1080p",
-      fast_path: true,
-      source_size_bytes: (await stat(source)).size,
-      mp4_support: "standard",
-    },
-    api_url: api.url,
-    token: TOKEN,
-  };
+  const dispatch = downloadDispatch(jobId, api.url, TOKEN, (await stat(source)).size);
   const logs: Record<string, unknown>[] = [];
   const logger = createLogger({}, (line) => logs.push(JSON.parse(line)));
   const outcome = await runJob(dispatch, { workRoot, logger, heartbeatMs: 200, api: { retryDelayMs: 5 } });

@@ -10,12 +10,11 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { JobDispatch } from "../../../src/lib/transcoder-protocol.js";
 import { ApiClient } from "../../../transcoder/src/api-client.js";
 import { createLogger } from "../../../transcoder/src/log.js";
 import { runJob } from "../../../transcoder/src/runner.js";
 import { topLevelBoxes } from "../support/mp4-boxes.js";
-import { type FakeApi, type FakeApiOptions, startFakeApi } from "./helpers/fake-api.js";
+import { downloadDispatch, type FakeApi, type FakeApiOptions, startFakeApi } from "./helpers/fake-api.js";
 import { ffprobeJson, makeClip, removeDir, tempDir } from "./helpers/media.js";
 
 const TOKEN = "test-token-0123456789abcdefghij";
@@ -49,19 +48,7 @@ async function run(jobId: string, fake: Partial<FakeApiOptions> = {}) {
     multipartPartBytes: PART,
     ...fake,
   });
-  const dispatch: JobDispatch = {
-    job_id: jobId,
-    asset_id: "as_test",
-    attempt: 1,
-    settings: {
-      max_resolution: "1080p",
-      fast_path: true,
-      source_size_bytes: (await stat(clip)).size,
-      mp4_support: "standard",
-    },
-    api_url: api.url,
-    token: TOKEN,
-  };
+  const dispatch = downloadDispatch(jobId, api.url, TOKEN, (await stat(clip)).size);
   const logs: Record<string, unknown>[] = [];
   const logger = createLogger({}, (line) => logs.push(JSON.parse(line)));
   // The threshold comes from the environment, as in a deployment.

@@ -9,6 +9,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import {
+  type JobDispatch,
   type JobFailure,
   JobFailureSchema,
   type JobProgress,
@@ -331,5 +332,17 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** A dispatch for `runJob` against a fake API that asks for the MP4 download (mp4_support standard). */
+export function downloadDispatch(jobId: string, apiUrl: string, token: string, sourceSize: number): JobDispatch {
+  return {
+    job_id: jobId,
+    asset_id: "as_test",
+    attempt: 1,
+    settings: { max_resolution: "1080p", fast_path: true, source_size_bytes: sourceSize, mp4_support: "standard" },
+    api_url: apiUrl,
+    token,
   };
 }
