@@ -74,13 +74,13 @@ export async function authorizeJobCall(
   return { ctx, job, asset, attempt: claims.attempt };
 }
 
-function requireRunning(call: JobCall, action: string) {
+export function requireRunning(call: JobCall, action: string) {
   if (call.job.status !== "running") {
     throw new KeyframeError("invalid_state", `Cannot ${action}: the job is '${call.job.status}', not running.`);
   }
 }
 
-function requireBodyAttempt(call: JobCall, bodyAttempt: number) {
+export function requireBodyAttempt(call: JobCall, bodyAttempt: number) {
   if (bodyAttempt !== call.attempt) {
     throw new KeyframeError("conflict", `The body names attempt ${bodyAttempt}, but the token is for ${call.attempt}.`);
   }
@@ -162,26 +162,35 @@ export async function writeOutput(
   length: number | null,
   put: (key: string, body: ReadableStream<Uint8Array>, length: number, contentType: string) => Promise<unknown>,
 ): Promise<{ key: string; size: number; content_type: string }> {
-  if (!isValidOutputPath(path)) {
-    throw new KeyframeError("validation_failed", `'${path}' is not an allowed output path.`, [
-      { location: "path", message: "must match ^(dir/)?file with [A-Za-z0-9_.-] names and no '.' or '..' segments" },
-    ]);
-  }
+  const key = outputKey(call, path);
   requireRunning(call, "write outputs");
   if (length === null) throw new KeyframeError("length_required", "Send a Content-Length with every output file.");
   if (length > MAX_OUTPUT_BYTES) {
     throw new KeyframeError("payload_too_large", `Output files are limited to ${MAX_OUTPUT_BYTES} bytes.`);
   }
-  const key = `${runPrefix(call.asset.id, call.job.id)}${path}`;
   const contentType = outputContentType(path);
   await put(key, body ?? new ReadableStream({ start: (c) => c.close() }), length, contentType);
-  // Deleted while we wrote: the media sweep may already have run, so remove what we just added.
+  await dropIfAssetDeleted(call, key);
+  return { key, size: length, content_type: contentType };
+}
+
+/** The R2 key of an output path under this job's run prefix; a path outside the protocol's pattern is refused. */
+export function outputKey(call: JobCall, path: string): string {
+  if (!isValidOutputPath(path)) {
+    throw new KeyframeError("validation_failed", `'${path}' is not an allowed output path.`, [
+      { location: "path", message: "must match ^(dir/)?file with [A-Za-z0-9_.-] names and no '.' or '..' segments" },
+    ]);
+  }
+  return `${runPrefix(call.asset.id, call.job.id)}${path}`;
+}
+
+/** After an output landed: if the asset was deleted meanwhile (the media sweep may have run), remove it. */
+export async function dropIfAssetDeleted(call: JobCall, key: string): Promise<void> {
   const after = await findAsset(call.ctx, call.asset.id);
   if (!after || after.status === "deleted") {
     await call.ctx.env.MEDIA.delete(key);
     throw new KeyframeError("gone", "The asset was deleted; stop processing this job.");
   }
-  return { key, size: length, content_type: contentType };
 }
 
 // ---------------------------------------------------------------- progress

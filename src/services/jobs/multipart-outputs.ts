@@ -20,8 +20,14 @@ import {
   type MultipartCreated,
   type MultipartPartReply,
 } from "../../lib/transcoder-protocol";
-import { isValidOutputPath, type JobCall, outputContentType, runPrefix } from "./callbacks";
-import { findAsset } from "./lifecycle";
+import {
+  dropIfAssetDeleted,
+  type JobCall,
+  outputContentType,
+  outputKey,
+  requireBodyAttempt,
+  requireRunning,
+} from "./callbacks";
 
 interface UploadHandle {
   /** R2's upload ID. */
@@ -37,21 +43,9 @@ interface Target {
 }
 
 function target(call: JobCall, path: string): Target {
-  if (!isValidOutputPath(path)) {
-    throw new KeyframeError("validation_failed", `'${path}' is not an allowed output path.`, [
-      { location: "path", message: "must match ^(dir/)?file with [A-Za-z0-9_.-] names and no '.' or '..' segments" },
-    ]);
-  }
-  if (call.job.status !== "running") {
-    throw new KeyframeError("invalid_state", `Cannot write outputs: the job is '${call.job.status}', not running.`);
-  }
-  return { key: `${runPrefix(call.asset.id, call.job.id)}${path}`, contentType: outputContentType(path) };
-}
-
-function requireAttempt(call: JobCall, attempt: number) {
-  if (attempt !== call.attempt) {
-    throw new KeyframeError("conflict", `The body names attempt ${attempt}, but the token is for ${call.attempt}.`);
-  }
+  const key = outputKey(call, path);
+  requireRunning(call, "write outputs");
+  return { key, contentType: outputContentType(path) };
 }
 
 function partCount(h: UploadHandle): number {
@@ -113,7 +107,7 @@ export async function createMultipartOutput(
   input: MultipartCreate,
 ): Promise<MultipartCreated> {
   const t = target(call, path);
-  requireAttempt(call, input.attempt);
+  requireBodyAttempt(call, input.attempt);
   if (input.size > MAX_MULTIPART_OUTPUT_BYTES) {
     throw new KeyframeError(
       "payload_too_large",
@@ -190,7 +184,7 @@ export async function completeMultipartOutput(
   input: MultipartComplete,
 ): Promise<MultipartCompleted> {
   const t = target(call, path);
-  requireAttempt(call, input.attempt);
+  requireBodyAttempt(call, input.attempt);
   const h = await decodeHandle(call.ctx.env, t.key, input.upload_id);
   const count = partCount(h);
   // Exactly parts 1..count, once each: anything else would store a file of the wrong size.
@@ -234,23 +228,13 @@ export async function completeMultipartOutput(
     }
     throw err;
   }
-  // Deleted while we wrote: the media sweep may already have run, so remove what we just added.
-  const after = await findAsset(call.ctx, call.asset.id);
-  if (!after || after.status === "deleted") {
-    await call.ctx.env.MEDIA.delete(t.key);
-    throw new KeyframeError("gone", "The asset was deleted; stop processing this job.");
-  }
+  await dropIfAssetDeleted(call, t.key);
   return { key: t.key, size, content_type: t.contentType };
 }
 
 /** Aborts an upload: its parts are dropped and no object appears. Allowed whatever the job's state. */
 export async function abortMultipartOutput(call: JobCall, path: string, uploadId: string | undefined): Promise<void> {
-  if (!isValidOutputPath(path)) {
-    throw new KeyframeError("validation_failed", `'${path}' is not an allowed output path.`, [
-      { location: "path", message: "must match ^(dir/)?file with [A-Za-z0-9_.-] names and no '.' or '..' segments" },
-    ]);
-  }
-  const key = `${runPrefix(call.asset.id, call.job.id)}${path}`;
+  const key = outputKey(call, path);
   const h = await decodeHandle(call.ctx.env, key, uploadId);
   try {
     await call.ctx.env.MEDIA.resumeMultipartUpload(key, h.u).abort();
