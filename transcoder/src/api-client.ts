@@ -71,6 +71,11 @@ function envThreshold(): number | undefined {
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
+/** An output path as URL path segments. */
+function encodeOutputPath(relPath: string): string {
+  return relPath.split("/").map(encodeURIComponent).join("/");
+}
+
 /** An abort signal that fires when `arm()` has not been called for `ms`. */
 class IdleTimer {
   private controller = new AbortController();
@@ -201,17 +206,22 @@ export class ApiClient {
     );
   }
 
+  /**
+   * POSTs a validated JSON body with retries. `path` is the URL suffix when it differs from the endpoint
+   * name (encoded output paths); `timeoutMs` bounds each attempt (default: the request timeout).
+   */
   private async postJson<S extends z.ZodType>(
-    endpoint: "progress" | "publish" | "fail",
+    endpoint: string,
     schema: S,
     body: z.input<S>,
     signal?: AbortSignal,
+    opts: { path?: string; timeoutMs?: number } = {},
   ): Promise<unknown> {
     // Validate our own output before it leaves: a contract bug should fail here, loudly.
     const payload = JSON.stringify(schema.parse(body));
     return this.withRetries(endpoint, signal, async () => {
-      const timeout = AbortSignal.timeout(this.requestTimeoutMs);
-      const res = await fetch(this.url(endpoint), {
+      const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.requestTimeoutMs);
+      const res = await fetch(this.url(opts.path ?? endpoint), {
         method: "POST",
         headers: this.headers({ "content-type": "application/json" }),
         body: payload,
@@ -322,7 +332,7 @@ export class ApiClient {
     const { size } = await stat(file);
     if (size > this.multipartThresholdBytes) return this.putOutputMultipart(relPath, file, size, options);
     const endpoint = `outputs/${relPath}`;
-    const encoded = relPath.split("/").map(encodeURIComponent).join("/");
+    const encoded = encodeOutputPath(relPath);
     await this.withRetries(endpoint, options.signal, async () => {
       const res = await fetch(this.url(`outputs/${encoded}`), {
         method: "PUT",
@@ -356,18 +366,12 @@ export class ApiClient {
     options: { signal?: AbortSignal },
   ): Promise<number> {
     const endpoint = `outputs-multipart/${relPath}`;
-    const encoded = `outputs-multipart/${relPath.split("/").map(encodeURIComponent).join("/")}`;
-    const createBody = JSON.stringify(MultipartCreateSchema.parse({ attempt: this.job.attempt, size }));
+    const encoded = `outputs-multipart/${encodeOutputPath(relPath)}`;
+    const upload = { timeoutMs: this.uploadTimeoutMs };
     const created = MultipartCreatedSchema.parse(
-      await this.withRetries(endpoint, options.signal, async () => {
-        const res = await fetch(this.url(encoded), {
-          method: "POST",
-          headers: this.headers({ "content-type": "application/json" }),
-          body: createBody,
-          signal: this.uploadSignal(options.signal),
-        });
-        await this.check(res, endpoint);
-        return res.json();
+      await this.postJson(endpoint, MultipartCreateSchema, { attempt: this.job.attempt, size }, options.signal, {
+        ...upload,
+        path: encoded,
       }),
     );
     const uploadQuery = `upload_id=${encodeURIComponent(created.upload_id)}`;
@@ -410,23 +414,15 @@ export class ApiClient {
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw stop.signal.reason ?? failed.reason;
       if (options.signal?.aborted) throw options.signal.reason;
-      const completeBody = JSON.stringify(
-        MultipartCompleteSchema.parse({
-          attempt: this.job.attempt,
-          upload_id: created.upload_id,
-          parts: etags.sort((a, b) => a.part - b.part),
-        }),
+      const done = MultipartCompletedSchema.parse(
+        await this.postJson(
+          `${endpoint}/complete`,
+          MultipartCompleteSchema,
+          { attempt: this.job.attempt, upload_id: created.upload_id, parts: etags.sort((a, b) => a.part - b.part) },
+          options.signal,
+          { ...upload, path: `${encoded}/complete` },
+        ),
       );
-      const done = await this.withRetries(`${endpoint}/complete`, options.signal, async () => {
-        const res = await fetch(this.url(`${encoded}/complete`), {
-          method: "POST",
-          headers: this.headers({ "content-type": "application/json" }),
-          body: completeBody,
-          signal: this.uploadSignal(options.signal),
-        });
-        await this.check(res, `${endpoint}/complete`);
-        return MultipartCompletedSchema.parse(await res.json());
-      });
       if (done.size !== size) {
         throw new ApiError(`${endpoint}: stored ${done.size} bytes of ${size}`, endpoint, undefined, false);
       }
