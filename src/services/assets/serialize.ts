@@ -6,6 +6,11 @@ import type { Asset, StaticRenditions } from "./schemas";
 type AssetRow = typeof schema.assets.$inferSelect;
 type PlaybackRow = Pick<typeof schema.playbackIds.$inferSelect, "id" | "policy">;
 
+/** The file a download URL points at: the first one, once the static renditions are ready. */
+export function downloadFile(view: StaticRenditions): string | null {
+  return view.status === "ready" ? (view.files[0]?.name ?? null) : null;
+}
+
 /**
  * `disabled` for mp4_support none. A `preparing` download of an asset that errored will never come:
  * it shows as `errored` (the pipeline failure is in `error`).
@@ -22,10 +27,7 @@ export function staticRenditionsView(
 export function serializeAsset(env: Pick<Env, "EDGE_PUBLIC_URL">, row: AssetRow, playbackIds: PlaybackRow[]): Asset {
   const staticRenditions = staticRenditionsView(row);
   // Only assets with mp4_support carry the field (null until the file is ready).
-  const download =
-    staticRenditions.status === "disabled"
-      ? undefined
-      : { file: staticRenditions.status === "ready" ? (staticRenditions.files[0]?.name ?? null) : null };
+  const download = staticRenditions.status === "disabled" ? undefined : { file: downloadFile(staticRenditions) };
   return {
     id: row.id,
     status: row.status,

@@ -15,7 +15,7 @@ import { decodeCursor, page } from "../../lib/pagination";
 import { signPlaybackToken, type TokenAudience } from "../../lib/playback-token";
 import { downloadPath } from "../../lib/playback-urls";
 import { nowIso } from "../../lib/time";
-import { staticRenditionsView } from "../assets/serialize";
+import { downloadFile, staticRenditionsView } from "../assets/serialize";
 import type { ServiceContext, Verb } from "../context";
 import { commit } from "../events/record";
 import { openPrivateJwk, sealPrivateJwk } from "./key-wrap";
@@ -195,8 +195,7 @@ export async function mintPlaybackTokens({
         where: and(eq(schema.assets.id, pb.assetId), eq(schema.assets.environmentId, ctx.caller.environmentId)),
       })
     : undefined;
-  const downloads = asset ? staticRenditionsView(asset) : null;
-  const file = downloads?.status === "ready" ? downloads.files[0]?.name : undefined;
+  const file = asset ? downloadFile(staticRenditionsView(asset)) : null;
   return {
     playback_id: pb.id,
     expires_at: new Date(Math.floor(now / 1000) * 1000 + expiresIn * 1000).toISOString(),
