@@ -178,8 +178,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         const b = await getBinaries();
         return json(res, requestId, closing ? 503 : 200, {
           ok: !closing,
-          ffmpeg: { path: b.ffmpeg, version: b.version.raw, source: b.ffmpegSource },
-          ffprobe: { path: b.ffprobe },
+          ffmpeg: { path: b.ffmpeg, source: b.ffmpegSource, version: b.version.raw },
+          ffprobe: { path: b.ffprobe, source: b.ffprobeSource, version: b.ffprobeVersion.raw },
           running: running.size,
           queued: queue.length,
           concurrency,
@@ -353,6 +353,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         ffmpeg_source: b.ffmpegSource,
         ffmpeg_version: b.version.raw,
         ffprobe: b.ffprobe,
+        ffprobe_source: b.ffprobeSource,
+        ffprobe_version: b.ffprobeVersion.raw,
       }),
     (err) => log.error("server.started", { url, concurrency, error: err }),
   );

@@ -1,10 +1,23 @@
 /**
  * Test media, generated with lavfi sources at test time (never committed), and ffprobe helpers.
+ * Tests find ffmpeg/ffprobe the way the transcoder does (env var → PATH → npm package), so they run on a
+ * machine with no system ffmpeg too.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { getBinaries } from "../../../transcoder/src/ffmpeg/binaries.js";
 
 const run = promisify(execFile);
+
+/** The ffmpeg the transcoder would use in this process. */
+export async function ffmpegBin(): Promise<string> {
+  return (await getBinaries()).ffmpeg;
+}
+
+/** The ffprobe the transcoder would use in this process. */
+export async function ffprobeBin(): Promise<string> {
+  return (await getBinaries()).ffprobe;
+}
 
 export interface ClipOptions {
   width?: number;
@@ -39,13 +52,17 @@ export async function makeClip(out: string, o: ClipOptions = {}): Promise<string
   }
   if (audio) args.push("-c:a", "aac", "-b:a", "96k");
   args.push("-t", String(seconds), out);
-  await run("ffmpeg", args);
+  await run(await ffmpegBin(), args);
   return out;
 }
 
 export async function ffprobeJson(target: string): Promise<any> {
-  const { stdout } = await run("ffprobe", ["-v", "error", "-show_format", "-show_streams", "-of", "json", target], {
-    maxBuffer: 10 * 1024 * 1024,
-  });
+  const { stdout } = await run(
+    await ffprobeBin(),
+    ["-v", "error", "-show_format", "-show_streams", "-of", "json", target],
+    {
+      maxBuffer: 10 * 1024 * 1024,
+    },
+  );
   return JSON.parse(stdout);
 }

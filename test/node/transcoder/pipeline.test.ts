@@ -18,6 +18,7 @@ import { runRemux } from "../../../transcoder/src/ffmpeg/remux.js";
 import { planStoryboard, runStoryboard } from "../../../transcoder/src/ffmpeg/storyboard.js";
 import { planSource } from "../../../transcoder/src/ffmpeg/validate.js";
 import { type MeasuredRendition, type RenditionRef, writeMaster } from "../../../transcoder/src/hls/master.js";
+import { ffmpegBin } from "../support/media.js";
 import { ffprobeJson, makeClip, parseM3u8, readM3u8, removeDir, tempDir } from "./helpers/media.js";
 
 const execFileAsync = promisify(execFile);
@@ -286,7 +287,7 @@ describe("ladder", () => {
   it("encodes rotated phone video upright, laddered on its short side", async () => {
     const plain = await makeClip(dir, "landscape.mp4", { width: 640, height: 360, duration: 1, audio: false });
     const rotated = path.join(dir, "portrait.mp4");
-    await execFileAsync("ffmpeg", [
+    await execFileAsync(await ffmpegBin(), [
       "-v",
       "error",
       "-y",

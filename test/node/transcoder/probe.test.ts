@@ -1,12 +1,13 @@
 /** probe() against real ffprobe on lavfi-generated media, including the inputs it must refuse. */
 import { execFile } from "node:child_process";
-import { copyFile, readFile, writeFile } from "node:fs/promises";
+import { copyFile, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFfmpeg, findFfprobe, getBinaries, resetBinariesCache } from "../../../transcoder/src/ffmpeg/binaries.js";
 import { BinaryNotFoundError, InputError } from "../../../transcoder/src/ffmpeg/errors.js";
 import { probe } from "../../../transcoder/src/ffmpeg/probe.js";
+import { ffmpegBin } from "../support/media.js";
 import { makeClip, removeDir, tempDir, writeFakePdf } from "./helpers/media.js";
 
 const execFileAsync = promisify(execFile);
@@ -30,27 +31,60 @@ async function expectInputError(file: string, code: string) {
 }
 
 describe("binaries", () => {
-  it("finds ffmpeg and ffprobe and reports the version", async () => {
+  it("finds ffmpeg and ffprobe and reports their versions", async () => {
     resetBinariesCache();
     const b = await getBinaries();
     expect(b.ffmpeg).toMatch(/ffmpeg$/);
     expect(b.ffprobe).toMatch(/ffprobe$/);
     expect(b.version.raw).not.toBe("unknown");
+    expect(b.ffprobeVersion.raw).not.toBe("unknown");
   });
 
-  it("honours FFMPEG_PATH and fails loudly when it is wrong", async () => {
-    const env = { PATH: process.env.PATH, FFMPEG_PATH: "/usr/bin/ffmpeg" };
-    expect(await findFfmpeg(env)).toEqual({ path: "/usr/bin/ffmpeg", source: "FFMPEG_PATH" });
+  it("honours FFMPEG_PATH / FFPROBE_PATH first and fails loudly when one is wrong", async () => {
+    const npmFfmpeg = await findFfmpeg({ PATH: "" });
+    const env = { PATH: process.env.PATH, FFMPEG_PATH: npmFfmpeg.path };
+    expect(await findFfmpeg(env)).toEqual({ path: npmFfmpeg.path, source: "env" });
+    // The explicit ffmpeg's own ffprobe wins over PATH (the installer packages keep them in separate folders).
+    const npmFfprobe = await findFfprobe({ PATH: "" });
+    expect(await findFfprobe({ ...env, FFPROBE_PATH: npmFfprobe.path })).toEqual({
+      path: npmFfprobe.path,
+      source: "env",
+    });
     await expect(findFfmpeg({ ...env, FFMPEG_PATH: "/nonexistent/ffmpeg" })).rejects.toBeInstanceOf(
       BinaryNotFoundError,
     );
+    await expect(findFfprobe({ FFPROBE_PATH: "/nonexistent/ffprobe" })).rejects.toBeInstanceOf(BinaryNotFoundError);
   });
 
-  it("falls back to the @ffmpeg-installer binary without PATH, and requires ffprobe", async () => {
-    const found = await findFfmpeg({ PATH: "" });
-    expect(["ffmpeg-static", "@ffmpeg-installer/ffmpeg"]).toContain(found.source);
-    await expect(findFfprobe(found.path, { PATH: "" })).rejects.toThrow(/ffprobe not found/);
-    expect(await findFfprobe(undefined, { PATH: process.env.PATH })).toMatch(/ffprobe$/);
+  it("prefers the system binary on PATH over the npm one", async () => {
+    const dirWithBoth = await tempDir();
+    try {
+      // A PATH entry holding executables named ffmpeg/ffprobe (links to the npm ones) counts as "system".
+      const { path: npmFfmpeg } = await findFfmpeg({ PATH: "" });
+      const { path: npmFfprobe } = await findFfprobe({ PATH: "" });
+      await symlink(npmFfmpeg, path.join(dirWithBoth, "ffmpeg"));
+      await symlink(npmFfprobe, path.join(dirWithBoth, "ffprobe"));
+      expect(await findFfmpeg({ PATH: dirWithBoth })).toEqual({
+        path: path.join(dirWithBoth, "ffmpeg"),
+        source: "system",
+      });
+      expect(await findFfprobe({ PATH: dirWithBoth })).toEqual({
+        path: path.join(dirWithBoth, "ffprobe"),
+        source: "system",
+      });
+    } finally {
+      await removeDir(dirWithBoth);
+    }
+  });
+
+  it("falls back to the npm-shipped binaries with nothing on PATH", async () => {
+    resetBinariesCache();
+    const b = await getBinaries({ PATH: "" });
+    expect(b).toMatchObject({ ffmpegSource: "npm", ffprobeSource: "npm" });
+    expect(b.ffmpeg).toContain("@ffmpeg-installer");
+    expect(b.ffprobe).toContain("@ffprobe-installer");
+    expect(b.ffprobeVersion.raw).not.toBe("unknown");
+    resetBinariesCache();
   });
 });
 
@@ -90,7 +124,7 @@ describe("probe", () => {
     const plain = await makeClip(dir, "plain.mp4", { width: 320, height: 180, duration: 1, audio: false });
     const rotated = path.join(dir, "rotated.mp4");
     // -display_rotation is ffmpeg ≥ 6; the rotate tag still works on 5.1 and 4.x.
-    await execFileAsync("ffmpeg", [
+    await execFileAsync(await ffmpegBin(), [
       "-v",
       "error",
       "-y",
@@ -155,7 +189,16 @@ describe("probe", () => {
 
     // The same check in Matroska, whose header declares the duration too.
     const mkv = path.join(dir, "cut.mkv");
-    await execFileAsync("ffmpeg", ["-v", "error", "-y", "-i", full, "-c", "copy", path.join(dir, "whole.mkv")]);
+    await execFileAsync(await ffmpegBin(), [
+      "-v",
+      "error",
+      "-y",
+      "-i",
+      full,
+      "-c",
+      "copy",
+      path.join(dir, "whole.mkv"),
+    ]);
     const mkvData = await readFile(path.join(dir, "whole.mkv"));
     await writeFile(mkv, mkvData.subarray(0, Math.floor(mkvData.length * 0.4)));
     expect((await expectInputError(mkv, "input_unreadable")).message).toMatch(
@@ -196,7 +239,7 @@ describe("probe", () => {
 
   it("rejects a still image as input_unsupported", async () => {
     const png = path.join(dir, "still.png");
-    await execFileAsync("ffmpeg", [
+    await execFileAsync(await ffmpegBin(), [
       "-v",
       "error",
       "-y",
@@ -216,7 +259,7 @@ describe("probe", () => {
     const srt = path.join(dir, "subs.srt");
     await writeFile(srt, "1\n00:00:00,000 --> 00:00:02,000\nhello\n");
     const mkv = path.join(dir, "subs.mkv");
-    await execFileAsync("ffmpeg", ["-v", "error", "-y", "-i", srt, mkv]);
+    await execFileAsync(await ffmpegBin(), ["-v", "error", "-y", "-i", srt, mkv]);
     const err = await expectInputError(mkv, "input_no_media");
     expect(err.message).toMatch(/subtitle/);
   });

@@ -1,10 +1,11 @@
 /**
- * Finds the ffmpeg and ffprobe executables and reports the ffmpeg version.
+ * Finds the ffmpeg and ffprobe executables and reports their versions.
  *
- * ffmpeg: FFMPEG_PATH, then the optional `ffmpeg-static` package, then `ffmpeg` on PATH, then the
- * `@ffmpeg-installer/ffmpeg` binary (an old 4.x build kept as the last resort).
- * ffprobe: FFPROBE_PATH, then an `ffprobe` next to the chosen ffmpeg, then PATH. There is no
- * ffmpeg-based probing fallback: without ffprobe the transcoder refuses to start jobs.
+ * Each binary is looked up in the same order: an explicit env var (FFMPEG_PATH / FFPROBE_PATH), the
+ * system binary on PATH, then the one shipped inside an npm package (`@ffmpeg-installer/ffmpeg`,
+ * `@ffprobe-installer/ffprobe`), so a bare machine works right after `npm install`. An explicit ffmpeg's
+ * sibling `ffprobe` counts as explicit too (a custom build usually ships both). The npm ffmpeg is a 2018
+ * snapshot (4.1-era): the pipeline only uses what that build can do, and the tests run it with both.
  */
 import { execFile } from "node:child_process";
 import { constants } from "node:fs";
@@ -15,7 +16,8 @@ import { BinaryNotFoundError } from "./errors.js";
 
 const execFileAsync = promisify(execFile);
 
-export type FfmpegSource = "FFMPEG_PATH" | "ffmpeg-static" | "PATH" | "@ffmpeg-installer/ffmpeg";
+/** Where a binary came from: its env var, the system PATH, or an npm package. */
+export type BinarySource = "env" | "system" | "npm";
 
 export interface FfmpegVersion {
   /** The token after "ffmpeg version", e.g. "5.1.9-0+deb12u1" or "N-47683-g0e8eb07980-static". */
@@ -25,14 +27,26 @@ export interface FfmpegVersion {
   minor?: number;
 }
 
+export interface FoundBinary {
+  path: string;
+  source: BinarySource;
+  /** The npm package, when source is "npm". */
+  package?: string;
+}
+
 export interface Binaries {
   ffmpeg: string;
-  ffmpegSource: FfmpegSource;
+  ffmpegSource: BinarySource;
   ffprobe: string;
+  ffprobeSource: BinarySource;
   version: FfmpegVersion;
+  ffprobeVersion: FfmpegVersion;
 }
 
 type Env = Record<string, string | undefined>;
+
+const NPM_PACKAGES = { ffmpeg: "@ffmpeg-installer/ffmpeg", ffprobe: "@ffprobe-installer/ffprobe" } as const;
+const ENV_VARS = { ffmpeg: "FFMPEG_PATH", ffprobe: "FFPROBE_PATH" } as const;
 
 async function isExecutable(file: string): Promise<boolean> {
   try {
@@ -52,53 +66,46 @@ async function whichOnPath(name: string, env: Env): Promise<string | undefined> 
   return undefined;
 }
 
-/** Optional packages are imported by a computed name so a missing one is a runtime miss, not a type error. */
-async function importOptional(name: string): Promise<unknown> {
+/**
+ * The binary inside an installer package. Imported by a computed name so a platform the package does not
+ * cover (it throws at import) is a miss, not a crash.
+ */
+async function fromNpm(pkg: string): Promise<string | undefined> {
   try {
-    const mod: { default?: unknown } = await import(name);
-    return mod.default ?? mod;
+    const mod: { default?: { path?: unknown }; path?: unknown } = await import(pkg);
+    const p = (mod.default ?? mod).path;
+    return typeof p === "string" && (await isExecutable(p)) ? p : undefined;
   } catch {
     return undefined;
   }
 }
 
-export async function findFfmpeg(env: Env = process.env): Promise<{ path: string; source: FfmpegSource }> {
-  if (env.FFMPEG_PATH) {
+async function find(name: "ffmpeg" | "ffprobe", env: Env, sibling?: string): Promise<FoundBinary> {
+  const explicit = env[ENV_VARS[name]];
+  if (explicit) {
     // An explicit setting that is wrong should fail loudly, not silently fall back to another build.
-    if (!(await isExecutable(env.FFMPEG_PATH))) {
-      throw new BinaryNotFoundError(`FFMPEG_PATH=${env.FFMPEG_PATH} is not an executable file`);
+    if (!(await isExecutable(explicit))) {
+      throw new BinaryNotFoundError(`${ENV_VARS[name]}=${explicit} is not an executable file`);
     }
-    return { path: env.FFMPEG_PATH, source: "FFMPEG_PATH" };
+    return { path: explicit, source: "env" };
   }
-  const staticPath = await importOptional("ffmpeg-static");
-  if (typeof staticPath === "string" && (await isExecutable(staticPath))) {
-    return { path: staticPath, source: "ffmpeg-static" };
-  }
-  const onPath = await whichOnPath("ffmpeg", env);
-  if (onPath) return { path: onPath, source: "PATH" };
-  const installer = (await importOptional("@ffmpeg-installer/ffmpeg")) as { path?: unknown } | undefined;
-  if (installer && typeof installer.path === "string" && (await isExecutable(installer.path))) {
-    return { path: installer.path, source: "@ffmpeg-installer/ffmpeg" };
-  }
-  throw new BinaryNotFoundError("ffmpeg not found: set FFMPEG_PATH, install ffmpeg-static, or put ffmpeg on PATH");
+  if (sibling && (await isExecutable(sibling))) return { path: sibling, source: "env" };
+  const onPath = await whichOnPath(name, env);
+  if (onPath) return { path: onPath, source: "system" };
+  const shipped = await fromNpm(NPM_PACKAGES[name]);
+  if (shipped) return { path: shipped, source: "npm", package: NPM_PACKAGES[name] };
+  throw new BinaryNotFoundError(
+    `${name} not found: set ${ENV_VARS[name]}, put ${name} on PATH, or run npm install (${NPM_PACKAGES[name]})`,
+  );
 }
 
-export async function findFfprobe(ffmpegPath: string | undefined, env: Env = process.env): Promise<string> {
-  if (env.FFPROBE_PATH) {
-    if (!(await isExecutable(env.FFPROBE_PATH))) {
-      throw new BinaryNotFoundError(`FFPROBE_PATH=${env.FFPROBE_PATH} is not an executable file`);
-    }
-    return env.FFPROBE_PATH;
-  }
-  if (ffmpegPath) {
-    const sibling = path.join(path.dirname(ffmpegPath), "ffprobe");
-    if (await isExecutable(sibling)) return sibling;
-  }
-  const onPath = await whichOnPath("ffprobe", env);
-  if (onPath) return onPath;
-  throw new BinaryNotFoundError(
-    "ffprobe not found: set FFPROBE_PATH or put ffprobe on PATH (ffmpeg-static and @ffmpeg-installer do not ship it)",
-  );
+export function findFfmpeg(env: Env = process.env): Promise<FoundBinary> {
+  return find("ffmpeg", env);
+}
+
+export function findFfprobe(env: Env = process.env): Promise<FoundBinary> {
+  const sibling = env.FFMPEG_PATH ? path.join(path.dirname(env.FFMPEG_PATH), "ffprobe") : undefined;
+  return find("ffprobe", env, sibling);
 }
 
 export function parseFfmpegVersion(banner: string): FfmpegVersion {
@@ -107,12 +114,13 @@ export function parseFfmpegVersion(banner: string): FfmpegVersion {
   return release ? { raw, major: Number(release[1]), minor: Number(release[2]) } : { raw };
 }
 
-export async function ffmpegVersion(ffmpegPath: string): Promise<FfmpegVersion> {
+/** `-version` of ffmpeg or ffprobe (both print "<name> version <v>"). */
+export async function ffmpegVersion(binary: string): Promise<FfmpegVersion> {
   try {
-    const { stdout } = await execFileAsync(ffmpegPath, ["-hide_banner", "-version"], { timeout: 10_000 });
+    const { stdout } = await execFileAsync(binary, ["-hide_banner", "-version"], { timeout: 10_000 });
     return parseFfmpegVersion(stdout);
   } catch (err) {
-    throw new BinaryNotFoundError(`${ffmpegPath} -version failed`, { cause: err });
+    throw new BinaryNotFoundError(`${binary} -version failed`, { cause: err });
   }
 }
 
@@ -126,9 +134,16 @@ export function getBinaries(env: Env = process.env): Promise<Binaries> {
   const key = [env.FFMPEG_PATH, env.FFPROBE_PATH, env.PATH].join("\0");
   if (cached?.key === key) return cached.value;
   const value = (async () => {
-    const ffmpeg = await findFfmpeg(env);
-    const [ffprobe, version] = await Promise.all([findFfprobe(ffmpeg.path, env), ffmpegVersion(ffmpeg.path)]);
-    return { ffmpeg: ffmpeg.path, ffmpegSource: ffmpeg.source, ffprobe, version };
+    const [ffmpeg, ffprobe] = await Promise.all([findFfmpeg(env), findFfprobe(env)]);
+    const [version, ffprobeVersion] = await Promise.all([ffmpegVersion(ffmpeg.path), ffmpegVersion(ffprobe.path)]);
+    return {
+      ffmpeg: ffmpeg.path,
+      ffmpegSource: ffmpeg.source,
+      ffprobe: ffprobe.path,
+      ffprobeSource: ffprobe.source,
+      version,
+      ffprobeVersion,
+    };
   })();
   // Do not cache a failure: an operator may install ffmpeg while the server runs.
   value.catch(() => {

@@ -1,6 +1,6 @@
 /**
  * Test media generated at test time with lavfi (testsrc2 + sine), never committed. Clips are
- * small and short; the system ffmpeg encodes them with ultrafast presets.
+ * small and short; the ffmpeg the transcoder would use encodes them with ultrafast presets.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Parser } from "m3u8-parser";
+import { ffmpegBin, ffprobeBin } from "../../support/media.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -71,7 +72,7 @@ export async function makeClip(dir: string, name: string, spec: ClipSpec = {}): 
     args.push("-c:a", spec.audioCodec ?? "aac", "-ac", String(spec.audioChannels ?? 2));
   }
   args.push(...(spec.extra ?? []), out);
-  await execFileAsync("ffmpeg", args);
+  await execFileAsync(await ffmpegBin(), args);
   return out;
 }
 
@@ -80,7 +81,7 @@ export async function ffprobeJson(
   extra: string[] = ["-show_format", "-show_streams"],
   cwd?: string,
 ): Promise<any> {
-  const { stdout } = await execFileAsync("ffprobe", ["-v", "error", "-print_format", "json", ...extra, file], {
+  const { stdout } = await execFileAsync(await ffprobeBin(), ["-v", "error", "-print_format", "json", ...extra, file], {
     cwd,
     maxBuffer: 64 * 1024 * 1024,
   });
