@@ -1,17 +1,19 @@
 /**
- * `npm start`: the whole of Keyframe on this machine. Applies local migrations, starts the API worker,
- * the edge worker and the transcoder, makes sure a local admin key exists, prints the URLs, the key and a
- * first session to try. State lives in .wrangler/state and survives restarts; Ctrl-C stops everything.
+ * `npm start`: the whole of Keyframe on this machine. Applies local migrations, makes sure a local admin
+ * key exists (before any worker starts), starts the API worker, the edge worker and the transcoder
+ * (restarted if it dies), prints the URLs, the key and a first session to try. State lives in
+ * .wrangler/state (KEYFRAME_STATE_DIR) and survives restarts; Ctrl-C stops everything.
  */
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { KEY_SECRET_RE } from "../src/lib/auth";
-import { createKeyInD1 } from "./lib/keys";
+import { createKeyInD1, keyIsLive } from "./lib/keys";
 import { type Stack, startStack } from "./lib/stack";
 import { ROOT } from "./lib/wrangler";
 
-const PERSIST_TO = path.join(ROOT, ".wrangler", "state");
-const KEY_FILE = path.join(ROOT, ".wrangler", "keyframe-admin-key");
+// KEYFRAME_STATE_DIR moves the whole local state (tests start a fresh one); the admin key file sits beside it.
+const PERSIST_TO = path.resolve(process.env.KEYFRAME_STATE_DIR ?? path.join(ROOT, ".wrangler", "state"));
+const KEY_FILE = path.join(path.dirname(PERSIST_TO), "keyframe-admin-key");
 
 function port(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -21,17 +23,20 @@ function port(name: string, fallback: number): number {
   return n;
 }
 
-/** Reuses the stored key while the database still knows it; otherwise (fresh or wiped state) makes one. */
-async function ensureAdminKey(stack: Stack): Promise<{ secret: string; created: boolean }> {
+/**
+ * Reuses the stored key while the database still knows it; otherwise (fresh or wiped state) makes one.
+ * Runs before the workers start (startStack's beforeServices): then nothing else holds the state's SQLite
+ * lock, which two starting `wrangler dev` processes do (a `d1 execute` beside them came back empty).
+ */
+async function ensureAdminKey(): Promise<{ secret: string; created: boolean }> {
   if (existsSync(KEY_FILE)) {
     const secret = readFileSync(KEY_FILE, "utf8").trim();
-    if (KEY_SECRET_RE.test(secret)) {
-      const res = await fetch(`${stack.apiUrl}/v1/keys?limit=1`, { headers: { authorization: `Bearer ${secret}` } });
-      await res.arrayBuffer();
-      if (res.status === 200) return { secret, created: false };
+    if (KEY_SECRET_RE.test(secret) && (await keyIsLive({ persistTo: PERSIST_TO }, secret))) {
+      return { secret, created: false };
     }
   }
   const key = await createKeyInD1({ persistTo: PERSIST_TO, scopes: ["*"], name: "local admin (npm start)" });
+  mkdirSync(path.dirname(KEY_FILE), { recursive: true });
   writeFileSync(KEY_FILE, `${key.secret}\n`, { mode: 0o600 });
   chmodSync(KEY_FILE, 0o600);
   return { secret: key.secret, created: true };
@@ -56,14 +61,15 @@ function banner(stack: Stack, key: { secret: string; created: boolean }) {
    curl -s -X POST ${api}/v1/uploads -H "Authorization: Bearer $KEYFRAME_KEY" \\
      -H 'content-type: application/json' -d '{"new_asset_settings":{"playback_policy":"public"}}'
    # 2. PUT a file to the "url" it returned (no API key: the URL is the credential).
-   #    No video at hand? ffmpeg -f lavfi -i testsrc2=d=10:s=1280x720:r=30 -f lavfi -i sine=d=10 \\
-   #      -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest sample.mp4
+   #    No video at hand? Make one with the ffmpeg npm install brought:
+   #    $(node -p "require('@ffmpeg-installer/ffmpeg').path") -f lavfi -i testsrc2=d=10:s=1280x720:r=30 \\
+   #      -f lavfi -i sine=d=10 -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest sample.mp4
    curl -X PUT --data-binary @sample.mp4 "<url from step 1>"
    # 3. the upload now names its asset; GET the asset until status is "ready"
    curl -s ${api}/v1/uploads/<upload id> -H "Authorization: Bearer $KEYFRAME_KEY"
    curl -s ${api}/v1/assets/<asset id> -H "Authorization: Bearer $KEYFRAME_KEY"
-   # 4. play it (any HLS player, ffplay, or the embed page)
-   ffplay ${edge}/<playback id>.m3u8        or open ${edge}/embed/<playback id>
+   # 4. play it: open ${edge}/embed/<playback id> in a browser, or give any HLS player
+   #    ${edge}/<playback id>.m3u8
 
  Ctrl-C stops everything.
 ────────────────────────────────────────────────────────────────────────────
@@ -71,11 +77,20 @@ function banner(stack: Stack, key: { secret: string; created: boolean }) {
 }
 
 async function main() {
+  let key: { secret: string; created: boolean } | undefined;
   const stack = await startStack({
     apiPort: port("KEYFRAME_API_PORT", 8787),
     edgePort: port("KEYFRAME_EDGE_PORT", 8788),
     transcoderPort: port("KEYFRAME_TRANSCODER_PORT", 8790),
     persistTo: PERSIST_TO,
+    superviseTranscoder: true,
+    beforeServices: async () => {
+      try {
+        key = await ensureAdminKey();
+      } catch (err) {
+        throw new Error(`could not set up the local admin key: ${(err as Error).message}`);
+      }
+    },
   });
   let stopping = false;
   const shutdown = async (code: number) => {
@@ -88,18 +103,15 @@ async function main() {
   process.on("SIGINT", () => void shutdown(0));
   process.on("SIGTERM", () => void shutdown(0));
   for (const s of stack.services) {
+    // The transcoder is restarted by startStack (superviseTranscoder); a worker exiting stops everything.
+    if (s.name === "transcoder") continue;
     s.exited.then((code) => {
       if (stopping) return;
       console.error(`\n${s.name} exited (code ${code}); stopping the rest.`);
       void shutdown(1);
     });
   }
-  try {
-    banner(stack, await ensureAdminKey(stack));
-  } catch (err) {
-    console.error(`Could not set up the local admin key: ${(err as Error).message}`);
-    await shutdown(1);
-  }
+  banner(stack, key as { secret: string; created: boolean });
 }
 
 main().catch((err) => {

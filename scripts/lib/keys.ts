@@ -36,6 +36,8 @@ export function validateScopes(scopes: string[]): string[] {
 /**
  * Inserts the key (and its environment when needed) in one `d1 execute` call. Without an explicit
  * environment the key joins the oldest one, or a new "default" environment on an empty database.
+ * Every statement is safe to run twice with the same IDs (`insert or ignore`, `where not exists`):
+ * d1Execute retries a call that hit the local lock, and the first try may have committed.
  */
 export async function createKeyInD1(opts: CreateKeyOptions): Promise<CreatedKey> {
   const scopes = validateScopes(opts.scopes);
@@ -54,7 +56,7 @@ export async function createKeyInD1(opts: CreateKeyOptions): Promise<CreatedKey>
   if (opts.newEnvironment !== undefined) {
     const envId = newId("environment");
     statements.push(
-      `insert into environments (id, name) values (${sqlString(envId)}, ${sqlString(opts.newEnvironment)})`,
+      `insert or ignore into environments (id, name) values (${sqlString(envId)}, ${sqlString(opts.newEnvironment)})`,
     );
     envExpr = sqlString(envId);
   } else if (opts.environmentId) {
@@ -70,7 +72,7 @@ export async function createKeyInD1(opts: CreateKeyOptions): Promise<CreatedKey>
     envExpr = "(select id from environments order by created_at, id limit 1)";
   }
   statements.push(
-    "insert into api_keys (id, environment_id, name, secret_prefix, secret_hash, scopes) values (" +
+    "insert or ignore into api_keys (id, environment_id, name, secret_prefix, secret_hash, scopes) values (" +
       [sqlString(keyId), envExpr, sqlString(name), sqlString(secret.slice(0, 10)), sqlString(hash)].join(", ") +
       `, ${sqlString(JSON.stringify(scopes))})`,
   );

@@ -32,10 +32,21 @@ export interface StackOptions {
   quiet?: boolean;
   /** Start the transcoder (default true; skipped with a warning when its entry file is missing). */
   transcoder?: boolean;
+  /**
+   * Restart the transcoder when it dies (log line, backoff 1 s doubling to 30 s, reset after a minute up).
+   * The jobs it held are retried: it journals accepted jobs under persistTo and fails them as retryable on
+   * its next start. Default false (tests that kill it on purpose opt in; npm start does).
+   */
+  superviseTranscoder?: boolean;
   /** Fire the cron handler every minute, as Cloudflare would (wrangler dev does not). Default true. */
   cron?: boolean;
   /** How long to wait for everything to answer. */
   readyTimeoutMs?: number;
+  /**
+   * Runs after the migrations and before any worker starts, while nothing else holds the state's SQLite
+   * lock (npm start creates its admin key here: `d1 execute` beside two starting workers can come back empty).
+   */
+  beforeServices?: () => Promise<void>;
 }
 
 export interface Stack {
@@ -85,6 +96,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
   await applyMigrations({ persistTo, config: API_CONFIG });
   const secrets = localSecrets(persistTo);
+  await opts.beforeServices?.();
   const wrangler = wranglerBin();
   // No Request.cf lookup: local runs need no network (and CI machines may have none).
   const childEnv = {
@@ -110,7 +122,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
   const services: Service[] = [];
   let ticker: NodeJS.Timeout | undefined;
+  let stopped = false;
   const stop = async () => {
+    stopped = true;
     if (ticker) clearInterval(ticker);
     await Promise.all(services.map((s) => s.stop()));
   };
@@ -162,6 +176,52 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       EDGE_API_SECRET: await deriveEdgeApiSecret(secrets.JOB_TOKEN_SECRET),
       ...opts.edgeVars,
     };
+    const startTranscoder =
+      hasTranscoder && transcoderUrl
+        ? () =>
+            startUp(
+              "transcoder",
+              TSX,
+              async () => [TRANSCODER_ENTRY],
+              {
+                KEYFRAME_TRANSCODER_PORT: String(opts.transcoderPort),
+                KEYFRAME_TRANSCODER_HOST: host,
+                KEYFRAME_TRANSCODER_JOURNAL_DIR: path.join(persistTo, "transcoder-jobs"),
+                ...opts.transcoderEnv,
+              },
+              `${transcoderUrl}/health`,
+              () => true,
+            )
+        : undefined;
+    /** Keeps the transcoder up: each time it exits (unless the stack is stopping), start it again. */
+    const supervise = async (first: Service) => {
+      let current = first;
+      let startedAt = Date.now();
+      let restarts = 0;
+      for (;;) {
+        const code = await current.exited;
+        if (stopped || !startTranscoder) return;
+        services.splice(services.indexOf(current), 1);
+        if (Date.now() - startedAt > 60_000) restarts = 0;
+        for (;;) {
+          const delayMs = Math.min(30_000, 1000 * 2 ** restarts++);
+          console.warn(
+            `[stack] transcoder exited (code ${code}); restarting it in ${delayMs / 1000} s (restart ${restarts})`,
+          );
+          await new Promise((r) => setTimeout(r, delayMs));
+          if (stopped) return;
+          try {
+            current = await startTranscoder();
+            startedAt = Date.now();
+            console.warn(`[stack] transcoder restarted (pid ${current.child.pid}); its unfinished jobs are retried`);
+            break;
+          } catch (err) {
+            if (stopped) return;
+            console.error(`[stack] transcoder restart failed: ${(err as Error).message.split("\n")[0]}`);
+          }
+        }
+      }
+    };
     await Promise.all([
       startUp(
         "api",
@@ -179,20 +239,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         `${edgeUrl}/health`,
         () => true,
       ),
-      hasTranscoder && transcoderUrl
-        ? startUp(
-            "transcoder",
-            TSX,
-            async () => [TRANSCODER_ENTRY],
-            {
-              KEYFRAME_TRANSCODER_PORT: String(opts.transcoderPort),
-              KEYFRAME_TRANSCODER_HOST: host,
-              ...opts.transcoderEnv,
-            },
-            `${transcoderUrl}/health`,
-            () => true,
-          )
-        : undefined,
+      startTranscoder?.().then((first) => {
+        if (opts.superviseTranscoder) void supervise(first);
+      }),
     ]);
 
     if (opts.cron ?? true) {

@@ -60,24 +60,56 @@ function targetArgs(t: D1Target): string[] {
   return args;
 }
 
+/** The local SQLite lock held by a running `wrangler dev` (or its start-up) on the same state folder. */
+const LOCKED = /SQLITE_BUSY|database is locked/i;
+
 /** `wrangler d1 migrations apply DB` (idempotent: applied migrations are skipped). */
 export async function applyMigrations(t: D1Target): Promise<void> {
-  const res = await run(wranglerBin(), ["d1", "migrations", "apply", "DB", ...targetArgs(t)], {
-    env: { CI: "true", WRANGLER_SEND_METRICS: "false" },
-  });
-  if (res.code !== 0) throw new Error(`d1 migrations apply failed:\n${res.stdout}\n${res.stderr}`);
+  for (let attempt = 1; ; attempt++) {
+    const res = await run(wranglerBin(), ["d1", "migrations", "apply", "DB", ...targetArgs(t)], {
+      env: { CI: "true", WRANGLER_SEND_METRICS: "false" },
+    });
+    if (res.code === 0) return;
+    const output = `${res.stdout}\n${res.stderr}`;
+    // A running local stack may hold the lock for a moment; applied migrations are skipped on the next try.
+    if (t.remote || !LOCKED.test(output) || attempt >= 6) throw new Error(`d1 migrations apply failed:\n${output}`);
+    await new Promise((r) => setTimeout(r, 300 * 2 ** attempt));
+  }
 }
 
-/** Executes SQL (one or more `;`-separated statements) and returns each statement's rows. */
-export async function d1Execute(t: D1Target, sql: string): Promise<Record<string, unknown>[][]> {
-  const res = await run(wranglerBin(), ["d1", "execute", "DB", ...targetArgs(t), "--json", "--command", sql], {
-    env: { CI: "true", WRANGLER_SEND_METRICS: "false" },
-  });
-  if (res.code !== 0) throw new Error(`d1 execute failed:\n${res.stdout}\n${res.stderr}`);
-  const start = res.stdout.indexOf("[");
-  if (start < 0) throw new Error(`d1 execute printed no JSON:\n${res.stdout}\n${res.stderr}`);
-  const parsed = JSON.parse(res.stdout.slice(start)) as { results?: Record<string, unknown>[] }[];
-  return parsed.map((r) => r.results ?? []);
+/**
+ * Executes SQL (one or more `;`-separated statements) and returns each statement's rows.
+ *
+ * Locally, `wrangler dev` processes on the same state folder hold SQLite's lock at times (while they start,
+ * under a busy pipeline). wrangler then either reports SQLITE_BUSY or exits 0 having printed nothing, so
+ * both are retried with backoff (about 30 s in all). Callers that write must make their SQL safe to run
+ * twice (the first try may have committed before its output was lost). Remote calls are not retried.
+ */
+export async function d1Execute(
+  t: D1Target,
+  sql: string,
+  opts: { attempts?: number; baseDelayMs?: number } = {},
+): Promise<Record<string, unknown>[][]> {
+  const attempts = t.remote ? 1 : (opts.attempts ?? 8);
+  for (let attempt = 1; ; attempt++) {
+    const res = await run(wranglerBin(), ["d1", "execute", "DB", ...targetArgs(t), "--json", "--command", sql], {
+      env: { CI: "true", WRANGLER_SEND_METRICS: "false" },
+    });
+    const start = res.stdout.indexOf("[");
+    const output = `${res.stdout}\n${res.stderr}`;
+    if (res.code === 0 && start >= 0) {
+      const parsed = JSON.parse(res.stdout.slice(start)) as { results?: Record<string, unknown>[] }[];
+      return parsed.map((r) => r.results ?? []);
+    }
+    const transient = LOCKED.test(output) || (res.code === 0 && start < 0);
+    if (!transient || attempt >= attempts) {
+      throw new Error(
+        res.code !== 0 ? `d1 execute failed:\n${output}` : `d1 execute printed no JSON (${attempt} tries):\n${output}`,
+      );
+    }
+    const delay = (opts.baseDelayMs ?? 250) * 2 ** (attempt - 1);
+    await new Promise((r) => setTimeout(r, Math.min(delay, 8000) * (0.5 + Math.random() / 2)));
+  }
 }
 
 /** SQL string literal. */

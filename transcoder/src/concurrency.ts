@@ -25,3 +25,51 @@ export async function mapLimit<T, R>(
   if (firstError) throw firstError.error;
   return results;
 }
+
+export interface Lane {
+  /** Waits for a slot (FIFO); the returned release frees it (calling it twice is harmless). */
+  acquire(signal?: AbortSignal): Promise<() => void>;
+  stats(): { running: number; waiting: number; concurrency: number };
+}
+
+/** A FIFO semaphore: at most `limit` holders; an aborted waiter leaves the line with the signal's reason. */
+export function createLane(limit: number): Lane {
+  let running = 0;
+  const waiters: { grant: () => void; signal?: AbortSignal; onAbort: () => void }[] = [];
+  const makeRelease = () => {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      running--;
+      const next = waiters.shift();
+      if (next) {
+        next.signal?.removeEventListener("abort", next.onAbort);
+        running++;
+        next.grant();
+      }
+    };
+  };
+  return {
+    acquire(signal) {
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      if (running < limit) {
+        running++;
+        return Promise.resolve(makeRelease());
+      }
+      return new Promise((resolve, reject) => {
+        const waiter = {
+          grant: () => resolve(makeRelease()),
+          signal,
+          onAbort: () => {
+            waiters.splice(waiters.indexOf(waiter), 1);
+            reject(signal?.reason);
+          },
+        };
+        signal?.addEventListener("abort", waiter.onAbort, { once: true });
+        waiters.push(waiter);
+      });
+    },
+    stats: () => ({ running, waiting: waiters.length, concurrency: limit }),
+  };
+}

@@ -22,7 +22,7 @@ import {
   type Track,
 } from "../../src/lib/transcoder-protocol.js";
 import { ApiClient, type ApiClientOptions, ApiError, contentTypeFor } from "./api-client.js";
-import { mapLimit } from "./concurrency.js";
+import { type Lane, mapLimit } from "./concurrency.js";
 import { getBinaries } from "./ffmpeg/binaries.js";
 import { BinaryNotFoundError, FfmpegError, InputError } from "./ffmpeg/errors.js";
 import { INIT_NAME, PLAYLIST_NAME } from "./ffmpeg/hls-output.js";
@@ -69,6 +69,13 @@ export interface RunJobOptions {
    * beside it get the CPU first, so starting the ladder early does not delay `ready`.
    */
   ladderNiceness?: number;
+  /**
+   * The ladder lane (the server's): a job waits here for a ladder slot while its download, probe and fast
+   * path run at once, so a second upload is playable without waiting behind the first one's ladder.
+   */
+  ladderLane?: Lane;
+  /** Called once when the fast phase is over (published or skipped): the job leaves the fast lane. */
+  onFastPhaseDone?: () => void;
   api?: ApiClientOptions;
 }
 
@@ -403,17 +410,25 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
     });
     timings.before_ladder = Math.round(performance.now() - startedPerf);
     let ladderExitedAt: number | undefined;
-    const ladderRun = timed("ladder", () =>
-      runLadder(ladder, outputDir, {
-        ...ffmpegRun,
-        signal: workSignal,
-        niceness: ladderNiceness,
-        onProgress: (p) => {
-          ladderPercent = p.percent ?? ladderPercent;
-          if (fastPhaseOver) reportLadder();
-        },
-      }),
-    ).finally(() => {
+    const ladderRun = (async () => {
+      const release = await options.ladderLane?.acquire(workSignal);
+      if (release) log.info("ladder.lane_acquired", { waited_ms: Math.round(performance.now() - startedPerf) });
+      try {
+        return await timed("ladder", () =>
+          runLadder(ladder, outputDir, {
+            ...ffmpegRun,
+            signal: workSignal,
+            niceness: ladderNiceness,
+            onProgress: (p) => {
+              ladderPercent = p.percent ?? ladderPercent;
+              if (fastPhaseOver) reportLadder();
+            },
+          }),
+        );
+      } finally {
+        release?.();
+      }
+    })().finally(() => {
       ladderExitedAt = performance.now();
     });
     // Awaited below; settled here so a failure while the fast path runs is not an unhandled rejection.
@@ -500,6 +515,7 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
 
       // 5. Ladder (20–90%) with segment uploads; the poster beside it, at low priority.
       fastPhaseOver = true;
+      options.onFastPhaseDone?.();
       reportLadder();
       segments.start();
       if (video) {

@@ -1,6 +1,9 @@
 /**
  * The transcoder's HTTP face: `POST /jobs` accepts a JobDispatch and answers 202 at once; jobs run
- * in the background, at most TRANSCODER_CONCURRENCY at a time, the rest queued in memory.
+ * in the background in two lanes: up to TRANSCODER_FAST_CONCURRENCY (2) jobs at a time do their
+ * download, probe and fast path (the rest queued in memory), and up to TRANSCODER_CONCURRENCY (1) ladders
+ * encode at once; a job waiting for a ladder slot has left the fast lane, so the next upload's fast path
+ * never waits behind a ladder.
  * `POST /thumbnails` renders one thumbnail synchronously and answers image/jpeg (./thumbnails.ts
  * bounds how many run). `GET /health` reports the ffmpeg in use and the load. SIGTERM stops intake, gives running jobs
  * a grace period, then aborts them (they report a retryable failure so the API re-dispatches).
@@ -9,12 +12,15 @@
  * (default 127.0.0.1; 0.0.0.0 in the container) and KEYFRAME_TRANSCODER_PORT (default 8790).
  */
 import { randomUUID } from "node:crypto";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { THUMBNAIL_HEADER, THUMBNAIL_TIME_HEADER, TranscoderThumbnailRequestSchema } from "../../src/lib/thumbnails.js";
 import { type JobDispatch, JobDispatchSchema } from "../../src/lib/transcoder-protocol.js";
 import { ApiClient } from "./api-client.js";
+import { createLane } from "./concurrency.js";
 import { getBinaries } from "./ffmpeg/binaries.js";
 import { FfmpegError } from "./ffmpeg/errors.js";
 import { NoVideoError, SourceUnavailableError } from "./ffmpeg/thumbnail.js";
@@ -34,8 +40,10 @@ export type JobRunner = (dispatch: JobDispatch, options: RunJobOptions) => Promi
 export interface ServerOptions {
   port?: number;
   host?: string;
-  /** Jobs run at once; more are queued. Default TRANSCODER_CONCURRENCY or 1. */
+  /** Jobs in their fast phase (download, probe, remux) at once; more are queued. Default TRANSCODER_FAST_CONCURRENCY or 2. */
   concurrency?: number;
+  /** Ladder encodes at once; other jobs' ladders wait. Default TRANSCODER_CONCURRENCY or 1. */
+  ladderConcurrency?: number;
   /** How long close() lets running jobs finish before aborting them. */
   shutdownGraceMs?: number;
   logger?: Logger;
@@ -43,6 +51,12 @@ export interface ServerOptions {
   runJob?: JobRunner;
   /** Passed to every runJob call. */
   jobOptions?: Omit<RunJobOptions, "signal" | "logger">;
+  /**
+   * A folder where each accepted job is written down until it ends (default KEYFRAME_TRANSCODER_JOURNAL_DIR;
+   * none when unset). A process that died mid-job leaves its entries behind; the next start reports each
+   * as a retryable failure, so the API re-dispatches it at once instead of waiting for the heartbeat reaper.
+   */
+  journalDir?: string;
   /** On-demand thumbnail limits (defaults from THUMBNAIL_* environment variables). */
   thumbnails?: Omit<ThumbnailServiceOptions, "logger">;
 }
@@ -137,6 +151,55 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+function journalFile(dir: string, key: string): string {
+  return path.join(dir, `${encodeURIComponent(key)}.json`);
+}
+
+async function rememberJob(dir: string, key: string, dispatch: JobDispatch): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const file = journalFile(dir, key);
+  await writeFile(`${file}.tmp`, JSON.stringify(dispatch), { mode: 0o600 });
+  await rename(`${file}.tmp`, file);
+}
+
+async function forgetJob(dir: string, key: string): Promise<void> {
+  await rm(journalFile(dir, key), { force: true });
+}
+
+/**
+ * Jobs a previous process accepted and never finished (it was killed): each is failed as retryable under
+ * its own attempt, which the API turns into a new attempt right away. A job that did finish, or that the
+ * API already moved on from, answers with an error that is only logged (the attempt check fences it off).
+ */
+async function recoverJournal(dir: string, log: Logger): Promise<void> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith(".json"));
+  } catch {
+    return;
+  }
+  await Promise.all(
+    names.map(async (name) => {
+      const file = path.join(dir, name);
+      try {
+        const parsed = JobDispatchSchema.safeParse(JSON.parse(await readFile(file, "utf8")));
+        if (!parsed.success) return;
+        const dispatch = parsed.data;
+        log.warn("job.orphaned", { job_id: dispatch.job_id, attempt: dispatch.attempt });
+        await new ApiClient(dispatch, { retries: 2, retryDelayMs: 500 }).fail({
+          code: "internal_error",
+          retryable: true,
+          message: "the transcoder restarted while running this job",
+        });
+      } catch (err) {
+        log.warn("job.orphan_report_failed", { file: name, error: err });
+      } finally {
+        await rm(file, { force: true });
+      }
+    }),
+  );
+}
+
 /** zod issues as problem `errors[]`, located in the request body. */
 function bodyIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>) {
   return issues.map((i) => ({ location: ["body", ...i.path.map(String)].join("."), message: i.message }));
@@ -144,27 +207,49 @@ function bodyIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; me
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const log = options.logger ?? createLogger({ service: "transcoder" });
-  const concurrency = Math.max(1, options.concurrency ?? (Number(process.env.TRANSCODER_CONCURRENCY) || 1));
+  const concurrency = Math.max(1, options.concurrency ?? (Number(process.env.TRANSCODER_FAST_CONCURRENCY) || 2));
+  const ladderLane = createLane(
+    Math.max(1, options.ladderConcurrency ?? (Number(process.env.TRANSCODER_CONCURRENCY) || 1)),
+  );
   const runner: JobRunner = options.runJob ?? runJob;
   const running = new Map<string, QueuedJob>();
   const queue: QueuedJob[] = [];
   const finished: Promise<unknown>[] = [];
+  let inFastLane = 0;
   let closing = false;
   const thumbs = createThumbnailService({ ...options.thumbnails, logger: log });
+  const journal = options.journalDir ?? process.env.KEYFRAME_TRANSCODER_JOURNAL_DIR;
 
   const pump = () => {
-    while (!closing && running.size < concurrency && queue.length > 0) {
+    while (!closing && inFastLane < concurrency && queue.length > 0) {
       const job = queue.shift() as QueuedJob;
       running.set(job.key, job);
+      inFastLane++;
+      let leftFastLane = false;
+      const leaveFastLane = () => {
+        if (leftFastLane) return;
+        leftFastLane = true;
+        inFastLane--;
+        pump();
+      };
       const done = Promise.resolve()
-        .then(() => runner(job.dispatch, { ...options.jobOptions, signal: job.controller.signal, logger: log }))
+        .then(() =>
+          runner(job.dispatch, {
+            ...options.jobOptions,
+            signal: job.controller.signal,
+            logger: log,
+            ladderLane,
+            onFastPhaseDone: leaveFastLane,
+          }),
+        )
         .catch((err) =>
           log.error("job.crashed", { job_id: job.dispatch.job_id, attempt: job.dispatch.attempt, error: err }),
         )
-        .finally(() => {
+        .finally(async () => {
           running.delete(job.key);
           finished.splice(finished.indexOf(done), 1);
-          pump();
+          if (journal) await forgetJob(journal, job.key);
+          leaveFastLane();
         });
       finished.push(done);
     }
@@ -180,9 +265,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
           ok: !closing,
           ffmpeg: { path: b.ffmpeg, source: b.ffmpegSource, version: b.version.raw },
           ffprobe: { path: b.ffprobe, source: b.ffprobeSource, version: b.ffprobeVersion.raw },
+          pid: process.pid,
           running: running.size,
           queued: queue.length,
           concurrency,
+          fast_lane: { running: inFastLane, concurrency },
+          ladder_lane: ladderLane.stats(),
           thumbnails: thumbs.stats(),
         });
       } catch (err) {
@@ -215,6 +303,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       const key = `${dispatch.job_id}#${dispatch.attempt}`;
       const known = running.has(key) || queue.some((j) => j.key === key);
       if (!known) {
+        if (journal) await rememberJob(journal, key, dispatch);
         queue.push({ key, dispatch, controller: new AbortController() });
         log.info("job.accepted", {
           job_id: dispatch.job_id,
@@ -344,6 +433,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  if (journal) void recoverJournal(journal, log);
   getBinaries().then(
     (b) =>
       log.info("server.started", {
@@ -373,6 +463,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       await Promise.all(
         dropped.map(async (job) => {
           log.warn("job.dropped", { job_id: job.dispatch.job_id, attempt: job.dispatch.attempt });
+          if (journal) await forgetJob(journal, job.key);
           await new ApiClient(job.dispatch, { retries: 1, retryDelayMs: 200 })
             .fail({
               code: "internal_error",
