@@ -14,6 +14,7 @@ import { createKeyInD1 } from "../../scripts/lib/keys";
 import { freePort } from "../../scripts/lib/proc";
 import { type Stack, startStack } from "../../scripts/lib/stack";
 import { API_CONFIG, d1Execute, ROOT, run, sqlString, wranglerBin } from "../../scripts/lib/wrangler";
+import { launchChromium } from "./support/browser";
 import { makeClip } from "./support/media";
 
 const MiB = 1024 * 1024;
@@ -262,7 +263,6 @@ describe("tus-js-client against the local stack", () => {
   });
 
   it("uploads cross-origin from headless Chromium with the browser build", async () => {
-    const { chromium } = await import("playwright-core");
     const pagePort = await freePort();
     const origin = `http://127.0.0.1:${pagePort}`;
     const up = await createUpload({ cors_origin: origin });
@@ -277,17 +277,7 @@ describe("tus-js-client against the local stack", () => {
       res.end('<!doctype html><script src="/tus.min.js"></script><p>tus test</p>');
     });
     await new Promise<void>((r) => server.listen(pagePort, "127.0.0.1", r));
-    const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.goto(`${origin}/`);

@@ -1,18 +1,25 @@
 /**
- * Plays an HLS URL in Debian's headless Chromium through hls.js (a player we did not write), from a
- * page served on its own origin, and reports what happened.
+ * Headless Chromium for every browser test, and a player page that plays HLS through hls.js (a player we
+ * did not write) from its own origin.
+ *
+ * launchChromium() is the one launcher: the system Chromium when there is one (/usr/bin/chromium or
+ * chromium(-browser) on PATH), otherwise the build shipped by `@sparticuz/chromium` (npm; H.264 MSE works),
+ * launched with its own args. KEYFRAME_TEST_CHROMIUM=npm forces the npm build (a CI step runs the browser
+ * tests that way so both paths stay green); KEYFRAME_TEST_CHROMIUM=system refuses to fall back.
  */
-import { readFileSync } from "node:fs";
+import { constants, readFileSync } from "node:fs";
+import { access } from "node:fs/promises";
 import http from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { chromium } from "playwright-core";
 
 const require = createRequire(import.meta.url);
 const HLS_JS = readFileSync(require.resolve("hls.js/dist/hls.min.js"));
 
+/** Ours, on top of either build's own. */
 export const CHROMIUM_ARGS = [
-  "--headless",
   "--no-sandbox",
   "--disable-gpu",
   "--disable-background-networking",
@@ -21,6 +28,53 @@ export const CHROMIUM_ARGS = [
   "--disable-quic",
   "--autoplay-policy=no-user-gesture-required",
 ];
+
+async function systemChromium(): Promise<string | undefined> {
+  const dirs = ["/usr/bin", ...(process.env.PATH ?? "").split(path.delimiter).filter(Boolean)];
+  for (const dir of dirs) {
+    for (const name of ["chromium", "chromium-browser"]) {
+      const candidate = path.join(dir, name);
+      try {
+        await access(candidate, constants.X_OK);
+        return candidate;
+      } catch {
+        // not here
+      }
+    }
+  }
+  return undefined;
+}
+
+export type ChromiumSource = "system" | "npm";
+
+/** Which Chromium launchChromium() would start, and how. */
+export async function chromiumLaunchOptions(): Promise<{
+  source: ChromiumSource;
+  executablePath: string;
+  args: string[];
+}> {
+  const wanted = process.env.KEYFRAME_TEST_CHROMIUM;
+  if (wanted && wanted !== "npm" && wanted !== "system") {
+    throw new Error(`KEYFRAME_TEST_CHROMIUM=${wanted}: use "npm" or "system"`);
+  }
+  if (wanted !== "npm") {
+    const found = await systemChromium();
+    if (found) return { source: "system", executablePath: found, args: CHROMIUM_ARGS };
+    if (wanted === "system") throw new Error("KEYFRAME_TEST_CHROMIUM=system but no chromium is installed");
+  }
+  const sparticuz = (await import("@sparticuz/chromium")).default;
+  // executablePath() unpacks the brotli'd build into the temp dir once (and reuses it after).
+  return {
+    source: "npm",
+    executablePath: await sparticuz.executablePath(),
+    args: [...sparticuz.args, ...CHROMIUM_ARGS],
+  };
+}
+
+export async function launchChromium() {
+  const { executablePath, args } = await chromiumLaunchOptions();
+  return chromium.launch({ executablePath, args });
+}
 
 export interface PlayResult {
   usedHlsJs: boolean;
@@ -70,10 +124,6 @@ export async function servePlayerPage(
     port,
     close: () => new Promise((r) => server.close(() => r())),
   };
-}
-
-export async function launchChromium() {
-  return chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
 }
 
 export async function playInChromium(src: string, opts: { pageOrigin?: string; timeoutMs?: number } = {}) {

@@ -1,0 +1,31 @@
+/**
+ * The shared Chromium launcher: whichever build it picks (system, or @sparticuz/chromium from npm when there
+ * is none or KEYFRAME_TEST_CHROMIUM=npm) must play what our HLS is made of: fMP4 H.264 + AAC through MSE.
+ */
+import { describe, expect, it } from "vitest";
+import { chromiumLaunchOptions, launchChromium, servePlayerPage } from "./support/browser";
+
+describe("launchChromium", () => {
+  it("starts the Chromium the environment asks for, and it plays H.264/AAC through MSE", async () => {
+    const options = await chromiumLaunchOptions();
+    const forced = process.env.KEYFRAME_TEST_CHROMIUM;
+    if (forced) expect(options.source).toBe(forced);
+    expect(options.args).toContain("--no-sandbox");
+    expect(options.args).toContain("--autoplay-policy=no-user-gesture-required");
+    const page$ = await servePlayerPage();
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${page$.origin}/`);
+      const support = await page.evaluate(() => ({
+        h264: MediaSource.isTypeSupported('video/mp4; codecs="avc1.64001f"'),
+        aac: MediaSource.isTypeSupported('audio/mp4; codecs="mp4a.40.2"'),
+        hlsJs: typeof (globalThis as { Hls?: unknown }).Hls === "function",
+      }));
+      expect(support).toEqual({ h264: true, aac: true, hlsJs: true });
+    } finally {
+      await browser.close();
+      await page$.close();
+    }
+  }, 120_000);
+});
