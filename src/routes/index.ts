@@ -1,4 +1,5 @@
 /** Mounts every operation and the OpenAPI document. One `register…` per operation file. */
+import scalarBundle from "@scalar/api-reference/browser/standalone.js";
 import { Scalar } from "@scalar/hono-api-reference";
 import type { App } from "../app";
 import { registerAssetRoutes } from "./assets";
@@ -15,6 +16,7 @@ import { registerUploadRoutes } from "./uploads";
 import { registerWebhookRoutes } from "./webhooks";
 
 export const API_VERSION = "2026-11-01";
+export const SCALAR_BUNDLE_PATH = "/docs/scalar.js";
 
 export function registerRoutes(app: App) {
   registerHealth(app);
@@ -47,5 +49,15 @@ export function registerDocs(app: App) {
     },
     servers: [{ url: new URL(c.req.url).origin }],
   }));
-  app.get("/docs", Scalar({ url: "/v1/openapi.json", pageTitle: "Keyframe API" }));
+  // Everything /docs needs comes from this worker: the bundle below instead of Scalar's CDN default, and
+  // the system font stack instead of Scalar's hosted fonts, so the docs render offline and on a private network.
+  app.get(
+    "/docs",
+    Scalar({ url: "/v1/openapi.json", pageTitle: "Keyframe API", cdn: SCALAR_BUNDLE_PATH, withDefaultFonts: false }),
+  );
+  app.get(SCALAR_BUNDLE_PATH, (c) => {
+    c.header("content-type", "text/javascript; charset=utf-8");
+    c.header("cache-control", "public, max-age=3600");
+    return c.body(scalarBundle);
+  });
 }

@@ -17,11 +17,15 @@ describe("launchChromium", () => {
     try {
       const page = await browser.newPage();
       await page.goto(`${page$.origin}/`);
-      const support = await page.evaluate(() => ({
-        h264: MediaSource.isTypeSupported('video/mp4; codecs="avc1.64001f"'),
-        aac: MediaSource.isTypeSupported('audio/mp4; codecs="mp4a.40.2"'),
-        hlsJs: typeof (globalThis as { Hls?: unknown }).Hls === "function",
-      }));
+      const support = await page.evaluate(() => {
+        // Browser globals, not in this project's (Node) type libs.
+        const g = globalThis as unknown as { MediaSource: { isTypeSupported(t: string): boolean }; Hls?: unknown };
+        return {
+          h264: g.MediaSource.isTypeSupported('video/mp4; codecs="avc1.64001f"'),
+          aac: g.MediaSource.isTypeSupported('audio/mp4; codecs="mp4a.40.2"'),
+          hlsJs: typeof g.Hls === "function",
+        };
+      });
       expect(support).toEqual({ h264: true, aac: true, hlsJs: true });
     } finally {
       await browser.close();

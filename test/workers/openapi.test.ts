@@ -197,6 +197,22 @@ describe("GET /docs", () => {
     expect(html.toLowerCase()).toContain("<html");
   });
 
+  it("renders offline: the page names no other origin, and its script bundle is served by the worker", async () => {
+    const html = await (await SELF.fetch("http://keyframe.test/docs")).text();
+    // No absolute URL at all (scripts, styles, fonts, images): everything is same-origin.
+    expect(html.match(/(?:https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}/gi) ?? []).toEqual([]);
+    const src = /<script src="([^"]+)"/.exec(html)?.[1];
+    expect(src).toBe("/docs/scalar.js");
+    // Scalar's hosted fonts are off (the bundle would otherwise load them from fonts.scalar.com).
+    expect(html).toContain('"withDefaultFonts": false');
+    const bundle = await SELF.fetch(`http://keyframe.test${src}`);
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get("content-type")).toContain("javascript");
+    const js = await bundle.text();
+    expect(js.length).toBeGreaterThan(1_000_000);
+    expect(js).toContain("createApiReference");
+  });
+
   it("/ redirects to /docs", async () => {
     const root = await SELF.fetch("http://keyframe.test/", { redirect: "manual" });
     await root.arrayBuffer();
