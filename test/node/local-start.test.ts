@@ -148,7 +148,7 @@ describe("npm start on a fresh state folder", () => {
   });
 
   it("restarts a transcoder killed mid-job; the asset still reaches ready with its full ladder, events once; keys:create works meanwhile", async () => {
-    const clip = await makeClip(path.join(dir, "kill.mp4"), { width: 1280, height: 720, seconds: 30 });
+    const clip = await makeClip(path.join(dir, "kill.mp4"), { width: 1280, height: 720, seconds: 20 });
     const { assetId } = await upload(clip);
     // Mid-job: playable from the fast path, the ladder still encoding.
     const before = await until(
