@@ -203,14 +203,22 @@ describe("npm start on a fresh state folder", () => {
     }
     // Plays at the edge: the master lists the ladder and a segment downloads.
     const pb = done.playback_ids[0].id;
-    const master = await (await fetch(`${edgeUrl}/${pb}.m3u8`)).text();
-    expect(master).toContain("v720/");
+    const masterRes = await fetch(`${edgeUrl}/${pb}.m3u8`);
+    const master = await masterRes.text();
+    expect(masterRes.status, master).toBe(200);
+    const variant = master.split("\n").find((l) => l && !l.startsWith("#")) as string;
+    const variantUrl = new URL(variant, `${edgeUrl}/${pb}.m3u8`);
+    const playlist = await (await fetch(variantUrl)).text();
+    const segment = playlist.split("\n").find((l) => l && !l.startsWith("#")) as string;
+    const seg = await fetch(new URL(segment, variantUrl));
+    expect(seg.status).toBe(200);
+    expect((await seg.arrayBuffer()).byteLength).toBeGreaterThan(1000);
   }, 420_000);
 
   it("gives a second upload's fast path its own lane: both playable long before the first ladder ends", async () => {
     const [a, b] = await Promise.all([
-      makeClip(path.join(dir, "a.mp4"), { width: 1280, height: 720, seconds: 25 }),
-      makeClip(path.join(dir, "b.mp4"), { width: 1280, height: 720, seconds: 25 }),
+      makeClip(path.join(dir, "a.mp4"), { width: 1280, height: 720, seconds: 12 }),
+      makeClip(path.join(dir, "b.mp4"), { width: 1280, height: 720, seconds: 12 }),
     ]);
     const first = await upload(a);
     const second = await upload(b);

@@ -6,6 +6,8 @@ import { mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { JobDispatch } from "../../../src/lib/transcoder-protocol.js";
+import { createLane } from "../../../transcoder/src/concurrency.js";
+import { getBinaries, resetBinariesCache } from "../../../transcoder/src/ffmpeg/binaries.js";
 import { createLogger } from "../../../transcoder/src/log.js";
 import { runJob } from "../../../transcoder/src/runner.js";
 import { type FakeApi, type FakeApiOptions, startFakeApi } from "./helpers/fake-api.js";
@@ -62,6 +64,61 @@ async function harness(source: string, jobId: string, fake: Partial<FakeApiOptio
 }
 
 describe("runJob", () => {
+  it("runs the whole pipeline with no ffmpeg or ffprobe on PATH, through the npm-shipped binaries", async () => {
+    const source = await makeClip(dir, "bare.mp4", { width: 640, height: 360, duration: 4 });
+    const savedPath = process.env.PATH;
+    const savedFf = [process.env.FFMPEG_PATH, process.env.FFPROBE_PATH];
+    // As on a machine where apt never installed ffmpeg: nothing on PATH, no override.
+    process.env.PATH = "";
+    delete process.env.FFMPEG_PATH;
+    delete process.env.FFPROBE_PATH;
+    resetBinariesCache();
+    try {
+      const b = await getBinaries();
+      expect(b).toMatchObject({ ffmpegSource: "npm", ffprobeSource: "npm" });
+      const h = await harness(source, "job_bare");
+      const outcome = await h.run().finally(() => {
+        if (process.env.KEYFRAME_TEST_LOGS) console.log(h.logs);
+      });
+      expect(outcome).toEqual({ status: "published", fastPath: true });
+      expect(h.api.failures).toEqual([]);
+      expect(h.api.publishes.map((p) => p.phase)).toEqual(["fast", "complete"]);
+      const complete = h.api.publishes.at(-1) as { renditions: { name: string }[] };
+      expect(complete.renditions.map((r) => r.name)).toEqual(["v360", "audio"]);
+    } finally {
+      process.env.PATH = savedPath;
+      if (savedFf[0] !== undefined) process.env.FFMPEG_PATH = savedFf[0];
+      if (savedFf[1] !== undefined) process.env.FFPROBE_PATH = savedFf[1];
+      resetBinariesCache();
+    }
+  }, 300_000);
+
+  it("publishes the fast path while its ladder waits for the ladder lane, then encodes once the lane frees", async () => {
+    const source = await makeClip(dir, "lane.mp4", { width: 640, height: 360, duration: 4 });
+    const h = await harness(source, "job_lane");
+    const lane = createLane(1);
+    const hold = await lane.acquire(); // another job's ladder
+    let fastDone = false;
+    const run = runJob(h.dispatch, {
+      workRoot: h.workRoot,
+      heartbeatMs: 150,
+      api: { retryDelayMs: 5 },
+      ladderLane: lane,
+      onFastPhaseDone: () => {
+        fastDone = true;
+      },
+    });
+    // The fast phase ends (publish answered) while the ladder still waits for the lane.
+    for (let i = 0; i < 1200 && !fastDone; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(h.api.publishes.map((p) => p.phase)).toEqual(["fast"]);
+    expect(fastDone).toBe(true);
+    expect(lane.stats()).toEqual({ running: 1, waiting: 1, concurrency: 1 });
+    hold();
+    expect(await run).toEqual({ status: "published", fastPath: true });
+    expect(h.api.publishes.map((p) => p.phase)).toEqual(["fast", "complete"]);
+    expect(lane.stats()).toEqual({ running: 0, waiting: 0, concurrency: 1 });
+  }, 300_000);
+
   it("publishes fast then complete, uploads everything, survives a dropped download and failed PUTs", async () => {
     const source = await makeClip(dir, "standard.mp4", { width: 640, height: 360, duration: 7 });
     const h = await harness(source, "job_happy", { dropSourceAfterBytes: 40_000, failFirstPuts: 2 });
