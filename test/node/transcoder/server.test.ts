@@ -1,4 +1,9 @@
 /** The transcoder's HTTP server, with a stub runner so no ffmpeg runs here. */
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JobDispatch } from "../../../src/lib/transcoder-protocol.js";
 import { silentLogger } from "../../../transcoder/src/log.js";
@@ -98,11 +103,18 @@ describe("transcoder server", () => {
     expect((await post(dispatch({ job_id: "job_2" }))).body).toMatchObject({ duplicate: false, state: "queued" });
     expect((await post(dispatch({ job_id: "job_2" }))).body).toMatchObject({ duplicate: true, state: "queued" });
     const health = (await (await fetch(`${running.url}/health`)).json()) as Record<string, unknown> & {
-      ffmpeg: { path: string; version: string };
+      ffmpeg: { path: string; version: string; source: string };
+      ffprobe: { path: string; version: string; source: string };
     };
-    expect(health).toMatchObject({ ok: true, running: 1, queued: 1 });
+    expect(health).toMatchObject({ ok: true, running: 1, queued: 1, pid: process.pid });
+    expect(health.fast_lane).toEqual({ running: 1, concurrency: 1 });
+    expect(health.ladder_lane).toEqual({ running: 0, waiting: 0, concurrency: 1 });
     expect(health.ffmpeg.path).toMatch(/ffmpeg$/);
-    expect(typeof health.ffmpeg.version).toBe("string");
+    expect(health.ffprobe.path).toMatch(/ffprobe$/);
+    for (const b of [health.ffmpeg, health.ffprobe]) {
+      expect(["env", "system", "npm"]).toContain(b.source);
+      expect(b.version).not.toBe("unknown");
+    }
 
     stub.releases[0]();
     await tick();
@@ -136,5 +148,65 @@ describe("transcoder server", () => {
     const res = await fetch(`${running.url}/nope`);
     expect(res.status).toBe(404);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
+  });
+
+  it("lets the next job's fast path start while a job waits for (or holds) the ladder lane", async () => {
+    const stub = stubRunner();
+    running = await startServer({ port: 0, logger: silentLogger, runJob: stub.runJob, concurrency: 1 });
+    await post(dispatch({ job_id: "job_a" }));
+    await post(dispatch({ job_id: "job_b" }));
+    await tick();
+    expect(stub.calls.map((c) => c.dispatch.job_id)).toEqual(["job_a"]);
+    // job_a's fast phase is over (it now waits for or runs its ladder): job_b starts at once.
+    stub.calls[0].options.onFastPhaseDone?.();
+    stub.calls[0].options.onFastPhaseDone?.(); // twice is once
+    await tick();
+    expect(stub.calls.map((c) => c.dispatch.job_id)).toEqual(["job_a", "job_b"]);
+    const health = (await (await fetch(`${running.url}/health`)).json()) as Record<string, unknown>;
+    expect(health).toMatchObject({ running: 2, queued: 0, fast_lane: { running: 1, concurrency: 1 } });
+    // Both jobs share the server's one ladder lane.
+    expect(stub.calls[0].options.ladderLane).toBe(stub.calls[1].options.ladderLane);
+    for (const release of stub.releases) release();
+  });
+
+  it("fails the jobs a killed process left in its journal as retryable, once, on the next start", async () => {
+    const journalDir = await mkdtemp(path.join(os.tmpdir(), "kf-journal-"));
+    const fails: { url: string; body: any }[] = [];
+    const api = http.createServer((req, res) => {
+      let raw = "";
+      req.on("data", (d) => {
+        raw += d;
+      });
+      req.on("end", () => {
+        fails.push({ url: req.url ?? "", body: JSON.parse(raw) });
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ ok: true }));
+      });
+    });
+    await new Promise<void>((r) => api.listen(0, "127.0.0.1", r));
+    const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}/`;
+    try {
+      // A first server accepts a job (journaled) and "dies" without finishing it: its journal stays.
+      const stub = stubRunner();
+      running = await startServer({ port: 0, logger: silentLogger, runJob: stub.runJob, journalDir });
+      await post(dispatch({ job_id: "job_orphan", attempt: 3, api_url: apiUrl }));
+      expect(await readdir(journalDir)).toHaveLength(1);
+      // Stop listening without close(): close() would abort the job and forget it, a SIGKILL does neither.
+      running.server.closeAllConnections();
+      running.server.close();
+      running = undefined;
+
+      running = await startServer({ port: 0, logger: silentLogger, runJob: stubRunner().runJob, journalDir });
+      for (let i = 0; i < 100 && fails.length === 0; i++) await tick();
+      expect(fails).toHaveLength(1);
+      expect(fails[0].url).toContain("job_orphan");
+      expect(fails[0].url).toMatch(/fail$/);
+      expect(fails[0].body).toMatchObject({ attempt: 3, retryable: true, code: "internal_error" });
+      for (let i = 0; i < 50 && (await readdir(journalDir)).length > 0; i++) await tick();
+      expect(await readdir(journalDir)).toEqual([]);
+    } finally {
+      api.close();
+      await rm(journalDir, { recursive: true, force: true });
+    }
   });
 });

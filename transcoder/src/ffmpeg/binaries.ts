@@ -117,7 +117,7 @@ export function parseFfmpegVersion(banner: string): FfmpegVersion {
 /** `-version` of ffmpeg or ffprobe (both print "<name> version <v>"). */
 export async function ffmpegVersion(binary: string): Promise<FfmpegVersion> {
   try {
-    const { stdout } = await execFileAsync(binary, ["-hide_banner", "-version"], { timeout: 10_000 });
+    const { stdout } = await execFileAsync(binary, ["-hide_banner", "-version"], { timeout: 30_000 });
     return parseFfmpegVersion(stdout);
   } catch (err) {
     throw new BinaryNotFoundError(`${binary} -version failed`, { cause: err });
