@@ -78,6 +78,15 @@ function banner(stack: Stack, key: { secret: string; created: boolean }) {
 
 async function main() {
   let key: { secret: string; created: boolean } | undefined;
+  // Ctrl-C while starting: the services are detached process groups, so dying now would orphan them.
+  // Note it, let the start finish (or fail, which stops what it started), then stop everything.
+  let interrupted = false;
+  const early = () => {
+    interrupted = true;
+    console.log("\nStopping Keyframe as soon as it has started…");
+  };
+  process.on("SIGINT", early);
+  process.on("SIGTERM", early);
   const stack = await startStack({
     apiPort: port("KEYFRAME_API_PORT", 8787),
     edgePort: port("KEYFRAME_EDGE_PORT", 8788),
@@ -100,8 +109,11 @@ async function main() {
     await stack.stop();
     process.exit(code);
   };
+  process.off("SIGINT", early);
+  process.off("SIGTERM", early);
   process.on("SIGINT", () => void shutdown(0));
   process.on("SIGTERM", () => void shutdown(0));
+  if (interrupted) return shutdown(0);
   for (const s of stack.services) {
     // The transcoder is restarted by startStack (superviseTranscoder); a worker exiting stops everything.
     if (s.name === "transcoder") continue;
