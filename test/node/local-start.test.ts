@@ -214,7 +214,7 @@ describe("npm start on a fresh state folder", () => {
     const seg = await fetch(new URL(segment, variantUrl));
     expect(seg.status).toBe(200);
     expect((await seg.arrayBuffer()).byteLength).toBeGreaterThan(1000);
-  }, 420_000);
+  }, 900_000);
 
   it("gives a second upload's fast path its own lane: both playable long before the first ladder ends", async () => {
     const [a, b] = await Promise.all([
@@ -255,5 +255,5 @@ describe("npm start on a fresh state folder", () => {
         ).toHaveLength(1);
       }
     }
-  }, 420_000);
+  }, 900_000);
 });
