@@ -93,3 +93,22 @@ export const PlaybackTokensSchema = z
   })
   .openapi("PlaybackTokens");
 export type PlaybackTokens = z.infer<typeof PlaybackTokensSchema>;
+
+export const RotateSystemKeySchema = z
+  .object({
+    revoke_previous: z.boolean().default(false).openapi({
+      description:
+        "Also revoke every earlier system key now: tokens they signed stop verifying at the edge within its " +
+        "key-cache TTL (≤ 60 s). Leave false to let outstanding tokens run out on their own `exp`.",
+    }),
+  })
+  .strict()
+  .openapi("RotateSystemSigningKeyRequest");
+export type RotateSystemKeyInput = z.infer<typeof RotateSystemKeySchema>;
+
+export const SystemKeyRotationSchema = z
+  .object({
+    signing_key: SigningKeySchema.openapi({ description: "The new system key; tokens minted from now use it." }),
+    revoked_key_ids: z.array(z.string()).openapi({ description: "Earlier system keys revoked by this call." }),
+  })
+  .openapi("SystemSigningKeyRotation");
