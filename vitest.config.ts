@@ -35,6 +35,9 @@ export default defineConfig({
                 WEBHOOK_RETRY_SCHEDULE: "0,1,1,1,1",
                 WEBHOOK_TIMEOUT_MS: "1500",
               },
+              // A real Rate Limiting binding with a tiny budget: rate-limits.test.ts swaps it in for one
+              // policy's binding, so 429s are reached in a few requests without shrinking everyone's budgets.
+              ratelimits: { RL_TEST_TINY: { namespace_id: "9901", simple: { limit: 3, period: 60 } } },
             },
           })),
         ],

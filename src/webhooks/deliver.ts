@@ -4,7 +4,7 @@
  * scheduled by re-sending the message with a delay (Queues' own retry counter cannot express a
  * schedule of hours, and a manual retry must be able to restart the chain).
  */
-import { openEndpointSecrets, sealLegacySecrets } from "../services/webhooks/secret-wrap";
+
 import { and, eq, inArray, isNull, lte, sql } from "drizzle-orm";
 import { createDb, type Db, schema } from "../db/client";
 import { newId } from "../lib/ids";
@@ -13,6 +13,7 @@ import { isoIn, nowIso } from "../lib/time";
 import type { ServiceContext } from "../services/context";
 import { eventEnvelope, matchesEventTypes } from "../services/events/envelope";
 import { commit, type Statement } from "../services/events/record";
+import { openEndpointSecrets, sealLegacySecrets } from "../services/webhooks/secret-wrap";
 import { checkWebhookUrl } from "../services/webhooks/url-policy";
 import { deliveryTimeoutMs, nextDelaySeconds, parseRetryAfter, retrySchedule } from "./backoff";
 import { enqueueDeliveries, type WebhookMessage, WebhookMessageSchema } from "./messages";

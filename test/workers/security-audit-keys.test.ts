@@ -8,8 +8,9 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { type PlaybackClaims, PlaybackTokenVerifier } from "../../src/lib/playback-token";
 import { loadSigningKey } from "../../workers/edge/src/state";
+import { api } from "../support/api";
 import { configureHook, hookName, hookUrl, received, waitFor } from "../support/webhook-receiver-client";
-import { api, createAsset, createKey, type TestKey } from "./factories";
+import { createAsset, createKey, type TestKey } from "./factories";
 
 type Json = Record<string, any>;
 
@@ -113,7 +114,9 @@ describe("webhook secrets at rest", () => {
     expect(reqs[0].verified[secret]).toBe(true);
     const sealed = await waitFor(
       async () => {
-        const r = await env.DB.prepare("select secret from webhook_endpoints where id = ?").bind(id).first<{ secret: string }>();
+        const r = await env.DB.prepare("select secret from webhook_endpoints where id = ?")
+          .bind(id)
+          .first<{ secret: string }>();
         return r?.secret.startsWith("v1.") ? r.secret : null;
       },
       10_000,

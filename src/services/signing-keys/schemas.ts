@@ -96,11 +96,14 @@ export type PlaybackTokens = z.infer<typeof PlaybackTokensSchema>;
 
 export const RotateSystemKeySchema = z
   .object({
-    revoke_previous: z.boolean().default(false).openapi({
-      description:
-        "Also revoke every earlier system key now: tokens they signed stop verifying at the edge within its " +
-        "key-cache TTL (≤ 60 s). Leave false to let outstanding tokens run out on their own `exp`.",
-    }),
+    revoke_previous: z
+      .boolean()
+      .default(false)
+      .openapi({
+        description:
+          "Also revoke every earlier system key now: tokens they signed stop verifying at the edge within its " +
+          "key-cache TTL (≤ 60 s). Leave false to let outstanding tokens run out on their own `exp`.",
+      }),
   })
   .strict()
   .openapi("RotateSystemSigningKeyRequest");

@@ -145,7 +145,12 @@ export async function systemSigningKey(ctx: ServiceContext): Promise<{ kid: stri
 }
 
 /** Inserts a new system key (sealed private half) with `extra` statements in the same batch. */
-async function newSystemKey(ctx: ServiceContext, extra: Statement[], action: string, details?: Record<string, unknown>) {
+async function newSystemKey(
+  ctx: ServiceContext,
+  extra: Statement[],
+  action: string,
+  details?: Record<string, unknown>,
+) {
   const id = newId("signingKey");
   const pair = await newKeyPair(id);
   await commit(
