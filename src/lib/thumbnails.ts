@@ -154,7 +154,8 @@ export function nearestThumbnail(want: ThumbnailParams, keys: readonly string[])
     const p = parseThumbnailKey(key);
     if (!p) continue;
     const shape =
-      (p.fit_mode === want.fit_mode ? 0 : 1) + ((p.width === null) !== (want.width === null) ? 1 : 0) +
+      (p.fit_mode === want.fit_mode ? 0 : 1) +
+      ((p.width === null) !== (want.width === null) ? 1 : 0) +
       ((p.height === null) !== (want.height === null) ? 1 : 0);
     const size = Math.abs((p.width ?? 0) - (want.width ?? 0)) + Math.abs((p.height ?? 0) - (want.height ?? 0));
     const score = shape * 1e9 + Math.abs(p.time - want.time) * 1e5 + size;

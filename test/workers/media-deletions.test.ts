@@ -32,7 +32,12 @@ async function runCron(overrides: Partial<Env> = {}) {
 function failingMedia(): R2Bucket {
   return new Proxy(env.MEDIA, {
     get(target, prop) {
-      if (prop === "delete") return async () => Promise.reject(new Error("R2 is down"));
+      if (prop === "delete") {
+        return async () => {
+          await null; // rejected after a turn, as a real binding call would be
+          throw new Error("R2 is down");
+        };
+      }
       const v = Reflect.get(target, prop);
       return typeof v === "function" ? v.bind(target) : v;
     },
@@ -76,7 +81,8 @@ describe("pending media deletions", () => {
     )
       .bind(`del_${asset.id.slice(3)}`, key.environmentId, asset.id, `assets/${asset.id}/`)
       .run();
-    await runCron({ MEDIA: failingMedia() });
+    // Only this sweep sees the failing bucket (other sweeps' own R2 calls are not under test here).
+    expect(await runPendingDeletions({ ...env, MEDIA: failingMedia() })).toMatchObject({ failed: 1 });
     expect((await objectsUnder(`assets/${asset.id}/`)).length).toBe(4);
     const [row] = await pending(asset.id);
     expect(row.attempts).toBe(1);
@@ -84,7 +90,9 @@ describe("pending media deletions", () => {
     // Backoff: not due yet, so a run now leaves it; once due, the next run finishes it.
     await runCron();
     expect((await objectsUnder(`assets/${asset.id}/`)).length).toBe(4);
-    await env.DB.prepare("update pending_deletions set next_attempt_at = '2000-01-01T00:00:00.000Z' where resource_id = ?")
+    await env.DB.prepare(
+      "update pending_deletions set next_attempt_at = '2000-01-01T00:00:00.000Z' where resource_id = ?",
+    )
       .bind(asset.id)
       .run();
     await runCron();

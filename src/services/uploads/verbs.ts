@@ -2,7 +2,7 @@
  * Upload sessions (intake). This module owns the upload state machine:
  * waiting → uploading → completed | expired | cancelled | errored.
  */
-import { recordDeletions, runPendingDeletions, uploadMediaPrefixes } from "../media/pending-deletions";
+
 import { and, desc, eq, lt } from "drizzle-orm";
 import { schema } from "../../db/client";
 import { InvalidStateError, NotFoundError } from "../../lib/errors";
@@ -13,6 +13,7 @@ import { isoIn, nowIso } from "../../lib/time";
 import { uploadSession } from "../../uploads/session";
 import type { ServiceContext, Verb } from "../context";
 import { commit } from "../events/record";
+import { recordDeletions, runPendingDeletions, uploadMediaPrefixes } from "../media/pending-deletions";
 import type { CreateUploadInput, Upload } from "./schemas";
 
 type Row = typeof schema.uploads.$inferSelect;
