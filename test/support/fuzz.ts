@@ -157,7 +157,7 @@ function queryArb(doc: Json, op: Operation): fc.Arbitrary<string> {
   return fc.tuple(fc.tuple(...pairs), extra).map(([ps, ex]) => {
     const q = new URLSearchParams();
     for (const p of ps) if (p) q.append(p[0], p[1] ?? "");
-    if (ex && ex[0]) q.append(ex[0], ex[1]);
+    if (ex?.[0]) q.append(ex[0], ex[1]);
     const s = q.toString();
     return s ? `?${s}` : "";
   });
