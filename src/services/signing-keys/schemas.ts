@@ -48,16 +48,27 @@ export const CreatedSigningKeySchema = SigningKeySchema.extend({
 
 export const ThumbnailPinSchema = z
   .object({
-    time: z.number().min(0).max(86_400).optional().openapi({
-      description:
-        "Seconds. The edge snaps it to the time grid: 0.1 s up to 20 s of video, then duration / 200 " +
-        "(X-Keyframe-Thumbnail-Time says which time was used).",
-    }),
-    width: z.number().int().min(1).max(3840).optional().openapi({
-      description:
-        "Pixels; the edge snaps it up to the size grid 64, 90, 100, 120, 160, 180, 200, 240, 320, 360, 480, 540, " +
-        "640, 720, 854, 960, 1080, 1280, 1440, 1920, 2160, 2560, 3840.",
-    }),
+    time: z
+      .number()
+      .min(0)
+      .max(86_400)
+      .optional()
+      .openapi({
+        description:
+          "Seconds. The edge snaps it to the time grid: 0.1 s up to 20 s of video, then duration / 200 " +
+          "(X-Keyframe-Thumbnail-Time says which time was used).",
+      }),
+    width: z
+      .number()
+      .int()
+      .min(1)
+      .max(3840)
+      .optional()
+      .openapi({
+        description:
+          "Pixels; the edge snaps it up to the size grid 64, 90, 100, 120, 160, 180, 200, 240, 320, 360, 480, 540, " +
+          "640, 720, 854, 960, 1080, 1280, 1440, 1920, 2160, 2560, 3840.",
+      }),
     height: z.number().int().min(1).max(3840).optional().openapi({ description: "Pixels; snapped like width." }),
     fit_mode: z.enum(["preserve", "stretch", "crop", "smartcrop", "pad"]).optional(),
   })
