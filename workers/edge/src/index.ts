@@ -104,6 +104,7 @@ const ERROR_NAMES: Record<number, string> = {
   401: "unauthorized",
   403: "forbidden",
   404: "not_found",
+  429: "too_many_requests",
   501: "not_implemented",
   503: "service_unavailable",
 };
