@@ -120,19 +120,19 @@ async function runFuzz(seedValue: number, runs: number): Promise<Figures> {
 
   // A fixed number of requests per operation, interleaved round-robin so every operation is covered
   // however short the run; per-operation streams are seeded from the run seed and the operation's index.
+  // Each request is generated when it is sent (so it sees the current own IDs), from a seed derived from
+  // the run seed, the operation's index and the round: the sequence is the same for the same seed.
   const perOp = Math.max(1, Math.ceil(runs / ops.length));
   const figures: Figures = { requests: 0, operations: new Set(), statuses: new Map(), findings: [], ms: 0 };
   const started = Date.now();
-  let batches = ops.map((op, i) => fc.sample(requestArb(world(), op), { seed: seedValue + i, numRuns: perOp }));
   for (let round = 0; round < perOp && figures.requests < runs; round++) {
     for (let i = 0; i < ops.length && figures.requests < runs; i++) {
-      if (figures.requests > 0 && figures.requests % RESEED_EVERY === 0) {
-        own = await seed(admin);
-        // Same generated shapes, fresh own IDs: regenerate with the same per-operation seeds.
-        batches = ops.map((op, j) => fc.sample(requestArb(world(), op), { seed: seedValue + j, numRuns: perOp }));
-      }
+      if (figures.requests > 0 && figures.requests % RESEED_EVERY === 0) own = await seed(admin);
       const op: Operation = ops[i];
-      const req = batches[i][round];
+      const [req] = fc.sample(requestArb(world(), op), {
+        seed: (seedValue + i * 7919 + round * 104_729) | 0,
+        numRuns: 1,
+      });
       const res = await send(req, keySecrets);
       figures.requests++;
       figures.operations.add(req.op);
