@@ -34,7 +34,13 @@ export default defineConfig({
                 ALLOW_PRIVATE_WEBHOOK_URLS: "true",
                 WEBHOOK_RETRY_SCHEDULE: "0,1,1,1,1",
                 WEBHOOK_TIMEOUT_MS: "1500",
+                // The fuzz suite's seed and size (test/workers/fuzz.test.ts); `npm run fuzz` sets both.
+                FUZZ_SEED: process.env.FUZZ_SEED ?? "",
+                FUZZ_RUNS: process.env.FUZZ_RUNS ?? "",
               },
+              // A real Rate Limiting binding with a tiny budget: rate-limits.test.ts swaps it in for one
+              // policy's binding, so 429s are reached in a few requests without shrinking everyone's budgets.
+              ratelimits: { RL_TEST_TINY: { namespace_id: "9901", simple: { limit: 3, period: 60 } } },
             },
           })),
         ],

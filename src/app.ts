@@ -20,6 +20,8 @@ export type AppEnv = {
   Bindings: Env;
   Variables: {
     requestId: string;
+    /** The caller's own X-Request-Id (validated), kept for correlation only. */
+    clientRequestId: string | null;
     caller: Caller;
     ctx: ServiceContext;
   };
@@ -47,12 +49,21 @@ export function createApp(): App {
   });
 }
 
+/**
+ * Every request gets a server-generated `req_…` ID: it is what the audit log, logs and problem bodies
+ * quote, so a client cannot make two requests share an ID or point an audit entry at someone else's
+ * request. A well-formed client `X-Request-Id` is kept as `client_request_id` and echoed back as
+ * `X-Client-Request-Id`.
+ */
 export const requestIdMiddleware: MiddlewareHandler<AppEnv> = async (c, next) => {
   const incoming = c.req.header("x-request-id");
-  const requestId = incoming && /^[A-Za-z0-9._:-]{1,128}$/.test(incoming) ? incoming : newId("request");
+  const clientRequestId = incoming && /^[A-Za-z0-9._:-]{1,128}$/.test(incoming) ? incoming : null;
+  const requestId = newId("request");
   c.set("requestId", requestId);
+  c.set("clientRequestId", clientRequestId);
   await next();
   c.res.headers.set("x-request-id", requestId);
+  if (clientRequestId) c.res.headers.set("x-client-request-id", clientRequestId);
 };
 
 /** Rejects JSON bodies over 1 MB before they are read into memory. */
@@ -94,6 +105,7 @@ async function authenticate(c: AppContext): Promise<void> {
     env: c.env,
     caller,
     requestId: c.get("requestId"),
+    clientRequestId: c.get("clientRequestId"),
     waitUntil: (p) => c.executionCtx.waitUntil(p),
   });
   // Best effort, off the response path; at most once a minute per key.

@@ -8,6 +8,7 @@ import { withRetryingDb } from "./lib/d1-retry";
 import { problemResponse } from "./lib/errors";
 import { idempotencyMiddleware } from "./lib/idempotency";
 import { queue } from "./queues";
+import { rateLimitMiddleware } from "./rate-limits/middleware";
 import { registerDocs, registerRoutes } from "./routes";
 import "./wiring";
 
@@ -23,6 +24,8 @@ app.use("/v1/*", async (c, next) => {
   if (c.req.path === "/v1/health" || c.req.path === "/v1/openapi.json") return next();
   return authMiddleware(c, next);
 });
+// Budgets per key and per environment (src/rate-limits), after authentication and before any work.
+app.use("/v1/*", rateLimitMiddleware);
 app.use("/v1/*", async (c, next) => {
   if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "DELETE") return next();
   return jsonBodyLimit(c, next);

@@ -204,6 +204,10 @@ export const webhookEndpoints = sqliteTable(
     disabledReason: text("disabled_reason"),
     /** Event types to deliver; empty means all. */
     eventTypes: json<string[]>("event_types").notNull().default(sql`'[]'`),
+    /**
+     * The signing secret sealed with AES-GCM (`v1.…`, see services/webhooks/secret-wrap.ts). Rows written
+     * before sealing hold the plaintext `whsec_…`; they are sealed in place the first time they are read.
+     */
     secret: text("secret").notNull(),
     previousSecret: text("previous_secret"),
     previousSecretExpiresAt: text("previous_secret_expires_at"),
@@ -282,7 +286,10 @@ export const auditLog = sqliteTable(
     action: text("action").notNull(),
     resourceType: text("resource_type").notNull(),
     resourceId: text("resource_id").notNull(),
+    /** Always server-generated, so one request_id names one request. */
     requestId: text("request_id"),
+    /** The caller's own `X-Request-Id`, if it sent one: kept for correlation, never trusted as ours. */
+    clientRequestId: text("client_request_id"),
     details: json<Record<string, unknown>>("details"),
     createdAt: text("created_at").notNull().default(now),
   },
@@ -311,4 +318,27 @@ export const signingKeys = sqliteTable(
     index("signing_keys_env").on(t.environmentId, t.id),
     index("signing_keys_env_kind").on(t.environmentId, t.kind),
   ],
+);
+
+/**
+ * R2 prefixes (or single keys) that must be deleted: asset media after a delete, the bytes of expired and
+ * cancelled uploads. Recorded in the same batch as the state change, removed only once R2 holds nothing
+ * under the prefix, so a failed or interrupted deletion is finished by the next cron run.
+ */
+export const pendingDeletions = sqliteTable(
+  "pending_deletions",
+  {
+    id: text("id").primaryKey(),
+    environmentId: text("environment_id").notNull(),
+    /** `asset` | `upload`: what the bytes belonged to. */
+    resourceType: text("resource_type").notNull(),
+    resourceId: text("resource_id").notNull(),
+    /** An R2 key prefix ending in `/`, or one exact key. */
+    prefix: text("prefix").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    createdAt: text("created_at").notNull().default(now),
+    nextAttemptAt: text("next_attempt_at").notNull().default(now),
+  },
+  (t) => [uniqueIndex("pending_deletions_prefix").on(t.prefix), index("pending_deletions_next").on(t.nextAttemptAt)],
 );

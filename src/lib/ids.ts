@@ -19,6 +19,7 @@ export const ID_PREFIXES = {
   attempt: "att",
   audit: "aud",
   request: "req",
+  pendingDeletion: "del",
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

@@ -16,6 +16,8 @@ export interface ServiceContext {
   env: Env;
   caller: Caller;
   requestId: string;
+  /** The caller's X-Request-Id, when it sent a well-formed one (audit `client_request_id`). */
+  clientRequestId?: string | null;
   /** Run work after the response without holding it (ExecutionContext.waitUntil). */
   waitUntil: (p: Promise<unknown>) => void;
 }

@@ -11,6 +11,7 @@ import { log } from "../lib/log";
 import { nowIso } from "../lib/time";
 import type { ServiceContext } from "../services/context";
 import { commit } from "../services/events/record";
+import { recordDeletions, uploadMediaPrefixes } from "../services/media/pending-deletions";
 import { uploadSession } from "./session";
 
 const BATCH = 100;
@@ -45,6 +46,8 @@ export async function expireUploads(env: Env, exec: Pick<ExecutionContext, "wait
             .update(u)
             .set({ status: "expired", updatedAt: nowIso() })
             .where(and(eq(u.id, row.id), eq(u.status, row.status))),
+          // The media-deletion sweep removes any bytes the upload left as objects.
+          ...recordDeletions(ctx, { type: "upload", id: row.id }, uploadMediaPrefixes(row.id)),
         ],
         [
           {

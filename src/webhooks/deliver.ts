@@ -4,6 +4,7 @@
  * scheduled by re-sending the message with a delay (Queues' own retry counter cannot express a
  * schedule of hours, and a manual retry must be able to restart the chain).
  */
+
 import { and, eq, inArray, isNull, lte, sql } from "drizzle-orm";
 import { createDb, type Db, schema } from "../db/client";
 import { newId } from "../lib/ids";
@@ -12,6 +13,7 @@ import { isoIn, nowIso } from "../lib/time";
 import type { ServiceContext } from "../services/context";
 import { eventEnvelope, matchesEventTypes } from "../services/events/envelope";
 import { commit, type Statement } from "../services/events/record";
+import { openEndpointSecrets, sealLegacySecrets } from "../services/webhooks/secret-wrap";
 import { checkWebhookUrl } from "../services/webhooks/url-policy";
 import { deliveryTimeoutMs, nextDelaySeconds, parseRetryAfter, retrySchedule } from "./backoff";
 import { enqueueDeliveries, type WebhookMessage, WebhookMessageSchema } from "./messages";
@@ -290,7 +292,19 @@ export async function attemptDelivery(
 
   const body = JSON.stringify(eventEnvelope(event));
   const timestamp = Math.floor(Date.now() / 1000);
-  const signature = await signatureHeader(liveSecrets(endpoint, nowIso()), event.id, timestamp, body);
+  const opened = await openEndpointSecrets(env, endpoint);
+  if (opened.secret === null) {
+    // Sealed under a JOB_TOKEN_SECRET that has since changed: nothing can sign; rotating the secret fixes it.
+    await db
+      .update(d)
+      .set({ status: "failed", lastError: "endpoint secret unreadable; rotate it", nextAttemptAt: null })
+      .where(eq(d.id, delivery.id))
+      .run();
+    return;
+  }
+  waitUntil(sealLegacySecrets(db, env, endpoint));
+  const secrets = liveSecrets({ ...endpoint, ...opened, secret: opened.secret }, nowIso());
+  const signature = await signatureHeader(secrets, event.id, timestamp, body);
   const result = await send(
     env,
     endpoint.url,

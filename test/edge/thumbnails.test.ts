@@ -57,7 +57,9 @@ describe("thumbnail.jpg with parameters", () => {
     expect(new Uint8Array(await first.arrayBuffer())).toEqual(STUB_JPEG);
     const calls = (await stubCalls()).slice(before);
     // The stub verified the edge's HMAC before recording the call.
-    expect(calls).toEqual([{ asset_id: asset.assetId, time: 1, width: 320, height: 180, fit_mode: "crop" }]);
+    expect(calls).toEqual([
+      { asset_id: asset.assetId, playback_id: pb, time: 1, width: 320, height: 180, fit_mode: "crop" },
+    ]);
 
     await storeAsApiWould(asset, { time: 1, width: 320, height: 180, fit_mode: "crop" });
     // Same image, differently spelled: 1.04 s rounds to 1.0 s.
@@ -80,7 +82,7 @@ describe("thumbnail.jpg with parameters", () => {
     });
     expect(conditional.status).toBe(304);
     expect((await stubCalls()).length - before).toBe(1);
-  });
+  }, 30_000);
 
   it("normalises before the lookup: clamps past the end, defaults the time and the fit mode", async () => {
     const asset = await videoAsset(4000);
@@ -90,10 +92,10 @@ describe("thumbnail.jpg with parameters", () => {
     await (await get(`/${pb}/thumbnail.jpg?width=640&fit_mode=crop`)).arrayBuffer();
     await (await get(`/${pb}/thumbnail.jpg?fit_mode=pad`)).arrayBuffer();
     expect((await stubCalls()).slice(before)).toEqual([
-      { asset_id: asset.assetId, time: 3.9, width: 160, height: 90, fit_mode: "preserve" },
+      { asset_id: asset.assetId, playback_id: pb, time: 3.9, width: 160, height: 90, fit_mode: "preserve" },
       // No time: the poster's (1 s for a short clip). One dimension: the fit mode cannot matter.
-      { asset_id: asset.assetId, time: 1, width: 640, height: null, fit_mode: "preserve" },
-      { asset_id: asset.assetId, time: 1, width: null, height: null, fit_mode: "preserve" },
+      { asset_id: asset.assetId, playback_id: pb, time: 1, width: 640, height: null, fit_mode: "preserve" },
+      { asset_id: asset.assetId, playback_id: pb, time: 1, width: null, height: null, fit_mode: "preserve" },
     ]);
     expect(normalizeThumbnail({ time: 3600 }, 4)).toEqual({
       time: 3.9,
@@ -124,6 +126,8 @@ describe("thumbnail.jpg with parameters", () => {
 
     const cases: [{ status: number; code?: string; retry_after?: string }, number, string, string | null][] = [
       [{ status: 503, code: "service_unavailable", retry_after: "7" }, 503, "thumbnail_rendering_busy", "7"],
+      // The playback ID's render budget is spent (issue 10): the viewer is told when to retry.
+      [{ status: 429, code: "rate_limited", retry_after: "60" }, 429, "thumbnail_rate_limited", "60"],
       [{ status: 404, code: "not_found" }, 404, "thumbnail_unavailable", null],
       [{ status: 409, code: "invalid_state" }, 404, "asset_not_ready", null],
       // The API refusing the edge's signature is an operator problem: unavailable, logged.
@@ -138,7 +142,7 @@ describe("thumbnail.jpg with parameters", () => {
       expect(res.headers.get("cache-control")).toBe("no-store");
       expect(await res.json()).toMatchObject({ reason });
     }
-  });
+  }, 30_000);
 
   it("retries once when the connection to the API fails, never on an HTTP answer", async () => {
     const pb = await seedPlaybackId(await videoAsset());
@@ -171,8 +175,8 @@ describe("thumbnail.jpg with parameters", () => {
     expect(same.status).toBe(200);
     await same.arrayBuffer();
     expect((await stubCalls()).slice(before)).toEqual([
-      { asset_id: asset.assetId, time: 5, width: 320, height: null, fit_mode: "preserve" },
-      { asset_id: asset.assetId, time: 5, width: 320, height: 200, fit_mode: "pad" },
+      { asset_id: asset.assetId, playback_id: pb, time: 5, width: 320, height: null, fit_mode: "preserve" },
+      { asset_id: asset.assetId, playback_id: pb, time: 5, width: 320, height: 200, fit_mode: "pad" },
     ]);
 
     // Stored thumbnails of a signed playback ID still need the token.

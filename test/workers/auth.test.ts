@@ -95,7 +95,9 @@ describe("public endpoints", () => {
       expect(res.headers.get("x-request-id"), path).toMatch(/^req_/);
     }
     const echoed = await SELF.fetch("http://keyframe.test/v1/health", { headers: { "x-request-id": "client-abc.1" } });
-    expect(echoed.headers.get("x-request-id")).toBe("client-abc.1");
+    // The client's ID is kept for correlation, but the request ID is always the server's own.
+    expect(echoed.headers.get("x-request-id")).toMatch(/^req_/);
+    expect(echoed.headers.get("x-client-request-id")).toBe("client-abc.1");
     const refused = await SELF.fetch("http://keyframe.test/v1/health", { headers: { "x-request-id": "bad id <x>" } });
     expect(refused.headers.get("x-request-id")).toMatch(/^req_/);
   });

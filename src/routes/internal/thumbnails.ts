@@ -54,6 +54,7 @@ export function registerThumbnails(app: App) {
         etag: out.httpEtag,
         "cache-control": "no-store",
         [THUMBNAIL_HEADER]: out.status,
+        ...(out.status === "nearest" ? { "x-keyframe-thumbnail-substitute": "render-cap" } : {}),
         [THUMBNAIL_TIME_HEADER]: out.params.time.toFixed(1),
         "x-keyframe-thumbnail-key": out.key,
         ...(out.renderMs !== undefined ? { "x-keyframe-render-ms": String(out.renderMs) } : {}),

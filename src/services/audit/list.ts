@@ -13,7 +13,11 @@ export const AuditEntrySchema = z
     action: z.string().openapi({ example: "asset.create" }),
     resource_type: z.string(),
     resource_id: z.string(),
-    request_id: z.string().nullable(),
+    request_id: z.string().nullable().openapi({ description: "The server-generated ID of the request." }),
+    client_request_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "The `X-Request-Id` the caller sent, if any (never used as `request_id`)." }),
     details: z.record(z.string(), z.unknown()).nullable(),
     created_at: z.string(),
   })
@@ -51,6 +55,7 @@ export async function listAuditLog({ ctx, input }: Verb<ListAuditInput>) {
       resource_type: r.resourceType,
       resource_id: r.resourceId,
       request_id: r.requestId,
+      client_request_id: r.clientRequestId,
       details: r.details,
       created_at: r.createdAt,
     })),

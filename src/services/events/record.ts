@@ -73,6 +73,7 @@ export function auditStatement(ctx: ServiceContext, input: AuditInput): Statemen
     resourceType: input.resourceType,
     resourceId: input.resourceId,
     requestId: ctx.requestId,
+    clientRequestId: ctx.clientRequestId ?? null,
     details: input.details ?? null,
   });
 }

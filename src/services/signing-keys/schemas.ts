@@ -48,9 +48,28 @@ export const CreatedSigningKeySchema = SigningKeySchema.extend({
 
 export const ThumbnailPinSchema = z
   .object({
-    time: z.number().min(0).max(86_400).optional(),
-    width: z.number().int().min(1).max(3840).optional(),
-    height: z.number().int().min(1).max(3840).optional(),
+    time: z
+      .number()
+      .min(0)
+      .max(86_400)
+      .optional()
+      .openapi({
+        description:
+          "Seconds. The edge snaps it to the time grid: 0.1 s up to 20 s of video, then duration / 200 " +
+          "(X-Keyframe-Thumbnail-Time says which time was used).",
+      }),
+    width: z
+      .number()
+      .int()
+      .min(1)
+      .max(3840)
+      .optional()
+      .openapi({
+        description:
+          "Pixels; the edge snaps it up to the size grid 64, 90, 100, 120, 160, 180, 200, 240, 320, 360, 480, 540, " +
+          "640, 720, 854, 960, 1080, 1280, 1440, 1920, 2160, 2560, 3840.",
+      }),
+    height: z.number().int().min(1).max(3840).optional().openapi({ description: "Pixels; snapped like width." }),
     fit_mode: z.enum(["preserve", "stretch", "crop", "smartcrop", "pad"]).optional(),
   })
   .strict()
@@ -93,3 +112,25 @@ export const PlaybackTokensSchema = z
   })
   .openapi("PlaybackTokens");
 export type PlaybackTokens = z.infer<typeof PlaybackTokensSchema>;
+
+export const RotateSystemKeySchema = z
+  .object({
+    revoke_previous: z
+      .boolean()
+      .default(false)
+      .openapi({
+        description:
+          "Also revoke every earlier system key now: tokens they signed stop verifying at the edge within its " +
+          "key-cache TTL (≤ 60 s). Leave false to let outstanding tokens run out on their own `exp`.",
+      }),
+  })
+  .strict()
+  .openapi("RotateSystemSigningKeyRequest");
+export type RotateSystemKeyInput = z.infer<typeof RotateSystemKeySchema>;
+
+export const SystemKeyRotationSchema = z
+  .object({
+    signing_key: SigningKeySchema.openapi({ description: "The new system key; tokens minted from now use it." }),
+    revoked_key_ids: z.array(z.string()).openapi({ description: "Earlier system keys revoked by this call." }),
+  })
+  .openapi("SystemSigningKeyRotation");

@@ -5,7 +5,7 @@
  * API can mint tokens for apps that prefer server-side signing. The edge verifies both the same way:
  * by `kid`, against the public JWK, refusing revoked keys and keys from other environments.
  */
-import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt } from "drizzle-orm";
 import { exportJWK, exportPKCS8, generateKeyPair, type JWK } from "jose";
 import { schema } from "../../db/client";
 import { NotFoundError } from "../../lib/errors";
@@ -17,9 +17,9 @@ import { downloadPath } from "../../lib/playback-urls";
 import { nowIso } from "../../lib/time";
 import { downloadFile, staticRenditionsView } from "../assets/serialize";
 import type { ServiceContext, Verb } from "../context";
-import { commit } from "../events/record";
+import { commit, type Statement } from "../events/record";
 import { openPrivateJwk, sealPrivateJwk } from "./key-wrap";
-import type { MintTokensInput, PlaybackTokens, SigningKey } from "./schemas";
+import type { MintTokensInput, PlaybackTokens, RotateSystemKeyInput, SigningKey } from "./schemas";
 
 type Row = typeof schema.signingKeys.$inferSelect;
 
@@ -140,24 +140,64 @@ export async function systemSigningKey(ctx: ServiceContext): Promise<{ kid: stri
     // and make a new, newer one that later calls will pick.
     log.warn("system_signing_key_unreadable", { signing_key_id: current.id });
   }
+  const made = await newSystemKey(ctx, [], "signing_key.create_system");
+  return { kid: made.id, privateJwk: made.privateJwk as JWK };
+}
+
+/** Inserts a new system key (sealed private half) with `extra` statements in the same batch. */
+async function newSystemKey(
+  ctx: ServiceContext,
+  extra: Statement[],
+  action: string,
+  details?: Record<string, unknown>,
+) {
   const id = newId("signingKey");
   const pair = await newKeyPair(id);
-  const statements = [
-    ctx.db.insert(k).values({
-      id,
-      environmentId: ctx.caller.environmentId,
-      publicJwk: pair.publicJwk,
-      kind: "system",
-      privateJwkEnc: await sealPrivateJwk(secret, ctx.caller.environmentId, id, pair.privateJwk),
-    }),
-  ];
   await commit(
     ctx,
-    statements,
+    [
+      ctx.db.insert(schema.signingKeys).values({
+        id,
+        environmentId: ctx.caller.environmentId,
+        publicJwk: pair.publicJwk,
+        kind: "system",
+        privateJwkEnc: await sealPrivateJwk(ctx.env.JOB_TOKEN_SECRET, ctx.caller.environmentId, id, pair.privateJwk),
+      }),
+      ...extra,
+    ],
     [],
-    [{ action: "signing_key.create_system", resourceType: "signing_key", resourceId: id }],
+    [{ action, resourceType: "signing_key", resourceId: id, details }],
   );
-  return { kid: id, privateJwk: pair.privateJwk as JWK };
+  return { id, privateJwk: pair.privateJwk };
+}
+
+/**
+ * Replaces the environment's system key: minting uses the new key at once. With `revoke_previous`, every
+ * earlier system key is revoked in the same batch, so tokens minted with them stop verifying at the edge
+ * once its key cache expires (≤ 60 s); without it they keep verifying until their own `exp`.
+ */
+export async function rotateSystemSigningKey({ ctx, input }: Verb<RotateSystemKeyInput>) {
+  const k = schema.signingKeys;
+  const live = await ctx.db
+    .select({ id: k.id })
+    .from(k)
+    .where(and(eq(k.environmentId, ctx.caller.environmentId), eq(k.kind, "system"), isNull(k.revokedAt)));
+  const revoked = input.revoke_previous ? live.map((r) => r.id) : [];
+  const revoke = revoked.length
+    ? [
+        ctx.db
+          .update(k)
+          .set({ revokedAt: nowIso() })
+          .where(and(eq(k.environmentId, ctx.caller.environmentId), inArray(k.id, revoked), isNull(k.revokedAt))),
+      ]
+    : [];
+  const made = await newSystemKey(ctx, revoke, "signing_key.rotate_system", {
+    revoke_previous: input.revoke_previous,
+    revoked_key_ids: revoked,
+  });
+  const row = await ctx.db.query.signingKeys.findFirst({ where: eq(k.id, made.id) });
+  if (!row) throw new NotFoundError("signing key", made.id);
+  return { signing_key: serializeSigningKey(row), revoked_key_ids: revoked };
 }
 
 export async function mintPlaybackTokens({
@@ -170,6 +210,20 @@ export async function mintPlaybackTokens({
   });
   if (!pb) throw new NotFoundError("playback ID", input.playbackId);
   const { kid, privateJwk } = await systemSigningKey(ctx);
+  // Minting is audited: who asked for viewer credentials to which playback ID, with which key and lifetime.
+  await commit(
+    ctx,
+    [],
+    [],
+    [
+      {
+        action: "playback_id.mint_tokens",
+        resourceType: "playback_id",
+        resourceId: pb.id,
+        details: { signing_key_id: kid, expires_in: input.body.expires_in ?? 3600 },
+      },
+    ],
+  );
   const now = Date.now();
   const expiresIn = input.body.expires_in ?? 3600;
   const mint = (audience: TokenAudience, claims?: Record<string, unknown>) =>

@@ -11,15 +11,21 @@ import { KeyframeError, NotFoundError } from "../../lib/errors";
 import { signSourceToken } from "../../lib/job-token";
 import { log } from "../../lib/log";
 import {
+  MAX_STORED_RENDERS_PER_RUN,
+  nearestThumbnail,
   normalizeThumbnail,
+  parseThumbnailKey,
   type ThumbnailParams,
   type ThumbnailRenderRequest,
   thumbnailKey,
+  thumbnailPrefix,
 } from "../../lib/thumbnails";
 import { requestThumbnailRender } from "../../pipeline/thumbnail-render";
+import { spend } from "../../rate-limits/limiter";
 
 export interface ThumbnailResult {
-  status: "cached" | "rendered";
+  /** `nearest`: the asset's render cap was reached, so the closest stored render stands in. */
+  status: "cached" | "rendered" | "nearest";
   key: string;
   params: ThumbnailParams;
   body: ReadableStream | Uint8Array;
@@ -47,7 +53,19 @@ async function loadRenderable(env: Env, assetId: string): Promise<AssetRow & { c
   return asset as AssetRow & { currentRunId: string };
 }
 
-export async function renderThumbnail(env: Env, input: ThumbnailRenderRequest): Promise<ThumbnailResult> {
+/**
+ * Storms are bounded three ways: the grid (normalizeThumbnail) bounds distinct keys, the per-run cap
+ * bounds what is stored (past it the nearest stored render is served, never a new one), and the
+ * `thumbnails` rate-limit budget (per playback ID, then per environment) bounds renders per minute, so
+ * one public playback ID cannot hold the render slots every tenant shares.
+ *
+ * `render` is the transcoder call; tests pass a stand-in (rendering for real is e2e-thumbnails' job).
+ */
+export async function renderThumbnail(
+  env: Env,
+  input: ThumbnailRenderRequest,
+  render: typeof requestThumbnailRender = requestThumbnailRender,
+): Promise<ThumbnailResult> {
   const asset = await loadRenderable(env, input.asset_id);
   const duration = asset.duration ? asset.duration / 1000 : null;
   const params = normalizeThumbnail(
@@ -61,8 +79,25 @@ export async function renderThumbnail(env: Env, input: ThumbnailRenderRequest): 
     return { status: "cached", key, params, body: existing.body, size: existing.size, httpEtag: existing.httpEtag };
   }
 
+  const stored = await env.MEDIA.list({
+    prefix: thumbnailPrefix(asset.id, asset.currentRunId),
+    limit: MAX_STORED_RENDERS_PER_RUN,
+  });
+  if (stored.truncated || stored.objects.length >= MAX_STORED_RENDERS_PER_RUN) {
+    const nearest = nearestThumbnail(
+      params,
+      stored.objects.map((o) => o.key),
+    );
+    const obj = nearest ? await env.MEDIA.get(nearest) : null;
+    if (obj) {
+      const shown = parseThumbnailKey(obj.key) ?? params;
+      return { status: "nearest", key: obj.key, params: shown, body: obj.body, size: obj.size, httpEtag: obj.httpEtag };
+    }
+  }
+  await spend(env, "thumbnails", [`pb:${input.playback_id ?? asset.id}`, `env:${asset.environmentId}`]);
+
   const started = Date.now();
-  const rendered = await requestThumbnailRender(env, {
+  const rendered = await render(env, {
     asset_id: asset.id,
     source_url: `${env.API_PUBLIC_URL.replace(/\/$/, "")}/internal/assets/${asset.id}/source`,
     source_token: await signSourceToken(env, asset.id),
@@ -73,7 +108,7 @@ export async function renderThumbnail(env: Env, input: ThumbnailRenderRequest): 
     fit_mode: params.fit_mode,
   });
   const renderMs = Date.now() - started;
-  const stored = await env.MEDIA.put(key, rendered.bytes, {
+  const put = await env.MEDIA.put(key, rendered.bytes, {
     httpMetadata: { contentType: "image/jpeg" },
     customMetadata: { time: String(rendered.time ?? params.time) },
   });
@@ -95,7 +130,7 @@ export async function renderThumbnail(env: Env, input: ThumbnailRenderRequest): 
     params,
     body: rendered.bytes,
     size: rendered.bytes.byteLength,
-    httpEtag: stored.httpEtag,
+    httpEtag: put.httpEtag,
     renderMs,
   };
 }

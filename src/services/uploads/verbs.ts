@@ -2,6 +2,7 @@
  * Upload sessions (intake). This module owns the upload state machine:
  * waiting → uploading → completed | expired | cancelled | errored.
  */
+
 import { and, desc, eq, lt } from "drizzle-orm";
 import { schema } from "../../db/client";
 import { InvalidStateError, NotFoundError } from "../../lib/errors";
@@ -12,6 +13,7 @@ import { isoIn, nowIso } from "../../lib/time";
 import { uploadSession } from "../../uploads/session";
 import type { ServiceContext, Verb } from "../context";
 import { commit } from "../events/record";
+import { recordDeletions, runPendingDeletions, uploadMediaPrefixes } from "../media/pending-deletions";
 import type { CreateUploadInput, Upload } from "./schemas";
 
 type Row = typeof schema.uploads.$inferSelect;
@@ -130,6 +132,8 @@ export async function cancelUpload({ ctx, input }: Verb<{ uploadId: string }>) {
         .update(schema.uploads)
         .set({ status: "cancelled", updatedAt: at })
         .where(and(eq(schema.uploads.id, row.id), eq(schema.uploads.status, row.status))),
+      // Bytes already written as objects (a PUT's source) go too; the cron finishes it if this attempt fails.
+      ...recordDeletions(ctx, { type: "upload", id: row.id }, uploadMediaPrefixes(row.id)),
     ],
     [
       {
@@ -142,4 +146,5 @@ export async function cancelUpload({ ctx, input }: Verb<{ uploadId: string }>) {
     ],
     [{ action: "upload.cancel", resourceType: "upload", resourceId: row.id }],
   );
+  ctx.waitUntil(runPendingDeletions(ctx.env, { type: "upload", id: row.id }).catch(() => undefined));
 }

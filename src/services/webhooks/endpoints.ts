@@ -12,6 +12,7 @@ import { newWebhookSecret } from "../../webhooks/signer";
 import type { ServiceContext, Verb } from "../context";
 import { commit } from "../events/record";
 import type { CreateEndpointInput, Endpoint, UpdateEndpointInput } from "./schemas";
+import { sealWebhookSecret } from "./secret-wrap";
 import { assertWebhookUrl } from "./url-policy";
 
 type EndpointRow = typeof schema.webhookEndpoints.$inferSelect;
@@ -54,11 +55,18 @@ export async function createEndpoint({ ctx, input }: Verb<CreateEndpointInput>) 
         description: input.description ?? null,
         enabled: input.enabled ?? true,
         eventTypes: [...new Set(input.event_types ?? [])],
-        secret,
+        secret: await sealWebhookSecret(ctx.env, ctx.caller.environmentId, id, secret),
       }),
     ],
     [],
-    [{ action: "webhook_endpoint.create", resourceType: "webhook_endpoint", resourceId: id, details: { url } }],
+    [
+      {
+        action: "webhook_endpoint.create",
+        resourceType: "webhook_endpoint",
+        resourceId: id,
+        details: { url: redactUrl(url) },
+      },
+    ],
   );
   return { ...serializeEndpoint(await loadEndpointRow(ctx, id)), secret };
 }
@@ -100,11 +108,42 @@ export async function updateEndpoint({ ctx, input }: Verb<{ endpointId: string; 
         action: "webhook_endpoint.update",
         resourceType: "webhook_endpoint",
         resourceId: row.id,
-        details: { fields: Object.keys(p) },
+        details: { fields: Object.keys(p), changes: endpointChanges(row, set) },
       },
     ],
   );
   return serializeEndpoint(await loadEndpointRow(ctx, row.id));
+}
+
+/**
+ * Old → new for each changed field, for the audit log. URLs are recorded without credentials or query
+ * values (a receiver's URL often carries a token); secrets never appear here.
+ */
+function endpointChanges(
+  row: EndpointRow,
+  set: Partial<typeof schema.webhookEndpoints.$inferInsert>,
+): Record<string, { from: unknown; to: unknown }> {
+  const out: Record<string, { from: unknown; to: unknown }> = {};
+  const note = (field: string, from: unknown, to: unknown) => {
+    if (to !== undefined && JSON.stringify(from) !== JSON.stringify(to)) out[field] = { from, to };
+  };
+  note("url", redactUrl(row.url), set.url === undefined ? undefined : redactUrl(set.url));
+  note("event_types", row.eventTypes, set.eventTypes);
+  note("description", row.description, set.description);
+  note("enabled", row.enabled, set.enabled);
+  return out;
+}
+
+export function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.username) u.username = "redacted";
+    if (u.password) u.password = "redacted";
+    for (const k of [...new Set(u.searchParams.keys())]) u.searchParams.set(k, "redacted");
+    return u.toString();
+  } catch {
+    return "(unparseable)";
+  }
 }
 
 /** Soft delete: the row stays for delivery history; pending deliveries to it end `failed`. */
@@ -128,14 +167,19 @@ export async function rotateEndpointSecret({ ctx, input }: Verb<{ endpointId: st
   const row = await loadEndpointRow(ctx, input.endpointId);
   const secret = newWebhookSecret();
   const grace = input.gracePeriodSeconds;
+  // The current value moves to `previous` as stored (sealed with this endpoint's ID either way); a
+  // legacy plaintext value is sealed on the way.
+  const previous = row.secret.startsWith("v1.")
+    ? row.secret
+    : await sealWebhookSecret(ctx.env, row.environmentId, row.id, row.secret);
   await commit(
     ctx,
     [
       ctx.db
         .update(schema.webhookEndpoints)
         .set({
-          secret,
-          previousSecret: grace > 0 ? row.secret : null,
+          secret: await sealWebhookSecret(ctx.env, row.environmentId, row.id, secret),
+          previousSecret: grace > 0 ? previous : null,
           previousSecretExpiresAt: grace > 0 ? isoIn(grace * 1000) : null,
           updatedAt: nowIso(),
         })

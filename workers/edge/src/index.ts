@@ -89,6 +89,7 @@ const MESSAGES: Record<string, string> = {
   no_video: "This video has no picture to take a thumbnail from.",
   thumbnail_unavailable: "No thumbnail can be taken from this video.",
   thumbnail_rendering_busy: "Thumbnails are being rendered at capacity; retry shortly.",
+  thumbnail_rate_limited: "Too many new thumbnails were requested for this video; retry later or use stored sizes.",
   thumbnail_rendering_unavailable: "Thumbnails cannot be rendered right now; retry later.",
   no_poster: "This video has no poster image.",
   no_storyboard: "This video has no storyboard.",
@@ -103,6 +104,7 @@ const ERROR_NAMES: Record<number, string> = {
   401: "unauthorized",
   403: "forbidden",
   404: "not_found",
+  429: "too_many_requests",
   501: "not_implemented",
   503: "service_unavailable",
 };
@@ -254,7 +256,13 @@ app.get("/:pid/thumbnail.jpg", async (c) => {
     sharedCache: { cache: caches.default, waitUntil: (p) => c.executionCtx.waitUntil(p) },
   });
   if (cached) return cached;
-  const rendered = await renderViaApi(env, g.state.assetId, params, { ...g.cors, "Cache-Control": cacheControl });
+  const rendered = await renderViaApi(
+    env,
+    g.state.assetId,
+    params,
+    { ...g.cors, "Cache-Control": cacheControl },
+    g.state.playbackId,
+  );
   if (rendered.ok) return rendered.response;
   return deny(rendered.status, rendered.reason, g.cors, {
     message: rendered.message,

@@ -68,12 +68,17 @@ export type RenderOutcome =
   | { ok: true; response: Response }
   | { ok: false; status: number; reason: string; message?: string; retryAfter?: string };
 
+function thumbnailOutcome(v: string | null): "cached" | "rendered" | "nearest" {
+  return v === "cached" || v === "nearest" ? v : "rendered";
+}
+
 /** Asks the API to render (or find) the thumbnail; maps every failure to a status and a reason. */
 export async function renderViaApi(
   env: ThumbnailEnv,
   assetId: string,
   p: ThumbnailParams,
   headers: Record<string, string>,
+  playbackId?: string,
 ): Promise<RenderOutcome> {
   if (!env.API || !env.EDGE_API_SECRET) {
     console.error(JSON.stringify({ level: "error", msg: "thumbnail_render_unconfigured", api: Boolean(env.API) }));
@@ -86,6 +91,7 @@ export async function renderViaApi(
     width: p.width,
     height: p.height,
     fit_mode: p.fit_mode,
+    ...(playbackId ? { playback_id: playbackId } : {}),
   });
   let res: Response | undefined;
   // One retry on a connection-level failure (never on an HTTP answer): the call is idempotent.
@@ -115,9 +121,13 @@ export async function renderViaApi(
     const out: Record<string, string> = {
       "Content-Type": "image/jpeg",
       ...headers,
-      [THUMBNAIL_HEADER]: res.headers.get(THUMBNAIL_HEADER) === "cached" ? "cached" : "rendered",
+      [THUMBNAIL_HEADER]: thumbnailOutcome(res.headers.get(THUMBNAIL_HEADER)),
       [THUMBNAIL_TIME_HEADER]: res.headers.get(THUMBNAIL_TIME_HEADER) ?? p.time.toFixed(1),
     };
+    // A stand-in for a render the asset's cap refused: do not let caches keep it for the full day.
+    if (out[THUMBNAIL_HEADER] === "nearest" && out["Cache-Control"]) {
+      out["Cache-Control"] = out["Cache-Control"].replace(/max-age=\d+/, "max-age=300");
+    }
     for (const [from, to] of [
       ["content-length", "Content-Length"],
       ["etag", "ETag"],
@@ -143,6 +153,14 @@ export async function renderViaApi(
       return { ok: false, status: 404, reason: "thumbnail_unavailable", message: problem?.detail };
     case 409:
       return { ok: false, status: 404, reason: "asset_not_ready" };
+    case 429:
+      // The playback ID's (or environment's) render budget is spent; stored renders still serve from R2.
+      return {
+        ok: false,
+        status: 429,
+        reason: "thumbnail_rate_limited",
+        retryAfter: res.headers.get("retry-after") ?? "60",
+      };
     case 503:
       return {
         ok: false,

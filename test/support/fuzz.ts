@@ -1,0 +1,309 @@
+/**
+ * Schema-driven request fuzzing: fast-check arbitraries built from the served OpenAPI document, one per
+ * operation, mixing valid, boundary and malformed path parameters, query strings, JSON bodies and headers
+ * (tus headers for the tus operations), sent with keys of every scope and with another environment's IDs.
+ * `checkResponse` holds the properties every answer must have.
+ *
+ * Runtime-agnostic (no cloudflare:test import): test/workers/fuzz.test.ts drives it inside workerd.
+ * Generation is seeded: the same seed yields the same request sequence, so a finding is reproduced with
+ * `FUZZ_SEED=… FUZZ_RUNS=…`.
+ */
+import fc from "fast-check";
+import { deref, fillPath, type Json, type Operation, synthesize } from "./openapi-ops";
+
+/** Who sends a request: a key label resolved by the test (a scope of the caller's env, or a bad credential). */
+export type KeyLabel = string;
+
+export interface FuzzRequest {
+  op: string;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string | Uint8Array;
+  key: KeyLabel;
+  /** What the path's IDs are: the caller's own, another environment's, or made up. */
+  ids: "own" | "other-env" | "made-up";
+}
+
+export interface FuzzWorld {
+  doc: Json;
+  /** Key labels with their scopes (caller's environment). `none`, `malformed`, `revoked` carry no scope. */
+  keys: Record<KeyLabel, readonly string[] | null>;
+  /** Real IDs by path-parameter name: the caller's own and another environment's. */
+  own: Record<string, string>;
+  other: Record<string, string>;
+  /** URL tokens for the URL-token operations (tus, PUT): the caller's own upload's and another's. */
+  ownUploadToken: string;
+  otherUploadToken: string;
+}
+
+/** URLs in generated bodies only ever point at the discard port on loopback: the fuzz sends no traffic out. */
+const SAFE_URL = "http://127.0.0.1:9/fuzz";
+
+function safeUrls(v: unknown): unknown {
+  if (typeof v === "string") return /^[a-z][a-z0-9+.-]*:\/\//i.test(v) && !v.startsWith(SAFE_URL) ? SAFE_URL : v;
+  if (Array.isArray(v)) return v.map(safeUrls);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, safeUrls(x)]));
+  return v;
+}
+
+const junkString = fc.oneof(
+  fc.string({ maxLength: 24 }),
+  fc.constantFrom("", " ", "null", "0", "-1", "1e309", "NaN", "../../etc/passwd", "%00", "☃", "a".repeat(5000)),
+);
+
+/** A value for `schema`: mostly valid or at the boundary, sometimes of the wrong type. */
+export function valueArb(doc: Json, node: Json | undefined, depth = 0): fc.Arbitrary<unknown> {
+  if (!node || depth > 5) return fc.constant(undefined);
+  const s = deref(doc, node);
+  const valid = fc.constant(synthesize(doc, s, true));
+  const wrongType = fc.oneof(
+    fc.constant(null),
+    fc.integer(),
+    fc.boolean(),
+    junkString,
+    fc.constant({}),
+    fc.constant([]),
+  );
+  const variants = s.anyOf ?? s.oneOf;
+  if (variants) return fc.oneof(...variants.map((v: Json) => valueArb(doc, v, depth + 1)), wrongType);
+  if (s.enum?.length)
+    return fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...s.enum) }, { weight: 1, arbitrary: junkString });
+  const type = Array.isArray(s.type) ? s.type.find((t: string) => t !== "null") : s.type;
+  switch (type) {
+    case "object": {
+      const props = Object.entries<Json>(s.properties ?? {});
+      if (props.length === 0)
+        return fc.oneof(valid, fc.dictionary(fc.string({ maxLength: 8 }), junkString, { maxKeys: 3 }));
+      const record = fc.record(Object.fromEntries(props.map(([k, v]) => [k, valueArb(doc, v, depth + 1)])), {
+        requiredKeys: [],
+      });
+      const withExtra = fc
+        .tuple(record, fc.option(fc.tuple(fc.string({ maxLength: 10 }), junkString)))
+        .map(([r, extra]) => (extra ? { ...r, [extra[0]]: extra[1] } : r));
+      return fc.oneof(
+        { weight: 3, arbitrary: valid },
+        { weight: 4, arbitrary: withExtra },
+        { weight: 1, arbitrary: wrongType },
+      );
+    }
+    case "array":
+      return fc.oneof(
+        { weight: 3, arbitrary: valid },
+        {
+          weight: 3,
+          arbitrary: fc.array(valueArb(doc, s.items, depth + 1), { maxLength: Math.min((s.maxItems ?? 4) + 2, 12) }),
+        },
+        { weight: 1, arbitrary: wrongType },
+      );
+    case "integer":
+    case "number": {
+      const min = s.minimum ?? s.exclusiveMinimum ?? 0;
+      const max = s.maximum ?? s.exclusiveMaximum ?? 2 ** 31;
+      return fc.oneof(
+        { weight: 2, arbitrary: valid },
+        { weight: 3, arbitrary: fc.constantFrom(min, max, min - 1, max + 1, 0, -1, 2 ** 53, 0.5) },
+        { weight: 2, arbitrary: fc.integer({ min: Math.max(-(2 ** 31), min - 2), max: Math.min(2 ** 31, max + 2) }) },
+        { weight: 1, arbitrary: fc.oneof(junkString, fc.constant(null), fc.boolean()) },
+      );
+    }
+    case "boolean":
+      return fc.oneof({ weight: 4, arbitrary: fc.boolean() }, { weight: 1, arbitrary: wrongType });
+    default: {
+      const maxLength = s.maxLength ?? 64;
+      return fc.oneof(
+        { weight: 3, arbitrary: valid },
+        { weight: 2, arbitrary: fc.string({ minLength: 0, maxLength: Math.min(maxLength + 2, 300) }) },
+        { weight: 1, arbitrary: fc.constant("x".repeat(maxLength + 1)) },
+        { weight: 1, arbitrary: fc.oneof(junkString, fc.integer(), fc.constant(null)) },
+      );
+    }
+  }
+}
+
+function bodyArb(doc: Json, op: Operation): fc.Arbitrary<string | undefined> {
+  const json = op.bodySchema
+    ? fc.oneof(
+        { weight: 3, arbitrary: fc.constant(synthesize(doc, op.bodySchema)) },
+        { weight: 2, arbitrary: fc.constant(synthesize(doc, op.bodySchema, true)) },
+        { weight: 6, arbitrary: valueArb(doc, op.bodySchema) },
+      )
+    : fc.oneof(
+        fc.constant(undefined),
+        fc.constant({}),
+        fc.dictionary(fc.string({ maxLength: 6 }), junkString, { maxKeys: 2 }),
+      );
+  const malformed = fc.constantFrom("{", "[]", "null", '"x"', '{"a":}', "", "{}}", "\u0000", "[".repeat(2000));
+  return fc.oneof(
+    { weight: 8, arbitrary: json.map((v) => (v === undefined ? undefined : JSON.stringify(safeUrls(v)))) },
+    { weight: 2, arbitrary: malformed },
+    { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
+  );
+}
+
+function queryArb(doc: Json, op: Operation): fc.Arbitrary<string> {
+  const params = [...(op.operation.parameters ?? [])]
+    .map((p: Json) => deref(doc, p))
+    .filter((p: Json) => p.in === "query");
+  const pairs = params.map((p: Json) =>
+    fc.option(
+      fc
+        .oneof(valueArb(doc, p.schema), junkString)
+        .map((v) => [p.name as string, typeof v === "string" ? v : JSON.stringify(v)] as const),
+      { freq: 2 },
+    ),
+  );
+  const extra = fc.option(fc.tuple(fc.string({ maxLength: 8 }), junkString), { freq: 4 });
+  return fc.tuple(fc.tuple(...pairs), extra).map(([ps, ex]) => {
+    const q = new URLSearchParams();
+    for (const p of ps) if (p) q.append(p[0], p[1] ?? "");
+    if (ex?.[0]) q.append(ex[0], ex[1]);
+    const s = q.toString();
+    return s ? `?${s}` : "";
+  });
+}
+
+const TUS_HEADERS = fc.record(
+  {
+    "tus-resumable": fc.constantFrom("1.0.0", "0.2.2", "", "1.0.0, 0.2"),
+    "upload-length": fc.oneof(fc.constantFrom("0", "1", "-1", "abc", "9".repeat(30), "1048576"), fc.nat().map(String)),
+    "upload-offset": fc.oneof(
+      fc.constantFrom("0", "-5", "x", "18446744073709551616"),
+      fc.nat({ max: 4096 }).map(String),
+    ),
+    "upload-metadata": fc.constantFrom(
+      "filename dGVzdC5tcDQ=,filetype dmlkZW8vbXA0",
+      "filetype",
+      "bad metadata ===",
+      "a b,c",
+    ),
+    "upload-defer-length": fc.constantFrom("1", "0", "yes"),
+    "upload-checksum": fc.constantFrom("sha1 2jmj7l5rSw0yVb/vlWAYkK/YBwk=", "md5 xx", "nope"),
+    "content-type": fc.constantFrom("application/offset+octet-stream", "application/json", "text/plain"),
+  },
+  { requiredKeys: [] },
+);
+
+/** The arbitrary of requests for one operation. */
+export function requestArb(world: FuzzWorld, op: Operation): fc.Arbitrary<FuzzRequest> {
+  const { doc } = world;
+  const label = `${op.method} ${op.path}`;
+  const urlToken = Array.isArray(op.operation.security) && op.operation.security.length === 0;
+  const idsArb = fc.constantFrom<FuzzRequest["ids"]>("own", "own", "other-env", "made-up");
+  const junkParam = fc.oneof(
+    fc.string({ minLength: 1, maxLength: 30 }),
+    fc.constantFrom("as_ZZZZZZZZZZZZZZZZZZZZZZZZZZ", "x".repeat(300)),
+  );
+  const paramsArb = fc.tuple(
+    idsArb,
+    fc.array(junkParam, { minLength: op.pathParams.length, maxLength: op.pathParams.length }),
+  );
+  // Mostly keys that pass the scope check (so requests reach validation and handlers), often any other.
+  const keyArb = fc.oneof(
+    { weight: 5, arbitrary: fc.constant("*") },
+    { weight: 3, arbitrary: fc.constant(op.scope && world.keys[op.scope] ? op.scope : "*") },
+    { weight: 4, arbitrary: fc.constantFrom(...Object.keys(world.keys)) },
+  );
+  const headersArb = fc.record(
+    {
+      "idempotency-key": fc.oneof(fc.uuid(), fc.string({ maxLength: 300 })),
+      "x-request-id": fc.oneof(fc.constant("client-req-1"), fc.string({ maxLength: 200 })),
+      "content-type": fc.constantFrom(
+        "application/json",
+        "application/json; charset=utf-8",
+        "text/plain",
+        "multipart/form-data",
+      ),
+      range: fc.constantFrom("bytes=0-0", "bytes=5-1", "bytes=-1", "bytes=abc", "items=0-1"),
+      origin: fc.constantFrom("https://example.com", "null"),
+    },
+    { requiredKeys: [] },
+  );
+  const bytes = fc.uint8Array({ maxLength: 64 });
+  return fc
+    .tuple(
+      paramsArb,
+      queryArb(doc, op),
+      bodyArb(doc, op),
+      keyArb,
+      headersArb,
+      urlToken ? TUS_HEADERS : fc.constant({}),
+      bytes,
+    )
+    .map(([[ids, junk], query, body, key, headers, tus, raw]) => {
+      const values: Record<string, string> = {};
+      op.pathParams.forEach((p, i) => {
+        const own = world.own[p.name];
+        const other = world.other[p.name];
+        if (ids === "own" && own) values[p.name] = own;
+        else if (ids === "other-env" && other) values[p.name] = other;
+        else values[p.name] = junk[i];
+      });
+      let path = fillPath(doc, op, values) + query;
+      const h: Record<string, string> = { ...headers, ...(tus as Record<string, string>) };
+      let sentBody: string | Uint8Array | undefined = body;
+      if (urlToken) {
+        // Tokens: the caller's own upload's, another environment's, or none.
+        const token = ids === "own" ? world.ownUploadToken : ids === "other-env" ? world.otherUploadToken : "";
+        if (token) path += `${path.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}`;
+        if (op.method === "PATCH" || op.method === "PUT") sentBody = raw;
+      }
+      if (op.method === "GET" || op.method === "HEAD" || op.method === "OPTIONS") sentBody = undefined;
+      if (sentBody === undefined) delete h["content-type"];
+      return { op: label, method: op.method, path, headers: h, body: sentBody, key, ids };
+    });
+}
+
+export interface FuzzAnswer {
+  status: number;
+  contentType: string;
+  text: string;
+}
+
+/**
+ * Every answer's properties. Returns the violations (empty when fine).
+ * - never a 5xx;
+ * - every error is problem+json with a code from the closed enum whose status matches;
+ * - a key lacking the operation's scope gets no data (an error);
+ * - an answer to the caller's environment never names another environment's IDs.
+ */
+export function checkResponse(
+  req: FuzzRequest,
+  op: Operation,
+  res: FuzzAnswer,
+  ctx: {
+    codes: readonly string[];
+    statusOf: Record<string, number>;
+    keyScopes: readonly string[] | null;
+    foreignIds: string[];
+  },
+): string[] {
+  const out: string[] = [];
+  if (res.status >= 500) out.push(`5xx: ${res.status} ${res.text.slice(0, 200)}`);
+  if (res.status >= 400 && req.method !== "HEAD") {
+    if (!res.contentType.includes("application/problem+json")) {
+      out.push(`error is not problem+json (${res.contentType}): ${res.text.slice(0, 120)}`);
+    } else {
+      let body: Json | null = null;
+      try {
+        body = JSON.parse(res.text);
+      } catch {
+        out.push("problem body is not JSON");
+      }
+      if (body) {
+        if (!ctx.codes.includes(body.code)) out.push(`code '${body.code}' is not in the enum`);
+        else if (ctx.statusOf[body.code] !== res.status) out.push(`code ${body.code} with status ${res.status}`);
+        if (body.status !== res.status) out.push(`body.status ${body.status} ≠ ${res.status}`);
+      }
+    }
+  }
+  const needs = op.scope;
+  const scopes = ctx.keyScopes;
+  if (needs && scopes && !scopes.includes("*") && !scopes.includes(needs) && res.status < 400) {
+    out.push(`key without '${needs}' got ${res.status}`);
+  }
+  if (res.status < 400) {
+    for (const id of ctx.foreignIds) if (res.text.includes(id)) out.push(`answer names another environment's ${id}`);
+  }
+  return out;
+}
