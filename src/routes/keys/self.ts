@@ -17,7 +17,10 @@ export const route = createRoute({
   description: "The key that signed this request: its ID, name, environment and scopes. Needs no particular scope.",
   security: [{ ApiKey: [] }],
   responses: {
-    200: { description: "The calling key (never its secret)", content: { "application/json": { schema: ApiKeySchema } } },
+    200: {
+      description: "The calling key (never its secret)",
+      content: { "application/json": { schema: ApiKeySchema } },
+    },
     ...errorResponses,
   },
 });
