@@ -1,0 +1,258 @@
+/**
+ * The dashboard driven like a person would, in headless Chromium against the real local stack: a wrong key is
+ * refused clearly, a clip goes up through the page with tus (the progress bar moves, pause/resume works, a page
+ * reload resumes the same upload), the asset reaches `ready` on the same page, plays in the detail page, and a
+ * failed webhook delivery is retried from the page until the receiver (verifying Standard Webhooks signatures)
+ * accepts it. Screenshots land in test-artifacts/dashboard/ (git-ignored) for a reviewer to look at.
+ */
+import { mkdirSync, mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ReceivedRequest } from "../support/webhook-receiver";
+import { startWebhookReceiver } from "../support/webhook-receiver";
+import { launchChromium } from "./support/browser";
+import { type E2E, startE2E } from "./support/e2e";
+import { makeClip } from "./support/media";
+
+const ARTIFACTS = path.join(import.meta.dirname, "../../test-artifacts/dashboard");
+
+describe("dashboard in Chromium", () => {
+  let e: E2E;
+  let browser: Browser;
+  let page: Page;
+  let clip: string;
+  let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  let assetId: string;
+
+  const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  /** Slow the page's uploads down so progress is observable (DevTools network emulation, upload side). */
+  async function throttleUploads(bytesPerSecond: number) {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: bytesPerSecond,
+    });
+    return () =>
+      cdp.send("Network.emulateNetworkConditions", {
+        offline: false,
+        latency: 0,
+        downloadThroughput: -1,
+        uploadThroughput: -1,
+      });
+  }
+
+  /** Every aria-valuenow the upload progress bar shows, recorded in the page as it changes. */
+  async function recordUploadProgress() {
+    await page.evaluate(() => {
+      const w = window as any;
+      w.progressSeen = [];
+      const seen = new WeakSet();
+      const watch = () => {
+        const bar = document.querySelector('[role="progressbar"][aria-label="Upload progress"]');
+        if (bar && !seen.has(bar)) {
+          seen.add(bar);
+          w.progressSeen.push(Number(bar.getAttribute("aria-valuenow")));
+          new MutationObserver(() => w.progressSeen.push(Number(bar.getAttribute("aria-valuenow")))).observe(bar, {
+            attributes: true,
+            attributeFilter: ["aria-valuenow"],
+          });
+        }
+      };
+      new MutationObserver(watch).observe(document.body, { childList: true, subtree: true });
+    });
+  }
+
+  const progressSeen = () => page.evaluate(() => (window as any).progressSeen as number[]);
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    receiver = await startWebhookReceiver();
+    // One delivery attempt, so a failing receiver puts the delivery in the dead letter at once.
+    e = await startE2E({ ALLOW_PRIVATE_WEBHOOK_URLS: "true", WEBHOOK_RETRY_SCHEDULE: "0", WEBHOOK_TIMEOUT_MS: "5000" });
+    const work = mkdtempSync(path.join(tmpdir(), "keyframe-dashboard-"));
+    // Big enough (a few MB) that a throttled upload takes seconds; standard H.264/AAC, so it is ready fast.
+    clip = await makeClip(path.join(work, "dashboard-clip.mp4"), { width: 1280, height: 720, seconds: 8 });
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await e?.close();
+    await receiver?.close();
+  });
+
+  it("refuses a wrong key with a clear error and keeps it out of the URL", async () => {
+    await page.goto(`${e.stack.apiUrl}/dashboard`);
+    await page.getByLabel("API key").fill(`kf_${"x".repeat(43)}`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const alert = page.getByRole("alert");
+    await expect.poll(() => alert.textContent(), { timeout: 15_000 }).toMatch(/not accepted.*not recognised/);
+    await shot("01-wrong-key");
+    await page.getByLabel("API key").fill("not-a-key");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => alert.textContent(), { timeout: 15_000 }).toMatch(/not accepted.*malformed/);
+    expect(page.url()).not.toContain("kf_");
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it("signs in; the key lives in sessionStorage only and the empty state is designed", async () => {
+    await page.getByLabel("API key").fill(e.secret);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Assets" }).waitFor({ timeout: 15_000 });
+    await page.getByText("No assets yet").waitFor();
+    expect(page.url()).not.toContain(e.secret);
+    const stored = await page.evaluate(() => ({
+      session: Object.values(sessionStorage),
+      local: Object.values(localStorage),
+      cookie: document.cookie,
+    }));
+    expect(stored.session).toContain(e.secret);
+    expect(JSON.stringify(stored.local)).not.toContain(e.secret);
+    expect(stored.cookie).toBe("");
+    // A '*' key sees every page.
+    for (const name of ["Assets", "Upload", "Webhooks", "Events", "Keys"]) {
+      await page.getByRole("navigation").getByRole("link", { name }).waitFor();
+    }
+    await shot("02-assets-empty");
+  });
+
+  it("uploads through the page with tus: progress moves, pause/resume, reload resumes, the asset gets ready", async () => {
+    const size = statSync(clip).size;
+    expect(size).toBeGreaterThan(1_000_000);
+    await page.goto(`${e.stack.apiUrl}/dashboard#/upload`);
+    await page.getByLabel("Upload video").waitFor();
+    await recordUploadProgress();
+    // ~6 s at this rate for the whole file: slow enough to pause, reload and watch the bar move.
+    const unthrottle = await throttleUploads(Math.ceil(size / 6));
+    await page.getByLabel("Title").fill("Dashboard clip");
+    await page.getByLabel("Upload video").setInputFiles(clip);
+
+    const bar = page.getByRole("progressbar", { name: "Upload progress" });
+    await expect
+      .poll(async () => Number(await bar.getAttribute("aria-valuenow")), { timeout: 30_000 })
+      .toBeGreaterThan(5);
+    await shot("03-uploading");
+
+    // Pause: the bar stops; resume: it moves again.
+    await page.getByRole("button", { name: "Pause" }).click();
+    await page.getByText("Paused").waitFor();
+    const paused = Number(await bar.getAttribute("aria-valuenow"));
+    await page.waitForTimeout(1500);
+    expect(Number(await bar.getAttribute("aria-valuenow"))).toBe(paused);
+    await page.getByRole("button", { name: "Resume" }).click();
+    await expect
+      .poll(async () => Number(await bar.getAttribute("aria-valuenow")), { timeout: 30_000 })
+      .toBeGreaterThan(paused);
+    const before = await progressSeen();
+    expect(before.length).toBeGreaterThan(3);
+
+    // Reload mid-upload: still signed in (sessionStorage), the page lists the unfinished upload, and choosing
+    // the same file again continues the same upload from where it stopped instead of starting over.
+    const uploadsBefore = await e.api("GET", "/v1/uploads?limit=10");
+    await page.reload();
+    await page.getByText("Unfinished uploads").waitFor({ timeout: 15_000 });
+    await shot("04-unfinished-after-reload");
+    await recordUploadProgress();
+    await page.getByLabel("Upload video").setInputFiles(clip);
+    await page.getByText("Resuming").waitFor({ timeout: 15_000 });
+    const resumedBar = page.getByRole("progressbar", { name: "Upload progress" });
+    await resumedBar.waitFor();
+    const afterReload = await progressSeen();
+    expect(afterReload[0]).toBeGreaterThan(0);
+    await unthrottle();
+
+    // Then the same page follows the asset to ready.
+    const state = page.locator(".asset-state");
+    await expect.poll(() => state.textContent(), { timeout: 120_000 }).toBe("ready");
+    await shot("05-upload-ready");
+    const all = [...before, ...(await progressSeen())];
+    // The bar showed intermediate values and only went up within each run.
+    expect(all.some((v) => v > 0 && v < 100)).toBe(true);
+    expect(all.at(-1)).toBe(100);
+    const seenAfter = await progressSeen();
+    for (let i = 1; i < seenAfter.length; i++) expect(seenAfter[i]).toBeGreaterThanOrEqual(seenAfter[i - 1]);
+
+    assetId = (await page.locator(".follow a").textContent()) as string;
+    expect(assetId).toMatch(/^as_[0-9a-z]{26}$/);
+    // One upload, not two: the reload resumed it.
+    const uploadsAfter = await e.api("GET", "/v1/uploads?limit=10");
+    expect(uploadsAfter.body.data.length).toBe(uploadsBefore.body.data.length);
+    const asset = await e.api("GET", `/v1/assets/${assetId}`);
+    expect(asset.body).toMatchObject({ status: "ready", title: "Dashboard clip" });
+  });
+
+  it("lists the asset in the table and plays it in the detail page", async () => {
+    await page.goto(`${e.stack.apiUrl}/dashboard#/assets`);
+    const row = page.getByRole("row", { name: new RegExp(assetId) });
+    await row.waitFor({ timeout: 15_000 });
+    expect(await row.textContent()).toContain("ready");
+    await shot("06-assets-list");
+    await row.getByRole("link", { name: assetId }).click();
+    await page.getByRole("heading", { name: `Asset ${assetId}` }).waitFor();
+    const video = page.getByLabel("Asset player");
+    await video.waitFor({ timeout: 30_000 });
+    await expect
+      .poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 60_000 })
+      .toBeGreaterThan(1);
+    // The timeline shows the asset's life from the event log.
+    await page
+      .getByRole("table", { name: "Asset timeline" })
+      .getByText("asset.ready")
+      .first()
+      .waitFor({ timeout: 15_000 });
+    await shot("07-asset-playing");
+  });
+
+  it("retries a failed webhook delivery from the page until the receiver accepts it", async () => {
+    const hook = `dash-${Date.now().toString(36)}`;
+    const control = (cfg: Record<string, unknown>) =>
+      fetch(`${receiver.url}/_control/${hook}`, { method: "PUT", body: JSON.stringify(cfg) });
+    expect((await control({ mode: "500" })).status).toBe(204);
+
+    await page.goto(`${e.stack.apiUrl}/dashboard#/webhooks`);
+    await page.getByText("No webhook endpoints yet").waitFor({ timeout: 15_000 });
+    await page.getByLabel("Endpoint URL").fill(`${receiver.url}/hooks/${hook}`);
+    await page.getByLabel("Event types").fill("asset.updated");
+    await page.getByRole("button", { name: "Create endpoint" }).click();
+    const secretInput = page.locator("input.secret");
+    await secretInput.waitFor({ timeout: 15_000 });
+    const secret = await secretInput.inputValue();
+    expect(secret).toMatch(/^whsec_/);
+    await shot("08-endpoint-created");
+    await control({ mode: "500", secrets: [secret] });
+
+    // Something happens: the asset is renamed (through the API, as another client would).
+    const patched = await e.api("PATCH", `/v1/assets/${assetId}`, { title: "Renamed for the webhook" });
+    expect(patched.status).toBe(200);
+
+    await page.getByRole("link", { name: /^we_/ }).click();
+    await page.getByLabel("Delivery status").selectOption("failed");
+    const failedRow = page.getByRole("row", { name: /asset\.updated/ });
+    // The page refreshes itself; the single attempt fails and the delivery lands in the dead letter.
+    await failedRow.getByText("failed", { exact: true }).waitFor({ timeout: 60_000 });
+    expect(await failedRow.textContent()).toContain("500");
+    await shot("09-dead-letter");
+
+    await control({ mode: "ok", secrets: [secret] });
+    await failedRow.getByRole("button", { name: /^Retry dl_/ }).click();
+    await page.getByText(/queued again/).waitFor({ timeout: 15_000 });
+    await page.getByLabel("Delivery status").selectOption("succeeded");
+    const okRow = page.getByRole("row", { name: /asset\.updated/ });
+    await okRow.getByText("succeeded", { exact: true }).waitFor({ timeout: 60_000 });
+    await shot("10-delivery-succeeded");
+
+    const got = (await (await fetch(`${receiver.url}/_control/${hook}/requests`)).json()) as ReceivedRequest[];
+    expect(got.map((r) => r.responded)).toEqual([500, 200]);
+    // Same webhook-id both times (receivers dedupe), and both signed with the secret the page showed once.
+    expect(got[1].headers["webhook-id"]).toBe(got[0].headers["webhook-id"]);
+    expect(got.every((r) => r.verified[secret])).toBe(true);
+    expect(JSON.parse(got[1].body)).toMatchObject({ type: "asset.updated", data: { id: assetId } });
+  });
+});
