@@ -253,6 +253,56 @@ describe("dashboard in Chromium", () => {
     // Same webhook-id both times (receivers dedupe), and both signed with the secret the page showed once.
     expect(got[1].headers["webhook-id"]).toBe(got[0].headers["webhook-id"]);
     expect(got.every((r) => r.verified[secret])).toBe(true);
-    expect(JSON.parse(got[1].body)).toMatchObject({ type: "asset.updated", data: { id: assetId } });
+    expect(JSON.parse(got[1].body)).toMatchObject({ type: "asset.updated", data: { asset_id: assetId } });
+
+    // Replay a range: another failure, then "Replay failed" since a time before it re-sends it.
+    await control({ mode: "500", secrets: [secret] });
+    expect((await e.api("PATCH", `/v1/assets/${assetId}`, { title: "Renamed again" })).status).toBe(200);
+    await page.getByLabel("Delivery status").selectOption("failed");
+    await page
+      .getByRole("row", { name: /asset\.updated/ })
+      .getByText("failed", { exact: true })
+      .waitFor({ timeout: 60_000 });
+    await control({ mode: "ok", secrets: [secret] });
+    await page.getByRole("button", { name: "Replay failed" }).click();
+    await page.getByText("Replayed 1 deliveries.").waitFor({ timeout: 15_000 });
+    await page.getByText("The dead letter is empty.").waitFor({ timeout: 60_000 });
+    const after = (await (await fetch(`${receiver.url}/_control/${hook}/requests`)).json()) as ReceivedRequest[];
+    expect(after.map((r) => r.responded)).toEqual([500, 200, 500, 200]);
+    // The replay re-sent the second rename's delivery (same webhook-id as its failed attempt), not the first.
+    expect(after[3].headers["webhook-id"]).toBe(after[2].headers["webhook-id"]);
+    expect(after[3].headers["webhook-id"]).not.toBe(after[1].headers["webhook-id"]);
+    expect(after.every((r) => r.verified[secret])).toBe(true);
+  });
+
+  it("tails the event feed live, with a type filter", async () => {
+    await page.goto(`${e.stack.apiUrl}/dashboard#/events`);
+    await page.getByLabel("Event type").fill("asset.updated");
+    const rows = page.getByRole("table", { name: /Events/ }).getByRole("row");
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(3); // header + the two renames
+    expect((await page.getByRole("table", { name: /Events/ }).textContent())?.includes("asset.ready")).toBe(false);
+    expect((await e.api("PATCH", `/v1/assets/${assetId}`, { title: "Tailed" })).status).toBe(200);
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(4);
+    await shot("11-events-tail");
+  });
+
+  it("shows and enables only what a key's scopes allow", async () => {
+    const made = await e.api("POST", "/v1/keys", { name: "read-only viewer", scopes: ["assets:read"] });
+    expect(made.status).toBe(201);
+    await page.goto(`${e.stack.apiUrl}/dashboard#/assets`);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("API key").fill(made.body.secret);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("row", { name: new RegExp(assetId) }).waitFor({ timeout: 15_000 });
+    const nav = page.getByRole("navigation");
+    expect(await nav.getByRole("link").allTextContents()).toEqual(["Assets", "Keys"]);
+    await page.getByRole("link", { name: assetId }).click();
+    await page.getByRole("button", { name: "Delete asset" }).waitFor();
+    expect(await page.getByRole("button", { name: "Delete asset" }).isDisabled()).toBe(true);
+    expect(await page.getByRole("button", { name: "Save metadata" }).isDisabled()).toBe(true);
+    await page.getByText("The timeline needs the 'events:read' scope.").waitFor();
+    await page.goto(`${e.stack.apiUrl}/dashboard#/webhooks`);
+    await page.getByText("This API key lacks the 'webhooks:read' scope").waitFor();
+    await shot("12-read-only-key");
   });
 });

@@ -384,9 +384,7 @@ function assetsView(main) {
       : "No assets yet. Upload a video to get started.";
     body.replaceChildren(
       table("Assets", ["ID", "Title", "Status", "Duration", "Created"], rows.map(row), empty),
-      can("uploads:write") && !state.rows.length
-        ? h("a", { href: "#/upload", class: "button" }, "Upload a video")
-        : null,
+      can("uploads:write") && !state.rows.length ? h("a", { href: "#/upload", class: "button" }, "Upload a video") : "",
     );
   };
 
@@ -828,7 +826,7 @@ function timelineSection(asset) {
           }),
           "Nothing has happened to this asset yet.",
         ),
-        t.truncated ? notice("empty", "Older entries are not shown.") : null,
+        ...(t.truncated ? [notice("empty", "Older entries are not shown.")] : []),
       ),
     )
     .catch((err) => body.replaceChildren(errorNotice(err, "Could not load the timeline")));
@@ -921,7 +919,7 @@ function uploadView(main) {
               ),
             ),
           )
-        : null,
+        : "",
     );
   };
   drawPending();
@@ -1361,7 +1359,7 @@ function eventsView(main) {
             {},
             h("td", {}, fmtTime(e.created_at)),
             h("td", {}, e.type),
-            h("td", {}, String(e.data?.id ?? "—")),
+            h("td", {}, String(e.data?.id ?? e.data?.asset_id ?? e.data?.upload_id ?? e.data?.playback_id ?? "—")),
             h("td", {}, h("details", {}, h("summary", {}, e.id), h("pre", {}, JSON.stringify(e, null, 2)))),
           ),
         ),
