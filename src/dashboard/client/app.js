@@ -36,7 +36,12 @@ async function api(method, path, body, key = session.key) {
     throw new ApiError(0, { detail: `The API could not be reached (${err.message}).`, code: "network_error" });
   }
   const text = await res.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = { detail: `HTTP ${res.status}: the answer was not JSON.` };
+  }
   if (!res.ok) {
     if (res.status === 401 && key === session.key && session.self) signOut("Your API key is no longer accepted.");
     throw new ApiError(res.status, data);
@@ -1704,7 +1709,7 @@ function liveView(main) {
 function liveRow(s, write, out, reload) {
   const health = h("td", {}, "—");
   api("GET", `/v1/live-streams/${s.id}/health`)
-    .then((hh) => health.replaceChildren(sparkline(hh), ` ${hh.bitrate ?? hh.ingest_bitrate ?? "?"} b/s`))
+    .then((hh) => health.replaceChildren(sparkline(hh), healthFacts(hh)))
     .catch(() => health.replaceChildren("no data"));
   const command = `ffmpeg -re -i input.mp4 -c copy -f hls -hls_time 2 -method PUT -http_persistent 1 ${s.ingest?.hls_url ?? ""}`;
   const action = (label, method, path) =>
@@ -1732,7 +1737,14 @@ function liveRow(s, write, out, reload) {
       "td",
       {},
       s.id,
-      s.recent_asset_ids?.length ? h("div", { class: "muted" }, `recordings: ${s.recent_asset_ids.join(", ")}`) : null,
+      s.recent_asset_ids?.length
+        ? h(
+            "div",
+            { class: "muted" },
+            "recordings: ",
+            s.recent_asset_ids.map((id) => [h("a", { href: `#/assets/${id}` }, id), " "]),
+          )
+        : null,
     ),
     h("td", {}, statusBadge(s.status), s.connection ? ` ${s.connection}` : ""),
     health,
@@ -1742,13 +1754,35 @@ function liveRow(s, write, out, reload) {
       h("code", {}, command),
       h("button", { type: "button", onclick: () => navigator.clipboard?.writeText(command) }, "Copy"),
     ),
-    h("td", {}, action("Reset key", "POST", "/reset-stream-key"), action("Complete", "POST", "/complete")),
+    h(
+      "td",
+      {},
+      action("Reset key", "POST", "/reset-stream-key"),
+      action("Complete", "POST", "/complete"),
+      s.status === "disabled" ? action("Enable", "PUT", "/enable") : action("Disable", "PUT", "/disable"),
+    ),
   );
 }
 
-/** Segment cadence as a tiny SVG sparkline (no library, no inline style). */
+/**
+ * The health document's scalar facts (connected since, last segment, bitrate, cadence…) as a compact list. The
+ * live API is being built in parallel (issue 13 fixes the facts, not their names), so this shows what it gets.
+ */
+function healthFacts(health) {
+  const facts = Object.entries(health).filter(([, v]) => v !== null && typeof v !== "object");
+  return h(
+    "dl",
+    { class: "facts" },
+    facts.map(([k, v]) => [h("dt", {}, k.replaceAll("_", " ")), h("dd", {}, String(v))]),
+  );
+}
+
+/** Segment cadence as a tiny SVG sparkline (no library, no inline style): the first series of numbers found. */
 function sparkline(health) {
-  const values = (health.segment_durations ?? health.recent_segments?.map((x) => x.duration) ?? []).slice(-30);
+  const series = Object.values(health).find(
+    (v) => Array.isArray(v) && v.length && v.every((x) => typeof x === "number" || typeof x?.duration === "number"),
+  );
+  const values = (series ?? []).map((x) => (typeof x === "number" ? x : x.duration)).slice(-30);
   const NS = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(NS, "svg");
   svg.setAttribute("viewBox", "0 0 60 16");
