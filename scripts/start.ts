@@ -49,6 +49,7 @@ function banner(stack: Stack, key: { secret: string; created: boolean }) {
 ────────────────────────────────────────────────────────────────────────────
  Keyframe is running
    API         ${api}/v1        docs: ${api}/docs
+   dashboard   ${api}/dashboard  (sign in with the admin key below)
    edge        ${edge}
    transcoder  ${stack.transcoderUrl ?? "(not started: transcoder/src/server.ts is missing)"}
    state       ${path.relative(ROOT, PERSIST_TO)} (kept across restarts)

@@ -4,6 +4,7 @@
  */
 import { authMiddleware, createApp, jsonBodyLimit, onError, requestIdMiddleware } from "./app";
 import { scheduled } from "./cron";
+import { registerDashboard } from "./dashboard";
 import { withRetryingDb } from "./lib/d1-retry";
 import { problemResponse } from "./lib/errors";
 import { idempotencyMiddleware } from "./lib/idempotency";
@@ -33,6 +34,7 @@ app.use("/v1/*", async (c, next) => {
 app.use("/v1/*", async (c, next) => (c.req.method === "POST" ? idempotencyMiddleware(c, next) : next()));
 registerRoutes(app);
 registerDocs(app);
+registerDashboard(app);
 app.get("/", (c) => c.redirect("/docs"));
 app.notFound((c) => problemResponse("not_found", `No route for ${c.req.method} ${c.req.path}.`, c.get("requestId")));
 app.onError(onError);

@@ -58,7 +58,8 @@ describe("auth helper sanity", () => {
     expect(urlTokenOps.map(label).sort()).toEqual([...URL_TOKEN_OPERATIONS].sort());
     for (const op of urlTokenOps) expect(op.scope, `${label(op)} has no scope`).toBeUndefined();
     for (const op of allOps) {
-      if (isUrlTokenOperation(op) || op.path === "/v1/health") continue;
+      // Health takes no key; GET /v1/keys/self takes any key (security [{ ApiKey: [] }], no scope).
+      if (isUrlTokenOperation(op) || op.path === "/v1/health" || op.path === "/v1/keys/self") continue;
       expect(op.scope, `${label(op)} declares x-keyframe-scope`).toBeTruthy();
       expect(op.operation.security, `${label(op)} security`).toEqual([{ ApiKey: [op.scope] }]);
     }

@@ -82,3 +82,11 @@ export async function revokeKey({ ctx, input }: Verb<{ keyId: string }>) {
     [{ action: "key.revoke", resourceType: "api_key", resourceId: row.id }],
   );
 }
+
+/** The calling key itself: what a client (the dashboard, the CLI) needs to know about whom it speaks as. */
+export async function getCallerKey({ ctx }: Verb<Record<string, never>>) {
+  const keyId = ctx.caller.keyId;
+  const row = keyId ? await ctx.db.query.apiKeys.findFirst({ where: eq(schema.apiKeys.id, keyId) }) : undefined;
+  if (!row) throw new NotFoundError("API key", keyId ?? "system");
+  return serializeKey(row);
+}
