@@ -30,7 +30,15 @@ export interface OperationSpec {
 }
 
 const deref = (doc: Json, node: Json): Json =>
-  node?.$ref ? deref(doc, node.$ref.slice(2).split("/").reduce((o: Json, k: string) => o[k], doc)) : node;
+  node?.$ref
+    ? deref(
+        doc,
+        node.$ref
+          .slice(2)
+          .split("/")
+          .reduce((o: Json, k: string) => o[k], doc),
+      )
+    : node;
 
 export function operationsTable(doc: Json): Record<string, Record<string, OperationSpec>> {
   const table: Record<string, Record<string, OperationSpec>> = {};
