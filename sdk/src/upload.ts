@@ -4,16 +4,16 @@
  * The browser build of tus-js-client is used everywhere: it reads Blobs/Files and stream readers, and
  * imports no Node built-ins.
  */
-// The browser build (CJS, so Node can load it too); the package's types describe it.
+// The browser build as ES modules (Node >= 20.19 detects their syntax); the package's types describe it.
 
 import type * as tus from "tus-js-client";
-import * as tusBrowser from "tus-js-client/lib.es5/browser/index.js";
+import * as tusBrowser from "tus-js-client/lib/browser/index.js";
 
 const { Upload } = tusBrowser as unknown as typeof tus;
 
 /** tus HttpStack over fetch. fetch reports no upload progress, so progress advances per chunk. */
 export class FetchHttpStack implements tus.HttpStack {
-  constructor(private readonly fetchImpl: typeof fetch = (...a) => globalThis.fetch(...a)) {}
+  constructor(private readonly fetchImpl: (request: Request) => Promise<Response> = (r) => globalThis.fetch(r)) {}
   getName() {
     return "FetchHttpStack";
   }
@@ -34,7 +34,9 @@ export class FetchHttpStack implements tus.HttpStack {
       abort: async () => controller.abort(),
       async send(body?: Blob | Uint8Array | null) {
         const size = body == null ? 0 : body instanceof Blob ? body.size : body.byteLength;
-        const res = await fetchImpl(url, { method, headers, body: body ?? undefined, signal: controller.signal });
+        const res = await fetchImpl(
+          new Request(url, { method, headers, body: body ?? undefined, signal: controller.signal }),
+        );
         const text = await res.text();
         if (size) onProgress(size);
         return {
@@ -61,7 +63,8 @@ export interface UploadFileOptions {
   /** For streams of unknown length: the total size, if you know it. */
   uploadSize?: number;
   metadata?: Record<string, string>;
-  fetch?: typeof fetch;
+  /** Defaults to globalThis.fetch (takes a Request, like KeyframeOptions.fetch). */
+  fetch?: (request: Request) => Promise<Response>;
   retryDelays?: number[];
   signal?: AbortSignal;
 }

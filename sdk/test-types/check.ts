@@ -1,4 +1,5 @@
 /** Compile-time checks of the generated client's types (`npm run typecheck`); never executed. */
+// biome-ignore-all lint/correctness/noUnusedVariables: the bindings exist only to be type-checked.
 import { Keyframe } from "../src/index";
 
 const kf = new Keyframe({ baseUrl: "x", apiKey: "y" });
