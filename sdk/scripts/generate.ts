@@ -23,7 +23,7 @@ export interface OperationSpec {
   /** Path and query parameter names: the rest of the caller's argument object is the JSON body. */
   path_params: string[];
   query_params: string[];
-  /** The 2xx body is `{ data: [...], next_cursor }`: the SDK iterates it. */
+  /** Takes `cursor` and answers `{ data: [...], next_cursor }`: the SDK iterates it. */
   paginated: boolean;
   /** Sends Idempotency-Key (every POST under /v1). */
   idempotent: boolean;
@@ -60,7 +60,11 @@ export function operationsTable(doc: Json): Record<string, Record<string, Operat
       }
       const ok = Object.entries<Json>(op.responses ?? {}).find(([s]) => s.startsWith("2"))?.[1];
       const okSchema = deref(doc, ok?.content?.["application/json"]?.schema ?? {});
-      const paginated = Boolean(okSchema.properties?.data?.type === "array" && okSchema.properties?.next_cursor);
+      const paginated = Boolean(
+        okSchema.properties?.data?.type === "array" &&
+          okSchema.properties?.next_cursor &&
+          queryParams.includes("cursor"),
+      );
       table[resource] ??= {};
       table[resource][verb] = {
         method,
@@ -76,7 +80,7 @@ export function operationsTable(doc: Json): Record<string, Record<string, Operat
 }
 
 export async function generate(doc: Json): Promise<Record<string, string>> {
-  const types = astToString(await openapiTS(doc as any, { alphabetize: false }));
+  const types = astToString(await openapiTS(doc as any, { alphabetize: false, defaultNonNullable: false }));
   const ops = operationsTable(doc);
   const operations =
     `${HEADER}export const OPERATIONS = ${JSON.stringify(ops, null, 2)} as const;\n` +

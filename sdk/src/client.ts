@@ -40,7 +40,11 @@ type ResponsesOf<O> = O extends { responses: infer R extends Record<string | num
 type Success<O> = SuccessResponse<ResponsesOf<O>, `${string}/${string}`>;
 type OkOf<O> = [Success<O>] extends [never] ? undefined : Success<O>;
 type Result<O> =
-  OkOf<O> extends { data: (infer I)[]; next_cursor?: unknown } ? PageIterable<I, OkOf<O>> : Promise<OkOf<O>>;
+  OkOf<O> extends { data: (infer I)[]; next_cursor?: unknown }
+    ? Part<O, "query"> extends { cursor?: unknown }
+      ? PageIterable<I, OkOf<O>>
+      : Promise<OkOf<O>>
+    : Promise<OkOf<O>>;
 
 export interface CallOptions {
   /** Overrides the generated Idempotency-Key of a create (reuse one to make a retry of yours safe). */

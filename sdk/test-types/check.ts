@@ -21,3 +21,8 @@ async function f() {
   const h = await kf.health.check();
   const ok: boolean = h.ok;
 }
+async function events() {
+  // The event feed polls with `after`, not `cursor`: a plain promise of one page.
+  const page = await kf.events.list({ limit: 5 });
+  const after: string | null = page.next_after;
+}

@@ -774,7 +774,7 @@ export interface components {
              * @description Seconds the upload URL stays valid (60 s – 7 days, default 1 h).
              * @default 3600
              */
-            expires_in: number;
+            expires_in?: number;
             max_size_bytes?: number;
             max_duration_seconds?: number;
             allowed_content_types?: string[];
@@ -796,7 +796,7 @@ export interface components {
              * @default signed
              * @enum {string}
              */
-            playback_policy: "public" | "signed";
+            playback_policy?: "public" | "signed";
             /** @enum {string} */
             max_resolution?: "240p" | "360p" | "480p" | "720p" | "1080p" | "1440p" | "2160p";
             /**
@@ -897,7 +897,7 @@ export interface components {
              * @description Token lifetime in seconds (60 s to 7 days, default 1 hour).
              * @default 3600
              */
-            expires_in: number;
+            expires_in?: number;
             thumbnail?: components["schemas"]["ThumbnailTokenParams"];
         };
         /** @description Thumbnail parameters pinned into the thumbnail token: the edge refuses other values. */
@@ -956,7 +956,7 @@ export interface components {
              * @description How long the old secret keeps signing alongside the new one (default 24 h).
              * @default 86400
              */
-            grace_period_seconds: number;
+            grace_period_seconds?: number;
         };
         WebhookDeliveryList: {
             data: components["schemas"]["WebhookDelivery"][];
@@ -992,7 +992,7 @@ export interface components {
              * @description Re-send a delivery that already succeeded (same `webhook-id`, so receivers can dedupe). Without it, that is 409 invalid_state.
              * @default false
              */
-            force: boolean;
+            force?: boolean;
         };
         ReplayWebhookDeliveriesResult: {
             replayed: number;
@@ -1009,7 +1009,7 @@ export interface components {
              * @default failed
              * @enum {string}
              */
-            status: "failed";
+            status?: "failed";
         };
         EventList: {
             data: components["schemas"]["Event"][];

@@ -79,7 +79,7 @@ export const OPERATIONS = {
         "asset_id"
       ],
       "query_params": [],
-      "paginated": true,
+      "paginated": false,
       "idempotent": false
     },
     "getPlaybackId": {
@@ -358,7 +358,7 @@ export const OPERATIONS = {
         "type",
         "limit"
       ],
-      "paginated": true,
+      "paginated": false,
       "idempotent": false
     },
     "get": {
