@@ -80,6 +80,9 @@ export class PageIterable<I, P extends { data: I[]; next_cursor?: unknown }> imp
   ) {
     return this.fetchPage().then(onOk, onErr);
   }
+  catch<B = never>(onErr?: ((e: unknown) => B | PromiseLike<B>) | null) {
+    return this.fetchPage().catch(onErr);
+  }
   async *pages(): AsyncGenerator<P> {
     let cursor: string | undefined;
     do {
