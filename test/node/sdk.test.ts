@@ -22,7 +22,7 @@ beforeAll(async () => {
       (f) => new Uint8Array(readFileSync(f)),
     ),
   ]);
-});
+}, 400_000);
 
 afterAll(async () => {
   await e?.close();
