@@ -29,7 +29,10 @@ function cli(
   onStderr?: (text: string, child: ChildProcess) => void,
 ) {
   return new Promise<Run>((resolve) => {
-    const child = spawn("npx", ["keyframe", ...args], { cwd: ROOT, env: { ...env, ...extraEnv } });
+    const child = spawn("npx", ["keyframe", ...args], {
+      cwd: ROOT,
+      env: { ...env, ...extraEnv } as unknown as NodeJS.ProcessEnv,
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => {
