@@ -281,6 +281,11 @@ main().catch((err: unknown) => {
       );
     process.exit(1);
   }
-  console.error(`keyframe: ${(err as Error)?.message ?? err}`);
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  if (err instanceof TypeError && cause) {
+    console.error(
+      `keyframe: cannot reach the API (${cause.code ?? cause.message}). Check --base-url or \`keyframe login\`.`,
+    );
+  } else console.error(`keyframe: ${(err as Error)?.message ?? err}`);
   process.exit(1);
 });
