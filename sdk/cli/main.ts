@@ -58,8 +58,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function client(): Keyframe {
   const stored = readConfig();
-  const baseUrl = opts["base-url"] ?? process.env.KEYFRAME_BASE_URL ?? stored.base_url;
-  const apiKey = opts["api-key"] ?? process.env.KEYFRAME_API_KEY ?? stored.api_key;
+  const baseUrl = opts["base-url"] || process.env.KEYFRAME_BASE_URL || stored.base_url;
+  const apiKey = opts["api-key"] || process.env.KEYFRAME_API_KEY || stored.api_key;
   if (!baseUrl || !apiKey) throw new UsageError("Not logged in: run `keyframe login --base-url URL --api-key kf_…`.");
   return new Keyframe({ baseUrl, apiKey });
 }
@@ -82,8 +82,8 @@ function need(value: string | undefined, what: string): string {
 }
 
 async function login() {
-  const baseUrl = need(opts["base-url"] ?? process.env.KEYFRAME_BASE_URL ?? readConfig().base_url, "--base-url");
-  const apiKey = need(opts["api-key"] ?? process.env.KEYFRAME_API_KEY, "--api-key (or KEYFRAME_API_KEY)");
+  const baseUrl = need(opts["base-url"] || process.env.KEYFRAME_BASE_URL || readConfig().base_url, "--base-url");
+  const apiKey = need(opts["api-key"] || process.env.KEYFRAME_API_KEY, "--api-key (or KEYFRAME_API_KEY)");
   const kf = new Keyframe({ baseUrl, apiKey, maxRetries: 1 });
   // Any authenticated call proves the key; a key without assets:read answers 403, which still proves it.
   await kf.assets.list({ limit: 1 }).catch((err: unknown) => {

@@ -12,6 +12,7 @@ import { type E2E, startE2E } from "./support/e2e";
 import { makeClip } from "./support/media";
 
 const ROOT = path.join(import.meta.dirname, "../..");
+const BIN = path.join(ROOT, "node_modules/.bin/keyframe");
 let e: E2E;
 let work: string;
 let clip: string;
@@ -27,9 +28,13 @@ function cli(
   args: string[],
   extraEnv: Record<string, string> = {},
   onStderr?: (text: string, child: ChildProcess) => void,
+  direct = false,
 ) {
   return new Promise<Run>((resolve) => {
-    const child = spawn("npx", ["keyframe", ...args], {
+    // `npx keyframe` as a user runs it; the mid-upload kill targets the CLI process itself (killing npx
+    // would leave its child running).
+    const [cmd, argv] = direct ? [BIN, args] : ["npx", ["keyframe", ...args]];
+    const child = spawn(cmd, argv, {
       cwd: ROOT,
       env: { ...env, ...extraEnv } as unknown as NodeJS.ProcessEnv,
     });
@@ -88,9 +93,14 @@ describe("npx keyframe", () => {
 
   it("uploads a clip, resumes after being killed mid-upload, waits for ready and prints the playback URL", async () => {
     const small = { KEYFRAME_UPLOAD_CHUNK_SIZE: String(16 * 1024) };
-    const killed = await cli(["upload", clip, "--public"], small, (text, child) => {
-      if (/uploaded \d+\//.test(text) && child.exitCode === null) child.kill("SIGKILL");
-    });
+    const killed = await cli(
+      ["upload", clip, "--public"],
+      small,
+      (text, child) => {
+        if (/uploaded \d+\//.test(text) && child.exitCode === null) child.kill("SIGKILL");
+      },
+      true,
+    );
     expect(killed.code).not.toBe(0);
     const stored = JSON.parse(readFileSync(path.join(work, "config/keyframe/uploads.json"), "utf8"));
     expect(stored).toHaveLength(1);
