@@ -2,6 +2,7 @@
 import scalarBundle from "@scalar/api-reference/browser/standalone.js";
 import { Scalar } from "@scalar/hono-api-reference";
 import type { App } from "../app";
+import { finalizeOpenApiDocument, LICENSE } from "../lib/openapi-document";
 import { registerAssetRoutes } from "./assets";
 import { registerAuditLogRoutes } from "./audit-log";
 import { registerEventRoutes } from "./events";
@@ -40,15 +41,23 @@ export function registerDocs(app: App) {
     scheme: "bearer",
     description: "An API key secret, `kf_…`. Each operation names the scope it needs.",
   });
-  app.doc31("/v1/openapi.json", (c) => ({
-    openapi: "3.1.0",
-    info: {
-      title: "Keyframe API",
-      version: API_VERSION,
-      description: "Upload, process, publish, secure and monitor video on your own Cloudflare account.",
-    },
-    servers: [{ url: new URL(c.req.url).origin }],
-  }));
+  // Not app.doc31: the document goes through finalizeOpenApiDocument (operationIds, public `security: []`).
+  app.get("/v1/openapi.json", (c) =>
+    c.json(
+      finalizeOpenApiDocument(
+        app.getOpenAPI31Document({
+          openapi: "3.1.0",
+          info: {
+            title: "Keyframe API",
+            version: API_VERSION,
+            description: "Upload, process, publish, secure and monitor video on your own Cloudflare account.",
+            license: LICENSE,
+          },
+          servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }],
+        }),
+      ),
+    ),
+  );
   // Everything /docs needs comes from this worker: the bundle below instead of Scalar's CDN default, and
   // the system font stack instead of Scalar's hosted fonts, so the docs render offline and on a private network.
   app.get(
