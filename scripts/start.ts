@@ -6,12 +6,15 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { KEY_SECRET_RE } from "../src/lib/auth";
+import { readDevVarsFile } from "./lib/dev-vars";
 import { createKeyInD1 } from "./lib/keys";
 import { type Stack, startStack } from "./lib/stack";
 import { ROOT } from "./lib/wrangler";
 
 const PERSIST_TO = path.join(ROOT, ".wrangler", "state");
 const KEY_FILE = path.join(ROOT, ".wrangler", "keyframe-admin-key");
+/** The API worker's local overrides (dotenv syntax); they win over npm start's development defaults. */
+const DEV_VARS_FILE = path.join(ROOT, ".dev.vars");
 
 function port(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -37,7 +40,7 @@ async function ensureAdminKey(stack: Stack): Promise<{ secret: string; created: 
   return { secret: key.secret, created: true };
 }
 
-function banner(stack: Stack, key: { secret: string; created: boolean }) {
+function banner(stack: Stack, key: { secret: string; created: boolean }, vars: Record<string, string>) {
   const api = stack.apiUrl;
   const edge = stack.edgeUrl;
   console.log(`
@@ -47,6 +50,12 @@ function banner(stack: Stack, key: { secret: string; created: boolean }) {
    edge        ${edge}
    transcoder  ${stack.transcoderUrl ?? "(not started: transcoder/src/server.ts is missing)"}
    state       ${path.relative(ROOT, PERSIST_TO)} (kept across restarts)
+   KEYFRAME_ENV=development; webhook URLs on localhost/127.0.0.1 are ${
+     vars.ALLOW_PRIVATE_WEBHOOK_URLS === "false" ? "refused (.dev.vars)" : "accepted (ALLOW_PRIVATE_WEBHOOK_URLS=false in .dev.vars refuses them)"
+   }
+   ingest URLs (input.url) on private addresses are ${
+     vars.ALLOW_PRIVATE_INGEST_URLS === "true" ? "accepted (.dev.vars)" : "refused (ALLOW_PRIVATE_INGEST_URLS=true in .dev.vars allows them)"
+   }
 
  Admin API key (${key.created ? "new" : "same as last time"}, also in ${path.relative(ROOT, KEY_FILE)}):
    export KEYFRAME_KEY=${key.secret}
@@ -71,7 +80,9 @@ function banner(stack: Stack, key: { secret: string; created: boolean }) {
 }
 
 async function main() {
+  const vars = readDevVarsFile(DEV_VARS_FILE);
   const stack = await startStack({
+    vars,
     apiPort: port("KEYFRAME_API_PORT", 8787),
     edgePort: port("KEYFRAME_EDGE_PORT", 8788),
     transcoderPort: port("KEYFRAME_TRANSCODER_PORT", 8790),
@@ -95,7 +106,7 @@ async function main() {
     });
   }
   try {
-    banner(stack, await ensureAdminKey(stack));
+    banner(stack, await ensureAdminKey(stack), vars);
   } catch (err) {
     console.error(`Could not set up the local admin key: ${(err as Error).message}`);
     await shutdown(1);
