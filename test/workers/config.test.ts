@@ -21,7 +21,7 @@ const GOOD_PROD = {
 
 async function call(overrides: Partial<Env>, path: string, init: RequestInit = {}) {
   const res = await worker.fetch(
-    new Request(`https://api.video.test${path}`, init),
+    new Request(`https://api.video.test${path}`, init) as Parameters<typeof worker.fetch>[0],
     { ...env, ...overrides } as Env,
     createExecutionContext(),
   );
