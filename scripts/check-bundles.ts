@@ -81,7 +81,10 @@ async function wrangler(args: string[]) {
 
 async function main() {
   const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
-  writeFileSync(path.join(ROOT, CI_API_TOML), withoutImageBuild(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")));
+  writeFileSync(
+    path.join(ROOT, CI_API_TOML),
+    withoutImageBuild(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")),
+  );
   rmSync(OUT, { recursive: true, force: true });
   const failures: string[] = [];
   try {
@@ -94,14 +97,18 @@ async function main() {
         await wrangler(["deploy", "--dry-run", "-c", w.config, ...envArgs, "--outdir", outdir, "--outfile", bundle]);
         const size = dirBytes(outdir);
         const ok = size.gzip < BUDGET.gzipBytes;
-        console.log(`${ok ? "ok  " : "FAIL"} ${label}: ${kib(size.raw)} / ${kib(size.gzip)} gzip (budget ${kib(BUDGET.gzipBytes)}; limit ${kib(LIMITS.gzipBytesFree)} free, ${kib(LIMITS.gzipBytesPaid)} paid)`);
+        console.log(
+          `${ok ? "ok  " : "FAIL"} ${label}: ${kib(size.raw)} / ${kib(size.gzip)} gzip (budget ${kib(BUDGET.gzipBytes)}; limit ${kib(LIMITS.gzipBytesFree)} free, ${kib(LIMITS.gzipBytesPaid)} paid)`,
+        );
         if (!ok) failures.push(`${label} bundle is ${kib(size.gzip)} gzip`);
         if (env === undefined) {
           const profileFile = `${outdir}.cpuprofile`;
           await wrangler(["check", "startup", "-c", w.config, "--worker", bundle, "--outfile", profileFile]);
           const ms = startupCpuMs(JSON.parse(readFileSync(profileFile, "utf8")));
           const fine = ms < BUDGET.startupMs;
-          console.log(`${fine ? "ok  " : "FAIL"} ${w.name} startup CPU: ${ms.toFixed(1)} ms (budget ${BUDGET.startupMs} ms; limit ${LIMITS.startupMs} ms)`);
+          console.log(
+            `${fine ? "ok  " : "FAIL"} ${w.name} startup CPU: ${ms.toFixed(1)} ms (budget ${BUDGET.startupMs} ms; limit ${LIMITS.startupMs} ms)`,
+          );
           if (!fine) failures.push(`${w.name} startup CPU ${ms.toFixed(1)} ms`);
         }
       }

@@ -53,7 +53,8 @@ async function wrangler(argv: string[]): Promise<{ code: number; stdout: string;
 
 async function mustWrangler(step: Step, argv = step.argv): Promise<string> {
   const res = await wrangler(argv);
-  if (res.code !== 0) throw new Error(`${step.title} failed (wrangler ${argv.join(" ")}):\n${res.stdout}\n${res.stderr}`);
+  if (res.code !== 0)
+    throw new Error(`${step.title} failed (wrangler ${argv.join(" ")}):\n${res.stdout}\n${res.stderr}`);
   return res.stdout;
 }
 
@@ -145,7 +146,7 @@ async function main() {
     console.log(
       `Deploy plan for [env.${env}] (dry run${offline ? "; not logged in to Cloudflare, so every resource is assumed missing" : ""}):\n`,
     );
-    plan.forEach((s, i) => console.log(renderStep(s, i + 1)));
+    for (const [i, s] of plan.entries()) console.log(renderStep(s, i + 1));
     const urls = finalUrls(t);
     console.log(`\nWould end with: API ${urls.api}  docs ${urls.docs}  edge ${urls.edge}`);
     return;
@@ -180,12 +181,25 @@ async function main() {
     for (const s of [migrate, deployApi, deployEdge]) {
       console.log(renderStep(s, 0).replace(/^\s*0\. /, "• "));
       const argv = s.argv.map((a) =>
-        a === SECRETS_FILE.api ? path.join(tmp, "api-secrets.json") : a === SECRETS_FILE.edge ? path.join(tmp, "edge-secrets.json") : a,
+        a === SECRETS_FILE.api
+          ? path.join(tmp, "api-secrets.json")
+          : a === SECRETS_FILE.edge
+            ? path.join(tmp, "edge-secrets.json")
+            : a,
       );
       const out = await mustWrangler(s, argv);
-      if (s !== migrate) console.log(out.split("\n").filter((l) => /https:\/\/|Uploaded|Deployed/.test(l)).join("\n"));
+      if (s !== migrate)
+        console.log(
+          out
+            .split("\n")
+            .filter((l) => /https:\/\/|Uploaded|Deployed/.test(l))
+            .join("\n"),
+        );
     }
-    const [rows] = await d1Execute({ remote: true, env, config: t.api.configPath }, "select count(*) as n from api_keys");
+    const [rows] = await d1Execute(
+      { remote: true, env, config: t.api.configPath },
+      "select count(*) as n from api_keys",
+    );
     if (Number(rows[0]?.n ?? 0) === 0) {
       console.log(renderStep(firstKey, 0).replace(/^\s*0\. /, "• "));
       const res = await run(path.join(ROOT, "node_modules", ".bin", "tsx"), firstKey.argv, { env: WRANGLER_ENV });
@@ -198,7 +212,9 @@ async function main() {
     rmSync(tmp, { recursive: true, force: true });
   }
   const urls = finalUrls(t);
-  console.log(`\nKeyframe ${env} is deployed.\n  API   ${urls.api}\n  docs  ${urls.docs}\n  edge  ${urls.edge}\n  health ${urls.api}/health`);
+  console.log(
+    `\nKeyframe ${env} is deployed.\n  API   ${urls.api}\n  docs  ${urls.docs}\n  edge  ${urls.edge}\n  health ${urls.api}/health`,
+  );
 }
 
 main().catch((err) => {

@@ -51,10 +51,14 @@ function banner(stack: Stack, key: { secret: string; created: boolean }, vars: R
    transcoder  ${stack.transcoderUrl ?? "(not started: transcoder/src/server.ts is missing)"}
    state       ${path.relative(ROOT, PERSIST_TO)} (kept across restarts)
    KEYFRAME_ENV=development; webhook URLs on localhost/127.0.0.1 are ${
-     vars.ALLOW_PRIVATE_WEBHOOK_URLS === "false" ? "refused (.dev.vars)" : "accepted (ALLOW_PRIVATE_WEBHOOK_URLS=false in .dev.vars refuses them)"
+     vars.ALLOW_PRIVATE_WEBHOOK_URLS === "false"
+       ? "refused (.dev.vars)"
+       : "accepted (ALLOW_PRIVATE_WEBHOOK_URLS=false in .dev.vars refuses them)"
    }
    ingest URLs (input.url) on private addresses are ${
-     vars.ALLOW_PRIVATE_INGEST_URLS === "true" ? "accepted (.dev.vars)" : "refused (ALLOW_PRIVATE_INGEST_URLS=true in .dev.vars allows them)"
+     vars.ALLOW_PRIVATE_INGEST_URLS === "true"
+       ? "accepted (.dev.vars)"
+       : "refused (ALLOW_PRIVATE_INGEST_URLS=true in .dev.vars allows them)"
    }
 
  Admin API key (${key.created ? "new" : "same as last time"}, also in ${path.relative(ROOT, KEY_FILE)}):

@@ -138,10 +138,14 @@ export function targetProblems(t: EnvTarget, opts: { placeholders: boolean }): s
     }
   };
   if (!api.routes.includes(hostOf(api.vars.API_PUBLIC_URL))) {
-    p.push(`wrangler.toml ${where}: API_PUBLIC_URL's host is not one of its routes (${api.routes.join(", ") || "none"})`);
+    p.push(
+      `wrangler.toml ${where}: API_PUBLIC_URL's host is not one of its routes (${api.routes.join(", ") || "none"})`,
+    );
   }
   if (!edge.routes.includes(hostOf(edge.vars.EDGE_PUBLIC_URL))) {
-    p.push(`workers/edge/wrangler.toml ${where}: EDGE_PUBLIC_URL's host is not one of its routes (the edge cache needs a custom domain)`);
+    p.push(
+      `workers/edge/wrangler.toml ${where}: EDGE_PUBLIC_URL's host is not one of its routes (the edge cache needs a custom domain)`,
+    );
   }
   if (!api.containers.some((c) => c.className === "TranscoderContainer")) {
     p.push(`wrangler.toml ${where}: no [[env.${env}.containers]] for TranscoderContainer`);
@@ -149,7 +153,9 @@ export function targetProblems(t: EnvTarget, opts: { placeholders: boolean }): s
   // Another environment's resources must not be shared with this one.
   const named = [api.d1.name, api.bucket, ...api.queues];
   if (!named.every((n) => n.includes(env))) {
-    p.push(`wrangler.toml ${where}: resource names must carry the environment (${named.filter((n) => !n.includes(env)).join(", ")})`);
+    p.push(
+      `wrangler.toml ${where}: resource names must carry the environment (${named.filter((n) => !n.includes(env)).join(", ")})`,
+    );
   }
   if (opts.placeholders) {
     for (const h of [...api.routes, ...edge.routes]) {
@@ -193,7 +199,10 @@ export function parseQueuesList(stdout: string): string[] {
   const header = rows.findIndex((r) => r.includes("name"));
   if (header < 0) return [];
   const col = rows[header].indexOf("name");
-  return rows.slice(header + 1).map((r) => r[col]).filter(Boolean);
+  return rows
+    .slice(header + 1)
+    .map((r) => r[col])
+    .filter(Boolean);
 }
 
 export interface Existing {
@@ -222,9 +231,13 @@ const w = (title: string, argv: string[], skip?: string): Step => ({ title, argv
 export function resourceSteps(t: EnvTarget, have: Pick<Existing, "d1" | "buckets" | "queues">): Step[] {
   const steps: Step[] = [];
   const db = have.d1.find((d) => d.name === t.api.d1.name);
-  steps.push(w(`D1 database ${t.api.d1.name}`, ["d1", "create", t.api.d1.name], db ? `exists (${db.uuid})` : undefined));
+  steps.push(
+    w(`D1 database ${t.api.d1.name}`, ["d1", "create", t.api.d1.name], db ? `exists (${db.uuid})` : undefined),
+  );
   const hasBucket = have.buckets.includes(t.api.bucket);
-  steps.push(w(`R2 bucket ${t.api.bucket}`, ["r2", "bucket", "create", t.api.bucket], hasBucket ? "exists" : undefined));
+  steps.push(
+    w(`R2 bucket ${t.api.bucket}`, ["r2", "bucket", "create", t.api.bucket], hasBucket ? "exists" : undefined),
+  );
   // Dead-letter queues first: a consumer naming a DLQ that does not exist is refused at deploy.
   const queues = [...t.api.queues].sort((a, b) => Number(b.endsWith("-dlq")) - Number(a.endsWith("-dlq")));
   for (const q of queues) {
@@ -265,7 +278,17 @@ export function deploySteps(t: EnvTarget, opts: { secrets: boolean; firstKey: bo
   const secretArgs = (file: string) => (opts.secrets ? ["--secrets-file", file] : []);
   const which = opts.secrets ? " + generated JOB_TOKEN_SECRET" : "";
   return [
-    w(`remote D1 migrations (${t.api.d1.name})`, ["d1", "migrations", "apply", "DB", "--remote", "-c", t.api.configPath, "--env", t.env]),
+    w(`remote D1 migrations (${t.api.d1.name})`, [
+      "d1",
+      "migrations",
+      "apply",
+      "DB",
+      "--remote",
+      "-c",
+      t.api.configPath,
+      "--env",
+      t.env,
+    ]),
     w(`deploy ${t.api.name}${which} and its TranscoderContainer image (Docker builds and pushes it)`, [
       "deploy",
       "-c",
@@ -286,7 +309,16 @@ export function deploySteps(t: EnvTarget, opts: { secrets: boolean; firstKey: bo
     ]),
     {
       title: "first admin API key (scopes *), printed once",
-      argv: ["scripts/keys-create.ts", "--remote", "--env", t.env, "--scopes", "*", "--name", `admin (${t.env} deploy)`],
+      argv: [
+        "scripts/keys-create.ts",
+        "--remote",
+        "--env",
+        t.env,
+        "--scopes",
+        "*",
+        "--name",
+        `admin (${t.env} deploy)`,
+      ],
       kind: "script",
       skip: opts.firstKey === false ? "the database already has API keys" : undefined,
     },
@@ -300,7 +332,16 @@ export function discoverySteps(t: EnvTarget): Step[] {
     w("list R2 buckets", ["r2", "bucket", "list"]),
     w("list queues", ["queues", "list"]),
     w(`list secrets of ${t.api.name}`, ["secret", "list", "-c", t.api.configPath, "--env", t.env, "--format", "json"]),
-    w(`list secrets of ${t.edge.name}`, ["secret", "list", "-c", t.edge.configPath, "--env", t.env, "--format", "json"]),
+    w(`list secrets of ${t.edge.name}`, [
+      "secret",
+      "list",
+      "-c",
+      t.edge.configPath,
+      "--env",
+      t.env,
+      "--format",
+      "json",
+    ]),
   ];
 }
 
@@ -323,7 +364,8 @@ export function setDatabaseId(toml: string, databaseName: string, id: string): s
     "g",
   );
   const matches = toml.match(block)?.length ?? 0;
-  if (matches !== 1) throw new Error(`expected one D1 block named ${databaseName} (database_name then database_id), found ${matches}`);
+  if (matches !== 1)
+    throw new Error(`expected one D1 block named ${databaseName} (database_name then database_id), found ${matches}`);
   return toml.replace(block, `$1${id}$2`);
 }
 
@@ -336,11 +378,20 @@ export function parseCreatedDatabaseId(stdout: string): string {
 
 /** Public URLs the deploy ends with. */
 export function finalUrls(t: EnvTarget): { api: string; docs: string; edge: string } {
-  return { api: `${t.api.vars.API_PUBLIC_URL}/v1`, docs: `${t.api.vars.API_PUBLIC_URL}/docs`, edge: t.api.vars.EDGE_PUBLIC_URL };
+  return {
+    api: `${t.api.vars.API_PUBLIC_URL}/v1`,
+    docs: `${t.api.vars.API_PUBLIC_URL}/docs`,
+    edge: t.api.vars.EDGE_PUBLIC_URL,
+  };
 }
 
 /** One line per step, the way --dry-run prints the plan. */
 export function renderStep(s: Step, n: number): string {
-  const cmd = s.kind === "wrangler" ? `wrangler ${s.argv.join(" ")}` : s.kind === "script" ? `tsx ${s.argv.join(" ")}` : `edit: ${s.argv.join(" = ")}`;
+  const cmd =
+    s.kind === "wrangler"
+      ? `wrangler ${s.argv.join(" ")}`
+      : s.kind === "script"
+        ? `tsx ${s.argv.join(" ")}`
+        : `edit: ${s.argv.join(" = ")}`;
   return `${String(n).padStart(2)}. ${s.skip ? "skip" : "run "}  ${s.title}\n      ${cmd}${s.skip ? `   (${s.skip})` : ""}`;
 }

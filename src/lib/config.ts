@@ -25,7 +25,8 @@ const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\]|0\.0\.0\.0)$/i;
 
 /** Problems with a URL var in a deployed environment (empty, not a URL, not https, loopback). */
 export function publicUrlProblem(name: string, value: string | undefined): string | null {
-  if (!value) return `${name} is not set: set it in wrangler.toml [env.<name>.vars] to this worker's public https origin`;
+  if (!value)
+    return `${name} is not set: set it in wrangler.toml [env.<name>.vars] to this worker's public https origin`;
   let url: URL;
   try {
     url = new URL(value);

@@ -47,7 +47,9 @@ describe("deploy config checks", () => {
     expect(targetProblems(production, { placeholders: false })).toEqual([]);
     expect(targetProblems(staging, { placeholders: false })).toEqual([]);
     // A real deploy refuses the example hostnames until the operator sets theirs.
-    expect(targetProblems(production, { placeholders: true }).join("\n")).toMatch(/api\.keyframe\.example\.com is the shipped example domain/);
+    expect(targetProblems(production, { placeholders: true }).join("\n")).toMatch(
+      /api\.keyframe\.example\.com is the shipped example domain/,
+    );
   });
 
   it("the top level (what a plain `wrangler deploy` gets) carries production values, no loopback", () => {
@@ -64,7 +66,12 @@ describe("deploy config checks", () => {
     expect(shared).toEqual([]);
     expect(production.api.queues).toHaveLength(4);
     expect(production.api.containers).toEqual([
-      { className: "TranscoderContainer", image: path.join(ROOT, "transcoder", "Dockerfile"), instanceType: "standard-3", maxInstances: 10 },
+      {
+        className: "TranscoderContainer",
+        image: path.join(ROOT, "transcoder", "Dockerfile"),
+        instanceType: "standard-3",
+        maxInstances: 10,
+      },
     ]);
   });
 
@@ -73,14 +80,30 @@ describe("deploy config checks", () => {
       ["edge on another database id", (t) => (t.edge.d1.id = "11111111-2222-4333-8444-555555555555"), /D1 differs/],
       ["edge on another bucket", (t) => (t.edge.bucket = "keyframe-media"), /R2 bucket differs/],
       ["edge bound to the wrong API", (t) => (t.edge.apiService = "keyframe-api"), /the edge binds API = keyframe-api/],
-      ["public URL differs", (t) => (t.edge.vars.API_PUBLIC_URL = "https://other.example.org"), /API_PUBLIC_URL differs/],
+      [
+        "public URL differs",
+        (t) => (t.edge.vars.API_PUBLIC_URL = "https://other.example.org"),
+        /API_PUBLIC_URL differs/,
+      ],
       ["development env", (t) => (t.api.vars.KEYFRAME_ENV = "development"), /KEYFRAME_ENV must be "production"/],
-      ["loopback transcoder", (t) => (t.api.vars.TRANSCODER_URL = "http://127.0.0.1:8790"), /TRANSCODER_URL=http:\/\/127\.0\.0\.1:8790 is a loopback/],
-      ["private webhooks allowed", (t) => (t.api.vars.ALLOW_PRIVATE_WEBHOOK_URLS = "true"), /ALLOW_PRIVATE_WEBHOOK_URLS="true"/],
+      [
+        "loopback transcoder",
+        (t) => (t.api.vars.TRANSCODER_URL = "http://127.0.0.1:8790"),
+        /TRANSCODER_URL=http:\/\/127\.0\.0\.1:8790 is a loopback/,
+      ],
+      [
+        "private webhooks allowed",
+        (t) => (t.api.vars.ALLOW_PRIVATE_WEBHOOK_URLS = "true"),
+        /ALLOW_PRIVATE_WEBHOOK_URLS="true"/,
+      ],
       ["http public URL", (t) => (t.api.vars.API_PUBLIC_URL = "http://api.keyframe.example.com"), /must be https/],
       ["no container", (t) => (t.api.containers = []), /no \[\[env\.production\.containers\]\]/],
       ["edge URL without a route", (t) => (t.edge.routes = []), /EDGE_PUBLIC_URL's host is not one of its routes/],
-      ["shared queue", (t) => (t.api.queues = [...t.api.queues, "keyframe-transcode-jobs"]), /must carry the environment/],
+      [
+        "shared queue",
+        (t) => (t.api.queues = [...t.api.queues, "keyframe-transcode-jobs"]),
+        /must carry the environment/,
+      ],
     ];
     for (const [name, mutate, expected] of cases) {
       const t = clone(production);
@@ -156,7 +179,9 @@ describe("writing the database id", () => {
       const changed = after.split("\n").filter((l, i) => l !== before.split("\n")[i]);
       expect(changed).toEqual([`database_id = "${id}"`]);
       expect(setDatabaseId(after, "keyframe-production", id)).toBe(after);
-      expect(after.split("\n").filter((l) => l.startsWith("#"))).toEqual(before.split("\n").filter((l) => l.startsWith("#")));
+      expect(after.split("\n").filter((l) => l.startsWith("#"))).toEqual(
+        before.split("\n").filter((l) => l.startsWith("#")),
+      );
     }
     expect(() => setDatabaseId("x", "keyframe-production", id)).toThrow(/found 0/);
     expect(() => setDatabaseId("x", "keyframe-production", "not-an-id")).toThrow(/not a D1 database id/);
@@ -173,14 +198,27 @@ describe("writing the database id", () => {
 describe("npm run deploy -- --dry-run", () => {
   it("prints every step, in order, without running any (not logged in: every resource assumed missing)", () => {
     const home = mkdtempSync(path.join(tmpdir(), "keyframe-deploy-home-"));
-    const res = spawnSync(path.join(ROOT, "node_modules", ".bin", "tsx"), ["scripts/deploy.ts", "--env", "production", "--dry-run"], {
-      cwd: ROOT,
-      encoding: "utf8",
-      env: { ...process.env, HOME: home, XDG_CONFIG_HOME: home, CLOUDFLARE_API_TOKEN: "", CI: "true", WRANGLER_SEND_METRICS: "false" },
-    });
+    const res = spawnSync(
+      path.join(ROOT, "node_modules", ".bin", "tsx"),
+      ["scripts/deploy.ts", "--env", "production", "--dry-run"],
+      {
+        cwd: ROOT,
+        encoding: "utf8",
+        env: {
+          ...process.env,
+          HOME: home,
+          XDG_CONFIG_HOME: home,
+          CLOUDFLARE_API_TOKEN: "",
+          CI: "true",
+          WRANGLER_SEND_METRICS: "false",
+        },
+      },
+    );
     expect(res.stderr).toBe("");
     expect(res.status).toBe(0);
-    expect(res.stdout).toBe(`Deploy plan for [env.production] (dry run; not logged in to Cloudflare, so every resource is assumed missing):
+    expect(
+      res.stdout,
+    ).toBe(`Deploy plan for [env.production] (dry run; not logged in to Cloudflare, so every resource is assumed missing):
 
  1. run   D1 database keyframe-production
       wrangler d1 create keyframe-production

@@ -13,7 +13,12 @@ import { assetRow, eventTypes, jobRow, seedJob } from "./pipeline-helpers";
 const SOURCE = new Uint8Array([0, 0, 0, 24, 102, 116, 121, 112]);
 
 async function erroredAsset(key: Awaited<ReturnType<typeof createKey>>, source: Uint8Array | null = SOURCE) {
-  const s = await seedJob(key, { assetStatus: "errored", jobStatus: "failed", attempt: 5, source: source ?? undefined });
+  const s = await seedJob(key, {
+    assetStatus: "errored",
+    jobStatus: "failed",
+    attempt: 5,
+    source: source ?? undefined,
+  });
   await env.DB.prepare("update assets set error = ? where id = ?")
     .bind(JSON.stringify({ code: "internal_error", message: "Processing failed after 5 attempts." }), s.assetId)
     .run();
@@ -22,7 +27,9 @@ async function erroredAsset(key: Awaited<ReturnType<typeof createKey>>, source: 
 
 async function jobsOf(assetId: string) {
   return (
-    await env.DB.prepare("select id, status, attempt from jobs where asset_id = ? order by created_at, id").bind(assetId).all()
+    await env.DB.prepare("select id, status, attempt from jobs where asset_id = ? order by created_at, id")
+      .bind(assetId)
+      .all()
   ).results as { id: string; status: string; attempt: number }[];
 }
 
@@ -58,10 +65,14 @@ describe("POST /v1/assets/{id}/reprocess", () => {
   it("the job settings follow the asset and the stored source", async () => {
     const key = await createKey();
     const s = await erroredAsset(key);
-    await env.DB.prepare("update assets set max_resolution = '720p', mp4_support = 'standard' where id = ?").bind(s.assetId).run();
+    await env.DB.prepare("update assets set max_resolution = '720p', mp4_support = 'standard' where id = ?")
+      .bind(s.assetId)
+      .run();
     expect((await api(key, "POST", `/v1/assets/${s.assetId}/reprocess`)).status).toBe(202);
     const fresh = (await jobsOf(s.assetId)).find((j) => j.id !== s.jobId);
-    const row = await env.DB.prepare("select settings from jobs where id = ?").bind(fresh?.id).first<{ settings: string }>();
+    const row = await env.DB.prepare("select settings from jobs where id = ?")
+      .bind(fresh?.id)
+      .first<{ settings: string }>();
     expect(JSON.parse(row?.settings ?? "{}")).toMatchObject({
       max_resolution: "720p",
       mp4_support: "standard",

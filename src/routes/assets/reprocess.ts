@@ -16,7 +16,10 @@ export const route = createRoute({
   ...scoped("assets:write"),
   request: { params: z.object({ asset_id: AssetIdSchema }) },
   responses: {
-    202: { description: "Reprocessing queued; the asset as it is now", content: { "application/json": { schema: AssetSchema } } },
+    202: {
+      description: "Reprocessing queued; the asset as it is now",
+      content: { "application/json": { schema: AssetSchema } },
+    },
     ...errorResponses,
   },
 });

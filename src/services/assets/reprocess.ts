@@ -90,7 +90,12 @@ export async function reprocessAsset({ ctx, input }: Verb<{ assetId: string }>) 
     const text = String((err as Error).message) + String((err as { cause?: Error }).cause?.message);
     if (!/malformed JSON/i.test(text)) throw err;
     const now = await loadAssetRow(ctx, row.id);
-    throw new InvalidStateError("asset", row.id, now.status === "errored" ? "being reprocessed" : now.status, "reprocess");
+    throw new InvalidStateError(
+      "asset",
+      row.id,
+      now.status === "errored" ? "being reprocessed" : now.status,
+      "reprocess",
+    );
   }
   await enqueueJob(ctx.env, jobId);
   return { asset: await getAssetView(ctx, row.id), jobId };
