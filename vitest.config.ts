@@ -1,15 +1,26 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { devApiVars, devEdgeVars } from "./scripts/lib/dev-vars.js";
 import { deriveEdgeApiSecretNode, thumbnailApiStub } from "./test/edge/thumbnail-api-stub.js";
 
 const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
 
-/** Bindings only tests need: secrets that production gets from `wrangler secret put`. */
-const testBindings = {
-  JOB_TOKEN_SECRET: "test-job-token-secret-0123456789abcdef",
+/**
+ * The wrangler.toml files carry production values; tests run as development, with the same values
+ * `npm start` passes (scripts/lib/dev-vars.ts).
+ */
+const devUrls = {
+  apiUrl: "http://127.0.0.1:8787",
+  edgeUrl: "http://127.0.0.1:8788",
   // Queue messages are really delivered in tests: never let them reach a developer's running transcoder.
-  TRANSCODER_URL: "http://127.0.0.1:9",
+  transcoderUrl: "http://127.0.0.1:9",
+};
+
+/** Bindings only tests need: development vars, and secrets that production gets from `wrangler secret put`. */
+const testBindings = {
+  ...devApiVars(devUrls),
+  JOB_TOKEN_SECRET: "test-job-token-secret-0123456789abcdef",
   TEST_MIGRATIONS: migrations,
   KEYFRAME_TEST_LOGS: process.env.KEYFRAME_TEST_LOGS ?? "",
 };
@@ -61,7 +72,7 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./workers/edge/wrangler.toml" },
             miniflare: {
-              bindings: { ...testBindings, EDGE_API_SECRET: edgeApiSecret },
+              bindings: { ...testBindings, ...devEdgeVars(devUrls), EDGE_API_SECRET: edgeApiSecret },
               // The API worker behind the edge's `API` service binding: a Node stub of its thumbnail endpoint.
               serviceBindings: { API: thumbnailApiStub(edgeApiSecret) },
             },

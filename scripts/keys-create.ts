@@ -26,6 +26,7 @@ async function main() {
         remote: { type: "boolean", default: false },
         "persist-to": { type: "string" },
         config: { type: "string" },
+        env: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -51,6 +52,7 @@ async function main() {
     remote: values.remote === true,
     persistTo: values["persist-to"] as string | undefined,
     config: values.config as string | undefined,
+    env: values.env as string | undefined,
   };
   const scopes = validateScopes(values.scopes.split(/[\s,]+/));
   if (!target.remote) await applyMigrations(target);
@@ -74,7 +76,7 @@ async function main() {
     return;
   }
   console.log(`Created API key ${key.keyId} (${key.name}) in ${key.environmentId} with scopes ${key.scopes.join(" ")}
-${target.remote ? "Database: remote" : `Database: local${target.persistTo ? ` (${target.persistTo})` : ""}`}
+${target.remote ? `Database: remote${target.env ? ` (--env ${target.env})` : ""}` : `Database: local${target.persistTo ? ` (${target.persistTo})` : ""}`}
 
   ${key.secret}
 

@@ -7,6 +7,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { KEY_SECRET_RE } from "../src/lib/auth";
+import { readDevVarsFile } from "./lib/dev-vars";
 import { createKeyInD1, keyIsLive } from "./lib/keys";
 import { type Stack, startStack } from "./lib/stack";
 import { ROOT } from "./lib/wrangler";
@@ -14,6 +15,8 @@ import { ROOT } from "./lib/wrangler";
 // KEYFRAME_STATE_DIR moves the whole local state (tests start a fresh one); the admin key file sits beside it.
 const PERSIST_TO = path.resolve(process.env.KEYFRAME_STATE_DIR ?? path.join(ROOT, ".wrangler", "state"));
 const KEY_FILE = path.join(path.dirname(PERSIST_TO), "keyframe-admin-key");
+/** The API worker's local overrides (dotenv syntax); they win over npm start's development defaults. */
+const DEV_VARS_FILE = path.join(ROOT, ".dev.vars");
 
 function port(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -42,7 +45,7 @@ async function ensureAdminKey(): Promise<{ secret: string; created: boolean }> {
   return { secret: key.secret, created: true };
 }
 
-function banner(stack: Stack, key: { secret: string; created: boolean }) {
+function banner(stack: Stack, key: { secret: string; created: boolean }, vars: Record<string, string>) {
   const api = stack.apiUrl;
   const edge = stack.edgeUrl;
   console.log(`
@@ -53,6 +56,16 @@ function banner(stack: Stack, key: { secret: string; created: boolean }) {
    edge        ${edge}
    transcoder  ${stack.transcoderUrl ?? "(not started: transcoder/src/server.ts is missing)"}
    state       ${path.relative(ROOT, PERSIST_TO)} (kept across restarts)
+   KEYFRAME_ENV=development; webhook URLs on localhost/127.0.0.1 are ${
+     vars.ALLOW_PRIVATE_WEBHOOK_URLS === "false"
+       ? "refused (.dev.vars)"
+       : "accepted (ALLOW_PRIVATE_WEBHOOK_URLS=false in .dev.vars refuses them)"
+   }
+   ingest URLs (input.url) on private addresses are ${
+     vars.ALLOW_PRIVATE_INGEST_URLS === "true"
+       ? "accepted (.dev.vars)"
+       : "refused (ALLOW_PRIVATE_INGEST_URLS=true in .dev.vars allows them)"
+   }
 
  Admin API key (${key.created ? "new" : "same as last time"}, also in ${path.relative(ROOT, KEY_FILE)}):
    export KEYFRAME_KEY=${key.secret}
@@ -88,7 +101,9 @@ async function main() {
   };
   process.on("SIGINT", early);
   process.on("SIGTERM", early);
+  const vars = readDevVarsFile(DEV_VARS_FILE);
   const stack = await startStack({
+    vars,
     apiPort: port("KEYFRAME_API_PORT", 8787),
     edgePort: port("KEYFRAME_EDGE_PORT", 8788),
     transcoderPort: port("KEYFRAME_TRANSCODER_PORT", 8790),
@@ -124,7 +139,7 @@ async function main() {
       void shutdown(1);
     });
   }
-  banner(stack, key as { secret: string; created: boolean });
+  banner(stack, key as { secret: string; created: boolean }, vars);
 }
 
 main().catch((err) => {

@@ -5,6 +5,7 @@
 import { authMiddleware, createApp, jsonBodyLimit, onError, requestIdMiddleware } from "./app";
 import { scheduled } from "./cron";
 import { registerDashboard } from "./dashboard";
+import { cachedApiConfigProblems } from "./lib/config";
 import { withRetryingDb } from "./lib/d1-retry";
 import { problemResponse } from "./lib/errors";
 import { idempotencyMiddleware } from "./lib/idempotency";
@@ -20,6 +21,17 @@ export { UploadSession } from "./uploads/upload-session";
 export const app = createApp();
 
 app.use("*", requestIdMiddleware);
+// A deployed worker with development leftovers takes no work (src/lib/config.ts); /v1/health says why.
+app.use("/v1/*", async (c, next) => {
+  if (c.req.path === "/v1/health" || c.req.path === "/v1/openapi.json") return next();
+  const problems = cachedApiConfigProblems(c.env);
+  if (problems.length === 0) return next();
+  return problemResponse(
+    "service_unavailable",
+    `This Keyframe deployment is misconfigured and takes no work until it is fixed: ${problems.join("; ")}.`,
+    c.get("requestId"),
+  );
+});
 app.use("/v1/*", async (c, next) => {
   // Health and the spec are public; everything else under /v1 needs a key.
   if (c.req.path === "/v1/health" || c.req.path === "/v1/openapi.json") return next();

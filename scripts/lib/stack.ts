@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { deriveEdgeApiSecret } from "../../src/lib/edge-auth";
+import { devApiVars, devEdgeVars } from "./dev-vars";
 import { freePort, type Service, startService, waitForHttp } from "./proc";
 import { API_CONFIG, applyMigrations, EDGE_CONFIG, ROOT, wranglerBin } from "./wrangler";
 
@@ -162,17 +163,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       }
     };
 
+    // wrangler.toml holds production values: every development value is passed here (scripts/lib/dev-vars.ts).
     const apiVars = {
-      API_PUBLIC_URL: apiUrl,
-      EDGE_PUBLIC_URL: edgeUrl,
-      TRANSCODER_URL: transcoderUrl ?? `http://${host}:${opts.transcoderPort}`,
+      ...devApiVars({ apiUrl, edgeUrl, transcoderUrl: transcoderUrl ?? `http://${host}:${opts.transcoderPort}` }),
       ...secrets,
       ...opts.vars,
     };
     // The edge's only secret: the HMAC key of its calls to the API, derived from JOB_TOKEN_SECRET.
     const edgeVars = {
-      API_PUBLIC_URL: apiUrl,
-      EDGE_PUBLIC_URL: edgeUrl,
+      ...devEdgeVars({ apiUrl, edgeUrl }),
       EDGE_API_SECRET: await deriveEdgeApiSecret(secrets.JOB_TOKEN_SECRET),
       ...opts.edgeVars,
     };

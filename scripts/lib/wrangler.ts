@@ -18,6 +18,8 @@ export interface D1Target {
   persistTo?: string;
   /** wrangler config naming the DB binding; the API worker's by default. */
   config?: string;
+  /** wrangler environment (`--env`), e.g. "production": its own database. */
+  env?: string;
 }
 
 export function run(
@@ -52,6 +54,7 @@ export function wranglerBin(): string {
 
 function targetArgs(t: D1Target): string[] {
   const args = ["-c", t.config ?? API_CONFIG];
+  if (t.env) args.push("--env", t.env);
   if (t.remote) args.push("--remote");
   else {
     args.push("--local");

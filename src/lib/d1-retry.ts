@@ -3,7 +3,7 @@
  *
  * Everywhere: the errors Cloudflare documents as retryable ("Network connection lost", "storage caused
  * object to be reset", "reset because its code was updated"; d1/best-practices/retry-queries).
- * Outside production also SQLite's lock: locally the API and the edge are two `wrangler dev` processes
+ * In development only (KEYFRAME_ENV=development, which `npm start` and the tests set) also SQLite's lock: locally the API and the edge are two `wrangler dev` processes
  * over one state folder, and a read in one while the other writes fails with SQLITE_BUSY, which reaches
  * the worker as "internal error; reference = …" (measured: 4 writers + 8 readers → a third of the edge's
  * reads and over half of the API's writes answered 500). A statement or batch that hit the lock did not
@@ -12,6 +12,8 @@
  * Exponential backoff with jitter (10 ms doubling, capped at 250 ms), 10 attempts: ~1.5 s at most. Statements keep their native identity
  * for `batch`, which only takes D1's own prepared statements.
  */
+
+import { isDevelopment } from "./config";
 
 const DOCUMENTED = [
   "Network connection lost",
@@ -75,7 +77,7 @@ export function withD1Retry(db: D1Database, opts: { local: boolean }): D1Databas
 export function withRetryingDb<E extends { DB: D1Database; KEYFRAME_ENV?: string }>(env: E): E {
   let out = wrappedEnvs.get(env) as E | undefined;
   if (!out) {
-    out = { ...env, DB: withD1Retry(env.DB, { local: env.KEYFRAME_ENV !== "production" }) };
+    out = { ...env, DB: withD1Retry(env.DB, { local: isDevelopment(env) }) };
     wrappedEnvs.set(env, out);
   }
   return out;

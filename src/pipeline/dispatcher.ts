@@ -1,8 +1,9 @@
 /**
- * The one place that hands a job to a transcoder. Locally (TRANSCODER_URL set, not production) it
+ * The one place that hands a job to a transcoder. Locally (KEYFRAME_ENV=development, TRANSCODER_URL set) it
  * POSTs to the Node process; in production it goes to the TRANSCODER container Durable Object. Either
  * way it only waits for the 202 "accepted": the transcode itself runs detached from the queue.
  */
+import { isDevelopment } from "../lib/config";
 import type { JobDispatch } from "../lib/transcoder-protocol";
 
 /** Dispatch could not be handed over (connection refused, timeout, non-202): retry later. */
@@ -20,8 +21,9 @@ export type DispatchFn = (env: Env, payload: JobDispatch) => Promise<void>;
 
 const DISPATCH_TIMEOUT_MS = 30_000;
 
+/** Only development talks to a local process: staging and production always use the container. */
 export function usesContainer(env: Env): boolean {
-  return env.KEYFRAME_ENV === "production" || !env.TRANSCODER_URL;
+  return !isDevelopment(env) || !env.TRANSCODER_URL;
 }
 
 export const dispatch: DispatchFn = async (env, payload) => {

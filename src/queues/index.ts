@@ -2,11 +2,13 @@
  * Queue entry: routes each batch to its consumer by queue name. Every consumer acks or retries each
  * message explicitly (delivery is at-least-once; consumers are idempotent).
  */
+import { cachedApiConfigProblems } from "../lib/config";
 import { log } from "../lib/log";
 
 export type QueueHandler = (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) => Promise<void>;
 
 const handlers: Record<string, QueueHandler> = {};
+const MISCONFIGURED_RETRY_S = 600;
 
 /** Consumers register by queue-name suffix so environment-prefixed queue names still route. */
 export function registerQueueHandler(suffix: string, handler: QueueHandler) {
@@ -21,6 +23,14 @@ export async function queue(batch: MessageBatch<unknown>, env: Env, ctx: Executi
   if (!suffix) {
     log.error("queue_unrouted", { queue: batch.queue, messages: batch.messages.length });
     batch.retryAll({ delaySeconds: 60 });
+    return;
+  }
+  // A misconfigured deployment dispatches nothing (src/lib/config.ts): the jobs wait for the fix rather than
+  // burning their attempts against a transcoder that cannot exist.
+  const problems = suffix === "transcode-jobs" ? cachedApiConfigProblems(env) : [];
+  if (problems.length > 0) {
+    log.error("queue_held_misconfigured", { queue: batch.queue, messages: batch.messages.length, problems });
+    batch.retryAll({ delaySeconds: MISCONFIGURED_RETRY_S });
     return;
   }
   await handlers[suffix](batch, env, ctx);

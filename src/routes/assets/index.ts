@@ -3,6 +3,7 @@ import { registerCreateAsset } from "./create";
 import { registerDeleteAsset } from "./delete";
 import { registerGetAsset } from "./get";
 import { registerListAssets } from "./list";
+import { registerReprocessAsset } from "./reprocess";
 import { registerUpdateAsset } from "./update";
 
 export function registerAssetRoutes(app: App) {
@@ -11,4 +12,5 @@ export function registerAssetRoutes(app: App) {
   registerGetAsset(app);
   registerUpdateAsset(app);
   registerDeleteAsset(app);
+  registerReprocessAsset(app);
 }

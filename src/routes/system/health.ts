@@ -1,18 +1,33 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App } from "../../app";
+import { cachedApiConfigProblems, KEYFRAME_ENVS } from "../../lib/config";
 
 const HealthSchema = z
-  .object({ ok: z.boolean(), database: z.enum(["ok", "unavailable"]), time: z.string() })
+  .object({
+    ok: z.boolean(),
+    database: z.enum(["ok", "unavailable"]),
+    config: z.object({
+      env: z.string().openapi({ description: `KEYFRAME_ENV: one of ${KEYFRAME_ENVS.join(", ")}` }),
+      ok: z.boolean(),
+      problems: z.array(z.string()).openapi({
+        description: "Why this deployment takes no work (development leftovers, missing secrets); empty when ok",
+      }),
+    }),
+    time: z.string(),
+  })
   .openapi("Health");
 
 export const route = createRoute({
   method: "get",
   path: "/v1/health",
   tags: ["System"],
-  summary: "Liveness and database reachability (no auth)",
+  summary: "Liveness, database reachability and deployment configuration (no auth)",
   responses: {
     200: { description: "Healthy", content: { "application/json": { schema: HealthSchema } } },
-    503: { description: "Database unreachable", content: { "application/json": { schema: HealthSchema } } },
+    503: {
+      description: "Database unreachable, or the deployment is misconfigured (see config.problems)",
+      content: { "application/json": { schema: HealthSchema } },
+    },
   },
 });
 
@@ -24,7 +39,10 @@ export function registerHealth(app: App) {
     } catch {
       database = "unavailable";
     }
-    const body = { ok: database === "ok", database, time: new Date().toISOString() };
-    return database === "ok" ? c.json(body, 200) : c.json(body, 503);
+    const problems = cachedApiConfigProblems(c.env);
+    const config = { env: c.env.KEYFRAME_ENV ?? "", ok: problems.length === 0, problems };
+    const ok = database === "ok" && config.ok;
+    const body = { ok, database, config, time: new Date().toISOString() };
+    return ok ? c.json(body, 200) : c.json(body, 503);
   });
 }

@@ -1,5 +1,5 @@
 /**
- * Which URLs may receive webhooks: https only in production, and never private, loopback or
+ * Which URLs may receive webhooks: https only outside development, and never private, loopback or
  * link-local addresses unless the deployment allows them (local development and tests set
  * ALLOW_PRIVATE_WEBHOOK_URLS, or ALLOW_PRIVATE_INGEST_URLS, to "true"). Checked on create/update
  * and again before every send.
@@ -12,7 +12,7 @@ type PolicyEnv = Pick<Env, "KEYFRAME_ENV" | "ALLOW_PRIVATE_INGEST_URLS" | "ALLOW
 export function checkWebhookUrl(env: PolicyEnv, url: string): UrlVerdict {
   return checkOutboundUrl(url, {
     allowPrivate: env.ALLOW_PRIVATE_WEBHOOK_URLS === "true" || env.ALLOW_PRIVATE_INGEST_URLS === "true",
-    requireHttps: env.KEYFRAME_ENV === "production",
+    requireHttps: env.KEYFRAME_ENV !== "development",
   });
 }
 
