@@ -10,6 +10,7 @@ import { registerPlaybackIdRoutes } from "./playback-ids";
 import { registerSigningKeyRoutes } from "./signing-keys";
 import { registerHealth } from "./system/health";
 import { registerTusRoutes } from "./tus";
+import { registerTrackRoutes } from "./tracks";
 import { registerUploadByteRoutes } from "./upload-bytes";
 import { registerUploadRoutes } from "./uploads";
 import { registerWebhookRoutes } from "./webhooks";
@@ -20,6 +21,7 @@ export function registerRoutes(app: App) {
   registerHealth(app);
   registerAssetRoutes(app);
   registerPlaybackIdRoutes(app);
+  registerTrackRoutes(app);
   registerUploadRoutes(app);
   registerKeyRoutes(app);
   registerSigningKeyRoutes(app);
