@@ -32,7 +32,8 @@ export function parseClipRange(
   for (const name of CLIP_PARAMS) {
     const v = raw[name];
     if (v === undefined) continue;
-    if (!NUMBER_RE.test(v.trim())) return bad(`${name} must be a non-negative number of seconds, got '${v.slice(0, 40)}'.`);
+    if (!NUMBER_RE.test(v.trim()))
+      return bad(`${name} must be a non-negative number of seconds, got '${v.slice(0, 40)}'.`);
     values[name] = Number(v.trim());
   }
   const start = values.asset_start_time;

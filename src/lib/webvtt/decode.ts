@@ -5,10 +5,12 @@
  */
 import { SUBTITLE_LIMITS, type SubtitleError } from "./parse";
 
-export type DecodeResult = { ok: true; text: string; encoding: "utf-8" | "utf-16le" | "utf-16be" } | {
-  ok: false;
-  error: SubtitleError;
-};
+export type DecodeResult =
+  | { ok: true; text: string; encoding: "utf-8" | "utf-16le" | "utf-16be" }
+  | {
+      ok: false;
+      error: SubtitleError;
+    };
 
 export function decodeSubtitleBytes(bytes: Uint8Array): DecodeResult {
   if (bytes.byteLength > SUBTITLE_LIMITS.maxBytes) {
@@ -24,7 +26,11 @@ export function decodeSubtitleBytes(bytes: Uint8Array): DecodeResult {
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return utf16(bytes.subarray(2), "utf-16be");
   const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
   try {
-    return { ok: true, text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(body), encoding: "utf-8" };
+    return {
+      ok: true,
+      text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(body),
+      encoding: "utf-8",
+    };
   } catch {
     const at = firstInvalidUtf8(body);
     const offset = at + (body === bytes ? 0 : 3);

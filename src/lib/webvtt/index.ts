@@ -20,3 +20,8 @@ export function normalizeSubtitles(bytes: Uint8Array): NormalizeResult {
   if (!parsed.ok) return parsed;
   return { ok: true, vtt: serializeWebVtt(parsed.value.cues), parsed: parsed.value, encoding: decoded.encoding };
 }
+
+/** R2 key of a track's normalised WebVTT (outside any run prefix: tracks outlive re-processing). */
+export function textTrackKey(assetId: string, trackId: string): string {
+  return `assets/${assetId}/tracks/${trackId}.vtt`;
+}

@@ -115,8 +115,7 @@ export function parseSubtitles(input: string): ParseResult {
     };
   }
   // SRT: the first block is an index line then a timing line, or a timing line straight away.
-  const looksSrt =
-    isTimingLine(first) || (/^\s*\d+\s*$/.test(first) && isTimingLine(lines[firstContent + 1] ?? ""));
+  const looksSrt = isTimingLine(first) || (/^\s*\d+\s*$/.test(first) && isTimingLine(lines[firstContent + 1] ?? ""));
   if (!looksSrt) {
     return {
       ok: false,

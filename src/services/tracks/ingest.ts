@@ -8,13 +8,13 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { createDb, schema } from "../../db/client";
 import { log } from "../../lib/log";
+import { nowIso } from "../../lib/time";
 import { checkOutboundUrl } from "../../lib/url-safety";
 import { normalizeSubtitles, SUBTITLE_LIMITS, type SubtitleError } from "../../lib/webvtt";
-import { nowIso } from "../../lib/time";
-import type { ConsumerOutcome } from "../jobs/start";
-import { backoffSeconds, systemContext } from "../jobs/system";
 import type { ServiceContext } from "../context";
 import { commit } from "../events/record";
+import type { ConsumerOutcome } from "../jobs/start";
+import { backoffSeconds, systemContext } from "../jobs/system";
 import { type TrackRow, trackKey } from "./serialize";
 import { trackEvent } from "./verbs";
 
@@ -96,7 +96,8 @@ export async function ingestTextTrack(
   let res: Response;
   for (let hop = 0; ; hop++) {
     const verdict = checkOutboundUrl(url, { allowPrivate });
-    if (!verdict.ok) return fail({ code: "text_url_forbidden", message: `The track URL was refused: ${verdict.reason}.` });
+    if (!verdict.ok)
+      return fail({ code: "text_url_forbidden", message: `The track URL was refused: ${verdict.reason}.` });
     try {
       res = await fetch(verdict.url.toString(), { redirect: "manual", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
     } catch (err) {
@@ -105,8 +106,10 @@ export async function ingestTextTrack(
     if (res.status >= 300 && res.status < 400 && res.status !== 304) {
       const location = res.headers.get("location");
       await res.body?.cancel();
-      if (!location) return fail({ code: "text_fetch_failed", message: `Redirect (HTTP ${res.status}) without a Location.` });
-      if (hop >= MAX_REDIRECTS) return fail({ code: "text_fetch_failed", message: `More than ${MAX_REDIRECTS} redirects.` });
+      if (!location)
+        return fail({ code: "text_fetch_failed", message: `Redirect (HTTP ${res.status}) without a Location.` });
+      if (hop >= MAX_REDIRECTS)
+        return fail({ code: "text_fetch_failed", message: `More than ${MAX_REDIRECTS} redirects.` });
       url = new URL(location, verdict.url).toString();
       continue;
     }
@@ -118,7 +121,10 @@ export async function ingestTextTrack(
     return fail({ code: "text_fetch_failed", message: `The track URL answered HTTP ${res.status}.` });
   }
   const declared = Number(res.headers.get("content-length") ?? "NaN");
-  const tooLarge = { code: "text_too_large", message: `The file is larger than the ${SUBTITLE_LIMITS.maxBytes} byte limit.` };
+  const tooLarge = {
+    code: "text_too_large",
+    message: `The file is larger than the ${SUBTITLE_LIMITS.maxBytes} byte limit.`,
+  };
   if (declared > SUBTITLE_LIMITS.maxBytes) {
     await res.body?.cancel();
     return fail(tooLarge);
@@ -135,8 +141,11 @@ export async function ingestTextTrack(
 
   // Deleted while we fetched: store nothing.
   const current = await findTrack(ctx.db, row.id);
-  if (current?.status !== "preparing") return { action: "ack", reason: `track moved on (${current?.status ?? "deleted"})` };
-  await env.MEDIA.put(trackKey(row.assetId, row.id), result.vtt, { httpMetadata: { contentType: "text/vtt; charset=utf-8" } });
+  if (current?.status !== "preparing")
+    return { action: "ack", reason: `track moved on (${current?.status ?? "deleted"})` };
+  await env.MEDIA.put(trackKey(row.assetId, row.id), result.vtt, {
+    httpMetadata: { contentType: "text/vtt; charset=utf-8" },
+  });
   const now = nowIso();
   const details = {
     format: result.parsed.format,

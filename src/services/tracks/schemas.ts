@@ -39,11 +39,17 @@ export const CreateTrackSchema = z
       description: "Marks the track as closed captions (SDH). Default: true for `captions`, false for `subtitles`.",
     }),
     default: z.boolean().optional().openapi({
-      description: "Players select this track unless the viewer chose another. At most one per asset: setting it clears it on the others.",
+      description:
+        "Players select this track unless the viewer chose another. At most one per asset: setting it clears it on the others.",
     }),
-    url: z.string().url().max(2048).optional().openapi({
-      description: `An SRT or WebVTT file the API fetches (public http(s) only, up to ${SUBTITLE_LIMITS.maxBytes} bytes).`,
-    }),
+    url: z
+      .string()
+      .url()
+      .max(2048)
+      .optional()
+      .openapi({
+        description: `An SRT or WebVTT file the API fetches (public http(s) only, up to ${SUBTITLE_LIMITS.maxBytes} bytes).`,
+      }),
     content: z.string().max(MAX_INLINE_CONTENT_CHARS).optional().openapi({
       description: "The SRT or WebVTT file itself, for small files (the request body is capped at 1 MiB).",
     }),

@@ -3,10 +3,7 @@ import type { Track } from "./schemas";
 
 export type TrackRow = typeof schema.assetTracks.$inferSelect;
 
-/** R2 key of a track's normalised WebVTT (outside any run prefix: tracks outlive re-processing). */
-export function trackKey(assetId: string, trackId: string): string {
-  return `assets/${assetId}/tracks/${trackId}.vtt`;
-}
+export { textTrackKey as trackKey } from "../../lib/webvtt";
 
 export function serializeTrack(row: TrackRow): Track {
   return {

@@ -13,7 +13,7 @@ import { normalizeSubtitles } from "../../lib/webvtt";
 import { loadAssetRow } from "../assets/load";
 import type { ServiceContext, Verb } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
-import { canonicalLanguage, type CreateTrackInput, type Track } from "./schemas";
+import { type CreateTrackInput, canonicalLanguage, type Track } from "./schemas";
 import { serializeTrack, type TrackRow, trackKey } from "./serialize";
 
 /** A language's English name ("en-US" → "English (United States)"), else the tag itself. */
@@ -83,7 +83,10 @@ export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: 
         .filter(Boolean)
         .join(", ");
       throw new ValidationError(`The subtitle file was refused (${result.error.code}): ${result.error.message}`, [
-        { location: "json.content", message: `${result.error.code}${where ? ` (${where})` : ""}: ${result.error.message}` },
+        {
+          location: "json.content",
+          message: `${result.error.code}${where ? ` (${where})` : ""}: ${result.error.message}`,
+        },
       ]);
     }
     await ctx.env.MEDIA.put(trackKey(asset.id, id), result.vtt, {
