@@ -15,8 +15,8 @@ export const SUBTITLE_LIMITS = {
   maxCues: 20_000,
   /** Characters of one cue's text. */
   maxCueChars: 2_000,
-  /** No cue may end after this (seconds): 100 hours. */
-  maxTimeSeconds: 360_000,
+  /** No cue may end after this (seconds): 1000 hours. */
+  maxTimeSeconds: 3_600_000,
 } as const;
 
 export type SubtitleErrorCode =
@@ -75,8 +75,9 @@ export function parseTimestamp(raw: string): { ok: true; ms: number } | { ok: fa
   return { ok: true, ms: ((hours * 60 + minutes) * 60 + seconds) * 1000 + ms };
 }
 
+/** A line that is meant as cue timing: a number-ish token, then `-->`. Text that merely contains "-->" is not. */
 function isTimingLine(line: string): boolean {
-  return line.includes("-->");
+  return /^\s*[^\s]*\d[^\s]*\s+-->(?:\s|$)/.test(line);
 }
 
 /** Markup that WebVTT does not know: SubRip <font …>, ASS override blocks. */
