@@ -69,7 +69,11 @@ describe("captions and instant clips in hls.js", () => {
     const up = await uploadFile(e, new Uint8Array(readFileSync(clip)));
     expect(up.putStatus).toBe(200);
     assetId = up.assetId as string;
-    const asset = await e.waitForAsset(assetId, (a) => a.renditions_status === "complete" || a.status === "errored");
+    const asset = await e.waitForAsset(
+      assetId,
+      (a) => a.renditions_status === "complete" || a.status === "errored",
+      300_000,
+    );
     expect(asset.status).toBe("ready");
     playbackId = asset.playback_ids[0].id;
     const track = await e.api("POST", `/v1/assets/${assetId}/tracks`, {
@@ -82,7 +86,8 @@ describe("captions and instant clips in hls.js", () => {
     expect(track.status).toBe(201);
     expect(track.body.status).toBe("ready");
     trackId = track.body.id;
-  });
+    // The stack, ffmpeg and the ladder share two cores with other test runs: generous.
+  }, 420_000);
 
   afterAll(async () => {
     await e?.close();

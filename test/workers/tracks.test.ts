@@ -91,8 +91,8 @@ describe("POST /v1/assets/{id}/tracks (inline content)", () => {
     for (const [content, expected] of cases) {
       const res = await post(content);
       expectProblem(res, 400, "validation_failed", expected);
-      expect(res.body.errors[0].location).toBe("json.content");
-      expect(res.body.errors[0].message.startsWith(expected), res.body.errors[0].message).toBe(true);
+      expect((res.body.errors as any[])[0].location).toBe("json.content");
+      expect((res.body.errors as any[])[0].message.startsWith(expected), (res.body.errors as any[])[0].message).toBe(true);
     }
     const { results } = await env.DB.prepare("select id from asset_tracks where asset_id = ?").bind(asset.id).all();
     expect(results).toHaveLength(0);
@@ -105,7 +105,7 @@ describe("POST /v1/assets/{id}/tracks (inline content)", () => {
     const bad = async (body: unknown, location: string) => {
       const res = await api(key, "POST", tracks(asset.id), body);
       expectProblem(res, 400, "validation_failed", location);
-      expect(res.body.errors.map((e: any) => e.location)).toContain(location);
+      expect((res.body.errors as any[]).map((e: any) => e.location)).toContain(location);
     };
     await bad({ ...base, language_code: "english!" }, "json.language_code");
     await bad({ ...base, language_code: "x" }, "json.language_code");
@@ -229,5 +229,25 @@ describe("POST /v1/assets/{id}/tracks (url)", () => {
     await runQueue(TRANSCODE_DLQ, [{ kind: "text_track", track_id: id }]);
     const view = await api(key, "GET", `${tracks(asset.id)}/${id}`);
     expect(view.body).toMatchObject({ status: "errored", error: { code: "text_fetch_failed" } });
+  });
+});
+
+describe("POST /v1/playback-ids/{pb}/tokens with a clip pin", () => {
+  it("pins the range into the video token only; a bad range is refused", async () => {
+    const key = await createKey();
+    const asset = await createAsset(key, { playback_policy: "signed" });
+    const pb = asset.playback_ids[0].id;
+    const res = await api(key, "POST", `/v1/playback-ids/${pb}/tokens`, {
+      clip: { asset_start_time: 7, asset_end_time: 9.5 },
+    });
+    expect(res.status).toBe(200);
+    const claims = (t: string) => JSON.parse(Buffer.from(t.split(".")[1], "base64url").toString());
+    expect(claims(res.body.video as string)).toMatchObject({ aud: "v", asset_start_time: 7, asset_end_time: 9.5 });
+    expect(claims(res.body.thumbnail as string).asset_start_time).toBeUndefined();
+    const bad = await api(key, "POST", `/v1/playback-ids/${pb}/tokens`, {
+      clip: { asset_start_time: 9, asset_end_time: 2 },
+    });
+    expectProblem(bad, 400, "validation_failed");
+    expect((bad.body.errors as any[])[0].location).toBe("json.clip.asset_end_time");
   });
 });
