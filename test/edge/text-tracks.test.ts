@@ -9,11 +9,18 @@ import { type SeededAsset, seedAsset, seedPlaybackId, seedSigningKey, sign } fro
 const EDGE = "https://edge.test";
 const get = (path: string, headers: Record<string, string> = {}) => SELF.fetch(`${EDGE}${path}`, { headers });
 
-const SRT = "1\n00:00:01,000 --> 00:00:02,000\nFirst\n\n2\n00:00:05,500 --> 00:00:07,000\nSpans the boundary\n\n3\n00:00:08,000 --> 00:00:09,000\nLast\n";
+const SRT =
+  "1\n00:00:01,000 --> 00:00:02,000\nFirst\n\n2\n00:00:05,500 --> 00:00:07,000\nSpans the boundary\n\n3\n00:00:08,000 --> 00:00:09,000\nLast\n";
 
 async function seedTrack(
   asset: SeededAsset,
-  opts: { textType?: "subtitles" | "captions"; lang?: string; name?: string; isDefault?: boolean; status?: string } = {},
+  opts: {
+    textType?: "subtitles" | "captions";
+    lang?: string;
+    name?: string;
+    isDefault?: boolean;
+    status?: string;
+  } = {},
 ) {
   const id = newId("track");
   const r = normalizeSubtitles(new TextEncoder().encode(SRT));
@@ -77,7 +84,9 @@ describe("text tracks at the edge", () => {
     const p = await playlist.text();
     // The seeded video has 6 s + 4 s segments and TARGETDURATION 6.
     expect(p).toContain("#EXT-X-TARGETDURATION:6\n");
-    expect(p).toContain(`#EXTINF:6.000000,\n/${pb}/text/${id}/0.vtt\n#EXTINF:4.000000,\n/${pb}/text/${id}/1.vtt\n#EXT-X-ENDLIST`);
+    expect(p).toContain(
+      `#EXTINF:6.000000,\n/${pb}/text/${id}/0.vtt\n#EXTINF:4.000000,\n/${pb}/text/${id}/1.vtt\n#EXT-X-ENDLIST`,
+    );
 
     const s0 = await get(`/${pb}/text/${id}/0.vtt`);
     expect(s0.headers.get("content-type")).toBe("text/vtt; charset=utf-8");

@@ -12,16 +12,9 @@ import { launchChromium, servePlayerPage } from "./support/browser";
 import { type E2E, startE2E, uploadFile } from "./support/e2e";
 import { makeClip } from "./support/media";
 
-const SRT = [
-  "1",
-  "00:00:02,000 --> 00:00:04,000",
-  "Alpha",
-  "",
-  "2",
-  "00:00:07,500 --> 00:00:09,500",
-  "Bravo",
-  "",
-].join("\r\n");
+const SRT = ["1", "00:00:02,000 --> 00:00:04,000", "Alpha", "", "2", "00:00:07,500 --> 00:00:09,500", "Bravo", ""].join(
+  "\r\n",
+);
 
 /** Plays `src` to its end, sampling currentTime and the active cues of every text track every 100 ms. */
 const PAGE = `<!doctype html><html><body><video id="v" muted playsinline></video>
@@ -127,7 +120,8 @@ describe("captions and instant clips in hls.js", () => {
         name: "English",
         lang: "en",
         default: true,
-        characteristics: "public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound",
+        characteristics:
+          "public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound",
       },
     ]);
     const alpha = cuesAt(r, 2, 4);
@@ -135,9 +129,18 @@ describe("captions and instant clips in hls.js", () => {
     const none = [...cuesAt(r, 0, 2), ...cuesAt(r, 4, 7.5), ...cuesAt(r, 9.5, 12)];
     expect(alpha.length).toBeGreaterThan(5);
     expect(bravo.length).toBeGreaterThan(5);
-    expect(alpha.every((s) => s.cues.join("|") === "Alpha"), JSON.stringify(alpha)).toBe(true);
-    expect(bravo.every((s) => s.cues.join("|") === "Bravo"), JSON.stringify(bravo)).toBe(true);
-    expect(none.every((s) => s.cues.length === 0), JSON.stringify(none)).toBe(true);
+    expect(
+      alpha.every((s) => s.cues.join("|") === "Alpha"),
+      JSON.stringify(alpha),
+    ).toBe(true);
+    expect(
+      bravo.every((s) => s.cues.join("|") === "Bravo"),
+      JSON.stringify(bravo),
+    ).toBe(true);
+    expect(
+      none.every((s) => s.cues.length === 0),
+      JSON.stringify(none),
+    ).toBe(true);
     // The whole file is served too.
     const whole = await fetch(`${e.stack.edgeUrl}/${playbackId}/text/${trackId}.vtt`);
     expect(await whole.text()).toContain("00:00:07.500 --> 00:00:09.500\nBravo");
@@ -169,6 +172,9 @@ describe("captions and instant clips in hls.js", () => {
     // "Bravo" (7.5–9.5 on the asset) shows at 7.5 − clipStart on the clip.
     const bravo = cuesAt(r, 7.5 - clipStart, 9.5 - clipStart);
     expect(bravo.length).toBeGreaterThan(5);
-    expect(bravo.every((s) => s.cues.join("|") === "Bravo"), JSON.stringify(r.samples)).toBe(true);
+    expect(
+      bravo.every((s) => s.cues.join("|") === "Bravo"),
+      JSON.stringify(r.samples),
+    ).toBe(true);
   });
 });

@@ -44,7 +44,9 @@ describe("timestamps", () => {
 describe("SRT → WebVTT", () => {
   it("converts a plain SRT, keeping markup WebVTT knows and dropping <font>", () => {
     const r = normalizeSubtitles(
-      enc("1\n00:00:01,000 --> 00:00:02,500\n<i>Hello</i> <font color=\"red\">world</font>\n\n2\n00:00:03,000 --> 00:00:04,000\nTom & Jerry\n"),
+      enc(
+        '1\n00:00:01,000 --> 00:00:02,500\n<i>Hello</i> <font color="red">world</font>\n\n2\n00:00:03,000 --> 00:00:04,000\nTom & Jerry\n',
+      ),
     );
     expect(r.ok).toBe(true);
     if (!r.ok) return;
@@ -65,13 +67,15 @@ describe("SRT → WebVTT", () => {
   });
 
   it("missing blank lines between cues, missing index lines", () => {
-    const s = "1\n00:00:01,000 --> 00:00:02,000\nLine one\nline two\n2\n00:00:03,000 --> 00:00:04,000\nNext\n00:00:05,000 --> 00:00:06,000\nNo index\n";
+    const s =
+      "1\n00:00:01,000 --> 00:00:02,000\nLine one\nline two\n2\n00:00:03,000 --> 00:00:04,000\nNext\n00:00:05,000 --> 00:00:06,000\nNo index\n";
     const v = ok(s);
     expect(v.cues.map((c) => c.text)).toEqual(["Line one\nline two", "Next", "No index"]);
   });
 
   it("keeps overlapping cues, sorted stably by start", () => {
-    const s = "1\n00:00:05,000 --> 00:00:09,000\nlate\n\n2\n00:00:01,000 --> 00:00:06,000\nearly\n\n3\n00:00:01,000 --> 00:00:03,000\nearly too\n";
+    const s =
+      "1\n00:00:05,000 --> 00:00:09,000\nlate\n\n2\n00:00:01,000 --> 00:00:06,000\nearly\n\n3\n00:00:01,000 --> 00:00:03,000\nearly too\n";
     expect(ok(s).cues.map((c) => [c.start, c.end, c.text])).toEqual([
       [1, 6, "early"],
       [1, 3, "early too"],
@@ -80,7 +84,8 @@ describe("SRT → WebVTT", () => {
   });
 
   it("drops and counts empty cues and zero-length cues", () => {
-    const s = "1\n00:00:01,000 --> 00:00:02,000\n\n2\n00:00:03,000 --> 00:00:03,000\nzero\n\n3\n00:00:04,000 --> 00:00:05,000\nkept\n";
+    const s =
+      "1\n00:00:01,000 --> 00:00:02,000\n\n2\n00:00:03,000 --> 00:00:03,000\nzero\n\n3\n00:00:04,000 --> 00:00:05,000\nkept\n";
     const v = ok(s);
     expect(v.cues.map((c) => c.text)).toEqual(["kept"]);
     expect(v.dropped).toBe(2);
@@ -114,12 +119,14 @@ describe("precise refusals", () => {
   it("a bad timestamp names the cue, the line and the reason", () => {
     const e = err("1\n00:00:01,000 --> 00:00:02,000\nA\n\n2\n00:00:03,000 --> 00:00:61,000\nB\n");
     expect(e).toMatchObject({ code: "text_timestamp_invalid", cue: 2, line: 6 });
-    expect(e.message).toBe(
-      "Cue 2 (line 6): end time '00:00:61,000' is not a valid timestamp (seconds must be 00–59).",
-    );
+    expect(e.message).toBe("Cue 2 (line 6): end time '00:00:61,000' is not a valid timestamp (seconds must be 00–59).");
   });
   it("end before start", () => {
-    expect(err("1\n00:00:05,000 --> 00:00:04,000\nA\n")).toMatchObject({ code: "text_timing_invalid", cue: 1, line: 2 });
+    expect(err("1\n00:00:05,000 --> 00:00:04,000\nA\n")).toMatchObject({
+      code: "text_timing_invalid",
+      cue: 1,
+      line: 2,
+    });
   });
   it("a cue without a timing line", () => {
     expect(err("1\n00:00:01,000 --> 00:00:02,000\nA\n\nstray text\nmore\n")).toMatchObject({
@@ -170,7 +177,10 @@ describe("encodings", () => {
       const r = normalizeSubtitles(b);
       expect(r.ok && r.parsed.cues[0].text).toBe("Ñandú 字幕");
     }
-    expect(decodeSubtitleBytes(le.subarray(0, le.length - 1))).toMatchObject({ ok: false, error: { code: "text_encoding_invalid" } });
+    expect(decodeSubtitleBytes(le.subarray(0, le.length - 1))).toMatchObject({
+      ok: false,
+      error: { code: "text_encoding_invalid" },
+    });
   });
   it("Latin-1 bytes are refused with the offset and line of the first bad byte", () => {
     const latin1 = new Uint8Array([...enc("1\n00:00:01,000 --> 00:00:02,000\nCaf"), 0xe9, 0x0a]);
@@ -204,7 +214,7 @@ describe("WebVTT input", () => {
 
 describe("HLS segmentation", () => {
   const playlist =
-    "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:6.000,\nseg0.m4s\n#EXTINF:6.000,\nseg1.m4s\n#EXTINF:2.500,\nseg2.m4s\n#EXT-X-ENDLIST\n";
+    '#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MAP:URI="init.mp4"\n#EXTINF:6.000,\nseg0.m4s\n#EXTINF:6.000,\nseg1.m4s\n#EXTINF:2.500,\nseg2.m4s\n#EXT-X-ENDLIST\n';
   it("one subtitle segment per video segment, same durations and target", () => {
     const tl = mediaTimeline(playlist);
     expect(tl).toEqual({

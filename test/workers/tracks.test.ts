@@ -8,7 +8,8 @@ import { expectProblem } from "../support/problem";
 import { api, createAsset, createKey } from "./factories";
 import { eventTypes, runQueue, TRANSCODE_DLQ, TRANSCODE_QUEUE } from "./pipeline-helpers";
 
-const SRT = "\uFEFF1\r\n00:00:01,000 --> 00:00:02,500\r\nHello\r\n\r\n2\r\n00:00:02,000 --> 00:00:04,000\r\nOverlap\r\n";
+const SRT =
+  "\uFEFF1\r\n00:00:01,000 --> 00:00:02,500\r\nHello\r\n\r\n2\r\n00:00:02,000 --> 00:00:04,000\r\nOverlap\r\n";
 const tracks = (assetId: string) => `/v1/assets/${assetId}/tracks`;
 const receiver = (env as unknown as { WEBHOOK_RECEIVER_URL: string }).WEBHOOK_RECEIVER_URL;
 const echoUrl = (body: string | Uint8Array, extra = "") =>
@@ -82,7 +83,10 @@ describe("POST /v1/assets/{id}/tracks (inline content)", () => {
     const post = (content: string) =>
       api(key, "POST", tracks(asset.id), { type: "text", text_type: "subtitles", language_code: "en", content });
     const cases: [string, string][] = [
-      ["1\n00:00:01,000 --> 00:00:02,000\nA\n\n2\n00:00:03,000 --> 00:00:03,9x0\nB\n", "text_timestamp_invalid (cue 2, line 6)"],
+      [
+        "1\n00:00:01,000 --> 00:00:02,000\nA\n\n2\n00:00:03,000 --> 00:00:03,9x0\nB\n",
+        "text_timestamp_invalid (cue 2, line 6)",
+      ],
       ["1\n00:00:05,000 --> 00:00:04,000\nA\n", "text_timing_invalid (cue 1, line 2)"],
       ["just some prose\n", "text_format_unknown (line 1)"],
       ["", "text_empty"],
@@ -92,7 +96,9 @@ describe("POST /v1/assets/{id}/tracks (inline content)", () => {
       const res = await post(content);
       expectProblem(res, 400, "validation_failed", expected);
       expect((res.body.errors as any[])[0].location).toBe("json.content");
-      expect((res.body.errors as any[])[0].message.startsWith(expected), (res.body.errors as any[])[0].message).toBe(true);
+      expect((res.body.errors as any[])[0].message.startsWith(expected), (res.body.errors as any[])[0].message).toBe(
+        true,
+      );
     }
     const { results } = await env.DB.prepare("select id from asset_tracks where asset_id = ?").bind(asset.id).all();
     expect(results).toHaveLength(0);

@@ -62,10 +62,13 @@ export const ClipPinSchema = z
     asset_end_time: z.number().positive().optional(),
   })
   .strict()
-  .refine((c) => c.asset_start_time === undefined || c.asset_end_time === undefined || c.asset_end_time > c.asset_start_time, {
-    message: "asset_end_time must be greater than asset_start_time",
-    path: ["asset_end_time"],
-  })
+  .refine(
+    (c) => c.asset_start_time === undefined || c.asset_end_time === undefined || c.asset_end_time > c.asset_start_time,
+    {
+      message: "asset_end_time must be greater than asset_start_time",
+      path: ["asset_end_time"],
+    },
+  )
   .openapi("ClipTokenParams");
 
 export const MintTokensSchema = z
@@ -81,7 +84,8 @@ export const MintTokensSchema = z
       description: "Thumbnail parameters pinned into the thumbnail token: the edge refuses other values.",
     }),
     clip: ClipPinSchema.optional().openapi({
-      description: "An instant-clip range pinned into the video token: its playlists are trimmed to it, other ranges refused.",
+      description:
+        "An instant-clip range pinned into the video token: its playlists are trimmed to it, other ranges refused.",
     }),
   })
   .strict()

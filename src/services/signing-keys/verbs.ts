@@ -182,7 +182,8 @@ export async function mintPlaybackTokens({
       claims,
       now,
     });
-  const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  const defined = (o: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   const pinned = defined(input.body.thumbnail ?? {});
   const clip = defined(input.body.clip ?? {});
   const [video, thumbnail, storyboard, download] = await Promise.all([
