@@ -56,10 +56,8 @@ export const CreateTrackSchema = z
     correlation_id: z.string().max(200).optional(),
   })
   .strict()
-  .refine((b) => (b.url === undefined) !== (b.content === undefined), {
-    message: "exactly one of 'url' or 'content' is required",
-    path: ["url"],
-  })
+  // "Exactly one of url/content" is checked by the verb after the asset lookup, so another environment's
+  // asset is a 404 whatever the body (a zod refine here would answer 400 first).
   .openapi("CreateTrackRequest");
 export type CreateTrackInput = z.infer<typeof CreateTrackSchema>;
 

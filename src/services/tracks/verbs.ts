@@ -49,6 +49,11 @@ export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: 
     throw new KeyframeError("invalid_state", `Asset '${asset.id}' errored; tracks cannot be added to it.`);
   }
   const b = input.body;
+  if ((b.url === undefined) === (b.content === undefined)) {
+    throw new ValidationError("Exactly one of 'url' or 'content' is required.", [
+      { location: "json.url", message: "exactly one of 'url' or 'content' is required" },
+    ]);
+  }
   const language = canonicalLanguage(b.language_code) as string;
   const id = newId("track");
   const now = nowIso();
