@@ -167,7 +167,8 @@ describe("POST /v1/assets/{id}/tracks (inline content)", () => {
   });
 });
 
-describe("POST /v1/assets/{id}/tracks (url)", () => {
+// Each case waits for the real queue; the box is shared, so the bound is generous.
+describe("POST /v1/assets/{id}/tracks (url)", { timeout: 60_000 }, () => {
   async function urlTrack(url: string) {
     const key = await createKey();
     const asset = await createAsset(key);
