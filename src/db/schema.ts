@@ -94,6 +94,42 @@ export const assets = sqliteTable(
   ],
 );
 
+/**
+ * Tracks added to an asset after intake (today: subtitles and captions). Independent of processing runs:
+ * the normalised WebVTT lives at `assets/{asset}/tracks/{track}.vtt` and survives re-processing.
+ * `preparing` while a URL is being fetched; `ready` once the file is stored; `errored` with `error`.
+ */
+export const assetTracks = sqliteTable(
+  "asset_tracks",
+  {
+    id: text("id").primaryKey(),
+    environmentId: text("environment_id").notNull(),
+    assetId: text("asset_id").notNull(),
+    type: text("type", { enum: ["text"] }).notNull(),
+    textType: text("text_type", { enum: ["subtitles", "captions"] }).notNull(),
+    status: text("status", { enum: ["preparing", "ready", "errored"] }).notNull(),
+    /** Canonical BCP 47 tag. */
+    languageCode: text("language_code").notNull(),
+    name: text("name").notNull(),
+    closedCaptions: integer("closed_captions", { mode: "boolean" }).notNull().default(false),
+    isDefault: integer("is_default", { mode: "boolean" }).notNull().default(false),
+    /** `url` (fetched by the API) or `inline` (sent in the request body). */
+    sourceKind: text("source_kind", { enum: ["url", "inline"] }).notNull(),
+    sourceUrl: text("source_url"),
+    /** What the file was: `srt` or `webvtt`, its encoding, and how many cues were kept / dropped. */
+    details: json<{ format: string; encoding: string; cue_count: number; dropped_cues: number; bytes: number }>(
+      "details",
+    ),
+    error: json<{ code: string; message: string; line?: number; cue?: number }>("error"),
+    correlationId: text("correlation_id"),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+    readyAt: text("ready_at"),
+    deletedAt: text("deleted_at"),
+  },
+  (t) => [index("asset_tracks_asset").on(t.assetId, t.id), index("asset_tracks_env").on(t.environmentId, t.id)],
+);
+
 export const uploads = sqliteTable(
   "uploads",
   {

@@ -10,6 +10,7 @@ export const ID_PREFIXES = {
   upload: "up",
   asset: "as",
   playbackId: "pb",
+  track: "tr",
   liveStream: "ls",
   job: "job",
   signingKey: "sk",

@@ -1,7 +1,7 @@
 /**
  * The transcode-jobs consumer and its dead-letter reader. Each message is acked or retried
  * explicitly: `transcode` messages start a job attempt (startJob), `ingest_url` messages fetch a
- * source (ingestUrl). Unexpected errors retry with backoff from msg.attempts; once the queue's
+ * source (ingestUrl), `text_track` messages fetch a subtitle file (ingestTextTrack). Unexpected errors retry with backoff from msg.attempts; once the queue's
  * max_retries are spent the message lands in the DLQ, whose consumer ends the job and errors the asset.
  */
 import { createDb } from "../db/client";
@@ -10,6 +10,7 @@ import type { TranscodeQueueMessage } from "../services/jobs/create";
 import { errorAssetWithoutJob, failJob, findAsset, findJob, type JobRow } from "../services/jobs/lifecycle";
 import { type ConsumerOutcome, startJob } from "../services/jobs/start";
 import { backoffSeconds, systemContext } from "../services/jobs/system";
+import { deadLetterTextTrack, ingestTextTrack } from "../services/tracks/ingest";
 import { type DispatchFn, dispatch as defaultDispatch } from "./dispatcher";
 import { ingestUrl } from "./ingest-url";
 import { HEARTBEAT_STALE_MS } from "./reaper";
@@ -19,6 +20,7 @@ function parseMessage(body: unknown): TranscodeQueueMessage | null {
   const m = body as Record<string, unknown>;
   if (m.kind === "transcode" && typeof m.job_id === "string") return { kind: "transcode", job_id: m.job_id };
   if (m.kind === "ingest_url" && typeof m.asset_id === "string") return { kind: "ingest_url", asset_id: m.asset_id };
+  if (m.kind === "text_track" && typeof m.track_id === "string") return { kind: "text_track", track_id: m.track_id };
   return null;
 }
 
@@ -42,10 +44,15 @@ export function transcodeConsumer(deps: { dispatch: DispatchFn } = { dispatch: d
                   dispatch: deps.dispatch,
                   deliveryAttempt: msg.attempts,
                 })
-              : await ingestUrl(env, body.asset_id, {
-                  waitUntil: (p) => ctx.waitUntil(p),
-                  deliveryAttempt: msg.attempts,
-                });
+              : body.kind === "ingest_url"
+                ? await ingestUrl(env, body.asset_id, {
+                    waitUntil: (p) => ctx.waitUntil(p),
+                    deliveryAttempt: msg.attempts,
+                  })
+                : await ingestTextTrack(env, body.track_id, {
+                    waitUntil: (p) => ctx.waitUntil(p),
+                    deliveryAttempt: msg.attempts,
+                  });
         } catch (err) {
           outcome = { action: "retry", delaySeconds: backoffSeconds(msg.attempts), reason: (err as Error).message };
           log.error("transcode_message_error", { id: msg.id, body, error: (err as Error).message });
@@ -65,6 +72,7 @@ export async function transcodeDlqConsumer(batch: MessageBatch<unknown>, env: En
     try {
       if (body?.kind === "transcode") await deadLetterJob(env, ctx, body.job_id);
       else if (body?.kind === "ingest_url") await deadLetterIngest(env, ctx, body.asset_id);
+      else if (body?.kind === "text_track") await deadLetterTextTrack(env, body.track_id, (p) => ctx.waitUntil(p));
       else log.error("transcode_dlq_malformed", { id: msg.id, body: msg.body });
       msg.ack();
     } catch (err) {

@@ -11,6 +11,7 @@ import { registerKeyRoutes } from "./keys";
 import { registerPlaybackIdRoutes } from "./playback-ids";
 import { registerSigningKeyRoutes } from "./signing-keys";
 import { registerHealth } from "./system/health";
+import { registerTrackRoutes } from "./tracks";
 import { registerTusRoutes } from "./tus";
 import { registerUploadByteRoutes } from "./upload-bytes";
 import { registerUploadRoutes } from "./uploads";
@@ -23,6 +24,7 @@ export function registerRoutes(app: App) {
   registerHealth(app);
   registerAssetRoutes(app);
   registerPlaybackIdRoutes(app);
+  registerTrackRoutes(app);
   registerUploadRoutes(app);
   registerKeyRoutes(app);
   registerSigningKeyRoutes(app);

@@ -74,6 +74,18 @@ export async function startWebhookReceiver(): Promise<{ url: string; close: () =
       res.writeHead(204).end();
       return;
     }
+    // A file server for fetch-by-URL tests (text tracks): answers `body` (base64url) with `status` and `type`.
+    if (url.pathname === "/_echo") {
+      const status = Number(url.searchParams.get("status") ?? "200");
+      const location = url.searchParams.get("location");
+      res
+        .writeHead(status, {
+          "content-type": url.searchParams.get("type") ?? "text/plain",
+          ...(location ? { location } : {}),
+        })
+        .end(Buffer.from(url.searchParams.get("body") ?? "", "base64url"));
+      return;
+    }
     const hook = /^\/hooks\/([\w-]+)$/.exec(url.pathname);
     if (!hook) {
       res.writeHead(404).end("no such path");

@@ -3,6 +3,7 @@ import { schema } from "../../db/client";
 import { idPattern } from "../../lib/ids";
 import { decodeCursor, page } from "../../lib/pagination";
 import type { Verb } from "../context";
+import { tracksFor } from "../tracks/list";
 import { playbackIdsFor } from "./load";
 import type { ASSET_STATUSES } from "./schemas";
 import { serializeAsset } from "./serialize";
@@ -31,9 +32,10 @@ export async function listAssets({ ctx, input }: Verb<ListAssetsInput>) {
     .orderBy(desc(a.id))
     .limit(input.limit + 1);
   const { rows: pageRows, nextCursor } = page(rows, input.limit);
-  const pbs = await playbackIdsFor(
-    ctx,
-    pageRows.map((r) => r.id),
-  );
-  return { data: pageRows.map((r) => serializeAsset(ctx.env, r, pbs.get(r.id) ?? [])), next_cursor: nextCursor };
+  const ids = pageRows.map((r) => r.id);
+  const [pbs, tracks] = await Promise.all([playbackIdsFor(ctx, ids), tracksFor(ctx, ids)]);
+  return {
+    data: pageRows.map((r) => serializeAsset(ctx.env, r, pbs.get(r.id) ?? [], tracks.get(r.id) ?? [])),
+    next_cursor: nextCursor,
+  };
 }

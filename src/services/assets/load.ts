@@ -3,6 +3,7 @@ import { and, asc, eq, inArray, isNull, ne } from "drizzle-orm";
 import { schema } from "../../db/client";
 import { NotFoundError } from "../../lib/errors";
 import type { ServiceContext } from "../context";
+import { tracksFor } from "../tracks/list";
 import { serializeAsset } from "./serialize";
 
 export async function loadAssetRow(ctx: ServiceContext, assetId: string) {
@@ -35,6 +36,6 @@ export async function playbackIdsFor(ctx: ServiceContext, assetIds: string[]) {
 
 export async function getAssetView(ctx: ServiceContext, assetId: string) {
   const row = await loadAssetRow(ctx, assetId);
-  const pbs = await playbackIdsFor(ctx, [row.id]);
-  return serializeAsset(ctx.env, row, pbs.get(row.id) ?? []);
+  const [pbs, tracks] = await Promise.all([playbackIdsFor(ctx, [row.id]), tracksFor(ctx, [row.id])]);
+  return serializeAsset(ctx.env, row, pbs.get(row.id) ?? [], tracks.get(row.id) ?? []);
 }

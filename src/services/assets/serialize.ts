@@ -24,7 +24,13 @@ export function staticRenditionsView(
   return { status, files: status === "ready" ? (stored.files as StaticRenditions["files"]) : [] };
 }
 
-export function serializeAsset(env: Pick<Env, "EDGE_PUBLIC_URL">, row: AssetRow, playbackIds: PlaybackRow[]): Asset {
+/** `textTracks`: added subtitle/caption tracks, listed after the media tracks found at probe. */
+export function serializeAsset(
+  env: Pick<Env, "EDGE_PUBLIC_URL">,
+  row: AssetRow,
+  playbackIds: PlaybackRow[],
+  textTracks: Record<string, unknown>[] = [],
+): Asset {
   const staticRenditions = staticRenditionsView(row);
   // Only assets with mp4_support carry the field (null until the file is ready).
   const download = staticRenditions.status === "disabled" ? undefined : { file: downloadFile(staticRenditions) };
@@ -47,7 +53,7 @@ export function serializeAsset(env: Pick<Env, "EDGE_PUBLIC_URL">, row: AssetRow,
     aspect_ratio: row.aspectRatio,
     resolution: row.resolution,
     max_frame_rate: row.maxFrameRate === null ? null : Number(row.maxFrameRate),
-    tracks: (row.tracks ?? []) as Record<string, unknown>[],
+    tracks: [...((row.tracks ?? []) as Record<string, unknown>[]), ...textTracks],
     renditions: (row.renditions ?? []) as Record<string, unknown>[],
     renditions_status: row.renditionsStatus,
     source: row.source,

@@ -27,6 +27,10 @@ export const EVENT_TYPES = [
   "asset.static_renditions.errored",
   "playback_id.created",
   "playback_id.deleted",
+  "track.created",
+  "track.ready",
+  "track.errored",
+  "track.deleted",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -19,7 +19,13 @@ export interface IngestUrlMessage {
   asset_id: string;
 }
 
-export type TranscodeQueueMessage = TranscodeMessage | IngestUrlMessage;
+/** Fetch and normalise a text track's file (src/services/tracks/ingest.ts). */
+export interface TextTrackMessage {
+  kind: "text_track";
+  track_id: string;
+}
+
+export type TranscodeQueueMessage = TranscodeMessage | IngestUrlMessage | TextTrackMessage;
 
 export function newJobStatement(
   ctx: ServiceContext,

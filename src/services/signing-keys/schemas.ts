@@ -75,6 +75,21 @@ export const ThumbnailPinSchema = z
   .strict()
   .openapi("ThumbnailTokenParams");
 
+export const ClipPinSchema = z
+  .object({
+    asset_start_time: z.number().min(0).optional(),
+    asset_end_time: z.number().positive().optional(),
+  })
+  .strict()
+  .refine(
+    (c) => c.asset_start_time === undefined || c.asset_end_time === undefined || c.asset_end_time > c.asset_start_time,
+    {
+      message: "asset_end_time must be greater than asset_start_time",
+      path: ["asset_end_time"],
+    },
+  )
+  .openapi("ClipTokenParams");
+
 export const MintTokensSchema = z
   .object({
     expires_in: z
@@ -86,6 +101,10 @@ export const MintTokensSchema = z
       .openapi({ description: "Token lifetime in seconds (60 s to 7 days, default 1 hour)." }),
     thumbnail: ThumbnailPinSchema.optional().openapi({
       description: "Thumbnail parameters pinned into the thumbnail token: the edge refuses other values.",
+    }),
+    clip: ClipPinSchema.optional().openapi({
+      description:
+        "An instant-clip range pinned into the video token: its playlists are trimmed to it, other ranges refused.",
     }),
   })
   .strict()

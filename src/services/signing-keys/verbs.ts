@@ -236,9 +236,12 @@ export async function mintPlaybackTokens({
       claims,
       now,
     });
-  const pinned = Object.fromEntries(Object.entries(input.body.thumbnail ?? {}).filter(([, v]) => v !== undefined));
+  const defined = (o: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  const pinned = defined(input.body.thumbnail ?? {});
+  const clip = defined(input.body.clip ?? {});
   const [video, thumbnail, storyboard, download] = await Promise.all([
-    mint("v"),
+    mint("v", Object.keys(clip).length ? clip : undefined),
     mint("t", pinned),
     mint("s"),
     mint("d"),

@@ -9,6 +9,8 @@
  *   /{playback_id}/thumbnail.jpg             poster                     aud t
  *   /{playback_id}/thumbnail.jpg?time=&width=&height=&fit_mode=   on-demand thumbnail (./thumbnails.ts)   aud t
  *   /{playback_id}/storyboard.vtt|.jpg       storyboard                 aud s
+ *   /{playback_id}/text/{track_id}.m3u8|.vtt subtitles/captions (./text-tracks.ts)   aud v
+ *   ?asset_start_time=&asset_end_time=      instant clip on any VOD playlist (./clips.ts)
  *   /{playback_id}/downloads/highest.mp4     progressive download (attachment; audio.m4a for audio-only)   aud d
  *   /embed/{playback_id}?token=…             player page
  *   /health
@@ -16,6 +18,7 @@
 
 import hlsSource from "hls.js/dist/hls.min.js";
 import { Hono } from "hono";
+import { type ClipRange, clipQuery, trimMediaPlaylist } from "../../../src/lib/clips";
 import { withRetryingDb } from "../../../src/lib/d1-retry";
 import {
   type PlaybackClaims,
@@ -32,10 +35,11 @@ import {
   thumbnailKey,
 } from "../../../src/lib/thumbnails";
 import { DOWNLOADS_DIR } from "../../../src/lib/transcoder-protocol";
+import { requestedClip } from "./clips";
 import { contentDisposition, isStaticRenditionName } from "./download";
 import { EMBED_JS, embedCsp, embedPage } from "./embed";
 import { clearMetaCache, runKey, serveObject } from "./media";
-import { hasEndList, rewritePlaylist, rewriteStoryboardVtt } from "./playlist";
+import { hasEndList, rewritePlaylist, rewriteStoryboardVtt, rewriteUri } from "./playlist";
 import { checkOrigin, corsHeaders, frameAncestors, preflight } from "./policy";
 import {
   clearStateCache,
@@ -45,6 +49,7 @@ import {
   type PlaybackState,
   resolvePlayback,
 } from "./state";
+import { addSubtitlesGroup, clearTextTrackCaches, readyTextTracks, registerTextTrackRoutes } from "./text-tracks";
 import { clearThumbnailFacts, renderViaApi, runFacts, type ThumbnailEnv } from "./thumbnails";
 
 export type { EdgeEnv };
@@ -58,6 +63,7 @@ export function clearEdgeCaches() {
   clearStateCache();
   clearMetaCache();
   clearThumbnailFacts();
+  clearTextTrackCaches();
 }
 
 const MESSAGES: Record<string, string> = {
@@ -97,6 +103,10 @@ const MESSAGES: Record<string, string> = {
   download_not_ready: "This video's download is still being prepared; retry shortly.",
   download_failed: "This video's download could not be produced.",
   no_such_download: "This video has no download with this name.",
+  unknown_track: "This video has no ready text track with this ID.",
+  invalid_clip_range: "Invalid instant clip range (asset_start_time / asset_end_time).",
+  clip_params_mismatch: "The clip range differs from the one pinned in the token.",
+  clip_not_vod: "Instant clips are only available for on-demand (VOD) playlists.",
 };
 
 const ERROR_NAMES: Record<number, string> = {
@@ -173,6 +183,20 @@ async function authorize(
   };
 }
 
+/**
+ * The instant-clip range of a playlist request (query or pinned claims), null when none, or the refusal.
+ * The duration check uses the run's probed duration (cached per run, never a D1 read per request).
+ */
+async function clipFor(env: EdgeEnv, req: Request, g: Granted): Promise<ClipRange | null | Response> {
+  const url = new URL(req.url);
+  const asked = ["asset_start_time", "asset_end_time"].some((n) => url.searchParams.has(n) || g.claims?.[n] != null);
+  if (!asked) return null;
+  const facts = await runFacts(env, g.state.assetId, g.state.currentRunId);
+  const d = requestedClip(url, g.claims, facts.durationSeconds);
+  if (!d.ok) return deny(d.status, d.reason, g.cors, { message: d.message });
+  return d.range;
+}
+
 const app = new Hono<{ Bindings: EdgeEnv }>();
 
 app.options("*", (c) => preflight(c.req.raw));
@@ -196,9 +220,17 @@ app.get("/:master{[A-Za-z0-9_-]+\\.m3u8}", async (c) => {
   const playbackId = c.req.param("master").slice(0, -".m3u8".length);
   const g = await authorize(c.env, c.req.raw, playbackId, "v");
   if (g instanceof Response) return g;
+  const clip = await clipFor(c.env, c.req.raw, g);
+  if (clip instanceof Response) return clip;
   const obj = await c.env.MEDIA.get(runKey(g.state.assetId, g.state.currentRunId, "master.m3u8"));
   if (!obj) return deny(404, "not_found", g.cors);
-  const body = rewritePlaylist(await obj.text(), `/${playbackId}/`, `/${playbackId}/`, g.token);
+  const params = clip ? clipQuery(clip) : {};
+  const scope = `/${playbackId}/`;
+  const body = addSubtitlesGroup(
+    rewritePlaylist(await obj.text(), scope, scope, g.token, params),
+    await readyTextTracks(c.env, g.state.assetId),
+    (t) => rewriteUri(`text/${t.id}.m3u8`, scope, scope, g.token, params),
+  );
   // While the ladder is still landing the master gains renditions: keep it short-lived.
   const maxAge = g.state.renditionsStatus === "complete" ? 60 : 5;
   return new Response(body, {
@@ -324,6 +356,9 @@ app.get("/:pid/downloads/:file", async (c) => {
   return res ?? deny(404, "not_found", g.cors);
 });
 
+// Before the generic rendition route: `/{pid}/text/…` is not a rendition.
+registerTextTrackRoutes(app, { authorize, deny, clipFor });
+
 app.get("/:pid/:rendition/:file", async (c) => {
   const playbackId = c.req.param("pid");
   const rendition = c.req.param("rendition");
@@ -338,7 +373,15 @@ app.get("/:pid/:rendition/:file", async (c) => {
   if (file.endsWith(".m3u8")) {
     const obj = await c.env.MEDIA.get(key);
     if (!obj) return deny(404, "not_found", g.cors);
-    const text = await obj.text();
+    let text = await obj.text();
+    const clip = await clipFor(c.env, c.req.raw, g);
+    if (clip instanceof Response) return clip;
+    if (clip) {
+      if (!hasEndList(text)) return deny(400, "clip_not_vod", g.cors);
+      const trimmed = trimMediaPlaylist(text, clip);
+      if (trimmed === null) return deny(400, "invalid_clip_range", g.cors);
+      text = trimmed;
+    }
     const body = rewritePlaylist(text, `/${playbackId}/${rendition}/`, `/${playbackId}/`, g.token);
     // VOD variant playlists are written once; a live/event playlist (no ENDLIST) changes every segment.
     const maxAge = hasEndList(text) ? 300 : 2;

@@ -1,0 +1,179 @@
+/**
+ * URL text tracks, off the request path (`{kind: "text_track"}` on transcode-jobs): fetch the file under
+ * the outbound URL policy (checkOutboundUrl on the URL and on every redirect hop, followed by hand),
+ * normalise it, store it, and flip the row to `ready` or `errored` with its event in one batch. Network
+ * errors and 5xx are retried a few deliveries; a refused URL, a 4xx or a bad file fail at once. The flip
+ * is conditional on `status = 'preparing'`, so a redelivered message never announces twice.
+ */
+import { and, eq, isNull } from "drizzle-orm";
+import { createDb, schema } from "../../db/client";
+import { log } from "../../lib/log";
+import { nowIso } from "../../lib/time";
+import { checkOutboundUrl } from "../../lib/url-safety";
+import { normalizeSubtitles, SUBTITLE_LIMITS, type SubtitleError } from "../../lib/webvtt";
+import type { ServiceContext } from "../context";
+import { commit } from "../events/record";
+import type { ConsumerOutcome } from "../jobs/start";
+import { backoffSeconds, systemContext } from "../jobs/system";
+import { type TrackRow, trackKey } from "./serialize";
+import { trackEvent } from "./verbs";
+
+export const TRACK_FETCH_ATTEMPTS = 3;
+const MAX_REDIRECTS = 5;
+const FETCH_TIMEOUT_MS = 30_000;
+
+type TrackError = Pick<SubtitleError, "code" | "message" | "line" | "cue"> | { code: string; message: string };
+
+async function findTrack(db: ReturnType<typeof createDb>, trackId: string) {
+  return db.query.assetTracks.findFirst({
+    where: and(eq(schema.assetTracks.id, trackId), isNull(schema.assetTracks.deletedAt)),
+  });
+}
+
+/** preparing → errored, with `track.errored`; a no-op when the row already moved on. */
+export async function errorTrack(ctx: ServiceContext, row: TrackRow, error: TrackError) {
+  const now = nowIso();
+  const updated = { ...row, status: "errored" as const, error, updatedAt: now };
+  await commit(
+    ctx,
+    [
+      ctx.db
+        .update(schema.assetTracks)
+        .set({ status: "errored", error, updatedAt: now })
+        .where(and(eq(schema.assetTracks.id, row.id), eq(schema.assetTracks.status, "preparing"))),
+    ],
+    [trackEvent("track.errored", updated, { error })],
+  );
+}
+
+/** Reads at most `limit` bytes; null when the body is longer. */
+async function readCapped(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | null> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+export async function ingestTextTrack(
+  env: Env,
+  trackId: string,
+  opts: { waitUntil: (p: Promise<unknown>) => void; deliveryAttempt: number },
+): Promise<ConsumerOutcome> {
+  const row = await findTrack(createDb(env.DB), trackId);
+  if (row?.status !== "preparing" || !row.sourceUrl) {
+    return { action: "ack", reason: `nothing to fetch (${row?.status ?? "missing"})` };
+  }
+  const ctx = systemContext(env, row.environmentId, opts.waitUntil);
+  const fail = async (error: TrackError): Promise<ConsumerOutcome> => {
+    await errorTrack(ctx, row, error);
+    return { action: "ack", reason: error.code };
+  };
+  const transient = (message: string): Promise<ConsumerOutcome> | ConsumerOutcome => {
+    if (opts.deliveryAttempt >= TRACK_FETCH_ATTEMPTS) {
+      return fail({ code: "text_fetch_failed", message: `The track URL could not be fetched: ${message}.` });
+    }
+    return { action: "retry", delaySeconds: backoffSeconds(opts.deliveryAttempt), reason: message };
+  };
+
+  const allowPrivate = env.ALLOW_PRIVATE_INGEST_URLS === "true";
+  let url = row.sourceUrl;
+  let res: Response;
+  for (let hop = 0; ; hop++) {
+    const verdict = checkOutboundUrl(url, { allowPrivate });
+    if (!verdict.ok)
+      return fail({ code: "text_url_forbidden", message: `The track URL was refused: ${verdict.reason}.` });
+    try {
+      res = await fetch(verdict.url.toString(), { redirect: "manual", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    } catch (err) {
+      return transient((err as Error).message);
+    }
+    if (res.status >= 300 && res.status < 400 && res.status !== 304) {
+      const location = res.headers.get("location");
+      await res.body?.cancel();
+      if (!location)
+        return fail({ code: "text_fetch_failed", message: `Redirect (HTTP ${res.status}) without a Location.` });
+      if (hop >= MAX_REDIRECTS)
+        return fail({ code: "text_fetch_failed", message: `More than ${MAX_REDIRECTS} redirects.` });
+      url = new URL(location, verdict.url).toString();
+      continue;
+    }
+    break;
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    if (res.status >= 500 || res.status === 429) return transient(`HTTP ${res.status}`);
+    return fail({ code: "text_fetch_failed", message: `The track URL answered HTTP ${res.status}.` });
+  }
+  const declared = Number(res.headers.get("content-length") ?? "NaN");
+  const tooLarge = {
+    code: "text_too_large",
+    message: `The file is larger than the ${SUBTITLE_LIMITS.maxBytes} byte limit.`,
+  };
+  if (declared > SUBTITLE_LIMITS.maxBytes) {
+    await res.body?.cancel();
+    return fail(tooLarge);
+  }
+  let bytes: Uint8Array | null;
+  try {
+    bytes = res.body ? await readCapped(res.body, SUBTITLE_LIMITS.maxBytes) : new Uint8Array();
+  } catch (err) {
+    return transient(`download interrupted: ${(err as Error).message}`);
+  }
+  if (!bytes) return fail(tooLarge);
+  const result = normalizeSubtitles(bytes);
+  if (!result.ok) return fail(result.error);
+
+  // Deleted while we fetched: store nothing.
+  const current = await findTrack(ctx.db, row.id);
+  if (current?.status !== "preparing")
+    return { action: "ack", reason: `track moved on (${current?.status ?? "deleted"})` };
+  await env.MEDIA.put(trackKey(row.assetId, row.id), result.vtt, {
+    httpMetadata: { contentType: "text/vtt; charset=utf-8" },
+  });
+  const now = nowIso();
+  const details = {
+    format: result.parsed.format,
+    encoding: result.encoding,
+    cue_count: result.parsed.cues.length,
+    dropped_cues: result.parsed.dropped,
+    bytes: bytes.byteLength,
+  };
+  await commit(
+    ctx,
+    [
+      ctx.db
+        .update(schema.assetTracks)
+        .set({ status: "ready", details, readyAt: now, updatedAt: now })
+        .where(and(eq(schema.assetTracks.id, row.id), eq(schema.assetTracks.status, "preparing"))),
+    ],
+    [trackEvent("track.ready", { ...row, status: "ready", details, readyAt: now }, { cue_count: details.cue_count })],
+  );
+  log.info("text_track_ready", { track_id: row.id, cues: details.cue_count });
+  return { action: "ack", reason: "ready" };
+}
+
+/** Dead letter: the queue gave up; tell the truth on the track. */
+export async function deadLetterTextTrack(env: Env, trackId: string, waitUntil: (p: Promise<unknown>) => void) {
+  const row = await findTrack(createDb(env.DB), trackId);
+  if (row?.status !== "preparing") return;
+  await errorTrack(systemContext(env, row.environmentId, waitUntil), row, {
+    code: "text_fetch_failed",
+    message: "The track URL could not be fetched: retries exhausted.",
+  });
+}

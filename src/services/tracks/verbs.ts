@@ -1,0 +1,155 @@
+/**
+ * Text tracks (subtitles, captions) on an asset: create from inline content (normalised and stored at
+ * once: `track.created` + `track.ready` in one batch) or from a URL (a `preparing` row and
+ * `track.created` now; the transcode-jobs consumer fetches it, see ./ingest.ts), read, list, delete.
+ * A refused inline file is a 400 naming the cue and line, and leaves no row behind.
+ */
+import { and, eq, isNull, ne } from "drizzle-orm";
+import { schema } from "../../db/client";
+import { KeyframeError, NotFoundError, ValidationError } from "../../lib/errors";
+import { newId } from "../../lib/ids";
+import { nowIso } from "../../lib/time";
+import { normalizeSubtitles } from "../../lib/webvtt";
+import { loadAssetRow } from "../assets/load";
+import type { ServiceContext, Verb } from "../context";
+import { commit, type EventInput, type Statement } from "../events/record";
+import { type CreateTrackInput, canonicalLanguage, type Track } from "./schemas";
+import { serializeTrack, type TrackRow, trackKey } from "./serialize";
+
+/** A language's English name ("en-US" → "English (United States)"), else the tag itself. */
+function languageName(tag: string): string {
+  try {
+    return new Intl.DisplayNames(["en"], { type: "language" }).of(tag) ?? tag;
+  } catch {
+    return tag;
+  }
+}
+
+export function trackEvent(type: EventInput["type"], row: TrackRow, extra: Record<string, unknown> = {}): EventInput {
+  return {
+    type,
+    subjectId: row.id,
+    assetId: row.assetId,
+    correlationId: row.correlationId,
+    data: { track_id: row.id, asset_id: row.assetId, type: row.type, text_type: row.textType, ...extra },
+  };
+}
+
+/** Only one default track per asset: HLS allows one DEFAULT=YES per group. */
+function clearDefaults(ctx: ServiceContext, assetId: string, exceptId: string): Statement {
+  return ctx.db
+    .update(schema.assetTracks)
+    .set({ isDefault: false, updatedAt: nowIso() })
+    .where(and(eq(schema.assetTracks.assetId, assetId), ne(schema.assetTracks.id, exceptId)));
+}
+
+export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: CreateTrackInput }>): Promise<Track> {
+  const asset = await loadAssetRow(ctx, input.assetId);
+  if (asset.status === "errored") {
+    throw new KeyframeError("invalid_state", `Asset '${asset.id}' errored; tracks cannot be added to it.`);
+  }
+  const b = input.body;
+  if ((b.url === undefined) === (b.content === undefined)) {
+    throw new ValidationError("Exactly one of 'url' or 'content' is required.", [
+      { location: "json.url", message: "exactly one of 'url' or 'content' is required" },
+    ]);
+  }
+  const language = canonicalLanguage(b.language_code) as string;
+  const id = newId("track");
+  const now = nowIso();
+  const row: TrackRow = {
+    id,
+    environmentId: ctx.caller.environmentId,
+    assetId: asset.id,
+    type: "text",
+    textType: b.text_type,
+    status: "preparing",
+    languageCode: language,
+    name: b.name ?? languageName(language),
+    closedCaptions: b.closed_captions ?? b.text_type === "captions",
+    isDefault: b.default ?? false,
+    sourceKind: b.url !== undefined ? "url" : "inline",
+    sourceUrl: b.url ?? null,
+    details: null,
+    error: null,
+    correlationId: b.correlation_id ?? asset.correlationId,
+    createdAt: now,
+    updatedAt: now,
+    readyAt: null,
+    deletedAt: null,
+  };
+  const statements: Statement[] = [];
+  const events: EventInput[] = [trackEvent("track.created", row)];
+  if (b.content !== undefined) {
+    const bytes = new TextEncoder().encode(b.content);
+    const result = normalizeSubtitles(bytes);
+    if (!result.ok) {
+      const where = [result.error.cue && `cue ${result.error.cue}`, result.error.line && `line ${result.error.line}`]
+        .filter(Boolean)
+        .join(", ");
+      throw new ValidationError(`The subtitle file was refused (${result.error.code}): ${result.error.message}`, [
+        {
+          location: "json.content",
+          message: `${result.error.code}${where ? ` (${where})` : ""}: ${result.error.message}`,
+        },
+      ]);
+    }
+    await ctx.env.MEDIA.put(trackKey(asset.id, id), result.vtt, {
+      httpMetadata: { contentType: "text/vtt; charset=utf-8" },
+    });
+    Object.assign(row, {
+      status: "ready",
+      readyAt: now,
+      details: {
+        format: result.parsed.format,
+        encoding: result.encoding,
+        cue_count: result.parsed.cues.length,
+        dropped_cues: result.parsed.dropped,
+        bytes: bytes.byteLength,
+      },
+    });
+    events.push(trackEvent("track.ready", row, { cue_count: result.parsed.cues.length }));
+  }
+  if (row.isDefault) statements.push(clearDefaults(ctx, asset.id, id));
+  statements.unshift(ctx.db.insert(schema.assetTracks).values(row));
+  await commit(ctx, statements, events, [{ action: "track.create", resourceType: "track", resourceId: id }]);
+  if (row.sourceKind === "url") await ctx.env.TRANSCODE_QUEUE.send({ kind: "text_track", track_id: id });
+  return serializeTrack(row);
+}
+
+async function loadTrackRow(ctx: ServiceContext, assetId: string, trackId: string): Promise<TrackRow> {
+  const row = await ctx.db.query.assetTracks.findFirst({
+    where: and(
+      eq(schema.assetTracks.id, trackId),
+      eq(schema.assetTracks.assetId, assetId),
+      eq(schema.assetTracks.environmentId, ctx.caller.environmentId),
+      isNull(schema.assetTracks.deletedAt),
+    ),
+  });
+  if (!row) throw new NotFoundError("track", trackId);
+  return row;
+}
+
+export async function getTrack({ ctx, input }: Verb<{ assetId: string; trackId: string }>): Promise<Track> {
+  const asset = await loadAssetRow(ctx, input.assetId);
+  return serializeTrack(await loadTrackRow(ctx, asset.id, input.trackId));
+}
+
+export async function deleteTrack({ ctx, input }: Verb<{ assetId: string; trackId: string }>): Promise<void> {
+  const asset = await loadAssetRow(ctx, input.assetId);
+  const row = await loadTrackRow(ctx, asset.id, input.trackId);
+  const now = nowIso();
+  await commit(
+    ctx,
+    [
+      ctx.db
+        .update(schema.assetTracks)
+        .set({ deletedAt: now, updatedAt: now, isDefault: false })
+        .where(eq(schema.assetTracks.id, row.id)),
+    ],
+    [trackEvent("track.deleted", row)],
+    [{ action: "track.delete", resourceType: "track", resourceId: row.id }],
+  );
+  // The edge stops listing it within its state TTL; the file goes now (a fetch in flight re-checks the row).
+  ctx.waitUntil(ctx.env.MEDIA.delete(trackKey(asset.id, row.id)).catch(() => undefined));
+}
