@@ -91,6 +91,11 @@ interface Meta {
   counters: { reconnects: number; dropped: number; late: number; refused: number };
   /** When the last `live_stream.warning` went out: a refused second encoder warns once a minute, not per PUT. */
   lastWarnAt?: number;
+  /**
+   * The connection a session was ended under by the API or a limit (complete, max duration) while its
+   * encoder kept pushing: its further segments are refused rather than starting a new session.
+   */
+  closed?: { lastIndex: number; lastSegmentAt: number } | null;
 }
 
 const fail = (code: ErrorCode, message: string): IngestResult => ({ ok: false, code, message });
@@ -219,6 +224,16 @@ export class LiveStream extends DurableObject<Env> {
 
       const now = Date.now();
       const target = this.targetMs(cfg);
+      if (!m.session && m.closed && idx === m.closed.lastIndex + 1 && now - m.closed.lastSegmentAt < 2 * target) {
+        m.closed = { lastIndex: idx, lastSegmentAt: now };
+        return this.refuse(
+          m,
+          fail(
+            "conflict",
+            "This broadcast was ended (complete or max duration); restart the encoder to go live again.",
+          ),
+        );
+      }
       const pendingInit = await this.ctx.storage.get<ArrayBuffer>("pendingInit");
       const c = m.connected && m.session ? m.conn : null;
       const quietMs = c ? now - c.lastSegmentAt : Number.POSITIVE_INFINITY;
@@ -562,6 +577,10 @@ export class LiveStream extends DurableObject<Env> {
       segments: segments.length,
     });
     m.counters.dropped += unlisted;
+    m.closed =
+      m.connected && m.conn && (reason === "completed" || reason === "max_continuous_duration")
+        ? { lastIndex: m.conn.lastIndex, lastSegmentAt: m.conn.lastSegmentAt }
+        : null;
     m.session = null;
     m.conn = null;
     m.connected = false;

@@ -241,7 +241,7 @@ describe("HLS push ingest", () => {
     expectProblem(await put(`${ls.base}/index0.ts`, new Uint8Array(16 * 1024 * 1024 + 1)), 413, "payload_too_large");
     expectProblem(await put(`${ls.base}/index.m3u8`, playlist([["index0.ts", 2]])), 400, "bad_request");
     expectProblem(await put(`${ls.base}/index.m3u8`, "not a playlist"), 400, "bad_request");
-    expectProblem(await put(`${ls.base}/index0.m4s`, box("moof").buffer), 400, "bad_request");
+    expectProblem(await put(`${ls.base}/index0.m4s`, box("moof")), 400, "bad_request");
     expect((await api(key, "GET", `/v1/live-streams/${ls.id}`)).body.status).toBe("idle");
     expect((await env.MEDIA.list({ prefix: "assets/" })).objects.filter((o) => o.key.includes(ls.id))).toEqual([]);
 
