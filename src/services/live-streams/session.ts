@@ -177,7 +177,11 @@ export async function endSession(
     }),
   );
   events.push(liveEvent(cfg, "live_stream.idle", { session_id: input.sessionId, reason: input.reason }));
-  if (input.assetId) {
+  const recording = input.assetId
+    ? await ctx.db.query.assets.findFirst({ columns: { status: true }, where: eq(schema.assets.id, input.assetId) })
+    : undefined;
+  // A recording deleted while the session ran stays deleted: no `ready`, no event.
+  if (input.assetId && recording?.status === "processing") {
     const a = schema.assets;
     const guard = and(eq(a.id, input.assetId), eq(a.status, "processing"));
     if (input.durationMs !== null) {
