@@ -102,10 +102,10 @@ async function pushStream(s: StreamHandle, segments: Uint8Array[], count: number
 /** A viewer: polls the edge playlist and notes when each encoder index first appears. */
 async function watch(s: StreamHandle, seen: Map<number, number>, stop: { done: boolean }) {
   while (!stop.done) {
-    const res = await fetch(s.liveUrl);
-    const body = await res.text();
+    const res = await fetch(s.liveUrl).catch(() => null);
+    const body = res ? await res.text().catch(() => "") : "";
     const now = Date.now();
-    if (res.status === 200) {
+    if (res?.status === 200) {
       for (const m of body.matchAll(/\/c\d+-(\d+)\.ts/g)) if (!seen.has(Number(m[1]))) seen.set(Number(m[1]), now);
     }
     await sleep(POLL_MS);
@@ -125,6 +125,8 @@ async function main() {
     transcoder: false,
     cron: false,
     quiet: true,
+    // wrangler dev takes minutes to start on a loaded machine.
+    readyTimeoutMs: 400_000,
   });
   const apiPid = stack.services.find((s) => s.name.includes("api"))?.child.pid;
   try {
@@ -140,7 +142,8 @@ async function main() {
     const rows: string[] = [];
     let n1p50 = Number.NaN;
     for (const [n, count] of [
-      [1, SEGMENTS_N1],
+      // +1: the last segment is listed only with ENDLIST and is not counted.
+      [1, SEGMENTS_N1 + 1],
       [4, Math.ceil(SECONDS_MULTI / SEGMENT_S)],
       [16, Math.ceil(SECONDS_MULTI / SEGMENT_S)],
     ] as const) {

@@ -235,7 +235,9 @@ export class LiveStream extends DurableObject<Env> {
         );
       }
       const pendingInit = await this.ctx.storage.get<ArrayBuffer>("pendingInit");
-      const c = m.connected && m.session ? m.conn : null;
+      // The session's current connection, even if the alarm marked it disconnected: an encoder that stalled
+      // and resumes with the next index is the same connection (same init segment), not a reconnect.
+      const c = m.session ? m.conn : null;
       const quietMs = c ? now - c.lastSegmentAt : Number.POSITIVE_INFINITY;
       let newConn: boolean;
       if (!c) newConn = true;
@@ -283,7 +285,7 @@ export class LiveStream extends DurableObject<Env> {
         m.disconnectedAt = null;
         m.conn = null;
         await this.save(m);
-      } else if (newConn && !m.connected) {
+      } else if (!m.connected) {
         await markReconnected(this.env, this.wait, cfg, session.id);
       }
 

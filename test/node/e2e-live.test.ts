@@ -23,15 +23,29 @@ describe("live streaming end to end", () => {
     return enc;
   };
 
+  // The stack takes minutes to start on a loaded machine.
   beforeAll(async () => {
     e = await startE2E();
-  });
+  }, 420_000);
 
   afterAll(async () => {
     for (const enc of encoders) await enc.kill();
     await e?.close();
   });
 
+  /** On failure, what the DO and the encoders saw (a loaded machine makes encoders stall). */
+  const explain = async <T>(id: string, p: Promise<T>): Promise<T> => {
+    try {
+      return await p;
+    } catch (err) {
+      const health = (await e.api("GET", `/v1/live-streams/${id}/health`)).body;
+      const events = await timeline(id);
+      console.error(
+        JSON.stringify({ health, events, encoders: encoders.map((x) => x.stderr().slice(-1500)) }, null, 1),
+      );
+      throw err;
+    }
+  };
   const stream = async (id: string) => (await e.api("GET", `/v1/live-streams/${id}`)).body;
   const timeline = async (id: string) =>
     ((await e.api("GET", `/v1/live-streams/${id}/events`)).body.data as any[])
@@ -51,7 +65,7 @@ describe("live streaming end to end", () => {
     const created = await e.api("POST", "/v1/live-streams", {
       latency_mode: "low",
       playback_policy: "signed",
-      reconnect_window: 5,
+      reconnect_window: 30,
       recording: { mode: "automatic", new_asset_settings: { playback_policy: "public", title: "fmp4 show" } },
     });
     expect(created.status).toBe(201);
@@ -67,9 +81,9 @@ describe("live streaming end to end", () => {
     expect(before.headers.get("retry-after")).toBe("2");
     expect((await fetch(`${e.stack.edgeUrl}/${pb}.m3u8`)).status).toBe(401);
 
-    const started = Date.now();
-    const enc = encode(ls.ingest.hls_url, { seconds: 22, segmentType: "fmp4" });
+    const enc = encode(ls.ingest.hls_url, { segmentType: "fmp4" });
     await pollUntil(master, (s) => s === 200, 30_000);
+    const firstListedAt = Date.now();
     const live = `${e.stack.edgeUrl}/${pb}/live.m3u8?token=${tokens.body.video}`;
     const first = await pollUntil(live, (s) => s === 200);
     expect(first.body).not.toContain("#EXT-X-ENDLIST");
@@ -79,8 +93,16 @@ describe("live streaming end to end", () => {
     expect(view).toMatchObject({ status: "active", connection: "connected" });
     expect(view.active_asset_id).toMatch(/^as_/);
 
-    const watched = await watchLive(master, 8000);
-    expect(watched.errors).toEqual([]);
+    const watched = await explain(
+      ls.id,
+      watchLive(master, 8000).then(async (w) => {
+        if (w.errors.length > 0) {
+          const again = await fetch(master);
+          throw new Error(`hls.js: ${w.errors} (master now ${again.status} ${await again.text()})`);
+        }
+        return w;
+      }),
+    );
     expect(watched.second).toBeGreaterThan(watched.first + 1);
     const later = await pollUntil(live, (s, b) => s === 200 && mediaSequence(b) > mediaSequence(first.body), 20_000);
     expect(later.body).not.toContain("#EXT-X-ENDLIST");
@@ -89,8 +111,13 @@ describe("live streaming end to end", () => {
     expect(health).toMatchObject({ container: "fmp4", connection: "connected", reconnects: 0 });
     expect(health.ingest_bitrate).toBeGreaterThan(10_000);
 
+    // At least 20 s on air, then a clean stop (SIGINT: ffmpeg writes its last segment and an ENDLIST playlist).
+    await sleep(Math.max(0, firstListedAt + 20_000 - Date.now()));
+    const stoppedAt = Date.now();
+    enc.proc.kill("SIGINT");
     expect(await enc.exited).toBe(0);
-    const broadcast = (Date.now() - started) / 1000;
+    // Segment 0 is listed when its 2 s are done: on air ≈ (stop − first listed) + 2 s.
+    const broadcast = (stoppedAt - firstListedAt) / 1000 + 2;
     // ENDLIST ends the session at once: idle right after the encoder exits, no reconnect-window wait.
     const ended = await waitFor(
       "idle",
@@ -103,8 +130,8 @@ describe("live streaming end to end", () => {
     expect(ended.recent_asset_ids).toEqual([view.active_asset_id]);
     const asset = await e.waitForAsset(view.active_asset_id, (a) => a.status === "ready", 5000);
     expect(asset.title).toBe("fmp4 show");
-    expect(Math.abs(asset.duration - 22)).toBeLessThanOrEqual(2);
-    expect(broadcast).toBeGreaterThan(20);
+    expect(broadcast).toBeGreaterThanOrEqual(22);
+    expect(Math.abs(asset.duration - broadcast)).toBeLessThanOrEqual(2);
     const vodUrl = `${e.stack.edgeUrl}/${asset.playback_ids[0].id}.m3u8`;
     const probe = JSON.parse(
       (await run("ffprobe", ["-v", "error", "-show_format", "-show_streams", "-of", "json", vodUrl])).stdout,
@@ -120,13 +147,13 @@ describe("live streaming end to end", () => {
       "live_stream.disconnected",
       "live_stream.idle",
     ]);
-  });
+  }, 300_000);
 
   it("MPEG-TS: a restart inside the reconnect window is one session with a discontinuity; after the window, a new recording", async () => {
     const created = await e.api("POST", "/v1/live-streams", {
       latency_mode: "low",
       playback_policy: "public",
-      reconnect_window: 6,
+      reconnect_window: 20,
       recording: { mode: "automatic", new_asset_settings: { playback_policy: "public" } },
     });
     const ls = created.body;
@@ -144,16 +171,22 @@ describe("live streaming end to end", () => {
     await e.api("PUT", `/v1/live-streams/${ls.id}/enable`);
 
     const a = encode(ls.ingest.hls_url);
-    const first = await pollUntil(live, (s) => s === 200, 30_000);
+    const first = await explain(
+      ls.id,
+      pollUntil(live, (s) => s === 200, 30_000),
+    );
     expect(first.body).not.toContain("#EXT-X-ENDLIST");
     await pollUntil(live, (s, b) => s === 200 && (b.match(/#EXTINF/g)?.length ?? 0) >= 3, 20_000);
     const session = (await e.api("GET", `/v1/live-streams/${ls.id}/health`)).body.session_id;
     const assetId = (await stream(ls.id)).active_asset_id;
     await a.kill();
-    // Long enough for the disconnect timer (2 × 2 s), well inside the 6 s reconnect window.
+    // Long enough for the disconnect timer (2 × 2 s), well inside the 20 s reconnect window.
     await sleep(4500);
     const b = encode(ls.ingest.hls_url, { seconds: 6 });
-    await pollUntil(live, (s, body) => s === 200 && body.includes("#EXT-X-DISCONTINUITY\n"), 20_000);
+    await explain(
+      ls.id,
+      pollUntil(live, (s, body) => s === 200 && body.includes("#EXT-X-DISCONTINUITY\n"), 40_000),
+    );
     const mid = (await e.api("GET", `/v1/live-streams/${ls.id}/health`)).body;
     expect(mid.session_id).toBe(session);
     expect(mid.reconnects).toBe(1);
@@ -188,6 +221,7 @@ describe("live streaming end to end", () => {
     expect(Number(probe.format.duration)).toBeGreaterThan(8);
 
     // A broadcast that goes away for longer than the window ends by the alarm; the next one is new.
+    expect((await e.api("PATCH", `/v1/live-streams/${ls.id}`, { reconnect_window: 2 })).body.reconnect_window).toBe(2);
     const c = encode(ls.ingest.hls_url);
     const cAsset = await waitFor("second recording", async () => {
       const s = await stream(ls.id);
@@ -216,6 +250,7 @@ describe("live streaming end to end", () => {
       "live_stream.connected",
       "live_stream.disconnected",
       "live_stream.idle",
+      "live_stream.updated",
       "live_stream.connected",
       "live_stream.active",
       "live_stream.disconnected",
@@ -225,5 +260,5 @@ describe("live streaming end to end", () => {
       "live_stream.disconnected",
       "live_stream.idle",
     ]);
-  });
+  }, 300_000);
 });
