@@ -6,7 +6,7 @@
  * decode; real ffmpeg output is pushed in test/node/e2e-live.test.ts.
  */
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { LiveStream } from "../../src/live/live-stream";
 import { api } from "../support/api";
 import { expectProblem } from "../support/problem";
@@ -90,6 +90,9 @@ async function eventTypes(key: TestKey, id: string): Promise<string[]> {
   expect(res.status).toBe(200);
   return (res.body.data as any[]).filter((e) => e.kind === "event").map((e) => e.event.type);
 }
+
+// Many requests per test: generous bounds for a loaded machine.
+vi.setConfig({ testTimeout: 30_000 });
 
 describe("live stream API", () => {
   it("creates, reads, lists, updates, disables/enables, resets the key and deletes", async () => {
