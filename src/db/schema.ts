@@ -172,7 +172,11 @@ export const playbackIds = sqliteTable(
     createdAt: text("created_at").notNull().default(now),
     deletedAt: text("deleted_at"),
   },
-  (t) => [index("playback_ids_asset").on(t.assetId), index("playback_ids_env").on(t.environmentId, t.id)],
+  (t) => [
+    index("playback_ids_asset").on(t.assetId),
+    index("playback_ids_env").on(t.environmentId, t.id),
+    index("playback_ids_live_stream").on(t.liveStreamId),
+  ],
 );
 
 export const jobs = sqliteTable(
@@ -377,4 +381,41 @@ export const pendingDeletions = sqliteTable(
     nextAttemptAt: text("next_attempt_at").notNull().default(now),
   },
   (t) => [uniqueIndex("pending_deletions_prefix").on(t.prefix), index("pending_deletions_next").on(t.nextAttemptAt)],
+);
+
+/**
+ * Live streams: the channel's settings and its coarse state (status, connection, recordings). The
+ * stream's `LiveStream` Durable Object owns the fine-grained runtime state (sessions, segments,
+ * sequence numbers) and projects milestones here (connected, active, disconnected, idle).
+ */
+export const liveStreams = sqliteTable(
+  "live_streams",
+  {
+    id: text("id").primaryKey(),
+    environmentId: text("environment_id").notNull(),
+    status: text("status", { enum: ["idle", "active", "disabled"] }).notNull(),
+    connection: text("connection", { enum: ["connected", "disconnected"] })
+      .notNull()
+      .default("disconnected"),
+    /** SHA-256 of the stream key: ingest looks the key up by its hash (no secret comparison in SQL). */
+    streamKeyHash: text("stream_key_hash").notNull(),
+    latencyMode: text("latency_mode", { enum: ["standard", "low"] }).notNull(),
+    reconnectWindow: integer("reconnect_window_s").notNull(),
+    maxContinuousDuration: integer("max_continuous_duration_s").notNull(),
+    dvrWindow: integer("dvr_window_s").notNull().default(0),
+    recording: json<{ mode: "automatic" | "off"; new_asset_settings: Record<string, unknown> }>("recording").notNull(),
+    passthrough: text("passthrough"),
+    correlationId: text("correlation_id"),
+    activeAssetId: text("active_asset_id"),
+    /** Newest first, at most 10. */
+    recentAssetIds: json<string[]>("recent_asset_ids").notNull().default(sql`'[]'`),
+    connectedAt: text("connected_at"),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+    deletedAt: text("deleted_at"),
+  },
+  (t) => [
+    index("live_streams_env_id").on(t.environmentId, t.id),
+    uniqueIndex("live_streams_key_hash").on(t.streamKeyHash),
+  ],
 );

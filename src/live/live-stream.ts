@@ -1,8 +1,654 @@
-/** Live stream state (idle → connected → active → disconnected). Declared now so the DO migration exists; live ingest is later work. */
+/**
+ * One LiveStream Durable Object per live stream: the only writer of its runtime state. It takes every
+ * segment, init segment and playlist the encoder PUTs (after the Worker checked the stream key's hash
+ * exists), assigns session, connection and sequence numbers of its own (a restarted ffmpeg starts
+ * again at index0), writes each segment to R2 before recording it, publishes the live window to R2
+ * for the edge, and runs the session's timers with its one alarm. D1 sees milestones only
+ * (src/services/live-streams/session.ts).
+ *
+ * Sessions and connections. A session is one broadcast: it starts with its first segment and ends
+ * when the encoder sends an ENDLIST playlist, on POST …/complete, on disable/delete, at
+ * max_continuous_duration, or when the encoder stayed away longer than reconnect_window. A
+ * connection is one encoder run. A segment continues the current connection when its index is the
+ * next one; any other index (a restart at index0, a new init segment) opens a new connection, and its
+ * first listed segment gets EXT-X-DISCONTINUITY in the same recording.
+ *
+ * Two encoders on one key: an out-of-sequence segment is only a reconnect when the current connection
+ * has been quiet for at least one target duration (a restarted encoder cannot deliver its first
+ * segment sooner). If the current encoder sent a segment more recently, the newcomer is refused with
+ * 409 and the current one is unharmed.
+ *
+ * Sequence numbers are given when the encoder's playlist lists a segment (with its duration), so the
+ * numbers of listed segments are contiguous even when a received segment is never listed (dropped).
+ * A segment is listed only after its R2 write succeeded.
+ */
 import { DurableObject } from "cloudflare:workers";
+import type { ErrorCode } from "../lib/errors";
+import { log } from "../lib/log";
+import { nowIso } from "../lib/time";
+import type { LiveHealth } from "../services/live-streams/schemas";
+import { TARGET_DURATION_S } from "../services/live-streams/schemas";
+import {
+  endSession,
+  type IngestConfig,
+  loadIngestConfig,
+  markDisconnected,
+  markReconnected,
+  startSession,
+  warnLiveStream,
+} from "../services/live-streams/session";
+import {
+  type LiveSegment,
+  liveStateKey,
+  masterPlaylist,
+  mediaPlaylist,
+  type PublishedLiveState,
+  parseEncoderPlaylist,
+  STREAM_DIR,
+  segmentIndex,
+  sniffMedia,
+  tsStartsWithKeyframe,
+} from "./hls";
+
+export const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
+export const MAX_PLAYLIST_BYTES = 256 * 1024;
+const MAX_INIT_BYTES = 1024 * 1024;
+/** Settings are re-read from D1 at least this often even if a `refresh` call was lost. */
+const CONFIG_TTL_MS = 30_000;
+
+export type IngestResult =
+  | { ok: true; status: 201 | 204; seq?: number; connection?: number }
+  | { ok: false; code: ErrorCode; message: string };
+
+interface Session {
+  id: string;
+  no: number;
+  startedAt: number;
+  assetId: string | null;
+  prefix: string;
+}
+
+interface Connection {
+  no: number;
+  lastIndex: number;
+  lastSegmentAt: number;
+  startedAt: number;
+  container: "mpegts" | "fmp4";
+  /** File name of the connection's init segment under `stream/` (fMP4), else null. */
+  init: string | null;
+  keyframeAligned: boolean;
+}
+
+interface Meta {
+  streamId: string;
+  session: Session | null;
+  sessionNo: number;
+  connNo: number;
+  nextSeq: number;
+  conn: Connection | null;
+  connected: boolean;
+  disconnectedAt: number | null;
+  counters: { reconnects: number; dropped: number; late: number; refused: number };
+  /** When the last `live_stream.warning` went out: a refused second encoder warns once a minute, not per PUT. */
+  lastWarnAt?: number;
+  /**
+   * The connection a session was ended under by the API or a limit (complete, max duration) while its
+   * encoder kept pushing: its further segments are refused rather than starting a new session.
+   */
+  closed?: { lastIndex: number; lastSegmentAt: number } | null;
+}
+
+const fail = (code: ErrorCode, message: string): IngestResult => ({ ok: false, code, message });
+
+function emptyMeta(streamId: string): Meta {
+  return {
+    streamId,
+    session: null,
+    sessionNo: 0,
+    connNo: 0,
+    nextSeq: 0,
+    conn: null,
+    connected: false,
+    disconnectedAt: null,
+    counters: { reconnects: 0, dropped: 0, late: 0, refused: 0 },
+  };
+}
 
 export class LiveStream extends DurableObject<Env> {
-  async getState(): Promise<{ status: string }> {
-    return { status: (await this.ctx.storage.get<string>("status")) ?? "idle" };
+  private cfg: IngestConfig | null = null;
+  private cfgLoadedAt = 0;
+  /** Every state change runs one at a time: R2 and D1 awaits would otherwise let requests interleave. */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS segments (
+      session TEXT NOT NULL, conn INTEGER NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,
+      bytes INTEGER NOT NULL, init TEXT, received_at INTEGER NOT NULL,
+      seq INTEGER, duration REAL, disc INTEGER NOT NULL DEFAULT 0,
+      PRIMARY KEY (session, conn, idx))`);
+    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS segments_seq ON segments (session, seq)");
+  }
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  private async meta(streamId?: string): Promise<Meta> {
+    const m = await this.ctx.storage.get<Meta>("meta");
+    if (m) return m;
+    if (!streamId) throw new Error("live stream DO used before it knew its stream");
+    return emptyMeta(streamId);
+  }
+
+  private async save(m: Meta) {
+    await this.ctx.storage.put("meta", m);
+  }
+
+  private async config(streamId: string, force = false): Promise<IngestConfig | null> {
+    if (force || !this.cfg || Date.now() - this.cfgLoadedAt > CONFIG_TTL_MS) {
+      this.cfg = await loadIngestConfig(this.env, streamId);
+      this.cfgLoadedAt = Date.now();
+    }
+    return this.cfg;
+  }
+
+  private targetMs(cfg: IngestConfig): number {
+    return TARGET_DURATION_S[cfg.latencyMode] * 1000;
+  }
+
+  private wait = (p: Promise<unknown>) => this.ctx.waitUntil(p);
+
+  /** Refusals shared by every ingest call: unknown/deleted stream, wrong (rotated) key, disabled. */
+  private async gate(streamId: string, keyHash: string): Promise<{ cfg: IngestConfig } | IngestResult> {
+    const cfg = await this.config(streamId);
+    if (!cfg || cfg.deletedAt) return fail("unauthenticated", "Unknown stream key.");
+    const a = new TextEncoder().encode(cfg.streamKeyHash);
+    const b = new TextEncoder().encode(keyHash);
+    if (a.byteLength !== b.byteLength || !crypto.subtle.timingSafeEqual(a, b)) {
+      return fail("unauthenticated", "Unknown stream key (it may have been reset).");
+    }
+    if (cfg.status === "disabled") return fail("forbidden", "This live stream is disabled.");
+    return { cfg };
+  }
+
+  private async refuse(m: Meta, result: IngestResult): Promise<IngestResult> {
+    m.counters.refused++;
+    await this.save(m);
+    return result;
+  }
+
+  // ------------------------------------------------------------ ingest RPC
+
+  /** An fMP4 init segment: kept until the next connection starts (it belongs to that connection). */
+  async acceptInit(input: { streamId: string; keyHash: string; body: ArrayBuffer }): Promise<IngestResult> {
+    return this.locked(async () => {
+      const g = await this.gate(input.streamId, input.keyHash);
+      if (!("cfg" in g)) return g;
+      const m = await this.meta(input.streamId);
+      const bytes = new Uint8Array(input.body);
+      if (bytes.byteLength > MAX_INIT_BYTES)
+        return this.refuse(m, fail("payload_too_large", "Init segment over 1 MiB."));
+      if (sniffMedia(bytes) !== "fmp4-init") {
+        return this.refuse(m, fail("unsupported_media_type", "The init segment is not an fMP4 (ftyp) file."));
+      }
+      await this.ctx.storage.put("pendingInit", input.body);
+      await this.save(m);
+      return { ok: true, status: 201 };
+    });
+  }
+
+  async acceptSegment(input: {
+    streamId: string;
+    keyHash: string;
+    name: string;
+    body: ArrayBuffer;
+  }): Promise<IngestResult> {
+    return this.locked(async () => {
+      const g = await this.gate(input.streamId, input.keyHash);
+      if (!("cfg" in g)) return g;
+      const cfg = g.cfg;
+      const m = await this.meta(input.streamId);
+      const bytes = new Uint8Array(input.body);
+      if (bytes.byteLength > MAX_SEGMENT_BYTES) {
+        return this.refuse(m, fail("payload_too_large", `Segments are limited to ${MAX_SEGMENT_BYTES} bytes.`));
+      }
+      const kind = sniffMedia(bytes);
+      if (kind !== "mpegts" && kind !== "fmp4") {
+        return this.refuse(m, fail("unsupported_media_type", "The body is neither an MPEG-TS nor an fMP4 segment."));
+      }
+      const idx = segmentIndex(input.name);
+      if (idx === null) return this.refuse(m, fail("bad_request", `'${input.name}' is not a numbered segment name.`));
+
+      const now = Date.now();
+      const target = this.targetMs(cfg);
+      if (!m.session && m.closed && idx === m.closed.lastIndex + 1 && now - m.closed.lastSegmentAt < 2 * target) {
+        m.closed = { lastIndex: idx, lastSegmentAt: now };
+        return this.refuse(
+          m,
+          fail(
+            "conflict",
+            "This broadcast was ended (complete or max duration); restart the encoder to go live again.",
+          ),
+        );
+      }
+      const pendingInit = await this.ctx.storage.get<ArrayBuffer>("pendingInit");
+      // The session's current connection, even if the alarm marked it disconnected: an encoder that stalled
+      // and resumes with the next index is the same connection (same init segment), not a reconnect.
+      const c = m.session ? m.conn : null;
+      const quietMs = c ? now - c.lastSegmentAt : Number.POSITIVE_INFINITY;
+      let newConn: boolean;
+      if (!c) newConn = true;
+      else if (idx === c.lastIndex && quietMs < target) {
+        // A retransmission of the segment just taken: already stored, nothing changes.
+        return { ok: true, status: 201, connection: c.no };
+      } else if (idx === c.lastIndex + 1 && !(pendingInit && idx === 0)) newConn = false;
+      else if (quietMs < target) {
+        if (now - (m.lastWarnAt ?? 0) > 60_000) {
+          await warnLiveStream(this.env, this.wait, cfg, "A second encoder tried to push to this stream key; refused.");
+          m.lastWarnAt = now;
+        }
+        return this.refuse(
+          m,
+          fail(
+            "conflict",
+            `Another encoder is pushing to this stream key (segment ${idx} while the current encoder is at ` +
+              `${c.lastIndex}, ${(quietMs / 1000).toFixed(1)} s ago). Stop the other encoder or wait.`,
+          ),
+        );
+      } else newConn = true;
+      if (kind === "fmp4" && (newConn ? !pendingInit : !c?.init)) {
+        return this.refuse(m, fail("bad_request", "An fMP4 segment arrived before its init segment (init.mp4)."));
+      }
+
+      // A new session starts with its first segment; with recording on, that creates the asset.
+      let session = m.session;
+      if (!session) {
+        const no = m.sessionNo + 1;
+        const id = `s${no}-${crypto.randomUUID().slice(0, 8)}`;
+        const assetId = await startSession(this.env, this.wait, cfg, {
+          id,
+          recording: cfg.recording.mode === "automatic",
+        });
+        session = {
+          id,
+          no,
+          startedAt: now,
+          assetId,
+          prefix: assetId ? `assets/${assetId}/runs/${id}/` : `live/${cfg.id}/${id}/`,
+        };
+        m.session = session;
+        m.sessionNo = no;
+        m.connected = true;
+        m.disconnectedAt = null;
+        m.conn = null;
+        await this.save(m);
+      } else if (!m.connected) {
+        await markReconnected(this.env, this.wait, cfg, session.id);
+      }
+
+      const connNo = newConn ? m.connNo + 1 : (c as Connection).no;
+      let init = newConn ? null : (c as Connection).init;
+      if (newConn && kind === "fmp4" && pendingInit) {
+        init = `init-c${connNo}.mp4`;
+        await this.env.MEDIA.put(`${session.prefix}${STREAM_DIR}/${init}`, pendingInit, {
+          httpMetadata: { contentType: "video/mp4" },
+        });
+      }
+      const name = `c${connNo}-${idx}.${kind === "mpegts" ? "ts" : "m4s"}`;
+      // R2 first: a segment is recorded (and can be listed) only once it is durably stored.
+      await this.env.MEDIA.put(`${session.prefix}${STREAM_DIR}/${name}`, input.body, {
+        httpMetadata: { contentType: kind === "mpegts" ? "video/mp2t" : "video/iso.segment" },
+      });
+      this.ctx.storage.sql.exec(
+        `INSERT OR REPLACE INTO segments (session, conn, idx, name, bytes, init, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        session.id,
+        connNo,
+        idx,
+        name,
+        bytes.byteLength,
+        init,
+        now,
+      );
+      const aligned = kind === "mpegts" ? tsStartsWithKeyframe(bytes) : true;
+      if (newConn) {
+        if (m.conn) m.counters.reconnects++;
+        m.connNo = connNo;
+        m.conn = {
+          no: connNo,
+          lastIndex: idx,
+          lastSegmentAt: now,
+          startedAt: now,
+          container: kind,
+          init,
+          keyframeAligned: aligned,
+        };
+        if (pendingInit) await this.ctx.storage.delete("pendingInit");
+      } else {
+        const cur = m.conn as Connection;
+        if (now - cur.lastSegmentAt > 1.5 * target) m.counters.late++;
+        cur.lastIndex = idx;
+        cur.lastSegmentAt = now;
+        cur.keyframeAligned &&= aligned;
+      }
+      m.connected = true;
+      m.disconnectedAt = null;
+      await this.save(m);
+      await this.schedule(m, cfg);
+      return { ok: true, status: 201, connection: connNo };
+    });
+  }
+
+  /**
+   * The encoder's playlist: lists (and gives durations to) segments already stored, and may end the
+   * session (ENDLIST). Naming a segment this connection never delivered is refused, nothing changes.
+   */
+  async acceptPlaylist(input: { streamId: string; keyHash: string; text: string }): Promise<IngestResult> {
+    return this.locked(async () => {
+      const g = await this.gate(input.streamId, input.keyHash);
+      if (!("cfg" in g)) return g;
+      const cfg = g.cfg;
+      const m = await this.meta(input.streamId);
+      const pl = parseEncoderPlaylist(input.text);
+      if (!pl) return this.refuse(m, fail("bad_request", "The body is not an HLS media playlist."));
+      const session = m.session;
+      const conn = m.conn;
+      if (!session || !conn) {
+        if (pl.entries.length === 0) return { ok: true, status: 201 };
+        return this.refuse(m, fail("bad_request", "The playlist names segments that were never received."));
+      }
+      const rows: { idx: number; duration: number; seq: number | null }[] = [];
+      const missing: string[] = [];
+      for (const e of pl.entries) {
+        const idx = segmentIndex(e.uri);
+        const row =
+          idx === null
+            ? undefined
+            : this.ctx.storage.sql
+                .exec<{ seq: number | null }>(
+                  "SELECT seq FROM segments WHERE session = ? AND conn = ? AND idx = ?",
+                  session.id,
+                  conn.no,
+                  idx,
+                )
+                .toArray()[0];
+        if (!row || idx === null) missing.push(e.uri);
+        else rows.push({ idx, duration: e.duration, seq: row.seq });
+      }
+      if (missing.length > 0) {
+        return this.refuse(
+          m,
+          fail(
+            "bad_request",
+            `The playlist names segments that were never received: ${missing.slice(0, 5).join(", ")}.`,
+          ),
+        );
+      }
+      let changed = false;
+      for (const r of rows) {
+        if (r.seq !== null) continue;
+        const prev = this.ctx.storage.sql
+          .exec<{ conn: number }>(
+            "SELECT conn FROM segments WHERE session = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            session.id,
+          )
+          .toArray()[0];
+        this.ctx.storage.sql.exec(
+          "UPDATE segments SET seq = ?, duration = ?, disc = ? WHERE session = ? AND conn = ? AND idx = ?",
+          m.nextSeq,
+          r.duration,
+          prev && prev.conn !== conn.no ? 1 : 0,
+          session.id,
+          conn.no,
+          r.idx,
+        );
+        m.nextSeq++;
+        changed = true;
+      }
+      if (changed) {
+        await this.save(m);
+        await this.publish(m, cfg);
+      }
+      if (pl.ended) await this.finish(m, cfg, "encoder_ended");
+      return { ok: true, status: 201 };
+    });
+  }
+
+  // ------------------------------------------------------------ control RPC
+
+  /** Re-reads the settings after the API changed them; a disabled or deleted stream ends its session. */
+  async refresh(streamId: string): Promise<void> {
+    await this.locked(async () => {
+      const cfg = await this.config(streamId, true);
+      const m = await this.meta(streamId);
+      if (!cfg) return;
+      if (m.session && (cfg.deletedAt || cfg.status === "disabled")) {
+        await this.finish(m, cfg, cfg.deletedAt ? "deleted" : "disabled");
+      } else {
+        await this.save(m);
+        await this.publish(m, cfg);
+        await this.schedule(m, cfg);
+      }
+    });
+  }
+
+  /** POST …/complete: the broadcast is over now, not after the reconnect window. */
+  async complete(streamId: string): Promise<void> {
+    await this.locked(async () => {
+      const cfg = await this.config(streamId, true);
+      if (cfg) await this.finish(await this.meta(streamId), cfg, "completed");
+    });
+  }
+
+  async health(streamId: string): Promise<LiveHealth> {
+    const cfg = await this.config(streamId);
+    const m = await this.meta(streamId);
+    const recent = m.session
+      ? this.ctx.storage.sql
+          .exec<{ bytes: number; duration: number }>(
+            "SELECT bytes, duration FROM segments WHERE session = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 10",
+            m.session.id,
+          )
+          .toArray()
+      : [];
+    const total = recent.reduce((s, r) => s + r.duration, 0);
+    const count = m.session
+      ? (this.ctx.storage.sql
+          .exec<{ n: number }>("SELECT count(*) AS n FROM segments WHERE session = ? AND seq IS NOT NULL", m.session.id)
+          .one().n as number)
+      : 0;
+    const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
+    return {
+      status: cfg?.status === "disabled" ? "disabled" : m.session ? "active" : "idle",
+      connection: m.connected ? "connected" : "disconnected",
+      session_id: m.session?.id ?? null,
+      connected_since: m.connected ? iso(m.conn?.startedAt) : null,
+      last_segment_at: iso(m.conn?.lastSegmentAt),
+      target_segment_duration: cfg ? TARGET_DURATION_S[cfg.latencyMode] : 0,
+      average_segment_duration: recent.length ? total / recent.length : null,
+      ingest_bitrate: total > 0 ? Math.round((recent.reduce((s, r) => s + r.bytes, 0) * 8) / total) : null,
+      container: m.conn?.container ?? null,
+      keyframe_aligned: m.conn ? m.conn.keyframeAligned : null,
+      segments: count,
+      reconnects: m.counters.reconnects,
+      dropped_segments: m.counters.dropped,
+      late_segments: m.counters.late,
+      refused_requests: m.counters.refused,
+    };
+  }
+
+  // ------------------------------------------------------------ timers
+
+  /**
+   * The one alarm: disconnected after 2× the target duration without a segment; the session ends
+   * when the reconnect window has passed since then, or at max_continuous_duration. Every branch
+   * re-checks the stored state, so a repeated or late alarm does nothing twice.
+   */
+  async alarm(): Promise<void> {
+    await this.locked(async () => {
+      const m = await this.ctx.storage.get<Meta>("meta");
+      if (!m?.session) return;
+      const cfg = await this.config(m.streamId, true);
+      if (!cfg) return;
+      const now = Date.now();
+      if (m.connected && m.conn && now - m.conn.lastSegmentAt >= 2 * this.targetMs(cfg)) {
+        await markDisconnected(this.env, this.wait, cfg, m.session.id);
+        m.connected = false;
+        m.disconnectedAt = now;
+        await this.save(m);
+      }
+      if (!m.connected && now - (m.disconnectedAt ?? now) >= cfg.reconnectWindow * 1000) {
+        await this.finish(m, cfg, "reconnect_window_elapsed");
+      } else if (now - m.session.startedAt >= cfg.maxContinuousDuration * 1000) {
+        await this.finish(m, cfg, "max_continuous_duration");
+      } else await this.schedule(m, cfg);
+    });
+  }
+
+  private async schedule(m: Meta, cfg: IngestConfig) {
+    if (!m.session) {
+      await this.ctx.storage.deleteAlarm();
+      return;
+    }
+    const deadlines = [m.session.startedAt + cfg.maxContinuousDuration * 1000];
+    if (m.connected && m.conn) deadlines.push(m.conn.lastSegmentAt + 2 * this.targetMs(cfg));
+    else deadlines.push((m.disconnectedAt ?? Date.now()) + cfg.reconnectWindow * 1000);
+    await this.ctx.storage.setAlarm(Math.min(...deadlines));
+  }
+
+  // ------------------------------------------------------------ session end and publishing
+
+  private listed(sessionId: string): (LiveSegment & { bytes: number })[] {
+    return this.ctx.storage.sql
+      .exec<{ seq: number; duration: number; name: string; disc: number; init: string | null; bytes: number }>(
+        "SELECT seq, duration, name, disc, init, bytes FROM segments WHERE session = ? AND seq IS NOT NULL ORDER BY seq",
+        sessionId,
+      )
+      .toArray()
+      .map((r) => ({ seq: r.seq, duration: r.duration, uri: r.name, disc: r.disc === 1, map: r.init, bytes: r.bytes }));
+  }
+
+  /**
+   * Ends the session (idempotent: no session, nothing to do). The recording gets its VOD playlist
+   * (ENDLIST, discontinuities kept) and master next to the segments, then D1 marks it `ready`.
+   */
+  private async finish(m: Meta, cfg: IngestConfig, reason: string) {
+    const session = m.session;
+    if (!session) return;
+    const segments = this.listed(session.id);
+    const unlisted = this.ctx.storage.sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM segments WHERE session = ? AND seq IS NULL", session.id)
+      .one().n as number;
+    let durationMs: number | null = null;
+    if (segments.length > 0) {
+      durationMs = Math.round(segments.reduce((s, x) => s + x.duration, 0) * 1000);
+      if (session.assetId) {
+        const vod = mediaPlaylist(
+          {
+            targetDuration: TARGET_DURATION_S[cfg.latencyMode],
+            mediaSequence: 0,
+            discontinuitySequence: 0,
+            segments,
+          },
+          (n) => n,
+          true,
+        );
+        await this.env.MEDIA.put(`${session.prefix}${STREAM_DIR}/index.m3u8`, vod, {
+          httpMetadata: { contentType: "application/vnd.apple.mpegurl" },
+        });
+        await this.env.MEDIA.put(
+          `${session.prefix}master.m3u8`,
+          masterPlaylist(`${STREAM_DIR}/index.m3u8`, bandwidthOf(segments)),
+          { httpMetadata: { contentType: "application/vnd.apple.mpegurl" } },
+        );
+      }
+    }
+    await endSession(this.env, this.wait, cfg, {
+      sessionId: session.id,
+      assetId: session.assetId,
+      durationMs,
+      wasConnected: m.connected,
+      reason,
+    });
+    log.info("live_session_ended", {
+      live_stream_id: cfg.id,
+      session_id: session.id,
+      reason,
+      segments: segments.length,
+    });
+    m.counters.dropped += unlisted;
+    m.closed =
+      m.connected && m.conn && (reason === "completed" || reason === "max_continuous_duration")
+        ? { lastIndex: m.conn.lastIndex, lastSegmentAt: m.conn.lastSegmentAt }
+        : null;
+    m.session = null;
+    m.conn = null;
+    m.connected = false;
+    m.disconnectedAt = null;
+    await this.save(m);
+    this.ctx.storage.sql.exec("DELETE FROM segments WHERE session = ?", session.id);
+    await this.ctx.storage.delete("pendingInit");
+    await this.ctx.storage.deleteAlarm();
+    await this.publish(m, cfg);
+    // Without a recording nothing refers to the session's segments once the edge stops listing them.
+    if (!session.assetId) this.ctx.waitUntil(deletePrefix(this.env.MEDIA, session.prefix));
+  }
+
+  /** Writes the live window the edge serves: listed (stored) segments only. */
+  private async publish(m: Meta, cfg: IngestConfig) {
+    const target = TARGET_DURATION_S[cfg.latencyMode];
+    let window: (LiveSegment & { bytes: number })[] = [];
+    let discSeq = 0;
+    if (m.session) {
+      const all = this.listed(m.session.id);
+      const span = cfg.dvrWindow > 0 ? cfg.dvrWindow : 5 * target;
+      let sum = 0;
+      let first = all.length;
+      while (first > 0 && (sum < span || all.length - first < 3)) {
+        first--;
+        sum += all[first].duration;
+      }
+      window = all.slice(first);
+      discSeq = all.slice(0, first).filter((s) => s.disc).length;
+    }
+    const state: PublishedLiveState = {
+      v: 1,
+      stream_id: cfg.id,
+      status: cfg.status === "disabled" ? "disabled" : m.session && window.length > 0 ? "active" : "idle",
+      session_id: m.session?.id ?? null,
+      prefix: m.session?.prefix ?? null,
+      target_duration: target,
+      media_sequence: window[0]?.seq ?? 0,
+      discontinuity_sequence: discSeq,
+      bandwidth: bandwidthOf(window),
+      segments: window.map(({ bytes: _b, ...s }) => s),
+      updated_at: nowIso(),
+    };
+    await this.env.MEDIA.put(liveStateKey(cfg.id), JSON.stringify(state), {
+      httpMetadata: { contentType: "application/json" },
+    });
+  }
+}
+
+/** Peak bits/s over the segments (what BANDWIDTH promises), null without segments. */
+function bandwidthOf(segments: { bytes: number; duration: number }[]): number | null {
+  let peak = 0;
+  for (const s of segments) if (s.duration > 0) peak = Math.max(peak, (s.bytes * 8) / s.duration);
+  return peak > 0 ? Math.round(peak) : null;
+}
+
+async function deletePrefix(bucket: R2Bucket, prefix: string) {
+  try {
+    let cursor: string | undefined;
+    do {
+      const page = await bucket.list({ prefix, cursor, limit: 1000 });
+      const keys = page.objects.map((o) => o.key);
+      if (keys.length > 0) await bucket.delete(keys);
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+  } catch (err) {
+    log.warn("live_segments_gc_failed", { prefix, error: (err as Error).message });
   }
 }

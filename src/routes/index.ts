@@ -8,6 +8,8 @@ import { registerAuditLogRoutes } from "./audit-log";
 import { registerEventRoutes } from "./events";
 import { registerInternalRoutes } from "./internal";
 import { registerKeyRoutes } from "./keys";
+import { registerLiveIngestRoutes } from "./live-ingest";
+import { registerLiveStreamRoutes } from "./live-streams";
 import { registerPlaybackIdRoutes } from "./playback-ids";
 import { registerSigningKeyRoutes } from "./signing-keys";
 import { registerHealth } from "./system/health";
@@ -31,10 +33,12 @@ export function registerRoutes(app: App) {
   registerWebhookRoutes(app);
   registerEventRoutes(app);
   registerAuditLogRoutes(app);
+  registerLiveStreamRoutes(app);
   // Not under /v1 and not authenticated by API key: these carry their own tokens.
   registerUploadByteRoutes(app);
   registerTusRoutes(app);
   registerInternalRoutes(app);
+  registerLiveIngestRoutes(app);
 }
 
 export function registerDocs(app: App) {

@@ -31,6 +31,17 @@ export const EVENT_TYPES = [
   "track.ready",
   "track.errored",
   "track.deleted",
+  "live_stream.created",
+  "live_stream.updated",
+  "live_stream.connected",
+  "live_stream.active",
+  "live_stream.disconnected",
+  "live_stream.idle",
+  "live_stream.enabled",
+  "live_stream.disabled",
+  "live_stream.deleted",
+  "live_stream.warning",
+  "live_stream.stream_key_reset",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -169,3 +169,12 @@ export async function uploadTimeline({ ctx, input }: Verb<{ uploadId: string }>)
   if (!upload) throw new NotFoundError("upload", input.uploadId);
   return buildTimeline(ctx, upload.id, upload.assetId, upload.id);
 }
+
+export async function liveStreamTimeline({ ctx, input }: Verb<{ id: string }>) {
+  // Deleted streams keep their history, like assets.
+  const stream = await ctx.db.query.liveStreams.findFirst({
+    where: and(eq(schema.liveStreams.id, input.id), eq(schema.liveStreams.environmentId, ctx.caller.environmentId)),
+  });
+  if (!stream) throw new NotFoundError("live stream", input.id);
+  return buildTimeline(ctx, stream.id, null, null);
+}

@@ -35,6 +35,7 @@ export const PlaybackIdSchema = z
   .object({
     id: z.string(),
     asset_id: z.string().nullable(),
+    live_stream_id: z.string().nullable(),
     policy: PlaybackPolicySchema,
     allowed_origins: z.array(z.string()),
     allow_no_referrer: z.boolean(),

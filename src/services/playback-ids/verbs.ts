@@ -16,6 +16,7 @@ export function serializePlaybackId(env: Pick<Env, "EDGE_PUBLIC_URL">, row: Row)
   return {
     id: row.id,
     asset_id: row.assetId,
+    live_stream_id: row.liveStreamId,
     policy: row.policy,
     allowed_origins: row.allowedOrigins ?? [],
     allow_no_referrer: row.allowNoReferrer,

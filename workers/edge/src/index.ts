@@ -36,8 +36,18 @@ import {
 } from "../../../src/lib/thumbnails";
 import { DOWNLOADS_DIR } from "../../../src/lib/transcoder-protocol";
 import { requestedClip } from "./clips";
+import { STREAM_DIR } from "../../../src/live/hls";
 import { contentDisposition, isStaticRenditionName } from "./download";
 import { EMBED_JS, embedCsp, embedPage } from "./embed";
+import {
+  clearLiveStateCache,
+  liveMaster,
+  liveMedia,
+  livePlaylistCacheControl,
+  loadLiveState,
+  notOnAir,
+  onAir,
+} from "./live";
 import { clearMetaCache, runKey, serveObject } from "./media";
 import { hasEndList, rewritePlaylist, rewriteStoryboardVtt, rewriteUri } from "./playlist";
 import { checkOrigin, corsHeaders, frameAncestors, preflight } from "./policy";
@@ -64,12 +74,15 @@ export function clearEdgeCaches() {
   clearMetaCache();
   clearThumbnailFacts();
   clearTextTrackCaches();
+  clearLiveStateCache();
 }
 
 const MESSAGES: Record<string, string> = {
   unknown_playback_id: "No video exists with this playback ID.",
   playback_id_deleted: "This playback ID has been deleted.",
   asset_deleted: "This video has been deleted.",
+  live_stream_deleted: "This live stream has been deleted.",
+  not_a_live_stream: "This playback ID is not a live stream's.",
   asset_not_ready: "This video is not ready to play yet.",
   not_found: "No such file.",
   token_required: "This video requires a signed playback token (?token=).",
@@ -139,6 +152,7 @@ function deny(
 }
 
 interface Granted {
+  /** For a live playback ID (`live: true`), assetId and currentRunId are null: use liveStreamId. */
   state: PlaybackState & { assetId: string; currentRunId: string };
   /** The verified token (signed playback) to carry into child URLs; null for public. */
   token: string | null;
@@ -154,12 +168,17 @@ async function authorize(
   req: Request,
   playbackId: string,
   audience: TokenAudience,
+  opts: { live?: "allow" | "only" } = {},
 ): Promise<Granted | Response> {
   const state = await resolvePlayback(env, playbackId);
   const cors = corsHeaders(state, req);
   if (!state) return deny(404, "unknown_playback_id", cors);
   if (state.playbackDeleted) return deny(404, "playback_id_deleted", cors);
   if (state.assetDeleted) return deny(404, "asset_deleted", cors);
+  if (state.liveDeleted) return deny(404, "live_stream_deleted", cors);
+  // Asset-only files (thumbnails, storyboards, downloads, renditions) do not exist for a live stream.
+  if (state.liveStreamId && !opts.live) return deny(404, "not_found", cors);
+  if (!state.liveStreamId && opts.live === "only") return deny(404, "not_a_live_stream", cors);
   const origin = checkOrigin(state, req);
   if (!origin.ok) return deny(403, origin.reason, cors);
   let token: string | null = null;
@@ -218,8 +237,19 @@ function staticScript(body: string): Response {
 
 app.get("/:master{[A-Za-z0-9_-]+\\.m3u8}", async (c) => {
   const playbackId = c.req.param("master").slice(0, -".m3u8".length);
-  const g = await authorize(c.env, c.req.raw, playbackId, "v");
+  const g = await authorize(c.env, c.req.raw, playbackId, "v", { live: "allow" });
   if (g instanceof Response) return g;
+  if (g.state.liveStreamId) {
+    const live = await loadLiveState(c.env.MEDIA, g.state.liveStreamId);
+    if (!onAir(live)) return notOnAir(live, g.cors);
+    return new Response(liveMaster(playbackId, live, g.token), {
+      headers: {
+        "Content-Type": "application/vnd.apple.mpegurl",
+        "Cache-Control": livePlaylistCacheControl(g.visibility, live),
+        ...g.cors,
+      },
+    });
+  }
   const clip = await clipFor(c.env, c.req.raw, g);
   if (clip instanceof Response) return clip;
   const obj = await c.env.MEDIA.get(runKey(g.state.assetId, g.state.currentRunId, "master.m3u8"));
@@ -244,6 +274,44 @@ app.get("/:master{[A-Za-z0-9_-]+\\.m3u8}", async (c) => {
 
 const SEGMENT_RE = /^[A-Za-z0-9_-]{1,32}$/;
 const FILE_RE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
+
+app.get("/:pid/live.m3u8", async (c) => {
+  const playbackId = c.req.param("pid");
+  const g = await authorize(c.env, c.req.raw, playbackId, "v", { live: "only" });
+  if (g instanceof Response) return g;
+  const live = await loadLiveState(c.env.MEDIA, g.state.liveStreamId as string);
+  if (!onAir(live)) return notOnAir(live, g.cors);
+  return new Response(liveMedia(playbackId, live, g.token), {
+    headers: {
+      "Content-Type": "application/vnd.apple.mpegurl",
+      "Cache-Control": livePlaylistCacheControl(g.visibility, live),
+      ...g.cors,
+    },
+  });
+});
+
+/**
+ * A live segment or init segment of the current session. Immutable: its name is unique within the
+ * session, so it gets the VOD segments' caching. A finished session's segments are no longer served
+ * here (its recording plays through the recording asset's own playback IDs).
+ */
+app.get("/:pid/live/:session/:file", async (c) => {
+  const playbackId = c.req.param("pid");
+  const file = c.req.param("file");
+  if (!FILE_RE.test(file) || !SEGMENT_RE.test(c.req.param("session"))) {
+    return deny(404, "not_found", corsHeaders(null, c.req.raw));
+  }
+  const g = await authorize(c.env, c.req.raw, playbackId, "v", { live: "only" });
+  if (g instanceof Response) return g;
+  const live = await loadLiveState(c.env.MEDIA, g.state.liveStreamId as string);
+  if (!onAir(live) || live.session_id !== c.req.param("session")) return notOnAir(live, g.cors);
+  const res = await serveObject(c.env.MEDIA, `${live.prefix}${STREAM_DIR}/${file}`, c.req.raw, {
+    cacheControl: `${g.visibility}, max-age=31536000, immutable`,
+    headers: g.cors,
+    sharedCache: { cache: caches.default, waitUntil: (p) => c.executionCtx.waitUntil(p) },
+  });
+  return res ?? deny(404, "not_found", g.cors);
+});
 
 /**
  * Without parameters: the pipeline's poster. With any of time/width/height/fit_mode (or pinned by the
@@ -419,7 +487,7 @@ app.get("/embed/:pid", async (c) => {
         "Referrer-Policy": "same-origin",
       },
     });
-  const g = await authorize(c.env, c.req.raw, playbackId, "v");
+  const g = await authorize(c.env, c.req.raw, playbackId, "v", { live: "allow" });
   if (g instanceof Response) {
     const body = (await g.json()) as { reason: string; message: string };
     return page(g.status, body.message);

@@ -30,6 +30,9 @@ export interface PlaybackState {
   title: string | null;
   /** Static renditions: `disabled` (mp4_support none) or the stored status with its file names. */
   downloads: { status: "disabled" | "preparing" | "ready" | "errored"; files: string[] };
+  /** Set for a live stream's playback ID (then there is no asset); `liveDeleted` when the stream was deleted. */
+  liveStreamId: string | null;
+  liveDeleted: boolean;
 }
 
 interface Row {
@@ -49,12 +52,16 @@ interface Row {
   title: string | null;
   mp4_support: string | null;
   static_renditions: string | null;
+  live_stream_id: string | null;
+  live_deleted_at: string | null;
 }
 
 const SQL = `select p.id, p.environment_id, p.asset_id, p.policy, p.allowed_origins, p.allow_no_referrer,
   p.deleted_at as pb_deleted_at, a.status, a.current_run_id, a.renditions_status, a.has_poster, a.has_storyboard,
-  a.deleted_at as asset_deleted_at, a.title, a.mp4_support, a.static_renditions
+  a.deleted_at as asset_deleted_at, a.title, a.mp4_support, a.static_renditions,
+  p.live_stream_id, l.deleted_at as live_deleted_at
   from playback_ids p left join assets a on a.id = p.asset_id and a.environment_id = p.environment_id
+  left join live_streams l on l.id = p.live_stream_id and l.environment_id = p.environment_id
   where p.id = ?`;
 
 function parseOrigins(raw: string | null): string[] {
@@ -98,10 +105,14 @@ function toState(r: Row): PlaybackState {
     hasStoryboard: Boolean(r.has_storyboard),
     title: r.title,
     downloads: parseDownloads(r),
+    liveStreamId: r.live_stream_id,
+    liveDeleted: r.live_stream_id !== null && r.live_deleted_at !== null,
   };
 }
 
 export function isPlayable(s: PlaybackState): boolean {
+  // A live playback ID is playable while its stream exists; whether it is on air is decided per request.
+  if (s.liveStreamId) return !s.playbackDeleted && !s.liveDeleted;
   return !s.playbackDeleted && !s.assetDeleted && s.assetStatus === "ready" && s.currentRunId !== null;
 }
 

@@ -1,0 +1,207 @@
+/**
+ * `npm run bench:live`: live availability latency and ingest cost on the real local stack.
+ *
+ * Availability latency: the time from an encoder's segment PUT completing (the API answered it) to
+ * the edge's live playlist listing that segment, p50/p99. Encoders follow ffmpeg's HLS PUT protocol
+ * exactly (segment PUT, then the playlist PUT listing it) with real ffmpeg-made 2 s MPEG-TS segments,
+ * replayed on a 2 s cadence so N streams cost N HTTP clients instead of N x264 encoders. A viewer
+ * polls each stream's edge playlist every 25 ms.
+ *
+ * Rounds: N = 1 (≥ 60 segments), 4 and 16 concurrent streams. Also the ingest CPU per segment (the
+ * API worker's process tree, user+system time over the round) and a glass-to-glass estimate per
+ * latency mode: segment duration × hls.js's live sync (3 segments) + availability p50.
+ *
+ * Options: --segments 60 (N = 1), --seconds 30 (N = 4 and 16 rounds).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createKeyInD1 } from "../scripts/lib/keys";
+import { freePort } from "../scripts/lib/proc";
+import { startStack } from "../scripts/lib/stack";
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1]);
+const SEGMENTS_N1 = Number(args.get("segments") ?? 60);
+const SECONDS_MULTI = Number(args.get("seconds") ?? 30);
+const SEGMENT_S = 2;
+const POLL_MS = 25;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+}
+
+/** Ten 2 s MPEG-TS segments from ffmpeg (testsrc2 + tone, keyframe every segment). */
+function makeSegments(dir: string): Uint8Array[] {
+  execFileSync("ffmpeg", [
+    ...["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"],
+    ...["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "20"],
+    ...["-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0"],
+    ...["-c:a", "aac", "-f", "hls", "-hls_time", "2", "-hls_list_size", "0"],
+    ...["-hls_segment_filename", path.join(dir, "seg%d.ts"), path.join(dir, "index.m3u8")],
+  ]);
+  return readdirSync(dir)
+    .filter((f) => /^seg\d+\.ts$/.test(f))
+    .sort((a, b) => Number(a.slice(3, -3)) - Number(b.slice(3, -3)))
+    .map((f) => new Uint8Array(readFileSync(path.join(dir, f))));
+}
+
+/** CPU seconds (user + system) of a process and all its descendants, from /proc. */
+function treeCpuSeconds(rootPid: number): number {
+  const ticks = 100;
+  const children = new Map<number, number[]>();
+  const cpu = new Map<number, number>();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ppid = Number(rest[1]);
+      cpu.set(Number(d), (Number(rest[11]) + Number(rest[12])) / ticks);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // the process went away
+    }
+  }
+  let total = 0;
+  const stack = [rootPid];
+  while (stack.length) {
+    const pid = stack.pop() as number;
+    total += cpu.get(pid) ?? 0;
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+interface StreamHandle {
+  ingestBase: string;
+  liveUrl: string;
+}
+
+/** One encoder: PUT index{n}.ts then the playlist listing the last five, every 2 s, like ffmpeg does. */
+async function pushStream(s: StreamHandle, segments: Uint8Array[], count: number, putDone: Map<number, number>) {
+  const start = Date.now();
+  for (let n = 0; n < count; n++) {
+    await sleep(Math.max(0, start + n * SEGMENT_S * 1000 - Date.now()));
+    const seg = await fetch(`${s.ingestBase}/index${n}.ts`, { method: "PUT", body: segments[n % segments.length] });
+    if (seg.status !== 201) throw new Error(`segment PUT ${seg.status} ${await seg.text()}`);
+    putDone.set(n, Date.now());
+    const first = Math.max(0, n - 4);
+    const lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:2", `#EXT-X-MEDIA-SEQUENCE:${first}`];
+    for (let i = first; i <= n; i++) lines.push("#EXTINF:2.000000,", `index${i}.ts`);
+    if (n === count - 1) lines.push("#EXT-X-ENDLIST");
+    const pl = await fetch(`${s.ingestBase}/index.m3u8`, { method: "PUT", body: `${lines.join("\n")}\n` });
+    if (pl.status !== 201) throw new Error(`playlist PUT ${pl.status} ${await pl.text()}`);
+  }
+}
+
+/** A viewer: polls the edge playlist and notes when each encoder index first appears. */
+async function watch(s: StreamHandle, seen: Map<number, number>, stop: { done: boolean }) {
+  while (!stop.done) {
+    const res = await fetch(s.liveUrl).catch(() => null);
+    const body = res ? await res.text().catch(() => "") : "";
+    const now = Date.now();
+    if (res?.status === 200) {
+      for (const m of body.matchAll(/\/c\d+-(\d+)\.ts/g)) if (!seen.has(Number(m[1]))) seen.set(Number(m[1]), now);
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+async function main() {
+  const work = mkdtempSync(path.join(tmpdir(), "keyframe-bench-live-"));
+  const persistTo = path.join(work, "state");
+  console.log("making 2 s segments with ffmpeg…");
+  const segments = makeSegments(work);
+  const stack = await startStack({
+    apiPort: await freePort(),
+    edgePort: await freePort(),
+    transcoderPort: await freePort(),
+    persistTo,
+    transcoder: false,
+    cron: false,
+    quiet: true,
+    // wrangler dev takes minutes to start on a loaded machine.
+    readyTimeoutMs: 400_000,
+  });
+  const apiPid = stack.services.find((s) => s.name.includes("api"))?.child.pid;
+  try {
+    const key = await createKeyInD1({ persistTo, scopes: ["*"], name: "bench" });
+    const api = async (method: string, p: string, body?: unknown) => {
+      const res = await fetch(`${stack.apiUrl}${p}`, {
+        method,
+        headers: { authorization: `Bearer ${key.secret}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return (await res.json()) as any;
+    };
+    const rows: string[] = [];
+    let n1p50 = Number.NaN;
+    for (const [n, count] of [
+      // +1: the last segment is listed only with ENDLIST and is not counted.
+      [1, SEGMENTS_N1 + 1],
+      [4, Math.ceil(SECONDS_MULTI / SEGMENT_S)],
+      [16, Math.ceil(SECONDS_MULTI / SEGMENT_S)],
+    ] as const) {
+      const streams: StreamHandle[] = [];
+      for (let i = 0; i < n; i++) {
+        const ls = await api("POST", "/v1/live-streams", {
+          latency_mode: "low",
+          playback_policy: "public",
+          recording: { mode: "off" },
+        });
+        streams.push({
+          ingestBase: (ls.ingest.hls_url as string).replace(/\/index\.m3u8$/, ""),
+          liveUrl: `${stack.edgeUrl}/${ls.playback_ids[0].id}/live.m3u8`,
+        });
+      }
+      const cpuBefore = apiPid ? treeCpuSeconds(apiPid) : Number.NaN;
+      const stop = { done: false };
+      const results = streams.map(() => ({ put: new Map<number, number>(), seen: new Map<number, number>() }));
+      const viewers = streams.map((s, i) => watch(s, results[i].seen, stop));
+      await Promise.all(streams.map((s, i) => pushStream(s, segments, count, results[i].put)));
+      await sleep(500);
+      stop.done = true;
+      await Promise.all(viewers);
+      const cpu = apiPid ? treeCpuSeconds(apiPid) - cpuBefore : Number.NaN;
+      const lat: number[] = [];
+      let missing = 0;
+      for (const r of results) {
+        for (const [idx, t] of r.put) {
+          const seen = r.seen.get(idx);
+          // The last segment is listed only with ENDLIST, when the stream goes idle: not a live measurement.
+          if (idx === count - 1) continue;
+          if (seen === undefined) missing++;
+          else lat.push(Math.max(0, seen - t));
+        }
+      }
+      if (n === 1) n1p50 = pct(lat, 50);
+      rows.push(
+        `N=${String(n).padStart(2)}  segments=${String(lat.length).padStart(4)}  availability p50=${pct(lat, 50)} ms  ` +
+          `p99=${pct(lat, 99)} ms  max=${Math.max(...lat)} ms  never seen=${missing}  ` +
+          `ingest CPU/segment=${((cpu * 1000) / (n * count)).toFixed(1)} ms`,
+      );
+      console.log(rows.at(-1));
+    }
+    console.log("\nglass-to-glass estimate (segment × hls.js live sync of 3 segments + availability p50 at N=1):");
+    for (const [mode, seg] of [
+      ["standard", 6],
+      ["low", 2],
+    ] as const) {
+      console.log(`  ${mode.padEnd(8)} ${seg} s × 3 + ${n1p50} ms ≈ ${(seg * 3 + n1p50 / 1000).toFixed(1)} s`);
+    }
+    console.log("  (Mux documents ~25-30 s for standard, ~12 s (reduced) and ~5 s (low-latency) modes.)");
+  } finally {
+    await stack.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,120 @@
+/** Live stream shapes at the API boundary: what callers may send and what they get back. */
+import { z } from "@hono/zod-openapi";
+import { idPattern } from "../../lib/ids";
+import { AssetMetaFields, CorrelationIdSchema, PlaybackIdRefSchema, PlaybackPolicySchema } from "../assets/schemas";
+
+export const LiveStreamIdSchema = z
+  .string()
+  .regex(idPattern("liveStream"), "must be a live stream ID (ls_…)")
+  .openapi({ param: { name: "live_stream_id", in: "path" }, example: "ls_0kzq3h1x2a00abcdefghjkmnpq" });
+
+export const LIVE_STATUSES = ["idle", "active", "disabled"] as const;
+export const LatencyModeSchema = z.enum(["standard", "low"]).openapi({
+  description: "`standard`: ≈6 s segments. `low`: ≈2 s segments (configure the encoder's -hls_time to match).",
+});
+
+/** Target segment duration per latency mode, in seconds: what the live playlist's TARGETDURATION assumes. */
+export const TARGET_DURATION_S = { standard: 6, low: 2 } as const;
+
+export const RecordingSettingsSchema = z
+  .object({
+    mode: z.enum(["automatic", "off"]).openapi({
+      description: "`automatic`: every broadcast session records into a new asset that is `ready` when it ends.",
+    }),
+    new_asset_settings: z
+      .object({ ...AssetMetaFields, playback_policy: PlaybackPolicySchema.optional() })
+      .strict()
+      .optional()
+      .openapi({ description: "Applied to each recording asset (title, tags, metadata, playback_policy …)." }),
+  })
+  .strict()
+  .openapi("LiveRecordingSettings");
+
+const SettingsFields = {
+  reconnect_window: z.number().int().min(0).max(1800).optional().openapi({
+    description: "Seconds an encoder may stay away and come back into the same session (default 60).",
+  }),
+  max_continuous_duration: z.number().int().min(60).max(43200).optional().openapi({
+    description: "Seconds after which a session is ended (default 43200 = 12 h).",
+  }),
+  latency_mode: LatencyModeSchema.optional(),
+  recording: RecordingSettingsSchema.optional(),
+  dvr_window: z.number().int().min(0).max(21600).optional().openapi({
+    description: "Seconds viewers can seek back in the live playlist (0 = a short sliding window).",
+  }),
+  passthrough: z.string().max(1024).nullable().optional(),
+};
+
+export const CreateLiveStreamSchema = z
+  .object({
+    ...SettingsFields,
+    playback_policy: PlaybackPolicySchema.optional().openapi({
+      description: "Create a playback ID with this policy alongside the stream.",
+    }),
+    correlation_id: CorrelationIdSchema.optional(),
+  })
+  .strict()
+  .openapi("CreateLiveStreamRequest");
+export type CreateLiveStreamInput = z.infer<typeof CreateLiveStreamSchema>;
+
+export const UpdateLiveStreamSchema = z
+  .object(SettingsFields)
+  .strict()
+  .refine((v) => Object.keys(v).length > 0, "send at least one field to update")
+  .openapi("UpdateLiveStreamRequest");
+export type UpdateLiveStreamInput = z.infer<typeof UpdateLiveStreamSchema>;
+
+export const LiveStreamSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(LIVE_STATUSES),
+    connection: z.enum(["connected", "disconnected"]),
+    stream_key: z.string().optional().openapi({
+      description: "The secret that authorizes ingest. Returned only by create and reset-stream-key; stored hashed.",
+    }),
+    ingest: z.object({
+      hls_url: z.string().nullable().openapi({
+        description:
+          "The exact URL to give ffmpeg as its HLS output (`-f hls -method PUT`). Only when `stream_key` is shown.",
+      }),
+    }),
+    latency_mode: LatencyModeSchema,
+    reconnect_window: z.number().int(),
+    max_continuous_duration: z.number().int(),
+    dvr_window: z.number().int(),
+    recording: z.object({ mode: z.enum(["automatic", "off"]), new_asset_settings: z.record(z.string(), z.unknown()) }),
+    playback_ids: z.array(PlaybackIdRefSchema),
+    active_asset_id: z.string().nullable(),
+    recent_asset_ids: z.array(z.string()),
+    passthrough: z.string().nullable(),
+    correlation_id: z.string().nullable(),
+    connected_at: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi("LiveStream");
+export type LiveStreamView = z.infer<typeof LiveStreamSchema>;
+
+export const LiveHealthSchema = z
+  .object({
+    status: z.enum(LIVE_STATUSES),
+    connection: z.enum(["connected", "disconnected"]),
+    session_id: z.string().nullable(),
+    connected_since: z.string().nullable(),
+    last_segment_at: z.string().nullable(),
+    target_segment_duration: z.number(),
+    average_segment_duration: z.number().nullable().openapi({ description: "Seconds, over the last 10 segments." }),
+    ingest_bitrate: z.number().nullable().openapi({ description: "bits/s over the last 10 segments." }),
+    container: z.enum(["mpegts", "fmp4"]).nullable(),
+    keyframe_aligned: z.boolean().nullable().openapi({
+      description:
+        "Whether every segment of the current connection starts with a keyframe (MPEG-TS: random access flag).",
+    }),
+    segments: z.number().int(),
+    reconnects: z.number().int(),
+    dropped_segments: z.number().int().openapi({ description: "Received but never listed by the encoder's playlist." }),
+    late_segments: z.number().int().openapi({ description: "Arrived later than 1.5× the target duration." }),
+    refused_requests: z.number().int(),
+  })
+  .openapi("LiveStreamHealth");
+export type LiveHealth = z.infer<typeof LiveHealthSchema>;

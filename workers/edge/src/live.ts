@@ -1,0 +1,108 @@
+/**
+ * Live playback: the playlists of a live stream's playback ID, rendered from the window its LiveStream
+ * Durable Object publishes to R2 (`live/{stream}/state.json`) after every segment the encoder's
+ * playlist lists — so a segment is never listed before its R2 write succeeded, and the hot path
+ * touches neither D1 (playback-ID state is cached per isolate) nor the DO. The published window is
+ * cached per isolate for LIVE_STATE_TTL_MS, keyed by stream (never by token): however many viewers,
+ * an isolate reads it from R2 at most four times a second.
+ *
+ *   /{playback_id}.m3u8                        master (one variant)        aud v
+ *   /{playback_id}/live.m3u8                   live media playlist         aud v
+ *   /{playback_id}/live/{session}/{file}       segments, init segments     aud v (immutable)
+ */
+import {
+  type LiveSegment,
+  liveStateKey,
+  masterPlaylist,
+  mediaPlaylist,
+  type PublishedLiveState,
+} from "../../../src/live/hls";
+
+/** Short against a 2 s (low latency) segment: availability stays within a quarter second of the DO. */
+export const LIVE_STATE_TTL_MS = 250;
+
+const cache = new Map<string, { value: PublishedLiveState | null; until: number }>();
+const inflight = new Map<string, Promise<PublishedLiveState | null>>();
+
+export async function loadLiveState(bucket: R2Bucket, streamId: string): Promise<PublishedLiveState | null> {
+  const hit = cache.get(streamId);
+  if (hit && hit.until > Date.now()) return hit.value;
+  const pending = inflight.get(streamId);
+  if (pending) return pending;
+  const p = (async () => {
+    try {
+      const obj = await bucket.get(liveStateKey(streamId));
+      const value = obj ? ((await obj.json()) as PublishedLiveState) : null;
+      if (cache.size > 10_000) cache.clear();
+      cache.set(streamId, { value, until: Date.now() + LIVE_STATE_TTL_MS });
+      return value;
+    } finally {
+      inflight.delete(streamId);
+    }
+  })();
+  inflight.set(streamId, p);
+  return p;
+}
+
+export function clearLiveStateCache() {
+  cache.clear();
+}
+
+/** Whether viewers can play now: a session with at least one listed segment. */
+export function onAir(s: PublishedLiveState | null): s is PublishedLiveState & { session_id: string; prefix: string } {
+  return s !== null && s.status === "active" && s.session_id !== null && s.prefix !== null && s.segments.length > 0;
+}
+
+/** 412 before the first segment and while idle (as Mux does), with a Retry-After of one segment. */
+export function notOnAir(s: PublishedLiveState | null, cors: Record<string, string>): Response {
+  const retry = String(Math.max(1, Math.round(s?.target_duration ?? 2)));
+  const detail =
+    s?.status === "disabled"
+      ? "This live stream is disabled."
+      : s?.status === "active"
+        ? "The live stream has started; its first segment is not available yet."
+        : "This live stream is not broadcasting right now.";
+  return new Response(
+    JSON.stringify({
+      type: "https://keyframe.dev/errors/precondition_failed",
+      title: "Precondition failed",
+      status: 412,
+      detail,
+      code: "precondition_failed",
+      reason: "live_stream_not_active",
+      errors: [],
+    }),
+    {
+      status: 412,
+      headers: {
+        "Content-Type": "application/problem+json",
+        "Cache-Control": "no-store",
+        "Retry-After": retry,
+        ...cors,
+      },
+    },
+  );
+}
+
+const withToken = (path: string, token: string | null) => (token ? `${path}?token=${encodeURIComponent(token)}` : path);
+
+export function liveMaster(playbackId: string, s: PublishedLiveState, token: string | null): string {
+  return masterPlaylist(withToken(`/${playbackId}/live.m3u8`, token), s.bandwidth);
+}
+
+export function liveMedia(playbackId: string, s: PublishedLiveState & { session_id: string }, token: string | null) {
+  return mediaPlaylist(
+    {
+      targetDuration: s.target_duration,
+      mediaSequence: s.media_sequence,
+      discontinuitySequence: s.discontinuity_sequence,
+      segments: s.segments as LiveSegment[],
+    },
+    (name) => withToken(`/${playbackId}/live/${s.session_id}/${name}`, token),
+  );
+}
+
+/** Cache-Control for live playlists: about half a low-latency segment, never past one target duration. */
+export function livePlaylistCacheControl(visibility: "public" | "private", s: PublishedLiveState): string {
+  return `${visibility}, max-age=${Math.max(1, Math.floor(s.target_duration / 2))}`;
+}
