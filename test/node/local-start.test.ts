@@ -86,8 +86,11 @@ describe("npm start on a fresh state folder", () => {
   };
 
   const asset = async (id: string) => (await api("GET", `/v1/assets/${id}`)).body;
+  // The event log (what webhooks project), this asset's entries.
   const eventTypes = async (id: string) =>
-    ((await api("GET", `/v1/assets/${id}/events?limit=100`)).body.data as { type: string }[]).map((e) => e.type);
+    ((await api("GET", "/v1/events?limit=100")).body.data as { type: string; data: { asset_id?: string } }[])
+      .filter((e) => e.data.asset_id === id)
+      .map((e) => e.type);
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "keyframe-start-"));
