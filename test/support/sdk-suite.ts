@@ -30,7 +30,8 @@ export function sdkSuite(target: () => SdkTarget) {
   const client = (apiKey = target().apiKey, extra: Partial<ConstructorParameters<typeof Keyframe>[0]> = {}) =>
     new Keyframe({ baseUrl: target().baseUrl, apiKey, fetch: target().fetch, ...extra });
 
-  describe("@keyframe/sdk", () => {
+  // Generous: the suite shares a loaded machine, and in Node it waits for a real transcode.
+  describe("@keyframe/sdk", { timeout: 200_000 }, () => {
     it("uploads with tus, follows the asset and signs a playback token", async () => {
       const t = target();
       const kf = client();
