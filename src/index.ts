@@ -6,7 +6,6 @@ import { authMiddleware, createApp, jsonBodyLimit, onError, requestIdMiddleware 
 import { scheduled } from "./cron";
 import { withRetryingDb } from "./lib/d1-retry";
 import { problemResponse } from "./lib/errors";
-import { idempotencyMiddleware } from "./lib/idempotency";
 import { queue } from "./queues";
 import { registerDocs, registerRoutes } from "./routes";
 import "./wiring";
@@ -27,7 +26,7 @@ app.use("/v1/*", async (c, next) => {
   if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "DELETE") return next();
   return jsonBodyLimit(c, next);
 });
-app.use("/v1/*", async (c, next) => (c.req.method === "POST" ? idempotencyMiddleware(c, next) : next()));
+// Idempotency-Key handling is route middleware after each scope check: see scoped() in app.ts.
 registerRoutes(app);
 registerDocs(app);
 app.get("/", (c) => c.redirect("/docs"));

@@ -260,6 +260,8 @@ export const idempotencyRecords = sqliteTable(
   "idempotency_records",
   {
     environmentId: text("environment_id").notNull(),
+    /** Records belong to the API key that made them: another key never replays them. */
+    apiKeyId: text("api_key_id").notNull(),
     key: text("key").notNull(),
     method: text("method").notNull(),
     path: text("path").notNull(),
@@ -270,7 +272,7 @@ export const idempotencyRecords = sqliteTable(
     createdAt: text("created_at").notNull().default(now),
     expiresAt: text("expires_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.environmentId, t.key] }), index("idempotency_expires").on(t.expiresAt)],
+  (t) => [primaryKey({ columns: [t.environmentId, t.apiKeyId, t.key] }), index("idempotency_expires").on(t.expiresAt)],
 );
 
 export const auditLog = sqliteTable(
