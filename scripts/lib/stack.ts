@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { deriveEdgeApiSecret } from "../../src/lib/edge-auth";
+import { deriveTranscoderSecret } from "../../src/lib/transcoder-auth";
 import { freePort, type Service, startService, waitForHttp } from "./proc";
 import { API_CONFIG, applyMigrations, EDGE_CONFIG, ROOT, wranglerBin } from "./wrangler";
 
@@ -187,6 +188,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
             {
               KEYFRAME_TRANSCODER_PORT: String(opts.transcoderPort),
               KEYFRAME_TRANSCODER_HOST: host,
+              // The key the API signs its requests with (src/lib/transcoder-auth.ts), derived like the edge's.
+              TRANSCODER_AUTH_SECRET: await deriveTranscoderSecret(secrets.JOB_TOKEN_SECRET),
               ...opts.transcoderEnv,
             },
             `${transcoderUrl}/health`,
