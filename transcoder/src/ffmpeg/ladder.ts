@@ -13,6 +13,7 @@ import { type MaxResolution, RESOLUTION_HEIGHT } from "../../../src/lib/transcod
 import { hlsOutputArgs } from "./hls-output.js";
 import type { Rational, VideoFacts } from "./probe.js";
 import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
+import { inputPolicyArgs } from "./input-policy.js";
 
 export const KEYFRAME_SECONDS = 2;
 export const MAX_FRAME_RATE = 60;
@@ -161,7 +162,7 @@ export function buildLadderArgs(options: LadderOptions): string[] {
   if (!video?.rungs.length && options.audioStreamIndex === undefined) {
     throw new Error("ladder needs at least one video rung or an audio stream");
   }
-  const args = ["-i", options.input];
+  const args = [...inputPolicyArgs(options.input), "-i", options.input];
   if (video?.rungs.length) {
     const rate = `${video.frameRate.num}/${video.frameRate.den}`;
     const pre = [...(video.deinterlace ? ["yadif=0:-1:1"] : []), `fps=${rate}`];

@@ -2,6 +2,7 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
+import { inputPolicyArgs } from "./input-policy.js";
 
 export const POSTER_NAME = "poster.jpg";
 export const POSTER_MAX_WIDTH = 1280;
@@ -47,6 +48,7 @@ export function buildPosterArgs(options: PosterOptions): string[] {
     // Input seeking: jumps to the keyframe before, then decodes up to the exact time.
     "-ss",
     options.atSeconds.toFixed(3),
+    ...inputPolicyArgs(options.input),
     "-i",
     options.input,
     "-map",
