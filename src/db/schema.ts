@@ -110,6 +110,11 @@ export const uploads = sqliteTable(
     allowedContentTypes: json<string[]>("allowed_content_types"),
     size: integer("size"),
     bytesReceived: integer("bytes_received").notNull().default(0),
+    /**
+     * Which byte path holds the upload while it is `uploading`: the one-shot PUT or tus. Each path claims
+     * it only when it is unclaimed or its own, so neither can complete (or clean up) over the other.
+     */
+    claimedBy: text("claimed_by", { enum: ["put", "tus"] }),
     contentType: text("content_type"),
     sourceKey: text("source_key"),
     correlationId: text("correlation_id"),

@@ -17,7 +17,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { createHash } from "node:crypto";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, isNull, or } from "drizzle-orm";
 import { createDb, schema } from "../db/client";
 import { withRetryingDb } from "../lib/d1-retry";
 import { type ErrorCode, KeyframeError } from "../lib/errors";
@@ -690,12 +690,28 @@ export class UploadSession extends DurableObject<Env> {
   private async markUploading(state: State): Promise<SessionFailure | null> {
     const ctx = this.serviceCtx(state);
     const at = new Date().toISOString();
+    const u = schema.uploads;
+    // Claim it for tus; a one-shot PUT holding it (claimed_by = put) keeps it.
     const res = await ctx.db
-      .update(schema.uploads)
-      .set({ status: "uploading", size: state.length, updatedAt: at })
-      .where(and(eq(schema.uploads.id, state.uploadId), inArray(schema.uploads.status, ["waiting", "uploading"])))
+      .update(u)
+      .set({ status: "uploading", claimedBy: "tus", size: state.length, updatedAt: at })
+      .where(
+        and(
+          eq(u.id, state.uploadId),
+          inArray(u.status, ["waiting", "uploading"]),
+          or(isNull(u.claimedBy), eq(u.claimedBy, "tus")),
+        ),
+      )
       .run();
     if ((res.meta?.changes ?? 0) === 0) {
+      const row = await ctx.db.query.uploads.findFirst({ where: eq(u.id, state.uploadId) });
+      if (row?.status === "uploading" && row.claimedBy === "put") {
+        return fail(
+          "conflict",
+          "A one-shot PUT to this upload is in progress; tus cannot take bytes now.",
+          state.offset,
+        );
+      }
       return fail("gone", "This upload is no longer accepting bytes.", state.offset);
     }
     state.markedUploading = true;

@@ -58,11 +58,15 @@ export const UploadSchema = z
   .object({
     id: z.string(),
     status: z.enum(["waiting", "uploading", "completed", "expired", "cancelled", "errored"]),
-    url: z.string().nullable().optional().openapi({
-      description:
-        "One-time URL to PUT the file to; null once no longer usable. It is a credential: only keys with " +
-        "`uploads:write` (or `*`) receive it; for other keys the field is omitted.",
-    }),
+    url: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          "One-time URL to PUT the file to; null once no longer usable. It is a credential: only keys with " +
+          "`uploads:write` (or `*`) receive it; for other keys the field is omitted.",
+      }),
     tus_url: z.string().nullable().optional().openapi({
       description:
         "tus 1.0 endpoint for resumable uploads (same token, same rule as `url`: omitted for keys without `uploads:write`).",
