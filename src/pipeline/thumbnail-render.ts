@@ -8,8 +8,8 @@
  * Retry-After), no video → 404. Never a 500.
  */
 import { KeyframeError } from "../lib/errors";
-import { signTranscoderRequest } from "../lib/transcoder-auth";
 import { MAX_THUMBNAIL_BYTES, THUMBNAIL_TIME_HEADER, type TranscoderThumbnailRequest } from "../lib/thumbnails";
+import { signTranscoderRequest } from "../lib/transcoder-auth";
 import { usesContainer } from "./dispatcher";
 
 /** Longer than the transcoder's own queue wait + render timeout (10 s + 20 s by default). */

@@ -43,6 +43,11 @@ export interface SessionPolicy {
   environmentId: string;
   expiresAt: string;
   maxSizeBytes: number | null;
+  /**
+   * The upload has allowed_content_types: bytes are refused unless the tus creation declared an allowed
+   * `filetype` (an upload reached by URL alone, or created without one, never bypasses the list).
+   */
+  requireContentType?: boolean;
 }
 
 export interface CreateInput {
@@ -166,6 +171,16 @@ export class UploadSession extends DurableObject<Env> {
     if (input.length !== null) {
       const bad = this.checkLength(state, input.length);
       if (bad) return bad;
+    }
+    // With allowed_content_types the type must be declared: refusing is as strong as sniffing here (the
+    // probe still decides what the bytes really are, as for a PUT's Content-Type) and much simpler.
+    if (policy.requireContentType && !input.contentType) {
+      return fail(
+        "unsupported_media_type",
+        "This upload accepts only some content types: declare the file's type as Upload-Metadata `filetype`.",
+      );
+    }
+    if (input.length !== null) {
       state.length = input.length;
       if (state.partSize === null) state.partSize = partSizeFor(input.length);
     }
@@ -203,6 +218,13 @@ export class UploadSession extends DurableObject<Env> {
         }
       }
       return fail("invalid_state", "This upload is already complete.", state.offset);
+    }
+    if (policy.requireContentType && !state.contentType) {
+      return fail(
+        "unsupported_media_type",
+        "This upload accepts only some content types: create it with Upload-Metadata `filetype` set to one of them.",
+        state.offset,
+      );
     }
     if (input.offset !== state.offset) {
       return fail(

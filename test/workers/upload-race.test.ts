@@ -102,3 +102,33 @@ describe("PUT and tus on one upload", () => {
     expect(await r2Sha(up.id)).toEqual({ sha: await sha256(bytes), size: bytes.length });
   });
 });
+
+describe("allowed_content_types over tus", () => {
+  it("needs a declared filetype: creation without one is 415, and so is a PATCH on an upload reached by URL alone", async () => {
+    const key = await createKey(["*"]);
+    const res = await api(key, "POST", "/v1/uploads", { allowed_content_types: ["video/mp4"] });
+    expect(res.status).toBe(201);
+    const id = res.body.id as string;
+    const url = localUrl(res.body.tus_url as string);
+    const bytes = testBytes(10_000);
+
+    // No creation at all: PATCH straight at the URL (deferred length) used to store any bytes.
+    const bare = await patch(url, 0, bytes, { "Upload-Length": String(bytes.length) });
+    expect(bare.status).toBe(415);
+    expect(bare.json?.code).toBe("unsupported_media_type");
+    // Creation without metadata, or with metadata but no filetype.
+    for (const headers of [{}, { "Upload-Metadata": `filename ${btoa("x.mp4")}` }] as Record<string, string>[]) {
+      const created = await create(url, bytes.length, headers);
+      expect(created.status).toBe(415);
+      expect(created.json?.code).toBe("unsupported_media_type");
+    }
+    expect(await r2Sha(id)).toBeNull();
+    expect(await uploadRow(id)).toMatchObject({ status: "waiting" });
+
+    // A declared allowed type goes through.
+    const ok = await create(url, bytes.length, { "Upload-Metadata": `filetype ${btoa("video/mp4")}` });
+    expect(ok.status).toBe(201);
+    expect((await patch(url, 0, bytes)).status).toBe(204);
+    expect(await uploadRow(id)).toMatchObject({ status: "completed" });
+  });
+});

@@ -13,8 +13,8 @@ import type { TranscoderThumbnailRequest } from "../../../src/lib/thumbnails.js"
 import { thumbnailFilter } from "../../../transcoder/src/ffmpeg/thumbnail.js";
 import { silentLogger } from "../../../transcoder/src/log.js";
 import { type RunningServer, type ServerOptions, startServer } from "../../../transcoder/src/server.js";
-import { signedFetch, TEST_TRANSCODER_SECRET } from "./helpers/signed.js";
 import { ffprobeJson, makeClip, removeDir, tempDir } from "./helpers/media.js";
+import { signedFetch, TEST_TRANSCODER_SECRET } from "./helpers/signed.js";
 
 const TOKEN = "source-token-0123456789abcdef";
 

@@ -11,9 +11,9 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { type MaxResolution, RESOLUTION_HEIGHT } from "../../../src/lib/transcoder-protocol.js";
 import { hlsOutputArgs } from "./hls-output.js";
+import { inputPolicyArgs } from "./input-policy.js";
 import type { Rational, VideoFacts } from "./probe.js";
 import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
-import { inputPolicyArgs } from "./input-policy.js";
 
 export const KEYFRAME_SECONDS = 2;
 export const MAX_FRAME_RATE = 60;

@@ -1,8 +1,8 @@
 /** Poster: one JPEG frame near the start (10% in, or 1 s for short clips), at most 1280 wide. */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
 import { inputPolicyArgs } from "./input-policy.js";
+import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
 
 export const POSTER_NAME = "poster.jpg";
 export const POSTER_MAX_WIDTH = 1280;

@@ -11,8 +11,8 @@
 import { stat } from "node:fs/promises";
 import { getBinaries } from "./binaries.js";
 import { FfmpegError, InputError } from "./errors.js";
-import { runProcess } from "./process.js";
 import { FORMAT_NOT_ALLOWED_RE, inputPolicyArgs } from "./input-policy.js";
+import { runProcess } from "./process.js";
 
 export interface Rational {
   num: number;

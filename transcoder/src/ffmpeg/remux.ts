@@ -5,8 +5,8 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { hlsOutputArgs } from "./hls-output.js";
-import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
 import { inputPolicyArgs } from "./input-policy.js";
+import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
 
 export const FAST_DIR = "fast";
 

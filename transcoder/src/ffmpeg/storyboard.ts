@@ -4,8 +4,8 @@
  */
 import { stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
 import { inputPolicyArgs } from "./input-policy.js";
+import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
 
 export const STORYBOARD_IMAGE = "storyboard.jpg";
 export const STORYBOARD_VTT = "storyboard.vtt";

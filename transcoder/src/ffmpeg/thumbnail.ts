@@ -13,8 +13,8 @@
  */
 import type { FitMode } from "../../../src/lib/thumbnails.js";
 import { FfmpegError } from "./errors.js";
-import { runProcess } from "./process.js";
 import { inputPolicyArgs } from "./input-policy.js";
+import { runProcess } from "./process.js";
 
 export const THUMBNAIL_DEFAULT_MAX_WIDTH = 1280;
 /** A rendered JPEG larger than this is refused (3840x3840 at q 3 is ~3 MB). */
