@@ -11,6 +11,7 @@ import { HTTPException } from "hono/http-exception";
 import { createDb, schema } from "./db/client";
 import { bearerToken, hashKeySecret, KEY_SECRET_RE } from "./lib/auth";
 import { KeyframeError, problemResponse, zodIssuesToErrors } from "./lib/errors";
+import { idempotency, REFUSED_REPLAY_NOTE, type ReplayMode } from "./lib/idempotency";
 import { newId } from "./lib/ids";
 import { log } from "./lib/log";
 import { hasScope, type Scope } from "./lib/scopes";
@@ -133,16 +134,25 @@ export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
 }
 
 /**
- * Route options shared by every authenticated operation: the scope check as route middleware, and the
- * same scope documented in the OpenAPI `security` requirement and an `x-keyframe-scope` extension
- * (the shared auth tests read it to know what to check).
+ * Route options shared by every authenticated operation: the scope check, then Idempotency-Key handling
+ * (POST only) as route middleware — in that order, so a replay never answers a key that lacks the
+ * scope — and the same scope documented in the OpenAPI `security` requirement and an
+ * `x-keyframe-scope` extension (the shared auth tests read it to know what to check).
+ * `replay: "refuse"` marks operations whose answer carries a one-time secret (src/lib/idempotency.ts).
  */
-export function scoped(scope: Scope) {
+export function scoped(scope: Scope, options: { replay?: ReplayMode } = {}) {
+  const replay = options.replay ?? "store";
   return {
-    middleware: [requireScope(scope)] as MiddlewareHandler[],
+    middleware: [requireScope(scope), idempotency(replay)] as MiddlewareHandler[],
     security: [{ ApiKey: [scope] }],
     "x-keyframe-scope": scope,
+    ...(replay === "refuse" ? { "x-keyframe-idempotent-replay": "refused" } : {}),
   } satisfies Partial<RouteConfig> & Record<string, unknown>;
+}
+
+/** Appends the refused-replay note to an operation's description (secret-bearing POSTs). */
+export function withRefusedReplayNote(description: string): string {
+  return `${description}\n\n**Idempotency:** ${REFUSED_REPLAY_NOTE}`;
 }
 
 export function onError(err: Error, c: AppContext): Response {

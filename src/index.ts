@@ -8,7 +8,6 @@ import { registerDashboard } from "./dashboard";
 import { cachedApiConfigProblems } from "./lib/config";
 import { withRetryingDb } from "./lib/d1-retry";
 import { problemResponse } from "./lib/errors";
-import { idempotencyMiddleware } from "./lib/idempotency";
 import { queue } from "./queues";
 import { rateLimitMiddleware } from "./rate-limits/middleware";
 import { registerDocs, registerRoutes } from "./routes";
@@ -43,7 +42,7 @@ app.use("/v1/*", async (c, next) => {
   if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "DELETE") return next();
   return jsonBodyLimit(c, next);
 });
-app.use("/v1/*", async (c, next) => (c.req.method === "POST" ? idempotencyMiddleware(c, next) : next()));
+// Idempotency-Key handling is route middleware after each scope check: see scoped() in app.ts.
 registerRoutes(app);
 registerDocs(app);
 registerDashboard(app);

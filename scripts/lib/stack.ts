@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { deriveEdgeApiSecret } from "../../src/lib/edge-auth";
 import { devApiVars, devEdgeVars } from "./dev-vars";
+import { deriveTranscoderSecret } from "../../src/lib/transcoder-auth";
 import { freePort, type Service, startService, waitForHttp } from "./proc";
 import { API_CONFIG, applyMigrations, EDGE_CONFIG, ROOT, wranglerBin } from "./wrangler";
 
@@ -175,6 +176,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       EDGE_API_SECRET: await deriveEdgeApiSecret(secrets.JOB_TOKEN_SECRET),
       ...opts.edgeVars,
     };
+    const transcoderAuthSecret = await deriveTranscoderSecret(secrets.JOB_TOKEN_SECRET);
     const startTranscoder =
       hasTranscoder && transcoderUrl
         ? () =>
@@ -186,6 +188,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
                 KEYFRAME_TRANSCODER_PORT: String(opts.transcoderPort),
                 KEYFRAME_TRANSCODER_HOST: host,
                 KEYFRAME_TRANSCODER_JOURNAL_DIR: path.join(persistTo, "transcoder-jobs"),
+                // The key the API signs its requests with (src/lib/transcoder-auth.ts), derived like the edge's.
+                TRANSCODER_AUTH_SECRET: transcoderAuthSecret,
                 ...opts.transcoderEnv,
               },
               `${transcoderUrl}/health`,

@@ -146,6 +146,11 @@ export const uploads = sqliteTable(
     allowedContentTypes: json<string[]>("allowed_content_types"),
     size: integer("size"),
     bytesReceived: integer("bytes_received").notNull().default(0),
+    /**
+     * Which byte path holds the upload while it is `uploading`: the one-shot PUT or tus. Each path claims
+     * it only when it is unclaimed or its own, so neither can complete (or clean up) over the other.
+     */
+    claimedBy: text("claimed_by", { enum: ["put", "tus"] }),
     contentType: text("content_type"),
     sourceKey: text("source_key"),
     correlationId: text("correlation_id"),
@@ -304,6 +309,8 @@ export const idempotencyRecords = sqliteTable(
   "idempotency_records",
   {
     environmentId: text("environment_id").notNull(),
+    /** Records belong to the API key that made them: another key never replays them. */
+    apiKeyId: text("api_key_id").notNull(),
     key: text("key").notNull(),
     method: text("method").notNull(),
     path: text("path").notNull(),
@@ -314,7 +321,7 @@ export const idempotencyRecords = sqliteTable(
     createdAt: text("created_at").notNull().default(now),
     expiresAt: text("expires_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.environmentId, t.key] }), index("idempotency_expires").on(t.expiresAt)],
+  (t) => [primaryKey({ columns: [t.environmentId, t.apiKeyId, t.key] }), index("idempotency_expires").on(t.expiresAt)],
 );
 
 export const auditLog = sqliteTable(

@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   "unsupported_media_type",
   "idempotency_key_reused",
   "idempotency_request_in_progress",
+  "idempotency_replay_unavailable",
   "precondition_failed",
   "checksum_mismatch",
   "length_required",
@@ -46,6 +47,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   unsupported_media_type: 415,
   idempotency_key_reused: 422,
   idempotency_request_in_progress: 409,
+  idempotency_replay_unavailable: 409,
   precondition_failed: 412,
   // tus checksum extension: the PATCH body does not match Upload-Checksum.
   checksum_mismatch: 460,
@@ -72,6 +74,7 @@ const TITLES: Record<ErrorCode, string> = {
   unsupported_media_type: "Unsupported media type",
   idempotency_key_reused: "Idempotency key reused with a different request",
   idempotency_request_in_progress: "A request with this idempotency key is in progress",
+  idempotency_replay_unavailable: "This idempotent request cannot be replayed",
   precondition_failed: "Precondition failed",
   checksum_mismatch: "Checksum mismatch",
   length_required: "Content-Length required",

@@ -1,5 +1,8 @@
 /**
- * Idempotency-Key handling for every POST under /v1 (runs after auth, so keys are per environment).
+ * Idempotency-Key handling for every POST under /v1. It runs as route middleware right after the
+ * operation's scope check (see `scoped()` in app.ts), so a key that may not call an operation never
+ * sees a stored answer of it, and records belong to the API key that made them (as Stripe's do):
+ * another key — even of the same environment — never replays them.
  *
  * The first request with a key claims it atomically (INSERT … ON CONFLICT DO NOTHING) together with a
  * fingerprint of the request (method, path, SHA-256 of the body). While it runs, the same key gets
@@ -7,6 +10,12 @@
  * and body back (`Idempotent-Replayed: true`) and a different request with that key gets 422
  * idempotency_key_reused. 2xx–4xx answers are stored for 24 h; a 5xx or a thrown error releases the
  * claim so the client can retry.
+ *
+ * Operations whose success answer carries a one-time secret (API key, signing key, webhook secret,
+ * playback tokens) are declared `replay: "refuse"`: their 2xx bodies are never stored (D1 would hold
+ * the secret for a day), and a replay of a completed request answers 409 idempotency_replay_unavailable
+ * naming the status it had. The secret cannot be re-derived (only hashes or public halves are kept),
+ * and a fresh one would be a second effect, so refusing is the only answer that keeps both promises.
  */
 import { and, eq, lt } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
@@ -19,105 +28,130 @@ import { isoIn, nowIso } from "./time";
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 const KEY_RE = /^[\x20-\x7e]{1,255}$/;
 
-export const idempotencyMiddleware: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const key = c.req.header("idempotency-key");
-  const ctx = c.get("ctx");
-  if (key === undefined || !ctx) return next();
-  if (!KEY_RE.test(key)) {
-    return problemResponse(
-      "validation_failed",
-      "The Idempotency-Key header must be 1–255 printable ASCII characters.",
-      c.get("requestId"),
-      [{ location: "header.idempotency-key", message: "must be 1–255 printable ASCII characters" }],
-    );
-  }
-  const { db, caller } = ctx;
-  const environmentId = caller.environmentId;
-  const method = c.req.method;
-  const path = c.req.path;
-  // Hono caches the body text, so the route's JSON validator still reads it afterwards.
-  const bodyHash = await sha256Hex(await c.req.text());
-  const r = schema.idempotencyRecords;
-  const where = and(eq(r.environmentId, environmentId), eq(r.key, key));
+/** `store`: replay the stored answer. `refuse`: the answer holds a secret; store only its status. */
+export type ReplayMode = "store" | "refuse";
 
-  const claim = () =>
-    db
-      .insert(r)
-      .values({
-        environmentId,
-        key,
-        method,
-        path,
-        bodyHash,
-        status: "in_progress",
-        expiresAt: isoIn(IDEMPOTENCY_TTL_MS),
-      })
-      .onConflictDoNothing()
-      .returning({ key: r.key });
+/** What the OpenAPI description says about operations declared `replay: "refuse"`. */
+export const REFUSED_REPLAY_NOTE =
+  "Its answer carries a one-time secret, so it is never stored: repeating a completed request with the same " +
+  "`Idempotency-Key` answers `409 idempotency_replay_unavailable` (the first request did take effect; list " +
+  "the resource to find it) instead of the secret.";
 
-  let claimed = await claim();
-  if (claimed.length === 0) {
-    // An expired record is as good as none (the GC sweep may not have run yet).
-    await db
-      .delete(r)
-      .where(and(where, lt(r.expiresAt, nowIso())))
-      .run();
-    claimed = await claim();
-  }
-
-  if (claimed.length === 0) {
-    const existing = await db.query.idempotencyRecords.findFirst({ where });
-    if (!existing) {
-      // Released between our claim and this read (the first request failed): ask for a retry.
+export function idempotency(mode: ReplayMode = "store"): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const key = c.req.header("idempotency-key");
+    const ctx = c.get("ctx");
+    if (c.req.method !== "POST" || key === undefined || !ctx) return next();
+    if (!KEY_RE.test(key)) {
       return problemResponse(
-        "idempotency_request_in_progress",
-        "A request with this Idempotency-Key just finished unsuccessfully; retry.",
+        "validation_failed",
+        "The Idempotency-Key header must be 1–255 printable ASCII characters.",
         c.get("requestId"),
-        [],
-        { "retry-after": "1" },
+        [{ location: "header.idempotency-key", message: "must be 1–255 printable ASCII characters" }],
       );
     }
-    if (existing.method !== method || existing.path !== path || existing.bodyHash !== bodyHash) {
-      const what =
-        existing.method !== method || existing.path !== path
-          ? `${existing.method} ${existing.path}`
-          : "a different body";
-      return problemResponse(
-        "idempotency_key_reused",
-        `This Idempotency-Key was already used with ${what}. Use a new key for a different request.`,
-        c.get("requestId"),
-      );
-    }
-    if (existing.status === "in_progress") {
-      return problemResponse(
-        "idempotency_request_in_progress",
-        "A request with this Idempotency-Key is still being processed; retry shortly.",
-        c.get("requestId"),
-        [],
-        { "retry-after": "1" },
-      );
-    }
-    const status = existing.responseStatus ?? 200;
-    const bodyText = existing.responseBody ?? "";
-    const headers: Record<string, string> = {
-      "idempotent-replayed": "true",
-      "x-request-id": c.get("requestId"),
-    };
-    if (bodyText) headers["content-type"] = status >= 400 ? "application/problem+json" : "application/json";
-    return new Response(status === 204 || status === 304 ? null : bodyText, { status, headers });
-  }
+    const { db, caller } = ctx;
+    const { environmentId } = caller;
+    // Only API-key callers reach /v1 routes; "" would be a system caller, which never sends the header.
+    const apiKeyId = caller.keyId ?? "";
+    const method = c.req.method;
+    const path = c.req.path;
+    // Hono caches the body text, so the route's JSON validator still reads it afterwards.
+    const bodyHash = await sha256Hex(await c.req.text());
+    const r = schema.idempotencyRecords;
+    const where = and(eq(r.environmentId, environmentId), eq(r.apiKeyId, apiKeyId), eq(r.key, key));
 
-  try {
-    await next();
-  } catch (err) {
-    await db.delete(r).where(where).run();
-    throw err;
-  }
-  const res = c.res;
-  if (res.status >= 500) {
-    await db.delete(r).where(where).run();
-    return;
-  }
-  const responseBody = await res.clone().text();
-  await db.update(r).set({ status: "completed", responseStatus: res.status, responseBody }).where(where).run();
-};
+    const claim = () =>
+      db
+        .insert(r)
+        .values({
+          environmentId,
+          apiKeyId,
+          key,
+          method,
+          path,
+          bodyHash,
+          status: "in_progress",
+          expiresAt: isoIn(IDEMPOTENCY_TTL_MS),
+        })
+        .onConflictDoNothing()
+        .returning({ key: r.key });
+
+    let claimed = await claim();
+    if (claimed.length === 0) {
+      // An expired record is as good as none (the GC sweep may not have run yet).
+      await db
+        .delete(r)
+        .where(and(where, lt(r.expiresAt, nowIso())))
+        .run();
+      claimed = await claim();
+    }
+
+    if (claimed.length === 0) {
+      const existing = await db.query.idempotencyRecords.findFirst({ where });
+      if (!existing) {
+        // Released between our claim and this read (the first request failed): ask for a retry.
+        return problemResponse(
+          "idempotency_request_in_progress",
+          "A request with this Idempotency-Key just finished unsuccessfully; retry.",
+          c.get("requestId"),
+          [],
+          { "retry-after": "1" },
+        );
+      }
+      if (existing.method !== method || existing.path !== path || existing.bodyHash !== bodyHash) {
+        const what =
+          existing.method !== method || existing.path !== path
+            ? `${existing.method} ${existing.path}`
+            : "a different body";
+        return problemResponse(
+          "idempotency_key_reused",
+          `This Idempotency-Key was already used with ${what}. Use a new key for a different request.`,
+          c.get("requestId"),
+        );
+      }
+      if (existing.status === "in_progress") {
+        return problemResponse(
+          "idempotency_request_in_progress",
+          "A request with this Idempotency-Key is still being processed; retry shortly.",
+          c.get("requestId"),
+          [],
+          { "retry-after": "1" },
+        );
+      }
+      const status = existing.responseStatus ?? 200;
+      if (existing.responseBody === null && status < 300) {
+        return problemResponse(
+          "idempotency_replay_unavailable",
+          `A request with this Idempotency-Key already succeeded (HTTP ${status}). Its answer carried a one-time ` +
+            "secret, which is never stored, so it cannot be replayed; list the resource to find what it created.",
+          c.get("requestId"),
+          [],
+          { "idempotent-replayed": "true" },
+        );
+      }
+      const bodyText = existing.responseBody ?? "";
+      const headers: Record<string, string> = {
+        "idempotent-replayed": "true",
+        "x-request-id": c.get("requestId"),
+      };
+      if (bodyText) headers["content-type"] = status >= 400 ? "application/problem+json" : "application/json";
+      return new Response(status === 204 || status === 304 ? null : bodyText, { status, headers });
+    }
+
+    try {
+      await next();
+    } catch (err) {
+      await db.delete(r).where(where).run();
+      throw err;
+    }
+    const res = c.res;
+    if (res.status >= 500) {
+      await db.delete(r).where(where).run();
+      return;
+    }
+    // Refused-replay operations keep their errors (no secret in a problem body) but never a success body.
+    const responseBody = mode === "refuse" && res.status < 300 ? null : await res.clone().text();
+    await db.update(r).set({ status: "completed", responseStatus: res.status, responseBody }).where(where).run();
+  };
+}

@@ -7,7 +7,7 @@
  * Zero-byte bodies are refused with 400 and the upload stays `waiting` (the client may PUT again):
  * an empty file can never become media, so it never becomes an asset.
  */
-import { and, eq, lt, or } from "drizzle-orm";
+import { and, eq, isNull, lt, or } from "drizzle-orm";
 import { createDb, schema } from "../db/client";
 import { KeyframeError } from "../lib/errors";
 import { isId } from "../lib/ids";
@@ -89,19 +89,26 @@ export async function receiveUploadBytes(
 
   const ctx = systemContext(env, row.environmentId, input.waitUntil, input.requestId);
   const u = schema.uploads;
-  // Claim the upload: only one body may stream at a time (a second PUT, or tus, gets 409). A claim left
-  // behind by a transfer whose isolate died (no bytes recorded, untouched for STALE_CLAIM_MS) may be
-  // taken over, so the client's retry is not refused until the upload expires.
+  // Claim the upload for this PUT: only one body may stream at a time (a second PUT, or tus, gets 409),
+  // and tus refuses bytes while the claim is `put` (UploadSession.markUploading). A PUT claim left behind
+  // by a transfer whose isolate died (untouched for STALE_CLAIM_MS) may be taken over, so the client's
+  // retry is not refused until the upload expires; a tus transfer is never taken over.
   const staleBefore = new Date(Date.now() - STALE_CLAIM_MS).toISOString();
   const claimed = await ctx.db
     .update(u)
-    .set({ status: "uploading", size: input.contentLength, contentType: input.contentType, updatedAt: nowIso() })
+    .set({
+      status: "uploading",
+      claimedBy: "put",
+      size: input.contentLength,
+      contentType: input.contentType,
+      updatedAt: nowIso(),
+    })
     .where(
       and(
         eq(u.id, row.id),
         or(
-          eq(u.status, "waiting"),
-          and(eq(u.status, "uploading"), eq(u.bytesReceived, 0), lt(u.updatedAt, staleBefore)),
+          and(eq(u.status, "waiting"), isNull(u.claimedBy)),
+          and(eq(u.status, "uploading"), eq(u.claimedBy, "put"), lt(u.updatedAt, staleBefore)),
         ),
       ),
     )
@@ -118,12 +125,14 @@ export async function receiveUploadBytes(
       httpMetadata: input.contentType ? { contentType: input.contentType } : undefined,
     });
   } catch (err) {
-    // Give the upload back so the client can try again.
-    await ctx.db
+    // Give the upload back so the client can try again — only if it is still this PUT's: the source key is
+    // shared with tus, and deleting it without holding the claim could remove a source tus completed.
+    const released = await ctx.db
       .update(u)
-      .set({ status: "waiting", updatedAt: nowIso() })
-      .where(and(eq(u.id, row.id), eq(u.status, "uploading")));
-    await env.MEDIA.delete(key).catch(() => undefined);
+      .set({ status: "waiting", claimedBy: null, updatedAt: nowIso() })
+      .where(and(eq(u.id, row.id), eq(u.status, "uploading"), eq(u.claimedBy, "put")))
+      .returning({ id: u.id });
+    if (released.length > 0) await env.MEDIA.delete(key).catch(() => undefined);
     log.warn("direct_upload_interrupted", { upload_id: row.id, error: (err as Error).message });
     throw new KeyframeError(
       "bad_request",

@@ -1,9 +1,11 @@
 /**
  * The one place that hands a job to a transcoder. Locally (KEYFRAME_ENV=development, TRANSCODER_URL set) it
  * POSTs to the Node process; in production it goes to the TRANSCODER container Durable Object. Either
- * way it only waits for the 202 "accepted": the transcode itself runs detached from the queue.
+ * way it only waits for the 202 "accepted": the transcode itself runs detached from the queue. Every
+ * request is signed (src/lib/transcoder-auth.ts); the transcoder refuses anything unsigned.
  */
 import { isDevelopment } from "../lib/config";
+import { signTranscoderRequest } from "../lib/transcoder-auth";
 import type { JobDispatch } from "../lib/transcoder-protocol";
 
 /** Dispatch could not be handed over (connection refused, timeout, non-202): retry later. */
@@ -27,10 +29,11 @@ export function usesContainer(env: Env): boolean {
 }
 
 export const dispatch: DispatchFn = async (env, payload) => {
+  const body = JSON.stringify(payload);
   const init: RequestInit = {
     method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(payload),
+    headers: { "content-type": "application/json", ...(await signTranscoderRequest(env, "POST", "/jobs", body)) },
+    body,
   };
   let res: Response;
   try {

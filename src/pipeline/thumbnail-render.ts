@@ -9,6 +9,7 @@
  */
 import { KeyframeError } from "../lib/errors";
 import { MAX_THUMBNAIL_BYTES, THUMBNAIL_TIME_HEADER, type TranscoderThumbnailRequest } from "../lib/thumbnails";
+import { signTranscoderRequest } from "../lib/transcoder-auth";
 import { usesContainer } from "./dispatcher";
 
 /** Longer than the transcoder's own queue wait + render timeout (10 s + 20 s by default). */
@@ -33,10 +34,14 @@ function unavailable(detail: string, retryAfter = "5"): KeyframeError {
 }
 
 export async function requestThumbnailRender(env: Env, payload: TranscoderThumbnailRequest): Promise<RenderedJpeg> {
+  const body = JSON.stringify(payload);
   const init: RequestInit = {
     method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(payload),
+    headers: {
+      "content-type": "application/json",
+      ...(await signTranscoderRequest(env, "POST", "/thumbnails", body)),
+    },
+    body,
     signal: AbortSignal.timeout(THUMBNAIL_RENDER_TIMEOUT_MS),
   };
   let res: Response;

@@ -7,11 +7,24 @@
  * so when the idle timer fires we ask the service whether it is still working before letting it sleep.
  */
 import { Container } from "@cloudflare/containers";
+import { deriveTranscoderSecret, TRANSCODER_AUTH_SECRET_ENV } from "../lib/transcoder-auth";
 
 export class TranscoderContainer extends Container<Env> {
   defaultPort = 8080;
   sleepAfter = "5m";
-  envVars = { KEYFRAME_TRANSCODER_HOST: "0.0.0.0", KEYFRAME_TRANSCODER_PORT: "8080" };
+  envVars: Record<string, string> = { KEYFRAME_TRANSCODER_HOST: "0.0.0.0", KEYFRAME_TRANSCODER_PORT: "8080" };
+
+  constructor(ctx: ConstructorParameters<typeof Container>[0], env: Env) {
+    super(ctx, env);
+    // The service refuses unsigned requests; give it the derived key (never JOB_TOKEN_SECRET itself)
+    // before the first request can start the container.
+    ctx.blockConcurrencyWhile(async () => {
+      this.envVars = {
+        ...this.envVars,
+        [TRANSCODER_AUTH_SECRET_ENV]: await deriveTranscoderSecret(env.JOB_TOKEN_SECRET),
+      };
+    });
+  }
 
   override async onActivityExpired(): Promise<void> {
     try {

@@ -17,7 +17,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { createHash } from "node:crypto";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, isNull, or } from "drizzle-orm";
 import { createDb, schema } from "../db/client";
 import { withRetryingDb } from "../lib/d1-retry";
 import { type ErrorCode, KeyframeError } from "../lib/errors";
@@ -43,6 +43,11 @@ export interface SessionPolicy {
   environmentId: string;
   expiresAt: string;
   maxSizeBytes: number | null;
+  /**
+   * The upload has allowed_content_types: bytes are refused unless the tus creation declared an allowed
+   * `filetype` (an upload reached by URL alone, or created without one, never bypasses the list).
+   */
+  requireContentType?: boolean;
 }
 
 export interface CreateInput {
@@ -166,6 +171,16 @@ export class UploadSession extends DurableObject<Env> {
     if (input.length !== null) {
       const bad = this.checkLength(state, input.length);
       if (bad) return bad;
+    }
+    // With allowed_content_types the type must be declared: refusing is as strong as sniffing here (the
+    // probe still decides what the bytes really are, as for a PUT's Content-Type) and much simpler.
+    if (policy.requireContentType && !input.contentType) {
+      return fail(
+        "unsupported_media_type",
+        "This upload accepts only some content types: declare the file's type as Upload-Metadata `filetype`.",
+      );
+    }
+    if (input.length !== null) {
       state.length = input.length;
       if (state.partSize === null) state.partSize = partSizeFor(input.length);
     }
@@ -203,6 +218,13 @@ export class UploadSession extends DurableObject<Env> {
         }
       }
       return fail("invalid_state", "This upload is already complete.", state.offset);
+    }
+    if (policy.requireContentType && !state.contentType) {
+      return fail(
+        "unsupported_media_type",
+        "This upload accepts only some content types: create it with Upload-Metadata `filetype` set to one of them.",
+        state.offset,
+      );
     }
     if (input.offset !== state.offset) {
       return fail(
@@ -690,12 +712,28 @@ export class UploadSession extends DurableObject<Env> {
   private async markUploading(state: State): Promise<SessionFailure | null> {
     const ctx = this.serviceCtx(state);
     const at = new Date().toISOString();
+    const u = schema.uploads;
+    // Claim it for tus; a one-shot PUT holding it (claimed_by = put) keeps it.
     const res = await ctx.db
-      .update(schema.uploads)
-      .set({ status: "uploading", size: state.length, updatedAt: at })
-      .where(and(eq(schema.uploads.id, state.uploadId), inArray(schema.uploads.status, ["waiting", "uploading"])))
+      .update(u)
+      .set({ status: "uploading", claimedBy: "tus", size: state.length, updatedAt: at })
+      .where(
+        and(
+          eq(u.id, state.uploadId),
+          inArray(u.status, ["waiting", "uploading"]),
+          or(isNull(u.claimedBy), eq(u.claimedBy, "tus")),
+        ),
+      )
       .run();
     if ((res.meta?.changes ?? 0) === 0) {
+      const row = await ctx.db.query.uploads.findFirst({ where: eq(u.id, state.uploadId) });
+      if (row?.status === "uploading" && row.claimedBy === "put") {
+        return fail(
+          "conflict",
+          "A one-shot PUT to this upload is in progress; tus cannot take bytes now.",
+          state.offset,
+        );
+      }
       return fail("gone", "This upload is no longer accepting bytes.", state.offset);
     }
     state.markedUploading = true;

@@ -9,7 +9,7 @@
  *   GET  /__stub/calls   the calls so far (JSON)
  *   POST /__stub/next    {status, code?, retry_after?} for the next call (status 0: cut the connection)
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type http from "node:http";
 
 /** deriveEdgeApiSecret (src/lib/edge-auth.ts): base64url HMAC-SHA256(JOB_TOKEN_SECRET, label). */
@@ -17,10 +17,20 @@ export function deriveEdgeApiSecretNode(jobTokenSecret: string): string {
   return createHmac("sha256", jobTokenSecret).update("keyframe:edge-api:v1").digest("base64url");
 }
 
-function verify(secret: string, method: string, path: string, body: string, ts: string | null, sig: string | null) {
-  if (!ts || !sig) return "signature_missing";
+function verify(
+  secret: string,
+  method: string,
+  path: string,
+  body: string,
+  ts: string | null,
+  sig: string | null,
+  bodyHash: string | null,
+) {
+  if (!ts || !sig || !bodyHash) return "signature_missing";
   if (Math.abs(Date.now() / 1000 - Number(ts)) > 60) return "timestamp_skewed";
-  const expected = `v1=${createHmac("sha256", secret).update(`v1\n${ts}\n${method}\n${path}\n${body}`).digest("base64url")}`;
+  if (createHash("sha256").update(body).digest("hex") !== bodyHash) return "body_mismatch";
+  const message = `v2\n${ts}\n${method}\n${path}\n${bodyHash}`;
+  const expected = `v2=${createHmac("sha256", secret).update(message).digest("base64url")}`;
   const a = Buffer.from(expected);
   const b = Buffer.from(sig);
   return a.length === b.length && timingSafeEqual(a, b) ? null : "signature_invalid";
@@ -71,6 +81,7 @@ export function thumbnailApiStub(edgeApiSecret: string) {
       body,
       header("x-keyframe-edge-timestamp"),
       header("x-keyframe-edge-signature"),
+      header("x-keyframe-edge-content-sha256"),
     );
     if (failure) {
       res.writeHead(401, { "content-type": "application/problem+json" });

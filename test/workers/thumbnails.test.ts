@@ -98,6 +98,59 @@ describe("POST /internal/thumbnails", () => {
     }
   });
 
+  it("refuses a forged request with a huge body without reading the body", async () => {
+    // A body that would be 256 MiB, produced only as it is read, with no Content-Length.
+    const CHUNK = 64 * 1024;
+    let pulled = 0;
+    const endless = () =>
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          pulled++;
+          if (pulled > 4096) controller.close();
+          else controller.enqueue(new Uint8Array(CHUNK).fill(0x20));
+        },
+      });
+    const forged = await signEdgeRequest(
+      await deriveEdgeApiSecret("another-secret-0123456789abcdef"),
+      "POST",
+      "/internal/thumbnails",
+      "{}",
+    );
+    for (const headers of [{}, forged]) {
+      pulled = 0;
+      const res = await SELF.fetch("http://keyframe.test/internal/thumbnails", {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: endless(),
+        // @ts-expect-error workerd accepts streaming request bodies (the Fetch spec's `duplex`).
+        duplex: "half",
+      });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { code: string }).code).toBe("unauthenticated");
+      // A stream is pulled a few chunks ahead at most; reading the body would pull all 4096.
+      expect(pulled, "chunks of the body pulled").toBeLessThan(64);
+    }
+    // Correctly signed but longer than the limit: refused after at most the limit is read.
+    const a = await readyAsset();
+    const text = JSON.stringify(request(a.assetId));
+    const headers = await signEdgeRequest(
+      await deriveEdgeApiSecret(env.JOB_TOKEN_SECRET),
+      "POST",
+      "/internal/thumbnails",
+      text,
+    );
+    pulled = 0;
+    const big = await SELF.fetch("http://keyframe.test/internal/thumbnails", {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: endless(),
+      // @ts-expect-error as above
+      duplex: "half",
+    });
+    expect(big.status).toBe(413);
+    expect(pulled).toBeLessThan(64);
+  });
+
   it("validates the request", async () => {
     const a = await readyAsset();
     const malformed = await thumbnails("{nope");

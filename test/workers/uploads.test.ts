@@ -123,6 +123,31 @@ describe("GET /v1/uploads[/{upload_id}]", () => {
     expect((onlyDone.body.data as any[])[0].url, "a finished upload has no usable URL").toBeNull();
   });
 
+  it("gives the tokenised url/tus_url only to keys with uploads:write; read-only keys get them omitted", async () => {
+    const writer = await createKey(["uploads:write"]);
+    const up = await createUpload(writer);
+    const reader = await createKey(["assets:read"], writer.environmentId);
+    const both = await createKey(["assets:read", "uploads:write"], writer.environmentId);
+
+    const asReader = await api(reader, "GET", `/v1/uploads/${up.id}`);
+    expect(asReader.status).toBe(200);
+    expect(asReader.body.id).toBe(up.id);
+    expect(asReader.body).not.toHaveProperty("url");
+    expect(asReader.body).not.toHaveProperty("tus_url");
+    const listed = await api(reader, "GET", "/v1/uploads");
+    const row = (listed.body.data as any[]).find((u) => u.id === up.id);
+    expect(row).toBeDefined();
+    expect(row).not.toHaveProperty("url");
+    expect(row).not.toHaveProperty("tus_url");
+    expect(JSON.stringify(listed.body)).not.toContain("token=");
+
+    const asBoth = await api(both, "GET", `/v1/uploads/${up.id}`);
+    expect(asBoth.body.url).toBe(up.url);
+    expect(asBoth.body.tus_url).toBe(up.tus_url);
+    const bothList = await api(both, "GET", "/v1/uploads");
+    expect((bothList.body.data as any[]).find((u) => u.id === up.id).url).toBe(up.url);
+  });
+
   it("refuses bad queries and IDs", async () => {
     const key = await createKey(["assets:read"]);
     expectProblem(await api(key, "GET", "/v1/uploads?cursor=%%%"), 400, "invalid_cursor");

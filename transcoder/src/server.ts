@@ -5,7 +5,9 @@
  * encode at once; a job waiting for a ladder slot has left the fast lane, so the next upload's fast path
  * never waits behind a ladder.
  * `POST /thumbnails` renders one thumbnail synchronously and answers image/jpeg (./thumbnails.ts
- * bounds how many run). `GET /health` reports the ffmpeg in use and the load. SIGTERM stops intake, gives running jobs
+ * bounds how many run). `GET /health` reports the ffmpeg in use and the load. Every other request must be
+ * signed by the API (src/lib/transcoder-auth.ts, key TRANSCODER_AUTH_SECRET); the signature is checked
+ * from the headers before the body is read, else 401. SIGTERM stops intake, gives running jobs
  * a grace period, then aborts them (they report a retryable failure so the API re-dispatches).
  *
  * Run directly (`tsx transcoder/src/server.ts`) it listens on KEYFRAME_TRANSCODER_HOST
@@ -17,7 +19,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { bodyMatches } from "../../src/lib/signed-requests.js";
 import { THUMBNAIL_HEADER, THUMBNAIL_TIME_HEADER, TranscoderThumbnailRequestSchema } from "../../src/lib/thumbnails.js";
+import { TRANSCODER_AUTH_SECRET_ENV, transcoderSigner } from "../../src/lib/transcoder-auth.js";
 import { type JobDispatch, JobDispatchSchema } from "../../src/lib/transcoder-protocol.js";
 import { ApiClient } from "./api-client.js";
 import { createLane } from "./concurrency.js";
@@ -59,6 +63,8 @@ export interface ServerOptions {
   journalDir?: string;
   /** On-demand thumbnail limits (defaults from THUMBNAIL_* environment variables). */
   thumbnails?: Omit<ThumbnailServiceOptions, "logger">;
+  /** The key API requests are signed with. Default: the TRANSCODER_AUTH_SECRET environment variable. */
+  authSecret?: string;
 }
 
 export interface RunningServer {
@@ -79,6 +85,7 @@ interface QueuedJob {
  * out here so the container image does not need the API's web framework.
  */
 const PROBLEM_TITLES = {
+  unauthenticated: "Authentication required",
   malformed_json: "Malformed JSON body",
   validation_failed: "Request validation failed",
   not_found: "Not found",
@@ -219,6 +226,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   let closing = false;
   const thumbs = createThumbnailService({ ...options.thumbnails, logger: log });
   const journal = options.journalDir ?? process.env.KEYFRAME_TRANSCODER_JOURNAL_DIR;
+  const authSecret = options.authSecret ?? process.env[TRANSCODER_AUTH_SECRET_ENV];
+  if (!authSecret || authSecret.length < 16) {
+    throw new Error(
+      `${TRANSCODER_AUTH_SECRET_ENV} is missing or shorter than 16 characters: the API could not sign jobs`,
+    );
+  }
 
   const pump = () => {
     while (!closing && inFastLane < concurrency && queue.length > 0) {
@@ -282,13 +295,29 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         });
       }
     }
-    if (url.pathname === "/thumbnails") return handleThumbnail(req, res, requestId);
+    // Everything but /health comes from the API: check its signature before reading anything else.
+    const auth = await transcoderSigner.verifyHeaders(authSecret, {
+      method: req.method ?? "GET",
+      path: url.pathname,
+      header: (name) => {
+        const v = req.headers[name];
+        return typeof v === "string" ? v : null;
+      },
+    });
+    if (!auth.ok) {
+      log.warn("http.unauthenticated", { method: req.method, path: url.pathname, reason: auth.reason });
+      res.setHeader("connection", "close");
+      req.resume();
+      return problem(res, requestId, 401, "unauthenticated", `requests must be signed by the API (${auth.reason})`);
+    }
+    const bodySha256 = auth.bodySha256;
+    if (url.pathname === "/thumbnails") return handleThumbnail(req, res, requestId, bodySha256);
     if (url.pathname === "/jobs") {
       if (req.method !== "POST") {
         res.setHeader("allow", "POST");
         return problem(res, requestId, 405, "method_not_allowed", "use POST /jobs");
       }
-      const body = await readJsonBody(req, res, requestId);
+      const body = await readJsonBody(req, res, requestId, bodySha256);
       if (!body) return;
       const parsed = JobDispatchSchema.safeParse(body.value);
       if (!parsed.success) {
@@ -333,6 +362,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     req: http.IncomingMessage,
     res: http.ServerResponse,
     requestId: string,
+    bodySha256: string,
   ): Promise<{ value: unknown } | undefined> => {
     let raw: Buffer;
     try {
@@ -345,6 +375,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       }
       throw err;
     }
+    if (!(await bodyMatches(bodySha256, raw))) {
+      problem(res, requestId, 401, "unauthenticated", "requests must be signed by the API (body_mismatch)");
+      return undefined;
+    }
     try {
       return { value: JSON.parse(raw.toString("utf8")) };
     } catch {
@@ -355,12 +389,17 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     }
   };
 
-  const handleThumbnail = async (req: http.IncomingMessage, res: http.ServerResponse, requestId: string) => {
+  const handleThumbnail = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    requestId: string,
+    bodySha256: string,
+  ) => {
     if (req.method !== "POST") {
       res.setHeader("allow", "POST");
       return problem(res, requestId, 405, "method_not_allowed", "use POST /thumbnails");
     }
-    const body = await readJsonBody(req, res, requestId);
+    const body = await readJsonBody(req, res, requestId, bodySha256);
     if (!body) return;
     const parsed = TranscoderThumbnailRequestSchema.safeParse(body.value);
     if (!parsed.success) {

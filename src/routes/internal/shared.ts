@@ -18,6 +18,11 @@ export async function readJson<S extends z.ZodTypeAny>(c: AppContext, schema: S)
   if (declared > MAX_JSON_BYTES) throw new KeyframeError("payload_too_large", "JSON bodies are limited to 1 MiB.");
   const text = await c.req.text();
   if (text.length > MAX_JSON_BYTES) throw new KeyframeError("payload_too_large", "JSON bodies are limited to 1 MiB.");
+  return parseJson(text, schema);
+}
+
+/** Parses and validates a JSON body already read (precise problem codes, never a 500). */
+export function parseJson<S extends z.ZodTypeAny>(text: string, schema: S): z.infer<S> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

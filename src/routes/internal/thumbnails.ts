@@ -7,44 +7,48 @@
  *                                             (source-read token, Range)
  */
 import type { App, AppContext } from "../../app";
-import {
-  deriveEdgeApiSecret,
-  EDGE_SIGNATURE_HEADER,
-  EDGE_TIMESTAMP_HEADER,
-  verifyEdgeRequest,
-} from "../../lib/edge-auth";
+import { deriveEdgeApiSecret, edgeSigner } from "../../lib/edge-auth";
 import { KeyframeError } from "../../lib/errors";
+import { bodyMatches, readBodyUpTo } from "../../lib/signed-requests";
 import { THUMBNAIL_HEADER, THUMBNAIL_TIME_HEADER, ThumbnailRenderRequestSchema } from "../../lib/thumbnails";
 import { renderThumbnail } from "../../services/thumbnails/render";
 import { readAssetSource } from "../../services/thumbnails/source";
-import { readJson } from "./shared";
+import { parseJson } from "./shared";
 
 const MAX_REQUEST_BYTES = 4096;
 
-async function authorizeEdge(c: AppContext): Promise<void> {
+/**
+ * Checks the edge's signature from the headers alone, then reads at most MAX_REQUEST_BYTES of the body
+ * and checks it hashes to what was signed: a forged or oversized request is refused without its body
+ * being read (src/lib/signed-requests.ts).
+ */
+async function authorizeEdge(c: AppContext): Promise<string> {
   if (Number(c.req.header("content-length") ?? "0") > MAX_REQUEST_BYTES) {
     throw new KeyframeError("payload_too_large", `Thumbnail requests are limited to ${MAX_REQUEST_BYTES} bytes.`);
   }
-  const body = await c.req.text();
-  if (body.length > MAX_REQUEST_BYTES) {
-    throw new KeyframeError("payload_too_large", `Thumbnail requests are limited to ${MAX_REQUEST_BYTES} bytes.`);
-  }
-  const result = await verifyEdgeRequest(await deriveEdgeApiSecret(c.env.JOB_TOKEN_SECRET), {
+  const secret = await deriveEdgeApiSecret(c.env.JOB_TOKEN_SECRET);
+  const result = await edgeSigner.verifyHeaders(secret, {
     method: c.req.method,
     path: c.req.path,
-    body,
-    timestamp: c.req.header(EDGE_TIMESTAMP_HEADER) ?? null,
-    signature: c.req.header(EDGE_SIGNATURE_HEADER) ?? null,
+    header: (name) => c.req.header(name),
   });
   if (!result.ok) {
+    await c.req.raw.body?.cancel().catch(() => undefined);
     throw new KeyframeError("unauthenticated", `This endpoint is for the edge worker only (${result.reason}).`);
   }
+  const bytes = await readBodyUpTo(c.req.raw.body, MAX_REQUEST_BYTES);
+  if (!bytes) {
+    throw new KeyframeError("payload_too_large", `Thumbnail requests are limited to ${MAX_REQUEST_BYTES} bytes.`);
+  }
+  if (!(await bodyMatches(result.bodySha256, bytes))) {
+    throw new KeyframeError("unauthenticated", "This endpoint is for the edge worker only (body_mismatch).");
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 export function registerThumbnails(app: App) {
   app.post("/internal/thumbnails", async (c) => {
-    await authorizeEdge(c);
-    const input = await readJson(c, ThumbnailRenderRequestSchema);
+    const input = parseJson(await authorizeEdge(c), ThumbnailRenderRequestSchema);
     const out = await renderThumbnail(c.env, input);
     return new Response(out.body, {
       status: 200,

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { type App, scoped } from "../../app";
+import { type App, scoped, withRefusedReplayNote } from "../../app";
 import { errorResponses } from "../../lib/errors";
 import { CreatedApiKeySchema, CreateKeySchema } from "../../services/keys/schemas";
 import { createKey } from "../../services/keys/verbs";
@@ -9,8 +9,8 @@ export const route = createRoute({
   path: "/v1/keys",
   tags: ["API keys"],
   summary: "Create an API key",
-  description: "The secret is returned once. A key can only grant scopes it holds.",
-  ...scoped("keys:write"),
+  description: withRefusedReplayNote("The secret is returned once. A key can only grant scopes it holds."),
+  ...scoped("keys:write", { replay: "refuse" }),
   request: { body: { content: { "application/json": { schema: CreateKeySchema } }, required: true } },
   responses: {
     201: {

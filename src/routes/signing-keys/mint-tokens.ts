@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { type App, scoped } from "../../app";
+import { type App, scoped, withRefusedReplayNote } from "../../app";
 import { errorResponses } from "../../lib/errors";
 import { PlaybackIdParamSchema } from "../../services/playback-ids/schemas";
 import { MintTokensSchema, PlaybackTokensSchema } from "../../services/signing-keys/schemas";
@@ -10,10 +10,11 @@ export const route = createRoute({
   path: "/v1/playback-ids/{playback_id}/tokens",
   tags: ["Signing keys"],
   summary: "Mint playback tokens",
-  description:
+  description: withRefusedReplayNote(
     "Signs the whole set of playback tokens (video, thumbnail, storyboard) for one playback ID with this " +
-    "environment's system signing key, for apps that prefer the server to sign. Returns ready-to-use edge URLs.",
-  ...scoped("playback:write"),
+      "environment's system signing key, for apps that prefer the server to sign. Returns ready-to-use edge URLs.",
+  ),
+  ...scoped("playback:write", { replay: "refuse" }),
   request: {
     params: z.object({ playback_id: PlaybackIdParamSchema }),
     body: { content: { "application/json": { schema: MintTokensSchema } }, required: false },

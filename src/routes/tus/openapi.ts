@@ -251,7 +251,10 @@ const PATCH_TUS: RouteConfig = {
           `Content-Length over ${MAX_PATCH_BODY} bytes, or the chunk would end past Upload-Length / the upload's maximum size.`,
           offsetOnError,
         ],
-        unsupported_media_type: ["Content-Type is not application/offset+octet-stream."],
+        unsupported_media_type: [
+          "Content-Type is not application/offset+octet-stream, or the upload has allowed_content_types and was " +
+            "not created with a `filetype`.",
+        ],
         gone: ["The upload expired, was cancelled or failed.", offsetOnError],
         checksum_mismatch: [
           "The sha1 of the body does not match Upload-Checksum; the chunk was discarded (tus checksum).",
@@ -274,7 +277,8 @@ const POST_TUS: RouteConfig = {
   description:
     "tus creation on an upload that already exists: POST /v1/uploads made it and handed out its `tus_url`, which " +
     "is the tus endpoint. Declares Upload-Length (or Upload-Defer-Length: 1) and Upload-Metadata (`filetype` is " +
-    "checked against allowed_content_types). With creation-with-upload the body carries the first bytes. Retrying " +
+    "checked against allowed_content_types, and required when the upload has them: without it the creation, and " +
+    "any PATCH, is 415). With creation-with-upload the body carries the first bytes. Retrying " +
     "with the same Upload-Length is harmless. Location is the tus_url itself, token included.\n\n" +
     "POST with `X-HTTP-Method-Override: PATCH | DELETE | HEAD` is handled as that method (for proxies that only " +
     `pass GET and POST). ${CORS_NOTE}`,
@@ -361,7 +365,8 @@ const POST_TUS: RouteConfig = {
           offsetOnError,
         ],
         unsupported_media_type: [
-          "A body that is not application/offset+octet-stream, or a filetype the upload's allowed_content_types refuses.",
+          "A body that is not application/offset+octet-stream, or a filetype the upload's allowed_content_types refuses " +
+            "(or none, when the upload has allowed_content_types).",
         ],
         checksum_mismatch: [
           "creation-with-upload: the first chunk does not match Upload-Checksum and was discarded.",

@@ -141,6 +141,7 @@ export class TusRequest {
       environmentId: row.environmentId,
       expiresAt: row.expiresAt,
       maxSizeBytes: row.maxSizeBytes,
+      requireContentType: (row.allowedContentTypes?.length ?? 0) > 0,
     };
   }
 

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { type App, scoped } from "../../app";
+import { type App, scoped, withRefusedReplayNote } from "../../app";
 import { errorResponses } from "../../lib/errors";
 import { createEndpoint } from "../../services/webhooks/endpoints";
 import { CreateEndpointSchema, EndpointWithSecretSchema } from "../../services/webhooks/schemas";
@@ -9,9 +9,10 @@ export const route = createRoute({
   path: "/v1/webhook-endpoints",
   tags: ["Webhooks"],
   summary: "Create a webhook endpoint",
-  description:
+  description: withRefusedReplayNote(
     "Events matching `event_types` are POSTed to `url`, signed per Standard Webhooks. The `whsec_…` secret is returned only here (and by rotate-secret).",
-  ...scoped("webhooks:write"),
+  ),
+  ...scoped("webhooks:write", { replay: "refuse" }),
   request: { body: { content: { "application/json": { schema: CreateEndpointSchema } }, required: true } },
   responses: {
     201: {

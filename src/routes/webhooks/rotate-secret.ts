@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { type App, scoped } from "../../app";
+import { type App, scoped, withRefusedReplayNote } from "../../app";
 import { errorResponses } from "../../lib/errors";
 import { rotateEndpointSecret } from "../../services/webhooks/endpoints";
 import { EndpointIdSchema, EndpointWithSecretSchema, RotateSecretSchema } from "../../services/webhooks/schemas";
@@ -9,9 +9,10 @@ export const route = createRoute({
   path: "/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
   tags: ["Webhooks"],
   summary: "Rotate an endpoint's signing secret",
-  description:
+  description: withRefusedReplayNote(
     "Returns the new secret. For `grace_period_seconds` (default 24 h) deliveries carry two signatures, one per secret, so receivers can switch without dropping events.",
-  ...scoped("webhooks:write"),
+  ),
+  ...scoped("webhooks:write", { replay: "refuse" }),
   request: {
     params: z.object({ endpoint_id: EndpointIdSchema }),
     body: { content: { "application/json": { schema: RotateSecretSchema } }, required: false },

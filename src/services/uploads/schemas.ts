@@ -58,8 +58,19 @@ export const UploadSchema = z
   .object({
     id: z.string(),
     status: z.enum(["waiting", "uploading", "completed", "expired", "cancelled", "errored"]),
-    url: z.string().nullable().openapi({ description: "One-time URL to PUT the file to; null once no longer usable." }),
-    tus_url: z.string().nullable().openapi({ description: "tus 1.0 endpoint for resumable uploads." }),
+    url: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          "One-time URL to PUT the file to; null once no longer usable. It is a credential: only keys with " +
+          "`uploads:write` (or `*`) receive it; for other keys the field is omitted.",
+      }),
+    tus_url: z.string().nullable().optional().openapi({
+      description:
+        "tus 1.0 endpoint for resumable uploads (same token, same rule as `url`: omitted for keys without `uploads:write`).",
+    }),
     asset_id: z.string().nullable(),
     new_asset_settings: z.record(z.string(), z.unknown()),
     cors_origin: z.string().nullable(),

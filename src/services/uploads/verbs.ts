@@ -8,6 +8,7 @@ import { schema } from "../../db/client";
 import { InvalidStateError, NotFoundError } from "../../lib/errors";
 import { idPattern, newId } from "../../lib/ids";
 import { decodeCursor, page } from "../../lib/pagination";
+import { hasScope } from "../../lib/scopes";
 import { hmacToken } from "../../lib/signing";
 import { isoIn, nowIso } from "../../lib/time";
 import { uploadSession } from "../../uploads/session";
@@ -26,15 +27,17 @@ export function uploadUrlToken(env: Env, uploadId: string): Promise<string> {
   return hmacToken(env.JOB_TOKEN_SECRET, `upload:${uploadId}`);
 }
 
-export async function serializeUpload(env: Env, row: Row): Promise<Upload> {
-  const open = OPEN.includes(row.status) && row.expiresAt > nowIso();
-  const base = env.API_PUBLIC_URL.replace(/\/$/, "");
-  const token = open ? await uploadUrlToken(env, row.id) : null;
+/**
+ * `url` and `tus_url` carry the upload's bearer token: whoever holds them can PUT a file into the upload
+ * or cancel it. They are included only for callers that hold `uploads:write` (the scope that creates and
+ * cancels uploads); a read-only key sees the upload without them.
+ */
+export async function serializeUpload(ctx: ServiceContext, row: Row): Promise<Upload> {
+  const credentials = hasScope(ctx.caller.scopes, "uploads:write") ? await uploadUrls(ctx.env, row) : {};
   return {
     id: row.id,
     status: row.status,
-    url: token ? `${base}/uploads/${row.id}?token=${token}` : null,
-    tus_url: token ? `${base}/tus/${row.id}?token=${token}` : null,
+    ...credentials,
     asset_id: row.assetId,
     new_asset_settings: row.newAssetSettings ?? {},
     cors_origin: row.corsOrigin,
@@ -48,6 +51,16 @@ export async function serializeUpload(env: Env, row: Row): Promise<Upload> {
     expires_at: row.expiresAt,
     created_at: row.createdAt,
     completed_at: row.completedAt,
+  };
+}
+
+async function uploadUrls(env: Env, row: Row): Promise<Pick<Upload, "url" | "tus_url">> {
+  const open = OPEN.includes(row.status) && row.expiresAt > nowIso();
+  const base = env.API_PUBLIC_URL.replace(/\/$/, "");
+  const token = open ? await uploadUrlToken(env, row.id) : null;
+  return {
+    url: token ? `${base}/uploads/${row.id}?token=${token}` : null,
+    tus_url: token ? `${base}/tus/${row.id}?token=${token}` : null,
   };
 }
 
@@ -93,7 +106,7 @@ export async function loadUploadRow(ctx: ServiceContext, uploadId: string) {
 }
 
 export async function getUpload({ ctx, input }: Verb<{ uploadId: string }>) {
-  return serializeUpload(ctx.env, await loadUploadRow(ctx, input.uploadId));
+  return serializeUpload(ctx, await loadUploadRow(ctx, input.uploadId));
 }
 
 export async function listUploads({ ctx, input }: Verb<{ limit: number; cursor?: string; status?: UploadStatus }>) {
@@ -112,7 +125,7 @@ export async function listUploads({ ctx, input }: Verb<{ limit: number; cursor?:
     .orderBy(desc(u.id))
     .limit(input.limit + 1);
   const { rows: pageRows, nextCursor } = page(rows, input.limit);
-  return { data: await Promise.all(pageRows.map((r) => serializeUpload(ctx.env, r))), next_cursor: nextCursor };
+  return { data: await Promise.all(pageRows.map((r) => serializeUpload(ctx, r))), next_cursor: nextCursor };
 }
 
 /** Cancels an open upload. Cancelling one already cancelled is a no-op; a finished one is a conflict. */

@@ -40,6 +40,8 @@ describe("transcoder image entry point", () => {
         FFPROBE_PATH: FFPROBE,
         TRANSCODER_WORK_DIR: mkdtempSync(path.join(tmpdir(), "keyframe-image-")),
         TRANSCODER_CONCURRENCY: "1",
+        // The container class (src/transcoder/container.ts) sets the key the API signs its requests with.
+        TRANSCODER_AUTH_SECRET: "image-entrypoint-test-secret-0123456789",
       },
     });
     const url = `http://127.0.0.1:${port}/health`;

@@ -4,11 +4,13 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { transcoderSigner } from "../../../src/lib/transcoder-auth.js";
 import type { JobDispatch } from "../../../src/lib/transcoder-protocol.js";
 import { silentLogger } from "../../../transcoder/src/log.js";
 import type { RunJobOptions } from "../../../transcoder/src/runner.js";
 import { type RunningServer, startServer } from "../../../transcoder/src/server.js";
+import { signedFetch, TEST_TRANSCODER_SECRET } from "./helpers/signed.js";
 
 let running: RunningServer | undefined;
 afterEach(async () => {
@@ -43,9 +45,8 @@ function dispatch(over: Partial<JobDispatch> = {}): JobDispatch {
 }
 
 async function post(body: string | object, headers: Record<string, string> = {}) {
-  const res = await fetch(`${running!.url}/jobs`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
+  const res = await signedFetch(running!.url, "/jobs", {
+    headers,
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   const json: any = await res.json();
@@ -57,7 +58,12 @@ const tick = () => new Promise((r) => setTimeout(r, 20));
 describe("transcoder server", () => {
   it("answers 400 problem+json for malformed JSON and invalid dispatches", async () => {
     const stub = stubRunner();
-    running = await startServer({ port: 0, logger: silentLogger, runJob: stub.runJob });
+    running = await startServer({
+      port: 0,
+      authSecret: TEST_TRANSCODER_SECRET,
+      logger: silentLogger,
+      runJob: stub.runJob,
+    });
     const malformed = await post("{not json");
     expect(malformed.status).toBe(400);
     expect(malformed.type).toBe("application/problem+json");
@@ -81,7 +87,12 @@ describe("transcoder server", () => {
 
   it("answers 413 over 64 KB", async () => {
     const stub = stubRunner();
-    running = await startServer({ port: 0, logger: silentLogger, runJob: stub.runJob });
+    running = await startServer({
+      port: 0,
+      authSecret: TEST_TRANSCODER_SECRET,
+      logger: silentLogger,
+      runJob: stub.runJob,
+    });
     const big = await post({ ...dispatch(), padding: "x".repeat(70 * 1024) });
     expect(big.status).toBe(413);
     expect(big.body.code).toBe("payload_too_large");
@@ -89,7 +100,13 @@ describe("transcoder server", () => {
 
   it("accepts with 202, runs once per job attempt, and queues beyond the concurrency", async () => {
     const stub = stubRunner();
-    running = await startServer({ port: 0, logger: silentLogger, runJob: stub.runJob, concurrency: 1 });
+    running = await startServer({
+      port: 0,
+      authSecret: TEST_TRANSCODER_SECRET,
+      logger: silentLogger,
+      runJob: stub.runJob,
+      concurrency: 1,
+    });
     const first = await post(dispatch());
     expect(first.status).toBe(202);
     expect(first.body).toMatchObject({ accepted: true, duplicate: false, job_id: "job_1", attempt: 1 });
@@ -131,7 +148,12 @@ describe("transcoder server", () => {
 
   it("aborts running jobs with a shutdown reason after the grace period", async () => {
     const stub = stubRunner();
-    running = await startServer({ port: 0, logger: silentLogger, runJob: stub.runJob });
+    running = await startServer({
+      port: 0,
+      authSecret: TEST_TRANSCODER_SECRET,
+      logger: silentLogger,
+      runJob: stub.runJob,
+    });
     await post(dispatch());
     await tick();
     const started = Date.now();
@@ -143,16 +165,27 @@ describe("transcoder server", () => {
     running = undefined;
   });
 
-  it("404s unknown routes", async () => {
-    running = await startServer({ port: 0, logger: silentLogger, runJob: stubRunner().runJob });
-    const res = await fetch(`${running.url}/nope`);
+  it("404s unknown routes (signed)", async () => {
+    running = await startServer({
+      port: 0,
+      authSecret: TEST_TRANSCODER_SECRET,
+      logger: silentLogger,
+      runJob: stubRunner().runJob,
+    });
+    const res = await signedFetch(running.url, "/nope", { method: "GET" });
     expect(res.status).toBe(404);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
   });
 
   it("lets the next job's fast path start while a job waits for (or holds) the ladder lane", async () => {
     const stub = stubRunner();
-    running = await startServer({ port: 0, logger: silentLogger, runJob: stub.runJob, concurrency: 1 });
+    running = await startServer({
+      port: 0,
+      authSecret: TEST_TRANSCODER_SECRET,
+      logger: silentLogger,
+      runJob: stub.runJob,
+      concurrency: 1,
+    });
     await post(dispatch({ job_id: "job_a" }));
     await post(dispatch({ job_id: "job_b" }));
     await tick();
@@ -188,7 +221,13 @@ describe("transcoder server", () => {
     try {
       // A first server accepts a job (journaled) and "dies" without finishing it: its journal stays.
       const stub = stubRunner();
-      running = await startServer({ port: 0, logger: silentLogger, runJob: stub.runJob, journalDir });
+      running = await startServer({
+        port: 0,
+        authSecret: TEST_TRANSCODER_SECRET,
+        logger: silentLogger,
+        runJob: stub.runJob,
+        journalDir,
+      });
       await post(dispatch({ job_id: "job_orphan", attempt: 3, api_url: apiUrl }));
       expect(await readdir(journalDir)).toHaveLength(1);
       // Stop listening without close(): close() would abort the job and forget it, a SIGKILL does neither.
@@ -196,7 +235,13 @@ describe("transcoder server", () => {
       running.server.close();
       running = undefined;
 
-      running = await startServer({ port: 0, logger: silentLogger, runJob: stubRunner().runJob, journalDir });
+      running = await startServer({
+        port: 0,
+        authSecret: TEST_TRANSCODER_SECRET,
+        logger: silentLogger,
+        runJob: stubRunner().runJob,
+        journalDir,
+      });
       for (let i = 0; i < 100 && fails.length === 0; i++) await tick();
       expect(fails).toHaveLength(1);
       expect(fails[0].url).toContain("job_orphan");
@@ -207,6 +252,79 @@ describe("transcoder server", () => {
     } finally {
       api.close();
       await rm(journalDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("transcoder authentication", () => {
+  it("refuses unsigned, forged, stale, replayed-elsewhere and tampered requests with 401; only GET /health is open", async () => {
+    const stub = stubRunner();
+    running = await startServer({
+      port: 0,
+      authSecret: TEST_TRANSCODER_SECRET,
+      logger: silentLogger,
+      runJob: stub.runJob,
+    });
+    const url = running.url;
+    const body = JSON.stringify(dispatch({ job_id: "job_auth" }));
+    const thumb = JSON.stringify({
+      asset_id: "as_x",
+      source_url: "http://127.0.0.1:9/s",
+      source_token: "t".repeat(24),
+      time: 1,
+    });
+    const signedJobs = await transcoderSigner.sign(TEST_TRANSCODER_SECRET, "POST", "/jobs", body);
+    const cases: [string, Promise<Response>][] = [
+      [
+        "unsigned /jobs",
+        fetch(`${url}/jobs`, { method: "POST", headers: { "content-type": "application/json" }, body }),
+      ],
+      // A page's "simple" cross-origin POST: text/plain, no custom headers.
+      ["text/plain /jobs", fetch(`${url}/jobs`, { method: "POST", headers: { "content-type": "text/plain" }, body })],
+      ["unsigned /thumbnails", fetch(`${url}/thumbnails`, { method: "POST", body: thumb })],
+      ["unsigned unknown path", fetch(`${url}/anything`, { method: "DELETE" })],
+      ["forged key", signedFetch(url, "/jobs", { body, secret: "not-the-transcoder-secret-0123456789" })],
+      ["stale", signedFetch(url, "/jobs", { body, nowMs: Date.now() - 5 * 60_000 })],
+      ["future", signedFetch(url, "/jobs", { body, nowMs: Date.now() + 5 * 60_000 })],
+      // A valid /jobs signature presented on another path.
+      ["other path", fetch(`${url}/thumbnails`, { method: "POST", headers: signedJobs, body })],
+      // Valid headers, another body.
+      [
+        "tampered body",
+        fetch(`${url}/jobs`, { method: "POST", headers: signedJobs, body: body.replace("job_auth", "job_evil") }),
+      ],
+      [
+        "bad signature",
+        fetch(`${url}/jobs`, {
+          method: "POST",
+          headers: { ...signedJobs, "x-keyframe-transcoder-signature": "v2=AAAA" },
+          body,
+        }),
+      ],
+    ];
+    for (const [name, pending] of cases) {
+      const res = await pending;
+      expect(res.status, name).toBe(401);
+      expect(res.headers.get("content-type"), name).toBe("application/problem+json");
+      const problem = (await res.json()) as { code: string; status: number };
+      expect(problem, name).toMatchObject({ code: "unauthenticated", status: 401 });
+    }
+    expect(stub.calls).toHaveLength(0);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    // The genuine request goes through.
+    const ok = await fetch(`${url}/jobs`, { method: "POST", headers: signedJobs, body });
+    expect(ok.status).toBe(202);
+    await vi.waitUntil(() => stub.calls.length === 1);
+    expect(stub.calls[0].dispatch.job_id).toBe("job_auth");
+  });
+
+  it("will not start without a key", async () => {
+    const saved = process.env.TRANSCODER_AUTH_SECRET;
+    delete process.env.TRANSCODER_AUTH_SECRET;
+    try {
+      await expect(startServer({ port: 0, logger: silentLogger })).rejects.toThrow(/TRANSCODER_AUTH_SECRET/);
+    } finally {
+      if (saved !== undefined) process.env.TRANSCODER_AUTH_SECRET = saved;
     }
   });
 });

@@ -14,6 +14,7 @@ import { thumbnailFilter } from "../../../transcoder/src/ffmpeg/thumbnail.js";
 import { silentLogger } from "../../../transcoder/src/log.js";
 import { type RunningServer, type ServerOptions, startServer } from "../../../transcoder/src/server.js";
 import { ffprobeJson, makeClip, removeDir, tempDir } from "./helpers/media.js";
+import { signedFetch, TEST_TRANSCODER_SECRET } from "./helpers/signed.js";
 
 const TOKEN = "source-token-0123456789abcdef";
 
@@ -95,7 +96,7 @@ afterEach(async () => {
 });
 
 async function start(thumbnails: ServerOptions["thumbnails"] = {}) {
-  running = await startServer({ port: 0, logger: silentLogger, thumbnails });
+  running = await startServer({ port: 0, logger: silentLogger, thumbnails, authSecret: TEST_TRANSCODER_SECRET });
   return running;
 }
 
@@ -115,9 +116,7 @@ function request(over: Partial<TranscoderThumbnailRequest> & { file?: string } =
 }
 
 async function render(body: unknown) {
-  const res = await fetch(`${running!.url}/thumbnails`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
+  const res = await signedFetch(running!.url, "/thumbnails", {
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   const bytes = Buffer.from(await res.arrayBuffer());
@@ -236,7 +235,7 @@ describe("transcoder: POST /thumbnails", () => {
       expect(res.res.headers.get("content-type")).toBe("application/problem+json");
       expect(res.json().code).toBe("validation_failed");
     }
-    const get = await fetch(`${running!.url}/thumbnails`);
+    const get = await signedFetch(running!.url, "/thumbnails", { method: "GET" });
     expect(get.status).toBe(405);
 
     const audio = await render(request({ file: "audio.m4a", duration: 2 }));
@@ -289,9 +288,7 @@ describe("transcoder: POST /thumbnails", () => {
     const busy = render(request({ time: 1 }));
     await new Promise((r) => setTimeout(r, 100));
     const caller = new AbortController();
-    const abandoned = fetch(`${t.url}/thumbnails`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
+    const abandoned = signedFetch(t.url, "/thumbnails", {
       body: JSON.stringify(request({ file: "anamorphic.mp4", duration: 2, time: 1 })),
       signal: caller.signal,
     }).catch((err: Error) => err.name);

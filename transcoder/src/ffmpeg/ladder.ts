@@ -11,6 +11,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { type MaxResolution, RESOLUTION_HEIGHT } from "../../../src/lib/transcoder-protocol.js";
 import { hlsOutputArgs } from "./hls-output.js";
+import { inputPolicyArgs } from "./input-policy.js";
 import type { Rational, VideoFacts } from "./probe.js";
 import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
 
@@ -161,7 +162,7 @@ export function buildLadderArgs(options: LadderOptions): string[] {
   if (!video?.rungs.length && options.audioStreamIndex === undefined) {
     throw new Error("ladder needs at least one video rung or an audio stream");
   }
-  const args = ["-i", options.input];
+  const args = [...inputPolicyArgs(options.input), "-i", options.input];
   if (video?.rungs.length) {
     const rate = `${video.frameRate.num}/${video.frameRate.den}`;
     const pre = [...(video.deinterlace ? ["yadif=0:-1:1"] : []), `fps=${rate}`];

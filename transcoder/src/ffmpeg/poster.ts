@@ -1,6 +1,7 @@
 /** Poster: one JPEG frame near the start (10% in, or 1 s for short clips), at most 1280 wide. */
 import { stat } from "node:fs/promises";
 import path from "node:path";
+import { inputPolicyArgs } from "./input-policy.js";
 import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
 
 export const POSTER_NAME = "poster.jpg";
@@ -47,6 +48,7 @@ export function buildPosterArgs(options: PosterOptions): string[] {
     // Input seeking: jumps to the keyframe before, then decodes up to the exact time.
     "-ss",
     options.atSeconds.toFixed(3),
+    ...inputPolicyArgs(options.input),
     "-i",
     options.input,
     "-map",

@@ -11,6 +11,7 @@
 import { stat } from "node:fs/promises";
 import { getBinaries } from "./binaries.js";
 import { FfmpegError, InputError } from "./errors.js";
+import { FORMAT_NOT_ALLOWED_RE, inputPolicyArgs } from "./input-policy.js";
 import { runProcess } from "./process.js";
 
 export interface Rational {
@@ -306,11 +307,15 @@ export interface ProbeOptions {
 
 async function ffprobeJson(input: string, args: string[], options: ProbeOptions): Promise<unknown> {
   const binary = options.ffprobePath ?? (await getBinaries()).ffprobe;
-  const { stdout } = await runProcess(binary, ["-v", "error", "-print_format", "json", ...args, input], {
-    signal: options.signal,
-    collectStdout: true,
-    timeoutMs: 120_000,
-  });
+  const { stdout } = await runProcess(
+    binary,
+    ["-v", "error", "-print_format", "json", ...args, ...inputPolicyArgs(input), input],
+    {
+      signal: options.signal,
+      collectStdout: true,
+      timeoutMs: 120_000,
+    },
+  );
   return JSON.parse(stdout);
 }
 
@@ -368,6 +373,7 @@ export async function scanPackets(
       "-show_entries",
       "packet=stream_index,pts_time,dts_time,duration_time,flags",
       ...(scan.readIntervals ? ["-read_intervals", scan.readIntervals] : []),
+      ...inputPolicyArgs(input),
       input,
     ],
     {
@@ -450,6 +456,16 @@ export async function probe(input: string, options: ProbeOptions = {}): Promise<
   } catch (err) {
     if (err instanceof FfmpegError && err.exitCode !== null && err.exitCode !== 0 && !err.signal) {
       const reason = err.details.stderr.split("\n").filter(Boolean).pop()?.replace(`${input}: `, "") ?? "";
+      const refused = FORMAT_NOT_ALLOWED_RE.exec(err.details.stderr);
+      if (refused) {
+        // A playlist, concat list or similar: it would make ffmpeg open other files or hosts.
+        const demuxer = /\[([a-z0-9_,]+) @/.exec(err.details.stderr)?.[1]?.split(",")[0];
+        throw new InputError(
+          "input_unsupported",
+          `the source is a ${demuxer ? `${demuxer} ` : ""}file that refers to other files or URLs, which is not accepted`,
+          { cause: err },
+        );
+      }
       throw new InputError("input_unreadable", `not a readable media file${reason ? `: ${reason}` : ""}`, {
         cause: err,
       });
@@ -506,7 +522,16 @@ export async function probeFiles(cwd: string, files: string[], options: ProbeOpt
   const binary = options.ffprobePath ?? (await getBinaries()).ffprobe;
   const { stdout } = await runProcess(
     binary,
-    ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", `concat:${files.join("|")}`],
+    [
+      "-v",
+      "error",
+      "-print_format",
+      "json",
+      "-show_format",
+      "-show_streams",
+      ...inputPolicyArgs(`concat:${files.join("|")}`),
+      `concat:${files.join("|")}`,
+    ],
     { cwd, signal: options.signal, collectStdout: true, timeoutMs: 60_000 },
   );
   let size = 0;

@@ -5,6 +5,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { hlsOutputArgs } from "./hls-output.js";
+import { inputPolicyArgs } from "./input-policy.js";
 import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
 
 export const FAST_DIR = "fast";
@@ -20,7 +21,7 @@ export interface RemuxOptions {
 }
 
 export function buildRemuxArgs(options: RemuxOptions): string[] {
-  const args = ["-i", options.input, "-map", `0:${options.videoIndex}`];
+  const args = [...inputPolicyArgs(options.input), "-i", options.input, "-map", `0:${options.videoIndex}`];
   if (options.audioIndex !== undefined) args.push("-map", `0:${options.audioIndex}`);
   args.push("-c", "copy", "-sn", "-dn");
   if (options.audioIndex !== undefined && options.adtsToAsc) args.push("-bsf:a", "aac_adtstoasc");

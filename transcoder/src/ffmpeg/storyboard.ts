@@ -4,6 +4,7 @@
  */
 import { stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { inputPolicyArgs } from "./input-policy.js";
 import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
 
 export const STORYBOARD_IMAGE = "storyboard.jpg";
@@ -78,6 +79,7 @@ export function buildStoryboardArgs(options: StoryboardOptions): string[] {
   ];
   return [
     ...(options.keyframesOnly ? ["-skip_frame", "nokey"] : []),
+    ...inputPolicyArgs(options.input),
     "-i",
     options.input,
     "-map",

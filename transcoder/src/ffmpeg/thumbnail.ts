@@ -13,6 +13,7 @@
  */
 import type { FitMode } from "../../../src/lib/thumbnails.js";
 import { FfmpegError } from "./errors.js";
+import { inputPolicyArgs } from "./input-policy.js";
 import { runProcess } from "./process.js";
 
 export const THUMBNAIL_DEFAULT_MAX_WIDTH = 1280;
@@ -72,6 +73,7 @@ export function buildThumbnailArgs(o: ThumbnailOptions): string[] {
     // Input seeking: jumps to the keyframe before, then decodes up to the exact time.
     "-ss",
     o.atSeconds.toFixed(3),
+    ...inputPolicyArgs(o.input),
     "-i",
     o.input,
     "-map",
