@@ -1,7 +1,8 @@
 /**
  * The API worker's OpenAPI document, built in Node from the worker's own code (no wrangler, no workerd):
  * the app is imported with `cloudflare:*` modules stubbed (only Durable Object base classes come from
- * there, and building the document never instantiates one) and asked for `/v1/openapi.json`.
+ * there, and building the document never instantiates one), text-imported bundles stubbed as empty strings,
+ * and asked for `/v1/openapi.json`.
  * Used by `npm run sdk:generate`, the SDK drift test and the redocly lint test.
  */
 import { register } from "node:module";
@@ -9,8 +10,11 @@ import { register } from "node:module";
 const STUB =
   "export class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }" +
   "export class WorkerEntrypoint {} export class WorkflowEntrypoint {} export const env = {};";
+/** Modules wrangler imports as text (the `[[rules]] type = "Text"` globs of wrangler.toml): an empty string here. */
+const TEXT_MODULES = String.raw`(client/app\.(js|css)|hls\.min\.js|tus\.min\.js|browser/standalone\.js)$`;
 const HOOK = `export async function resolve(specifier, context, next) {
   if (specifier.startsWith("cloudflare:")) return { url: "data:text/javascript,${encodeURIComponent(STUB)}", shortCircuit: true };
+  if (new RegExp(${JSON.stringify(TEXT_MODULES)}).test(specifier)) return { url: "data:text/javascript,export%20default%20%22%22", shortCircuit: true };
   return next(specifier, context);
 }`;
 

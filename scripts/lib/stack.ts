@@ -13,8 +13,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { deriveEdgeApiSecret } from "../../src/lib/edge-auth";
-import { devApiVars, devEdgeVars } from "./dev-vars";
 import { deriveTranscoderSecret } from "../../src/lib/transcoder-auth";
+import { devApiVars, devEdgeVars } from "./dev-vars";
 import { freePort, type Service, startService, waitForHttp } from "./proc";
 import { API_CONFIG, applyMigrations, EDGE_CONFIG, ROOT, wranglerBin } from "./wrangler";
 

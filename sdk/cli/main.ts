@@ -108,7 +108,7 @@ async function upload(file: string) {
     const id = new URL(prev.uploadUrl as string).pathname.split("/").pop() as string;
     const state = await kf.uploads.get({ upload_id: id }).catch(() => null);
     if (state && (state.status === "waiting" || state.status === "uploading")) {
-      tusUrl = state.tus_url;
+      tusUrl = state.tus_url ?? null;
       resumedFrom = id;
       break;
     }
@@ -118,7 +118,7 @@ async function upload(file: string) {
     const created = await kf.uploads.create({
       new_asset_settings: { playback_policy: opts.public ? "public" : "signed" },
     });
-    tusUrl = created.tus_url;
+    tusUrl = created.tus_url ?? null;
   }
   if (!tusUrl) throw new Error("The upload has no tus_url.");
   if (resumedFrom) process.stderr.write(`Resuming upload ${resumedFrom}.\n`);

@@ -17,6 +17,11 @@ const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "tr
 /** Where the rule's name would mislead: public endpoints and the upload byte protocol. */
 export const OPERATION_ID_OVERRIDES: Record<string, string> = {
   "GET /v1/health": "health.check",
+  // Singular sub-resources and state toggles, where the method rule would say list…/replace….
+  "GET /v1/keys/self": "keys.getSelf",
+  "GET /v1/live-streams/{live_stream_id}/health": "liveStreams.getHealth",
+  "PUT /v1/live-streams/{live_stream_id}/disable": "liveStreams.disable",
+  "PUT /v1/live-streams/{live_stream_id}/enable": "liveStreams.enable",
   "PUT /uploads/{upload_id}": "uploadBytes.put",
   "OPTIONS /uploads/{upload_id}": "uploadBytes.preflight",
   "OPTIONS /tus": "tus.discover",

@@ -7,7 +7,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness and database reachability (no auth) */
+        /** Liveness, database reachability and deployment configuration (no auth) */
         get: operations["health.check"];
         put?: never;
         post?: never;
@@ -66,6 +66,26 @@ export interface paths {
         patch: operations["assets.update"];
         trace?: never;
     };
+    "/v1/assets/{asset_id}/reprocess": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reprocess an errored asset
+         * @description Runs the pipeline again from the asset's stored source: a new job (attempts counted afresh), the asset back to `queued`, then the usual `asset.processing` / `asset.ready` events. Only for `errored` assets (`409 invalid_state` otherwise, including while a job is live); `410 gone` when the source is no longer stored.
+         */
+        post: operations["assets.reprocess"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/assets/{asset_id}/playback-ids": {
         parameters: {
             query?: never;
@@ -103,6 +123,50 @@ export interface paths {
          * @description Playback through this ID stops at the edge within 60 seconds.
          */
         delete: operations["assets.deletePlaybackId"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/assets/{asset_id}/tracks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add a subtitles or captions track
+         * @description An SRT or WebVTT file, by `url` (fetched by the API: the track is `preparing`, then `track.ready` or `track.errored`) or inline as `content` (stored at once, `ready` in the response; a bad file is a 400 naming the cue and line). Files are normalised to UTF-8 WebVTT (UTF-8 or UTF-16 with BOM accepted), at most 4194304 bytes and 20000 cues, 2000 characters per cue. Ready tracks appear in the HLS master playlist as a SUBTITLES group and at `/{playback_id}/text/{track_id}.vtt`.
+         */
+        post: operations["assets.createTrack"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/assets/{asset_id}/tracks/{track_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve a track
+         * @description Status (`preparing`, `ready`, `errored` with a precise `error`), language, cue count.
+         */
+        get: operations["assets.getTrack"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a track
+         * @description Emits `track.deleted`; players stop seeing it in the master playlist within 30 seconds.
+         */
+        delete: operations["assets.deleteTrack"];
         options?: never;
         head?: never;
         patch?: never;
@@ -166,8 +230,30 @@ export interface paths {
         /**
          * Create an API key
          * @description The secret is returned once. A key can only grant scopes it holds.
+         *
+         *     **Idempotency:** Its answer carries a one-time secret, so it is never stored: repeating a completed request with the same `Idempotency-Key` answers `409 idempotency_replay_unavailable` (the first request did take effect; list the resource to find it) instead of the secret.
          */
         post: operations["keys.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/self": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Describe the calling API key
+         * @description The key that signed this request: its ID, name, environment and scopes. Needs no particular scope.
+         */
+        get: operations["keys.getSelf"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -210,8 +296,30 @@ export interface paths {
         /**
          * Create a signing key
          * @description Generates an ES256 key pair for signing playback tokens in your own backend. The private key is returned once (PKCS#8 PEM and JWK); Keyframe stores only the public key. Sign JWTs with header `kid` = the key's id and claims `sub` (playback ID), `aud` (`v`, `t`, `s` or `d`) and `exp` (at most 7 days ahead).
+         *
+         *     **Idempotency:** Its answer carries a one-time secret, so it is never stored: repeating a completed request with the same `Idempotency-Key` answers `409 idempotency_replay_unavailable` (the first request did take effect; list the resource to find it) instead of the secret.
          */
         post: operations["signingKeys.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/signing-keys/system/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate (and optionally revoke) the system signing key
+         * @description Makes a new system key: the one `POST /v1/playback-ids/{playback_id}/tokens` signs with. With `revoke_previous: true` every earlier system key is revoked too, and tokens they signed are refused at the edge within 60 seconds (use this if minted tokens leaked). Only the public half is returned.
+         */
+        post: operations["signingKeys.rotateSystem"];
         delete?: never;
         options?: never;
         head?: never;
@@ -251,6 +359,8 @@ export interface paths {
         /**
          * Mint playback tokens
          * @description Signs the whole set of playback tokens (video, thumbnail, storyboard) for one playback ID with this environment's system signing key, for apps that prefer the server to sign. Returns ready-to-use edge URLs.
+         *
+         *     **Idempotency:** Its answer carries a one-time secret, so it is never stored: repeating a completed request with the same `Idempotency-Key` answers `409 idempotency_replay_unavailable` (the first request did take effect; list the resource to find it) instead of the secret.
          */
         post: operations["playbackIds.createToken"];
         delete?: never;
@@ -275,6 +385,8 @@ export interface paths {
         /**
          * Create a webhook endpoint
          * @description Events matching `event_types` are POSTed to `url`, signed per Standard Webhooks. The `whsec_…` secret is returned only here (and by rotate-secret).
+         *
+         *     **Idempotency:** Its answer carries a one-time secret, so it is never stored: repeating a completed request with the same `Idempotency-Key` answers `409 idempotency_replay_unavailable` (the first request did take effect; list the resource to find it) instead of the secret.
          */
         post: operations["webhookEndpoints.create"];
         delete?: never;
@@ -320,6 +432,8 @@ export interface paths {
         /**
          * Rotate an endpoint's signing secret
          * @description Returns the new secret. For `grace_period_seconds` (default 24 h) deliveries carry two signatures, one per secret, so receivers can switch without dropping events.
+         *
+         *     **Idempotency:** Its answer carries a one-time secret, so it is never stored: repeating a completed request with the same `Idempotency-Key` answers `409 idempotency_replay_unavailable` (the first request did take effect; list the resource to find it) instead of the secret.
          */
         post: operations["webhookEndpoints.rotateSecret"];
         delete?: never;
@@ -485,6 +599,217 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/live-streams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List live streams
+         * @description Newest first. Filter by `status`.
+         */
+        get: operations["liveStreams.list"];
+        put?: never;
+        /**
+         * Create a live stream
+         * @description Creates an `idle` live stream with its stream key (shown once) and `ingest.hls_url`, the URL to give ffmpeg (`-f hls -method PUT`). With `playback_policy`, a playback ID is created too.
+         */
+        post: operations["liveStreams.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live-streams/{live_stream_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a live stream */
+        get: operations["liveStreams.get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a live stream
+         * @description Ends any running session (its recording is finalised and stays an ordinary asset), refuses the stream key from now on and deletes the stream's playback IDs.
+         */
+        delete: operations["liveStreams.delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a live stream's settings
+         * @description Changes apply to the running session at once (timers) and to the next recording (recording settings).
+         */
+        patch: operations["liveStreams.update"];
+        trace?: never;
+    };
+    "/v1/live-streams/{live_stream_id}/reset-stream-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset the stream key
+         * @description Issues a new stream key (returned once, with its ingest URL); the old key is refused from now on.
+         */
+        post: operations["liveStreams.resetStreamKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live-streams/{live_stream_id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Disable a live stream
+         * @description Refuses ingest; a running session ends at once (its recording is finalised). Idempotent.
+         */
+        put: operations["liveStreams.disable"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live-streams/{live_stream_id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Enable a live stream
+         * @description Accepts ingest again. Idempotent.
+         */
+        put: operations["liveStreams.enable"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live-streams/{live_stream_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End the broadcast now
+         * @description Ends the running session at once instead of after the reconnect window: the stream goes idle and the recording becomes ready. 409 when the stream is not active.
+         */
+        post: operations["liveStreams.complete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live-streams/{live_stream_id}/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ingest health
+         * @description The stream's ingest as its Durable Object sees it: connected since, last segment, cadence against the target, measured bitrate, container, keyframe alignment, reconnects, dropped/late segments, refused requests.
+         */
+        get: operations["liveStreams.getHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live-streams/{live_stream_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A live stream's timeline
+         * @description Everything that happened to a live stream, in order: its events (created, connected, active, disconnected, idle, …) and the webhook delivery attempts for them. Deleted streams keep their timeline.
+         */
+        get: operations["liveStreams.listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live-streams/{live_stream_id}/playback-ids": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a live stream's playback IDs */
+        get: operations["liveStreams.listPlaybackIds"];
+        put?: never;
+        /**
+         * Create a live playback ID
+         * @description Exposes the live stream to viewers (`{edge}/{playback_id}.m3u8`) with a `public` or `signed` policy.
+         */
+        post: operations["liveStreams.createPlaybackId"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live-streams/{live_stream_id}/playback-ids/{playback_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a live playback ID */
+        get: operations["liveStreams.getPlaybackId"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a live playback ID
+         * @description Playback through this ID stops at the edge within 60 seconds.
+         */
+        delete: operations["liveStreams.deletePlaybackId"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/uploads/{upload_id}": {
         parameters: {
             query?: never;
@@ -540,7 +865,7 @@ export interface paths {
         put?: never;
         /**
          * tus: create (declare length and metadata)
-         * @description tus creation on an upload that already exists: POST /v1/uploads made it and handed out its `tus_url`, which is the tus endpoint. Declares Upload-Length (or Upload-Defer-Length: 1) and Upload-Metadata (`filetype` is checked against allowed_content_types). With creation-with-upload the body carries the first bytes. Retrying with the same Upload-Length is harmless. Location is the tus_url itself, token included.
+         * @description tus creation on an upload that already exists: POST /v1/uploads made it and handed out its `tus_url`, which is the tus endpoint. Declares Upload-Length (or Upload-Defer-Length: 1) and Upload-Metadata (`filetype` is checked against allowed_content_types, and required when the upload has them: without it the creation, and any PATCH, is 415). With creation-with-upload the body carries the first bytes. Retrying with the same Upload-Length is harmless. Location is the tus_url itself, token included.
          *
          *     POST with `X-HTTP-Method-Override: PATCH | DELETE | HEAD` is handled as that method (for proxies that only pass GET and POST). Browsers: CORS follows the upload's `cors_origin` (on errors too); without one there is no browser access.
          */
@@ -575,6 +900,13 @@ export interface components {
             ok: boolean;
             /** @enum {string} */
             database: "ok" | "unavailable";
+            config: {
+                /** @description KEYFRAME_ENV: one of development, staging, production */
+                env: string;
+                ok: boolean;
+                /** @description Why this deployment takes no work (development leftovers, missing secrets); empty when ok */
+                problems: string[];
+            };
             time: string;
         };
         Asset: {
@@ -664,7 +996,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "bad_request" | "malformed_json" | "validation_failed" | "invalid_cursor" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "invalid_state" | "gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "idempotency_request_in_progress" | "precondition_failed" | "checksum_mismatch" | "length_required" | "range_not_satisfiable" | "rate_limited" | "internal_error" | "service_unavailable";
+            code: "bad_request" | "malformed_json" | "validation_failed" | "invalid_cursor" | "unauthenticated" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "invalid_state" | "gone" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "idempotency_request_in_progress" | "idempotency_replay_unavailable" | "precondition_failed" | "checksum_mismatch" | "length_required" | "range_not_satisfiable" | "rate_limited" | "internal_error" | "service_unavailable";
             request_id: string;
             errors: {
                 location: string;
@@ -721,6 +1053,7 @@ export interface components {
         PlaybackId: {
             id: string;
             asset_id: string | null;
+            live_stream_id: string | null;
             /** @enum {string} */
             policy: "public" | "signed";
             allowed_origins: string[];
@@ -740,14 +1073,70 @@ export interface components {
             data: components["schemas"]["PlaybackId"][];
             next_cursor: string | null;
         };
+        Track: {
+            id: string;
+            asset_id: string;
+            /** @enum {string} */
+            type: "text";
+            /** @enum {string} */
+            text_type: "subtitles" | "captions";
+            /** @enum {string} */
+            status: "preparing" | "ready" | "errored";
+            language_code: string;
+            name: string;
+            closed_captions: boolean;
+            default: boolean;
+            /** @enum {string} */
+            source: "url" | "inline";
+            /** @enum {string|null} */
+            format: "srt" | "webvtt" | null;
+            cue_count: number | null;
+            dropped_cues: number | null;
+            error: components["schemas"]["TrackError"];
+            correlation_id: string | null;
+            created_at: string;
+            ready_at: string | null;
+        };
+        TrackError: {
+            /** @description text_url_forbidden | text_fetch_failed | text_too_large | text_encoding_invalid | text_empty | text_format_unknown | text_timestamp_invalid | text_timing_invalid | text_cue_too_long | text_too_many_cues */
+            code: string;
+            message: string;
+            line?: number;
+            cue?: number;
+        } | null;
+        CreateTrackRequest: {
+            /** @enum {string} */
+            type: "text";
+            /**
+             * @description `subtitles`: a translation of the dialogue. `captions`: dialogue plus sounds and music, for viewers who cannot hear.
+             * @enum {string}
+             */
+            text_type: "subtitles" | "captions";
+            /** @example en-US */
+            language_code: string;
+            /** @description Shown in players' track menus. Default: the language's English name. */
+            name?: string;
+            /** @description Marks the track as closed captions (SDH). Default: true for `captions`, false for `subtitles`. */
+            closed_captions?: boolean;
+            /** @description Players select this track unless the viewer chose another. At most one per asset: setting it clears it on the others. */
+            default?: boolean;
+            /**
+             * Format: uri
+             * @description An SRT or WebVTT file the API fetches (public http(s) only, up to 4194304 bytes).
+             */
+            url?: string;
+            /** @description The SRT or WebVTT file itself, for small files (the request body is capped at 1 MiB). */
+            content?: string;
+            correlation_id?: string;
+        };
         Upload: {
             id: string;
             /** @enum {string} */
             status: "waiting" | "uploading" | "completed" | "expired" | "cancelled" | "errored";
-            /** @description One-time URL to PUT the file to; null once no longer usable. */
-            url: string | null;
-            /** @description tus 1.0 endpoint for resumable uploads. */
-            tus_url: string | null;
+            /** @description One-time URL to PUT the file to; null once no longer usable. It is a credential: only keys with `uploads:write` (or `*`) receive it; for other keys the field is omitted. */
+            url?: string | null;
+            /** @description tus 1.0 endpoint for resumable uploads (same token, same rule as `url`: omitted for keys without `uploads:write`). */
+            tus_url?: string | null;
             asset_id: string | null;
             new_asset_settings: {
                 [key: string]: unknown;
@@ -868,6 +1257,18 @@ export interface components {
             created_at: string;
             revoked_at: string | null;
         };
+        SystemSigningKeyRotation: {
+            signing_key: components["schemas"]["SigningKey"] & unknown;
+            /** @description Earlier system keys revoked by this call. */
+            revoked_key_ids: string[];
+        };
+        RotateSystemSigningKeyRequest: {
+            /**
+             * @description Also revoke every earlier system key now: tokens they signed stop verifying at the edge within its key-cache TTL (≤ 60 s). Leave false to let outstanding tokens run out on their own `exp`.
+             * @default false
+             */
+            revoke_previous?: boolean;
+        };
         SigningKeyList: {
             data: components["schemas"]["SigningKey"][];
             next_cursor: string | null;
@@ -899,14 +1300,23 @@ export interface components {
              */
             expires_in?: number;
             thumbnail?: components["schemas"]["ThumbnailTokenParams"];
+            clip?: components["schemas"]["ClipTokenParams"];
         };
         /** @description Thumbnail parameters pinned into the thumbnail token: the edge refuses other values. */
         ThumbnailTokenParams: {
+            /** @description Seconds. The edge snaps it to the time grid: 0.1 s up to 20 s of video, then duration / 200 (X-Keyframe-Thumbnail-Time says which time was used). */
             time?: number;
+            /** @description Pixels; the edge snaps it up to the size grid 64, 90, 100, 120, 160, 180, 200, 240, 320, 360, 480, 540, 640, 720, 854, 960, 1080, 1280, 1440, 1920, 2160, 2560, 3840. */
             width?: number;
+            /** @description Pixels; snapped like width. */
             height?: number;
             /** @enum {string} */
             fit_mode?: "preserve" | "stretch" | "crop" | "smartcrop" | "pad";
+        };
+        /** @description An instant-clip range pinned into the video token: its playlists are trimmed to it, other ranges refused. */
+        ClipTokenParams: {
+            asset_start_time?: number;
+            asset_end_time?: number;
         };
         WebhookEndpointWithSecret: components["schemas"]["WebhookEndpoint"] & {
             /** @description `whsec_…`: shown only at creation and rotation. */
@@ -1092,11 +1502,146 @@ export interface components {
             action: string;
             resource_type: string;
             resource_id: string;
+            /** @description The server-generated ID of the request. */
             request_id: string | null;
+            /** @description The `X-Request-Id` the caller sent, if any (never used as `request_id`). */
+            client_request_id: string | null;
             details: {
                 [key: string]: unknown;
             } | null;
             created_at: string;
+        };
+        LiveStream: {
+            id: string;
+            /** @enum {string} */
+            status: "idle" | "active" | "disabled";
+            /** @enum {string} */
+            connection: "connected" | "disconnected";
+            /** @description The secret that authorizes ingest. Returned only by create and reset-stream-key; stored hashed. */
+            stream_key?: string;
+            ingest: {
+                /** @description The exact URL to give ffmpeg as its HLS output (`-f hls -method PUT`). Only when `stream_key` is shown. */
+                hls_url: string | null;
+            };
+            /**
+             * @description `standard`: ≈6 s segments. `low`: ≈2 s segments (configure the encoder's -hls_time to match).
+             * @enum {string}
+             */
+            latency_mode: "standard" | "low";
+            reconnect_window: number;
+            max_continuous_duration: number;
+            dvr_window: number;
+            recording: {
+                /** @enum {string} */
+                mode: "automatic" | "off";
+                new_asset_settings: {
+                    [key: string]: unknown;
+                };
+            };
+            playback_ids: {
+                id: string;
+                /** @enum {string} */
+                policy: "public" | "signed";
+                urls: components["schemas"]["PlaybackUrls"];
+            }[];
+            active_asset_id: string | null;
+            recent_asset_ids: string[];
+            passthrough: string | null;
+            correlation_id: string | null;
+            connected_at: string | null;
+            created_at: string;
+            updated_at: string;
+        };
+        CreateLiveStreamRequest: {
+            /** @description Seconds an encoder may stay away and come back into the same session (default 60). */
+            reconnect_window?: number;
+            /** @description Seconds after which a session is ended (default 43200 = 12 h). */
+            max_continuous_duration?: number;
+            /**
+             * @description `standard`: ≈6 s segments. `low`: ≈2 s segments (configure the encoder's -hls_time to match).
+             * @enum {string}
+             */
+            latency_mode?: "standard" | "low";
+            recording?: components["schemas"]["LiveRecordingSettings"];
+            /** @description Seconds viewers can seek back in the live playlist (0 = a short sliding window). */
+            dvr_window?: number;
+            passthrough?: string | null;
+            /**
+             * @description Create a playback ID with this policy alongside the stream.
+             * @enum {string}
+             */
+            playback_policy?: "public" | "signed";
+            /** @description Your own operation ID; follows the object into jobs, logs and webhook payloads. */
+            correlation_id?: string;
+        };
+        LiveRecordingSettings: {
+            /**
+             * @description `automatic`: every broadcast session records into a new asset that is `ready` when it ends.
+             * @enum {string}
+             */
+            mode: "automatic" | "off";
+            /** @description Applied to each recording asset (title, tags, metadata, playback_policy …). */
+            new_asset_settings?: {
+                title?: string | null;
+                description?: string | null;
+                tags?: string[];
+                external_id?: string | null;
+                /** @description Free-form string key/values (≤ 50 keys). */
+                metadata?: {
+                    [key: string]: string;
+                };
+                passthrough?: string | null;
+                /** @enum {string} */
+                playback_policy?: "public" | "signed";
+            };
+        };
+        LiveStreamList: {
+            data: components["schemas"]["LiveStream"][];
+            next_cursor: string | null;
+        };
+        UpdateLiveStreamRequest: {
+            /** @description Seconds an encoder may stay away and come back into the same session (default 60). */
+            reconnect_window?: number;
+            /** @description Seconds after which a session is ended (default 43200 = 12 h). */
+            max_continuous_duration?: number;
+            /**
+             * @description `standard`: ≈6 s segments. `low`: ≈2 s segments (configure the encoder's -hls_time to match).
+             * @enum {string}
+             */
+            latency_mode?: "standard" | "low";
+            recording?: components["schemas"]["LiveRecordingSettings"];
+            /** @description Seconds viewers can seek back in the live playlist (0 = a short sliding window). */
+            dvr_window?: number;
+            passthrough?: string | null;
+        };
+        LiveStreamHealth: {
+            /** @enum {string} */
+            status: "idle" | "active" | "disabled";
+            /** @enum {string} */
+            connection: "connected" | "disconnected";
+            session_id: string | null;
+            connected_since: string | null;
+            last_segment_at: string | null;
+            target_segment_duration: number;
+            /** @description Seconds, over the last 10 segments. */
+            average_segment_duration: number | null;
+            /** @description bits/s over the last 10 segments. */
+            ingest_bitrate: number | null;
+            /** @enum {string|null} */
+            container: "mpegts" | "fmp4" | null;
+            /** @description Whether every segment of the current connection starts with a keyframe (MPEG-TS: random access flag). */
+            keyframe_aligned: boolean | null;
+            segments: number;
+            reconnects: number;
+            /** @description Received but never listed by the encoder's playlist. */
+            dropped_segments: number;
+            /** @description Arrived later than 1.5× the target duration. */
+            late_segments: number;
+            refused_requests: number;
+        };
+        LivePlaybackIdList: {
+            data: components["schemas"]["PlaybackId"][];
+            next_cursor: string | null;
         };
         DirectUploadResult: {
             /** @example up_01jv3k8w9x0000000000000000 */
@@ -1131,7 +1676,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description Database unreachable */
+            /** @description Database unreachable, or the deployment is misconfigured (see config.problems) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1620,6 +2165,100 @@ export interface operations {
             };
         };
     };
+    "assets.reprocess": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                asset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Reprocessing queued; the asset as it is now */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Asset"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "assets.listPlaybackIds": {
         parameters: {
             query?: never;
@@ -1914,6 +2553,292 @@ export interface operations {
             path: {
                 asset_id: string;
                 playback_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "assets.createTrack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                asset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTrackRequest"];
+            };
+        };
+        responses: {
+            /** @description The new track */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Track"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "assets.getTrack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                asset_id: string;
+                track_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The track */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Track"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "assets.deleteTrack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                asset_id: string;
+                track_id: string;
             };
             cookie?: never;
         };
@@ -2571,6 +3496,98 @@ export interface operations {
             };
         };
     };
+    "keys.getSelf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The calling key (never its secret) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "keys.delete": {
         parameters: {
             query?: never;
@@ -2775,6 +3792,102 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CreatedSigningKey"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "signingKeys.rotateSystem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RotateSystemSigningKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The new system key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemSigningKeyRotation"];
                 };
             };
             /** @description Malformed or invalid request */
@@ -4480,6 +5593,1427 @@ export interface operations {
             };
         };
     };
+    "liveStreams.list": {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description next_cursor from the previous page */
+                cursor?: string;
+                status?: "idle" | "active" | "disabled";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of live streams */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveStreamList"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateLiveStreamRequest"];
+            };
+        };
+        responses: {
+            /** @description The new live stream */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveStream"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The live stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveStream"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateLiveStreamRequest"];
+            };
+        };
+        responses: {
+            /** @description The updated live stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveStream"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.resetStreamKey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The live stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveStream"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The live stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveStream"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The live stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveStream"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The live stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveStream"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.getHealth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ingest health */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveStreamHealth"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.listEvents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The timeline */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Timeline"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.listPlaybackIds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Playback IDs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LivePlaybackIdList"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.createPlaybackId": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreatePlaybackIdRequest"];
+            };
+        };
+        responses: {
+            /** @description The new playback ID */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlaybackId"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.getPlaybackId": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+                playback_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The playback ID */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlaybackId"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.deletePlaybackId": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+                playback_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "uploadBytes.put": {
         parameters: {
             query: {
@@ -4864,7 +7398,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A body that is not application/offset+octet-stream, or a filetype the upload's allowed_content_types refuses. */
+            /** @description A body that is not application/offset+octet-stream, or a filetype the upload's allowed_content_types refuses (or none, when the upload has allowed_content_types). */
             415: {
                 headers: {
                     /** @description Always `1.0.0`. */
@@ -5260,7 +7794,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Content-Type is not application/offset+octet-stream. */
+            /** @description Content-Type is not application/offset+octet-stream, or the upload has allowed_content_types and was not created with a `filetype`. */
             415: {
                 headers: {
                     /** @description Always `1.0.0`. */

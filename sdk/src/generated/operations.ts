@@ -62,6 +62,16 @@ export const OPERATIONS = {
       "paginated": false,
       "idempotent": false
     },
+    "reprocess": {
+      "method": "post",
+      "path": "/v1/assets/{asset_id}/reprocess",
+      "path_params": [
+        "asset_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": true
+    },
     "createPlaybackId": {
       "method": "post",
       "path": "/v1/assets/{asset_id}/playback-ids",
@@ -99,6 +109,38 @@ export const OPERATIONS = {
       "path_params": [
         "asset_id",
         "playback_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
+    },
+    "createTrack": {
+      "method": "post",
+      "path": "/v1/assets/{asset_id}/tracks",
+      "path_params": [
+        "asset_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": true
+    },
+    "getTrack": {
+      "method": "get",
+      "path": "/v1/assets/{asset_id}/tracks/{track_id}",
+      "path_params": [
+        "asset_id",
+        "track_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
+    },
+    "deleteTrack": {
+      "method": "delete",
+      "path": "/v1/assets/{asset_id}/tracks/{track_id}",
+      "path_params": [
+        "asset_id",
+        "track_id"
       ],
       "query_params": [],
       "paginated": false,
@@ -187,6 +229,14 @@ export const OPERATIONS = {
       "paginated": true,
       "idempotent": false
     },
+    "getSelf": {
+      "method": "get",
+      "path": "/v1/keys/self",
+      "path_params": [],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
+    },
     "delete": {
       "method": "delete",
       "path": "/v1/keys/{key_id}",
@@ -217,6 +267,14 @@ export const OPERATIONS = {
       ],
       "paginated": true,
       "idempotent": false
+    },
+    "rotateSystem": {
+      "method": "post",
+      "path": "/v1/signing-keys/system/rotate",
+      "path_params": [],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": true
     },
     "get": {
       "method": "get",
@@ -384,6 +442,160 @@ export const OPERATIONS = {
         "action"
       ],
       "paginated": true,
+      "idempotent": false
+    }
+  },
+  "liveStreams": {
+    "create": {
+      "method": "post",
+      "path": "/v1/live-streams",
+      "path_params": [],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": true
+    },
+    "list": {
+      "method": "get",
+      "path": "/v1/live-streams",
+      "path_params": [],
+      "query_params": [
+        "limit",
+        "cursor",
+        "status"
+      ],
+      "paginated": true,
+      "idempotent": false
+    },
+    "get": {
+      "method": "get",
+      "path": "/v1/live-streams/{live_stream_id}",
+      "path_params": [
+        "live_stream_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
+    },
+    "update": {
+      "method": "patch",
+      "path": "/v1/live-streams/{live_stream_id}",
+      "path_params": [
+        "live_stream_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
+    },
+    "delete": {
+      "method": "delete",
+      "path": "/v1/live-streams/{live_stream_id}",
+      "path_params": [
+        "live_stream_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
+    },
+    "resetStreamKey": {
+      "method": "post",
+      "path": "/v1/live-streams/{live_stream_id}/reset-stream-key",
+      "path_params": [
+        "live_stream_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": true
+    },
+    "disable": {
+      "method": "put",
+      "path": "/v1/live-streams/{live_stream_id}/disable",
+      "path_params": [
+        "live_stream_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
+    },
+    "enable": {
+      "method": "put",
+      "path": "/v1/live-streams/{live_stream_id}/enable",
+      "path_params": [
+        "live_stream_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
+    },
+    "complete": {
+      "method": "post",
+      "path": "/v1/live-streams/{live_stream_id}/complete",
+      "path_params": [
+        "live_stream_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": true
+    },
+    "getHealth": {
+      "method": "get",
+      "path": "/v1/live-streams/{live_stream_id}/health",
+      "path_params": [
+        "live_stream_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
+    },
+    "listEvents": {
+      "method": "get",
+      "path": "/v1/live-streams/{live_stream_id}/events",
+      "path_params": [
+        "live_stream_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
+    },
+    "createPlaybackId": {
+      "method": "post",
+      "path": "/v1/live-streams/{live_stream_id}/playback-ids",
+      "path_params": [
+        "live_stream_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": true
+    },
+    "listPlaybackIds": {
+      "method": "get",
+      "path": "/v1/live-streams/{live_stream_id}/playback-ids",
+      "path_params": [
+        "live_stream_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
+    },
+    "getPlaybackId": {
+      "method": "get",
+      "path": "/v1/live-streams/{live_stream_id}/playback-ids/{playback_id}",
+      "path_params": [
+        "live_stream_id",
+        "playback_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
+    },
+    "deletePlaybackId": {
+      "method": "delete",
+      "path": "/v1/live-streams/{live_stream_id}/playback-ids/{playback_id}",
+      "path_params": [
+        "live_stream_id",
+        "playback_id"
+      ],
+      "query_params": [],
+      "paginated": false,
       "idempotent": false
     }
   }

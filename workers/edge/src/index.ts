@@ -35,8 +35,8 @@ import {
   thumbnailKey,
 } from "../../../src/lib/thumbnails";
 import { DOWNLOADS_DIR } from "../../../src/lib/transcoder-protocol";
-import { requestedClip } from "./clips";
 import { STREAM_DIR } from "../../../src/live/hls";
+import { requestedClip } from "./clips";
 import { contentDisposition, isStaticRenditionName } from "./download";
 import { EMBED_JS, embedCsp, embedPage } from "./embed";
 import {
