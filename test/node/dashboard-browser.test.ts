@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ReceivedRequest } from "../support/webhook-receiver";
 import { startWebhookReceiver } from "../support/webhook-receiver";
 import { launchChromium } from "./support/browser";
@@ -225,7 +225,7 @@ describe("dashboard in Chromium", () => {
     expect((await control({ mode: "500" })).status).toBe(204);
 
     await page.goto(`${e.stack.apiUrl}/dashboard#/webhooks`);
-    await page.getByText("No webhook endpoints yet").waitFor({ timeout: 15_000 });
+    await page.getByText("No webhook endpoints yet").waitFor({ timeout: 60_000 });
     await page.getByLabel("Endpoint URL").fill(`${receiver.url}/hooks/${hook}`);
     await page.getByLabel("Event types").fill("asset.updated");
     await page.getByRole("button", { name: "Create endpoint" }).click();
@@ -275,7 +275,15 @@ describe("dashboard in Chromium", () => {
     await page.getByRole("button", { name: "Replay failed" }).click();
     await page.getByText("Replayed 1 deliveries.").waitFor({ timeout: 15_000 });
     await page.getByText("The dead letter is empty.").waitFor({ timeout: 60_000 });
-    const after = (await (await fetch(`${receiver.url}/_control/${hook}/requests`)).json()) as ReceivedRequest[];
+    // "Empty" means re-queued: the re-send reaches the receiver a moment later.
+    let after: ReceivedRequest[] = [];
+    await vi.waitFor(
+      async () => {
+        after = (await (await fetch(`${receiver.url}/_control/${hook}/requests`)).json()) as ReceivedRequest[];
+        expect(after).toHaveLength(4);
+      },
+      { timeout: 60_000, interval: 500 },
+    );
     expect(after.map((r) => r.responded)).toEqual([500, 200, 500, 200]);
     // The replay re-sent the second rename's delivery (same webhook-id as its failed attempt), not the first.
     expect(after[3].headers["webhook-id"]).toBe(after[2].headers["webhook-id"]);

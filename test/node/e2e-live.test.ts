@@ -115,7 +115,9 @@ describe("live streaming end to end", () => {
     await sleep(Math.max(0, firstListedAt + 20_000 - Date.now()));
     const stoppedAt = Date.now();
     enc.proc.kill("SIGINT");
-    expect(await enc.exited).toBe(0);
+    // A SIGINT'd ffmpeg still writes its trailer (the playlist with ENDLIST) and then exits 255 ("Exiting
+    // normally, received signal 2"); what matters is checked below: idle at once, a ready recording.
+    expect([0, 255]).toContain(await enc.exited);
     // Segment 0 is listed when its 2 s are done: on air ≈ (stop − first listed) + 2 s.
     const broadcast = (stoppedAt - firstListedAt) / 1000 + 2;
     // ENDLIST ends the session at once: idle right after the encoder exits, no reconnect-window wait.
