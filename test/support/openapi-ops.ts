@@ -59,7 +59,8 @@ export const URL_TOKEN_OPERATIONS: readonly string[] = [
  * (tus and the one-time PUT). Only an explicit empty list counts; a missing `security` does not.
  */
 export function isUrlTokenOperation(op: Operation): boolean {
-  return Array.isArray(op.operation.security) && op.operation.security.length === 0;
+  // Health also states `security: []` (the document says so for every public operation) but is not a URL-token one.
+  return Array.isArray(op.operation.security) && op.operation.security.length === 0 && op.path !== "/v1/health";
 }
 
 export function deref(doc: Json, node: Json): Json {
