@@ -85,7 +85,7 @@ describe("PUT /uploads/{id}", () => {
     const key = await createKey();
     const up = await newUpload(key);
     // Another transfer is streaming right now.
-    await env.DB.prepare("update uploads set status = 'uploading', updated_at = ? where id = ?")
+    await env.DB.prepare("update uploads set status = 'uploading', claimed_by = 'put', updated_at = ? where id = ?")
       .bind(new Date().toISOString(), up.id)
       .run();
     const busy = await put(up.path, CLIP);
