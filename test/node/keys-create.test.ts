@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { devApiVars } from "../../scripts/lib/dev-vars";
 import { freePort, groupAlive, type Service, startService, waitForHttp } from "../../scripts/lib/proc";
 import { API_CONFIG, applyMigrations, d1Execute, ROOT, wranglerBin } from "../../scripts/lib/wrangler";
 
@@ -53,6 +54,10 @@ describe("npm run keys:create", () => {
         "--show-interactive-dev-session=false",
         "--var",
         "JOB_TOKEN_SECRET:keys-create-test-secret-0123456789",
+        // Deployed values are the default (wrangler.toml): a local run passes development's, as npm start does.
+        ...Object.entries(
+          devApiVars({ apiUrl: url, edgeUrl: "http://127.0.0.1:9", transcoderUrl: "http://127.0.0.1:9" }),
+        ).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
       ],
       { cwd: ROOT, quiet: true, env: { WRANGLER_SEND_METRICS: "false" } },
     );
