@@ -4,6 +4,7 @@
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { expireUploads } from "../../src/services/uploads/expire";
 import { uploadSession } from "../../src/uploads/session";
 import {
   DEFERRED_PART_SIZE,
@@ -13,7 +14,6 @@ import {
   TUS_MAX_SIZE,
 } from "../../src/uploads/tus-protocol";
 import type { UploadSession } from "../../src/uploads/upload-session";
-import { expireUploads } from "../../src/uploads/wiring";
 import { api, createKey } from "./factories";
 import {
   create,
