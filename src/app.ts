@@ -11,10 +11,10 @@ import { HTTPException } from "hono/http-exception";
 import { createDb, schema } from "./db/client";
 import { bearerToken, hashKeySecret, KEY_SECRET_RE } from "./lib/auth";
 import { KeyframeError, problemResponse, zodIssuesToErrors } from "./lib/errors";
-import { idempotency, REFUSED_REPLAY_NOTE, type ReplayMode } from "./lib/idempotency";
 import { newId } from "./lib/ids";
 import { log } from "./lib/log";
 import { hasScope, type Scope } from "./lib/scopes";
+import { idempotency, REFUSED_REPLAY_NOTE, type ReplayMode } from "./middleware/idempotency";
 import type { Caller, ServiceContext } from "./services/context";
 
 export type AppEnv = {
@@ -138,7 +138,7 @@ export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
  * (POST only) as route middleware — in that order, so a replay never answers a key that lacks the
  * scope — and the same scope documented in the OpenAPI `security` requirement and an
  * `x-keyframe-scope` extension (the shared auth tests read it to know what to check).
- * `replay: "refuse"` marks operations whose answer carries a one-time secret (src/lib/idempotency.ts).
+ * `replay: "refuse"` marks operations whose answer carries a one-time secret (src/middleware/idempotency.ts).
  */
 export function scoped(scope: Scope, options: { replay?: ReplayMode } = {}) {
   const replay = options.replay ?? "store";

@@ -16,7 +16,7 @@ import { registerDocs, registerRoutes } from "./routes";
 
 export { LiveStream } from "./live/live-stream";
 export { TranscoderContainer } from "./transcoder/container";
-export { UploadSession } from "./uploads/upload-session";
+export { UploadSession } from "./upload-session/upload-session";
 
 export const app = createApp();
 

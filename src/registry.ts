@@ -5,13 +5,13 @@
  */
 
 import type { Sweep } from "./cron";
-import { reapJobs } from "./pipeline/reaper";
-import { transcodeConsumer, transcodeDlqConsumer } from "./pipeline/transcode-consumer";
 import type { QueueHandler } from "./queues";
+import { reapJobs } from "./services/jobs/reaper";
+import { transcodeConsumer, transcodeDlqConsumer } from "./services/jobs/transcode-consumer";
 import { runPendingDeletions } from "./services/media/pending-deletions";
 import { expireUploads } from "./services/uploads/expire";
-import { handleWebhookBatch, handleWebhookDlqBatch } from "./webhooks/deliver";
-import { sweepIdempotencyRecords, sweepLostDeliveries, sweepOutbox } from "./webhooks/sweep";
+import { handleWebhookBatch, handleWebhookDlqBatch } from "./services/webhooks/deliver";
+import { sweepIdempotencyRecords, sweepLostDeliveries, sweepOutbox } from "./services/webhooks/sweep";
 
 export const queueConsumers: Record<string, QueueHandler> = {
   "transcode-jobs": transcodeConsumer(),

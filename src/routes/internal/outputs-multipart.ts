@@ -16,7 +16,7 @@ import {
   MultipartCreateSchema,
   MultipartPartReplySchema,
 } from "../../lib/transcoder-protocol";
-import { parseContentLength } from "../../pipeline/r2-stream";
+import { parseContentLength } from "../../r2/stream";
 import {
   abortMultipartOutput,
   completeMultipartOutput,

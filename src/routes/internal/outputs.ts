@@ -1,6 +1,6 @@
 /** PUT /internal/jobs/{job_id}/outputs/{path}: one output file under the run prefix, streamed to R2. */
 import type { App } from "../../app";
-import { parseContentLength, putFixedLength } from "../../pipeline/r2-stream";
+import { parseContentLength, putFixedLength } from "../../r2/stream";
 import { writeOutput } from "../../services/jobs/callbacks";
 import { authorize } from "./shared";
 

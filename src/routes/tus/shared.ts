@@ -20,8 +20,8 @@ import {
   TUS_EXTENSIONS,
   TUS_MAX_SIZE,
   TUS_VERSION,
-} from "../../uploads/tus-protocol";
-import type { SessionFailure, SessionPolicy } from "../../uploads/upload-session";
+} from "../../upload-session/tus-protocol";
+import type { SessionFailure, SessionPolicy } from "../../upload-session/upload-session";
 
 export type UploadRow = typeof schema.uploads.$inferSelect;
 

@@ -8,7 +8,7 @@ import { createDb, schema } from "../../db/client";
 import { newId } from "../../lib/ids";
 import { log } from "../../lib/log";
 import { nowIso } from "../../lib/time";
-import { uploadSession } from "../../uploads/session";
+import { uploadSession } from "../../upload-session/client";
 import type { ServiceContext } from "../context";
 import { commit } from "../events/record";
 import { recordDeletions, uploadMediaPrefixes } from "../media/pending-deletions";

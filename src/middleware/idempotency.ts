@@ -21,9 +21,9 @@ import { and, eq, lt } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app";
 import { schema } from "../db/client";
-import { problemResponse } from "./errors";
-import { sha256Hex } from "./ids";
-import { isoIn, nowIso } from "./time";
+import { problemResponse } from "../lib/errors";
+import { sha256Hex } from "../lib/ids";
+import { isoIn, nowIso } from "../lib/time";
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 const KEY_RE = /^[\x20-\x7e]{1,255}$/;
