@@ -5,11 +5,10 @@
  */
 import { and, eq, inArray, lt } from "drizzle-orm";
 import { createDb, schema } from "../../db/client";
-import { newId } from "../../lib/ids";
 import { log } from "../../lib/log";
 import { nowIso } from "../../lib/time";
 import { uploadSession } from "../../upload-session/client";
-import type { ServiceContext } from "../context";
+import { systemContext } from "../context";
 import { commit } from "../events/record";
 import { recordDeletions, uploadMediaPrefixes } from "../media/pending-deletions";
 
@@ -31,13 +30,7 @@ export async function expireUploads(env: Env, exec: Pick<ExecutionContext, "wait
       // Session first: once it has closed, no last byte can complete the upload behind our back.
       const session = await uploadSession(env, row.id).expire();
       if (!session.ok) continue; // the last byte landed in time; completion owns this upload now
-      const ctx: ServiceContext = {
-        db,
-        env,
-        caller: { environmentId: row.environmentId, keyId: null, scopes: ["*"] },
-        requestId: newId("request"),
-        waitUntil: (p) => exec.waitUntil(p),
-      };
+      const ctx = systemContext(env, row.environmentId, (p) => exec.waitUntil(p), undefined, db);
       await commit(
         ctx,
         [

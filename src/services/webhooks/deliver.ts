@@ -12,7 +12,7 @@ import { log } from "../../lib/log";
 import { isoIn, nowIso } from "../../lib/time";
 import { enqueueDeliveries, type WebhookMessage, WebhookMessageSchema } from "../../queues/webhook-deliveries";
 import { liveSecrets, signatureHeader } from "../../signing/webhook-signature";
-import type { ServiceContext } from "../context";
+import { type ServiceContext, systemContext } from "../context";
 import { eventEnvelope, matchesEventTypes } from "../events/envelope";
 import { commit, type Statement } from "../events/record";
 import { deliveryTimeoutMs, nextDelaySeconds, parseRetryAfter, retrySchedule } from "./backoff";
@@ -24,13 +24,7 @@ export const RESPONSE_EXCERPT_BYTES = 1024;
 const LEASE_MARGIN_MS = 60_000;
 
 function systemCtx(env: Env, db: Db, environmentId: string, waitUntil: (p: Promise<unknown>) => void): ServiceContext {
-  return {
-    db,
-    env,
-    caller: { environmentId, keyId: null, scopes: ["*"] },
-    requestId: newId("request"),
-    waitUntil,
-  };
+  return systemContext(env, environmentId, waitUntil, undefined, db);
 }
 
 export async function handleWebhookBatch(batch: MessageBatch<unknown>, env: Env, ectx: ExecutionContext) {
