@@ -22,7 +22,7 @@ import {
   completeMultipartOutput,
   createMultipartOutput,
   uploadMultipartPart,
-} from "../../services/jobs/multipart-outputs";
+} from "../../services/jobs/callbacks/outputs-multipart";
 import { authorize, readJson } from "./shared";
 
 const BASE = "/internal/jobs/:job_id/outputs-multipart";
