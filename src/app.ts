@@ -4,18 +4,17 @@
  * failure as RFC 9457 problem+json.
  */
 import { OpenAPIHono, type RouteConfig, type z } from "@hono/zod-openapi";
-import { and, eq, isNull } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { createDb, schema } from "./db/client";
-import { bearerToken, hashKeySecret, KEY_SECRET_RE } from "./lib/auth";
+import { bearerToken, KEY_SECRET_RE } from "./lib/auth";
 import { KeyframeError, problemResponse, zodIssuesToErrors } from "./lib/errors";
-import { idempotency, REFUSED_REPLAY_NOTE, type ReplayMode } from "./lib/idempotency";
 import { newId } from "./lib/ids";
 import { log } from "./lib/log";
 import { hasScope, type Scope } from "./lib/scopes";
-import type { Caller, ServiceContext } from "./services/context";
+import { idempotency, REFUSED_REPLAY_NOTE, type ReplayMode } from "./middleware/idempotency";
+import { type Caller, requestContext, type ServiceContext } from "./services/context";
+import { authenticateKey } from "./services/keys/authenticate";
 
 export type AppEnv = {
   Bindings: Env;
@@ -94,32 +93,16 @@ async function authenticate(c: AppContext): Promise<void> {
   const token = bearerToken(c.req.header("authorization"));
   if (!token) throw new KeyframeError("unauthenticated", "Send an API key as 'Authorization: Bearer kf_…'.");
   if (!KEY_SECRET_RE.test(token)) throw new KeyframeError("unauthenticated", "The API key is malformed.");
-  const db = createDb(c.env.DB);
-  const hash = await hashKeySecret(token);
-  const key = await db.query.apiKeys.findFirst({ where: eq(schema.apiKeys.secretHash, hash) });
-  if (!key) throw new KeyframeError("unauthenticated", "The API key is not recognised.");
-  if (key.revokedAt) throw new KeyframeError("unauthenticated", "The API key has been revoked.");
-  const caller: Caller = { environmentId: key.environmentId, keyId: key.id, scopes: key.scopes };
+  const caller = await authenticateKey(c.env, token, (p) => c.executionCtx.waitUntil(p));
   c.set("caller", caller);
-  c.set("ctx", {
-    db,
-    env: c.env,
-    caller,
-    requestId: c.get("requestId"),
-    clientRequestId: c.get("clientRequestId"),
-    waitUntil: (p) => c.executionCtx.waitUntil(p),
-  });
-  // Best effort, off the response path; at most once a minute per key.
-  if (!key.lastUsedAt || Date.parse(key.lastUsedAt) < Date.now() - 60_000) {
-    c.executionCtx.waitUntil(
-      db
-        .update(schema.apiKeys)
-        .set({ lastUsedAt: new Date().toISOString() })
-        .where(and(eq(schema.apiKeys.id, key.id), isNull(schema.apiKeys.revokedAt)))
-        .run()
-        .catch(() => undefined),
-    );
-  }
+  c.set(
+    "ctx",
+    requestContext(c.env, caller, {
+      requestId: c.get("requestId"),
+      clientRequestId: c.get("clientRequestId"),
+      waitUntil: (p) => c.executionCtx.waitUntil(p),
+    }),
+  );
 }
 
 export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
@@ -138,7 +121,7 @@ export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
  * (POST only) as route middleware — in that order, so a replay never answers a key that lacks the
  * scope — and the same scope documented in the OpenAPI `security` requirement and an
  * `x-keyframe-scope` extension (the shared auth tests read it to know what to check).
- * `replay: "refuse"` marks operations whose answer carries a one-time secret (src/lib/idempotency.ts).
+ * `replay: "refuse"` marks operations whose answer carries a one-time secret (src/middleware/idempotency.ts).
  */
 export function scoped(scope: Scope, options: { replay?: ReplayMode } = {}) {
   const replay = options.replay ?? "store";

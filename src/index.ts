@@ -1,21 +1,22 @@
 /**
- * API worker entry: HTTP (REST, uploads, docs, transcoder callbacks), queue consumers and the cron.
+ * API worker entry: HTTP (REST, uploads, docs, transcoder callbacks), queue consumers and the cron (both listed in
+ * src/registry.ts).
  * Exports the Durable Object classes wrangler.toml binds.
  */
 import { authMiddleware, createApp, jsonBodyLimit, onError, requestIdMiddleware } from "./app";
-import { scheduled } from "./cron";
+import { runSweeps } from "./cron";
 import { registerDashboard } from "./dashboard";
 import { cachedApiConfigProblems } from "./lib/config";
 import { withRetryingDb } from "./lib/d1-retry";
 import { problemResponse } from "./lib/errors";
-import { queue } from "./queues";
+import { routeQueue } from "./queues";
 import { rateLimitMiddleware } from "./rate-limits/middleware";
+import { queueConsumers, sweeps } from "./registry";
 import { registerDocs, registerRoutes } from "./routes";
-import "./wiring";
 
 export { LiveStream } from "./live/live-stream";
 export { TranscoderContainer } from "./transcoder/container";
-export { UploadSession } from "./uploads/upload-session";
+export { UploadSession } from "./upload-session/upload-session";
 
 export const app = createApp();
 
@@ -53,6 +54,6 @@ app.onError(onError);
 // Every handler sees a DB that retries transient D1 failures (src/lib/d1-retry.ts).
 export default {
   fetch: (request, env, ctx) => app.fetch(request, withRetryingDb(env), ctx),
-  queue: (batch, env, ctx) => queue(batch, withRetryingDb(env), ctx),
-  scheduled: (controller, env, ctx) => scheduled(controller, withRetryingDb(env), ctx),
+  queue: (batch, env, ctx) => routeQueue(queueConsumers, batch, withRetryingDb(env), ctx),
+  scheduled: (_controller, env, ctx) => runSweeps(sweeps, withRetryingDb(env), ctx),
 } satisfies ExportedHandler<Env>;

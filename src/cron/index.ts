@@ -5,13 +5,8 @@ import { log } from "../lib/log";
 
 export type Sweep = (env: Env, ctx: ExecutionContext) => Promise<unknown>;
 
-const sweeps: Record<string, Sweep> = {};
-
-export function registerSweep(name: string, sweep: Sweep) {
-  sweeps[name] = sweep;
-}
-
-export async function scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
+/** Runs every sweep (src/registry.ts lists them). */
+export async function runSweeps(sweeps: Record<string, Sweep>, env: Env, ctx: ExecutionContext): Promise<void> {
   const results = await Promise.allSettled(
     Object.entries(sweeps).map(async ([name, sweep]) => {
       const started = Date.now();

@@ -1,8 +1,10 @@
 /**
- * The one error module: a closed set of problem codes, one code→status map, domain errors that know
- * nothing of HTTP, and the RFC 9457 problem+json body every failure is rendered as.
+ * The API's error module: a closed set of problem codes, one code→status map, domain errors that know
+ * nothing of HTTP, and the RFC 9457 problem+json body every failure is rendered as (the document itself is
+ * ./problem.ts, shared with the edge and the transcoder).
  */
 import { z } from "@hono/zod-openapi";
+import { type FieldError, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, problemDocument } from "./problem";
 
 export const ERROR_CODES = [
   "bad_request",
@@ -84,10 +86,7 @@ const TITLES: Record<ErrorCode, string> = {
   service_unavailable: "Service unavailable",
 };
 
-export interface FieldError {
-  location: string;
-  message: string;
-}
+export type { FieldError };
 
 /** A failure the caller can act on. Services throw these; the HTTP layer renders them. */
 export class KeyframeError extends Error {
@@ -128,7 +127,7 @@ export class ValidationError extends KeyframeError {
 
 export const ProblemSchema = z
   .object({
-    type: z.string().openapi({ example: "https://keyframe.dev/errors/not_found" }),
+    type: z.string().openapi({ example: `${PROBLEM_TYPE_BASE}not_found` }),
     title: z.string(),
     status: z.number().int(),
     detail: z.string(),
@@ -140,15 +139,7 @@ export const ProblemSchema = z
 export type Problem = z.infer<typeof ProblemSchema>;
 
 export function problemBody(code: ErrorCode, detail: string, requestId: string, errors: FieldError[] = []): Problem {
-  return {
-    type: `https://keyframe.dev/errors/${code}`,
-    title: TITLES[code],
-    status: ERROR_STATUS[code],
-    detail,
-    code,
-    request_id: requestId,
-    errors,
-  };
+  return problemDocument(code, ERROR_STATUS[code], TITLES[code], detail, requestId, errors);
 }
 
 export function problemResponse(
@@ -160,7 +151,7 @@ export function problemResponse(
 ): Response {
   return new Response(JSON.stringify(problemBody(code, detail, requestId, errors)), {
     status: ERROR_STATUS[code],
-    headers: { "content-type": "application/problem+json", "x-request-id": requestId, ...headers },
+    headers: { "content-type": PROBLEM_CONTENT_TYPE, "x-request-id": requestId, ...headers },
   });
 }
 

@@ -1,5 +1,5 @@
 /**
- * Prefixed, time-ordered identifiers. Every object type has its own prefix (design.md), so an
+ * Prefixed, time-ordered identifiers. Every object type has its own prefix (the README's resource table), so an
  * upload ID can never be mistaken for an asset ID. The body is 10 chars of millisecond time and
  * 16 chars of randomness in Crockford base32: IDs sort by creation time, which is what cursor
  * pagination and the event log rely on.

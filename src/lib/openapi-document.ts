@@ -11,7 +11,12 @@
  * - `info.license`.
  */
 
-type Json = Record<string, any>;
+/** An OpenAPI operation, as far as finalizing it needs. */
+interface Operation {
+  operationId?: string;
+  security?: unknown[];
+}
+type Document = { paths?: Record<string, Partial<Record<(typeof METHODS)[number], Operation>>> };
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
 
 /** Where the rule's name would mislead: public endpoints and the upload byte protocol. */
@@ -76,18 +81,19 @@ export function deriveOperationId(method: string, path: string): string {
 }
 
 /** Fills in operationId and public `security: []`, and refuses duplicate IDs (a generator would too). */
-export function finalizeOpenApiDocument<T extends Json>(doc: T): T {
+export function finalizeOpenApiDocument<T extends object>(doc: T): T {
   const seen = new Map<string, string>();
-  for (const [path, item] of Object.entries<Json>(doc.paths ?? {})) {
+  for (const [path, item] of Object.entries((doc as Document).paths ?? {})) {
     for (const method of METHODS) {
-      const op = item[method] as Json | undefined;
+      const op = item[method];
       if (!op) continue;
       const where = `${method.toUpperCase()} ${path}`;
       op.operationId ??= OPERATION_ID_OVERRIDES[where] ?? deriveOperationId(method, path);
       op.security ??= [];
-      const clash = seen.get(op.operationId);
-      if (clash) throw new Error(`operationId '${op.operationId}' is used by both ${clash} and ${where}`);
-      seen.set(op.operationId, where);
+      const id = op.operationId;
+      const clash = seen.get(id);
+      if (clash) throw new Error(`operationId '${id}' is used by both ${clash} and ${where}`);
+      seen.set(id, where);
     }
   }
   return doc;

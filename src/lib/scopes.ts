@@ -1,4 +1,4 @@
-/** API key scopes (design.md). `*` grants everything. */
+/** API key scopes (README "API at a glance"). `*` grants everything. */
 export const SCOPES = [
   "assets:read",
   "assets:write",

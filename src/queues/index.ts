@@ -7,15 +7,18 @@ import { log } from "../lib/log";
 
 export type QueueHandler = (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) => Promise<void>;
 
-const handlers: Record<string, QueueHandler> = {};
 const MISCONFIGURED_RETRY_S = 600;
 
-/** Consumers register by queue-name suffix so environment-prefixed queue names still route. */
-export function registerQueueHandler(suffix: string, handler: QueueHandler) {
-  handlers[suffix] = handler;
-}
-
-export async function queue(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
+/**
+ * Hands a batch to its consumer (src/registry.ts lists them by queue-name suffix, so environment-prefixed
+ * queue names still route).
+ */
+export async function routeQueue(
+  handlers: Record<string, QueueHandler>,
+  batch: MessageBatch<unknown>,
+  env: Env,
+  ctx: ExecutionContext,
+): Promise<void> {
   // Longest suffix first, so "transcode-jobs-dlq" wins over "transcode-jobs".
   const suffix = Object.keys(handlers)
     .sort((a, b) => b.length - a.length)

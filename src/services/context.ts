@@ -1,8 +1,10 @@
 /**
  * What every service verb receives: the database, bindings, and who is calling. Built once per
- * request by middleware (and by queue/cron handlers with a system caller), never a module singleton.
+ * request by middleware (requestContext) and by queue/cron handlers, callbacks and Durable Objects with a
+ * system caller (systemContext), never a module singleton. These two are the only places one is built.
  */
-import type { Db } from "../db/client";
+import { createDb, type Db } from "../db/client";
+import { newId } from "../lib/ids";
 
 export interface Caller {
   environmentId: string;
@@ -25,4 +27,27 @@ export interface ServiceContext {
 export interface Verb<I> {
   ctx: ServiceContext;
   input: I;
+}
+
+/** The context of an API-key request (src/app.ts builds it once the key is authenticated). */
+export function requestContext(
+  env: Env,
+  caller: Caller,
+  request: { requestId: string; clientRequestId?: string | null; waitUntil: (p: Promise<unknown>) => void },
+): ServiceContext {
+  return { db: createDb(env.DB), env, caller, ...request };
+}
+
+/**
+ * A system caller (every scope) acting in one environment: queue consumers, sweeps, transcoder callbacks,
+ * upload tokens and Durable Objects. `db` when the caller already holds one (e.g. a retrying D1).
+ */
+export function systemContext(
+  env: Env,
+  environmentId: string,
+  waitUntil: (p: Promise<unknown>) => void,
+  requestId: string = newId("request"),
+  db: Db = createDb(env.DB),
+): ServiceContext {
+  return { db, env, caller: { environmentId, keyId: null, scopes: ["*"] }, requestId, waitUntil };
 }

@@ -25,6 +25,7 @@ describe("concurrent API writes and edge reads on the local stack", () => {
     }
     const apiStatuses: number[] = [];
     const edgeStatuses: number[] = [];
+    const playlistReasons: string[] = [];
     let reading = true;
     const writers = Array.from({ length: 4 }, async () => {
       while (reading) apiStatuses.push((await e.api("POST", "/v1/assets", { title: "w" })).status);
@@ -35,8 +36,9 @@ describe("concurrent API writes and edge reads on the local stack", () => {
         for (let i = r; i < pids.length; i += 8) {
           for (const suffix of [".m3u8", "/thumbnail.jpg?time=1&width=100"]) {
             const res = await fetch(`${e.stack.edgeUrl}/${pids[i]}${suffix}`);
-            await res.arrayBuffer();
+            const text = await res.text();
             edgeStatuses.push(res.status);
+            if (suffix === ".m3u8") playlistReasons.push(res.status === 404 ? JSON.parse(text).reason : text);
           }
         }
       }),
@@ -44,8 +46,20 @@ describe("concurrent API writes and edge reads on the local stack", () => {
     reading = false;
     await Promise.all(writers);
     expect(apiStatuses.length).toBeGreaterThan(0);
-    // Assets without an upload are not playable yet: 404 asset_not_ready, never 500.
+    // Assets without an upload are not playable yet: 404, never 500. And the edge really read each one's row:
+    // an unread (or lost) row would be unknown_playback_id, not asset_not_ready.
     expect(edgeStatuses).toEqual(edgeStatuses.map(() => 404));
+    expect(playlistReasons).toEqual(pids.map(() => "asset_not_ready"));
     expect(apiStatuses).toEqual(apiStatuses.map(() => 201));
+    // Every write that answered 201 is there: the 40 up front and each concurrent one.
+    let listed = 0;
+    let cursor: string | null = null;
+    do {
+      const page = await e.api("GET", `/v1/assets?limit=100${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(page.status).toBe(200);
+      listed += page.body.data.length;
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    expect(listed).toBe(pids.length + apiStatuses.length);
   });
 });

@@ -3,8 +3,8 @@ import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createApp, onError, requestIdMiddleware } from "../../src/app";
 import { createDb } from "../../src/db/client";
-import { idempotency } from "../../src/lib/idempotency";
-import { sweepIdempotencyRecords } from "../../src/webhooks/sweep";
+import { idempotency } from "../../src/middleware/idempotency";
+import { sweepIdempotencyRecords } from "../../src/services/webhooks/sweep";
 import { api, createKey } from "./factories";
 
 async function assetCount(environmentId: string) {

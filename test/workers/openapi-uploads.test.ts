@@ -9,7 +9,7 @@
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { uploadUrlToken } from "../../src/services/uploads/verbs";
-import { TUS_MAX_SIZE } from "../../src/uploads/tus-protocol";
+import { TUS_MAX_SIZE } from "../../src/upload-session/tus-protocol";
 import {
   deref,
   fillPath,

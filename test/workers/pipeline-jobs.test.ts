@@ -2,9 +2,9 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { describe, expect, it, vi } from "vitest";
 import { verifyJobToken } from "../../src/lib/job-token";
 import type { JobDispatch } from "../../src/lib/transcoder-protocol";
-import { reapJobs } from "../../src/pipeline/reaper";
-import { transcodeConsumer } from "../../src/pipeline/transcode-consumer";
+import { reapJobs } from "../../src/services/jobs/reaper";
 import { backoffSeconds } from "../../src/services/jobs/system";
+import { transcodeConsumer } from "../../src/services/jobs/transcode-consumer";
 import { api, createKey } from "./factories";
 import {
   assetRow,

@@ -1,7 +1,7 @@
 /** Helpers for the tus tests: raw tus requests through the real worker, deterministic test bytes. */
 import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
-import { uploadSession } from "../../src/uploads/session";
+import { uploadSession } from "../../src/upload-session/client";
 import { api, type TestKey } from "./factories";
 
 export const MiB = 1024 * 1024;

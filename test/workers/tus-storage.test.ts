@@ -4,16 +4,16 @@
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { uploadSession } from "../../src/uploads/session";
+import { expireUploads } from "../../src/services/uploads/expire";
+import { uploadSession } from "../../src/upload-session/client";
 import {
   DEFERRED_PART_SIZE,
   MIN_PART_SIZE,
   partSizeFor,
   R2_MAX_PARTS,
   TUS_MAX_SIZE,
-} from "../../src/uploads/tus-protocol";
-import type { UploadSession } from "../../src/uploads/upload-session";
-import { expireUploads } from "../../src/uploads/wiring";
+} from "../../src/upload-session/tus-protocol";
+import type { UploadSession } from "../../src/upload-session/upload-session";
 import { api, createKey } from "./factories";
 import {
   create,

@@ -6,7 +6,7 @@ import {
   nextDelaySeconds,
   parseRetryAfter,
   retrySchedule,
-} from "../../src/webhooks/backoff";
+} from "../../src/services/webhooks/backoff";
 
 describe("webhook backoff", () => {
   it("follows immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h with up to 10 % jitter, then gives up", () => {

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/client";
 import worker from "../../src/index";
 import { createEndpoint } from "../../src/services/webhooks/endpoints";
-import { sweepLostDeliveries, sweepOutbox } from "../../src/webhooks/sweep";
+import { sweepLostDeliveries, sweepOutbox } from "../../src/services/webhooks/sweep";
 import { configureHook, hookName, hookUrl, received, waitFor } from "../support/webhook-receiver-client";
 import { attemptsOf, deliveriesOf, eventIdsOf } from "../support/webhook-receiver-db";
 import { api, createAsset, createKey, type TestKey } from "./factories";

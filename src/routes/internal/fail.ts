@@ -1,7 +1,7 @@
 /** POST /internal/jobs/{job_id}/fail: retryable failures go back to the queue; the rest error the asset. */
 import type { App } from "../../app";
 import { JobFailureSchema } from "../../lib/transcoder-protocol";
-import { failRun } from "../../services/jobs/callbacks";
+import { failRun } from "../../services/jobs/callbacks/fail";
 import { authorize, readJson } from "./shared";
 
 export function registerFail(app: App) {

@@ -16,13 +16,13 @@ import {
   MultipartCreateSchema,
   MultipartPartReplySchema,
 } from "../../lib/transcoder-protocol";
-import { parseContentLength } from "../../pipeline/r2-stream";
+import { parseContentLength } from "../../r2/stream";
 import {
   abortMultipartOutput,
   completeMultipartOutput,
   createMultipartOutput,
   uploadMultipartPart,
-} from "../../services/jobs/multipart-outputs";
+} from "../../services/jobs/callbacks/outputs-multipart";
 import { authorize, readJson } from "./shared";
 
 const BASE = "/internal/jobs/:job_id/outputs-multipart";

@@ -1,7 +1,7 @@
 /** POST /internal/jobs/{job_id}/progress: stage/percent and the heartbeat; replies whether to stop. */
 import type { App } from "../../app";
 import { JobProgressSchema, type ProgressReply } from "../../lib/transcoder-protocol";
-import { recordProgress } from "../../services/jobs/callbacks";
+import { recordProgress } from "../../services/jobs/callbacks/progress";
 import { authorize, readJson } from "./shared";
 
 export function registerProgress(app: App) {

@@ -1,7 +1,7 @@
 /** POST /internal/jobs/{job_id}/publish: phase `fast` (playable now) or `complete` (ladder landed). */
 import type { App } from "../../app";
 import { JobPublishSchema } from "../../lib/transcoder-protocol";
-import { publishRun } from "../../services/jobs/callbacks";
+import { publishRun } from "../../services/jobs/callbacks/publish";
 import { authorize, readJson } from "./shared";
 
 export function registerPublish(app: App) {

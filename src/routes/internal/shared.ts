@@ -2,7 +2,7 @@
 import type { z } from "zod";
 import type { AppContext } from "../../app";
 import { KeyframeError, zodIssuesToErrors } from "../../lib/errors";
-import { authorizeJobCall, type JobCall } from "../../services/jobs/callbacks";
+import { authorizeJobCall, type JobCall } from "../../services/jobs/callbacks/authorize";
 
 const MAX_JSON_BYTES = 1024 * 1024;
 

@@ -6,13 +6,13 @@
  */
 import { KeyframeError } from "../../lib/errors";
 import { uploadUrlToken } from "../../services/uploads/verbs";
-import { uploadSession } from "../../uploads/session";
+import { uploadSession } from "../../upload-session/client";
 import {
   contentTypeAllowed,
   parseNonNegative,
   parseUploadChecksum,
   parseUploadMetadata,
-} from "../../uploads/tus-protocol";
+} from "../../upload-session/tus-protocol";
 import { completedError, isOffsetOctetStream, patchContentLength } from "./patch";
 import { badHeader, sessionError, type TusRequest } from "./shared";
 

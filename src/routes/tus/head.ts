@@ -1,5 +1,5 @@
 /** tus HEAD: where to resume. Upload-Offset counts only durable bytes; never cached. */
-import { uploadSession } from "../../uploads/session";
+import { uploadSession } from "../../upload-session/client";
 import { sessionError, type TusRequest } from "./shared";
 
 export async function tusHead(t: TusRequest): Promise<Response> {

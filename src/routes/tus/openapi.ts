@@ -11,7 +11,12 @@ import { type RouteConfig, z } from "@hono/zod-openapi";
 import type { App } from "../../app";
 import { ERROR_STATUS, type ErrorCode, errorResponses } from "../../lib/errors";
 import { UploadIdSchema } from "../../services/uploads/schemas";
-import { MAX_PATCH_BODY, TUS_CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION } from "../../uploads/tus-protocol";
+import {
+  MAX_PATCH_BODY,
+  TUS_CHECKSUM_ALGORITHMS,
+  TUS_EXTENSIONS,
+  TUS_VERSION,
+} from "../../upload-session/tus-protocol";
 import { TUS_METHODS } from "./shared";
 
 export const UPLOAD_BYTES_TAG = "Uploads (bytes)";

@@ -3,8 +3,8 @@
  * serializes writers (a racing PATCH gets 409) and advances the offset only as bytes become durable.
  */
 import { KeyframeError } from "../../lib/errors";
-import { uploadSession } from "../../uploads/session";
-import { MAX_PATCH_BODY, parseNonNegative, parseUploadChecksum } from "../../uploads/tus-protocol";
+import { uploadSession } from "../../upload-session/client";
+import { MAX_PATCH_BODY, parseNonNegative, parseUploadChecksum } from "../../upload-session/tus-protocol";
 import { badHeader, sessionError, type TusRequest, type UploadRow } from "./shared";
 
 export const OFFSET_OCTET_STREAM = "application/offset+octet-stream";

@@ -5,14 +5,13 @@
  * problem+json that still has those headers.
  */
 
-import { eq } from "drizzle-orm";
 import type { AppContext } from "../../app";
-import { createDb, schema } from "../../db/client";
 import { type ErrorCode, KeyframeError, problemResponse } from "../../lib/errors";
 import { isId } from "../../lib/ids";
 import { log } from "../../lib/log";
 import { verifyHmacToken } from "../../lib/signing";
-import type { ServiceContext } from "../../services/context";
+import { type ServiceContext, systemContext } from "../../services/context";
+import { findUpload, type UploadRow } from "../../services/uploads/tus-projection";
 import {
   httpDate,
   maxSizeFor,
@@ -20,10 +19,10 @@ import {
   TUS_EXTENSIONS,
   TUS_MAX_SIZE,
   TUS_VERSION,
-} from "../../uploads/tus-protocol";
-import type { SessionFailure, SessionPolicy } from "../../uploads/upload-session";
+} from "../../upload-session/tus-protocol";
+import type { SessionFailure, SessionPolicy } from "../../upload-session/upload-session";
 
-export type UploadRow = typeof schema.uploads.$inferSelect;
+export type { UploadRow };
 
 const EXPOSED_HEADERS = [
   "Location",
@@ -120,7 +119,7 @@ export class TusRequest {
         "The upload token is missing or invalid: use the tus_url returned by POST /v1/uploads.",
       );
     }
-    const row = await createDb(this.env.DB).query.uploads.findFirst({ where: eq(schema.uploads.id, id) });
+    const row = await findUpload(this.env, id);
     if (!row) throw new KeyframeError("not_found", `No upload '${id}' exists.`);
     this.row = row;
     return row;
@@ -151,13 +150,7 @@ export class TusRequest {
 
   /** System context for service verbs, acting in the upload's environment (the token is the authority). */
   serviceContext(row: UploadRow): ServiceContext {
-    return {
-      db: createDb(this.env.DB),
-      env: this.env,
-      caller: { environmentId: row.environmentId, keyId: null, scopes: ["*"] },
-      requestId: this.requestId,
-      waitUntil: (p) => this.c.executionCtx.waitUntil(p),
-    };
+    return systemContext(this.env, row.environmentId, (p) => this.c.executionCtx.waitUntil(p), this.requestId);
   }
 
   tusUrl(row: UploadRow, token: string): string {

@@ -5,7 +5,7 @@
  */
 import { type RouteConfig, z } from "@hono/zod-openapi";
 import type { App } from "../../app";
-import { MAX_DIRECT_UPLOAD_BYTES } from "../../pipeline/direct-upload";
+import { MAX_DIRECT_UPLOAD_BYTES } from "../../services/uploads/direct-upload";
 import { problem, TOKEN_DESCRIPTION, tokenQuery, UPLOAD_BYTES_TAG, uploadIdParams, urlTokenAuth } from "../tus/openapi";
 
 const CORS_NOTE =

@@ -4,8 +4,8 @@
  */
 import type { App, AppContext } from "../../app";
 import { KeyframeError, problemResponse } from "../../lib/errors";
-import { loadUploadForBytes, receiveUploadBytes, type UploadRow } from "../../pipeline/direct-upload";
-import { parseContentLength } from "../../pipeline/r2-stream";
+import { parseContentLength } from "../../r2/stream";
+import { loadUploadForBytes, receiveUploadBytes, type UploadRow } from "../../services/uploads/direct-upload";
 
 function corsHeaders(row: UploadRow | null, origin: string | undefined): Record<string, string> {
   const allowed = row?.corsOrigin;

@@ -1,5 +1,5 @@
 /**
- * The event envelope (design.md) — the one shape events have everywhere: `GET /v1/events`, timelines
+ * The event envelope (README "Events and webhooks") — the one shape events have everywhere: `GET /v1/events`, timelines
  * and webhook bodies. Webhook bodies are this JSON, serialized the same way on every retry.
  */
 import { z } from "@hono/zod-openapi";

@@ -7,25 +7,13 @@
  */
 import { inArray, is, SQL, sql } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
-import { createDb, schema } from "../../db/client";
+import { schema } from "../../db/client";
 import { newId } from "../../lib/ids";
 import type { ServiceContext } from "../context";
 import { type EventInput, enqueueEvents } from "../events/record";
 
-export function systemContext(
-  env: Env,
-  environmentId: string,
-  waitUntil: (p: Promise<unknown>) => void,
-  requestId: string = newId("request"),
-): ServiceContext {
-  return {
-    db: createDb(env.DB),
-    env,
-    caller: { environmentId, keyId: null, scopes: ["*"] },
-    requestId,
-    waitUntil,
-  };
-}
+/** The one system-context factory lives in ../context.ts; re-exported for the pipeline's callers. */
+export { systemContext } from "../context";
 
 /**
  * A statement for d1Batch: a drizzle query builder, or raw SQL. drizzle's own batch cannot carry raw

@@ -20,8 +20,8 @@ import {
   thumbnailKey,
   thumbnailPrefix,
 } from "../../lib/thumbnails";
-import { requestThumbnailRender } from "../../pipeline/thumbnail-render";
 import { spend } from "../../rate-limits/limiter";
+import { requestThumbnailRender } from "../../transcoder/thumbnails";
 
 export interface ThumbnailResult {
   /** `nearest`: the asset's render cap was reached, so the closest stored render stands in. */

@@ -6,7 +6,7 @@ import { eq } from "drizzle-orm";
 import { createDb, schema } from "../../db/client";
 import { KeyframeError } from "../../lib/errors";
 import { verifySourceToken } from "../../lib/job-token";
-import { serveSource } from "../jobs/callbacks";
+import { serveSource } from "../jobs/callbacks/source";
 
 export async function readAssetSource(
   env: Env,

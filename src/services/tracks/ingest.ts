@@ -7,9 +7,10 @@
  */
 import { and, eq, isNull } from "drizzle-orm";
 import { createDb, schema } from "../../db/client";
+import { guardedFetch } from "../../lib/guarded-fetch";
 import { log } from "../../lib/log";
+import { readBodyUpTo } from "../../lib/signed-requests";
 import { nowIso } from "../../lib/time";
-import { checkOutboundUrl } from "../../lib/url-safety";
 import { normalizeSubtitles, SUBTITLE_LIMITS, type SubtitleError } from "../../lib/webvtt";
 import type { ServiceContext } from "../context";
 import { commit } from "../events/record";
@@ -19,7 +20,6 @@ import { type TrackRow, trackKey } from "./serialize";
 import { trackEvent } from "./verbs";
 
 export const TRACK_FETCH_ATTEMPTS = 3;
-const MAX_REDIRECTS = 5;
 const FETCH_TIMEOUT_MS = 30_000;
 
 type TrackError = Pick<SubtitleError, "code" | "message" | "line" | "cue"> | { code: string; message: string };
@@ -46,30 +46,6 @@ export async function errorTrack(ctx: ServiceContext, row: TrackRow, error: Trac
   );
 }
 
-/** Reads at most `limit` bytes; null when the body is longer. */
-async function readCapped(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | null> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
-
 export async function ingestTextTrack(
   env: Env,
   trackId: string,
@@ -91,35 +67,20 @@ export async function ingestTextTrack(
     return { action: "retry", delaySeconds: backoffSeconds(opts.deliveryAttempt), reason: message };
   };
 
-  const allowPrivate = env.ALLOW_PRIVATE_INGEST_URLS === "true";
-  let url = row.sourceUrl;
-  let res: Response;
-  for (let hop = 0; ; hop++) {
-    const verdict = checkOutboundUrl(url, { allowPrivate });
-    if (!verdict.ok)
-      return fail({ code: "text_url_forbidden", message: `The track URL was refused: ${verdict.reason}.` });
-    try {
-      res = await fetch(verdict.url.toString(), { redirect: "manual", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    } catch (err) {
-      return transient((err as Error).message);
+  const fetched = await guardedFetch(row.sourceUrl, {
+    allowPrivate: env.ALLOW_PRIVATE_INGEST_URLS === "true",
+    timeoutMs: FETCH_TIMEOUT_MS,
+    timeoutCovers: "whole",
+  });
+  if (!fetched.ok) {
+    if (fetched.kind === "forbidden") {
+      return fail({ code: "text_url_forbidden", message: `The track URL was refused: ${fetched.reason}.` });
     }
-    if (res.status >= 300 && res.status < 400 && res.status !== 304) {
-      const location = res.headers.get("location");
-      await res.body?.cancel();
-      if (!location)
-        return fail({ code: "text_fetch_failed", message: `Redirect (HTTP ${res.status}) without a Location.` });
-      if (hop >= MAX_REDIRECTS)
-        return fail({ code: "text_fetch_failed", message: `More than ${MAX_REDIRECTS} redirects.` });
-      url = new URL(location, verdict.url).toString();
-      continue;
-    }
-    break;
+    if (fetched.kind === "transient") return transient(fetched.message);
+    const message = fetched.status ? `The track URL answered HTTP ${fetched.status}.` : fetched.message;
+    return fail({ code: "text_fetch_failed", message });
   }
-  if (!res.ok) {
-    await res.body?.cancel();
-    if (res.status >= 500 || res.status === 429) return transient(`HTTP ${res.status}`);
-    return fail({ code: "text_fetch_failed", message: `The track URL answered HTTP ${res.status}.` });
-  }
+  const res = fetched.res;
   const declared = Number(res.headers.get("content-length") ?? "NaN");
   const tooLarge = {
     code: "text_too_large",
@@ -131,7 +92,7 @@ export async function ingestTextTrack(
   }
   let bytes: Uint8Array | null;
   try {
-    bytes = res.body ? await readCapped(res.body, SUBTITLE_LIMITS.maxBytes) : new Uint8Array();
+    bytes = res.body ? await readBodyUpTo(res.body, SUBTITLE_LIMITS.maxBytes) : new Uint8Array();
   } catch (err) {
     return transient(`download interrupted: ${(err as Error).message}`);
   }

@@ -11,7 +11,7 @@ import { decodeCursor, page } from "../../lib/pagination";
 import { hasScope } from "../../lib/scopes";
 import { hmacToken } from "../../lib/signing";
 import { isoIn, nowIso } from "../../lib/time";
-import { uploadSession } from "../../uploads/session";
+import { uploadSession } from "../../upload-session/client";
 import type { ServiceContext, Verb } from "../context";
 import { commit } from "../events/record";
 import { recordDeletions, runPendingDeletions, uploadMediaPrefixes } from "../media/pending-deletions";

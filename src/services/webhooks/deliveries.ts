@@ -12,7 +12,7 @@ import { InvalidStateError, KeyframeError, NotFoundError } from "../../lib/error
 import { idPattern } from "../../lib/ids";
 import { decodeCursor, page } from "../../lib/pagination";
 import { nowIso } from "../../lib/time";
-import { enqueueDeliveries } from "../../webhooks/messages";
+import { enqueueDeliveries } from "../../queues/webhook-deliveries";
 import type { ServiceContext, Verb } from "../context";
 import { commit } from "../events/record";
 import { loadEndpointRow } from "./endpoints";

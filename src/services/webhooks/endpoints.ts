@@ -8,7 +8,7 @@ import { NotFoundError } from "../../lib/errors";
 import { idPattern, newId } from "../../lib/ids";
 import { decodeCursor, page } from "../../lib/pagination";
 import { isoIn, nowIso } from "../../lib/time";
-import { newWebhookSecret } from "../../webhooks/signer";
+import { newWebhookSecret } from "../../signing/webhook-signature";
 import type { ServiceContext, Verb } from "../context";
 import { commit } from "../events/record";
 import type { CreateEndpointInput, Endpoint, UpdateEndpointInput } from "./schemas";

@@ -51,6 +51,7 @@ import {
 import { clearMetaCache, runKey, serveObject } from "./media";
 import { hasEndList, rewritePlaylist, rewriteStoryboardVtt, rewriteUri } from "./playlist";
 import { checkOrigin, corsHeaders, frameAncestors, preflight } from "./policy";
+import { edgeProblem } from "./problems";
 import {
   clearStateCache,
   type EdgeEnv,
@@ -122,33 +123,13 @@ const MESSAGES: Record<string, string> = {
   clip_not_vod: "Instant clips are only available for on-demand (VOD) playlists.",
 };
 
-const ERROR_NAMES: Record<number, string> = {
-  400: "bad_request",
-  401: "unauthorized",
-  403: "forbidden",
-  404: "not_found",
-  429: "too_many_requests",
-  501: "not_implemented",
-  503: "service_unavailable",
-};
-
 function deny(
   status: number,
   reason: string,
   cors: Record<string, string>,
   extra: { message?: string; headers?: Record<string, string> } = {},
 ): Response {
-  return new Response(
-    JSON.stringify({
-      error: ERROR_NAMES[status] ?? "error",
-      reason,
-      message: extra.message ?? MESSAGES[reason] ?? reason,
-    }),
-    {
-      status,
-      headers: { "Content-Type": "application/json", "Cache-Control": "no-store", ...cors, ...extra.headers },
-    },
-  );
+  return edgeProblem(status, reason, extra.message ?? MESSAGES[reason] ?? reason, { ...cors, ...extra.headers });
 }
 
 interface Granted {
@@ -506,10 +487,7 @@ app.get("/embed/:pid", async (c) => {
 app.notFound((c) => deny(404, "not_found", corsHeaders(null, c.req.raw)));
 app.onError((err, c) => {
   console.error(JSON.stringify({ level: "error", msg: "edge_unhandled", error: err.message, path: c.req.path }));
-  return new Response(JSON.stringify({ error: "internal_error", reason: "internal_error" }), {
-    status: 500,
-    headers: { "Content-Type": "application/json", "Cache-Control": "no-store", ...corsHeaders(null, c.req.raw) },
-  });
+  return edgeProblem(500, "internal_error", "An unexpected error occurred.", corsHeaders(null, c.req.raw));
 });
 
 // Reads retry transient D1 failures (src/lib/d1-retry.ts).

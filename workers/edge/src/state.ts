@@ -5,8 +5,11 @@
  * upload becomes playable quickly (and a download still being prepared becomes downloadable quickly).
  */
 import type { SigningKeyRecord } from "../../../src/lib/playback-token";
+import { type PlaybackRow, readPlaybackRow, readSigningKey } from "./db";
+import type { EdgeBindings } from "./worker-configuration";
 
-export type EdgeEnv = { DB: D1Database; MEDIA: R2Bucket; KEYFRAME_ENV: string };
+/** The edge's bindings, as `wrangler types` reads them from workers/edge/wrangler.toml (npm run cf-typegen:edge). */
+export type EdgeEnv = EdgeBindings;
 
 export const STATE_TTL_MS = 30_000;
 export const SHORT_TTL_MS = 5_000;
@@ -35,34 +38,7 @@ export interface PlaybackState {
   liveDeleted: boolean;
 }
 
-interface Row {
-  id: string;
-  environment_id: string;
-  asset_id: string | null;
-  policy: "public" | "signed";
-  allowed_origins: string | null;
-  allow_no_referrer: number;
-  pb_deleted_at: string | null;
-  status: string | null;
-  current_run_id: string | null;
-  renditions_status: "preparing" | "complete" | null;
-  has_poster: number | null;
-  has_storyboard: number | null;
-  asset_deleted_at: string | null;
-  title: string | null;
-  mp4_support: string | null;
-  static_renditions: string | null;
-  live_stream_id: string | null;
-  live_deleted_at: string | null;
-}
-
-const SQL = `select p.id, p.environment_id, p.asset_id, p.policy, p.allowed_origins, p.allow_no_referrer,
-  p.deleted_at as pb_deleted_at, a.status, a.current_run_id, a.renditions_status, a.has_poster, a.has_storyboard,
-  a.deleted_at as asset_deleted_at, a.title, a.mp4_support, a.static_renditions,
-  p.live_stream_id, l.deleted_at as live_deleted_at
-  from playback_ids p left join assets a on a.id = p.asset_id and a.environment_id = p.environment_id
-  left join live_streams l on l.id = p.live_stream_id and l.environment_id = p.environment_id
-  where p.id = ?`;
+type Row = PlaybackRow;
 
 function parseOrigins(raw: string | null): string[] {
   if (!raw) return [];
@@ -146,7 +122,7 @@ const stateCache = new TtlCache<PlaybackState | null>();
 /** Concurrent misses for one playback ID share a single D1 read. */
 const inflight = new Map<string, Promise<PlaybackState | null>>();
 
-export async function resolvePlayback(env: EdgeEnv, playbackId: string): Promise<PlaybackState | null> {
+export async function resolvePlayback(env: Pick<EdgeEnv, "DB">, playbackId: string): Promise<PlaybackState | null> {
   if (!PLAYBACK_ID_RE.test(playbackId)) return null;
   const now = Date.now();
   const hit = stateCache.get(playbackId, now);
@@ -155,7 +131,7 @@ export async function resolvePlayback(env: EdgeEnv, playbackId: string): Promise
   if (pending) return pending;
   const p = (async () => {
     try {
-      const row = await env.DB.prepare(SQL).bind(playbackId).first<Row>();
+      const row = await readPlaybackRow(env.DB, playbackId);
       const state = row ? toState(row) : null;
       // A download still being prepared lands within minutes of `ready`: re-check it sooner.
       const ttl = state && isPlayable(state) && state.downloads.status !== "preparing" ? STATE_TTL_MS : SHORT_TTL_MS;
@@ -170,14 +146,12 @@ export async function resolvePlayback(env: EdgeEnv, playbackId: string): Promise
 }
 
 /** Loads a signing key's public part for the token verifier (which caches it per isolate). */
-export async function loadSigningKey(env: EdgeEnv, kid: string): Promise<SigningKeyRecord | null> {
-  const row = await env.DB.prepare("select id, environment_id, public_jwk, revoked_at from signing_keys where id = ?")
-    .bind(kid)
-    .first<{ id: string; environment_id: string; public_jwk: string; revoked_at: string | null }>();
+export async function loadSigningKey(env: Pick<EdgeEnv, "DB">, kid: string): Promise<SigningKeyRecord | null> {
+  const row = await readSigningKey(env.DB, kid);
   if (!row) return null;
   let jwk: SigningKeyRecord["publicJwk"];
   try {
-    jwk = JSON.parse(row.public_jwk);
+    jwk = JSON.parse(row.public_jwk ?? "");
   } catch {
     return null;
   }

@@ -20,6 +20,7 @@ import {
   textTrackKey,
   vttSegment,
 } from "../../../src/lib/webvtt";
+import { readReadyTextTracks } from "./db";
 import { runKey } from "./media";
 import { rewritePlaylist } from "./playlist";
 import { corsHeaders } from "./policy";
@@ -63,27 +64,7 @@ export function clearTextTrackCaches() {
 export async function readyTextTracks(env: EdgeEnv, assetId: string): Promise<TextTrack[]> {
   const hit = tracksCache.get(assetId);
   if (hit && hit.expiresAt > Date.now()) return hit.value;
-  const { results } = await env.DB.prepare(
-    `select id, text_type, language_code, name, closed_captions, is_default from asset_tracks
-     where asset_id = ? and status = 'ready' and deleted_at is null order by id`,
-  )
-    .bind(assetId)
-    .all<{
-      id: string;
-      text_type: "subtitles" | "captions";
-      language_code: string;
-      name: string;
-      closed_captions: number;
-      is_default: number;
-    }>();
-  const value = results.map((r) => ({
-    id: r.id,
-    textType: r.text_type,
-    languageCode: r.language_code,
-    name: r.name,
-    closedCaptions: Boolean(r.closed_captions),
-    isDefault: Boolean(r.is_default),
-  }));
+  const value: TextTrack[] = await readReadyTextTracks(env.DB, assetId);
   put(tracksCache, assetId, { value, expiresAt: Date.now() + (value.length ? STATE_TTL_MS : SHORT_TTL_MS) });
   return value;
 }

@@ -10,6 +10,7 @@
  */
 import { signEdgeRequest } from "../../../src/lib/edge-auth";
 import { THUMBNAIL_HEADER, THUMBNAIL_TIME_HEADER, type ThumbnailParams } from "../../../src/lib/thumbnails";
+import { readRunFacts } from "./db";
 import type { EdgeEnv } from "./state";
 
 export type ThumbnailEnv = EdgeEnv & {
@@ -35,9 +36,7 @@ export async function runFacts(env: EdgeEnv, assetId: string, runId: string): Pr
   const key = `${assetId}/${runId}`;
   const hit = facts.get(key);
   if (hit && hit.expiresAt > Date.now()) return hit.value;
-  const row = await env.DB.prepare("select duration_ms, tracks from assets where id = ? and current_run_id = ?")
-    .bind(assetId, runId)
-    .first<{ duration_ms: number | null; tracks: string | null }>();
+  const row = await readRunFacts(env.DB, assetId, runId);
   let tracks: { type?: string }[] = [];
   try {
     const parsed = row?.tracks ? JSON.parse(row.tracks) : [];

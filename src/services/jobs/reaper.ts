@@ -4,12 +4,12 @@
  * nobody picked up (re-enqueued), and URL-ingest assets whose message was lost (re-enqueued).
  */
 import { and, eq, isNotNull, lt, sql } from "drizzle-orm";
-import { createDb, schema } from "../db/client";
-import { log } from "../lib/log";
-import { nowIso } from "../lib/time";
-import { enqueueJob } from "../services/jobs/create";
-import { cancelJob, failJob, findAsset, requeueAttempt } from "../services/jobs/lifecycle";
-import { systemContext } from "../services/jobs/system";
+import { createDb, schema } from "../../db/client";
+import { log } from "../../lib/log";
+import { nowIso } from "../../lib/time";
+import { enqueueJob } from "./create";
+import { cancelJob, failJob, findAsset, requeueAttempt } from "./lifecycle";
+import { systemContext } from "./system";
 
 /** A running job silent for this long is presumed dead (the transcoder reports every few seconds). */
 export const HEARTBEAT_STALE_MS = 2 * 60_000;

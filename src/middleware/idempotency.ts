@@ -17,15 +17,17 @@
  * naming the status it had. The secret cannot be re-derived (only hashes or public halves are kept),
  * and a fresh one would be a second effect, so refusing is the only answer that keeps both promises.
  */
-import { and, eq, lt } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app";
-import { schema } from "../db/client";
-import { problemResponse } from "./errors";
-import { sha256Hex } from "./ids";
-import { isoIn, nowIso } from "./time";
+import { problemResponse } from "../lib/errors";
+import { sha256Hex } from "../lib/ids";
+import {
+  claimIdempotencyKey,
+  completeIdempotencyKey,
+  findIdempotencyRecord,
+  releaseIdempotencyKey,
+} from "../services/idempotency/records";
 
-export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 const KEY_RE = /^[\x20-\x7e]{1,255}$/;
 
 /** `store`: replay the stored answer. `refuse`: the answer holds a secret; store only its status. */
@@ -50,45 +52,13 @@ export function idempotency(mode: ReplayMode = "store"): MiddlewareHandler<AppEn
         [{ location: "header.idempotency-key", message: "must be 1–255 printable ASCII characters" }],
       );
     }
-    const { db, caller } = ctx;
-    const { environmentId } = caller;
-    // Only API-key callers reach /v1 routes; "" would be a system caller, which never sends the header.
-    const apiKeyId = caller.keyId ?? "";
     const method = c.req.method;
     const path = c.req.path;
     // Hono caches the body text, so the route's JSON validator still reads it afterwards.
     const bodyHash = await sha256Hex(await c.req.text());
-    const r = schema.idempotencyRecords;
-    const where = and(eq(r.environmentId, environmentId), eq(r.apiKeyId, apiKeyId), eq(r.key, key));
 
-    const claim = () =>
-      db
-        .insert(r)
-        .values({
-          environmentId,
-          apiKeyId,
-          key,
-          method,
-          path,
-          bodyHash,
-          status: "in_progress",
-          expiresAt: isoIn(IDEMPOTENCY_TTL_MS),
-        })
-        .onConflictDoNothing()
-        .returning({ key: r.key });
-
-    let claimed = await claim();
-    if (claimed.length === 0) {
-      // An expired record is as good as none (the GC sweep may not have run yet).
-      await db
-        .delete(r)
-        .where(and(where, lt(r.expiresAt, nowIso())))
-        .run();
-      claimed = await claim();
-    }
-
-    if (claimed.length === 0) {
-      const existing = await db.query.idempotencyRecords.findFirst({ where });
+    if (!(await claimIdempotencyKey(ctx, { key, method, path, bodyHash }))) {
+      const existing = await findIdempotencyRecord(ctx, key);
       if (!existing) {
         // Released between our claim and this read (the first request failed): ask for a retry.
         return problemResponse(
@@ -142,16 +112,16 @@ export function idempotency(mode: ReplayMode = "store"): MiddlewareHandler<AppEn
     try {
       await next();
     } catch (err) {
-      await db.delete(r).where(where).run();
+      await releaseIdempotencyKey(ctx, key);
       throw err;
     }
     const res = c.res;
     if (res.status >= 500) {
-      await db.delete(r).where(where).run();
+      await releaseIdempotencyKey(ctx, key);
       return;
     }
     // Refused-replay operations keep their errors (no secret in a problem body) but never a success body.
     const responseBody = mode === "refuse" && res.status < 300 ? null : await res.clone().text();
-    await db.update(r).set({ status: "completed", responseStatus: res.status, responseBody }).where(where).run();
+    await completeIdempotencyKey(ctx, key, res.status, responseBody);
   };
 }

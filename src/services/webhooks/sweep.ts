@@ -4,10 +4,10 @@
  * idempotency records.
  */
 import { and, asc, inArray, isNull, lt } from "drizzle-orm";
-import { createDb, schema } from "../db/client";
-import { nowIso } from "../lib/time";
-import { enqueueEvents } from "../services/events/record";
-import { enqueueDeliveries } from "./messages";
+import { createDb, schema } from "../../db/client";
+import { nowIso } from "../../lib/time";
+import { enqueueDeliveries } from "../../queues/webhook-deliveries";
+import { enqueueEvents } from "../events/record";
 
 const SWEEP_LIMIT = 500;
 export const OUTBOX_GRACE_MS = 30_000;

@@ -17,14 +17,12 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { createHash } from "node:crypto";
-import { and, eq, inArray, isNull, or } from "drizzle-orm";
-import { createDb, schema } from "../db/client";
 import { withRetryingDb } from "../lib/d1-retry";
 import { type ErrorCode, KeyframeError } from "../lib/errors";
-import { newId } from "../lib/ids";
 import { log } from "../lib/log";
-import type { ServiceContext } from "../services/context";
+import { type ServiceContext, systemContext } from "../services/context";
 import { completeUpload } from "../services/uploads/complete";
+import { claimUploadForTus, findUpload, projectBytesReceived } from "../services/uploads/tus-projection";
 import { PatchProfile } from "./patch-profile";
 import {
   DEFERRED_PART_SIZE,
@@ -615,7 +613,7 @@ export class UploadSession extends DurableObject<Env> {
     const ctx = this.serviceCtx(state);
     if (!state.r2Done) {
       // The one-shot PUT path may have completed this upload meanwhile; never overwrite its source.
-      const row = await ctx.db.query.uploads.findFirst({ where: eq(schema.uploads.id, state.uploadId) });
+      const row = await findUpload(ctx.env, state.uploadId);
       if (!row || (row.status !== "waiting" && row.status !== "uploading")) {
         await this.close(row?.status === "expired" ? "expired" : "cancelled", true);
         return;
@@ -711,22 +709,9 @@ export class UploadSession extends DurableObject<Env> {
   /** First byte: waiting → uploading. Refuses when the row was closed behind this object's back. */
   private async markUploading(state: State): Promise<SessionFailure | null> {
     const ctx = this.serviceCtx(state);
-    const at = new Date().toISOString();
-    const u = schema.uploads;
     // Claim it for tus; a one-shot PUT holding it (claimed_by = put) keeps it.
-    const res = await ctx.db
-      .update(u)
-      .set({ status: "uploading", claimedBy: "tus", size: state.length, updatedAt: at })
-      .where(
-        and(
-          eq(u.id, state.uploadId),
-          inArray(u.status, ["waiting", "uploading"]),
-          or(isNull(u.claimedBy), eq(u.claimedBy, "tus")),
-        ),
-      )
-      .run();
-    if ((res.meta?.changes ?? 0) === 0) {
-      const row = await ctx.db.query.uploads.findFirst({ where: eq(u.id, state.uploadId) });
+    if (!(await claimUploadForTus(ctx, state.uploadId, state.length))) {
+      const row = await findUpload(ctx.env, state.uploadId);
       if (row?.status === "uploading" && row.claimedBy === "put") {
         return fail(
           "conflict",
@@ -765,11 +750,7 @@ export class UploadSession extends DurableObject<Env> {
       const offset = state.offset;
       const ctx = this.serviceCtx(state);
       prof.d1Writes++;
-      await ctx.db
-        .update(schema.uploads)
-        .set({ bytesReceived: offset, size: state.length, updatedAt: new Date().toISOString() })
-        .where(and(eq(schema.uploads.id, state.uploadId), inArray(schema.uploads.status, ["waiting", "uploading"])))
-        .run();
+      await projectBytesReceived(ctx, state.uploadId, offset, state.length);
       state.projectedOffset = offset;
       state.projectedAt = Date.now();
       if (state.status === "open") this.save(state);
@@ -779,13 +760,8 @@ export class UploadSession extends DurableObject<Env> {
   }
 
   private serviceCtx(state: State): ServiceContext {
-    return {
-      db: createDb(withRetryingDb(this.env).DB),
-      env: this.env,
-      caller: { environmentId: state.environmentId, keyId: null, scopes: ["*"] },
-      requestId: newId("request"),
-      waitUntil: (p) => this.ctx.waitUntil(p),
-    };
+    // The retrying D1 (src/lib/d1-retry.ts), as every request handler gets.
+    return systemContext(withRetryingDb(this.env), state.environmentId, (p) => this.ctx.waitUntil(p));
   }
 
   // ---------------------------------------------------------------- state

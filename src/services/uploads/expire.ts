@@ -1,18 +1,16 @@
 /**
- * Registers the upload expiry sweep: uploads still `waiting`/`uploading` past `expires_at` become
+ * The upload expiry sweep (listed in src/registry.ts): uploads still `waiting`/`uploading` past `expires_at` become
  * `expired` (+ `upload.expired`), and their UploadSession aborts the R2 multipart upload and frees
  * buffered bytes. The session's own alarm does the same R2 clean-up if the cron never gets there.
  */
 import { and, eq, inArray, lt } from "drizzle-orm";
-import { registerSweep } from "../cron";
-import { createDb, schema } from "../db/client";
-import { newId } from "../lib/ids";
-import { log } from "../lib/log";
-import { nowIso } from "../lib/time";
-import type { ServiceContext } from "../services/context";
-import { commit } from "../services/events/record";
-import { recordDeletions, uploadMediaPrefixes } from "../services/media/pending-deletions";
-import { uploadSession } from "./session";
+import { createDb, schema } from "../../db/client";
+import { log } from "../../lib/log";
+import { nowIso } from "../../lib/time";
+import { uploadSession } from "../../upload-session/client";
+import { systemContext } from "../context";
+import { commit } from "../events/record";
+import { recordDeletions, uploadMediaPrefixes } from "../media/pending-deletions";
 
 const BATCH = 100;
 
@@ -32,13 +30,7 @@ export async function expireUploads(env: Env, exec: Pick<ExecutionContext, "wait
       // Session first: once it has closed, no last byte can complete the upload behind our back.
       const session = await uploadSession(env, row.id).expire();
       if (!session.ok) continue; // the last byte landed in time; completion owns this upload now
-      const ctx: ServiceContext = {
-        db,
-        env,
-        caller: { environmentId: row.environmentId, keyId: null, scopes: ["*"] },
-        requestId: newId("request"),
-        waitUntil: (p) => exec.waitUntil(p),
-      };
+      const ctx = systemContext(env, row.environmentId, (p) => exec.waitUntil(p), undefined, db);
       await commit(
         ctx,
         [
@@ -67,5 +59,3 @@ export async function expireUploads(env: Env, exec: Pick<ExecutionContext, "wait
   }
   return { expired };
 }
-
-registerSweep("uploads.expire", expireUploads);

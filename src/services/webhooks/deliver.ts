@@ -6,31 +6,25 @@
  */
 
 import { and, eq, inArray, isNull, lte, sql } from "drizzle-orm";
-import { createDb, type Db, schema } from "../db/client";
-import { newId } from "../lib/ids";
-import { log } from "../lib/log";
-import { isoIn, nowIso } from "../lib/time";
-import type { ServiceContext } from "../services/context";
-import { eventEnvelope, matchesEventTypes } from "../services/events/envelope";
-import { commit, type Statement } from "../services/events/record";
-import { openEndpointSecrets, sealLegacySecrets } from "../services/webhooks/secret-wrap";
-import { checkWebhookUrl } from "../services/webhooks/url-policy";
+import { createDb, type Db, schema } from "../../db/client";
+import { newId } from "../../lib/ids";
+import { log } from "../../lib/log";
+import { isoIn, nowIso } from "../../lib/time";
+import { enqueueDeliveries, type WebhookMessage, WebhookMessageSchema } from "../../queues/webhook-deliveries";
+import { liveSecrets, signatureHeader } from "../../signing/webhook-signature";
+import { type ServiceContext, systemContext } from "../context";
+import { eventEnvelope, matchesEventTypes } from "../events/envelope";
+import { commit, type Statement } from "../events/record";
 import { deliveryTimeoutMs, nextDelaySeconds, parseRetryAfter, retrySchedule } from "./backoff";
-import { enqueueDeliveries, type WebhookMessage, WebhookMessageSchema } from "./messages";
-import { liveSecrets, signatureHeader } from "./signer";
+import { openEndpointSecrets, sealLegacySecrets } from "./secret-wrap";
+import { checkWebhookUrl } from "./url-policy";
 
 export const RESPONSE_EXCERPT_BYTES = 1024;
 /** Extra time past the timeout before the retry sweep assumes an in-flight attempt was lost. */
 const LEASE_MARGIN_MS = 60_000;
 
 function systemCtx(env: Env, db: Db, environmentId: string, waitUntil: (p: Promise<unknown>) => void): ServiceContext {
-  return {
-    db,
-    env,
-    caller: { environmentId, keyId: null, scopes: ["*"] },
-    requestId: newId("request"),
-    waitUntil,
-  };
+  return systemContext(env, environmentId, waitUntil, undefined, db);
 }
 
 export async function handleWebhookBatch(batch: MessageBatch<unknown>, env: Env, ectx: ExecutionContext) {

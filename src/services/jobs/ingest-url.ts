@@ -5,16 +5,15 @@
  * (`input_url_forbidden`); HTTP 4xx answers fail at once (`input_fetch_failed`); network errors and
  * 5xx are retried a few times first.
  */
-import { createDb } from "../db/client";
-import { log } from "../lib/log";
-import { checkOutboundUrl } from "../lib/url-safety";
-import { queueIngestedAsset } from "../services/jobs/ingest";
-import { errorAssetWithoutJob, findAsset, type JobError } from "../services/jobs/lifecycle";
-import type { ConsumerOutcome } from "../services/jobs/start";
-import { backoffSeconds, systemContext } from "../services/jobs/system";
-import { BodyTooLargeError, parseContentLength, putFixedLength, putUnknownLength } from "./r2-stream";
+import { createDb } from "../../db/client";
+import { guardedFetch } from "../../lib/guarded-fetch";
+import { log } from "../../lib/log";
+import { BodyTooLargeError, parseContentLength, putFixedLength, putUnknownLength } from "../../r2/stream";
+import { queueIngestedAsset } from "./ingest";
+import { errorAssetWithoutJob, findAsset, type JobError } from "./lifecycle";
+import type { ConsumerOutcome } from "./start";
+import { backoffSeconds, systemContext } from "./system";
 
-export const MAX_REDIRECTS = 5;
 /** Network failures and 5xx answers are retried this many deliveries before the asset errors. */
 export const INGEST_NETWORK_ATTEMPTS = 3;
 export const MAX_INGEST_BYTES = 20 * 1024 ** 3;
@@ -47,43 +46,20 @@ export async function ingestUrl(
     return { action: "retry", delaySeconds, reason: message };
   };
 
-  const allowPrivate = env.ALLOW_PRIVATE_INGEST_URLS === "true";
-  let url = asset.inputUrl;
-  let res: Response | null = null;
-  for (let hop = 0; ; hop++) {
-    const verdict = checkOutboundUrl(url, { allowPrivate });
-    if (!verdict.ok) {
-      return fail({ code: "input_url_forbidden", message: `The input URL was refused: ${verdict.reason}.` });
+  const fetched = await guardedFetch(asset.inputUrl, {
+    allowPrivate: env.ALLOW_PRIVATE_INGEST_URLS === "true",
+    timeoutMs: HEADERS_TIMEOUT_MS,
+    timeoutCovers: "headers",
+  });
+  if (!fetched.ok) {
+    if (fetched.kind === "forbidden") {
+      return fail({ code: "input_url_forbidden", message: `The input URL was refused: ${fetched.reason}.` });
     }
-    const controller = new AbortController();
-    const timer = setTimeout(
-      () => controller.abort(new Error("timed out waiting for response headers")),
-      HEADERS_TIMEOUT_MS,
-    );
-    try {
-      res = await fetch(verdict.url.toString(), { redirect: "manual", signal: controller.signal });
-    } catch (err) {
-      return transient((err as Error).message);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (res.status >= 300 && res.status < 400 && res.status !== 304) {
-      const location = res.headers.get("location");
-      await res.body?.cancel();
-      if (!location)
-        return fail({ code: "input_fetch_failed", message: `Redirect (HTTP ${res.status}) without a Location.` });
-      if (hop >= MAX_REDIRECTS)
-        return fail({ code: "input_fetch_failed", message: `More than ${MAX_REDIRECTS} redirects.` });
-      url = new URL(location, verdict.url).toString();
-      continue;
-    }
-    break;
+    if (fetched.kind === "transient") return transient(fetched.message);
+    const message = fetched.status ? `The input URL answered HTTP ${fetched.status}.` : fetched.message;
+    return fail({ code: "input_fetch_failed", message });
   }
-  if (!res.ok) {
-    await res.body?.cancel();
-    if (res.status >= 500 || res.status === 429) return transient(`HTTP ${res.status}`);
-    return fail({ code: "input_fetch_failed", message: `The input URL answered HTTP ${res.status}.` });
-  }
+  const res = fetched.res;
   const length = parseContentLength(res.headers.get("content-length"));
   if (length !== null && length > MAX_INGEST_BYTES) {
     await res.body?.cancel();

@@ -4,16 +4,16 @@
  * source (ingestUrl), `text_track` messages fetch a subtitle file (ingestTextTrack). Unexpected errors retry with backoff from msg.attempts; once the queue's
  * max_retries are spent the message lands in the DLQ, whose consumer ends the job and errors the asset.
  */
-import { createDb } from "../db/client";
-import { log } from "../lib/log";
-import type { TranscodeQueueMessage } from "../services/jobs/create";
-import { errorAssetWithoutJob, failJob, findAsset, findJob, type JobRow } from "../services/jobs/lifecycle";
-import { type ConsumerOutcome, startJob } from "../services/jobs/start";
-import { backoffSeconds, systemContext } from "../services/jobs/system";
-import { deadLetterTextTrack, ingestTextTrack } from "../services/tracks/ingest";
-import { type DispatchFn, dispatch as defaultDispatch } from "./dispatcher";
+import { createDb } from "../../db/client";
+import { log } from "../../lib/log";
+import { type DispatchFn, dispatch as defaultDispatch } from "../../transcoder/client";
+import { deadLetterTextTrack, ingestTextTrack } from "../tracks/ingest";
+import type { TranscodeQueueMessage } from "./create";
 import { ingestUrl } from "./ingest-url";
+import { errorAssetWithoutJob, failJob, findAsset, findJob, type JobRow } from "./lifecycle";
 import { HEARTBEAT_STALE_MS } from "./reaper";
+import { type ConsumerOutcome, startJob } from "./start";
+import { backoffSeconds, systemContext } from "./system";
 
 function parseMessage(body: unknown): TranscodeQueueMessage | null {
   if (!body || typeof body !== "object") return null;

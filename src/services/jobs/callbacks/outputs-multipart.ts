@@ -7,9 +7,10 @@
  * numbers, HMAC-signed for this key. Every later call re-derives what part N must be from it, so a
  * wrong size or number is refused before a byte reaches R2, and a forged or foreign handle is unknown.
  */
-import { KeyframeError } from "../../lib/errors";
-import { base64url } from "../../lib/ids";
-import { hmacToken, verifyHmacToken } from "../../lib/signing";
+import { KeyframeError } from "../../../lib/errors";
+import { base64url } from "../../../lib/ids";
+import { contentTypeFor } from "../../../lib/media-types";
+import { hmacToken, verifyHmacToken } from "../../../lib/signing";
 import {
   MAX_MULTIPART_OUTPUT_BYTES,
   MULTIPART_DEFAULT_PART_BYTES,
@@ -19,15 +20,9 @@ import {
   type MultipartCreate,
   type MultipartCreated,
   type MultipartPartReply,
-} from "../../lib/transcoder-protocol";
-import {
-  dropIfAssetDeleted,
-  type JobCall,
-  outputContentType,
-  outputKey,
-  requireBodyAttempt,
-  requireRunning,
-} from "./callbacks";
+} from "../../../lib/transcoder-protocol";
+import { type JobCall, requireBodyAttempt, requireRunning } from "./authorize";
+import { dropIfAssetDeleted, outputKey } from "./outputs";
 
 interface UploadHandle {
   /** R2's upload ID. */
@@ -45,7 +40,7 @@ interface Target {
 function target(call: JobCall, path: string): Target {
   const key = outputKey(call, path);
   requireRunning(call, "write outputs");
-  return { key, contentType: outputContentType(path) };
+  return { key, contentType: contentTypeFor(path) };
 }
 
 function partCount(h: UploadHandle): number {

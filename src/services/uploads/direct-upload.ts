@@ -8,15 +8,15 @@
  * an empty file can never become media, so it never becomes an asset.
  */
 import { and, eq, isNull, lt, or } from "drizzle-orm";
-import { createDb, schema } from "../db/client";
-import { KeyframeError } from "../lib/errors";
-import { isId } from "../lib/ids";
-import { log } from "../lib/log";
-import { verifyHmacToken } from "../lib/signing";
-import { nowIso } from "../lib/time";
-import { systemContext } from "../services/jobs/system";
-import { completeUpload } from "../services/uploads/complete";
-import { putFixedLength } from "./r2-stream";
+import { createDb, schema } from "../../db/client";
+import { KeyframeError } from "../../lib/errors";
+import { isId } from "../../lib/ids";
+import { log } from "../../lib/log";
+import { verifyHmacToken } from "../../lib/signing";
+import { nowIso } from "../../lib/time";
+import { putFixedLength } from "../../r2/stream";
+import { systemContext } from "../jobs/system";
+import { completeUpload } from "./complete";
 
 /** The Workers request-body limit (Free/Pro plans); larger files belong on the resumable tus path. */
 export const MAX_DIRECT_UPLOAD_BYTES = 100_000_000;

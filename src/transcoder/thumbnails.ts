@@ -9,8 +9,7 @@
  */
 import { KeyframeError } from "../lib/errors";
 import { MAX_THUMBNAIL_BYTES, THUMBNAIL_TIME_HEADER, type TranscoderThumbnailRequest } from "../lib/thumbnails";
-import { signTranscoderRequest } from "../lib/transcoder-auth";
-import { usesContainer } from "./dispatcher";
+import { transcoderFetch } from "./client";
 
 /** Longer than the transcoder's own queue wait + render timeout (10 s + 20 s by default). */
 export const THUMBNAIL_RENDER_TIMEOUT_MS = 35_000;
@@ -34,24 +33,11 @@ function unavailable(detail: string, retryAfter = "5"): KeyframeError {
 }
 
 export async function requestThumbnailRender(env: Env, payload: TranscoderThumbnailRequest): Promise<RenderedJpeg> {
-  const body = JSON.stringify(payload);
-  const init: RequestInit = {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      ...(await signTranscoderRequest(env, "POST", "/thumbnails", body)),
-    },
-    body,
-    signal: AbortSignal.timeout(THUMBNAIL_RENDER_TIMEOUT_MS),
-  };
   let res: Response;
   try {
-    if (usesContainer(env)) {
-      const stub = env.TRANSCODER.get(env.TRANSCODER.idFromName(instanceFor(payload.asset_id)));
-      res = await stub.fetch("http://transcoder/thumbnails", init);
-    } else {
-      res = await fetch(`${env.TRANSCODER_URL.replace(/\/$/, "")}/thumbnails`, init);
-    }
+    res = await transcoderFetch(env, instanceFor(payload.asset_id), "/thumbnails", payload, {
+      timeoutMs: THUMBNAIL_RENDER_TIMEOUT_MS,
+    });
   } catch (err) {
     const timedOut = (err as Error).name === "TimeoutError";
     throw unavailable(
