@@ -12,6 +12,7 @@ import { nowIso } from "../lib/time";
 import type { ServiceContext } from "../services/context";
 import { commit } from "../services/events/record";
 import { recordDeletions, uploadMediaPrefixes } from "../services/media/pending-deletions";
+import { uploadEventData } from "../services/uploads/verbs";
 import { uploadSession } from "./session";
 
 const BATCH = 100;
@@ -39,12 +40,22 @@ export async function expireUploads(env: Env, exec: Pick<ExecutionContext, "wait
         requestId: newId("request"),
         waitUntil: (p) => exec.waitUntil(p),
       };
+      const at = nowIso();
+      const data = await uploadEventData(
+        ctx,
+        { ...row, status: "expired", updatedAt: at },
+        {
+          upload_id: row.id,
+          bytes_received: row.bytesReceived,
+          expires_at: row.expiresAt,
+        },
+      );
       await commit(
         ctx,
         [
           db
             .update(u)
-            .set({ status: "expired", updatedAt: nowIso() })
+            .set({ status: "expired", updatedAt: at })
             .where(and(eq(u.id, row.id), eq(u.status, row.status))),
           // The media-deletion sweep removes any bytes the upload left as objects.
           ...recordDeletions(ctx, { type: "upload", id: row.id }, uploadMediaPrefixes(row.id)),
@@ -55,7 +66,7 @@ export async function expireUploads(env: Env, exec: Pick<ExecutionContext, "wait
             subjectId: row.id,
             uploadId: row.id,
             correlationId: row.correlationId,
-            data: { upload_id: row.id, bytes_received: row.bytesReceived, expires_at: row.expiresAt },
+            data,
           },
         ],
         [{ action: "upload.expire", resourceType: "upload", resourceId: row.id }],

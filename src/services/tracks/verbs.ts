@@ -13,6 +13,7 @@ import { normalizeSubtitles } from "../../lib/webvtt";
 import { loadAssetRow } from "../assets/load";
 import type { ServiceContext, Verb } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
+import { withResource } from "../events/snapshot";
 import { type CreateTrackInput, canonicalLanguage, type Track } from "./schemas";
 import { serializeTrack, type TrackRow, trackKey } from "./serialize";
 
@@ -25,13 +26,20 @@ function languageName(tag: string): string {
   }
 }
 
+/**
+ * A `track.*` event whose `data` is the track as GET shows it in the state `row` holds: the state the
+ * batch writes, or for `track.deleted` the last state before it.
+ */
 export function trackEvent(type: EventInput["type"], row: TrackRow, extra: Record<string, unknown> = {}): EventInput {
   return {
     type,
     subjectId: row.id,
     assetId: row.assetId,
     correlationId: row.correlationId,
-    data: { track_id: row.id, asset_id: row.assetId, type: row.type, text_type: row.textType, ...extra },
+    data: withResource(
+      { track_id: row.id, asset_id: row.assetId, type: row.type, text_type: row.textType, ...extra },
+      serializeTrack(row),
+    ),
   };
 }
 
