@@ -87,7 +87,6 @@ export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: 
     deletedAt: null,
   };
   const statements: Statement[] = [];
-  const events: EventInput[] = [trackEvent("track.created", row)];
   if (b.content !== undefined) {
     const bytes = new TextEncoder().encode(b.content);
     const result = normalizeSubtitles(bytes);
@@ -116,8 +115,10 @@ export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: 
         bytes: bytes.byteLength,
       },
     });
-    events.push(trackEvent("track.ready", row, { cue_count: result.parsed.cues.length }));
   }
+  // Both events of an inline track carry the state the batch writes (ready).
+  const events: EventInput[] = [trackEvent("track.created", row)];
+  if (row.status === "ready") events.push(trackEvent("track.ready", row, { cue_count: row.details?.cue_count }));
   if (row.isDefault) statements.push(clearDefaults(ctx, asset.id, id));
   statements.unshift(ctx.db.insert(schema.assetTracks).values(row));
   await commit(ctx, statements, events, [{ action: "track.create", resourceType: "track", resourceId: id }]);
