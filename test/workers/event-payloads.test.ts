@@ -75,7 +75,14 @@ async function checkDeliveries(s: Setup, expected: Expected[]) {
     },
     60_000,
     `deliveries of ${expected.map((e) => e.type).join(", ")}`,
-  );
+  ).catch(async (err: Error) => {
+    const got = (await received(s.name)).map((r) => {
+      const b = JSON.parse(r.body);
+      return `${b.type} ${b.data?.id} ${r.responded}`;
+    });
+    const missing = expected.map((e) => `${e.type} ${e.resource.id}`).filter((x) => !got.some((g) => g.startsWith(x)));
+    throw new Error(`${err.message}\nmissing: ${missing.join("; ")}\nreceived: ${got.join("; ")}`);
+  });
   for (const e of expected) {
     const req = find(reqs, e)!;
     const what = `${e.type} ${e.resource.id}`;
@@ -113,8 +120,8 @@ async function claim(jobId: string): Promise<JobDispatch> {
   ]);
   const ctx = createExecutionContext();
   await handler(batch, env, ctx);
-  await getQueueResult(batch, ctx);
-  expect(sent).toHaveLength(1);
+  const result = await getQueueResult(batch, ctx);
+  expect(sent, JSON.stringify(result)).toHaveLength(1);
   return sent[0];
 }
 
