@@ -224,7 +224,7 @@ describe("event payloads carry the object", () => {
     // updated_at) differs from the `queued` asset that asset.created announced.
     const createdAsset = await waitFor(async () => {
       const req = (await received(s.name)).find(
-        (r) => r.responded === 204 && JSON.parse(r.body).type === "asset.created",
+        (r) => r.responded === 200 && JSON.parse(r.body).type === "asset.created",
       );
       return req ? (JSON.parse(req.body) as Json) : null;
     });
@@ -294,6 +294,7 @@ describe("event payloads carry the object", () => {
 
     // Tracks: inline (created + ready in one batch: both carry the stored track), then deleted.
     const track = await api(s.key, "POST", `${at}/tracks`, {
+      type: "text",
       language_code: "en",
       text_type: "subtitles",
       content: "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nHello\n",

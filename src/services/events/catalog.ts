@@ -48,11 +48,8 @@ const FAMILIES: Record<string, Family> = {
   playback_id: {
     noun: "playback ID",
     resource: PlaybackIdSchema,
-    ids: {
-      playback_id: id("playback ID"),
-      asset_id: z.string().optional().openapi({ description: "Set for an asset's playback ID." }),
-      live_stream_id: z.string().optional().openapi({ description: "Set for a live stream's playback ID." }),
-    },
+    // asset_id / live_stream_id (whichever it belongs to) are the resource's own fields.
+    ids: { playback_id: id("playback ID") },
     describe: (v) => `A playback ID was ${v}. \`data\` is the playback ID as its \`GET\` returns it.`,
   },
   track: {
