@@ -312,11 +312,11 @@ describe("event payloads carry the object", () => {
     // Playback IDs: created with an allow-list, deleted (data: its last state).
     const pbRes = await api(s.key, "POST", `${at}/playback-ids`, {
       policy: "signed",
-      allowed_origins: ["https://example.com"],
+      allowed_origins: ["*.Example.com"],
     });
     expect(pbRes.status, JSON.stringify(pbRes.body)).toBe(201);
     const pb = await get(s.key, `${at}/playback-ids/${pbRes.body.id}`);
-    expect(pb.allowed_origins).toEqual(["https://example.com"]);
+    expect(pb.allowed_origins).toEqual(["*.example.com"]);
     expected.push({ type: "playback_id.created", resource: pb, ids: { playback_id: pb.id, asset_id: id } });
     expect((await api(s.key, "DELETE", `${at}/playback-ids/${pb.id}`)).status).toBe(204);
     expected.push({ type: "playback_id.deleted", resource: pb, ids: { playback_id: pb.id, asset_id: id } });
