@@ -290,7 +290,11 @@ describe("event payloads carry the object", () => {
     const done = await get(s.key, at);
     expect(done).toMatchObject({ renditions_status: "complete", static_renditions: { status: "ready" } });
     expected.push({ type: "asset.renditions_ready", resource: done, ids: { asset_id: id, job_id: jobId } });
-    expected.push({ type: "asset.static_renditions.ready", resource: done, ids: { asset_id: id, job_id: jobId } });
+    expected.push({
+      type: "asset.static_renditions.ready",
+      resource: done,
+      ids: { asset_id: id, job_id: jobId, files: done.static_renditions.files },
+    });
 
     // Tracks: inline (created + ready in one batch: both carry the stored track), then deleted.
     const track = await api(s.key, "POST", `${at}/tracks`, {

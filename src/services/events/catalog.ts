@@ -97,7 +97,12 @@ const TYPES: Record<EventType, { verb: string; last?: boolean; extra?: Shape }> 
   "asset.deleted": { verb: "was deleted; `data` is its last state before the delete", last: true },
   "asset.static_renditions.ready": {
     verb: "has its progressive download (`static_renditions`)",
-    extra: { job_id: jobId },
+    extra: {
+      job_id: jobId,
+      files: z
+        .array(z.record(z.string(), z.unknown()))
+        .openapi({ description: "The download's files (as in `static_renditions.files`)." }),
+    },
   },
   "asset.static_renditions.errored": {
     verb: "could not get its progressive download (`static_renditions.status` is `errored`)",

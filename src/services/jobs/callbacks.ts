@@ -372,8 +372,9 @@ async function staticRenditionsOutcome(call: JobCall, input: JobPublish): Promis
 }
 
 /**
- * The download's outcome is the asset's `static_renditions` (status and files); the reason a download
- * failed, which GET does not show, rides along as `static_renditions_error`.
+ * The download's outcome is the asset's `static_renditions` (status and files); `files` stays where it
+ * was, and the reason a download failed, which GET does not show, rides along as
+ * `static_renditions_error` (`status` and `error` are the asset's own now).
  */
 function staticRenditionsEvent(call: JobCall, state: StaticRenditionsState, published: object) {
   const { asset, job } = call;
@@ -386,7 +387,7 @@ function staticRenditionsEvent(call: JobCall, state: StaticRenditionsState, publ
       correlationId: asset.correlationId,
       data: withResource(
         ready
-          ? { asset_id: asset.id, job_id: job.id }
+          ? { asset_id: asset.id, job_id: job.id, files: state.files }
           : { asset_id: asset.id, job_id: job.id, static_renditions_error: state.error ?? null },
         published,
       ),
