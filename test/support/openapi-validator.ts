@@ -23,3 +23,21 @@ class BundledValidator extends Validator {
 export async function validateOpenApi31(doc: unknown) {
   return new BundledValidator().validate(doc as Parameters<Validator["validate"]>[0]);
 }
+
+/**
+ * Validates payloads against the document's `webhooks`: `validate(type, payload)` checks a delivered
+ * body against `webhooks[type].post.requestBody` (its $refs resolved in the same document) and returns
+ * the errors (none = valid). Same Ajv (2020-12) and formats as the document validator above.
+ */
+export function webhookPayloadValidator(doc: Record<string, any>) {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  ajv.addSchema(doc, "openapi.json", undefined, false);
+  return (type: string, payload: unknown): string[] => {
+    if (!doc.webhooks?.[type]) return [`the document has no webhook '${type}'`];
+    const ref = `openapi.json#/webhooks/${encodeURIComponent(type)}/post/requestBody/content/application~1json/schema`;
+    const validate = ajv.getSchema(ref) ?? ajv.compile({ $ref: ref });
+    if (validate(payload)) return [];
+    return (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? e.keyword}`);
+  };
+}

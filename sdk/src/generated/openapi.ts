@@ -893,21 +893,747 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "upload.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * upload.created
+         * @description The upload was created. `data` is the upload as `GET /v1/uploads/{upload_id}` returns it to a key without `uploads:write`: `url` and `tus_url` (bearer credentials) are never sent.
+         */
+        post: operations["webhooks.uploadCreated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "upload.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * upload.completed
+         * @description The upload received its last byte; its asset (`asset_id`) was created. `data` is the upload as `GET /v1/uploads/{upload_id}` returns it to a key without `uploads:write`: `url` and `tus_url` (bearer credentials) are never sent.
+         */
+        post: operations["webhooks.uploadCompleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "upload.expired": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * upload.expired
+         * @description The upload expired before it completed. `data` is the upload as `GET /v1/uploads/{upload_id}` returns it to a key without `uploads:write`: `url` and `tus_url` (bearer credentials) are never sent.
+         */
+        post: operations["webhooks.uploadExpired"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "upload.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * upload.cancelled
+         * @description The upload was cancelled. `data` is the upload as `GET /v1/uploads/{upload_id}` returns it to a key without `uploads:write`: `url` and `tus_url` (bearer credentials) are never sent.
+         */
+        post: operations["webhooks.uploadCancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "upload.errored": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * upload.errored
+         * @description The upload failed. `data` is the upload as `GET /v1/uploads/{upload_id}` returns it to a key without `uploads:write`: `url` and `tus_url` (bearer credentials) are never sent.
+         */
+        post: operations["webhooks.uploadErrored"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "asset.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * asset.created
+         * @description The asset was created. `data` is the asset as `GET /v1/assets/{asset_id}` returns it in the state this event announces.
+         */
+        post: operations["webhooks.assetCreated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "asset.processing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * asset.processing
+         * @description The asset started processing. `data` is the asset as `GET /v1/assets/{asset_id}` returns it in the state this event announces.
+         */
+        post: operations["webhooks.assetProcessing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "asset.ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * asset.ready
+         * @description The asset became playable (the fast path, or the whole ladder when there was no fast path). `data` is the asset as `GET /v1/assets/{asset_id}` returns it in the state this event announces.
+         */
+        post: operations["webhooks.assetReady"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "asset.renditions_ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * asset.renditions_ready
+         * @description The asset has its whole rendition ladder. `data` is the asset as `GET /v1/assets/{asset_id}` returns it in the state this event announces.
+         */
+        post: operations["webhooks.assetRenditionsReady"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "asset.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * asset.updated
+         * @description The asset was updated (or queued for reprocessing). `data` is the asset as `GET /v1/assets/{asset_id}` returns it in the state this event announces.
+         */
+        post: operations["webhooks.assetUpdated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "asset.errored": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * asset.errored
+         * @description The asset failed. `data` is the asset as `GET /v1/assets/{asset_id}` returns it in the state this event announces.
+         */
+        post: operations["webhooks.assetErrored"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "asset.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * asset.deleted
+         * @description The asset was deleted; `data` is its last state before the delete. `data` is the asset as `GET /v1/assets/{asset_id}` returns it in the state this event announces.
+         */
+        post: operations["webhooks.assetDeleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "asset.static_renditions.ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * asset.static_renditions.ready
+         * @description The asset has its progressive download (`static_renditions`). `data` is the asset as `GET /v1/assets/{asset_id}` returns it in the state this event announces.
+         */
+        post: operations["webhooks.assetStaticRenditionsReady"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "asset.static_renditions.errored": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * asset.static_renditions.errored
+         * @description The asset could not get its progressive download (`static_renditions.status` is `errored`). `data` is the asset as `GET /v1/assets/{asset_id}` returns it in the state this event announces.
+         */
+        post: operations["webhooks.assetStaticRenditionsErrored"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "playback_id.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * playback_id.created
+         * @description A playback ID was created. `data` is the playback ID as its `GET` returns it.
+         */
+        post: operations["webhooks.playbackIdCreated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "playback_id.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * playback_id.deleted
+         * @description A playback ID was deleted; `data` is its last state before the delete. `data` is the playback ID as its `GET` returns it.
+         */
+        post: operations["webhooks.playbackIdDeleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "track.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * track.created
+         * @description A text track was created. `data` is the track as `GET /v1/assets/{asset_id}/tracks/{track_id}` returns it.
+         */
+        post: operations["webhooks.trackCreated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "track.ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * track.ready
+         * @description A text track is stored and listed in the asset's playlists. `data` is the track as `GET /v1/assets/{asset_id}/tracks/{track_id}` returns it.
+         */
+        post: operations["webhooks.trackReady"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "track.errored": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * track.errored
+         * @description A text track could not be fetched or parsed (`error`). `data` is the track as `GET /v1/assets/{asset_id}/tracks/{track_id}` returns it.
+         */
+        post: operations["webhooks.trackErrored"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "track.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * track.deleted
+         * @description A text track was deleted; `data` is its last state before the delete. `data` is the track as `GET /v1/assets/{asset_id}/tracks/{track_id}` returns it.
+         */
+        post: operations["webhooks.trackDeleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.created
+         * @description The live stream was created. `data` is the stream as `GET /v1/live-streams/{live_stream_id}` returns it: never with `stream_key` (and `ingest.hls_url` is null), which only create and reset-stream-key return.
+         */
+        post: operations["webhooks.liveStreamCreated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.updated
+         * @description The live stream settings were updated. `data` is the stream as `GET /v1/live-streams/{live_stream_id}` returns it: never with `stream_key` (and `ingest.hls_url` is null), which only create and reset-stream-key return.
+         */
+        post: operations["webhooks.liveStreamUpdated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.connected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.connected
+         * @description The live stream encoder connected. `data` is the stream as `GET /v1/live-streams/{live_stream_id}` returns it: never with `stream_key` (and `ingest.hls_url` is null), which only create and reset-stream-key return.
+         */
+        post: operations["webhooks.liveStreamConnected"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.active": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.active
+         * @description The live stream started a broadcast session. `data` is the stream as `GET /v1/live-streams/{live_stream_id}` returns it: never with `stream_key` (and `ingest.hls_url` is null), which only create and reset-stream-key return.
+         */
+        post: operations["webhooks.liveStreamActive"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.disconnected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.disconnected
+         * @description The live stream encoder went away. `data` is the stream as `GET /v1/live-streams/{live_stream_id}` returns it: never with `stream_key` (and `ingest.hls_url` is null), which only create and reset-stream-key return.
+         */
+        post: operations["webhooks.liveStreamDisconnected"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.idle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.idle
+         * @description The live stream session ended. `data` is the stream as `GET /v1/live-streams/{live_stream_id}` returns it: never with `stream_key` (and `ingest.hls_url` is null), which only create and reset-stream-key return.
+         */
+        post: operations["webhooks.liveStreamIdle"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.enabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.enabled
+         * @description The live stream was enabled. `data` is the stream as `GET /v1/live-streams/{live_stream_id}` returns it: never with `stream_key` (and `ingest.hls_url` is null), which only create and reset-stream-key return.
+         */
+        post: operations["webhooks.liveStreamEnabled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.disabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.disabled
+         * @description The live stream was disabled. `data` is the stream as `GET /v1/live-streams/{live_stream_id}` returns it: never with `stream_key` (and `ingest.hls_url` is null), which only create and reset-stream-key return.
+         */
+        post: operations["webhooks.liveStreamDisabled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.deleted
+         * @description The live stream was deleted; `data` is its last state before the delete. `data` is the stream as `GET /v1/live-streams/{live_stream_id}` returns it: never with `stream_key` (and `ingest.hls_url` is null), which only create and reset-stream-key return.
+         */
+        post: operations["webhooks.liveStreamDeleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.warning": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.warning
+         * @description The live stream reported a warning. `data` is the stream as `GET /v1/live-streams/{live_stream_id}` returns it: never with `stream_key` (and `ingest.hls_url` is null), which only create and reset-stream-key return.
+         */
+        post: operations["webhooks.liveStreamWarning"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.stream_key_reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.stream_key_reset
+         * @description The live stream got a new stream key (not sent: only the reset's response has it). `data` is the stream as `GET /v1/live-streams/{live_stream_id}` returns it: never with `stream_key` (and `ingest.hls_url` is null), which only create and reset-stream-key return.
+         */
+        post: operations["webhooks.liveStreamStreamKeyReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
-        Health: {
-            ok: boolean;
+        UploadCreatedEvent: components["schemas"]["Event"] & {
             /** @enum {string} */
-            database: "ok" | "unavailable";
-            config: {
-                /** @description KEYFRAME_ENV: one of development, staging, production */
-                env: string;
-                ok: boolean;
-                /** @description Why this deployment takes no work (development leftovers, missing secrets); empty when ok */
-                problems: string[];
+            type?: "upload.created";
+            data?: components["schemas"]["Upload"] & {
+                /** @description The upload's ID (also `data.id`). */
+                upload_id: string;
             };
-            time: string;
+        };
+        Upload: {
+            id: string;
+            /** @enum {string} */
+            status: "waiting" | "uploading" | "completed" | "expired" | "cancelled" | "errored";
+            /** @description One-time URL to PUT the file to; null once no longer usable. It is a credential: only keys with `uploads:write` (or `*`) receive it; for other keys the field is omitted. */
+            url?: string | null;
+            /** @description tus 1.0 endpoint for resumable uploads (same token, same rule as `url`: omitted for keys without `uploads:write`). */
+            tus_url?: string | null;
+            asset_id: string | null;
+            new_asset_settings: {
+                [key: string]: unknown;
+            };
+            cors_origin: string | null;
+            max_size_bytes: number | null;
+            max_duration_seconds: number | null;
+            allowed_content_types: string[] | null;
+            size: number | null;
+            bytes_received: number;
+            correlation_id: string | null;
+            error: {
+                code: string;
+                message: string;
+            } | null;
+            expires_at: string;
+            created_at: string;
+            completed_at: string | null;
+        };
+        Event: {
+            /** @example evt_0kzq3h1x2a00abcdefghjkmnpq */
+            id: string;
+            /** @example asset.ready */
+            type: string;
+            created_at: string;
+            environment_id: string;
+            api_version: string;
+            correlation_id: string | null;
+            /** @description The object the event is about, exactly as its `GET` returns it in the state the event announces (the last state for `*.deleted`), plus the ids the type names (`asset_id`, `upload_id`, `job_id`, …). Per type: the document's `webhooks`. Never holds credentials (upload URLs, stream keys, secrets). */
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        UploadCompletedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "upload.completed";
+            data?: components["schemas"]["Upload"] & {
+                /** @description The upload's ID (also `data.id`). */
+                upload_id: string;
+            };
+        };
+        UploadExpiredEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "upload.expired";
+            data?: components["schemas"]["Upload"] & {
+                /** @description The upload's ID (also `data.id`). */
+                upload_id: string;
+            };
+        };
+        UploadCancelledEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "upload.cancelled";
+            data?: components["schemas"]["Upload"] & {
+                /** @description The upload's ID (also `data.id`). */
+                upload_id: string;
+            };
+        };
+        UploadErroredEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "upload.errored";
+            data?: components["schemas"]["Upload"] & {
+                /** @description The upload's ID (also `data.id`). */
+                upload_id: string;
+            };
+        };
+        AssetCreatedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "asset.created";
+            data?: components["schemas"]["Asset"] & {
+                /** @description The asset's ID (also `data.id`). */
+                asset_id: string;
+                /** @description The live stream that recorded this asset. */
+                live_stream_id?: string;
+            };
+        };
+        /** @description Progressive downloads. `disabled` when mp4_support is `none`; `preparing` until the ladder is done; files are served at `{edge}/{playback_id}/downloads/{name}` (signed playback IDs: a token with aud `d`). */
+        StaticRenditions: {
+            /** @enum {string} */
+            status: "disabled" | "preparing" | "ready" | "errored";
+            files: components["schemas"]["StaticRenditionFile"][];
+        };
+        StaticRenditionFile: {
+            /** @enum {string} */
+            name: "highest.mp4" | "audio.m4a";
+            /** @enum {string} */
+            ext: "mp4" | "m4a";
+            width?: number;
+            height?: number;
+            /** @description Average bits/s. */
+            bitrate: number;
+            /** @description Bytes. */
+            filesize: number;
+        };
+        /** @description Edge URLs; for `signed` playback IDs append `?token=`. */
+        PlaybackUrls: {
+            hls: string;
+            thumbnail: string;
+            storyboard: string;
+            embed: string;
+            /** @description Progressive download (attachment) of the asset's static rendition; null until it is ready. Only on asset views. Signed playback IDs need a token with aud `d`. */
+            download?: string | null;
         };
         Asset: {
             id: string;
@@ -962,32 +1688,348 @@ export interface components {
             updated_at: string;
             ready_at: string | null;
         };
-        /** @description Progressive downloads. `disabled` when mp4_support is `none`; `preparing` until the ladder is done; files are served at `{edge}/{playback_id}/downloads/{name}` (signed playback IDs: a token with aud `d`). */
-        StaticRenditions: {
+        AssetProcessingEvent: components["schemas"]["Event"] & {
             /** @enum {string} */
-            status: "disabled" | "preparing" | "ready" | "errored";
-            files: components["schemas"]["StaticRenditionFile"][];
+            type?: "asset.processing";
+            data?: components["schemas"]["Asset"] & {
+                /** @description The asset's ID (also `data.id`). */
+                asset_id: string;
+                /** @description The processing job that made this change. */
+                job_id: string;
+            };
         };
-        StaticRenditionFile: {
+        AssetReadyEvent: components["schemas"]["Event"] & {
             /** @enum {string} */
-            name: "highest.mp4" | "audio.m4a";
-            /** @enum {string} */
-            ext: "mp4" | "m4a";
-            width?: number;
-            height?: number;
-            /** @description Average bits/s. */
-            bitrate: number;
-            /** @description Bytes. */
-            filesize: number;
+            type?: "asset.ready";
+            data?: components["schemas"]["Asset"] & {
+                /** @description The asset's ID (also `data.id`). */
+                asset_id: string;
+                /** @description The processing job that made this change. */
+                job_id?: string;
+                /** @description The live stream that recorded this asset. */
+                live_stream_id?: string;
+            };
         };
-        /** @description Edge URLs; for `signed` playback IDs append `?token=`. */
-        PlaybackUrls: {
-            hls: string;
-            thumbnail: string;
-            storyboard: string;
-            embed: string;
-            /** @description Progressive download (attachment) of the asset's static rendition; null until it is ready. Only on asset views. Signed playback IDs need a token with aud `d`. */
-            download?: string | null;
+        AssetRenditionsReadyEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "asset.renditions_ready";
+            data?: components["schemas"]["Asset"] & {
+                /** @description The asset's ID (also `data.id`). */
+                asset_id: string;
+                /** @description The processing job that made this change. */
+                job_id: string;
+            };
+        };
+        AssetUpdatedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "asset.updated";
+            data?: components["schemas"]["Asset"] & {
+                /** @description The asset's ID (also `data.id`). */
+                asset_id: string;
+                /** @description The fields the change set. */
+                changed: string[];
+                /** @description Set by a reprocess. */
+                reprocess?: {
+                    job_id: string;
+                };
+            };
+        };
+        AssetErroredEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "asset.errored";
+            data?: components["schemas"]["Asset"] & {
+                /** @description The asset's ID (also `data.id`). */
+                asset_id: string;
+                /** @description The processing job that made this change. */
+                job_id?: string | null;
+                /** @description The live stream that recorded this asset. */
+                live_stream_id?: string;
+            };
+        };
+        AssetDeletedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "asset.deleted";
+            data?: components["schemas"]["Asset"] & {
+                /** @description The asset's ID (also `data.id`). */
+                asset_id: string;
+            };
+        };
+        AssetStaticRenditionsReadyEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "asset.static_renditions.ready";
+            data?: components["schemas"]["Asset"] & {
+                /** @description The asset's ID (also `data.id`). */
+                asset_id: string;
+                /** @description The processing job that made this change. */
+                job_id: string;
+            };
+        };
+        AssetStaticRenditionsErroredEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "asset.static_renditions.errored";
+            data?: components["schemas"]["Asset"] & {
+                /** @description The asset's ID (also `data.id`). */
+                asset_id: string;
+                /** @description The processing job that made this change. */
+                job_id: string;
+                /** @description Why the download failed. */
+                static_renditions_error: string | null;
+            };
+        };
+        PlaybackIdCreatedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "playback_id.created";
+            data?: components["schemas"]["PlaybackId"] & {
+                /** @description Set for an asset's playback ID. */
+                asset_id?: string;
+                /** @description Set for a live stream's playback ID. */
+                live_stream_id?: string;
+                /** @description The playback ID's ID (also `data.id`). */
+                playback_id: string;
+            };
+        };
+        PlaybackId: {
+            id: string;
+            asset_id: string | null;
+            live_stream_id: string | null;
+            /** @enum {string} */
+            policy: "public" | "signed";
+            allowed_origins: string[];
+            allow_no_referrer: boolean;
+            urls: components["schemas"]["PlaybackUrls"];
+            created_at: string;
+        };
+        PlaybackIdDeletedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "playback_id.deleted";
+            data?: components["schemas"]["PlaybackId"] & {
+                /** @description Set for an asset's playback ID. */
+                asset_id?: string;
+                /** @description Set for a live stream's playback ID. */
+                live_stream_id?: string;
+                /** @description The playback ID's ID (also `data.id`). */
+                playback_id: string;
+            };
+        };
+        TrackCreatedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "track.created";
+            data?: components["schemas"]["Track"] & {
+                /** @description The track's ID (also `data.id`). */
+                track_id: string;
+            };
+        };
+        TrackError: {
+            /** @description text_url_forbidden | text_fetch_failed | text_too_large | text_encoding_invalid | text_empty | text_format_unknown | text_timestamp_invalid | text_timing_invalid | text_cue_too_long | text_too_many_cues */
+            code: string;
+            message: string;
+            line?: number;
+            cue?: number;
+        } | null;
+        Track: {
+            id: string;
+            asset_id: string;
+            /** @enum {string} */
+            type: "text";
+            /** @enum {string} */
+            text_type: "subtitles" | "captions";
+            /** @enum {string} */
+            status: "preparing" | "ready" | "errored";
+            language_code: string;
+            name: string;
+            closed_captions: boolean;
+            default: boolean;
+            /** @enum {string} */
+            source: "url" | "inline";
+            /** @enum {string|null} */
+            format: "srt" | "webvtt" | null;
+            cue_count: number | null;
+            dropped_cues: number | null;
+            error: components["schemas"]["TrackError"];
+            correlation_id: string | null;
+            created_at: string;
+            ready_at: string | null;
+        };
+        TrackReadyEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "track.ready";
+            data?: components["schemas"]["Track"] & {
+                /** @description The track's ID (also `data.id`). */
+                track_id: string;
+            };
+        };
+        TrackErroredEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "track.errored";
+            data?: components["schemas"]["Track"] & {
+                /** @description The track's ID (also `data.id`). */
+                track_id: string;
+            };
+        };
+        TrackDeletedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "track.deleted";
+            data?: components["schemas"]["Track"] & {
+                /** @description The track's ID (also `data.id`). */
+                track_id: string;
+            };
+        };
+        LiveStreamCreatedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.created";
+            data?: components["schemas"]["LiveStream"] & {
+                /** @description The live stream's ID (also `data.id`). */
+                live_stream_id: string;
+            };
+        };
+        LiveStream: {
+            id: string;
+            /** @enum {string} */
+            status: "idle" | "active" | "disabled";
+            /** @enum {string} */
+            connection: "connected" | "disconnected";
+            /** @description The secret that authorizes ingest. Returned only by create and reset-stream-key; stored hashed. */
+            stream_key?: string;
+            ingest: {
+                /** @description The exact URL to give ffmpeg as its HLS output (`-f hls -method PUT`). Only when `stream_key` is shown. */
+                hls_url: string | null;
+            };
+            /**
+             * @description `standard`: ≈6 s segments. `low`: ≈2 s segments (configure the encoder's -hls_time to match).
+             * @enum {string}
+             */
+            latency_mode: "standard" | "low";
+            reconnect_window: number;
+            max_continuous_duration: number;
+            dvr_window: number;
+            recording: {
+                /** @enum {string} */
+                mode: "automatic" | "off";
+                new_asset_settings: {
+                    [key: string]: unknown;
+                };
+            };
+            playback_ids: {
+                id: string;
+                /** @enum {string} */
+                policy: "public" | "signed";
+                urls: components["schemas"]["PlaybackUrls"];
+            }[];
+            active_asset_id: string | null;
+            recent_asset_ids: string[];
+            passthrough: string | null;
+            correlation_id: string | null;
+            connected_at: string | null;
+            created_at: string;
+            updated_at: string;
+        };
+        LiveStreamUpdatedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.updated";
+            data?: components["schemas"]["LiveStream"] & {
+                /** @description The live stream's ID (also `data.id`). */
+                live_stream_id: string;
+                /** @description The fields the change set. */
+                changed: string[];
+            };
+        };
+        LiveStreamConnectedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.connected";
+            data?: components["schemas"]["LiveStream"] & {
+                /** @description The live stream's ID (also `data.id`). */
+                live_stream_id: string;
+                /** @description The broadcast session. */
+                session_id: string;
+                /** @description True within the reconnect window. */
+                reconnect: boolean;
+            };
+        };
+        LiveStreamActiveEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.active";
+            data?: components["schemas"]["LiveStream"] & {
+                /** @description The live stream's ID (also `data.id`). */
+                live_stream_id: string;
+                /** @description The broadcast session. */
+                session_id: string;
+            };
+        };
+        LiveStreamDisconnectedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.disconnected";
+            data?: components["schemas"]["LiveStream"] & {
+                /** @description The live stream's ID (also `data.id`). */
+                live_stream_id: string;
+                /** @description The broadcast session. */
+                session_id: string;
+            };
+        };
+        LiveStreamIdleEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.idle";
+            data?: components["schemas"]["LiveStream"] & {
+                /** @description The live stream's ID (also `data.id`). */
+                live_stream_id: string;
+                /** @description The broadcast session. */
+                session_id: string;
+                /** @description Why the session ended. */
+                reason: string;
+            };
+        };
+        LiveStreamEnabledEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.enabled";
+            data?: components["schemas"]["LiveStream"] & {
+                /** @description The live stream's ID (also `data.id`). */
+                live_stream_id: string;
+            };
+        };
+        LiveStreamDisabledEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.disabled";
+            data?: components["schemas"]["LiveStream"] & {
+                /** @description The live stream's ID (also `data.id`). */
+                live_stream_id: string;
+            };
+        };
+        LiveStreamDeletedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.deleted";
+            data?: components["schemas"]["LiveStream"] & {
+                /** @description The live stream's ID (also `data.id`). */
+                live_stream_id: string;
+            };
+        };
+        LiveStreamWarningEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.warning";
+            data?: components["schemas"]["LiveStream"] & {
+                /** @description The live stream's ID (also `data.id`). */
+                live_stream_id: string;
+                message: string;
+            };
+        };
+        LiveStreamStreamKeyResetEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.stream_key_reset";
+            data?: components["schemas"]["LiveStream"] & {
+                /** @description The live stream's ID (also `data.id`). */
+                live_stream_id: string;
+            };
+        };
+        Health: {
+            ok: boolean;
+            /** @enum {string} */
+            database: "ok" | "unavailable";
+            config: {
+                /** @description KEYFRAME_ENV: one of development, staging, production */
+                env: string;
+                ok: boolean;
+                /** @description Why this deployment takes no work (development leftovers, missing secrets); empty when ok */
+                problems: string[];
+            };
+            time: string;
         };
         Problem: {
             /** @example https://keyframe.dev/errors/not_found */
@@ -1050,17 +2092,6 @@ export interface components {
             };
             passthrough?: string | null;
         };
-        PlaybackId: {
-            id: string;
-            asset_id: string | null;
-            live_stream_id: string | null;
-            /** @enum {string} */
-            policy: "public" | "signed";
-            allowed_origins: string[];
-            allow_no_referrer: boolean;
-            urls: components["schemas"]["PlaybackUrls"];
-            created_at: string;
-        };
         CreatePlaybackIdRequest: {
             /** @enum {string} */
             policy: "public" | "signed";
@@ -1073,37 +2104,6 @@ export interface components {
             data: components["schemas"]["PlaybackId"][];
             next_cursor: string | null;
         };
-        Track: {
-            id: string;
-            asset_id: string;
-            /** @enum {string} */
-            type: "text";
-            /** @enum {string} */
-            text_type: "subtitles" | "captions";
-            /** @enum {string} */
-            status: "preparing" | "ready" | "errored";
-            language_code: string;
-            name: string;
-            closed_captions: boolean;
-            default: boolean;
-            /** @enum {string} */
-            source: "url" | "inline";
-            /** @enum {string|null} */
-            format: "srt" | "webvtt" | null;
-            cue_count: number | null;
-            dropped_cues: number | null;
-            error: components["schemas"]["TrackError"];
-            correlation_id: string | null;
-            created_at: string;
-            ready_at: string | null;
-        };
-        TrackError: {
-            /** @description text_url_forbidden | text_fetch_failed | text_too_large | text_encoding_invalid | text_empty | text_format_unknown | text_timestamp_invalid | text_timing_invalid | text_cue_too_long | text_too_many_cues */
-            code: string;
-            message: string;
-            line?: number;
-            cue?: number;
-        } | null;
         CreateTrackRequest: {
             /** @enum {string} */
             type: "text";
@@ -1128,33 +2128,6 @@ export interface components {
             /** @description The SRT or WebVTT file itself, for small files (the request body is capped at 1 MiB). */
             content?: string;
             correlation_id?: string;
-        };
-        Upload: {
-            id: string;
-            /** @enum {string} */
-            status: "waiting" | "uploading" | "completed" | "expired" | "cancelled" | "errored";
-            /** @description One-time URL to PUT the file to; null once no longer usable. It is a credential: only keys with `uploads:write` (or `*`) receive it; for other keys the field is omitted. */
-            url?: string | null;
-            /** @description tus 1.0 endpoint for resumable uploads (same token, same rule as `url`: omitted for keys without `uploads:write`). */
-            tus_url?: string | null;
-            asset_id: string | null;
-            new_asset_settings: {
-                [key: string]: unknown;
-            };
-            cors_origin: string | null;
-            max_size_bytes: number | null;
-            max_duration_seconds: number | null;
-            allowed_content_types: string[] | null;
-            size: number | null;
-            bytes_received: number;
-            correlation_id: string | null;
-            error: {
-                code: string;
-                message: string;
-            } | null;
-            expires_at: string;
-            created_at: string;
-            completed_at: string | null;
         };
         CreateUploadRequest: {
             new_asset_settings?: components["schemas"]["NewAssetSettings"];
@@ -1428,19 +2401,6 @@ export interface components {
             /** @description Pass as `after` on the next poll. */
             next_after: string | null;
         };
-        Event: {
-            /** @example evt_0kzq3h1x2a00abcdefghjkmnpq */
-            id: string;
-            /** @example asset.ready */
-            type: string;
-            created_at: string;
-            environment_id: string;
-            api_version: string;
-            correlation_id: string | null;
-            data: {
-                [key: string]: unknown;
-            };
-        };
         Timeline: {
             object_id: string;
             data: components["schemas"]["TimelineEntry"][];
@@ -1510,47 +2470,6 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             created_at: string;
-        };
-        LiveStream: {
-            id: string;
-            /** @enum {string} */
-            status: "idle" | "active" | "disabled";
-            /** @enum {string} */
-            connection: "connected" | "disconnected";
-            /** @description The secret that authorizes ingest. Returned only by create and reset-stream-key; stored hashed. */
-            stream_key?: string;
-            ingest: {
-                /** @description The exact URL to give ffmpeg as its HLS output (`-f hls -method PUT`). Only when `stream_key` is shown. */
-                hls_url: string | null;
-            };
-            /**
-             * @description `standard`: ≈6 s segments. `low`: ≈2 s segments (configure the encoder's -hls_time to match).
-             * @enum {string}
-             */
-            latency_mode: "standard" | "low";
-            reconnect_window: number;
-            max_continuous_duration: number;
-            dvr_window: number;
-            recording: {
-                /** @enum {string} */
-                mode: "automatic" | "off";
-                new_asset_settings: {
-                    [key: string]: unknown;
-                };
-            };
-            playback_ids: {
-                id: string;
-                /** @enum {string} */
-                policy: "public" | "signed";
-                urls: components["schemas"]["PlaybackUrls"];
-            }[];
-            active_asset_id: string | null;
-            recent_asset_ids: string[];
-            passthrough: string | null;
-            correlation_id: string | null;
-            connected_at: string | null;
-            created_at: string;
-            updated_at: string;
         };
         CreateLiveStreamRequest: {
             /** @description Seconds an encoder may stay away and come back into the same session (default 60). */
@@ -7841,6 +8760,905 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+        };
+    };
+    "webhooks.uploadCreated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadCreatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.uploadCompleted": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadCompletedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.uploadExpired": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadExpiredEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.uploadCancelled": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadCancelledEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.uploadErrored": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadErroredEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.assetCreated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssetCreatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.assetProcessing": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssetProcessingEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.assetReady": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssetReadyEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.assetRenditionsReady": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssetRenditionsReadyEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.assetUpdated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssetUpdatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.assetErrored": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssetErroredEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.assetDeleted": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssetDeletedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.assetStaticRenditionsReady": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssetStaticRenditionsReadyEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.assetStaticRenditionsErrored": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssetStaticRenditionsErroredEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.playbackIdCreated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlaybackIdCreatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.playbackIdDeleted": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlaybackIdDeletedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.trackCreated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrackCreatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.trackReady": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrackReadyEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.trackErrored": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrackErroredEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.trackDeleted": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrackDeletedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamCreated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamCreatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamUpdated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamUpdatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamConnected": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamConnectedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamActive": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamActiveEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamDisconnected": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamDisconnectedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamIdle": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamIdleEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamEnabled": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamEnabledEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamDisabled": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamDisabledEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamDeleted": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamDeletedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamWarning": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamWarningEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamStreamKeyReset": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamStreamKeyResetEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -2,55 +2,63 @@ import { schema } from "../../db/client";
 import { newId } from "../../lib/ids";
 import type { Verb } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
+import { rowWithDefaults, withResource } from "../events/snapshot";
+import { serializePlaybackId } from "../playback-ids/verbs";
 import { getAssetView } from "./load";
 import type { CreateAssetInput } from "./schemas";
+import { serializeAsset } from "./serialize";
 
 export async function createAsset({ ctx, input }: Verb<CreateAssetInput>) {
   const assetId = newId("asset");
-  const statements: Statement[] = [
-    ctx.db.insert(schema.assets).values({
-      id: assetId,
-      environmentId: ctx.caller.environmentId,
-      status: "waiting",
-      title: input.title ?? null,
-      description: input.description ?? null,
-      tags: input.tags ?? [],
-      externalId: input.external_id ?? null,
-      metadata: input.metadata ?? {},
-      passthrough: input.passthrough ?? null,
-      correlationId: input.correlation_id ?? null,
-      playbackPolicy: input.playback_policy ?? null,
-      maxResolution: input.max_resolution ?? "1080p",
-      mp4Support: input.mp4_support ?? "none",
-      staticRenditions: input.mp4_support === "standard" ? { status: "preparing", files: [] } : null,
-      inputUrl: input.input?.url ?? null,
-    }),
-  ];
+  const asset = rowWithDefaults(schema.assets, {
+    id: assetId,
+    environmentId: ctx.caller.environmentId,
+    status: "waiting",
+    title: input.title ?? null,
+    description: input.description ?? null,
+    tags: input.tags ?? [],
+    externalId: input.external_id ?? null,
+    metadata: input.metadata ?? {},
+    passthrough: input.passthrough ?? null,
+    correlationId: input.correlation_id ?? null,
+    playbackPolicy: input.playback_policy ?? null,
+    maxResolution: input.max_resolution ?? "1080p",
+    mp4Support: input.mp4_support ?? "none",
+    staticRenditions: input.mp4_support === "standard" ? { status: "preparing", files: [] } : null,
+    inputUrl: input.input?.url ?? null,
+  });
+  const playback = input.playback_policy
+    ? rowWithDefaults(schema.playbackIds, {
+        id: newId("playbackId"),
+        environmentId: ctx.caller.environmentId,
+        assetId,
+        policy: input.playback_policy,
+      })
+    : null;
+  const statements: Statement[] = [ctx.db.insert(schema.assets).values(asset)];
   const events: EventInput[] = [
     {
       type: "asset.created",
       subjectId: assetId,
       assetId,
       correlationId: input.correlation_id,
-      data: { asset_id: assetId, status: "waiting", passthrough: input.passthrough ?? null },
+      data: withResource(
+        { asset_id: assetId, status: "waiting", passthrough: input.passthrough ?? null },
+        serializeAsset(ctx.env, asset, playback ? [playback] : []),
+      ),
     },
   ];
-  if (input.playback_policy) {
-    const playbackId = newId("playbackId");
-    statements.push(
-      ctx.db.insert(schema.playbackIds).values({
-        id: playbackId,
-        environmentId: ctx.caller.environmentId,
-        assetId,
-        policy: input.playback_policy,
-      }),
-    );
+  if (playback) {
+    statements.push(ctx.db.insert(schema.playbackIds).values(playback));
     events.push({
       type: "playback_id.created",
-      subjectId: playbackId,
+      subjectId: playback.id,
       assetId,
       correlationId: input.correlation_id,
-      data: { playback_id: playbackId, asset_id: assetId, policy: input.playback_policy },
+      data: withResource(
+        { playback_id: playback.id, asset_id: assetId, policy: playback.policy },
+        serializePlaybackId(ctx.env, playback),
+      ),
     });
   }
   await commit(ctx, statements, events, [{ action: "asset.create", resourceType: "asset", resourceId: assetId }]);

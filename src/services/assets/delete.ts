@@ -4,13 +4,15 @@ import { nowIso } from "../../lib/time";
 import type { Verb } from "../context";
 import { commit } from "../events/record";
 import { assetMediaPrefixes, recordDeletions, runPendingDeletions } from "../media/pending-deletions";
-import { loadAssetRow } from "./load";
+import { assetEventData, loadAssetRow } from "./load";
 
 /** Soft-deletes the asset and its playback IDs in one write, and records (then starts) its media's deletion. */
 export async function deleteAsset({ ctx, input }: Verb<{ assetId: string }>) {
   const row = await loadAssetRow(ctx, input.assetId);
   const at = nowIso();
   const owner = { type: "asset", id: row.id } as const;
+  // The last state: the asset as GET showed it just before the delete.
+  const data = await assetEventData(ctx, row, {}, { asset_id: row.id });
   await commit(
     ctx,
     [
@@ -37,7 +39,7 @@ export async function deleteAsset({ ctx, input }: Verb<{ assetId: string }>) {
         subjectId: row.id,
         assetId: row.id,
         correlationId: row.correlationId,
-        data: { asset_id: row.id },
+        data,
       },
     ],
     [{ action: "asset.delete", resourceType: "asset", resourceId: row.id }],

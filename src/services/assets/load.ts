@@ -3,8 +3,11 @@ import { and, asc, eq, inArray, isNull, ne } from "drizzle-orm";
 import { schema } from "../../db/client";
 import { NotFoundError } from "../../lib/errors";
 import type { ServiceContext } from "../context";
+import { withResource } from "../events/snapshot";
 import { tracksFor } from "../tracks/list";
 import { serializeAsset } from "./serialize";
+
+type AssetRow = typeof schema.assets.$inferSelect;
 
 export async function loadAssetRow(ctx: ServiceContext, assetId: string) {
   const row = await ctx.db.query.assets.findFirst({
@@ -34,8 +37,25 @@ export async function playbackIdsFor(ctx: ServiceContext, assetIds: string[]) {
   return map;
 }
 
-export async function getAssetView(ctx: ServiceContext, assetId: string) {
-  const row = await loadAssetRow(ctx, assetId);
+/** The asset as `GET` shows it, for a row already in hand (the view's own read, or an event's snapshot). */
+export async function assetView(ctx: ServiceContext, row: AssetRow) {
   const [pbs, tracks] = await Promise.all([playbackIdsFor(ctx, [row.id]), tracksFor(ctx, [row.id])]);
   return serializeAsset(ctx.env, row, pbs.get(row.id) ?? [], tracks.get(row.id) ?? []);
+}
+
+export async function getAssetView(ctx: ServiceContext, assetId: string) {
+  return assetView(ctx, await loadAssetRow(ctx, assetId));
+}
+
+/**
+ * `data` of an `asset.*` event: the asset as `GET` will show it once `set` (the change being committed)
+ * is applied to `row`, over the event's ids (services/events/snapshot.ts).
+ */
+export async function assetEventData(
+  ctx: ServiceContext,
+  row: AssetRow,
+  set: Partial<AssetRow>,
+  ids: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  return withResource(ids, await assetView(ctx, { ...row, ...set }));
 }

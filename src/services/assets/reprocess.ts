@@ -17,7 +17,7 @@ import type { MaxResolution } from "../../lib/transcoder-protocol";
 import type { Verb } from "../context";
 import { commit } from "../events/record";
 import { enqueueJob, newJobStatement } from "../jobs/create";
-import { getAssetView, loadAssetRow } from "./load";
+import { assetEventData, getAssetView, loadAssetRow } from "./load";
 
 const NOT_REPROCESSABLE = "asset is no longer errored or has a live job";
 
@@ -51,6 +51,20 @@ export async function reprocessAsset({ ctx, input }: Verb<{ assetId: string }>) 
   const a = schema.assets;
   const j = schema.jobs;
   const live = sql`SELECT 1 FROM ${j} WHERE ${j.assetId} = ${row.id} AND ${j.status} IN ('queued', 'running')`;
+  const set = {
+    status: "queued" as const,
+    error: null,
+    progress: null,
+    staticRenditions:
+      row.mp4Support === "standard" ? { status: "preparing" as const, files: [] } : row.staticRenditions,
+    updatedAt: at,
+  };
+  const data = await assetEventData(ctx, row, set, {
+    asset_id: row.id,
+    changed: ["status"],
+    status: "queued",
+    reprocess: { job_id: jobId },
+  });
   try {
     await commit(
       ctx,
@@ -65,13 +79,7 @@ export async function reprocessAsset({ ctx, input }: Verb<{ assetId: string }>) 
           .where(eq(a.id, row.id)),
         ctx.db
           .update(a)
-          .set({
-            status: "queued",
-            error: null,
-            progress: null,
-            staticRenditions: row.mp4Support === "standard" ? { status: "preparing", files: [] } : row.staticRenditions,
-            updatedAt: at,
-          })
+          .set(set)
           .where(and(eq(a.id, row.id), eq(a.status, "errored"))),
         jobInsert,
       ],
@@ -81,7 +89,7 @@ export async function reprocessAsset({ ctx, input }: Verb<{ assetId: string }>) 
           subjectId: row.id,
           assetId: row.id,
           correlationId: row.correlationId,
-          data: { asset_id: row.id, changed: ["status"], status: "queued", reprocess: { job_id: jobId } },
+          data,
         },
       ],
       [{ action: "asset.reprocess", resourceType: "asset", resourceId: row.id, details: { job_id: jobId } }],

@@ -3,7 +3,7 @@ import { schema } from "../../db/client";
 import { nowIso } from "../../lib/time";
 import type { Verb } from "../context";
 import { commit } from "../events/record";
-import { getAssetView, loadAssetRow } from "./load";
+import { assetEventData, getAssetView, loadAssetRow } from "./load";
 import type { UpdateAssetInput } from "./schemas";
 
 export async function updateAsset({ ctx, input }: Verb<{ assetId: string; patch: UpdateAssetInput }>) {
@@ -16,6 +16,10 @@ export async function updateAsset({ ctx, input }: Verb<{ assetId: string; patch:
   if (p.external_id !== undefined) set.externalId = p.external_id;
   if (p.metadata !== undefined) set.metadata = p.metadata;
   if (p.passthrough !== undefined) set.passthrough = p.passthrough;
+  const data = await assetEventData(ctx, row, set as Partial<typeof row>, {
+    asset_id: row.id,
+    changed: Object.keys(p),
+  });
   await commit(
     ctx,
     [
@@ -30,7 +34,7 @@ export async function updateAsset({ ctx, input }: Verb<{ assetId: string; patch:
         subjectId: row.id,
         assetId: row.id,
         correlationId: row.correlationId,
-        data: { asset_id: row.id, changed: Object.keys(p) },
+        data,
       },
     ],
     [{ action: "asset.update", resourceType: "asset", resourceId: row.id, details: { fields: Object.keys(p) } }],

@@ -16,7 +16,12 @@ export const EventSchema = z
     environment_id: z.string(),
     api_version: z.string(),
     correlation_id: z.string().nullable(),
-    data: z.record(z.string(), z.unknown()),
+    data: z.record(z.string(), z.unknown()).openapi({
+      description:
+        "The object the event is about, exactly as its `GET` returns it in the state the event announces (the last " +
+        "state for `*.deleted`), plus the ids the type names (`asset_id`, `upload_id`, `job_id`, …). Per type: the " +
+        "document's `webhooks`. Never holds credentials (upload URLs, stream keys, secrets).",
+    }),
   })
   .openapi("Event");
 export type EventEnvelope = z.infer<typeof EventSchema>;

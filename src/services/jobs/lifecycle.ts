@@ -9,6 +9,7 @@ import { schema } from "../../db/client";
 import { log } from "../../lib/log";
 import { nowIso } from "../../lib/time";
 import type { AssetErrorCode } from "../../lib/transcoder-protocol";
+import { assetEventData } from "../assets/load";
 import type { ServiceContext } from "../context";
 import { enqueueJob } from "./create";
 import { commitOnce } from "./system";
@@ -29,6 +30,21 @@ export async function findJob(ctx: Pick<ServiceContext, "db">, jobId: string): P
 
 export async function findAsset(ctx: Pick<ServiceContext, "db">, assetId: string): Promise<AssetRow | undefined> {
   return ctx.db.query.assets.findFirst({ where: eq(a.id, assetId) });
+}
+
+/**
+ * `data` of a pipeline `asset.*` event: the asset as GET will show it once `set` lands on the row read
+ * now. The event is inserted only if its guard sees that state after the batch; a row already gone
+ * leaves the ids (its event's guard fails: it is never written).
+ */
+export async function pipelineAssetData(
+  ctx: ServiceContext,
+  assetId: string,
+  set: Partial<AssetRow>,
+  ids: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const row = await findAsset(ctx, assetId);
+  return row ? assetEventData(ctx, row, set, ids) : ids;
 }
 
 /**
@@ -53,12 +69,18 @@ export async function claimAttempt(ctx: ServiceContext, job: JobRow): Promise<nu
     .where(and(eq(j.id, job.id), eq(j.status, "queued"), eq(j.attempt, job.attempt)))
     .returning({ id: j.id });
   if (claimed.length === 0) return null;
+  const processing = { status: "processing" as const, progress: { stage: "starting", percent: 0 }, updatedAt: at };
+  const data = await pipelineAssetData(ctx, job.assetId, processing, {
+    asset_id: job.assetId,
+    job_id: job.id,
+    status: "processing",
+  });
   await commitOnce(
     ctx,
     [
       ctx.db
         .update(a)
-        .set({ status: "processing", progress: { stage: "starting", percent: 0 }, updatedAt: at })
+        .set(processing)
         .where(and(eq(a.id, job.assetId), inArray(a.status, ["queued", "processing"]))),
     ],
     [
@@ -68,7 +90,7 @@ export async function claimAttempt(ctx: ServiceContext, job: JobRow): Promise<nu
           subjectId: job.assetId,
           assetId: job.assetId,
           correlationId: job.correlationId,
-          data: { asset_id: job.assetId, job_id: job.id, status: "processing" },
+          data,
         },
         perJob: job.id,
         guard: sql`EXISTS (SELECT 1 FROM assets WHERE id = ${job.assetId} AND status = 'processing')`,
@@ -120,6 +142,13 @@ export async function requeueAttempt(
  */
 export async function failJob(ctx: ServiceContext, job: JobRow, error: JobError, attempt?: number): Promise<void> {
   const at = nowIso();
+  const errored = { status: "errored" as const, error, progress: null, updatedAt: at };
+  const data = await pipelineAssetData(ctx, job.assetId, errored, {
+    asset_id: job.assetId,
+    job_id: job.id,
+    status: "errored",
+    error,
+  });
   await commitOnce(
     ctx,
     [
@@ -135,7 +164,7 @@ export async function failJob(ctx: ServiceContext, job: JobRow, error: JobError,
         ),
       ctx.db
         .update(a)
-        .set({ status: "errored", error, progress: null, updatedAt: at })
+        .set(errored)
         .where(
           and(
             eq(a.id, job.assetId),
@@ -156,7 +185,7 @@ export async function failJob(ctx: ServiceContext, job: JobRow, error: JobError,
           ),
         ),
     ],
-    [erroredEvent(job.assetId, job.correlationId, error, job.id)],
+    [erroredEvent(job.assetId, job.correlationId, data)],
   );
   log.warn("job_failed", { job_id: job.id, asset_id: job.assetId, code: error.code, message: error.message });
 }
@@ -164,27 +193,34 @@ export async function failJob(ctx: ServiceContext, job: JobRow, error: JobError,
 /** Errors an asset that never got a job (URL ingest refused or unreachable). */
 export async function errorAssetWithoutJob(ctx: ServiceContext, asset: AssetRow, error: JobError): Promise<void> {
   const at = nowIso();
+  const errored = { status: "errored" as const, error, progress: null, updatedAt: at };
+  const data = await assetEventData(ctx, asset, errored, {
+    asset_id: asset.id,
+    job_id: null,
+    status: "errored",
+    error,
+  });
   await commitOnce(
     ctx,
     [
       ctx.db
         .update(a)
-        .set({ status: "errored", error, progress: null, updatedAt: at })
+        .set(errored)
         .where(and(eq(a.id, asset.id), inArray(a.status, ["waiting", "queued"]))),
     ],
-    [erroredEvent(asset.id, asset.correlationId, error, null)],
+    [erroredEvent(asset.id, asset.correlationId, data)],
   );
   log.warn("asset_errored", { asset_id: asset.id, code: error.code, message: error.message });
 }
 
-function erroredEvent(assetId: string, correlationId: string | null, error: JobError, jobId: string | null) {
+function erroredEvent(assetId: string, correlationId: string | null, data: Record<string, unknown>) {
   return {
     event: {
       type: "asset.errored" as const,
       subjectId: assetId,
       assetId,
       correlationId,
-      data: { asset_id: assetId, job_id: jobId, status: "errored", error },
+      data,
     },
     guard: sql`EXISTS (SELECT 1 FROM assets WHERE id = ${assetId} AND status = 'errored')`,
   };

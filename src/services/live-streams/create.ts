@@ -2,7 +2,9 @@ import { schema } from "../../db/client";
 import { newId, randomToken, sha256Hex } from "../../lib/ids";
 import type { Verb } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
-import { getLiveStreamView, liveEventData } from "./load";
+import { rowWithDefaults, withResource } from "../events/snapshot";
+import { serializePlaybackId } from "../playback-ids/verbs";
+import { getLiveStreamView, liveStreamEventData } from "./load";
 import type { CreateLiveStreamInput } from "./schemas";
 
 /** Stream keys are 32 random bytes (base64url): a guessable key would let anyone broadcast. */
@@ -13,7 +15,7 @@ export function newStreamKey(): string {
 export async function createLiveStream({ ctx, input }: Verb<CreateLiveStreamInput>) {
   const id = newId("liveStream");
   const streamKey = newStreamKey();
-  const row = {
+  const row = rowWithDefaults(schema.liveStreams, {
     id,
     environmentId: ctx.caller.environmentId,
     status: "idle" as const,
@@ -28,31 +30,34 @@ export async function createLiveStream({ ctx, input }: Verb<CreateLiveStreamInpu
     },
     passthrough: input.passthrough ?? null,
     correlationId: input.correlation_id ?? null,
-  };
+  });
+  const playback = input.playback_policy
+    ? rowWithDefaults(schema.playbackIds, {
+        id: newId("playbackId"),
+        environmentId: ctx.caller.environmentId,
+        liveStreamId: id,
+        policy: input.playback_policy,
+      })
+    : null;
   const statements: Statement[] = [ctx.db.insert(schema.liveStreams).values(row)];
   const events: EventInput[] = [
     {
       type: "live_stream.created",
       subjectId: id,
       correlationId: row.correlationId,
-      data: liveEventData(row, { status: "idle" }),
+      data: await liveStreamEventData(ctx, row, { status: "idle" }, playback ? [playback] : []),
     },
   ];
-  if (input.playback_policy) {
-    const playbackId = newId("playbackId");
-    statements.push(
-      ctx.db.insert(schema.playbackIds).values({
-        id: playbackId,
-        environmentId: ctx.caller.environmentId,
-        liveStreamId: id,
-        policy: input.playback_policy,
-      }),
-    );
+  if (playback) {
+    statements.push(ctx.db.insert(schema.playbackIds).values(playback));
     events.push({
       type: "playback_id.created",
-      subjectId: playbackId,
+      subjectId: playback.id,
       correlationId: row.correlationId,
-      data: { playback_id: playbackId, live_stream_id: id, policy: input.playback_policy },
+      data: withResource(
+        { playback_id: playback.id, live_stream_id: id, policy: playback.policy },
+        serializePlaybackId(ctx.env, playback),
+      ),
     });
   }
   await commit(ctx, statements, events, [

@@ -5,6 +5,7 @@ import { NotFoundError } from "../../lib/errors";
 import { playbackUrls } from "../../lib/playback-urls";
 import type { LiveStream } from "../../live/live-stream";
 import type { ServiceContext } from "../context";
+import { withResource } from "../events/snapshot";
 import type { LiveStreamView } from "./schemas";
 
 export type LiveStreamRow = typeof schema.liveStreams.$inferSelect;
@@ -81,7 +82,22 @@ export async function getLiveStreamView(ctx: ServiceContext, id: string, streamK
   return serializeLiveStream(ctx.env, row, pbs.get(row.id) ?? [], streamKey);
 }
 
-/** Event payload for `live_stream.*`: enough to act on without a follow-up GET. */
+/** The ids a `live_stream.*` event carried before it carried the stream (kept for compatibility). */
 export function liveEventData(row: Pick<LiveStreamRow, "id" | "passthrough">, extra: Record<string, unknown> = {}) {
   return { live_stream_id: row.id, passthrough: row.passthrough ?? null, ...extra };
+}
+
+/**
+ * `data` of a `live_stream.*` event: the stream as GET shows it in the state `row` holds (never with its
+ * stream key or ingest URL: GET shows neither), over the event's ids. `playbackIds` when they change in
+ * the same batch (a new stream's); otherwise the stream's current ones are read.
+ */
+export async function liveStreamEventData(
+  ctx: ServiceContext,
+  row: LiveStreamRow,
+  extra: Record<string, unknown> = {},
+  playbackIds?: { id: string; policy: "public" | "signed" }[],
+): Promise<Record<string, unknown>> {
+  const pbs = playbackIds ?? (await livePlaybackIds(ctx, [row.id])).get(row.id) ?? [];
+  return withResource(liveEventData(row, extra), serializeLiveStream(ctx.env, row, pbs));
 }

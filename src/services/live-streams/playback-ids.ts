@@ -6,6 +6,7 @@ import { newId } from "../../lib/ids";
 import { nowIso } from "../../lib/time";
 import type { ServiceContext, Verb } from "../context";
 import { commit } from "../events/record";
+import { rowWithDefaults, withResource } from "../events/snapshot";
 import type { CreatePlaybackIdInput } from "../playback-ids/schemas";
 import { serializePlaybackId } from "../playback-ids/verbs";
 import { loadLiveStreamRow } from "./load";
@@ -27,24 +28,26 @@ async function loadRow(ctx: ServiceContext, streamId: string, playbackId: string
 export async function createLivePlaybackId({ ctx, input }: Verb<{ id: string; body: CreatePlaybackIdInput }>) {
   const stream = await loadLiveStreamRow(ctx, input.id);
   const id = newId("playbackId");
+  const row = rowWithDefaults(schema.playbackIds, {
+    id,
+    environmentId: ctx.caller.environmentId,
+    liveStreamId: stream.id,
+    policy: input.body.policy,
+    allowedOrigins: (input.body.allowed_origins ?? []).map((o) => o.toLowerCase()),
+    allowNoReferrer: input.body.allow_no_referrer ?? true,
+  });
   await commit(
     ctx,
-    [
-      ctx.db.insert(schema.playbackIds).values({
-        id,
-        environmentId: ctx.caller.environmentId,
-        liveStreamId: stream.id,
-        policy: input.body.policy,
-        allowedOrigins: (input.body.allowed_origins ?? []).map((o) => o.toLowerCase()),
-        allowNoReferrer: input.body.allow_no_referrer ?? true,
-      }),
-    ],
+    [ctx.db.insert(schema.playbackIds).values(row)],
     [
       {
         type: "playback_id.created",
         subjectId: id,
         correlationId: stream.correlationId,
-        data: { playback_id: id, live_stream_id: stream.id, policy: input.body.policy },
+        data: withResource(
+          { playback_id: id, live_stream_id: stream.id, policy: input.body.policy },
+          serializePlaybackId(ctx.env, row),
+        ),
       },
     ],
     [{ action: "playback_id.create", resourceType: "playback_id", resourceId: id }],
@@ -79,7 +82,8 @@ export async function deleteLivePlaybackId({ ctx, input }: Verb<{ id: string; pl
         type: "playback_id.deleted",
         subjectId: row.id,
         correlationId: stream.correlationId,
-        data: { playback_id: row.id, live_stream_id: stream.id },
+        // The last state: the playback ID as GET showed it just before the delete.
+        data: withResource({ playback_id: row.id, live_stream_id: stream.id }, serializePlaybackId(ctx.env, row)),
       },
     ],
     [{ action: "playback_id.delete", resourceType: "playback_id", resourceId: row.id }],

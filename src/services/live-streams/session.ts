@@ -8,10 +8,14 @@ import { and, eq, sql } from "drizzle-orm";
 import { schema } from "../../db/client";
 import { newId } from "../../lib/ids";
 import { nowIso } from "../../lib/time";
+import { assetEventData } from "../assets/load";
+import { serializeAsset } from "../assets/serialize";
 import type { ServiceContext } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
+import { rowWithDefaults, withResource } from "../events/snapshot";
 import { systemContext } from "../jobs/system";
-import { type LiveStreamRow, liveEventData } from "./load";
+import { serializePlaybackId } from "../playback-ids/verbs";
+import { type LiveStreamRow, liveStreamEventData } from "./load";
 
 export type IngestConfig = LiveStreamRow;
 
@@ -31,16 +35,48 @@ export async function findStreamByKeyHash(env: Env, keyHash: string): Promise<{ 
   return row && row.deletedAt === null ? { id: row.id } : null;
 }
 
-function streamUpdate(ctx: ServiceContext, cfg: IngestConfig, set: Partial<typeof schema.liveStreams.$inferInsert>) {
+type StreamSet = Partial<Omit<LiveStreamRow, "status">>;
+
+/**
+ * A milestone's update of the stream row, and the row as it will read after it (for the events' `data`):
+ * read from D1 now (the DO's copy of the settings may be older) with `set` applied. `to` moves the status
+ * unless the stream is disabled, which it stays (decided in SQL, mirrored here).
+ */
+async function streamChange(ctx: ServiceContext, cfg: IngestConfig, set: StreamSet, to?: "active" | "idle") {
   const t = schema.liveStreams;
-  return ctx.db
+  const changed = { ...set, updatedAt: nowIso() };
+  const statement = ctx.db
     .update(t)
-    .set({ ...set, updatedAt: nowIso() })
+    .set(
+      to
+        ? {
+            ...changed,
+            status: sql`CASE WHEN status = 'disabled' THEN 'disabled' ELSE ${to} END` as unknown as typeof to,
+          }
+        : changed,
+    )
     .where(and(eq(t.id, cfg.id), eq(t.environmentId, cfg.environmentId)));
+  const current = (await ctx.db.query.liveStreams.findFirst({ where: eq(t.id, cfg.id) })) ?? cfg;
+  const after: LiveStreamRow = {
+    ...current,
+    ...changed,
+    ...(to ? { status: current.status === "disabled" ? "disabled" : to } : {}),
+  };
+  return { statement, after };
 }
 
-function liveEvent(cfg: IngestConfig, type: EventInput["type"], extra: Record<string, unknown> = {}): EventInput {
-  return { type, subjectId: cfg.id, correlationId: cfg.correlationId, data: liveEventData(cfg, extra) };
+async function liveEvent(
+  ctx: ServiceContext,
+  row: LiveStreamRow,
+  type: EventInput["type"],
+  extra: Record<string, unknown> = {},
+): Promise<EventInput> {
+  return {
+    type,
+    subjectId: row.id,
+    correlationId: row.correlationId,
+    data: await liveStreamEventData(ctx, row, extra),
+  };
 }
 
 type Wait = (p: Promise<unknown>) => void;
@@ -63,57 +99,65 @@ export async function startSession(
   if (session.recording) {
     assetId = newId("asset");
     const s = cfg.recording.new_asset_settings as Record<string, unknown>;
-    statements.push(
-      ctx.db.insert(schema.assets).values({
-        id: assetId,
-        environmentId: cfg.environmentId,
-        status: "processing",
-        title: (s.title as string | undefined) ?? null,
-        description: (s.description as string | undefined) ?? null,
-        tags: (s.tags as string[] | undefined) ?? [],
-        externalId: (s.external_id as string | undefined) ?? null,
-        metadata: (s.metadata as Record<string, string> | undefined) ?? {},
-        passthrough: (s.passthrough as string | undefined) ?? null,
-        correlationId: cfg.correlationId,
-        playbackPolicy: (s.playback_policy as "public" | "signed" | undefined) ?? null,
-        source: { type: "live", live_stream_id: cfg.id, session_id: session.id },
-        progress: { stage: "live", percent: 0 },
-      }),
-    );
+    const asset = rowWithDefaults(schema.assets, {
+      id: assetId,
+      environmentId: cfg.environmentId,
+      status: "processing",
+      title: (s.title as string | undefined) ?? null,
+      description: (s.description as string | undefined) ?? null,
+      tags: (s.tags as string[] | undefined) ?? [],
+      externalId: (s.external_id as string | undefined) ?? null,
+      metadata: (s.metadata as Record<string, string> | undefined) ?? {},
+      passthrough: (s.passthrough as string | undefined) ?? null,
+      correlationId: cfg.correlationId,
+      playbackPolicy: (s.playback_policy as "public" | "signed" | undefined) ?? null,
+      source: { type: "live", live_stream_id: cfg.id, session_id: session.id },
+      progress: { stage: "live", percent: 0 },
+    });
+    const playback =
+      s.playback_policy === "public" || s.playback_policy === "signed"
+        ? rowWithDefaults(schema.playbackIds, {
+            id: newId("playbackId"),
+            environmentId: cfg.environmentId,
+            assetId,
+            policy: s.playback_policy,
+          })
+        : null;
+    statements.push(ctx.db.insert(schema.assets).values(asset));
     events.push({
       type: "asset.created",
       subjectId: assetId,
       assetId,
       correlationId: cfg.correlationId,
-      data: { asset_id: assetId, status: "processing", live_stream_id: cfg.id, passthrough: s.passthrough ?? null },
+      data: withResource(
+        { asset_id: assetId, status: "processing", live_stream_id: cfg.id, passthrough: s.passthrough ?? null },
+        serializeAsset(ctx.env, asset, playback ? [playback] : []),
+      ),
     });
-    if (s.playback_policy === "public" || s.playback_policy === "signed") {
-      const playbackId = newId("playbackId");
-      statements.push(
-        ctx.db
-          .insert(schema.playbackIds)
-          .values({ id: playbackId, environmentId: cfg.environmentId, assetId, policy: s.playback_policy }),
-      );
+    if (playback) {
+      statements.push(ctx.db.insert(schema.playbackIds).values(playback));
       events.push({
         type: "playback_id.created",
-        subjectId: playbackId,
+        subjectId: playback.id,
         assetId,
         correlationId: cfg.correlationId,
-        data: { playback_id: playbackId, asset_id: assetId, live_stream_id: cfg.id, policy: s.playback_policy },
+        data: withResource(
+          { playback_id: playback.id, asset_id: assetId, live_stream_id: cfg.id, policy: playback.policy },
+          serializePlaybackId(ctx.env, playback),
+        ),
       });
     }
   }
-  statements.push(
-    streamUpdate(ctx, cfg, {
-      status: sql`CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'active' END` as unknown as "active",
-      connection: "connected",
-      connectedAt: at,
-      activeAssetId: assetId,
-    }),
+  const stream = await streamChange(
+    ctx,
+    cfg,
+    { connection: "connected", connectedAt: at, activeAssetId: assetId },
+    "active",
   );
+  statements.push(stream.statement);
   events.unshift(
-    liveEvent(cfg, "live_stream.connected", { session_id: session.id, reconnect: false }),
-    liveEvent(cfg, "live_stream.active", { session_id: session.id, active_asset_id: assetId }),
+    await liveEvent(ctx, stream.after, "live_stream.connected", { session_id: session.id, reconnect: false }),
+    await liveEvent(ctx, stream.after, "live_stream.active", { session_id: session.id, active_asset_id: assetId }),
   );
   await commit(ctx, statements, events);
   return assetId;
@@ -121,25 +165,28 @@ export async function startSession(
 
 export async function markReconnected(env: Env, waitUntil: Wait, cfg: IngestConfig, sessionId: string) {
   const ctx = systemContext(env, cfg.environmentId, waitUntil);
+  const stream = await streamChange(ctx, cfg, { connection: "connected", connectedAt: nowIso() });
   await commit(
     ctx,
-    [streamUpdate(ctx, cfg, { connection: "connected", connectedAt: nowIso() })],
-    [liveEvent(cfg, "live_stream.connected", { session_id: sessionId, reconnect: true })],
+    [stream.statement],
+    [await liveEvent(ctx, stream.after, "live_stream.connected", { session_id: sessionId, reconnect: true })],
   );
 }
 
 export async function markDisconnected(env: Env, waitUntil: Wait, cfg: IngestConfig, sessionId: string) {
   const ctx = systemContext(env, cfg.environmentId, waitUntil);
+  const stream = await streamChange(ctx, cfg, { connection: "disconnected" });
   await commit(
     ctx,
-    [streamUpdate(ctx, cfg, { connection: "disconnected" })],
-    [liveEvent(cfg, "live_stream.disconnected", { session_id: sessionId })],
+    [stream.statement],
+    [await liveEvent(ctx, stream.after, "live_stream.disconnected", { session_id: sessionId })],
   );
 }
 
 export async function warnLiveStream(env: Env, waitUntil: Wait, cfg: IngestConfig, message: string) {
   const ctx = systemContext(env, cfg.environmentId, waitUntil);
-  await commit(ctx, [], [liveEvent(cfg, "live_stream.warning", { message })]);
+  const current = (await ctx.db.query.liveStreams.findFirst({ where: eq(schema.liveStreams.id, cfg.id) })) ?? cfg;
+  await commit(ctx, [], [await liveEvent(ctx, current, "live_stream.warning", { message })]);
 }
 
 /**
@@ -164,57 +211,67 @@ export async function endSession(
   const at = nowIso();
   const statements: Statement[] = [];
   const events: EventInput[] = [];
-  if (input.wasConnected) events.push(liveEvent(cfg, "live_stream.disconnected", { session_id: input.sessionId }));
   const recent = input.assetId
     ? [input.assetId, ...(cfg.recentAssetIds ?? []).filter((x) => x !== input.assetId)].slice(0, 10)
     : (cfg.recentAssetIds ?? []);
-  statements.push(
-    streamUpdate(ctx, cfg, {
-      status: sql`CASE WHEN status = 'disabled' THEN 'disabled' ELSE 'idle' END` as unknown as "idle",
-      connection: "disconnected",
-      activeAssetId: null,
-      recentAssetIds: recent,
-    }),
+  const stream = await streamChange(
+    ctx,
+    cfg,
+    { connection: "disconnected", activeAssetId: null, recentAssetIds: recent },
+    "idle",
   );
-  events.push(liveEvent(cfg, "live_stream.idle", { session_id: input.sessionId, reason: input.reason }));
+  statements.push(stream.statement);
+  if (input.wasConnected) {
+    events.push(await liveEvent(ctx, stream.after, "live_stream.disconnected", { session_id: input.sessionId }));
+  }
+  events.push(
+    await liveEvent(ctx, stream.after, "live_stream.idle", { session_id: input.sessionId, reason: input.reason }),
+  );
   const recording = input.assetId
-    ? await ctx.db.query.assets.findFirst({ columns: { status: true }, where: eq(schema.assets.id, input.assetId) })
+    ? await ctx.db.query.assets.findFirst({ where: eq(schema.assets.id, input.assetId) })
     : undefined;
   // A recording deleted while the session ran stays deleted: no `ready`, no event.
   if (input.assetId && recording?.status === "processing") {
     const a = schema.assets;
     const guard = and(eq(a.id, input.assetId), eq(a.status, "processing"));
     if (input.durationMs !== null) {
-      statements.push(
-        ctx.db
-          .update(a)
-          .set({
-            status: "ready",
-            currentRunId: input.sessionId,
-            duration: input.durationMs,
-            renditionsStatus: "complete",
-            progress: null,
-            readyAt: at,
-            updatedAt: at,
-          })
-          .where(guard),
-      );
+      const ready = {
+        status: "ready" as const,
+        currentRunId: input.sessionId,
+        duration: input.durationMs,
+        renditionsStatus: "complete" as const,
+        progress: null,
+        readyAt: at,
+        updatedAt: at,
+      };
+      statements.push(ctx.db.update(a).set(ready).where(guard));
       events.push({
         type: "asset.ready",
         subjectId: input.assetId,
         assetId: input.assetId,
         correlationId: cfg.correlationId,
-        data: { asset_id: input.assetId, status: "ready", live_stream_id: cfg.id, duration: input.durationMs / 1000 },
+        data: await assetEventData(ctx, recording, ready, {
+          asset_id: input.assetId,
+          status: "ready",
+          live_stream_id: cfg.id,
+          duration: input.durationMs / 1000,
+        }),
       });
     } else {
       const error = { code: "input_no_media", message: "The broadcast ended before any segment was complete." };
-      statements.push(ctx.db.update(a).set({ status: "errored", error, progress: null, updatedAt: at }).where(guard));
+      const errored = { status: "errored" as const, error, progress: null, updatedAt: at };
+      statements.push(ctx.db.update(a).set(errored).where(guard));
       events.push({
         type: "asset.errored",
         subjectId: input.assetId,
         assetId: input.assetId,
         correlationId: cfg.correlationId,
-        data: { asset_id: input.assetId, status: "errored", live_stream_id: cfg.id, error },
+        data: await assetEventData(ctx, recording, errored, {
+          asset_id: input.assetId,
+          status: "errored",
+          live_stream_id: cfg.id,
+          error,
+        }),
       });
     }
   }

@@ -12,7 +12,7 @@ import type { ServiceContext, Verb } from "../context";
 import type { EventType, Statement } from "../events/record";
 import { commit } from "../events/record";
 import { newStreamKey } from "./create";
-import { getLiveStreamView, type LiveStreamRow, liveEventData, liveStub, loadLiveStreamRow } from "./load";
+import { getLiveStreamView, type LiveStreamRow, liveStreamEventData, liveStub, loadLiveStreamRow } from "./load";
 import type { UpdateLiveStreamInput } from "./schemas";
 
 async function change(
@@ -21,19 +21,22 @@ async function change(
   set: Partial<typeof schema.liveStreams.$inferInsert>,
   type: EventType,
   action: string,
-  extra: { statements?: Statement[]; data?: Record<string, unknown> } = {},
+  extra: { statements?: Statement[]; data?: Record<string, unknown>; lastState?: boolean } = {},
 ) {
   const t = schema.liveStreams;
+  const changed = { ...set, updatedAt: nowIso() };
+  // A delete announces the last state (the stream as GET showed it just before); any other change the new one.
+  const data = await liveStreamEventData(ctx, extra.lastState ? row : { ...row, ...changed }, extra.data);
   await commit(
     ctx,
     [
       ctx.db
         .update(t)
-        .set({ ...set, updatedAt: nowIso() })
+        .set(changed)
         .where(and(eq(t.id, row.id), eq(t.environmentId, ctx.caller.environmentId))),
       ...(extra.statements ?? []),
     ],
-    [{ type, subjectId: row.id, correlationId: row.correlationId, data: liveEventData(row, extra.data) }],
+    [{ type, subjectId: row.id, correlationId: row.correlationId, data }],
     [{ action, resourceType: "live_stream", resourceId: row.id }],
   );
   await liveStub(ctx.env, row.id).refresh(row.id);
@@ -93,6 +96,7 @@ export async function deleteLiveStream({ ctx, input }: Verb<{ id: string }>) {
   const at = nowIso();
   const pb = schema.playbackIds;
   await change(ctx, row, { deletedAt: at }, "live_stream.deleted", "live_stream.delete", {
+    lastState: true,
     statements: [
       ctx.db
         .update(pb)

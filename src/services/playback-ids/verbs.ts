@@ -8,6 +8,7 @@ import { nowIso } from "../../lib/time";
 import { loadAssetRow } from "../assets/load";
 import type { Verb } from "../context";
 import { commit } from "../events/record";
+import { rowWithDefaults, withResource } from "../events/snapshot";
 import type { CreatePlaybackIdInput, PlaybackId } from "./schemas";
 
 type Row = typeof schema.playbackIds.$inferSelect;
@@ -29,25 +30,27 @@ export async function createPlaybackId({ ctx, input }: Verb<{ assetId: string; b
   const asset = await loadAssetRow(ctx, input.assetId);
   const id = newId("playbackId");
   const origins = (input.body.allowed_origins ?? []).map((o) => o.toLowerCase());
+  const row = rowWithDefaults(schema.playbackIds, {
+    id,
+    environmentId: ctx.caller.environmentId,
+    assetId: asset.id,
+    policy: input.body.policy,
+    allowedOrigins: origins,
+    allowNoReferrer: input.body.allow_no_referrer ?? true,
+  });
   await commit(
     ctx,
-    [
-      ctx.db.insert(schema.playbackIds).values({
-        id,
-        environmentId: ctx.caller.environmentId,
-        assetId: asset.id,
-        policy: input.body.policy,
-        allowedOrigins: origins,
-        allowNoReferrer: input.body.allow_no_referrer ?? true,
-      }),
-    ],
+    [ctx.db.insert(schema.playbackIds).values(row)],
     [
       {
         type: "playback_id.created",
         subjectId: id,
         assetId: asset.id,
         correlationId: asset.correlationId,
-        data: { playback_id: id, asset_id: asset.id, policy: input.body.policy },
+        data: withResource(
+          { playback_id: id, asset_id: asset.id, policy: input.body.policy },
+          serializePlaybackId(ctx.env, row),
+        ),
       },
     ],
     [{ action: "playback_id.create", resourceType: "playback_id", resourceId: id }],
@@ -95,7 +98,8 @@ export async function deletePlaybackId({ ctx, input }: Verb<{ assetId: string; p
         subjectId: row.id,
         assetId: asset.id,
         correlationId: asset.correlationId,
-        data: { playback_id: row.id, asset_id: asset.id },
+        // The last state: the playback ID as GET showed it just before the delete.
+        data: withResource({ playback_id: row.id, asset_id: asset.id }, serializePlaybackId(ctx.env, row)),
       },
     ],
     [{ action: "playback_id.delete", resourceType: "playback_id", resourceId: row.id }],

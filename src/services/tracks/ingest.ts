@@ -123,7 +123,15 @@ export async function ingestTextTrack(
         .set({ status: "ready", details, readyAt: now, updatedAt: now })
         .where(and(eq(schema.assetTracks.id, row.id), eq(schema.assetTracks.status, "preparing"))),
     ],
-    [trackEvent("track.ready", { ...row, status: "ready", details, readyAt: now }, { cue_count: details.cue_count })],
+    [
+      trackEvent(
+        "track.ready",
+        { ...row, status: "ready", details, readyAt: now, updatedAt: now },
+        {
+          cue_count: details.cue_count,
+        },
+      ),
+    ],
   );
   log.info("text_track_ready", { track_id: row.id, cues: details.cue_count });
   return { action: "ack", reason: "ready" };

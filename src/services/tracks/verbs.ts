@@ -13,6 +13,7 @@ import { normalizeSubtitles } from "../../lib/webvtt";
 import { loadAssetRow } from "../assets/load";
 import type { ServiceContext, Verb } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
+import { withResource } from "../events/snapshot";
 import { type CreateTrackInput, canonicalLanguage, type Track } from "./schemas";
 import { serializeTrack, type TrackRow, trackKey } from "./serialize";
 
@@ -25,13 +26,20 @@ function languageName(tag: string): string {
   }
 }
 
+/**
+ * A `track.*` event whose `data` is the track as GET shows it in the state `row` holds: the state the
+ * batch writes, or for `track.deleted` the last state before it.
+ */
 export function trackEvent(type: EventInput["type"], row: TrackRow, extra: Record<string, unknown> = {}): EventInput {
   return {
     type,
     subjectId: row.id,
     assetId: row.assetId,
     correlationId: row.correlationId,
-    data: { track_id: row.id, asset_id: row.assetId, type: row.type, text_type: row.textType, ...extra },
+    data: withResource(
+      { track_id: row.id, asset_id: row.assetId, type: row.type, text_type: row.textType, ...extra },
+      serializeTrack(row),
+    ),
   };
 }
 
@@ -79,7 +87,6 @@ export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: 
     deletedAt: null,
   };
   const statements: Statement[] = [];
-  const events: EventInput[] = [trackEvent("track.created", row)];
   if (b.content !== undefined) {
     const bytes = new TextEncoder().encode(b.content);
     const result = normalizeSubtitles(bytes);
@@ -108,8 +115,10 @@ export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: 
         bytes: bytes.byteLength,
       },
     });
-    events.push(trackEvent("track.ready", row, { cue_count: result.parsed.cues.length }));
   }
+  // Both events of an inline track carry the state the batch writes (ready).
+  const events: EventInput[] = [trackEvent("track.created", row)];
+  if (row.status === "ready") events.push(trackEvent("track.ready", row, { cue_count: row.details?.cue_count }));
   if (row.isDefault) statements.push(clearDefaults(ctx, asset.id, id));
   statements.unshift(ctx.db.insert(schema.assetTracks).values(row));
   await commit(ctx, statements, events, [{ action: "track.create", resourceType: "track", resourceId: id }]);

@@ -10,9 +10,13 @@ import { InvalidStateError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { nowIso } from "../../lib/time";
 import type { MaxResolution } from "../../lib/transcoder-protocol";
+import { serializeAsset } from "../assets/serialize";
 import type { ServiceContext } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
+import { rowWithDefaults, withResource } from "../events/snapshot";
 import { enqueueJob, newJobStatement } from "../jobs/create";
+import { serializePlaybackId } from "../playback-ids/verbs";
+import { uploadEventData } from "./verbs";
 
 const UPLOAD_NOT_OPEN = "upload is no longer open";
 
@@ -55,20 +59,45 @@ export async function completeUpload(
     },
   });
   const playbackId = newId("playbackId");
+  const completed = {
+    status: "completed" as const,
+    assetId,
+    sourceKey: input.sourceKey,
+    size: input.size,
+    bytesReceived: input.size,
+    contentType: input.contentType,
+    completedAt: at,
+    updatedAt: at,
+  };
+  const asset = rowWithDefaults(schema.assets, {
+    id: assetId,
+    environmentId: ctx.caller.environmentId,
+    status: "queued",
+    title: (settings.title as string | undefined) ?? null,
+    description: (settings.description as string | undefined) ?? null,
+    tags: (settings.tags as string[] | undefined) ?? [],
+    externalId: (settings.external_id as string | undefined) ?? null,
+    metadata: (settings.metadata as Record<string, string> | undefined) ?? {},
+    passthrough: (settings.passthrough as string | undefined) ?? null,
+    correlationId: upload.correlationId,
+    playbackPolicy: policy,
+    maxResolution,
+    mp4Support,
+    staticRenditions: mp4Support === "standard" ? { status: "preparing", files: [] } : null,
+    uploadId: upload.id,
+    sourceKey: input.sourceKey,
+  });
+  const playback = rowWithDefaults(schema.playbackIds, {
+    id: playbackId,
+    environmentId: ctx.caller.environmentId,
+    assetId,
+    policy,
+  });
   // assets.upload_id is unique: if a concurrent completion won, this whole batch fails and rolls back.
   const statements: Statement[] = [
     ctx.db
       .update(schema.uploads)
-      .set({
-        status: "completed",
-        assetId,
-        sourceKey: input.sourceKey,
-        size: input.size,
-        bytesReceived: input.size,
-        contentType: input.contentType,
-        completedAt: at,
-        updatedAt: at,
-      })
+      .set(completed)
       .where(and(eq(schema.uploads.id, upload.id), inArray(schema.uploads.status, ["waiting", "uploading"]))),
     // Abort the whole batch unless the update above really completed the upload (it may have been
     // cancelled or expired meanwhile): json() on a non-JSON string raises, and D1 rolls the batch back.
@@ -81,30 +110,8 @@ export async function completeUpload(
       .where(eq(schema.uploads.id, upload.id)),
   ];
   statements.push(
-    ctx.db.insert(schema.assets).values({
-      id: assetId,
-      environmentId: ctx.caller.environmentId,
-      status: "queued",
-      title: (settings.title as string | undefined) ?? null,
-      description: (settings.description as string | undefined) ?? null,
-      tags: (settings.tags as string[] | undefined) ?? [],
-      externalId: (settings.external_id as string | undefined) ?? null,
-      metadata: (settings.metadata as Record<string, string> | undefined) ?? {},
-      passthrough: (settings.passthrough as string | undefined) ?? null,
-      correlationId: upload.correlationId,
-      playbackPolicy: policy,
-      maxResolution,
-      mp4Support,
-      staticRenditions: mp4Support === "standard" ? { status: "preparing", files: [] } : null,
-      uploadId: upload.id,
-      sourceKey: input.sourceKey,
-    }),
-    ctx.db.insert(schema.playbackIds).values({
-      id: playbackId,
-      environmentId: ctx.caller.environmentId,
-      assetId,
-      policy,
-    }),
+    ctx.db.insert(schema.assets).values(asset),
+    ctx.db.insert(schema.playbackIds).values(playback),
     jobInsert,
   );
   const events: EventInput[] = [
@@ -114,7 +121,15 @@ export async function completeUpload(
       uploadId: upload.id,
       assetId,
       correlationId: upload.correlationId,
-      data: { upload_id: upload.id, asset_id: assetId, size: input.size },
+      data: await uploadEventData(
+        ctx,
+        { ...upload, ...completed },
+        {
+          upload_id: upload.id,
+          asset_id: assetId,
+          size: input.size,
+        },
+      ),
     },
     {
       type: "asset.created",
@@ -122,14 +137,20 @@ export async function completeUpload(
       assetId,
       uploadId: upload.id,
       correlationId: upload.correlationId,
-      data: { asset_id: assetId, upload_id: upload.id, status: "queued" },
+      data: withResource(
+        { asset_id: assetId, upload_id: upload.id, status: "queued" },
+        serializeAsset(ctx.env, asset, [playback]),
+      ),
     },
     {
       type: "playback_id.created",
       subjectId: playbackId,
       assetId,
       correlationId: upload.correlationId,
-      data: { playback_id: playbackId, asset_id: assetId, policy },
+      data: withResource(
+        { playback_id: playbackId, asset_id: assetId, policy },
+        serializePlaybackId(ctx.env, playback),
+      ),
     },
   ];
   try {

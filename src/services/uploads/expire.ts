@@ -11,6 +11,7 @@ import { uploadSession } from "../../upload-session/client";
 import { systemContext } from "../context";
 import { commit } from "../events/record";
 import { recordDeletions, uploadMediaPrefixes } from "../media/pending-deletions";
+import { uploadEventData } from "./verbs";
 
 const BATCH = 100;
 
@@ -31,12 +32,22 @@ export async function expireUploads(env: Env, exec: Pick<ExecutionContext, "wait
       const session = await uploadSession(env, row.id).expire();
       if (!session.ok) continue; // the last byte landed in time; completion owns this upload now
       const ctx = systemContext(env, row.environmentId, (p) => exec.waitUntil(p), undefined, db);
+      const at = nowIso();
+      const data = await uploadEventData(
+        ctx,
+        { ...row, status: "expired", updatedAt: at },
+        {
+          upload_id: row.id,
+          bytes_received: row.bytesReceived,
+          expires_at: row.expiresAt,
+        },
+      );
       await commit(
         ctx,
         [
           db
             .update(u)
-            .set({ status: "expired", updatedAt: nowIso() })
+            .set({ status: "expired", updatedAt: at })
             .where(and(eq(u.id, row.id), eq(u.status, row.status))),
           // The media-deletion sweep removes any bytes the upload left as objects.
           ...recordDeletions(ctx, { type: "upload", id: row.id }, uploadMediaPrefixes(row.id)),
@@ -47,7 +58,7 @@ export async function expireUploads(env: Env, exec: Pick<ExecutionContext, "wait
             subjectId: row.id,
             uploadId: row.id,
             correlationId: row.correlationId,
-            data: { upload_id: row.id, bytes_received: row.bytesReceived, expires_at: row.expiresAt },
+            data,
           },
         ],
         [{ action: "upload.expire", resourceType: "upload", resourceId: row.id }],

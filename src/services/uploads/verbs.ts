@@ -14,6 +14,7 @@ import { isoIn, nowIso } from "../../lib/time";
 import { uploadSession } from "../../upload-session/client";
 import type { ServiceContext, Verb } from "../context";
 import { commit } from "../events/record";
+import { rowWithDefaults, withResource } from "../events/snapshot";
 import { recordDeletions, runPendingDeletions, uploadMediaPrefixes } from "../media/pending-deletions";
 import type { CreateUploadInput, Upload } from "./schemas";
 
@@ -30,7 +31,8 @@ export function uploadUrlToken(env: Env, uploadId: string): Promise<string> {
 /**
  * `url` and `tus_url` carry the upload's bearer token: whoever holds them can PUT a file into the upload
  * or cancel it. They are included only for callers that hold `uploads:write` (the scope that creates and
- * cancels uploads); a read-only key sees the upload without them.
+ * cancels uploads); a read-only key sees the upload without them, and so does every event (`data` of
+ * `upload.*` is the upload as a read-only key's GET shows it: `uploadEventData`).
  */
 export async function serializeUpload(ctx: ServiceContext, row: Row): Promise<Upload> {
   const credentials = hasScope(ctx.caller.scopes, "uploads:write") ? await uploadUrls(ctx.env, row) : {};
@@ -54,6 +56,15 @@ export async function serializeUpload(ctx: ServiceContext, row: Row): Promise<Up
   };
 }
 
+/** `data` of an `upload.*` event: the upload in the state `row` holds, without its URLs (they are bearer tokens). */
+export async function uploadEventData(
+  ctx: ServiceContext,
+  row: Row,
+  ids: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  return withResource(ids, await serializeUpload({ ...ctx, caller: { ...ctx.caller, scopes: [] } }, row));
+}
+
 async function uploadUrls(env: Env, row: Row): Promise<Pick<Upload, "url" | "tus_url">> {
   const open = OPEN.includes(row.status) && row.expiresAt > nowIso();
   const base = env.API_PUBLIC_URL.replace(/\/$/, "");
@@ -67,29 +78,29 @@ async function uploadUrls(env: Env, row: Row): Promise<Pick<Upload, "url" | "tus
 export async function createUpload({ ctx, input }: Verb<CreateUploadInput>) {
   const id = newId("upload");
   const settings = input.new_asset_settings ?? { playback_policy: "signed" as const };
+  const row = rowWithDefaults(schema.uploads, {
+    id,
+    environmentId: ctx.caller.environmentId,
+    status: "waiting",
+    newAssetSettings: settings,
+    corsOrigin: input.cors_origin ?? null,
+    maxSizeBytes: input.max_size_bytes ?? null,
+    maxDurationSeconds: input.max_duration_seconds ?? null,
+    allowedContentTypes: input.allowed_content_types ?? null,
+    correlationId: input.correlation_id ?? null,
+    expiresAt: isoIn(input.expires_in * 1000),
+  });
+  const data = await uploadEventData(ctx, row, { upload_id: id, status: "waiting" });
   await commit(
     ctx,
-    [
-      ctx.db.insert(schema.uploads).values({
-        id,
-        environmentId: ctx.caller.environmentId,
-        status: "waiting",
-        newAssetSettings: settings,
-        corsOrigin: input.cors_origin ?? null,
-        maxSizeBytes: input.max_size_bytes ?? null,
-        maxDurationSeconds: input.max_duration_seconds ?? null,
-        allowedContentTypes: input.allowed_content_types ?? null,
-        correlationId: input.correlation_id ?? null,
-        expiresAt: isoIn(input.expires_in * 1000),
-      }),
-    ],
+    [ctx.db.insert(schema.uploads).values(row)],
     [
       {
         type: "upload.created",
         subjectId: id,
         uploadId: id,
         correlationId: input.correlation_id,
-        data: { upload_id: id, status: "waiting" },
+        data,
       },
     ],
     [{ action: "upload.create", resourceType: "upload", resourceId: id }],
@@ -138,6 +149,7 @@ export async function cancelUpload({ ctx, input }: Verb<{ uploadId: string }>) {
   const session = await uploadSession(ctx.env, row.id).cancel();
   if (!session.ok) throw new InvalidStateError("upload", row.id, "completing", "cancel");
   const at = nowIso();
+  const data = await uploadEventData(ctx, { ...row, status: "cancelled", updatedAt: at }, { upload_id: row.id });
   await commit(
     ctx,
     [
@@ -154,7 +166,7 @@ export async function cancelUpload({ ctx, input }: Verb<{ uploadId: string }>) {
         subjectId: row.id,
         uploadId: row.id,
         correlationId: row.correlationId,
-        data: { upload_id: row.id },
+        data,
       },
     ],
     [{ action: "upload.cancel", resourceType: "upload", resourceId: row.id }],

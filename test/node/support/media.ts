@@ -6,6 +6,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { getBinaries } from "../../../transcoder/src/ffmpeg/binaries.js";
+import { binaryEnv } from "../../../transcoder/src/ffmpeg/static-env.js";
 
 const run = promisify(execFile);
 
@@ -52,7 +53,7 @@ export async function makeClip(out: string, o: ClipOptions = {}): Promise<string
   }
   if (audio) args.push("-c:a", "aac", "-b:a", "96k");
   args.push("-t", String(seconds), out);
-  await run(await ffmpegBin(), args);
+  await run(await ffmpegBin(), args, { env: binaryEnv(await ffmpegBin()) });
   return out;
 }
 
@@ -62,6 +63,7 @@ export async function ffprobeJson(target: string): Promise<any> {
     ["-v", "error", "-show_format", "-show_streams", "-of", "json", target],
     {
       maxBuffer: 10 * 1024 * 1024,
+      env: binaryEnv(await ffprobeBin()),
     },
   );
   return JSON.parse(stdout);

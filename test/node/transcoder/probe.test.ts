@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFfmpeg, findFfprobe, getBinaries, resetBinariesCache } from "../../../transcoder/src/ffmpeg/binaries.js";
 import { BinaryNotFoundError, InputError } from "../../../transcoder/src/ffmpeg/errors.js";
 import { probe } from "../../../transcoder/src/ffmpeg/probe.js";
+import { binaryEnv, isStaticElf } from "../../../transcoder/src/ffmpeg/static-env.js";
 import { ffmpegBin } from "../support/media.js";
 import { makeClip, removeDir, tempDir, writeFakePdf } from "./helpers/media.js";
 
@@ -148,6 +149,49 @@ describe("probe", () => {
     expect((await probe(mkv)).container).toBe("mkv");
     expect((await probe(ts)).container).toBe("ts");
     expect((await probe(mov)).container).toBe("mov");
+  });
+
+  // The npm ffprobe is statically linked; without GCONV_PATH it loaded the host's gconv modules when the
+  // MPEG-TS demuxer decoded the service name and died of SIGSEGV (static-env.ts). Run here on every
+  // machine, whatever ffprobe the lookup would pick.
+  it("reads MPEG-TS (and the other containers) with the npm-shipped, statically linked ffprobe", async () => {
+    const npm = await findFfprobe({ PATH: "" });
+    expect(npm.source).toBe("npm");
+    expect(isStaticElf(npm.path)).toBe(true);
+    expect(binaryEnv(npm.path).GCONV_PATH).toBeTruthy();
+    for (const name of ["npm.ts", "npm.mkv", "npm.mov"]) {
+      const file = await makeClip(dir, name, { duration: 1 });
+      const facts = await probe(file, { ffprobePath: npm.path, keyframes: true });
+      expect(facts.container).toBe(path.extname(name).slice(1));
+      expect(facts.video?.codec).toBe("h264");
+      expect(facts.audio?.codec).toBe("aac");
+    }
+    // What the fix works around, shown directly: the same binary without it crashes on the TS file.
+    const ts = path.join(dir, "npm.ts");
+    const bare = await execFileAsync(npm.path, ["-v", "error", "-show_format", ts], {
+      env: { ...process.env, GCONV_PATH: undefined },
+    }).then(
+      () => "ok",
+      (e: { signal?: string | null }) => e.signal ?? "failed",
+    );
+    // Crashes exactly where the host has glibc's gconv modules for the demuxer to load (Debian: libc6).
+    const hostGconv = await execFileAsync("test", ["-e", "/usr/lib/x86_64-linux-gnu/gconv/ISO_6937.so"]).then(
+      () => true,
+      () => false,
+    );
+    expect(bare).toBe(hostGconv ? "SIGSEGV" : "ok");
+  });
+
+  it("runs system binaries with the environment unchanged", async () => {
+    const system = "/usr/bin/ffprobe";
+    const present = await execFileAsync("test", ["-x", system]).then(
+      () => true,
+      () => false,
+    );
+    if (!present) return; // a bare machine has none; the npm case above is the one that matters there
+    expect(isStaticElf(system)).toBe(false);
+    const base = { A: "1" } as unknown as NodeJS.ProcessEnv;
+    expect(binaryEnv(system, base)).toBe(base);
   });
 
   it("treats audio-only files as audio", async () => {

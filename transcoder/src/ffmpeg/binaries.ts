@@ -13,6 +13,7 @@ import { access } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { BinaryNotFoundError } from "./errors.js";
+import { binaryEnv } from "./static-env.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -117,7 +118,10 @@ export function parseFfmpegVersion(banner: string): FfmpegVersion {
 /** `-version` of ffmpeg or ffprobe (both print "<name> version <v>"). */
 export async function ffmpegVersion(binary: string): Promise<FfmpegVersion> {
   try {
-    const { stdout } = await execFileAsync(binary, ["-hide_banner", "-version"], { timeout: 30_000 });
+    const { stdout } = await execFileAsync(binary, ["-hide_banner", "-version"], {
+      timeout: 30_000,
+      env: binaryEnv(binary),
+    });
     return parseFfmpegVersion(stdout);
   } catch (err) {
     throw new BinaryNotFoundError(`${binary} -version failed`, { cause: err });

@@ -7,6 +7,7 @@ import os from "node:os";
 import { getBinaries } from "./binaries.js";
 import { FfmpegError } from "./errors.js";
 import { createProgressParser, type FfmpegProgress } from "./progress.js";
+import { binaryEnv } from "./static-env.js";
 
 const STDERR_TAIL_BYTES = 16 * 1024;
 
@@ -44,7 +45,7 @@ export function runProcess(
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(binary, args, { cwd: options.cwd, env: binaryEnv(binary), stdio: ["ignore", "pipe", "pipe"] });
     if (options.niceness && child.pid !== undefined) {
       try {
         os.setPriority(child.pid, options.niceness);

@@ -7,6 +7,8 @@ import { schema } from "../../../db/client";
 import { log } from "../../../lib/log";
 import { nowIso } from "../../../lib/time";
 import { DOWNLOADS_DIR, type JobPublish } from "../../../lib/transcoder-protocol";
+import { assetView } from "../../assets/load";
+import { withResource } from "../../events/snapshot";
 import { type AssetRow, findAsset } from "../lifecycle";
 import { commitOnce } from "../system";
 import { type JobCall, requireBodyAttempt, requireRunning, runPrefix } from "./authorize";
@@ -41,13 +43,26 @@ export async function publishRun(
   };
   const liveStates = inArray(a.status, ["queued", "processing", "ready"]);
   const downloads = input.phase === "complete" ? await staticRenditionsOutcome(call, input) : undefined;
+  // The asset as GET shows it once this publish lands: every event of the batch carries it.
+  const published = await assetView(ctx, {
+    ...asset,
+    ...facts,
+    readyAt: asset.readyAt ?? at,
+    ...(input.phase === "fast"
+      ? { renditionsStatus: "preparing" as const }
+      : {
+          renditionsStatus: "complete" as const,
+          progress: null,
+          ...(downloads ? { staticRenditions: downloads } : {}),
+        }),
+  });
   const readyEvent = {
     event: {
       type: "asset.ready" as const,
       subjectId: asset.id,
       assetId: asset.id,
       correlationId: asset.correlationId,
-      data: { asset_id: asset.id, job_id: job.id, status: "ready", duration: input.duration },
+      data: withResource({ asset_id: asset.id, job_id: job.id, status: "ready", duration: input.duration }, published),
     },
     guard: sql`EXISTS (SELECT 1 FROM assets WHERE id = ${asset.id} AND status = 'ready' AND current_run_id = ${job.id})`,
   };
@@ -100,21 +115,12 @@ export async function publishRun(
             subjectId: asset.id,
             assetId: asset.id,
             correlationId: asset.correlationId,
-            data: {
-              asset_id: asset.id,
-              job_id: job.id,
-              renditions: input.renditions.map((r) => ({
-                name: r.name,
-                type: r.type,
-                width: r.width,
-                height: r.height,
-              })),
-            },
+            data: withResource({ asset_id: asset.id, job_id: job.id }, published),
           },
           perJob: job.id,
           guard: sql`EXISTS (SELECT 1 FROM assets WHERE id = ${asset.id} AND current_run_id = ${job.id} AND renditions_status = 'complete')`,
         },
-        ...(downloads ? [staticRenditionsEvent(call, downloads)] : []),
+        ...(downloads ? [staticRenditionsEvent(call, downloads, published)] : []),
       ],
     );
   }
@@ -154,7 +160,12 @@ async function staticRenditionsOutcome(call: JobCall, input: JobPublish): Promis
   return { status: "ready", files };
 }
 
-function staticRenditionsEvent(call: JobCall, state: StaticRenditionsState) {
+/**
+ * The download's outcome is the asset's `static_renditions` (status and files); `files` stays where it
+ * was, and the reason a download failed, which GET does not show, rides along as
+ * `static_renditions_error` (`status` and `error` are the asset's own now).
+ */
+function staticRenditionsEvent(call: JobCall, state: StaticRenditionsState, published: object) {
   const { asset, job } = call;
   const ready = state.status === "ready";
   return {
@@ -163,9 +174,12 @@ function staticRenditionsEvent(call: JobCall, state: StaticRenditionsState) {
       subjectId: asset.id,
       assetId: asset.id,
       correlationId: asset.correlationId,
-      data: ready
-        ? { asset_id: asset.id, job_id: job.id, status: "ready", files: state.files }
-        : { asset_id: asset.id, job_id: job.id, status: "errored", error: state.error ?? null },
+      data: withResource(
+        ready
+          ? { asset_id: asset.id, job_id: job.id, files: state.files }
+          : { asset_id: asset.id, job_id: job.id, static_renditions_error: state.error ?? null },
+        published,
+      ),
     },
     perJob: job.id,
     guard: sql`EXISTS (SELECT 1 FROM assets WHERE id = ${asset.id} AND current_run_id = ${job.id}

@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Parser } from "m3u8-parser";
+import { binaryEnv } from "../../../../transcoder/src/ffmpeg/static-env.js";
 import { ffmpegBin, ffprobeBin } from "../../support/media.js";
 
 const execFileAsync = promisify(execFile);
@@ -72,7 +73,7 @@ export async function makeClip(dir: string, name: string, spec: ClipSpec = {}): 
     args.push("-c:a", spec.audioCodec ?? "aac", "-ac", String(spec.audioChannels ?? 2));
   }
   args.push(...(spec.extra ?? []), out);
-  await execFileAsync(await ffmpegBin(), args);
+  await execFileAsync(await ffmpegBin(), args, { env: binaryEnv(await ffmpegBin()) });
   return out;
 }
 
@@ -84,6 +85,7 @@ export async function ffprobeJson(
   const { stdout } = await execFileAsync(await ffprobeBin(), ["-v", "error", "-print_format", "json", ...extra, file], {
     cwd,
     maxBuffer: 64 * 1024 * 1024,
+    env: binaryEnv(await ffprobeBin()),
   });
   return JSON.parse(stdout);
 }
