@@ -11,8 +11,8 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { JobDispatch, JobPublish } from "../../src/lib/transcoder-protocol";
-import { transcodeConsumer } from "../../src/pipeline/transcode-consumer";
-import { expireUploads } from "../../src/uploads/wiring";
+import { transcodeConsumer } from "../../src/services/jobs/transcode-consumer";
+import { expireUploads } from "../../src/services/uploads/expire";
 import { webhookPayloadValidator } from "../support/openapi-validator";
 import { configureHook, hookName, hookUrl, received, waitFor } from "../support/webhook-receiver-client";
 import { api, createKey, type TestKey } from "./factories";
