@@ -23,7 +23,7 @@ import {
 } from "../../../src/live/hls";
 
 /** How often R2 is asked while a new segment is due (and while off air, for the moment it goes live). */
-export const LIVE_STATE_POLL_MS = 100;
+export const LIVE_STATE_POLL_MS = 50;
 /** Start polling this long before the next segment is expected (encoder jitter, clock skew with the DO). */
 const EXPECT_EARLY_MS = 400;
 
