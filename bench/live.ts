@@ -50,31 +50,38 @@ function makeSegments(dir: string): Uint8Array[] {
     .map((f) => new Uint8Array(readFileSync(path.join(dir, f))));
 }
 
-/** CPU seconds (user + system) of a process and all its descendants, from /proc. */
-function treeCpuSeconds(rootPid: number): number {
+/**
+ * CPU seconds (user + system) of a process and all its descendants, from /proc: in total and for the
+ * workerd processes alone (the rest is wrangler dev's Node proxy, which production does not have).
+ */
+function treeCpuSeconds(rootPid: number): { total: number; workerd: number } {
   const ticks = 100;
   const children = new Map<number, number[]>();
-  const cpu = new Map<number, number>();
+  const cpu = new Map<number, { s: number; name: string }>();
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
       const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const ppid = Number(rest[1]);
-      cpu.set(Number(d), (Number(rest[11]) + Number(rest[12])) / ticks);
+      cpu.set(Number(d), { s: (Number(rest[11]) + Number(rest[12])) / ticks, name });
       children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
     } catch {
       // the process went away
     }
   }
   let total = 0;
+  let workerd = 0;
   const stack = [rootPid];
   while (stack.length) {
     const pid = stack.pop() as number;
-    total += cpu.get(pid) ?? 0;
+    const c = cpu.get(pid);
+    total += c?.s ?? 0;
+    if (c?.name.startsWith("workerd")) workerd += c.s;
     stack.push(...(children.get(pid) ?? []));
   }
-  return total;
+  return { total, workerd };
 }
 
 /** Per encoder index: segment PUT answered, playlist PUT answered (the DO published), edge first listed it. */
@@ -176,7 +183,7 @@ async function main() {
           liveUrl: `${stack.edgeUrl}/${ls.playback_ids[0].id}/live.m3u8`,
         });
       }
-      const cpuBefore = apiPid ? treeCpuSeconds(apiPid) : Number.NaN;
+      const cpuBefore = apiPid ? treeCpuSeconds(apiPid) : { total: Number.NaN, workerd: Number.NaN };
       const stop = { done: false };
       const results: Timings[] = streams.map(() => ({
         put: new Map(),
@@ -189,7 +196,9 @@ async function main() {
       await sleep(500);
       stop.done = true;
       await Promise.all(viewers);
-      const cpu = apiPid ? treeCpuSeconds(apiPid) - cpuBefore : Number.NaN;
+      const cpuAfter = apiPid ? treeCpuSeconds(apiPid) : { total: Number.NaN, workerd: Number.NaN };
+      const cpu = cpuAfter.total - cpuBefore.total;
+      const cpuWorkerd = cpuAfter.workerd - cpuBefore.workerd;
       const lat: number[] = [];
       const publish: number[] = [];
       const edge: number[] = [];
@@ -213,7 +222,8 @@ async function main() {
       rows.push(
         `N=${String(n).padStart(2)}  segments=${String(lat.length).padStart(4)}  availability p50=${pct(lat, 50)} ms  ` +
           `p99=${pct(lat, 99)} ms  max=${Math.max(...lat)} ms  never seen=${missing}  ` +
-          `ingest CPU/segment=${((cpu * 1000) / (n * count)).toFixed(1)} ms\n` +
+          `ingest CPU/segment=${((cpu * 1000) / (n * count)).toFixed(1)} ms ` +
+          `(workerd ${((cpuWorkerd * 1000) / (n * count)).toFixed(1)} ms)\n` +
           `      where it goes (p50/p99): playlist PUT + DO publish ${pct(publish, 50)}/${pct(publish, 99)} ms, ` +
           `edge state cache + viewer poll ${pct(edge, 50)}/${pct(edge, 99)} ms` +
           (failed.length ? `\n      failed PUTs: ${failed.length} (first: ${failed[0]})` : ""),

@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type E2E, startE2E } from "./support/e2e";
-import { type Encoder, mediaSequence, pollUntil, sleep, startEncoder, watchLive } from "./support/live";
+import { type Encoder, mediaSequence, pollUntil, sleep, startEncoder, watchEmbed, watchLive } from "./support/live";
 
 const run = promisify(execFile);
 
@@ -215,6 +215,10 @@ describe("live streaming end to end", () => {
     );
     expect(first.body).not.toContain("#EXT-X-ENDLIST");
     await pollUntil(live, (s, b) => s === 200 && (b.match(/#EXTINF/g)?.length ?? 0) >= 3, 20_000);
+    // The embed page plays the live stream too (hls.js from the edge, the same master).
+    const embed = await explain(ls.id, watchEmbed(`${e.stack.edgeUrl}/embed/${pb}`, 6000));
+    expect(embed.state).toBe("playing");
+    expect(embed.second).toBeGreaterThan(embed.first + 1);
     const session = (await e.api("GET", `/v1/live-streams/${ls.id}/health`)).body.session_id;
     const assetId = (await stream(ls.id)).active_asset_id;
     await a.kill();
