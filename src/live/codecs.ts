@@ -164,19 +164,19 @@ function esdsObjectType(b: Uint8Array, start: number, end: number): number | nul
     return [tag, len];
   };
   const es = descriptor();
-  if (!es || es[0] !== 3) return null;
+  if (es?.[0] !== 3) return null;
   const flags = b[off + 2];
   off += 3;
   if (flags & 0x80) off += 2;
   if (flags & 0x40) off += 1 + b[off];
   if (flags & 0x20) off += 2;
   const dc = descriptor();
-  if (!dc || dc[0] !== 4) return null;
+  if (dc?.[0] !== 4) return null;
   const oti = b[off];
   off += 13;
   if (oti !== 0x40) return oti === 0x69 || oti === 0x6b ? 34 : null;
   const dsi = descriptor();
-  if (!dsi || dsi[0] !== 5 || off >= end) return 2;
+  if (dsi?.[0] !== 5 || off >= end) return 2;
   return b[off] >> 3;
 }
 
@@ -284,7 +284,7 @@ function pmtStreams(b: Uint8Array): Map<number, number> {
   };
   const out = new Map<number, number>();
   const pat = section(0);
-  if (!pat || pat[0] !== 0) return out;
+  if (pat?.[0] !== 0) return out;
   const patEnd = Math.min(pat.length, 3 + (((pat[1] & 0x0f) << 8) | pat[2]) - 4);
   let pmtPid = -1;
   for (let i = 8; i + 4 <= patEnd; i += 4) {
@@ -295,7 +295,7 @@ function pmtStreams(b: Uint8Array): Map<number, number> {
     }
   }
   const pmt = pmtPid >= 0 ? section(pmtPid) : null;
-  if (!pmt || pmt[0] !== 2) return out;
+  if (pmt?.[0] !== 2) return out;
   const end = Math.min(pmt.length, 3 + (((pmt[1] & 0x0f) << 8) | pmt[2]) - 4);
   let i = 12 + (((pmt[10] & 0x0f) << 8) | pmt[11]);
   while (i + 5 <= end) {

@@ -51,7 +51,7 @@ import {
   tsStartsWithKeyframe,
   type VariantFacts,
 } from "./hls";
-import { planRecordingSource } from "./recording-source";
+import { type RecordingSourceResult, recordingSourcePlan } from "./recording-source";
 
 export const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
 export const MAX_PLAYLIST_BYTES = 256 * 1024;
@@ -103,6 +103,8 @@ interface Meta {
   closed?: { lastIndex: number; lastSegmentAt: number } | null;
   /** The session's connections' media, by connection number: CODECS/RESOLUTION of the window and the recording. */
   media?: Record<string, MediaInfo>;
+  /** Sizes of the session's stored init segments, by file name (the recording's source plan needs them). */
+  inits?: Record<string, number>;
 }
 
 const fail = (code: ErrorCode, message: string): IngestResult => ({ ok: false, code, message });
@@ -291,6 +293,7 @@ export class LiveStream extends DurableObject<Env> {
         // Health describes this broadcast: its reconnects, drops and late arrivals start from zero.
         m.counters = { ...m.counters, reconnects: 0, dropped: 0, late: 0 };
         m.media = {};
+        m.inits = {};
         m.connected = true;
         m.disconnectedAt = null;
         m.conn = null;
@@ -306,6 +309,7 @@ export class LiveStream extends DurableObject<Env> {
         await this.env.MEDIA.put(`${session.prefix}${STREAM_DIR}/${init}`, pendingInit, {
           httpMetadata: { contentType: "video/mp4" },
         });
+        m.inits = { ...(m.inits ?? {}), [init]: pendingInit.byteLength };
       }
       const name = `c${connNo}-${idx}.${kind === "mpegts" ? "ts" : "m4s"}`;
       // R2 first: a segment is recorded (and can be listed) only once it is durably stored.
@@ -642,10 +646,8 @@ export class LiveStream extends DurableObject<Env> {
       durationMs,
       wasConnected: m.connected,
       reason,
-      source:
-        session.assetId && segments.length > 0
-          ? await planRecordingSource(this.env.MEDIA, session.assetId, session.id)
-          : undefined,
+      // From what the DO recorded, not from R2: ending a session stays a few storage writes.
+      source: session.assetId && segments.length > 0 ? sourcePlan(session, segments, m.inits) : undefined,
     });
     log.info("live_session_ended", {
       live_stream_id: cfg.id,
@@ -709,6 +711,18 @@ export class LiveStream extends DurableObject<Env> {
 }
 
 type Listed = LiveSegment & { bytes: number; conn: number };
+
+/** The recording as one pipeline source (src/live/recording-source.ts), from the listed segments. */
+function sourcePlan(session: Session, segments: Listed[], inits: Record<string, number> | undefined) {
+  const names: { name: string; size: number | undefined }[] = [];
+  let map: string | null = null;
+  for (const s of segments) {
+    if (s.map && s.map !== map) names.push({ name: s.map, size: inits?.[s.map] });
+    map = s.map;
+    names.push({ name: s.uri, size: s.bytes });
+  }
+  return recordingSourcePlan(`${session.prefix}${STREAM_DIR}/`, names) as RecordingSourceResult;
+}
 
 /**
  * The variant's attributes, measured over `segments`: peak and mean bits/s (BANDWIDTH, AVERAGE-BANDWIDTH),

@@ -55,13 +55,6 @@ export async function planRecordingSource(
       maps.add(map[1]);
     } else if (line && !line.startsWith("#")) names.push(line);
   }
-  if (maps.size > 1) {
-    return {
-      ok: false,
-      reason: `the fMP4 recording spans ${maps.size} encoder connections (init segments); it is kept as recorded`,
-    };
-  }
-  if (names.length === 0) return { ok: false, reason: "the recording lists no segments" };
   const sizes = new Map<string, number>();
   let cursor: string | undefined;
   do {
@@ -69,20 +62,42 @@ export async function planRecordingSource(
     for (const o of page.objects) sizes.set(o.key, o.size);
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
+  const planned = recordingSourcePlan(
+    dir,
+    names.map((name) => ({ name, size: sizes.get(`${dir}${name}`) })),
+  );
+  if (planned.ok) {
+    if (plans.size > 1000) plans.clear();
+    plans.set(cacheKey, planned.plan);
+  }
+  return planned;
+}
+
+/**
+ * The plan for files `names` (in playback order, each init segment before its first media segment) under
+ * `dir`: refused for an fMP4 recording with several init segments, or a file whose size is unknown.
+ */
+export function recordingSourcePlan(
+  dir: string,
+  names: { name: string; size: number | undefined }[],
+): RecordingSourceResult {
+  const inits = names.filter((n) => n.name.endsWith(".mp4")).length;
+  if (inits > 1) {
+    return {
+      ok: false,
+      reason: `the fMP4 recording spans ${inits} encoder connections (init segments); it is kept as recorded`,
+    };
+  }
+  if (names.length === 0) return { ok: false, reason: "the recording lists no segments" };
   const parts: RecordingSourcePlan["parts"] = [];
-  for (const name of names) {
-    const size = sizes.get(`${dir}${name}`);
+  for (const { name, size } of names) {
     if (size === undefined) return { ok: false, reason: `the recording's ${name} is missing from storage` };
     parts.push({ key: `${dir}${name}`, size });
   }
-  const plan: RecordingSourcePlan = {
-    container: maps.size === 1 ? "fmp4" : "mpegts",
-    parts,
-    size: parts.reduce((s, p) => s + p.size, 0),
+  return {
+    ok: true,
+    plan: { container: inits === 1 ? "fmp4" : "mpegts", parts, size: parts.reduce((s, p) => s + p.size, 0) },
   };
-  if (plans.size > 1000) plans.clear();
-  plans.set(cacheKey, plan);
-  return { ok: true, plan };
 }
 
 /** The recording's segments as one byte stream, whole or one range (206/416), like an uploaded source. */
