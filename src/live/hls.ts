@@ -27,6 +27,12 @@ export const PublishedLiveStateSchema = z.object({
   media_sequence: z.number().int(),
   discontinuity_sequence: z.number().int(),
   bandwidth: z.number().int().nullable(),
+  /** Mean bits/s over the window (AVERAGE-BANDWIDTH). Absent in states written before it existed. */
+  average_bandwidth: z.number().int().nullable().optional(),
+  /** RFC 6381 codecs of the window's connections (CODECS), null when unknown or mixed. */
+  codecs: z.string().nullable().optional(),
+  /** Coded video size (RESOLUTION), null for audio-only or unknown. */
+  resolution: z.object({ width: z.number().int(), height: z.number().int() }).nullable().optional(),
   segments: z.array(
     z.object({
       seq: z.number().int(),
@@ -77,12 +83,21 @@ export function mediaPlaylist(
   return `${lines.join("\n")}\n`;
 }
 
-/** A one-variant master playlist. */
-export function masterPlaylist(variantUri: string, bandwidth: number | null): string {
-  return `#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:BANDWIDTH=${Math.max(
-    1,
-    bandwidth ?? 2_000_000,
-  )}\n${variantUri}\n`;
+export interface VariantFacts {
+  /** Peak bits/s measured over the segments; null before any (a 2 Mb/s placeholder is written). */
+  bandwidth: number | null;
+  averageBandwidth?: number | null;
+  codecs?: string | null;
+  resolution?: { width: number; height: number } | null;
+}
+
+/** A one-variant master playlist: measured BANDWIDTH/AVERAGE-BANDWIDTH, CODECS and RESOLUTION when known. */
+export function masterPlaylist(variantUri: string, v: VariantFacts): string {
+  const attrs = [`BANDWIDTH=${Math.max(1, v.bandwidth ?? 2_000_000)}`];
+  if (v.averageBandwidth) attrs.push(`AVERAGE-BANDWIDTH=${Math.max(1, v.averageBandwidth)}`);
+  if (v.codecs) attrs.push(`CODECS="${v.codecs}"`);
+  if (v.resolution) attrs.push(`RESOLUTION=${v.resolution.width}x${v.resolution.height}`);
+  return `#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:${attrs.join(",")}\n${variantUri}\n`;
 }
 
 // ---------------------------------------------------------------- what encoders send

@@ -37,6 +37,7 @@ import {
   startSession,
   warnLiveStream,
 } from "../services/live-streams/session";
+import { type MediaInfo, mediaInfoFromInit, mediaInfoFromTs } from "./codecs";
 import {
   type LiveSegment,
   liveStateKey,
@@ -48,7 +49,9 @@ import {
   segmentIndex,
   sniffMedia,
   tsStartsWithKeyframe,
+  type VariantFacts,
 } from "./hls";
+import { type RecordingSourceResult, recordingSourcePlan } from "./recording-source";
 
 export const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
 export const MAX_PLAYLIST_BYTES = 256 * 1024;
@@ -77,6 +80,8 @@ interface Connection {
   /** File name of the connection's init segment under `stream/` (fMP4), else null. */
   init: string | null;
   keyframeAligned: boolean;
+  /** Codecs and video size read from the connection's init segment (fMP4) or first segments (MPEG-TS). */
+  media?: MediaInfo | null;
 }
 
 interface Meta {
@@ -96,6 +101,10 @@ interface Meta {
    * encoder kept pushing: its further segments are refused rather than starting a new session.
    */
   closed?: { lastIndex: number; lastSegmentAt: number } | null;
+  /** The session's connections' media, by connection number: CODECS/RESOLUTION of the window and the recording. */
+  media?: Record<string, MediaInfo>;
+  /** Sizes of the session's stored init segments, by file name (the recording's source plan needs them). */
+  inits?: Record<string, number>;
 }
 
 const fail = (code: ErrorCode, message: string): IngestResult => ({ ok: false, code, message });
@@ -281,6 +290,10 @@ export class LiveStream extends DurableObject<Env> {
         };
         m.session = session;
         m.sessionNo = no;
+        // Health describes this broadcast: its reconnects, drops and late arrivals start from zero.
+        m.counters = { ...m.counters, reconnects: 0, dropped: 0, late: 0 };
+        m.media = {};
+        m.inits = {};
         m.connected = true;
         m.disconnectedAt = null;
         m.conn = null;
@@ -296,6 +309,7 @@ export class LiveStream extends DurableObject<Env> {
         await this.env.MEDIA.put(`${session.prefix}${STREAM_DIR}/${init}`, pendingInit, {
           httpMetadata: { contentType: "video/mp4" },
         });
+        m.inits = { ...(m.inits ?? {}), [init]: pendingInit.byteLength };
       }
       const name = `c${connNo}-${idx}.${kind === "mpegts" ? "ts" : "m4s"}`;
       // R2 first: a segment is recorded (and can be listed) only once it is durably stored.
@@ -313,6 +327,17 @@ export class LiveStream extends DurableObject<Env> {
         now,
       );
       const aligned = kind === "mpegts" ? tsStartsWithKeyframe(bytes) : true;
+      // What the connection carries: from its init segment, or from MPEG-TS segments until one tells.
+      const known = newConn ? null : ((m.conn as Connection).media ?? null);
+      const media =
+        known?.codecs != null
+          ? known
+          : kind === "fmp4"
+            ? newConn && pendingInit
+              ? mediaInfoFromInit(new Uint8Array(pendingInit))
+              : known
+            : mediaInfoFromTs(bytes);
+      if (media) m.media = { ...(m.media ?? {}), [connNo]: media };
       if (newConn) {
         if (m.conn) m.counters.reconnects++;
         m.connNo = connNo;
@@ -324,6 +349,7 @@ export class LiveStream extends DurableObject<Env> {
           container: kind,
           init,
           keyframeAligned: aligned,
+          media,
         };
         if (pendingInit) await this.ctx.storage.delete("pendingInit");
       } else {
@@ -332,6 +358,7 @@ export class LiveStream extends DurableObject<Env> {
         cur.lastIndex = idx;
         cur.lastSegmentAt = now;
         cur.keyframeAligned &&= aligned;
+        cur.media = media;
       }
       m.connected = true;
       m.disconnectedAt = null;
@@ -459,7 +486,20 @@ export class LiveStream extends DurableObject<Env> {
           .exec<{ n: number }>("SELECT count(*) AS n FROM segments WHERE session = ? AND seq IS NOT NULL", m.session.id)
           .one().n as number)
       : 0;
+    const arrivals =
+      m.session && m.conn
+        ? this.ctx.storage.sql
+            .exec<{ at: number }>(
+              "SELECT received_at AS at FROM segments WHERE session = ? AND conn = ? ORDER BY idx DESC LIMIT 11",
+              m.session.id,
+              m.conn.no,
+            )
+            .toArray()
+            .map((r) => r.at)
+        : [];
+    const interval = arrivals.length > 1 ? (arrivals[0] - arrivals[arrivals.length - 1]) / (arrivals.length - 1) : null;
     const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
+    const media = m.conn?.media ?? null;
     return {
       status: cfg?.status === "disabled" ? "disabled" : m.session ? "active" : "idle",
       connection: m.connected ? "connected" : "disconnected",
@@ -469,14 +509,33 @@ export class LiveStream extends DurableObject<Env> {
       target_segment_duration: cfg ? TARGET_DURATION_S[cfg.latencyMode] : 0,
       average_segment_duration: recent.length ? total / recent.length : null,
       ingest_bitrate: total > 0 ? Math.round((recent.reduce((s, r) => s + r.bytes, 0) * 8) / total) : null,
+      average_segment_interval: interval === null ? null : Math.round(interval) / 1000,
       container: m.conn?.container ?? null,
+      codecs: media?.codecs ?? null,
+      video_width: media?.width ?? null,
+      video_height: media?.height ?? null,
       keyframe_aligned: m.conn ? m.conn.keyframeAligned : null,
       segments: count,
       reconnects: m.counters.reconnects,
-      dropped_segments: m.counters.dropped,
+      dropped_segments: m.counters.dropped + (m.session ? this.skipped(m.session.id) : 0),
       late_segments: m.counters.late,
       refused_requests: m.counters.refused,
     };
+  }
+
+  /**
+   * Segments of the session the encoder's playlist passed over: never listed while a later one of the
+   * same connection, or any of a later connection, was. (Finished sessions fold them into the counter.)
+   */
+  private skipped(sessionId: string): number {
+    return this.ctx.storage.sql
+      .exec<{ n: number }>(
+        `SELECT count(*) AS n FROM segments s WHERE s.session = ?1 AND s.seq IS NULL AND EXISTS (
+           SELECT 1 FROM segments l WHERE l.session = ?1 AND l.seq IS NOT NULL
+             AND (l.conn > s.conn OR (l.conn = s.conn AND l.idx > s.idx)))`,
+        sessionId,
+      )
+      .one().n as number;
   }
 
   // ------------------------------------------------------------ timers
@@ -520,14 +579,30 @@ export class LiveStream extends DurableObject<Env> {
 
   // ------------------------------------------------------------ session end and publishing
 
-  private listed(sessionId: string): (LiveSegment & { bytes: number })[] {
+  private listed(sessionId: string): Listed[] {
     return this.ctx.storage.sql
-      .exec<{ seq: number; duration: number; name: string; disc: number; init: string | null; bytes: number }>(
-        "SELECT seq, duration, name, disc, init, bytes FROM segments WHERE session = ? AND seq IS NOT NULL ORDER BY seq",
+      .exec<{
+        seq: number;
+        duration: number;
+        name: string;
+        disc: number;
+        init: string | null;
+        bytes: number;
+        conn: number;
+      }>(
+        "SELECT seq, duration, name, disc, init, bytes, conn FROM segments WHERE session = ? AND seq IS NOT NULL ORDER BY seq",
         sessionId,
       )
       .toArray()
-      .map((r) => ({ seq: r.seq, duration: r.duration, uri: r.name, disc: r.disc === 1, map: r.init, bytes: r.bytes }));
+      .map((r) => ({
+        seq: r.seq,
+        duration: r.duration,
+        uri: r.name,
+        disc: r.disc === 1,
+        map: r.init,
+        bytes: r.bytes,
+        conn: r.conn,
+      }));
   }
 
   /**
@@ -560,17 +635,19 @@ export class LiveStream extends DurableObject<Env> {
         });
         await this.env.MEDIA.put(
           `${session.prefix}master.m3u8`,
-          masterPlaylist(`${STREAM_DIR}/index.m3u8`, bandwidthOf(segments)),
+          masterPlaylist(`${STREAM_DIR}/index.m3u8`, variantFacts(segments, m.media)),
           { httpMetadata: { contentType: "application/vnd.apple.mpegurl" } },
         );
       }
     }
-    await endSession(this.env, this.wait, cfg, {
+    const { recordingKept } = await endSession(this.env, this.wait, cfg, {
       sessionId: session.id,
       assetId: session.assetId,
       durationMs,
       wasConnected: m.connected,
       reason,
+      // From what the DO recorded, not from R2: ending a session stays a few storage writes.
+      source: session.assetId && segments.length > 0 ? sourcePlan(session, segments, m.inits) : undefined,
     });
     log.info("live_session_ended", {
       live_stream_id: cfg.id,
@@ -592,14 +669,15 @@ export class LiveStream extends DurableObject<Env> {
     await this.ctx.storage.delete("pendingInit");
     await this.ctx.storage.deleteAlarm();
     await this.publish(m, cfg);
-    // Without a recording nothing refers to the session's segments once the edge stops listing them.
-    if (!session.assetId) this.ctx.waitUntil(deletePrefix(this.env.MEDIA, session.prefix));
+    // Without a recording (none, or deleted while the session ran: its media deletion has already run and
+    // the segments written since would be orphans) nothing refers to the segments once the edge stops listing them.
+    if (!recordingKept) this.ctx.waitUntil(deletePrefix(this.env.MEDIA, session.prefix));
   }
 
   /** Writes the live window the edge serves: listed (stored) segments only. */
   private async publish(m: Meta, cfg: IngestConfig) {
     const target = TARGET_DURATION_S[cfg.latencyMode];
-    let window: (LiveSegment & { bytes: number })[] = [];
+    let window: Listed[] = [];
     let discSeq = 0;
     if (m.session) {
       const all = this.listed(m.session.id);
@@ -622,8 +700,8 @@ export class LiveStream extends DurableObject<Env> {
       target_duration: target,
       media_sequence: window[0]?.seq ?? 0,
       discontinuity_sequence: discSeq,
-      bandwidth: bandwidthOf(window),
-      segments: window.map(({ bytes: _b, ...s }) => s),
+      ...publishedFacts(variantFacts(window, m.media)),
+      segments: window.map(({ bytes: _b, conn: _c, ...s }) => s),
       updated_at: nowIso(),
     };
     await this.env.MEDIA.put(liveStateKey(cfg.id), JSON.stringify(state), {
@@ -632,11 +710,58 @@ export class LiveStream extends DurableObject<Env> {
   }
 }
 
-/** Peak bits/s over the segments (what BANDWIDTH promises), null without segments. */
-function bandwidthOf(segments: { bytes: number; duration: number }[]): number | null {
+type Listed = LiveSegment & { bytes: number; conn: number };
+
+/** The recording as one pipeline source (src/live/recording-source.ts), from the listed segments. */
+function sourcePlan(session: Session, segments: Listed[], inits: Record<string, number> | undefined) {
+  const names: { name: string; size: number | undefined }[] = [];
+  let map: string | null = null;
+  for (const s of segments) {
+    if (s.map && s.map !== map) names.push({ name: s.map, size: inits?.[s.map] });
+    map = s.map;
+    names.push({ name: s.uri, size: s.bytes });
+  }
+  return recordingSourcePlan(`${session.prefix}${STREAM_DIR}/`, names) as RecordingSourceResult;
+}
+
+/**
+ * The variant's attributes, measured over `segments`: peak and mean bits/s (BANDWIDTH, AVERAGE-BANDWIDTH),
+ * the codecs when every connection in the span was read and all agree (a CODECS naming too little makes
+ * players refuse the stream; none at all is safe), and the largest video size.
+ */
+function variantFacts(segments: Listed[], media: Record<string, MediaInfo> | undefined): VariantFacts {
   let peak = 0;
-  for (const s of segments) if (s.duration > 0) peak = Math.max(peak, (s.bytes * 8) / s.duration);
-  return peak > 0 ? Math.round(peak) : null;
+  let bytes = 0;
+  let seconds = 0;
+  for (const s of segments) {
+    if (s.duration <= 0) continue;
+    peak = Math.max(peak, (s.bytes * 8) / s.duration);
+    bytes += s.bytes;
+    seconds += s.duration;
+  }
+  const infos = [...new Set(segments.map((s) => s.conn))].map((c) => media?.[c]);
+  const codecs = new Set(infos.map((i) => i?.codecs ?? null));
+  let resolution: VariantFacts["resolution"] = null;
+  for (const i of infos) {
+    if (i?.width && i.height && (!resolution || i.width * i.height > resolution.width * resolution.height)) {
+      resolution = { width: i.width, height: i.height };
+    }
+  }
+  return {
+    bandwidth: peak > 0 ? Math.round(peak) : null,
+    averageBandwidth: seconds > 0 ? Math.round((bytes * 8) / seconds) : null,
+    codecs: codecs.size === 1 ? [...codecs][0] : null,
+    resolution,
+  };
+}
+
+function publishedFacts(v: VariantFacts) {
+  return {
+    bandwidth: v.bandwidth,
+    average_bandwidth: v.averageBandwidth ?? null,
+    codecs: v.codecs ?? null,
+    resolution: v.resolution ?? null,
+  };
 }
 
 async function deletePrefix(bucket: R2Bucket, prefix: string) {

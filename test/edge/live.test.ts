@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { newId } from "../../src/lib/ids";
 import type { PublishedLiveState } from "../../src/live/hls";
 import { clearEdgeCaches } from "../../workers/edge/src/index";
+import { LIVE_STATE_POLL_MS, liveStateCacheUntil } from "../../workers/edge/src/live";
 import { createEnvironment, SEGMENT, seedSigningKey, sign } from "./seed";
 
 const EDGE = "https://edge.test";
@@ -74,7 +75,18 @@ describe("live playback", () => {
     expect(master.status).toBe(200);
     const m = await master.text();
     expect(m).toContain("BANDWIDTH=1500000");
+    expect(m).not.toContain("CODECS=");
     expect(m).toContain(`/${pb}/live.m3u8`);
+    // With what the DO read from the encoder's bytes: CODECS, RESOLUTION and the measured mean rate.
+    await publish(streamId, {
+      codecs: "avc1.64001f,mp4a.40.2",
+      resolution: { width: 1280, height: 720 },
+      average_bandwidth: 1_200_000,
+    });
+    const full = await (await get(`/${pb}.m3u8`)).text();
+    expect(full).toContain(
+      '#EXT-X-STREAM-INF:BANDWIDTH=1500000,AVERAGE-BANDWIDTH=1200000,CODECS="avc1.64001f,mp4a.40.2",RESOLUTION=1280x720',
+    );
     const media = await (await get(`/${pb}/live.m3u8`)).text();
     expect(media).toContain("#EXT-X-MEDIA-SEQUENCE:7");
     expect(media).toContain("#EXT-X-DISCONTINUITY-SEQUENCE:1");
@@ -106,5 +118,36 @@ describe("live playback", () => {
     expect(segUrl).toBe(`/${pb}/live/s1-abcd1234/c1-7.ts?token=${token}`);
     expect((await get(segUrl as string)).status).toBe(200);
     expect((await get(`/${pb}/live/s1-abcd1234/c1-7.ts`)).status).toBe(401);
+  });
+});
+
+describe("live state caching at the edge", () => {
+  const state = (updatedAt: number, duration = 2, status: PublishedLiveState["status"] = "active") =>
+    ({
+      v: 1,
+      stream_id: "ls_x",
+      status,
+      session_id: "s1",
+      prefix: "p/",
+      target_duration: 2,
+      media_sequence: 0,
+      discontinuity_sequence: 0,
+      bandwidth: null,
+      segments: [{ seq: 0, duration, uri: "c1-0.ts", disc: false, map: null }],
+      updated_at: new Date(updatedAt).toISOString(),
+    }) as PublishedLiveState;
+
+  it("keeps a window until its next segment can exist, then polls R2 briefly", () => {
+    const now = 1_000_000;
+    // Just published, 2 s segment: nothing new before ≈ 1.6 s from now.
+    expect(liveStateCacheUntil(state(now), now)).toBe(now + 1600);
+    // Never longer than one target duration, even for a long last segment.
+    expect(liveStateCacheUntil(state(now, 10), now)).toBe(now + 2000);
+    // The next segment is due (or late): ask again within one poll.
+    expect(liveStateCacheUntil(state(now - 1800), now)).toBe(now + LIVE_STATE_POLL_MS);
+    expect(liveStateCacheUntil(state(now - 60_000), now)).toBe(now + LIVE_STATE_POLL_MS);
+    // Off air or unknown: poll, so going live shows at once.
+    expect(liveStateCacheUntil(null, now)).toBe(now + LIVE_STATE_POLL_MS);
+    expect(liveStateCacheUntil(state(now, 2, "idle"), now)).toBe(now + LIVE_STATE_POLL_MS);
   });
 });

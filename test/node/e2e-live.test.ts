@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type E2E, startE2E } from "./support/e2e";
-import { type Encoder, mediaSequence, pollUntil, sleep, startEncoder, watchLive } from "./support/live";
+import { type Encoder, mediaSequence, pollUntil, sleep, startEncoder, watchEmbed, watchLive } from "./support/live";
 
 const run = promisify(execFile);
 
@@ -66,7 +66,10 @@ describe("live streaming end to end", () => {
       latency_mode: "low",
       playback_policy: "signed",
       reconnect_window: 30,
-      recording: { mode: "automatic", new_asset_settings: { playback_policy: "public", title: "fmp4 show" } },
+      recording: {
+        mode: "automatic",
+        new_asset_settings: { playback_policy: "public", title: "fmp4 show", mp4_support: "standard" },
+      },
     });
     expect(created.status).toBe(201);
     const ls = created.body;
@@ -89,6 +92,11 @@ describe("live streaming end to end", () => {
     expect(first.body).not.toContain("#EXT-X-ENDLIST");
     expect(first.body).toContain("#EXT-X-MAP:URI=");
     expect(first.body).toContain(`?token=${tokens.body.video}`);
+    // The variant is described from the encoder's init segment: x264 ultrafast (Constrained Baseline) + AAC LC, 320x180.
+    const variant = (await (await fetch(master)).text()).split("\n").find((l) => l.startsWith("#EXT-X-STREAM-INF:"));
+    expect(variant).toMatch(/CODECS="avc1\.42c0[0-9a-f]{2},mp4a\.40\.2"/);
+    expect(variant).toContain("RESOLUTION=320x180");
+    expect(variant).toMatch(/AVERAGE-BANDWIDTH=\d+/);
     const view = await stream(ls.id);
     expect(view).toMatchObject({ status: "active", connection: "connected" });
     expect(view.active_asset_id).toMatch(/^as_/);
@@ -108,7 +116,15 @@ describe("live streaming end to end", () => {
     expect(later.body).not.toContain("#EXT-X-ENDLIST");
 
     const health = (await e.api("GET", `/v1/live-streams/${ls.id}/health`)).body;
-    expect(health).toMatchObject({ container: "fmp4", connection: "connected", reconnects: 0 });
+    expect(health).toMatchObject({
+      container: "fmp4",
+      connection: "connected",
+      reconnects: 0,
+      video_width: 320,
+      video_height: 180,
+    });
+    expect(health.codecs).toMatch(/^avc1\.42c0[0-9a-f]{2},mp4a\.40\.2$/);
+    expect(health.average_segment_interval).toBeGreaterThan(1);
     expect(health.ingest_bitrate).toBeGreaterThan(10_000);
 
     // At least 20 s on air, then a clean stop (SIGINT: ffmpeg writes its last segment and an ENDLIST playlist).
@@ -142,6 +158,26 @@ describe("live streaming end to end", () => {
     expect(probe.streams.map((s: any) => s.codec_type).sort()).toEqual(["audio", "video"]);
     expect((await fetch(master)).status).toBe(412);
 
+    // Then the existing pipeline takes the recording (inherited mp4_support): the ladder replaces the recorded
+    // rendition for playback, with a poster, a storyboard and the MP4 download; the broadcast's length stands.
+    const processed = await e.waitForAsset(
+      asset.id,
+      (a) =>
+        a.renditions_status === "complete" && a.static_renditions?.status !== "preparing" && a.renditions.length > 1,
+      240_000,
+    );
+    expect(processed.status).toBe("ready");
+    expect(processed.static_renditions.status).toBe("ready");
+    expect(processed.duration).toBe(asset.duration);
+    const pbAsset = processed.playback_ids[0].id;
+    expect((await fetch(`${e.stack.edgeUrl}/${pbAsset}/thumbnail.jpg`)).status).toBe(200);
+    expect((await fetch(`${e.stack.edgeUrl}/${pbAsset}/storyboard.vtt`)).status).toBe(200);
+    const ladder = JSON.parse(
+      (await run("ffprobe", ["-v", "error", "-show_format", "-of", "json", `${e.stack.edgeUrl}/${pbAsset}.m3u8`]))
+        .stdout,
+    );
+    expect(Math.abs(Number(ladder.format.duration) - asset.duration)).toBeLessThanOrEqual(2);
+
     expect(await timeline(ls.id)).toEqual([
       "live_stream.created",
       "live_stream.connected",
@@ -149,7 +185,7 @@ describe("live streaming end to end", () => {
       "live_stream.disconnected",
       "live_stream.idle",
     ]);
-  }, 300_000);
+  }, 540_000);
 
   it("MPEG-TS: a restart inside the reconnect window is one session with a discontinuity; after the window, a new recording", async () => {
     const created = await e.api("POST", "/v1/live-streams", {
@@ -179,6 +215,10 @@ describe("live streaming end to end", () => {
     );
     expect(first.body).not.toContain("#EXT-X-ENDLIST");
     await pollUntil(live, (s, b) => s === 200 && (b.match(/#EXTINF/g)?.length ?? 0) >= 3, 20_000);
+    // The embed page plays the live stream too (hls.js from the edge, the same master).
+    const embed = await explain(ls.id, watchEmbed(`${e.stack.edgeUrl}/embed/${pb}`, 6000));
+    expect(embed.state).toBe("playing");
+    expect(embed.second).toBeGreaterThan(embed.first + 1);
     const session = (await e.api("GET", `/v1/live-streams/${ls.id}/health`)).body.session_id;
     const assetId = (await stream(ls.id)).active_asset_id;
     await a.kill();

@@ -7,10 +7,12 @@
  */
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import { signJobToken } from "../../src/lib/job-token";
 import type { LiveStream } from "../../src/live/live-stream";
 import { api } from "../support/api";
 import { expectProblem } from "../support/problem";
 import { createKey, type TestKey } from "./factories";
+import { internal, publishBody } from "./pipeline-helpers";
 
 /** An MPEG-TS segment: `packets` packets, the first with an adaptation field flagging random access. */
 function tsSegment(packets = 20, fill = 0): ArrayBuffer {
@@ -253,10 +255,28 @@ describe("HLS push ingest", () => {
     await api(key, "PUT", `/v1/live-streams/${ls.id}/enable`);
     expect((await put(`${ls.base}/index0.ts`, tsSegment())).status).toBe(201);
     // A rotated key is refused at once (the DO compares hashes; the Worker's key cache grants nothing).
+    // Mid-broadcast, a playlist naming a segment never sent is refused whole: nothing gets listed.
+    expectProblem(
+      await put(
+        `${ls.base}/index.m3u8`,
+        playlist([
+          ["index0.ts", 2],
+          ["index1.ts", 2],
+        ]),
+      ),
+      400,
+      "bad_request",
+    );
+    expect((await publishedState(ls.id)).segments).toEqual([]);
+    const prefix = `assets/${(await api(key, "GET", `/v1/live-streams/${ls.id}`)).body.active_asset_id}/`;
     await api(key, "POST", `/v1/live-streams/${ls.id}/reset-stream-key`);
     expectProblem(await put(`${ls.base}/index1.ts`, tsSegment()), 401, "unauthenticated");
+    const stored = (await env.MEDIA.list({ prefix })).objects.map((o) => o.key);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatch(/\/stream\/c1-0\.ts$/);
     const health = (await api(key, "GET", `/v1/live-streams/${ls.id}/health`)).body;
-    expect(health.refused_requests).toBeGreaterThanOrEqual(4);
+    expect(health.refused_requests).toBe(5);
+    expect(health.segments).toBe(0);
   });
 
   it("takes fMP4: init segment first, EXT-X-MAP per connection", async () => {
@@ -309,8 +329,10 @@ describe("LiveStream Durable Object", () => {
     expect(health.reconnects).toBe(1);
 
     // A second encoder on the same key while this one is live: refused, the first unharmed.
+    const before = (await env.MEDIA.list({ prefix: state.prefix })).objects.map((o) => o.key);
     const second = await put(`${ls.base}/index0.ts`, tsSegment(20, 1));
     expectProblem(second, 409, "conflict");
+    expect((await env.MEDIA.list({ prefix: state.prefix })).objects.map((o) => o.key)).toEqual(before);
     expect((await put(`${ls.base}/index2.ts`, tsSegment())).status).toBe(201);
     await put(`${ls.base}/index.m3u8`, playlist([["index2.ts", 2]]));
     expect((await publishedState(ls.id)).segments.at(-1)).toMatchObject({ seq: 4, uri: "c2-2.ts", disc: false });
@@ -412,5 +434,153 @@ describe("LiveStream Durable Object", () => {
     expect((await api(key, "POST", `/v1/live-streams/${ls.id}/complete`)).body.status).toBe("idle");
     const assetId = (await api(key, "GET", `/v1/live-streams/${ls.id}`)).body.recent_asset_ids[0];
     expect((await api(key, "GET", `/v1/assets/${assetId}`)).body.duration).toBe(8);
+  });
+});
+
+/** A minimal MPEG-TS segment ffmpeg-like enough to read codecs from: PAT, PMT (H.264 + AAC), SPS, ADTS. */
+function tsWithCodecs(): ArrayBuffer {
+  const packets: Uint8Array[] = [];
+  const packet = (pid: number, start: boolean, payload: number[], randomAccess = false) => {
+    const p = new Uint8Array(188).fill(0xff);
+    p[0] = 0x47;
+    p[1] = (start ? 0x40 : 0) | (pid >> 8);
+    p[2] = pid & 0xff;
+    if (randomAccess) {
+      p[3] = 0x30;
+      p[4] = 1;
+      p[5] = 0x40;
+      p.set(payload, 6);
+    } else {
+      p[3] = 0x10;
+      p.set(payload, 4);
+    }
+    packets.push(p);
+  };
+  // PAT: program 1 → PMT PID 0x1000. PMT: 0x1b (H.264) on 0x100, 0x0f (AAC) on 0x101. CRCs are not checked.
+  packet(0, true, [0, 0x00, 0xb0, 13, 0, 1, 0xc1, 0, 0, 0, 1, 0xf0, 0x00, 0, 0, 0, 0]);
+  packet(
+    0x1000,
+    true,
+    [
+      0, 0x02, 0xb0, 23, 0, 1, 0xc1, 0, 0, 0xe1, 0x00, 0xf0, 0, 0x1b, 0xe1, 0x00, 0xf0, 0, 0x0f, 0xe1, 0x01, 0xf0, 0, 0,
+      0, 0, 0,
+    ],
+  );
+  // An SPS of ffmpeg's libx264 (High, level 3.1, 1280x720) after a PES header without timestamps.
+  const sps = [0x67, 0x64, 0x00, 0x1f, 0xac, 0xd9, 0x40, 0x50, 0x05, 0xbb, 0x01, 0x6a, 0x02, 0x02, 0x02, 0x80];
+  packet(0x100, true, [0, 0, 1, 0xe0, 0, 0, 0x80, 0, 0, 0, 0, 0, 1, ...sps, 0, 0, 1, 0x68], true);
+  // ADTS header: AAC LC (profile 1).
+  packet(0x101, true, [0, 0, 1, 0xc0, 0, 0, 0x80, 0, 0, 0xff, 0xf1, 0x50, 0x80, 0, 0x1f, 0xfc]);
+  for (let i = 0; i < 10; i++) packet(0x100, false, []);
+  const out = new Uint8Array(188 * packets.length);
+  for (const [i, p] of packets.entries()) out.set(p, i * 188);
+  return out.buffer;
+}
+
+describe("live media facts and the recording's pipeline run", () => {
+  it("reads codecs and size from the encoder's bytes: the published window and health carry them", async () => {
+    const key = await createKey();
+    const ls = await createStream(key, { recording: { mode: "off" } });
+    expect((await put(`${ls.base}/index0.ts`, tsWithCodecs())).status).toBe(201);
+    expect((await put(`${ls.base}/index.m3u8`, playlist([["index0.ts", 2]]))).status).toBe(201);
+    const state = await publishedState(ls.id);
+    expect(state.codecs).toBe("avc1.64001f,mp4a.40.2");
+    expect(state.resolution).toEqual({ width: 1280, height: 720 });
+    expect(state.average_bandwidth).toBe(state.bandwidth);
+    const health = (await api(key, "GET", `/v1/live-streams/${ls.id}/health`)).body;
+    expect(health).toMatchObject({ codecs: "avc1.64001f,mp4a.40.2", video_width: 1280, video_height: 720 });
+    expect(health.average_segment_interval).toBeNull();
+    expect((await put(`${ls.base}/index1.ts`, tsWithCodecs())).status).toBe(201);
+    expect(
+      (await api(key, "GET", `/v1/live-streams/${ls.id}/health`)).body.average_segment_interval,
+    ).toBeGreaterThanOrEqual(0);
+
+    // Synthetic segments without PMT/SPS: nothing is guessed, CODECS stays out.
+    const other = await createStream(key, { recording: { mode: "off" } });
+    await put(`${other.base}/index0.ts`, tsSegment());
+    await put(`${other.base}/index.m3u8`, playlist([["index0.ts", 2]]));
+    expect((await publishedState(other.id)).codecs).toBeNull();
+  });
+
+  it("hands the ended recording to the pipeline with its inherited settings; the segments are its source", async () => {
+    const key = await createKey();
+    const ls = await createStream(key, {
+      recording: {
+        mode: "automatic",
+        new_asset_settings: { mp4_support: "standard", max_resolution: "720p", title: "Show" },
+      },
+    });
+    const segs = [tsWithCodecs(), tsSegment(30, 7)];
+    for (const [i, seg] of segs.entries()) expect((await put(`${ls.base}/index${i}.ts`, seg)).status).toBe(201);
+    const ended = playlist(
+      [
+        ["index0.ts", 2],
+        ["index1.ts", 2],
+      ],
+      true,
+    );
+    expect((await put(`${ls.base}/index.m3u8`, ended)).status).toBe(201);
+    const assetId = (await api(key, "GET", `/v1/live-streams/${ls.id}`)).body.recent_asset_ids[0];
+    const asset = (await api(key, "GET", `/v1/assets/${assetId}`)).body;
+    expect(asset).toMatchObject({ status: "ready", duration: 4, mp4_support: "standard", max_resolution: "720p" });
+    expect(asset.static_renditions.status).toBe("preparing");
+    const job = await env.DB.prepare("select id, settings, status from jobs where asset_id = ?")
+      .bind(assetId)
+      .first<{ id: string; settings: string; status: string }>();
+    expect(job).not.toBeNull();
+    const total = segs.reduce((n, s) => n + s.byteLength, 0);
+    expect(JSON.parse(job?.settings as string)).toMatchObject({
+      max_resolution: "720p",
+      mp4_support: "standard",
+      fast_path: false,
+      source_size_bytes: total,
+      source_content_type: "video/mp2t",
+    });
+
+    // The transcoder reads the recording as one MPEG-TS, whole or by range, without a copy in storage.
+    const jobId = job?.id as string;
+    await env.DB.prepare("update jobs set status = 'running', attempt = 1 where id = ?").bind(jobId).run();
+    const token = await signJobToken(env, { jobId, attempt: 1 });
+    const whole = await internal(jobId, token, "GET", "source");
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get("content-type")).toBe("video/mp2t");
+    const expected = new Uint8Array(total);
+    expected.set(new Uint8Array(segs[0]), 0);
+    expected.set(new Uint8Array(segs[1]), segs[0].byteLength);
+    expect(whole.bytes).toEqual(expected);
+    const from = segs[0].byteLength - 10;
+    const part = await internal(jobId, token, "GET", "source", undefined, { range: `bytes=${from}-${from + 19}` });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("content-range")).toBe(`bytes ${from}-${from + 19}/${total}`);
+    expect(part.bytes).toEqual(expected.subarray(from, from + 20));
+    expect((await internal(jobId, token, "GET", "source", undefined, { range: `bytes=${total}-` })).status).toBe(416);
+
+    // The ladder lands: playback moves to it, the broadcast's length stands, the recorded segments stay as source.
+    const session = asset.source?.session_id ?? (await publishedState(ls.id)).session_id;
+    expect((await internal(jobId, token, "POST", "publish", publishBody("complete"))).status).toBe(200);
+    const after = (await api(key, "GET", `/v1/assets/${assetId}`)).body;
+    expect(after).toMatchObject({ status: "ready", duration: 4, renditions_status: "complete" });
+    expect(await env.MEDIA.head(`assets/${assetId}/runs/${session ?? ""}/stream/c1-0.ts`)).not.toBeNull();
+  });
+
+  it("keeps a multi-connection fMP4 recording as recorded: no pipeline run, the download says why", async () => {
+    const key = await createKey();
+    const ls = await createStream(key, {
+      recording: { mode: "automatic", new_asset_settings: { mp4_support: "standard" } },
+    });
+    const init = new Uint8Array([...box("ftyp"), ...box("moov")]);
+    const seg = () => new Uint8Array([...box("styp"), ...box("moof")]);
+    await put(`${ls.base}/init.mp4`, init);
+    await put(`${ls.base}/index0.m4s`, seg());
+    await put(`${ls.base}/index.m3u8`, playlist([["index0.m4s", 2]]));
+    await backdate(ls.id, 2500);
+    await put(`${ls.base}/init.mp4`, init);
+    await put(`${ls.base}/index0.m4s`, seg());
+    await put(`${ls.base}/index.m3u8`, playlist([["index0.m4s", 2]], true));
+    const assetId = (await api(key, "GET", `/v1/live-streams/${ls.id}`)).body.recent_asset_ids[0];
+    const asset = (await api(key, "GET", `/v1/assets/${assetId}`)).body;
+    expect(asset.status).toBe("ready");
+    expect(asset.static_renditions.status).toBe("errored");
+    expect(await env.DB.prepare("select count(*) as n from jobs where asset_id = ?").bind(assetId).first("n")).toBe(0);
   });
 });

@@ -2499,7 +2499,7 @@ export interface components {
              * @enum {string}
              */
             mode: "automatic" | "off";
-            /** @description Applied to each recording asset (title, tags, metadata, playback_policy …). */
+            /** @description Applied to each recording asset: title, description, tags, external_id, metadata, passthrough, playback_policy (a playback ID is created), mp4_support and max_resolution (the pipeline run after the broadcast). Changes apply to the next broadcast's recording. */
             new_asset_settings?: {
                 title?: string | null;
                 description?: string | null;
@@ -2512,6 +2512,16 @@ export interface components {
                 passthrough?: string | null;
                 /** @enum {string} */
                 playback_policy?: "public" | "signed";
+                /**
+                 * @description `standard`: also produce a progressive MP4 download (`highest.mp4`; `audio.m4a` for audio-only assets) after the adaptive ladder. Default `none`.
+                 * @enum {string}
+                 */
+                mp4_support?: "none" | "standard";
+                /**
+                 * @description Top rung of the ladder the recording is transcoded into after the broadcast (default 1080p).
+                 * @enum {string}
+                 */
+                max_resolution?: "240p" | "360p" | "480p" | "720p" | "1080p" | "1440p" | "2160p";
             };
         };
         LiveStreamList: {
@@ -2546,16 +2556,23 @@ export interface components {
             average_segment_duration: number | null;
             /** @description bits/s over the last 10 segments. */
             ingest_bitrate: number | null;
+            /** @description Seconds between segment arrivals over the last 10 (the encoder's cadence; near the target when healthy). */
+            average_segment_interval: number | null;
             /** @enum {string|null} */
             container: "mpegts" | "fmp4" | null;
+            /** @description RFC 6381 codecs of the current connection (from its init segment or its MPEG-TS headers). */
+            codecs: string | null;
+            video_width: number | null;
+            video_height: number | null;
             /** @description Whether every segment of the current connection starts with a keyframe (MPEG-TS: random access flag). */
             keyframe_aligned: boolean | null;
             segments: number;
             reconnects: number;
-            /** @description Received but never listed by the encoder's playlist. */
+            /** @description This session's segments received but skipped by the encoder's playlist (a later one is listed). */
             dropped_segments: number;
-            /** @description Arrived later than 1.5× the target duration. */
+            /** @description This session's segments that arrived more than 1.5× the target duration after the previous one. */
             late_segments: number;
+            /** @description Ingest requests refused since the stream was created. */
             refused_requests: number;
         };
         LivePlaybackIdList: {

@@ -1,7 +1,14 @@
 /** Live stream shapes at the API boundary: what callers may send and what they get back. */
 import { z } from "@hono/zod-openapi";
 import { idPattern } from "../../lib/ids";
-import { AssetMetaFields, CorrelationIdSchema, PlaybackIdRefSchema, PlaybackPolicySchema } from "../assets/schemas";
+import { MaxResolutionSchema } from "../../lib/transcoder-protocol";
+import {
+  AssetMetaFields,
+  CorrelationIdSchema,
+  Mp4SupportFieldSchema,
+  PlaybackIdRefSchema,
+  PlaybackPolicySchema,
+} from "../assets/schemas";
 
 export const LiveStreamIdSchema = z
   .string()
@@ -22,10 +29,22 @@ export const RecordingSettingsSchema = z
       description: "`automatic`: every broadcast session records into a new asset that is `ready` when it ends.",
     }),
     new_asset_settings: z
-      .object({ ...AssetMetaFields, playback_policy: PlaybackPolicySchema.optional() })
+      .object({
+        ...AssetMetaFields,
+        playback_policy: PlaybackPolicySchema.optional(),
+        mp4_support: Mp4SupportFieldSchema.optional(),
+        max_resolution: MaxResolutionSchema.optional().openapi({
+          description: "Top rung of the ladder the recording is transcoded into after the broadcast (default 1080p).",
+        }),
+      })
       .strict()
       .optional()
-      .openapi({ description: "Applied to each recording asset (title, tags, metadata, playback_policy …)." }),
+      .openapi({
+        description:
+          "Applied to each recording asset: title, description, tags, external_id, metadata, passthrough, " +
+          "playback_policy (a playback ID is created), mp4_support and max_resolution (the pipeline run after " +
+          "the broadcast). Changes apply to the next broadcast's recording.",
+      }),
   })
   .strict()
   .openapi("LiveRecordingSettings");
@@ -105,16 +124,32 @@ export const LiveHealthSchema = z
     target_segment_duration: z.number(),
     average_segment_duration: z.number().nullable().openapi({ description: "Seconds, over the last 10 segments." }),
     ingest_bitrate: z.number().nullable().openapi({ description: "bits/s over the last 10 segments." }),
+    average_segment_interval: z.number().nullable().openapi({
+      description:
+        "Seconds between segment arrivals over the last 10 (the encoder's cadence; near the target when healthy).",
+    }),
     container: z.enum(["mpegts", "fmp4"]).nullable(),
+    codecs: z.string().nullable().openapi({
+      description: "RFC 6381 codecs of the current connection (from its init segment or its MPEG-TS headers).",
+    }),
+    video_width: z.number().int().nullable(),
+    video_height: z.number().int().nullable(),
     keyframe_aligned: z.boolean().nullable().openapi({
       description:
         "Whether every segment of the current connection starts with a keyframe (MPEG-TS: random access flag).",
     }),
     segments: z.number().int(),
     reconnects: z.number().int(),
-    dropped_segments: z.number().int().openapi({ description: "Received but never listed by the encoder's playlist." }),
-    late_segments: z.number().int().openapi({ description: "Arrived later than 1.5× the target duration." }),
-    refused_requests: z.number().int(),
+    dropped_segments: z.number().int().openapi({
+      description: "This session's segments received but skipped by the encoder's playlist (a later one is listed).",
+    }),
+    late_segments: z.number().int().openapi({
+      description: "This session's segments that arrived more than 1.5× the target duration after the previous one.",
+    }),
+    refused_requests: z
+      .number()
+      .int()
+      .openapi({ description: "Ingest requests refused since the stream was created." }),
   })
   .openapi("LiveStreamHealth");
 export type LiveHealth = z.infer<typeof LiveHealthSchema>;

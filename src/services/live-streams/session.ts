@@ -8,11 +8,14 @@ import { and, eq, sql } from "drizzle-orm";
 import { schema } from "../../db/client";
 import { newId } from "../../lib/ids";
 import { nowIso } from "../../lib/time";
+import type { MaxResolution } from "../../lib/transcoder-protocol";
+import type { RecordingSourceResult } from "../../live/recording-source";
 import { assetEventData } from "../assets/load";
 import { serializeAsset } from "../assets/serialize";
 import type { ServiceContext } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
 import { rowWithDefaults, withResource } from "../events/snapshot";
+import { enqueueJob, newJobStatement } from "../jobs/create";
 import { systemContext } from "../jobs/system";
 import { serializePlaybackId } from "../playback-ids/verbs";
 import { type LiveStreamRow, liveStreamEventData } from "./load";
@@ -111,6 +114,9 @@ export async function startSession(
       passthrough: (s.passthrough as string | undefined) ?? null,
       correlationId: cfg.correlationId,
       playbackPolicy: (s.playback_policy as "public" | "signed" | undefined) ?? null,
+      mp4Support: s.mp4_support === "standard" ? "standard" : "none",
+      staticRenditions: s.mp4_support === "standard" ? { status: "preparing", files: [] } : null,
+      maxResolution: (s.max_resolution as MaxResolution | undefined) ?? "1080p",
       source: { type: "live", live_stream_id: cfg.id, session_id: session.id },
       progress: { stage: "live", percent: 0 },
     });
@@ -205,8 +211,10 @@ export async function endSession(
     durationMs: number | null;
     wasConnected: boolean;
     reason: string;
+    /** The recording read back as one source for the pipeline (poster, storyboard, ladder, MP4), or why not. */
+    source?: RecordingSourceResult;
   },
-) {
+): Promise<{ recordingKept: boolean }> {
   const ctx = systemContext(env, cfg.environmentId, waitUntil);
   const at = nowIso();
   const statements: Statement[] = [];
@@ -230,6 +238,7 @@ export async function endSession(
   const recording = input.assetId
     ? await ctx.db.query.assets.findFirst({ where: eq(schema.assets.id, input.assetId) })
     : undefined;
+  let jobId: string | null = null;
   // A recording deleted while the session ran stays deleted: no `ready`, no event.
   if (input.assetId && recording?.status === "processing") {
     const a = schema.assets;
@@ -245,6 +254,31 @@ export async function endSession(
         updatedAt: at,
       };
       statements.push(ctx.db.update(a).set(ready).where(guard));
+      if (input.source?.ok) {
+        // The existing pipeline takes the recording from here: poster, storyboard, the ladder and the MP4
+        // download land as for an upload, and the asset stays `ready` (playing the recording) meanwhile.
+        const job = newJobStatement(ctx, {
+          assetId: input.assetId,
+          correlationId: cfg.correlationId,
+          settings: {
+            max_resolution: recording.maxResolution as MaxResolution,
+            fast_path: false,
+            source_size_bytes: input.source.plan.size,
+            source_content_type: input.source.plan.container === "mpegts" ? "video/mp2t" : "video/mp4",
+            mp4_support: recording.mp4Support,
+          },
+        });
+        jobId = job.jobId;
+        statements.push(job.statement);
+      } else if (input.source && recording.mp4Support === "standard") {
+        const error = `the recording could not be processed: ${input.source.reason}`;
+        statements.push(
+          ctx.db
+            .update(a)
+            .set({ staticRenditions: { status: "errored", files: [], error } })
+            .where(eq(a.id, input.assetId)),
+        );
+      }
       events.push({
         type: "asset.ready",
         subjectId: input.assetId,
@@ -276,4 +310,6 @@ export async function endSession(
     }
   }
   await commit(ctx, statements, events);
+  if (jobId) await enqueueJob(env, jobId);
+  return { recordingKept: recording?.status === "processing" };
 }

@@ -6,7 +6,7 @@ import { eq } from "drizzle-orm";
 import { createDb, schema } from "../../db/client";
 import { KeyframeError } from "../../lib/errors";
 import { verifySourceToken } from "../../lib/job-token";
-import { serveSource } from "../jobs/callbacks/source";
+import { serveAssetSource } from "../../live/recording-source";
 
 export async function readAssetSource(
   env: Env,
@@ -21,5 +21,5 @@ export async function readAssetSource(
   if (subject !== assetId) throw new KeyframeError("forbidden", "The source token is for another asset.");
   const asset = await createDb(env.DB).query.assets.findFirst({ where: eq(schema.assets.id, assetId) });
   if (!asset || asset.status === "deleted") throw new KeyframeError("gone", "The asset was deleted.");
-  return serveSource(env, asset.sourceKey, rangeHeader);
+  return serveAssetSource(env, asset, rangeHeader);
 }

@@ -154,3 +154,41 @@ export async function watchLive(src: string, watchMs = 8000) {
     await page$.close();
   }
 }
+
+/**
+ * Opens the edge's embed page for a playback ID in headless Chromium, starts playback (muted, as a viewer's
+ * click would; retried until the player has media) and reports the page's state and the playhead at two
+ * moments `watchMs / 2` apart once it plays.
+ */
+export async function watchEmbed(url: string, watchMs = 8000) {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    await page.goto(url);
+    await page
+      .waitForFunction(
+        () => {
+          const doc = (globalThis as any).document;
+          const v = doc.getElementById("kf-video");
+          if (!v) return true;
+          v.muted = true;
+          if (v.paused) v.play().catch(() => {});
+          return ["playing", "error", "refused"].includes(doc.body.dataset.state);
+        },
+        { timeout: 30_000, polling: 500 },
+      )
+      .catch(() => {});
+    return (await page.evaluate(
+      (ms) =>
+        new Promise((resolve) => {
+          const doc = (globalThis as any).document;
+          const v = doc.getElementById("kf-video");
+          const first = v?.currentTime ?? 0;
+          setTimeout(() => resolve({ first, second: v?.currentTime ?? 0, state: doc.body.dataset.state }), ms / 2);
+        }),
+      watchMs,
+    )) as { first: number; second: number; state: string };
+  } finally {
+    await browser.close();
+  }
+}

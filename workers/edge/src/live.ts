@@ -3,8 +3,12 @@
  * Durable Object publishes to R2 (`live/{stream}/state.json`) after every segment the encoder's
  * playlist lists — so a segment is never listed before its R2 write succeeded, and the hot path
  * touches neither D1 (playback-ID state is cached per isolate) nor the DO. The published window is
- * cached per isolate for LIVE_STATE_TTL_MS, keyed by stream (never by token): however many viewers,
- * an isolate reads it from R2 at most four times a second.
+ * cached per isolate keyed by stream (never by token), for as long as nothing new can be there: a
+ * window published at T whose last segment lasts D cannot change before about T + D (the encoder is
+ * still filling the next segment), so it is kept until then (at most one target duration), and only
+ * around the expected arrival is R2 asked again every LIVE_STATE_POLL_MS. However many viewers, an
+ * isolate reads a stream's state from R2 about once per segment plus a few polls, and a new segment
+ * shows at the edge within one poll of the DO publishing it (bench/live.ts measures it).
  *
  *   /{playback_id}.m3u8                        master (one variant)        aud v
  *   /{playback_id}/live.m3u8                   live media playlist         aud v
@@ -18,8 +22,20 @@ import {
   type PublishedLiveState,
 } from "../../../src/live/hls";
 
-/** Short against a 2 s (low latency) segment: availability stays within a quarter second of the DO. */
-export const LIVE_STATE_TTL_MS = 250;
+/** How often R2 is asked while a new segment is due (and while off air, for the moment it goes live). */
+export const LIVE_STATE_POLL_MS = 50;
+/** Start polling this long before the next segment is expected (encoder jitter, clock skew with the DO). */
+const EXPECT_EARLY_MS = 400;
+
+/** Until when a fetched state stays as it is. */
+export function liveStateCacheUntil(s: PublishedLiveState | null, now: number): number {
+  const poll = now + LIVE_STATE_POLL_MS;
+  const last = s?.status === "active" ? s.segments.at(-1) : undefined;
+  const publishedAt = s ? Date.parse(s.updated_at) : Number.NaN;
+  if (!s || !last || !Number.isFinite(publishedAt)) return poll;
+  const expected = publishedAt + last.duration * 1000 - EXPECT_EARLY_MS;
+  return Math.max(poll, Math.min(expected, now + s.target_duration * 1000));
+}
 
 const cache = new Map<string, { value: PublishedLiveState | null; until: number }>();
 const inflight = new Map<string, Promise<PublishedLiveState | null>>();
@@ -34,7 +50,7 @@ export async function loadLiveState(bucket: R2Bucket, streamId: string): Promise
       const obj = await bucket.get(liveStateKey(streamId));
       const value = obj ? ((await obj.json()) as PublishedLiveState) : null;
       if (cache.size > 10_000) cache.clear();
-      cache.set(streamId, { value, until: Date.now() + LIVE_STATE_TTL_MS });
+      cache.set(streamId, { value, until: liveStateCacheUntil(value, Date.now()) });
       return value;
     } finally {
       inflight.delete(streamId);
@@ -87,7 +103,12 @@ export function notOnAir(s: PublishedLiveState | null, cors: Record<string, stri
 const withToken = (path: string, token: string | null) => (token ? `${path}?token=${encodeURIComponent(token)}` : path);
 
 export function liveMaster(playbackId: string, s: PublishedLiveState, token: string | null): string {
-  return masterPlaylist(withToken(`/${playbackId}/live.m3u8`, token), s.bandwidth);
+  return masterPlaylist(withToken(`/${playbackId}/live.m3u8`, token), {
+    bandwidth: s.bandwidth,
+    averageBandwidth: s.average_bandwidth,
+    codecs: s.codecs,
+    resolution: s.resolution,
+  });
 }
 
 export function liveMedia(playbackId: string, s: PublishedLiveState & { session_id: string }, token: string | null) {

@@ -7,6 +7,7 @@ import { schema } from "../../../db/client";
 import { log } from "../../../lib/log";
 import { nowIso } from "../../../lib/time";
 import { DOWNLOADS_DIR, type JobPublish } from "../../../lib/transcoder-protocol";
+import { recordingSessionOf } from "../../../live/recording-source";
 import { assetView } from "../../assets/load";
 import { withResource } from "../../events/snapshot";
 import { type AssetRow, findAsset } from "../lifecycle";
@@ -26,7 +27,9 @@ export async function publishRun(
   if (job.status !== "succeeded") requireRunning(call, `publish (${input.phase})`);
   const at = nowIso();
   const facts = {
-    duration: Math.round(input.duration * 1000),
+    // A live recording's length is what was broadcast (its segments' durations); a probe of its
+    // concatenated segments cannot tell once a reconnect restarted the encoder's clock.
+    duration: recordingSessionOf(asset) && asset.duration ? asset.duration : Math.round(input.duration * 1000),
     aspectRatio: input.aspect_ratio,
     resolution: input.resolution,
     maxFrameRate: input.max_frame_rate === null ? null : String(input.max_frame_rate),
@@ -126,7 +129,7 @@ export async function publishRun(
   }
   const now = await findAsset(ctx, asset.id);
   if (input.phase === "complete" && now?.currentRunId === job.id && now.status === "ready") {
-    ctx.waitUntil(collectOldRuns(ctx.env, asset.id, job.id));
+    ctx.waitUntil(collectOldRuns(ctx.env, asset.id, job.id, recordingSessionOf(asset)));
   }
   log.info("job_published", { job_id: job.id, asset_id: asset.id, phase: input.phase, attempt: call.attempt });
   return {
@@ -187,14 +190,22 @@ function staticRenditionsEvent(call: JobCall, state: StaticRenditionsState, publ
   };
 }
 
-/** Removes every run prefix of the asset except the live one. Safe to repeat. */
-export async function collectOldRuns(env: Env, assetId: string, keepJobId: string): Promise<number> {
+/**
+ * Removes every run prefix of the asset except the live one (and a live recording's session, which is
+ * its source). Safe to repeat.
+ */
+export async function collectOldRuns(
+  env: Env,
+  assetId: string,
+  keepJobId: string,
+  keepSession: string | null = null,
+): Promise<number> {
   const runs = `assets/${assetId}/runs/`;
   let removed = 0;
   try {
     const listing = await env.MEDIA.list({ prefix: runs, delimiter: "/" });
     for (const prefix of listing.delimitedPrefixes) {
-      if (prefix === `${runs}${keepJobId}/`) continue;
+      if (prefix === `${runs}${keepJobId}/` || prefix === `${runs}${keepSession}/`) continue;
       let cursor: string | undefined;
       do {
         const page = await env.MEDIA.list({ prefix, cursor, limit: 1000 });

@@ -1,4 +1,5 @@
 import { KeyframeError } from "../../../lib/errors";
+import { serveAssetSource } from "../../../live/recording-source";
 import { type JobCall, requireRunning } from "./authorize";
 
 export interface ByteRange {
@@ -25,7 +26,7 @@ export function parseRange(header: string | undefined | null, size: number): Byt
 
 export async function readSource(call: JobCall, rangeHeader: string | undefined): Promise<Response> {
   requireRunning(call, "read the source");
-  return serveSource(call.ctx.env, call.asset.sourceKey, rangeHeader);
+  return serveAssetSource(call.ctx.env, call.asset, rangeHeader);
 }
 
 /** Streams an asset's source from R2, whole or one byte range (206/416). Shared by job and thumbnail reads. */
