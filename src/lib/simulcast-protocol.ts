@@ -19,7 +19,10 @@ export const SimulcastStartSchema = z
     /** Where the transcoder reports status (the API's origin + SIMULCAST_STATUS_PATH). */
     status_url: z.string().url(),
     /** Each target's full publish URL (`{url}/{stream_key}`): secret, never logged. */
-    targets: z.array(z.object({ id: z.string(), publish_url: z.string().min(1) })).min(1).max(10),
+    targets: z
+      .array(z.object({ id: z.string(), publish_url: z.string().min(1) }))
+      .min(1)
+      .max(10),
   })
   .strict();
 export type SimulcastStart = z.infer<typeof SimulcastStartSchema>;

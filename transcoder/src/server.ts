@@ -24,14 +24,14 @@ import { THUMBNAIL_HEADER, THUMBNAIL_TIME_HEADER, TranscoderThumbnailRequestSche
 import { TRANSCODER_AUTH_SECRET_ENV, transcoderSigner } from "../../src/lib/transcoder-auth.js";
 import { type JobDispatch, JobDispatchSchema } from "../../src/lib/transcoder-protocol.js";
 import { ApiClient } from "./api-client.js";
-import { handleSimulcast } from "./simulcast/routes.js";
-import { SimulcastSupervisor } from "./simulcast/supervisor.js";
 import { createLane } from "./concurrency.js";
 import { getBinaries } from "./ffmpeg/binaries.js";
 import { FfmpegError } from "./ffmpeg/errors.js";
 import { NoVideoError, SourceUnavailableError } from "./ffmpeg/thumbnail.js";
 import { createLogger, type Logger } from "./log.js";
 import { type JobOutcome, type RunJobOptions, runJob, ShutdownError } from "./runner.js";
+import { handleSimulcast } from "./simulcast/routes.js";
+import { SimulcastSupervisor } from "./simulcast/supervisor.js";
 import {
   createThumbnailService,
   ThumbnailAbandonedError,

@@ -9,6 +9,7 @@ import { registerOutputsMultipart } from "./outputs-multipart";
 import { registerProgress } from "./progress";
 import { registerPublish } from "./publish";
 import { registerRelayAuth } from "./relay-auth";
+import { registerSimulcastStatus } from "./simulcast-status";
 import { registerSource } from "./source";
 import { registerThumbnails } from "./thumbnails";
 
@@ -21,4 +22,5 @@ export function registerInternalRoutes(app: App) {
   registerFail(app);
   registerThumbnails(app);
   registerRelayAuth(app);
+  registerSimulcastStatus(app);
 }

@@ -12,6 +12,7 @@ import type { ServiceContext } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
 import { systemContext } from "../jobs/system";
 import { type LiveStreamRow, liveEventData } from "./load";
+import { startSimulcast, stopSimulcast } from "./simulcast";
 
 export type IngestConfig = LiveStreamRow;
 
@@ -116,6 +117,7 @@ export async function startSession(
     liveEvent(cfg, "live_stream.active", { session_id: session.id, active_asset_id: assetId }),
   );
   await commit(ctx, statements, events);
+  waitUntil(startSimulcast(env, cfg.id, cfg.environmentId, session.id));
   return assetId;
 }
 
@@ -219,4 +221,5 @@ export async function endSession(
     }
   }
   await commit(ctx, statements, events);
+  waitUntil(stopSimulcast(env, cfg.id, cfg.environmentId));
 }

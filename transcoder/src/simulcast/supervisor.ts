@@ -7,7 +7,11 @@
  * errored / idle.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { SIMULCAST_STATUS_PATH, type SimulcastStart, type SimulcastStatus } from "../../../src/lib/simulcast-protocol.js";
+import {
+  SIMULCAST_STATUS_PATH,
+  type SimulcastStart,
+  type SimulcastStatus,
+} from "../../../src/lib/simulcast-protocol.js";
 import { transcoderSigner } from "../../../src/lib/transcoder-auth.js";
 import type { Logger } from "../log.js";
 
@@ -44,6 +48,10 @@ class TargetWorker {
     while (!this.stopped) {
       // A target being retried stays `errored` until media flows again (no starting/errored flapping).
       if (this.status !== "errored") this.report("starting", null);
+      // The session starts with its first segment, a moment before the edge lists it: wait for the playlist
+      // rather than count the edge's 412 as the target failing.
+      await this.sourceListed();
+      if (this.stopped) break;
       const { code, stderr, broadcasted } = await this.runOnce(ffmpeg);
       if (this.stopped) break;
       if (code === 0) {
@@ -62,6 +70,20 @@ class TargetWorker {
       });
     }
     this.report("idle", null);
+  }
+
+  private async sourceListed(timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.stopped && Date.now() < deadline) {
+      try {
+        const res = await fetch(this.job.source_url, { signal: AbortSignal.timeout(5000) });
+        await res.arrayBuffer();
+        if (res.ok) return;
+      } catch {
+        // not yet
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 
   private runOnce(ffmpeg: string): Promise<{ code: number | null; stderr: string; broadcasted: boolean }> {
