@@ -16,6 +16,13 @@ import { transcoderSigner } from "../../../src/lib/transcoder-auth.js";
 import type { Logger } from "../log.js";
 
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 16_000, 30_000];
+
+/** KEYFRAME_SIMULCAST_BACKOFF_MS="500,1000" shortens the schedule (tests); anything malformed keeps the default. */
+function envBackoff(): number[] | undefined {
+  const raw = process.env.KEYFRAME_SIMULCAST_BACKOFF_MS;
+  const list = raw?.split(",").map(Number);
+  return list?.length && list.every((n) => Number.isInteger(n) && n > 0) ? list : undefined;
+}
 /** Media flowing this long (ffmpeg's progress advancing) counts as broadcasting. */
 const BROADCASTING_AFTER_S = 2;
 
@@ -62,7 +69,7 @@ class TargetWorker {
       const error = lastLine(stderr) || `ffmpeg exited with ${code}`;
       this.report("errored", error);
       if (broadcasted) this.attempt = 0;
-      const backoff = this.opts.backoffMs ?? BACKOFF_MS;
+      const backoff = this.opts.backoffMs ?? envBackoff() ?? BACKOFF_MS;
       const delay = backoff[Math.min(this.attempt++, backoff.length - 1)];
       this.log.warn("simulcast.target_retry", { target_id: this.target.id, delay_ms: delay, error });
       await new Promise<void>((resolve) => {
