@@ -170,7 +170,7 @@ describe("simulcast end to end", () => {
       expect(Number(probe.format.duration)).toBeGreaterThan(minSeconds);
     }
 
-    const events = (await e.api("GET", "/v1/events?type=live_stream.simulcast_target.*&limit=100")).body.data as any[];
+    const events = (await e.api("GET", "/v1/events?type=live_stream.*&limit=100")).body.data as any[];
     const forA = events.filter((x) => x.data.simulcast_target_id === a.body.id).map((x) => x.type);
     const forB = events.filter((x) => x.data.simulcast_target_id === b.id).map((x) => x.type);
     expect(forA).toEqual([
