@@ -124,7 +124,11 @@ describe("simulcast targets", () => {
     // On air (as the DO records it), the set of targets is fixed.
     await env.DB.prepare("UPDATE live_streams SET status = 'active' WHERE id = ?").bind(ls.id).run();
     expectProblem(await api(key, "DELETE", `${base}/${created.body.id}`), 409, "invalid_state");
-    expectProblem(await api(key, "POST", base, { url: "rtmp://x.example.com/app", stream_key: "k" }), 409, "invalid_state");
+    expectProblem(
+      await api(key, "POST", base, { url: "rtmp://x.example.com/app", stream_key: "k" }),
+      409,
+      "invalid_state",
+    );
     await env.DB.prepare("UPDATE live_streams SET status = 'idle' WHERE id = ?").bind(ls.id).run();
 
     expect((await api(key, "DELETE", `${base}/${created.body.id}`)).status).toBe(204);
