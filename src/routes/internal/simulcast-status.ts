@@ -36,7 +36,7 @@ async function readSignedBody(c: AppContext): Promise<string> {
 export function registerSimulcastStatus(app: App) {
   app.post(SIMULCAST_STATUS_PATH, async (c) => {
     const report = parseJson(await readSignedBody(c), SimulcastStatusReportSchema);
-    await applySimulcastStatus(c.env, report);
+    await applySimulcastStatus(c.env, (p) => c.executionCtx.waitUntil(p), report);
     return c.body(null, 204);
   });
 }

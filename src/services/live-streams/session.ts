@@ -117,7 +117,7 @@ export async function startSession(
     liveEvent(cfg, "live_stream.active", { session_id: session.id, active_asset_id: assetId }),
   );
   await commit(ctx, statements, events);
-  waitUntil(startSimulcast(env, cfg.id, cfg.environmentId, session.id));
+  waitUntil(startSimulcast(env, waitUntil, cfg.id, cfg.environmentId, session.id));
   return assetId;
 }
 
@@ -221,5 +221,5 @@ export async function endSession(
     }
   }
   await commit(ctx, statements, events);
-  waitUntil(stopSimulcast(env, cfg.id, cfg.environmentId));
+  waitUntil(stopSimulcast(env, waitUntil, cfg.id, cfg.environmentId));
 }

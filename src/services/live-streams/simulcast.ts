@@ -269,8 +269,14 @@ async function setStatus(
 }
 
 /** A session started: hand its targets to the transcoder. Never throws (the broadcast goes on regardless). */
-export async function startSimulcast(env: Env, streamId: string, environmentId: string, sessionId: string) {
-  const ctx = systemContext(env, environmentId, () => {});
+export async function startSimulcast(
+  env: Env,
+  waitUntil: (p: Promise<unknown>) => void,
+  streamId: string,
+  environmentId: string,
+  sessionId: string,
+) {
+  const ctx = systemContext(env, environmentId, waitUntil);
   try {
     const stream = await ctx.db.query.liveStreams.findFirst({ where: eq(schema.liveStreams.id, streamId) });
     if (!stream) return;
@@ -305,8 +311,13 @@ export async function startSimulcast(env: Env, streamId: string, environmentId: 
 }
 
 /** A session ended: stop its job; every target is idle. Never throws. */
-export async function stopSimulcast(env: Env, streamId: string, environmentId: string) {
-  const ctx = systemContext(env, environmentId, () => {});
+export async function stopSimulcast(
+  env: Env,
+  waitUntil: (p: Promise<unknown>) => void,
+  streamId: string,
+  environmentId: string,
+) {
+  const ctx = systemContext(env, environmentId, waitUntil);
   try {
     const rows = await targetsOf(ctx, streamId);
     if (rows.length === 0) return;
@@ -320,14 +331,18 @@ export async function stopSimulcast(env: Env, streamId: string, environmentId: s
 }
 
 /** The transcoder's report for one target, applied only while that session is the stream's current one. */
-export async function applySimulcastStatus(env: Env, report: SimulcastStatusReport) {
+export async function applySimulcastStatus(
+  env: Env,
+  waitUntil: (p: Promise<unknown>) => void,
+  report: SimulcastStatusReport,
+) {
   const t = schema.liveSimulcastTargets;
-  const probe = systemContext(env, "", () => {});
+  const probe = systemContext(env, "", waitUntil);
   const row = await probe.db.query.liveSimulcastTargets.findFirst({
     where: and(eq(t.id, report.target_id), eq(t.liveStreamId, report.live_stream_id)),
   });
   if (!row) return;
-  const ctx = systemContext(env, row.environmentId, () => {});
+  const ctx = systemContext(env, row.environmentId, waitUntil);
   const stream = await ctx.db.query.liveStreams.findFirst({ where: eq(schema.liveStreams.id, row.liveStreamId) });
   if (!stream) return;
   // A late report from a job that was stopped must not bring an idle target back to life.
