@@ -145,7 +145,9 @@ describe("simulcast end to end", () => {
     await waitFor("B broadcasting", async () => (await target(ls.id, b.id)).status === "broadcasting");
     expect((await target(ls.id, a.body.id)).status).toBe("broadcasting");
     const later = await pollUntil(live, (s, body) => s === 200 && mediaSequence(body) > mediaSequence(first.body));
-    expect(later.body).not.toContain("#EXT-X-DISCONTINUITY");
+    expect(later.body).not.toContain("#EXT-X-DISCONTINUITY\n");
+    const h = (await e.api("GET", `/v1/live-streams/${ls.id}/health`)).body;
+    expect(h).toMatchObject({ connection: "connected", reconnects: 0, refused_requests: 0 });
     await sleep(6000);
 
     // A clean stop ends the session: the job stops, the targets go idle, the listeners finish their files.
