@@ -77,8 +77,10 @@ export class HlsPush {
     return this.proc.pid;
   }
 
+  /** ffmpeg's last words, with the stream key (part of every ingest URL it names) taken out. */
   stderr(): string {
-    return this.stderrTail;
+    const key = /\/live\/([^/]+)\//.exec(this.opts.hlsUrl)?.[1];
+    return key ? this.stderrTail.replaceAll(key, "<stream_key>") : this.stderrTail;
   }
 
   /**
@@ -105,7 +107,7 @@ export class HlsPush {
     const code = await this.exited;
     clearTimeout(timer);
     if (code !== 0) {
-      this.opts.log.warn("relay.ffmpeg_exit", { code, stderr: this.stderrTail.slice(-600) });
+      this.opts.log.warn("relay.ffmpeg_exit", { code, stderr: this.stderr().slice(-600) });
     }
     if (opts.clean) await this.sendEndList();
     return code;
