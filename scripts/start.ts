@@ -5,6 +5,7 @@
  * .wrangler/state (KEYFRAME_STATE_DIR) and survives restarts; Ctrl-C stops everything.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { KEY_SECRET_RE } from "../src/lib/auth";
 import { readDevVarsFile } from "./lib/dev-vars";
@@ -24,6 +25,25 @@ function port(name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${name}=${raw} is not a port number`);
   return n;
+}
+
+/**
+ * The RTMP relay's port (KEYFRAME_RTMP_PORT, default 1935; "off" starts no relay). A port already taken (another
+ * RTMP server, a second npm start) starts Keyframe without the relay rather than not at all.
+ */
+async function relayPort(): Promise<number | undefined> {
+  if (process.env.KEYFRAME_RTMP_PORT === "off") return undefined;
+  const p = port("KEYFRAME_RTMP_PORT", 1935);
+  const free = await new Promise<boolean>((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(p, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+  if (free) return p;
+  console.warn(
+    `[start] port ${p} is taken: starting without the RTMP relay (KEYFRAME_RTMP_PORT=1936 npm start picks another)`,
+  );
+  return undefined;
 }
 
 /**
@@ -55,6 +75,11 @@ function banner(stack: Stack, key: { secret: string; created: boolean }, vars: R
    dashboard   ${api}/dashboard  (sign in with the admin key below)
    edge        ${edge}
    transcoder  ${stack.transcoderUrl ?? "(not started: transcoder/src/server.ts is missing)"}
+   RTMP relay  ${
+     stack.relayUrl
+       ? `${stack.relayUrl}  (OBS: Server = this URL, Stream Key = a live stream's stream_key)`
+       : "(not started: KEYFRAME_RTMP_PORT=off or the port is taken)"
+   }
    state       ${path.relative(ROOT, PERSIST_TO)} (kept across restarts)
    KEYFRAME_ENV=development; webhook URLs on localhost/127.0.0.1 are ${
      vars.ALLOW_PRIVATE_WEBHOOK_URLS === "false"
@@ -107,6 +132,7 @@ async function main() {
     apiPort: port("KEYFRAME_API_PORT", 8787),
     edgePort: port("KEYFRAME_EDGE_PORT", 8788),
     transcoderPort: port("KEYFRAME_TRANSCODER_PORT", 8790),
+    relayPort: await relayPort(),
     persistTo: PERSIST_TO,
     superviseTranscoder: true,
     beforeServices: async () => {
@@ -133,6 +159,12 @@ async function main() {
   for (const s of stack.services) {
     // The transcoder is restarted by startStack (superviseTranscoder); a worker exiting stops everything.
     if (s.name === "transcoder") continue;
+    if (s.name === "relay") {
+      s.exited.then((code) => {
+        if (!stopping) console.error(`\nThe RTMP relay exited (code ${code}); HTTP ingest and the rest keep running.`);
+      });
+      continue;
+    }
     s.exited.then((code) => {
       if (stopping) return;
       console.error(`\n${s.name} exited (code ${code}); stopping the rest.`);

@@ -26,6 +26,7 @@ declare namespace Cloudflare {
 		ALLOW_PRIVATE_WEBHOOK_URLS: string;
 		WEBHOOK_RETRY_SCHEDULE: string;
 		WEBHOOK_TIMEOUT_MS: string;
+		RTMP_RELAY_URL: string;
 		UPLOAD_SESSIONS: DurableObjectNamespace<import("./index").UploadSession>;
 		LIVE_STREAMS: DurableObjectNamespace<import("./index").LiveStream>;
 		TRANSCODER: DurableObjectNamespace<import("./index").TranscoderContainer>;
@@ -36,5 +37,5 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "KEYFRAME_ENV" | "API_PUBLIC_URL" | "EDGE_PUBLIC_URL" | "TRANSCODER_URL" | "ALLOW_PRIVATE_INGEST_URLS" | "ALLOW_PRIVATE_WEBHOOK_URLS" | "WEBHOOK_RETRY_SCHEDULE" | "WEBHOOK_TIMEOUT_MS">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "KEYFRAME_ENV" | "API_PUBLIC_URL" | "EDGE_PUBLIC_URL" | "TRANSCODER_URL" | "ALLOW_PRIVATE_INGEST_URLS" | "ALLOW_PRIVATE_WEBHOOK_URLS" | "WEBHOOK_RETRY_SCHEDULE" | "WEBHOOK_TIMEOUT_MS" | "RTMP_RELAY_URL">> {}
 }

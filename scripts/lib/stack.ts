@@ -16,6 +16,7 @@ import { deriveEdgeApiSecret } from "../../src/lib/edge-auth";
 import { deriveTranscoderSecret } from "../../src/lib/transcoder-auth";
 import { devApiVars, devEdgeVars } from "./dev-vars";
 import { freePort, type Service, startService, waitForHttp } from "./proc";
+import { relayPublishUrl, startRelayService } from "./relay";
 import { API_CONFIG, applyMigrations, EDGE_CONFIG, ROOT, wranglerBin } from "./wrangler";
 
 export interface StackOptions {
@@ -42,6 +43,8 @@ export interface StackOptions {
   superviseTranscoder?: boolean;
   /** Fire the cron handler every minute, as Cloudflare would (wrangler dev does not). Default true. */
   cron?: boolean;
+  /** Start the RTMP relay on this port (and show it as ingest.rtmp_url). Default: no relay. */
+  relayPort?: number;
   /** How long to wait for everything to answer. */
   readyTimeoutMs?: number;
   /**
@@ -56,6 +59,8 @@ export interface Stack {
   edgeUrl: string;
   /** null when the transcoder was not started. */
   transcoderUrl: string | null;
+  /** `rtmp://127.0.0.1:port/live`, or null when no relay was started. */
+  relayUrl: string | null;
   persistTo: string;
   services: Service[];
   stop(): Promise<void>;
@@ -168,6 +173,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const apiVars = {
       ...devApiVars({ apiUrl, edgeUrl, transcoderUrl: transcoderUrl ?? `http://${host}:${opts.transcoderPort}` }),
       ...secrets,
+      ...(opts.relayPort !== undefined ? { RTMP_RELAY_URL: relayPublishUrl(host, opts.relayPort) } : {}),
       ...opts.vars,
     };
     // The edge's only secret: the HMAC key of its calls to the API, derived from JOB_TOKEN_SECRET.
@@ -245,6 +251,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       startTranscoder?.().then((first) => {
         if (opts.superviseTranscoder) void supervise(first);
       }),
+      opts.relayPort !== undefined &&
+        startRelayService({
+          apiUrl,
+          jobTokenSecret: secrets.JOB_TOKEN_SECRET,
+          host,
+          port: opts.relayPort,
+          quiet: opts.quiet,
+        }).then((r) => services.push(r.service)),
     ]);
 
     if (opts.cron ?? true) {
@@ -260,5 +274,6 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     throw err;
   }
 
-  return { apiUrl, edgeUrl, transcoderUrl, persistTo, services, stop };
+  const relayUrl = opts.relayPort !== undefined ? relayPublishUrl(host, opts.relayPort) : null;
+  return { apiUrl, edgeUrl, transcoderUrl, relayUrl, persistTo, services, stop };
 }

@@ -426,3 +426,25 @@ export const liveStreams = sqliteTable(
     uniqueIndex("live_streams_key_hash").on(t.streamKeyHash),
   ],
 );
+
+/** Where a live stream is restreamed while it is on air (migration 0003_relay_simulcast_targets). */
+export const liveSimulcastTargets = sqliteTable(
+  "live_simulcast_targets",
+  {
+    id: text("id").primaryKey(),
+    environmentId: text("environment_id").notNull(),
+    liveStreamId: text("live_stream_id").notNull(),
+    /** rtmp:// or rtmps:// server URL, without the key (`rtmp://a.rtmp.youtube.com/live2`). */
+    url: text("url").notNull(),
+    /** The target's stream key, sealed (purpose `simulcast-key`, the row's ID as additional data). */
+    streamKeySealed: text("stream_key_sealed").notNull(),
+    passthrough: text("passthrough"),
+    status: text("status", { enum: ["idle", "starting", "broadcasting", "errored"] })
+      .notNull()
+      .default("idle"),
+    error: text("error"),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [index("live_simulcast_targets_stream").on(t.liveStreamId, t.id)],
+);

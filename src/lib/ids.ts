@@ -12,6 +12,7 @@ export const ID_PREFIXES = {
   playbackId: "pb",
   track: "tr",
   liveStream: "ls",
+  simulcastTarget: "st",
   job: "job",
   signingKey: "sk",
   webhookEndpoint: "we",

@@ -30,6 +30,8 @@ import { FfmpegError } from "./ffmpeg/errors.js";
 import { NoVideoError, SourceUnavailableError } from "./ffmpeg/thumbnail.js";
 import { createLogger, type Logger } from "./log.js";
 import { type JobOutcome, type RunJobOptions, runJob, ShutdownError } from "./runner.js";
+import { handleSimulcast } from "./simulcast/routes.js";
+import { SimulcastSupervisor } from "./simulcast/supervisor.js";
 import {
   createThumbnailService,
   ThumbnailAbandonedError,
@@ -225,6 +227,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   let inFastLane = 0;
   let closing = false;
   const thumbs = createThumbnailService({ ...options.thumbnails, logger: log });
+  const simulcast = new SimulcastSupervisor({
+    ffmpeg: async () => (await getBinaries()).ffmpeg,
+    authSecret: options.authSecret ?? process.env[TRANSCODER_AUTH_SECRET_ENV] ?? "",
+    log,
+  });
   const journal = options.journalDir ?? process.env.KEYFRAME_TRANSCODER_JOURNAL_DIR;
   const authSecret = options.authSecret ?? process.env[TRANSCODER_AUTH_SECRET_ENV];
   if (!authSecret || authSecret.length < 16) {
@@ -285,6 +292,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
           fast_lane: { running: inFastLane, concurrency },
           ladder_lane: ladderLane.stats(),
           thumbnails: thumbs.stats(),
+          simulcast: simulcast.stats(),
         });
       } catch (err) {
         return json(res, requestId, 503, {
@@ -312,6 +320,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     }
     const bodySha256 = auth.bodySha256;
     if (url.pathname === "/thumbnails") return handleThumbnail(req, res, requestId, bodySha256);
+    if (url.pathname.startsWith("/simulcast")) {
+      const read = () => readJsonBody(req, res, requestId, bodySha256);
+      return handleSimulcast(simulcast, { req, res, path: url.pathname, read, requestId, problem, json });
+    }
     if (url.pathname === "/jobs") {
       if (req.method !== "POST") {
         res.setHeader("allow", "POST");
@@ -512,6 +524,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
             .catch((err) => log.error("job.fail_report_failed", { job_id: job.dispatch.job_id, error: err }));
         }),
       );
+      await simulcast.stopAll();
       const all = Promise.allSettled([...finished, thumbs.idle()]);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([

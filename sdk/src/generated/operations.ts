@@ -597,6 +597,48 @@ export const OPERATIONS = {
       "query_params": [],
       "paginated": false,
       "idempotent": false
+    },
+    "createSimulcastTarget": {
+      "method": "post",
+      "path": "/v1/live-streams/{live_stream_id}/simulcast-targets",
+      "path_params": [
+        "live_stream_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": true
+    },
+    "listSimulcastTargets": {
+      "method": "get",
+      "path": "/v1/live-streams/{live_stream_id}/simulcast-targets",
+      "path_params": [
+        "live_stream_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
+    },
+    "getSimulcastTarget": {
+      "method": "get",
+      "path": "/v1/live-streams/{live_stream_id}/simulcast-targets/{simulcast_target_id}",
+      "path_params": [
+        "live_stream_id",
+        "simulcast_target_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
+    },
+    "deleteSimulcastTarget": {
+      "method": "delete",
+      "path": "/v1/live-streams/{live_stream_id}/simulcast-targets/{simulcast_target_id}",
+      "path_params": [
+        "live_stream_id",
+        "simulcast_target_id"
+      ],
+      "query_params": [],
+      "paginated": false,
+      "idempotent": false
     }
   }
 } as const;

@@ -8,6 +8,8 @@ import { registerOutputs } from "./outputs";
 import { registerOutputsMultipart } from "./outputs-multipart";
 import { registerProgress } from "./progress";
 import { registerPublish } from "./publish";
+import { registerRelayAuth } from "./relay-auth";
+import { registerSimulcastStatus } from "./simulcast-status";
 import { registerSource } from "./source";
 import { registerThumbnails } from "./thumbnails";
 
@@ -19,4 +21,6 @@ export function registerInternalRoutes(app: App) {
   registerPublish(app);
   registerFail(app);
   registerThumbnails(app);
+  registerRelayAuth(app);
+  registerSimulcastStatus(app);
 }

@@ -12,6 +12,10 @@ import { registerDeleteLivePlaybackId } from "./playback-id-delete";
 import { registerGetLivePlaybackId } from "./playback-id-get";
 import { registerListLivePlaybackIds } from "./playback-id-list";
 import { registerResetStreamKey } from "./reset-stream-key";
+import { registerCreateSimulcastTarget } from "./simulcast-target-create";
+import { registerDeleteSimulcastTarget } from "./simulcast-target-delete";
+import { registerGetSimulcastTarget } from "./simulcast-target-get";
+import { registerListSimulcastTargets } from "./simulcast-target-list";
 import { registerLiveStreamTimeline } from "./timeline";
 import { registerUpdateLiveStream } from "./update";
 
@@ -31,4 +35,8 @@ export function registerLiveStreamRoutes(app: App) {
   registerListLivePlaybackIds(app);
   registerGetLivePlaybackId(app);
   registerDeleteLivePlaybackId(app);
+  registerCreateSimulcastTarget(app);
+  registerListSimulcastTargets(app);
+  registerGetSimulcastTarget(app);
+  registerDeleteSimulcastTarget(app);
 }

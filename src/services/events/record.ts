@@ -42,6 +42,12 @@ export const EVENT_TYPES = [
   "live_stream.deleted",
   "live_stream.warning",
   "live_stream.stream_key_reset",
+  "live_stream.simulcast_target.created",
+  "live_stream.simulcast_target.deleted",
+  "live_stream.simulcast_target.starting",
+  "live_stream.simulcast_target.broadcasting",
+  "live_stream.simulcast_target.errored",
+  "live_stream.simulcast_target.idle",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -49,7 +49,7 @@ export async function livePlaybackIds(ctx: ServiceContext, streamIds: string[]) 
 }
 
 export function serializeLiveStream(
-  env: Pick<Env, "EDGE_PUBLIC_URL" | "API_PUBLIC_URL">,
+  env: Pick<Env, "EDGE_PUBLIC_URL" | "API_PUBLIC_URL" | "RTMP_RELAY_URL">,
   row: LiveStreamRow,
   playbackIds: { id: string; policy: "public" | "signed" }[],
   streamKey?: string,
@@ -59,7 +59,10 @@ export function serializeLiveStream(
     status: row.status,
     connection: row.connection,
     ...(streamKey ? { stream_key: streamKey } : {}),
-    ingest: { hls_url: streamKey ? ingestUrl(env, streamKey) : null },
+    ingest: {
+      hls_url: streamKey ? ingestUrl(env, streamKey) : null,
+      rtmp_url: env.RTMP_RELAY_URL ? env.RTMP_RELAY_URL.replace(/\/$/, "") : null,
+    },
     latency_mode: row.latencyMode,
     reconnect_window: row.reconnectWindow,
     max_continuous_duration: row.maxContinuousDuration,

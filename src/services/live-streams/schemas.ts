@@ -96,6 +96,11 @@ export const LiveStreamSchema = z
         description:
           "The exact URL to give ffmpeg as its HLS output (`-f hls -method PUT`). Only when `stream_key` is shown.",
       }),
+      rtmp_url: z.string().nullable().openapi({
+        description:
+          "The RTMP relay's server URL (OBS: Server; the Stream Key is `stream_key`), or null when this deployment runs no relay. Publish to `{rtmp_url}/{stream_key}`.",
+        example: "rtmp://rtmp.example.com/live",
+      }),
     }),
     latency_mode: LatencyModeSchema,
     reconnect_window: z.number().int(),

@@ -19,6 +19,7 @@ import { enqueueJob, newJobStatement } from "../jobs/create";
 import { systemContext } from "../jobs/system";
 import { serializePlaybackId } from "../playback-ids/verbs";
 import { type LiveStreamRow, liveStreamEventData } from "./load";
+import { startSimulcast, stopSimulcast } from "./simulcast";
 
 export type IngestConfig = LiveStreamRow;
 
@@ -166,6 +167,7 @@ export async function startSession(
     await liveEvent(ctx, stream.after, "live_stream.active", { session_id: session.id, active_asset_id: assetId }),
   );
   await commit(ctx, statements, events);
+  waitUntil(startSimulcast(env, waitUntil, cfg.id, cfg.environmentId, session.id));
   return assetId;
 }
 
@@ -310,6 +312,7 @@ export async function endSession(
     }
   }
   await commit(ctx, statements, events);
+  waitUntil(stopSimulcast(env, waitUntil, cfg.id, cfg.environmentId));
   if (jobId) await enqueueJob(env, jobId);
   return { recordingKept: recording?.status === "processing" };
 }
