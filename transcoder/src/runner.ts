@@ -22,6 +22,7 @@ import {
   type Track,
 } from "../../src/lib/transcoder-protocol.js";
 import { ApiClient, type ApiClientOptions, ApiError, contentTypeFor } from "./api-client.js";
+import { type ClipRange, cutClip } from "./clip.js";
 import { type Lane, mapLimit } from "./concurrency.js";
 import { getBinaries } from "./ffmpeg/binaries.js";
 import { BinaryNotFoundError, FfmpegError, InputError } from "./ffmpeg/errors.js";
@@ -347,6 +348,10 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
       content_type: downloaded.contentType ?? null,
       ms: Date.now() - startedAt,
     });
+
+    // A clip asset's source is the original it was cut from: cut the range first (transcoder/src/clip.ts).
+    if (settings.clip)
+      await timed("clip", () => cutClip(source, settings.clip as ClipRange, { signal, ffmpegPath: binaries.ffmpeg }));
 
     // 2. Probe and validate (10–12%).
     reporter.update("probing", 10);

@@ -1,12 +1,24 @@
 import { schema } from "../../db/client";
+import { ValidationError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import type { Verb } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
+import { sortChapters } from "./chapters";
+import { resolveClip } from "./clip";
 import { getAssetView } from "./load";
 import type { CreateAssetInput } from "./schemas";
 
 export async function createAsset({ ctx, input }: Verb<CreateAssetInput>) {
   const assetId = newId("asset");
+  const clipInput = input.input?.asset_id ? { ...input.input, asset_id: input.input.asset_id } : null;
+  const clip = clipInput ? await resolveClip(ctx, clipInput) : null;
+  const chapters = input.chapters ? sortChapters(input.chapters) : null;
+  const late = clip && chapters?.find((c) => c.start_time >= clip.duration);
+  if (late) {
+    throw new ValidationError(`A chapter starts at ${late.start_time} s, after the clip's end (${clip?.duration} s).`, [
+      { location: "json.chapters", message: `every start_time must be less than ${clip?.duration}` },
+    ]);
+  }
   const statements: Statement[] = [
     ctx.db.insert(schema.assets).values({
       id: assetId,
@@ -24,6 +36,9 @@ export async function createAsset({ ctx, input }: Verb<CreateAssetInput>) {
       mp4Support: input.mp4_support ?? "none",
       staticRenditions: input.mp4_support === "standard" ? { status: "preparing", files: [] } : null,
       inputUrl: input.input?.url ?? null,
+      sourceAssetId: clip?.sourceAssetId ?? null,
+      clip: clip?.clip ?? null,
+      chapters,
     }),
   ];
   const events: EventInput[] = [
@@ -32,7 +47,12 @@ export async function createAsset({ ctx, input }: Verb<CreateAssetInput>) {
       subjectId: assetId,
       assetId,
       correlationId: input.correlation_id,
-      data: { asset_id: assetId, status: "waiting", passthrough: input.passthrough ?? null },
+      data: {
+        asset_id: assetId,
+        status: "waiting",
+        passthrough: input.passthrough ?? null,
+        ...(clip ? { source_asset_id: clip.sourceAssetId } : {}),
+      },
     },
   ];
   if (input.playback_policy) {
@@ -57,6 +77,10 @@ export async function createAsset({ ctx, input }: Verb<CreateAssetInput>) {
   if (input.input?.url) {
     // URL ingest happens off the request path: the transcode-jobs consumer fetches into R2.
     await ctx.env.TRANSCODE_QUEUE.send({ kind: "ingest_url", asset_id: assetId });
+  }
+  if (clip) {
+    // The clip gets its own copy of the original off the request path (src/pipeline/clip-source.ts).
+    await ctx.env.TRANSCODE_QUEUE.send({ kind: "clip_source", asset_id: assetId });
   }
   return getAssetView(ctx, assetId);
 }
