@@ -5,7 +5,7 @@
  * The whole range is re-encoded, not stream-copied with only the edge GOPs re-encoded ("smart cut"): a
  * smart cut has to match the source's codec, profile, level, SPS/PPS and timestamps exactly at each
  * splice, which fails in ways ffprobe does not show on the long tail of real uploads, and the ladder
- * re-encodes every rendition afterwards anyway. Input seeking (`-ss` before `-i`) with decoding makes the
+ * re-encodes every rendition afterwards anyway. A coarse input seek plus an exact output seek makes the
  * first frame the one at or just after `start_time`; keyframes every 2 s keep the result fast-path-able.
  */
 import { rename, stat } from "node:fs/promises";
@@ -23,20 +23,28 @@ export interface CutClipRun {
   signal?: AbortSignal;
 }
 
+/** Longer than any sane GOP (the pipeline's own is 2 s; cameras use up to ~10 s). */
+export const CLIP_PREROLL_SECONDS = 15;
+
 /** ffmpeg arguments that write the range of `input` to `output` (MP4). */
 export function buildClipArgs(input: string, output: string, range: ClipRange): string[] {
   const duration = range.end_time - range.start_time;
+  // Input seeking is fast but lands on a keyframe, and for some containers (MPEG-TS) the one AFTER the
+  // target. So seek to PREROLL seconds before the start, then drop decoded frames up to the exact start
+  // (output `-ss`): exact whenever the source's GOP is shorter than the preroll.
+  const coarse = Math.max(0, range.start_time - CLIP_PREROLL_SECONDS);
   return [
     "-hide_banner",
     "-nostdin",
     "-y",
     "-loglevel",
     "error",
-    "-ss",
-    range.start_time.toFixed(6),
+    ...(coarse > 0 ? ["-ss", coarse.toFixed(6)] : []),
     ...inputPolicyArgs(input),
     "-i",
     input,
+    "-ss",
+    (range.start_time - coarse).toFixed(6),
     "-t",
     duration.toFixed(6),
     "-map",
@@ -60,8 +68,6 @@ export function buildClipArgs(input: string, output: string, range: ClipRange): 
     "aac",
     "-b:a",
     "192k",
-    "-avoid_negative_ts",
-    "make_zero",
     "-movflags",
     "+faststart",
     "-f",

@@ -42,7 +42,7 @@ function hasNoVideo(asset: AssetRow): boolean {
   return Array.isArray(tracks) && tracks.length > 0 && !tracks.some((t) => t?.type === "video");
 }
 
-async function loadRenderable(env: Env, assetId: string): Promise<AssetRow & { currentRunId: string }> {
+export async function loadRenderable(env: Env, assetId: string): Promise<AssetRow & { currentRunId: string }> {
   const asset = await createDb(env.DB).query.assets.findFirst({ where: eq(schema.assets.id, assetId) });
   if (!asset || asset.status === "deleted" || asset.deletedAt) throw new NotFoundError("asset", assetId);
   if (asset.status !== "ready" || !asset.currentRunId) {
