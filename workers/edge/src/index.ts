@@ -11,6 +11,7 @@
  *   /{playback_id}/storyboard.vtt|.jpg       storyboard                 aud s
  *   /{playback_id}/text/{track_id}.m3u8|.vtt subtitles/captions (./text-tracks.ts)   aud v
  *   /{playback_id}/chapters.vtt              chapter markers (./chapters.ts)   aud v
+ *   /{playback_id}/animated.gif|webp?start=&end=&width=&fps=   animated preview (./animated.ts)   aud g
  *   ?asset_start_time=&asset_end_time=      instant clip on any VOD playlist (./clips.ts)
  *   /{playback_id}/downloads/highest.mp4     progressive download (attachment; audio.m4a for audio-only)   aud d
  *   /embed/{playback_id}?token=…             player page
@@ -38,6 +39,7 @@ import {
 } from "../../../src/lib/thumbnails";
 import { DOWNLOADS_DIR } from "../../../src/lib/transcoder-protocol";
 import { STREAM_DIR } from "../../../src/live/hls";
+import { registerAnimatedRoutes } from "./animated";
 import { assetChapters, clearChapterCache, registerChapterRoutes } from "./chapters";
 import { requestedClip } from "./clips";
 import { contentDisposition, isStaticRenditionName } from "./download";
@@ -122,6 +124,11 @@ const MESSAGES: Record<string, string> = {
   no_such_download: "This video has no download with this name.",
   unknown_track: "This video has no ready text track with this ID.",
   no_chapters: "This video has no chapters.",
+  invalid_animated_params: "Invalid animated preview parameters.",
+  animated_unavailable: "No animated preview can be made from this video.",
+  animated_rate_limited: "Too many new animated previews were requested for this video; retry later.",
+  animated_rendering_busy: "Animated previews are being rendered at capacity; retry shortly.",
+  animated_rendering_unavailable: "Animated previews cannot be rendered right now; retry later.",
   invalid_clip_range: "Invalid instant clip range (asset_start_time / asset_end_time).",
   clip_params_mismatch: "The clip range differs from the one pinned in the token.",
   clip_not_vod: "Instant clips are only available for on-demand (VOD) playlists.",
@@ -432,6 +439,7 @@ app.get("/:pid/downloads/:file", async (c) => {
 // Before the generic rendition route: `/{pid}/text/…` is not a rendition.
 registerTextTrackRoutes(app, { authorize, deny, clipFor });
 registerChapterRoutes(app, { authorize, deny });
+registerAnimatedRoutes(app, { authorize, deny });
 
 app.get("/:pid/:rendition/:file", async (c) => {
   const playbackId = c.req.param("pid");
