@@ -6,7 +6,7 @@
  * A clip of that clip cuts the original at the summed offset. The clip's chapters come back as WebVTT at
  * `/{pid}/chapters.vtt` and listed in the embed page.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -93,6 +93,29 @@ describe("frame-accurate clip assets", () => {
     expect(embed).toContain(`<track kind="chapters" default srclang="en" label="Chapters" src="/${pb}/chapters.vtt">`);
     expect(embed).toContain('data-start="1.5"');
     expect(embed).toContain("Second &#60;half&#62; &#38; more");
+
+    // Animated previews of the clip, rendered through edge → API → transcoder, then served from R2.
+    const gifUrl = `${e.stack.edgeUrl}/${pb}/animated.gif?start=0.5&end=2&width=150&fps=10`;
+    const gif = await fetch(gifUrl);
+    expect(gif.status, await gif.clone().text()).toBe(200);
+    expect(gif.headers.get("content-type")).toBe("image/gif");
+    expect(gif.headers.get("x-keyframe-thumbnail")).toBe("rendered");
+    expect(gif.headers.get("x-keyframe-animated")).toBe("start=0.5;end=2;width=160;fps=10");
+    const gifFile = path.join(work, "preview.gif");
+    writeFileSync(gifFile, new Uint8Array(await gif.arrayBuffer()));
+    const gifProbe = await ffprobeJson(gifFile);
+    expect(gifProbe.streams[0]).toMatchObject({ codec_name: "gif", width: 160 });
+    // 0.5 s into the clip is frame 86 + 12.5 of the original: the first frame at or after it.
+    expect(Math.abs((await firstFrameNumber(gifFile)) - 99)).toBeLessThanOrEqual(1);
+    const again = await fetch(gifUrl);
+    expect(again.status).toBe(200);
+    expect(again.headers.get("x-keyframe-thumbnail")).toBe("cached");
+    await again.arrayBuffer();
+    const webp = await fetch(`${e.stack.edgeUrl}/${pb}/animated.webp?width=120&fps=5`);
+    expect(webp.status).toBe(200);
+    expect(webp.headers.get("content-type")).toBe("image/webp");
+    const webpBytes = Buffer.from(await webp.arrayBuffer());
+    expect(webpBytes.subarray(8, 12).toString("latin1")).toBe("WEBP");
 
     // A clip of the clip: 1.0 s in is frame 86 + 25 of the original.
     const nested = await makeClip({ input: { asset_id: clip.id, start_time: 1, end_time: 2 } });
