@@ -123,7 +123,10 @@ describe("clip assets", () => {
     for (const [input, status, code, location] of cases) {
       const res = await api(key, "POST", "/v1/assets", { input });
       expectProblem(res, status, code, JSON.stringify(input));
-      expect((res.body.errors as any[]).map((e) => e.location), JSON.stringify(input)).toContain(location);
+      expect(
+        (res.body.errors as any[]).map((e) => e.location),
+        JSON.stringify(input),
+      ).toContain(location);
     }
 
     // Not ready: each non-ready status is a 409 naming it.
@@ -150,12 +153,20 @@ describe("clip assets", () => {
     );
     // Deleted sources are gone too.
     const deleted = await seedReady(key, 10, { status: "deleted" });
-    expectProblem(await api(key, "POST", "/v1/assets", { input: { asset_id: deleted, end_time: 1 } }), 404, "not_found");
+    expectProblem(
+      await api(key, "POST", "/v1/assets", { input: { asset_id: deleted, end_time: 1 } }),
+      404,
+      "not_found",
+    );
 
     const after = (await env.DB.prepare("select count(*) as n from assets").first())?.n;
     // Only the six seeded sources were added: no refused request left a half-written clip behind.
     expect(after).toBe((before as number) + 6);
-    const clips = await env.DB.prepare("select count(*) as n from assets where source_asset_id is not null").first();
+    const clips = await env.DB.prepare(
+      "select count(*) as n from assets where source_asset_id is not null and environment_id = ?",
+    )
+      .bind(key.environmentId)
+      .first();
     expect(clips?.n).toBe(0);
   });
 
@@ -240,7 +251,10 @@ describe("chapters", () => {
     for (const [chapters, location] of bad) {
       const res = await api(key, "PATCH", `/v1/assets/${ready}`, { chapters });
       expectProblem(res, 400, "validation_failed", JSON.stringify(chapters));
-      expect((res.body.errors as any[]).map((e) => e.location), JSON.stringify(chapters)).toContain(location);
+      expect(
+        (res.body.errors as any[]).map((e) => e.location),
+        JSON.stringify(chapters),
+      ).toContain(location);
     }
     // A clip's chapters are checked against the clip's own length.
     const lateClip = await api(key, "POST", "/v1/assets", {
