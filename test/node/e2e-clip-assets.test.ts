@@ -117,6 +117,13 @@ describe("frame-accurate clip assets", () => {
     const webpBytes = Buffer.from(await webp.arrayBuffer());
     expect(webpBytes.subarray(8, 12).toString("latin1")).toBe("WEBP");
 
+    // On-demand stills of a clip are its frames too (its stored source is the whole original, offset).
+    const still = await fetch(`${e.stack.edgeUrl}/${pb}/thumbnail.jpg?time=1&width=480`);
+    expect(still.status).toBe(200);
+    const stillFile = path.join(work, "still.jpg");
+    writeFileSync(stillFile, new Uint8Array(await still.arrayBuffer()));
+    expect(Math.abs((await firstFrameNumber(stillFile)) - 111)).toBeLessThanOrEqual(1);
+
     // A clip of the clip: 1.0 s in is frame 86 + 25 of the original.
     const nested = await makeClip({ input: { asset_id: clip.id, start_time: 1, end_time: 2 } });
     expect(nested.source_asset_id).toBe(clip.id);

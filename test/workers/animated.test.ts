@@ -86,6 +86,21 @@ describe("POST /internal/animated", () => {
 });
 
 describe("renderAnimated", () => {
+  it("renders a clip asset's range from its offset in the stored original", async () => {
+    const { assetId } = await readyAsset(4000);
+    await env.DB.prepare("update assets set clip = ? where id = ?")
+      .bind(JSON.stringify({ start_time: 2, end_time: 6, original_start_time: 12.5 }), assetId)
+      .run();
+    const sent: any[] = [];
+    const render = async (_env: Env, payload: unknown) => {
+      sent.push(payload);
+      return { bytes: GIF, time: null };
+    };
+    const out = await renderAnimated(env, { asset_id: assetId, ...base, format: "gif", start: 1, end: 3 }, render);
+    expect(out.params).toMatchObject({ start: 1, end: 3 });
+    expect(sent[0]).toMatchObject({ time: 13.5, duration: 16.5, animated: { start: 13.5, end: 15.5 } });
+  });
+
   it("renders once through the transcoder call, stores it, then refuses new renders past the per-run cap", async () => {
     const { assetId, runId } = await readyAsset();
     const sent: unknown[] = [];

@@ -80,6 +80,14 @@ export async function resolveClip(
   };
 }
 
+/**
+ * Where a clip asset's own timeline starts in its stored source (a copy of the whole original): renders
+ * from the source (on-demand thumbnails, animated previews) add this to the asset's times.
+ */
+export function clipOffsetSeconds(row: Pick<AssetRow, "clip">): number {
+  return (row.clip as StoredClip | null)?.original_start_time ?? 0;
+}
+
 /** The job settings' `clip`: the range in the stored original's seconds. */
 export function clipSettings(row: Pick<AssetRow, "clip">): Pick<JobSettings, "clip"> {
   const c = row.clip as StoredClip | null;

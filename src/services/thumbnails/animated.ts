@@ -23,6 +23,7 @@ import { signSourceToken } from "../../lib/job-token";
 import { log } from "../../lib/log";
 import { type RenderExpectation, requestThumbnailRender } from "../../pipeline/thumbnail-render";
 import { spend } from "../../rate-limits/limiter";
+import { clipOffsetSeconds } from "../assets/clip";
 import { loadRenderable } from "./render";
 
 /** Up to 10 s of decode plus the transcoder's queue wait: longer than a still's 35 s. */
@@ -97,18 +98,20 @@ export async function renderAnimated(
   await spend(env, "thumbnails", [`pb:${input.playback_id ?? asset.id}`, `env:${asset.environmentId}`]);
 
   const started = Date.now();
+  // A clip asset's source is the whole original it was cut from: its times start at the clip's offset.
+  const offset = clipOffsetSeconds(asset);
   const rendered = await render(
     env,
     {
       asset_id: asset.id,
       source_url: `${env.API_PUBLIC_URL.replace(/\/$/, "")}/internal/assets/${asset.id}/source`,
       source_token: await signSourceToken(env, asset.id),
-      time: params.start,
-      duration,
+      time: params.start + offset,
+      duration: duration === null ? null : offset + duration,
       width: null,
       height: null,
       fit_mode: "preserve",
-      animated: params,
+      animated: { ...params, start: params.start + offset, end: params.end + offset },
     },
     animatedExpectation(params.format),
   );
