@@ -31,7 +31,7 @@ describe("frame-accurate clip assets", () => {
     expect(up.putStatus).toBe(200);
     sourceId = up.assetId as string;
     const asset = await e.waitForAsset(sourceId, (a) => a.status === "ready" || a.status === "errored", 300_000);
-    expect(asset.status).toBe("ready");
+    expect(asset.status, JSON.stringify(asset.error)).toBe("ready");
   }, 420_000);
 
   afterAll(async () => {

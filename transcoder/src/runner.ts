@@ -22,6 +22,7 @@ import {
   type Track,
 } from "../../src/lib/transcoder-protocol.js";
 import { ApiClient, type ApiClientOptions, ApiError, contentTypeFor } from "./api-client.js";
+import { makeAudioDownload } from "./audio-download.js";
 import { type ClipRange, cutClip } from "./clip.js";
 import { type Lane, mapLimit } from "./concurrency.js";
 import { getBinaries } from "./ffmpeg/binaries.js";
@@ -629,7 +630,13 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
             };
             if (topRung) Object.assign(file, { width: topRung.width, height: topRung.height });
             log.info("static_rendition.done", { name, bytes: made.bytes });
-            return { status: "ready" as const, files: [file] };
+            const run = { ...ffmpegRun, signal: workSignal, niceness: SIDE_WORK_NICENESS };
+            const put = (r: string) => putFile(outputDir, r, workSignal);
+            const audio =
+              topRung && facts.audio
+                ? [await makeAudioDownload({ outputDir, scratchDir, durationSeconds: duration, run, put })]
+                : [];
+            return { status: "ready" as const, files: [file, ...audio] };
           });
         } catch (err) {
           if (workSignal.aborted) throw workSignal.reason ?? err;
