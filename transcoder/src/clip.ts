@@ -83,10 +83,9 @@ export async function cutClip(source: string, range: ClipRange, run: CutClipRun)
   }
   const out = `${source}.clip.mp4`;
   try {
-    await runProcess(run.ffmpegPath, buildClipArgs(source, out, range), {
-      signal: run.signal,
-      stallTimeoutMs: 120_000,
-    });
+    // No stall timeout: ffmpeg writes a file, not stdout, and reads a local file that cannot stall; the
+    // job's cancel signal (deleted asset, superseded run, shutdown) still stops it.
+    await runProcess(run.ffmpegPath, buildClipArgs(source, out, range), { signal: run.signal });
   } catch (err) {
     if (err instanceof FfmpegError && err.details.exitCode !== null) {
       throw new InputError("input_unreadable", `the clip could not be cut from the source: ${err.message}`, {
