@@ -82,6 +82,11 @@ export const assets = sqliteTable(
       files: Record<string, unknown>[];
       error?: string;
     }>("static_renditions"),
+    /** A clip asset: the asset it was cut from (migration 0003) and the range, in seconds of that asset. */
+    sourceAssetId: text("source_asset_id"),
+    clip: json<{ start_time: number; end_time: number; original_start_time: number }>("clip"),
+    /** Chapter markers `{ start_time, title }`, sorted by start_time; served as WebVTT at the edge. */
+    chapters: json<{ start_time: number; title: string }[]>("chapters"),
     createdAt: text("created_at").notNull().default(now),
     updatedAt: text("updated_at").notNull().default(now),
     readyAt: text("ready_at"),
@@ -91,6 +96,7 @@ export const assets = sqliteTable(
     index("assets_env_id").on(t.environmentId, t.id),
     index("assets_env_status").on(t.environmentId, t.status),
     uniqueIndex("assets_upload").on(t.uploadId),
+    index("assets_source_asset").on(t.sourceAssetId),
   ],
 );
 

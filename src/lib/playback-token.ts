@@ -5,13 +5,13 @@
  * per-isolate caches of imported keys (bounded TTL, so revocation lands within that TTL) and of tokens
  * whose signature has already been checked (until `exp`).
  *
- * Token shape: header `{alg: "ES256", kid: "sk_…"}`; claims `sub` = playback ID, `aud` ∈ v|t|s|d,
+ * Token shape: header `{alg: "ES256", kid: "sk_…"}`; claims `sub` = playback ID, `aud` ∈ v|t|s|d|g (g: animated previews),
  * `exp` required, `nbf`/`iat` optional, lifetime at most MAX_TOKEN_LIFETIME_SECONDS. Thumbnail tokens
  * may pin `time`, `width`, `height`, `fit_mode`.
  */
 import { type CryptoKey, compactVerify, importJWK, type JWK, SignJWT } from "jose";
 
-export const TOKEN_AUDIENCES = ["v", "t", "s", "d"] as const;
+export const TOKEN_AUDIENCES = ["v", "t", "s", "d", "g"] as const;
 export type TokenAudience = (typeof TOKEN_AUDIENCES)[number];
 
 /** Longest allowed distance between now (or `iat`) and `exp`. */

@@ -17,6 +17,7 @@
  * under `assets/{asset}/`, so deleting the asset deletes its thumbnails.
  */
 import { z } from "zod";
+import { TranscoderAnimatedSchema } from "./animated";
 
 export const FIT_MODES = ["preserve", "stretch", "crop", "smartcrop", "pad"] as const;
 export const FitModeSchema = z.enum(FIT_MODES);
@@ -196,6 +197,8 @@ export const TranscoderThumbnailRequestSchema = z
     width: Dimension,
     height: Dimension,
     fit_mode: FitModeSchema,
+    /** Render an animated preview of this range instead of a still (./animated.ts); `time` = its start. */
+    animated: TranscoderAnimatedSchema.optional(),
   })
   .strict();
 export type TranscoderThumbnailRequest = z.infer<typeof TranscoderThumbnailRequestSchema>;

@@ -80,6 +80,11 @@ export const JobSettingsSchema = z.object({
   source_content_type: z.string().optional(),
   /** Produce a progressive download under `downloads/` after the ladder. Optional: absent = "none". */
   mp4_support: Mp4SupportSchema.optional(),
+  /**
+   * A clip asset (issue 16): the source is the original of the asset it was cut from; the transcoder first
+   * re-encodes this range of it (seconds) into the job's input, then runs the usual pipeline on that.
+   */
+  clip: z.object({ start_time: z.number().nonnegative(), end_time: z.number().positive() }).optional(),
 });
 export type JobSettings = z.infer<typeof JobSettingsSchema>;
 

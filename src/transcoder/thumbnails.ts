@@ -32,23 +32,42 @@ function unavailable(detail: string, retryAfter = "5"): KeyframeError {
   return new KeyframeError("service_unavailable", detail, [], { "retry-after": retryAfter });
 }
 
-export async function requestThumbnailRender(env: Env, payload: TranscoderThumbnailRequest): Promise<RenderedJpeg> {
+/** What the answer must look like: JPEG by default; animated previews pass their own (src/services/thumbnails/animated.ts). */
+export interface RenderExpectation {
+  timeoutMs: number;
+  maxBytes: number;
+  isValid: (bytes: Uint8Array) => boolean;
+  what: string;
+}
+
+const JPEG: RenderExpectation = {
+  timeoutMs: THUMBNAIL_RENDER_TIMEOUT_MS,
+  maxBytes: MAX_THUMBNAIL_BYTES,
+  isValid: (b) => b[0] === 0xff && b[1] === 0xd8,
+  what: "a JPEG",
+};
+
+export async function requestThumbnailRender(
+  env: Env,
+  payload: TranscoderThumbnailRequest,
+  expect: RenderExpectation = JPEG,
+): Promise<RenderedJpeg> {
   let res: Response;
   try {
     res = await transcoderFetch(env, instanceFor(payload.asset_id), "/thumbnails", payload, {
-      timeoutMs: THUMBNAIL_RENDER_TIMEOUT_MS,
+      timeoutMs: expect.timeoutMs,
     });
   } catch (err) {
     const timedOut = (err as Error).name === "TimeoutError";
     throw unavailable(
       timedOut
-        ? `The transcoder did not answer within ${THUMBNAIL_RENDER_TIMEOUT_MS / 1000} s.`
+        ? `The transcoder did not answer within ${expect.timeoutMs / 1000} s.`
         : "The transcoder is unreachable; try again shortly.",
     );
   }
   if (res.status === 200) {
     const declared = Number(res.headers.get("content-length") ?? "0");
-    if (declared > MAX_THUMBNAIL_BYTES) {
+    if (declared > expect.maxBytes) {
       await res.body?.cancel();
       throw unavailable("The transcoder rendered an oversized image.");
     }
@@ -58,8 +77,8 @@ export async function requestThumbnailRender(env: Env, payload: TranscoderThumbn
     } catch {
       throw unavailable("The transcoder's answer was cut off.");
     }
-    if (bytes.byteLength === 0 || bytes.byteLength > MAX_THUMBNAIL_BYTES || bytes[0] !== 0xff || bytes[1] !== 0xd8) {
-      throw unavailable("The transcoder did not answer with a JPEG.");
+    if (bytes.byteLength === 0 || bytes.byteLength > expect.maxBytes || !expect.isValid(bytes)) {
+      throw unavailable(`The transcoder did not answer with ${expect.what}.`);
     }
     const t = Number(res.headers.get(THUMBNAIL_TIME_HEADER));
     return { bytes, time: Number.isFinite(t) ? t : null };

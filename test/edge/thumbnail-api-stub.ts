@@ -1,6 +1,6 @@
 /**
  * The edge project's `API` service binding (vitest.config.ts): a stand-in for the API worker's
- * `POST /internal/thumbnails`, run in Node by Miniflare. It checks the edge's HMAC signature against
+ * `POST /internal/thumbnails` (and `/internal/animated`), run in Node by Miniflare. It checks the edge's HMAC signature against
  * the wire format documented in src/lib/edge-auth.ts, implemented again here with node:crypto (an
  * independent check of that format, and the config file stays free of project imports), records
  * each call, and answers with a small JPEG, or with the status the test asked for next. The real API + transcoder chain is exercised end to end in
@@ -39,6 +39,9 @@ function verify(
 /** SOI, a JFIF-ish marker, EOI: enough to be recognisably a JPEG. */
 export const STUB_JPEG = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0x42, 0x42, 0xff, 0xd9]);
 
+/** The GIF signature and a trailer: recognisably a GIF (animated previews, `/internal/animated`). */
+export const STUB_GIF = new TextEncoder().encode("GIF89a;");
+
 interface Next {
   /** 0: cut the connection without answering. */
   status: number;
@@ -69,7 +72,8 @@ export function thumbnailApiStub(edgeApiSecret: string) {
       next = JSON.parse(body) as Next;
       return res.writeHead(204).end();
     }
-    if (path !== "/internal/thumbnails" || req.method !== "POST") return res.writeHead(404).end();
+    const animated = path === "/internal/animated";
+    if ((path !== "/internal/thumbnails" && !animated) || req.method !== "POST") return res.writeHead(404).end();
     const header = (name: string) => {
       const v = req.headers[name];
       return typeof v === "string" ? v : null;
@@ -87,8 +91,8 @@ export function thumbnailApiStub(edgeApiSecret: string) {
       res.writeHead(401, { "content-type": "application/problem+json" });
       return res.end(JSON.stringify({ status: 401, code: "unauthenticated", detail: failure }));
     }
-    const input = JSON.parse(body) as { time: number };
-    calls.push(input);
+    const input = JSON.parse(body) as { time: number; format?: string };
+    calls.push(animated ? { path, ...input } : input);
     if (next) {
       const n = next;
       next = null;
@@ -101,6 +105,14 @@ export function thumbnailApiStub(edgeApiSecret: string) {
         ...(n.retry_after ? { "retry-after": n.retry_after } : {}),
       });
       return res.end(JSON.stringify({ status: n.status, code: n.code ?? "error", detail: `stub ${n.status}` }));
+    }
+    if (animated) {
+      res.writeHead(200, {
+        "content-type": input.format === "webp" ? "image/webp" : "image/gif",
+        "content-length": String(STUB_GIF.byteLength),
+        "x-keyframe-thumbnail": "rendered",
+      });
+      return res.end(STUB_GIF);
     }
     res.writeHead(200, {
       "content-type": "image/jpeg",

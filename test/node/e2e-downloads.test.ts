@@ -51,6 +51,7 @@ describe("MP4 downloads end to end", () => {
           bitrate: expect.any(Number),
           filesize: expect.any(Number),
         },
+        { name: "audio.m4a", ext: "m4a", bitrate: expect.any(Number), filesize: expect.any(Number) },
       ],
     });
     const playbackId = ready.playback_ids[0].id;

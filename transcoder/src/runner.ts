@@ -22,6 +22,8 @@ import {
   type Track,
 } from "../../src/lib/transcoder-protocol.js";
 import { ApiClient, type ApiClientOptions, ApiError, contentTypeFor } from "./api-client.js";
+import { makeAudioDownload } from "./audio-download.js";
+import { type ClipRange, cutClip } from "./clip.js";
 import { type Lane, mapLimit } from "./concurrency.js";
 import { getBinaries } from "./ffmpeg/binaries.js";
 import { BinaryNotFoundError, FfmpegError, InputError } from "./ffmpeg/errors.js";
@@ -348,6 +350,10 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
       ms: Date.now() - startedAt,
     });
 
+    // A clip asset's source is the original it was cut from: cut the range first (transcoder/src/clip.ts).
+    if (settings.clip)
+      await timed("clip", () => cutClip(source, settings.clip as ClipRange, { signal, ffmpegPath: binaries.ffmpeg }));
+
     // 2. Probe and validate (10–12%).
     reporter.update("probing", 10);
     if (settings.max_size_bytes !== undefined && downloaded.bytes > settings.max_size_bytes) {
@@ -624,7 +630,13 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
             };
             if (topRung) Object.assign(file, { width: topRung.width, height: topRung.height });
             log.info("static_rendition.done", { name, bytes: made.bytes });
-            return { status: "ready" as const, files: [file] };
+            const run = { ...ffmpegRun, signal: workSignal, niceness: SIDE_WORK_NICENESS };
+            const put = (r: string) => putFile(outputDir, r, workSignal);
+            const audio =
+              topRung && facts.audio
+                ? [await makeAudioDownload({ outputDir, scratchDir, durationSeconds: duration, run, put })]
+                : [];
+            return { status: "ready" as const, files: [file, ...audio] };
           });
         } catch (err) {
           if (workSignal.aborted) throw workSignal.reason ?? err;

@@ -430,7 +430,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     try {
       const out = await thumbs.render(parsed.data, gone.signal);
       res.writeHead(200, {
-        "content-type": "image/jpeg",
+        "content-type": out.contentType ?? "image/jpeg",
         "content-length": String(out.jpeg.length),
         "x-request-id": requestId,
         [THUMBNAIL_HEADER]: out.joined ? "joined" : "rendered",

@@ -12,7 +12,10 @@
  * Jobs have their own limit (TRANSCODER_CONCURRENCY); thumbnails never take a job's slot or wait
  * behind a transcode.
  */
+
+import { ANIMATED_CONTENT_TYPES } from "../../src/lib/animated.js";
 import { lastThumbnailTime, type TranscoderThumbnailRequest } from "../../src/lib/thumbnails.js";
+import { renderAnimated } from "./animated.js";
 import { getBinaries } from "./ffmpeg/binaries.js";
 import { renderThumbnail } from "./ffmpeg/thumbnail.js";
 import type { Logger } from "./log.js";
@@ -49,6 +52,8 @@ export interface RenderedThumbnail {
   renderMs: number;
   /** True when this request joined a render another request had started. */
   joined: boolean;
+  /** image/jpeg unless the request was for an animated preview. */
+  contentType?: string;
 }
 
 /** The caller went away before the render started. */
@@ -67,6 +72,9 @@ export interface ThumbnailService {
   /** Settles when nothing is running or waiting. */
   idle(): Promise<void>;
 }
+
+/** An animated render may take this many times a still's render timeout. */
+const ANIMATED_TIMEOUT_FACTOR = 4;
 
 function envNumber(name: string): number | undefined {
   const n = Number(process.env[name]);
@@ -163,6 +171,26 @@ export function createThumbnailService(options: ThumbnailServiceOptions): Thumbn
     const started = Date.now();
     try {
       const ffmpegPath = options.ffmpegPath ?? (await getBinaries()).ffmpeg;
+      if (req.animated) {
+        // Animated previews share the slots and the queue; they decode up to 10 s, so get a longer deadline.
+        const bytes = await renderAnimated(
+          { input: req.source_url, headers: { authorization: `Bearer ${req.source_token}` }, animated: req.animated },
+          { ffmpegPath, signal: controller.signal, timeoutMs: renderTimeoutMs * ANIMATED_TIMEOUT_FACTOR },
+        );
+        const renderMs = Date.now() - started;
+        log.info("animated.rendered", {
+          asset_id: req.asset_id,
+          ...req.animated,
+          bytes: bytes.length,
+          render_ms: renderMs,
+        });
+        return {
+          jpeg: bytes,
+          atSeconds: req.animated.start,
+          renderMs,
+          contentType: ANIMATED_CONTENT_TYPES[req.animated.format],
+        };
+      }
       const at = req.duration ? Math.min(req.time, lastThumbnailTime(req.duration)) : req.time;
       const { jpeg, atSeconds } = await renderThumbnail(
         {
@@ -194,7 +222,15 @@ export function createThumbnailService(options: ThumbnailServiceOptions): Thumbn
 
   return {
     render(req, signal) {
-      const key = [req.asset_id, req.time, req.duration ?? "", req.width, req.height, req.fit_mode].join("|");
+      const key = [
+        req.asset_id,
+        req.time,
+        req.duration ?? "",
+        req.width,
+        req.height,
+        req.fit_mode,
+        JSON.stringify(req.animated ?? null),
+      ].join("|");
       let flight = inflight.get(key);
       const joined = flight !== undefined;
       if (!flight) {

@@ -32,7 +32,7 @@ export interface paths {
         put?: never;
         /**
          * Create an asset
-         * @description Creates an asset in `waiting`. With `input.url`, the file is fetched and processed off the request path. With `playback_policy`, a playback ID is created too.
+         * @description Creates an asset in `waiting`. With `input.url`, the file is fetched and processed off the request path. With `input.asset_id` (and `start_time`/`end_time`), the new asset is a frame-accurate clip of that ready asset (`source_asset_id` on the result); a source that is not ready is 409 `invalid_state`, a range outside it 400. With `playback_policy`, a playback ID is created too.
          */
         post: operations["assets.create"];
         delete?: never;
@@ -1660,6 +1660,14 @@ export interface components {
                 urls: components["schemas"]["PlaybackUrls"];
             }[];
             upload_id: string | null;
+            /** @description For a clip: the asset it was cut from (`input.asset_id` at creation). */
+            source_asset_id: string | null;
+            /** @description For a clip: the range of the source asset it holds, in seconds. */
+            clip: {
+                start_time: number;
+                end_time: number;
+            } | null;
+            chapters: components["schemas"]["Chapter"][];
             /** @description Seconds. */
             duration: number | null;
             aspect_ratio: string | null;
@@ -2031,6 +2039,11 @@ export interface components {
             };
             time: string;
         };
+        Chapter: {
+            /** @description Seconds from the start of the asset. */
+            start_time: number;
+            title: string;
+        };
         Problem: {
             /** @example https://keyframe.dev/errors/not_found */
             type: string;
@@ -2069,13 +2082,23 @@ export interface components {
             mp4_support?: "none" | "standard";
             /** @description Your own operation ID; follows the object into jobs, logs and webhook payloads. */
             correlation_id?: string;
-            input?: {
-                /**
-                 * Format: uri
-                 * @description http(s) URL to ingest from, fetched off the request path.
-                 */
-                url: string;
-            };
+            input?: components["schemas"]["AssetInput"];
+            /** @description Chapter markers, any order (stored sorted by start_time). Served as a WebVTT chapters file at `{edge}/{playback_id}/chapters.vtt` and shown in the embed player. `[]` removes them. */
+            chapters?: components["schemas"]["Chapter"][];
+        };
+        /** @description `{ url }` ingests a file. `{ asset_id, start_time, end_time }` cuts a frame-accurate clip of a ready asset into a new asset (re-encoded from the source asset's original; see the README). */
+        AssetInput: {
+            /**
+             * Format: uri
+             * @description http(s) URL to ingest from, fetched off the request path.
+             */
+            url?: string;
+            /** @description Make a clip of this ready asset (same environment) instead of ingesting a file. */
+            asset_id?: string;
+            /** @description Clip start, seconds into the source asset (default 0). Only with `asset_id`. */
+            start_time?: number;
+            /** @description Clip end, seconds into the source asset (default: its duration). Only with `asset_id`. */
+            end_time?: number;
         };
         AssetList: {
             data: components["schemas"]["Asset"][];
@@ -2091,6 +2114,8 @@ export interface components {
                 [key: string]: string;
             };
             passthrough?: string | null;
+            /** @description Chapter markers, any order (stored sorted by start_time). Served as a WebVTT chapters file at `{edge}/{playback_id}/chapters.vtt` and shown in the embed player. `[]` removes them. */
+            chapters?: components["schemas"]["Chapter"][];
         };
         CreatePlaybackIdRequest: {
             /** @enum {string} */
@@ -2257,6 +2282,8 @@ export interface components {
             storyboard: string;
             /** @description aud d: the static rendition downloads (downloads/…). */
             download: string;
+            /** @description aud g: animated previews (animated.gif, animated.webp). */
+            animated: string;
             urls: {
                 master: string;
                 thumbnail: string;

@@ -601,6 +601,9 @@ function detailsSection(a) {
       ["Ready", fmtTime(a.ready_at)],
       ["Upload", a.upload_id ?? "—"],
       ["Renditions", a.renditions_status ?? "—"],
+      ...(a.source_asset_id && a.clip
+        ? [["Clip of", `${a.source_asset_id} (${a.clip.start_time}–${a.clip.end_time} s)`]]
+        : []),
     ].map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]),
   );
   const renditions = table(
@@ -617,6 +620,12 @@ function detailsSection(a) {
       ),
     ),
     "No renditions yet.",
+  );
+  const chapters = table(
+    "Chapters",
+    ["Start", "Title"],
+    (a.chapters ?? []).map((c) => h("tr", {}, h("td", {}, fmtDuration(c.start_time)), h("td", {}, c.title))),
+    "No chapters (set them with PATCH /v1/assets/{id} { chapters }).",
   );
   const sr = a.static_renditions;
   const statics = h(
@@ -646,6 +655,7 @@ function detailsSection(a) {
     h("h2", { id: "details-h" }, "Details"),
     dl,
     renditions,
+    chapters,
     statics,
   );
 }

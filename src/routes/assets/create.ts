@@ -10,7 +10,10 @@ export const route = createRoute({
   tags: ["Assets"],
   summary: "Create an asset",
   description:
-    "Creates an asset in `waiting`. With `input.url`, the file is fetched and processed off the request path. With `playback_policy`, a playback ID is created too.",
+    "Creates an asset in `waiting`. With `input.url`, the file is fetched and processed off the request path. " +
+    "With `input.asset_id` (and `start_time`/`end_time`), the new asset is a frame-accurate clip of that ready asset " +
+    "(`source_asset_id` on the result); a source that is not ready is 409 `invalid_state`, a range outside it 400. " +
+    "With `playback_policy`, a playback ID is created too.",
   ...scoped("assets:write"),
   request: { body: { content: { "application/json": { schema: CreateAssetSchema } }, required: true } },
   responses: {

@@ -3,6 +3,7 @@
  * routes, deliberately not in the public OpenAPI document; errors are the same problem+json.
  */
 import type { App } from "../../app";
+import { registerAnimated } from "./animated";
 import { registerFail } from "./fail";
 import { registerOutputs } from "./outputs";
 import { registerOutputsMultipart } from "./outputs-multipart";
@@ -23,4 +24,5 @@ export function registerInternalRoutes(app: App) {
   registerThumbnails(app);
   registerRelayAuth(app);
   registerSimulcastStatus(app);
+  registerAnimated(app);
 }

@@ -22,7 +22,7 @@ const MAX_REQUEST_BYTES = 4096;
  * and checks it hashes to what was signed: a forged or oversized request is refused without its body
  * being read (src/lib/signed-requests.ts).
  */
-async function authorizeEdge(c: AppContext): Promise<string> {
+export async function authorizeEdge(c: AppContext): Promise<string> {
   if (Number(c.req.header("content-length") ?? "0") > MAX_REQUEST_BYTES) {
     throw new KeyframeError("payload_too_large", `Thumbnail requests are limited to ${MAX_REQUEST_BYTES} bytes.`);
   }

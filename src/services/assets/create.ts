@@ -1,15 +1,27 @@
 import { schema } from "../../db/client";
+import { ValidationError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import type { Verb } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
 import { rowWithDefaults, withResource } from "../events/snapshot";
 import { serializePlaybackId } from "../playback-ids/verbs";
+import { sortChapters } from "./chapters";
+import { resolveClip } from "./clip";
 import { getAssetView } from "./load";
 import type { CreateAssetInput } from "./schemas";
 import { serializeAsset } from "./serialize";
 
 export async function createAsset({ ctx, input }: Verb<CreateAssetInput>) {
   const assetId = newId("asset");
+  const clipInput = input.input?.asset_id ? { ...input.input, asset_id: input.input.asset_id } : null;
+  const clip = clipInput ? await resolveClip(ctx, clipInput) : null;
+  const chapters = input.chapters ? sortChapters(input.chapters) : null;
+  const late = clip && chapters?.find((c) => c.start_time >= clip.duration);
+  if (late) {
+    throw new ValidationError(`A chapter starts at ${late.start_time} s, after the clip's end (${clip?.duration} s).`, [
+      { location: "json.chapters", message: `every start_time must be less than ${clip?.duration}` },
+    ]);
+  }
   const asset = rowWithDefaults(schema.assets, {
     id: assetId,
     environmentId: ctx.caller.environmentId,
@@ -26,6 +38,9 @@ export async function createAsset({ ctx, input }: Verb<CreateAssetInput>) {
     mp4Support: input.mp4_support ?? "none",
     staticRenditions: input.mp4_support === "standard" ? { status: "preparing", files: [] } : null,
     inputUrl: input.input?.url ?? null,
+    sourceAssetId: clip?.sourceAssetId ?? null,
+    clip: clip?.clip ?? null,
+    chapters,
   });
   const playback = input.playback_policy
     ? rowWithDefaults(schema.playbackIds, {
@@ -43,7 +58,12 @@ export async function createAsset({ ctx, input }: Verb<CreateAssetInput>) {
       assetId,
       correlationId: input.correlation_id,
       data: withResource(
-        { asset_id: assetId, status: "waiting", passthrough: input.passthrough ?? null },
+        {
+          asset_id: assetId,
+          status: "waiting",
+          passthrough: input.passthrough ?? null,
+          ...(clip ? { source_asset_id: clip.sourceAssetId } : {}),
+        },
         serializeAsset(ctx.env, asset, playback ? [playback] : []),
       ),
     },
@@ -65,6 +85,10 @@ export async function createAsset({ ctx, input }: Verb<CreateAssetInput>) {
   if (input.input?.url) {
     // URL ingest happens off the request path: the transcode-jobs consumer fetches into R2.
     await ctx.env.TRANSCODE_QUEUE.send({ kind: "ingest_url", asset_id: assetId });
+  }
+  if (clip) {
+    // The clip gets its own copy of the original off the request path (src/services/jobs/clip-source.ts).
+    await ctx.env.TRANSCODE_QUEUE.send({ kind: "clip_source", asset_id: assetId });
   }
   return getAssetView(ctx, assetId);
 }

@@ -17,6 +17,7 @@ import type { MaxResolution } from "../../lib/transcoder-protocol";
 import type { Verb } from "../context";
 import { commit } from "../events/record";
 import { enqueueJob, newJobStatement } from "../jobs/create";
+import { clipSettings } from "./clip";
 import { assetEventData, getAssetView, loadAssetRow } from "./load";
 
 const NOT_REPROCESSABLE = "asset is no longer errored or has a live job";
@@ -45,6 +46,7 @@ export async function reprocessAsset({ ctx, input }: Verb<{ assetId: string }>) 
       max_duration_seconds: upload?.maxDurationSeconds ?? undefined,
       max_size_bytes: upload?.maxSizeBytes ?? undefined,
       mp4_support: row.mp4Support === "standard" ? "standard" : "none",
+      ...clipSettings(row),
     },
   });
   const at = nowIso();

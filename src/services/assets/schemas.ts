@@ -37,15 +37,95 @@ export const Mp4SupportFieldSchema = Mp4SupportSchema.openapi({
     "after the adaptive ladder. Default `none`.",
 });
 
+/** Shortest clip: about one frame at 10 fps, so a clip always has a frame to show. */
+export const MIN_CLIP_SECONDS = 0.1;
+
+/**
+ * Either a URL to ingest, or a range of an existing ready asset to cut a new asset from (a clip).
+ * One object rather than a union so a mix of both gets one precise error instead of two branches' noise.
+ */
 export const AssetInputSchema = z
   .object({
     url: z
       .string()
       .url()
       .max(2048)
+      .optional()
       .openapi({ description: "http(s) URL to ingest from, fetched off the request path." }),
+    asset_id: z
+      .string()
+      .regex(idPattern("asset"), "must be an asset ID (as_…)")
+      .optional()
+      .openapi({ description: "Make a clip of this ready asset (same environment) instead of ingesting a file." }),
+    start_time: z
+      .number()
+      .finite()
+      .nonnegative()
+      .optional()
+      .openapi({ description: "Clip start, seconds into the source asset (default 0). Only with `asset_id`." }),
+    end_time: z.number().finite().positive().optional().openapi({
+      description: "Clip end, seconds into the source asset (default: its duration). Only with `asset_id`.",
+    }),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.url !== undefined && v.asset_id !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["asset_id"], message: "send either url or asset_id, not both" });
+    } else if (v.url === undefined && v.asset_id === undefined) {
+      ctx.addIssue({ code: "custom", path: [], message: "send url or asset_id" });
+    }
+    if (v.asset_id === undefined) {
+      for (const f of ["start_time", "end_time"] as const) {
+        if (v[f] !== undefined) ctx.addIssue({ code: "custom", path: [f], message: `${f} needs asset_id` });
+      }
+    }
+    if (v.end_time !== undefined && v.end_time - (v.start_time ?? 0) < MIN_CLIP_SECONDS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["end_time"],
+        message: `end_time must be at least ${MIN_CLIP_SECONDS} s after start_time`,
+      });
+    }
+  })
+  .openapi("AssetInput", {
+    description:
+      "`{ url }` ingests a file. `{ asset_id, start_time, end_time }` cuts a frame-accurate clip of a ready " +
+      "asset into a new asset (re-encoded from the source asset's original; see the README).",
+  });
+
+export const MAX_CHAPTERS = 500;
+export const ChapterSchema = z
+  .object({
+    start_time: z.number().finite().nonnegative().openapi({ description: "Seconds from the start of the asset." }),
+    title: z
+      .string()
+      .trim()
+      .min(1)
+      .max(256)
+      .refine((t) => !/[\r\n]|-->/.test(t), "a title is one line and may not contain '-->'"),
+  })
+  .strict()
+  .openapi("Chapter");
+export type Chapter = z.infer<typeof ChapterSchema>;
+
+/** Chapter markers; each runs to the next one's start (the last to the end of the asset). */
+export const ChaptersSchema = z
+  .array(ChapterSchema)
+  .max(MAX_CHAPTERS)
+  .superRefine((list, ctx) => {
+    const seen = new Set<number>();
+    list.forEach((c, i) => {
+      if (seen.has(c.start_time)) {
+        ctx.addIssue({ code: "custom", path: [i, "start_time"], message: "two chapters start at the same time" });
+      }
+      seen.add(c.start_time);
+    });
+  })
+  .openapi({
+    description:
+      "Chapter markers, any order (stored sorted by start_time). Served as a WebVTT chapters file at " +
+      "`{edge}/{playback_id}/chapters.vtt` and shown in the embed player. `[]` removes them.",
+  });
 
 export const CreateAssetSchema = z
   .object({
@@ -57,13 +137,14 @@ export const CreateAssetSchema = z
     mp4_support: Mp4SupportFieldSchema.optional(),
     correlation_id: CorrelationIdSchema.optional(),
     input: AssetInputSchema.optional(),
+    chapters: ChaptersSchema.optional(),
   })
   .strict()
   .openapi("CreateAssetRequest");
 export type CreateAssetInput = z.infer<typeof CreateAssetSchema>;
 
 export const UpdateAssetSchema = z
-  .object({ ...AssetMetaFields })
+  .object({ ...AssetMetaFields, chapters: ChaptersSchema.optional() })
   .strict()
   .refine((v) => Object.keys(v).length > 0, "send at least one field to update")
   .openapi("UpdateAssetRequest");
@@ -112,6 +193,15 @@ export const AssetSchema = z
     static_renditions: StaticRenditionsSchema,
     playback_ids: z.array(PlaybackIdRefSchema),
     upload_id: z.string().nullable(),
+    source_asset_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "For a clip: the asset it was cut from (`input.asset_id` at creation)." }),
+    clip: z
+      .object({ start_time: z.number(), end_time: z.number() })
+      .nullable()
+      .openapi({ description: "For a clip: the range of the source asset it holds, in seconds." }),
+    chapters: z.array(ChapterSchema),
     duration: z.number().nullable().openapi({ description: "Seconds." }),
     aspect_ratio: z.string().nullable(),
     resolution: z.string().nullable(),

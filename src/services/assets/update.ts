@@ -1,8 +1,10 @@
 import { and, eq } from "drizzle-orm";
 import { schema } from "../../db/client";
+import { ValidationError } from "../../lib/errors";
 import { nowIso } from "../../lib/time";
 import type { Verb } from "../context";
 import { commit } from "../events/record";
+import { sortChapters } from "./chapters";
 import { assetEventData, getAssetView, loadAssetRow } from "./load";
 import type { UpdateAssetInput } from "./schemas";
 
@@ -16,6 +18,17 @@ export async function updateAsset({ ctx, input }: Verb<{ assetId: string; patch:
   if (p.external_id !== undefined) set.externalId = p.external_id;
   if (p.metadata !== undefined) set.metadata = p.metadata;
   if (p.passthrough !== undefined) set.passthrough = p.passthrough;
+  if (p.chapters !== undefined) {
+    const chapters = sortChapters(p.chapters);
+    const duration = row.duration === null ? null : row.duration / 1000;
+    const late = duration === null ? undefined : chapters.find((c) => c.start_time >= duration);
+    if (late) {
+      throw new ValidationError(`A chapter starts at ${late.start_time} s, after the asset's end (${duration} s).`, [
+        { location: "json.chapters", message: `every start_time must be less than ${duration}` },
+      ]);
+    }
+    set.chapters = chapters.length > 0 ? chapters : null;
+  }
   const data = await assetEventData(ctx, row, set as Partial<typeof row>, {
     asset_id: row.id,
     changed: Object.keys(p),

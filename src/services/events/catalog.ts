@@ -8,6 +8,7 @@
 import { z } from "@hono/zod-openapi";
 import { AssetSchema } from "../assets/schemas";
 import { LiveStreamSchema } from "../live-streams/schemas";
+import { SimulcastTargetSchema } from "../live-streams/simulcast";
 import { PlaybackIdSchema } from "../playback-ids/schemas";
 import { TrackSchema } from "../tracks/schemas";
 import { UploadSchema } from "../uploads/schemas";
@@ -66,6 +67,14 @@ const FAMILIES: Record<string, Family> = {
     describe: (v) =>
       `The live stream ${v}. \`data\` is the stream as \`GET /v1/live-streams/{live_stream_id}\` returns it: ` +
       "never with `stream_key` (and `ingest.hls_url` is null), which only create and reset-stream-key return.",
+  },
+  simulcast_target: {
+    noun: "simulcast target",
+    resource: SimulcastTargetSchema,
+    ids: { simulcast_target_id: id("simulcast target") },
+    describe: (v) =>
+      `A live stream's simulcast target ${v}. \`data\` is the target as ` +
+      "`GET /v1/live-streams/{live_stream_id}/simulcast-targets/{simulcast_target_id}` returns it (never its stream key).",
   },
 };
 
@@ -140,6 +149,12 @@ const TYPES: Record<EventType, { verb: string; last?: boolean; extra?: Shape }> 
   "live_stream.deleted": { verb: "was deleted; `data` is its last state before the delete", last: true },
   "live_stream.warning": { verb: "reported a warning", extra: { message: z.string() } },
   "live_stream.stream_key_reset": { verb: "got a new stream key (not sent: only the reset's response has it)" },
+  "live_stream.simulcast_target.created": { verb: "was added" },
+  "live_stream.simulcast_target.deleted": { verb: "was removed; `data` is its last state before the delete", last: true },
+  "live_stream.simulcast_target.starting": { verb: "is connecting to its server" },
+  "live_stream.simulcast_target.broadcasting": { verb: "is receiving the broadcast" },
+  "live_stream.simulcast_target.errored": { verb: "failed and is being retried with backoff (`error`)" },
+  "live_stream.simulcast_target.idle": { verb: "stopped with the broadcast" },
 };
 
 function pascal(type: string): string {
@@ -160,7 +175,7 @@ export interface EventDoc {
 }
 
 export const EVENT_DOCS: EventDoc[] = EVENT_TYPES.map((type) => {
-  const family = FAMILIES[type.split(".")[0]];
+  const family = FAMILIES[type.startsWith("live_stream.simulcast_target.") ? "simulcast_target" : type.split(".")[0]];
   const t = TYPES[type];
   const data = family.resource.extend({ ...family.ids, ...(t.extra ?? {}) });
   const name = pascal(type);

@@ -25,7 +25,13 @@ export interface TextTrackMessage {
   track_id: string;
 }
 
-export type TranscodeQueueMessage = TranscodeMessage | IngestUrlMessage | TextTrackMessage;
+/** Copy a clip asset's original from the asset it was cut from (src/pipeline/clip-source.ts). */
+export interface ClipSourceMessage {
+  kind: "clip_source";
+  asset_id: string;
+}
+
+export type TranscodeQueueMessage = TranscodeMessage | IngestUrlMessage | TextTrackMessage | ClipSourceMessage;
 
 export function newJobStatement(
   ctx: ServiceContext,

@@ -8,6 +8,7 @@ import { schema } from "../../db/client";
 import { newId } from "../../lib/ids";
 import { nowIso } from "../../lib/time";
 import type { JobSettings } from "../../lib/transcoder-protocol";
+import { clipSettings } from "../assets/clip";
 import type { ServiceContext } from "../context";
 import { enqueueJob } from "./create";
 import type { AssetRow } from "./lifecycle";
@@ -26,6 +27,7 @@ export async function queueIngestedAsset(
     source_size_bytes: source.size,
     source_content_type: source.contentType ?? undefined,
     mp4_support: asset.mp4Support,
+    ...clipSettings(asset),
   };
   await d1Batch(ctx.env, [
     ctx.db

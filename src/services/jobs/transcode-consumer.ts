@@ -9,6 +9,7 @@ import { log } from "../../lib/log";
 import { type DispatchFn, dispatch as defaultDispatch } from "../../transcoder/client";
 import { deadLetterTextTrack, ingestTextTrack } from "../tracks/ingest";
 import type { TranscodeQueueMessage } from "./create";
+import { copyClipSource, deadLetterClipSource } from "./clip-source";
 import { ingestUrl } from "./ingest-url";
 import { errorAssetWithoutJob, failJob, findAsset, findJob, type JobRow } from "./lifecycle";
 import { HEARTBEAT_STALE_MS } from "./reaper";
@@ -21,6 +22,7 @@ function parseMessage(body: unknown): TranscodeQueueMessage | null {
   if (m.kind === "transcode" && typeof m.job_id === "string") return { kind: "transcode", job_id: m.job_id };
   if (m.kind === "ingest_url" && typeof m.asset_id === "string") return { kind: "ingest_url", asset_id: m.asset_id };
   if (m.kind === "text_track" && typeof m.track_id === "string") return { kind: "text_track", track_id: m.track_id };
+  if (m.kind === "clip_source" && typeof m.asset_id === "string") return { kind: "clip_source", asset_id: m.asset_id };
   return null;
 }
 
@@ -49,10 +51,15 @@ export function transcodeConsumer(deps: { dispatch: DispatchFn } = { dispatch: d
                     waitUntil: (p) => ctx.waitUntil(p),
                     deliveryAttempt: msg.attempts,
                   })
-                : await ingestTextTrack(env, body.track_id, {
-                    waitUntil: (p) => ctx.waitUntil(p),
-                    deliveryAttempt: msg.attempts,
-                  });
+                : body.kind === "clip_source"
+                  ? await copyClipSource(env, body.asset_id, {
+                      waitUntil: (p) => ctx.waitUntil(p),
+                      deliveryAttempt: msg.attempts,
+                    })
+                  : await ingestTextTrack(env, body.track_id, {
+                      waitUntil: (p) => ctx.waitUntil(p),
+                      deliveryAttempt: msg.attempts,
+                    });
         } catch (err) {
           outcome = { action: "retry", delaySeconds: backoffSeconds(msg.attempts), reason: (err as Error).message };
           log.error("transcode_message_error", { id: msg.id, body, error: (err as Error).message });
@@ -72,6 +79,7 @@ export async function transcodeDlqConsumer(batch: MessageBatch<unknown>, env: En
     try {
       if (body?.kind === "transcode") await deadLetterJob(env, ctx, body.job_id);
       else if (body?.kind === "ingest_url") await deadLetterIngest(env, ctx, body.asset_id);
+      else if (body?.kind === "clip_source") await deadLetterClipSource(env, body.asset_id, (p) => ctx.waitUntil(p));
       else if (body?.kind === "text_track") await deadLetterTextTrack(env, body.track_id, (p) => ctx.waitUntil(p));
       else log.error("transcode_dlq_malformed", { id: msg.id, body: msg.body });
       msg.ack();

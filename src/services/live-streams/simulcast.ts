@@ -26,9 +26,10 @@ import { signTranscoderRequest } from "../../lib/transcoder-auth";
 import { nonPublicReason } from "../../lib/url-safety";
 import type { ServiceContext, Verb } from "../context";
 import { commit, type EventType } from "../events/record";
+import { withResource } from "../events/snapshot";
 import { systemContext } from "../jobs/system";
 import { systemSigningKey } from "../signing-keys/verbs";
-import { type LiveStreamRow, liveEventData, loadLiveStreamRow } from "./load";
+import { type LiveStreamRow, loadLiveStreamRow } from "./load";
 
 export const MAX_SIMULCAST_TARGETS = 5;
 const SEAL_PURPOSE = "simulcast-key";
@@ -121,7 +122,11 @@ function targetEvent(
     type,
     subjectId: row.id,
     correlationId: stream.correlationId,
-    data: liveEventData(stream, { simulcast_target_id: row.id, url: row.url, passthrough: row.passthrough, ...extra }),
+    // The target as GET shows it in the state the event announces, over the ids (status/error from `extra`).
+    data: withResource(
+      { live_stream_id: stream.id, simulcast_target_id: row.id },
+      { ...serialize(row), ...extra },
+    ),
   };
 }
 

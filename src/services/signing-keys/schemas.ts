@@ -119,6 +119,7 @@ export const PlaybackTokensSchema = z
     thumbnail: z.string().openapi({ description: "aud t: thumbnail.jpg." }),
     storyboard: z.string().openapi({ description: "aud s: storyboard.vtt and its sprite." }),
     download: z.string().openapi({ description: "aud d: the static rendition downloads (downloads/…)." }),
+    animated: z.string().openapi({ description: "aud g: animated previews (animated.gif, animated.webp)." }),
     urls: z.object({
       master: z.string(),
       thumbnail: z.string(),

@@ -240,11 +240,12 @@ export async function mintPlaybackTokens({
     Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   const pinned = defined(input.body.thumbnail ?? {});
   const clip = defined(input.body.clip ?? {});
-  const [video, thumbnail, storyboard, download] = await Promise.all([
+  const [video, thumbnail, storyboard, download, animated] = await Promise.all([
     mint("v", Object.keys(clip).length ? clip : undefined),
     mint("t", pinned),
     mint("s"),
     mint("d"),
+    mint("g"),
   ]);
   const edge = (ctx.env.EDGE_PUBLIC_URL ?? "").replace(/\/+$/, "");
   const asset = pb.assetId
@@ -260,6 +261,7 @@ export async function mintPlaybackTokens({
     thumbnail,
     storyboard,
     download,
+    animated,
     urls: {
       master: `${edge}/${pb.id}.m3u8?token=${video}`,
       thumbnail: `${edge}/${pb.id}/thumbnail.jpg?token=${thumbnail}`,

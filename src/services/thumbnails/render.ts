@@ -22,6 +22,7 @@ import {
 } from "../../lib/thumbnails";
 import { spend } from "../../rate-limits/limiter";
 import { requestThumbnailRender } from "../../transcoder/thumbnails";
+import { clipOffsetSeconds } from "../assets/clip";
 
 export interface ThumbnailResult {
   /** `nearest`: the asset's render cap was reached, so the closest stored render stands in. */
@@ -42,7 +43,7 @@ function hasNoVideo(asset: AssetRow): boolean {
   return Array.isArray(tracks) && tracks.length > 0 && !tracks.some((t) => t?.type === "video");
 }
 
-async function loadRenderable(env: Env, assetId: string): Promise<AssetRow & { currentRunId: string }> {
+export async function loadRenderable(env: Env, assetId: string): Promise<AssetRow & { currentRunId: string }> {
   const asset = await createDb(env.DB).query.assets.findFirst({ where: eq(schema.assets.id, assetId) });
   if (!asset || asset.status === "deleted" || asset.deletedAt) throw new NotFoundError("asset", assetId);
   if (asset.status !== "ready" || !asset.currentRunId) {
@@ -97,12 +98,14 @@ export async function renderThumbnail(
   await spend(env, "thumbnails", [`pb:${input.playback_id ?? asset.id}`, `env:${asset.environmentId}`]);
 
   const started = Date.now();
+  // A clip asset's source is the whole original it was cut from: its times start at the clip's offset.
+  const offset = clipOffsetSeconds(asset);
   const rendered = await render(env, {
     asset_id: asset.id,
     source_url: `${env.API_PUBLIC_URL.replace(/\/$/, "")}/internal/assets/${asset.id}/source`,
     source_token: await signSourceToken(env, asset.id),
-    time: params.time,
-    duration,
+    time: params.time + offset,
+    duration: duration === null ? null : offset + duration,
     width: params.width,
     height: params.height,
     fit_mode: params.fit_mode,
@@ -110,7 +113,7 @@ export async function renderThumbnail(
   const renderMs = Date.now() - started;
   const put = await env.MEDIA.put(key, rendered.bytes, {
     httpMetadata: { contentType: "image/jpeg" },
-    customMetadata: { time: String(rendered.time ?? params.time) },
+    customMetadata: { time: String(rendered.time === null ? params.time : rendered.time - offset) },
   });
   // Deleted while we rendered: the media sweep may already have run, so remove what we just added.
   const after = await createDb(env.DB).query.assets.findFirst({ where: eq(schema.assets.id, asset.id) });

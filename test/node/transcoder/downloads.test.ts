@@ -76,12 +76,19 @@ describe("static renditions", () => {
     // The fast publish carries no download; the complete one does, after the file was PUT.
     expect(r.api.publishes.find((p) => p.phase === "fast")?.static_renditions).toBeUndefined();
     const size = (await stat(path.join(r.apiDir, "downloads/highest.mp4"))).size;
+    const audioSize = (await stat(path.join(r.apiDir, "downloads/audio.m4a"))).size;
     expect(r.complete?.static_renditions).toEqual({
       status: "ready",
       files: [
         { name: "highest.mp4", ext: "mp4", width: 640, height: 360, bitrate: expect.any(Number), filesize: size },
+        // Every asset with sound also gets its audio alone (issue 16).
+        { name: "audio.m4a", ext: "m4a", bitrate: expect.any(Number), filesize: audioSize },
       ],
     });
+    expect(r.api.events.indexOf("put:downloads/audio.m4a")).toBeLessThan(r.api.events.indexOf("publish:complete"));
+    const m4a = await ffprobeJson(path.join(r.apiDir, "downloads/audio.m4a"));
+    expect(m4a.streams.map((s: { codec_name: string }) => s.codec_name)).toEqual(["aac"]);
+    expect(Math.abs(Number(m4a.format.duration) - 4)).toBeLessThan(0.2);
     expect(r.api.events.indexOf("put:downloads/highest.mp4")).toBeLessThan(r.api.events.indexOf("publish:complete"));
     const top = r.complete?.renditions.find((x) => x.type === "video");
     expect(top?.height).toBe(360);

@@ -10,6 +10,8 @@
  *   /{playback_id}/thumbnail.jpg?time=&width=&height=&fit_mode=   on-demand thumbnail (./thumbnails.ts)   aud t
  *   /{playback_id}/storyboard.vtt|.jpg       storyboard                 aud s
  *   /{playback_id}/text/{track_id}.m3u8|.vtt subtitles/captions (./text-tracks.ts)   aud v
+ *   /{playback_id}/chapters.vtt              chapter markers (./chapters.ts)   aud v
+ *   /{playback_id}/animated.gif|webp?start=&end=&width=&fps=   animated preview (./animated.ts)   aud g
  *   ?asset_start_time=&asset_end_time=      instant clip on any VOD playlist (./clips.ts)
  *   /{playback_id}/downloads/highest.mp4     progressive download (attachment; audio.m4a for audio-only)   aud d
  *   /embed/{playback_id}?token=…             player page
@@ -18,6 +20,7 @@
 
 import hlsSource from "hls.js/dist/hls.min.js";
 import { Hono } from "hono";
+import { chapterCues } from "../../../src/lib/chapters";
 import { type ClipRange, clipQuery, trimMediaPlaylist } from "../../../src/lib/clips";
 import { withRetryingDb } from "../../../src/lib/d1-retry";
 import {
@@ -36,9 +39,11 @@ import {
 } from "../../../src/lib/thumbnails";
 import { DOWNLOADS_DIR } from "../../../src/lib/transcoder-protocol";
 import { STREAM_DIR } from "../../../src/live/hls";
+import { registerAnimatedRoutes } from "./animated";
+import { assetChapters, clearChapterCache, registerChapterRoutes } from "./chapters";
 import { requestedClip } from "./clips";
 import { contentDisposition, isStaticRenditionName } from "./download";
-import { EMBED_JS, embedCsp, embedPage } from "./embed";
+import { EMBED_JS, type EmbedChapters, embedCsp, embedPage } from "./embed";
 import {
   clearLiveStateCache,
   liveMaster,
@@ -75,6 +80,7 @@ export function clearEdgeCaches() {
   clearMetaCache();
   clearThumbnailFacts();
   clearTextTrackCaches();
+  clearChapterCache();
   clearLiveStateCache();
 }
 
@@ -118,6 +124,12 @@ const MESSAGES: Record<string, string> = {
   download_failed: "This video's download could not be produced.",
   no_such_download: "This video has no download with this name.",
   unknown_track: "This video has no ready text track with this ID.",
+  no_chapters: "This video has no chapters.",
+  invalid_animated_params: "Invalid animated preview parameters.",
+  animated_unavailable: "No animated preview can be made from this video.",
+  animated_rate_limited: "Too many new animated previews were requested for this video; retry later.",
+  animated_rendering_busy: "Animated previews are being rendered at capacity; retry shortly.",
+  animated_rendering_unavailable: "Animated previews cannot be rendered right now; retry later.",
   invalid_clip_range: "Invalid instant clip range (asset_start_time / asset_end_time).",
   clip_params_mismatch: "The clip range differs from the one pinned in the token.",
   clip_not_vod: "Instant clips are only available for on-demand (VOD) playlists.",
@@ -407,6 +419,8 @@ app.get("/:pid/downloads/:file", async (c) => {
 
 // Before the generic rendition route: `/{pid}/text/…` is not a rendition.
 registerTextTrackRoutes(app, { authorize, deny, clipFor });
+registerChapterRoutes(app, { authorize, deny });
+registerAnimatedRoutes(app, { authorize, deny });
 
 app.get("/:pid/:rendition/:file", async (c) => {
   const playbackId = c.req.param("pid");
@@ -457,8 +471,14 @@ app.get("/embed/:pid", async (c) => {
   const playbackId = c.req.param("pid");
   const state = await resolvePlayback(c.env, playbackId);
   const ancestors = state ? frameAncestors(state) : "frame-ancestors 'none'";
-  const page = (status: number, message: string | null, src: string | null = null, poster: string | null = null) =>
-    new Response(embedPage({ src, poster, message }), {
+  const page = (
+    status: number,
+    message: string | null,
+    src: string | null = null,
+    poster: string | null = null,
+    chapters: EmbedChapters | null = null,
+  ) =>
+    new Response(embedPage({ src, poster, message, chapters }), {
       status,
       headers: {
         "Content-Type": "text/html; charset=utf-8",
@@ -481,7 +501,11 @@ app.get("/embed/:pid", async (c) => {
     g.state.hasPoster && (g.state.policy === "public" || thumbToken)
       ? `/${playbackId}/thumbnail.jpg${q(thumbToken)}`
       : null;
-  return page(200, null, src, poster);
+  const marks = g.state.liveStreamId ? null : await assetChapters(c.env, g.state.assetId);
+  const chapters = marks?.chapters.length
+    ? { src: `/${playbackId}/chapters.vtt${q(g.token)}`, cues: chapterCues(marks.chapters, marks.durationSeconds) }
+    : null;
+  return page(200, null, src, poster, chapters);
 });
 
 app.notFound((c) => deny(404, "not_found", corsHeaders(null, c.req.raw)));
