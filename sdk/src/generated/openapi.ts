@@ -1770,6 +1770,10 @@ export interface components {
                 asset_id: string;
                 /** @description The processing job that made this change. */
                 job_id: string;
+                /** @description The download's files (as in `static_renditions.files`). */
+                files: {
+                    [key: string]: unknown;
+                }[];
             };
         };
         AssetStaticRenditionsErroredEvent: components["schemas"]["Event"] & {
@@ -1788,10 +1792,6 @@ export interface components {
             /** @enum {string} */
             type?: "playback_id.created";
             data?: components["schemas"]["PlaybackId"] & {
-                /** @description Set for an asset's playback ID. */
-                asset_id?: string;
-                /** @description Set for a live stream's playback ID. */
-                live_stream_id?: string;
                 /** @description The playback ID's ID (also `data.id`). */
                 playback_id: string;
             };
@@ -1811,10 +1811,6 @@ export interface components {
             /** @enum {string} */
             type?: "playback_id.deleted";
             data?: components["schemas"]["PlaybackId"] & {
-                /** @description Set for an asset's playback ID. */
-                asset_id?: string;
-                /** @description Set for a live stream's playback ID. */
-                live_stream_id?: string;
                 /** @description The playback ID's ID (also `data.id`). */
                 playback_id: string;
             };
