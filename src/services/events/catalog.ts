@@ -150,7 +150,10 @@ const TYPES: Record<EventType, { verb: string; last?: boolean; extra?: Shape }> 
   "live_stream.warning": { verb: "reported a warning", extra: { message: z.string() } },
   "live_stream.stream_key_reset": { verb: "got a new stream key (not sent: only the reset's response has it)" },
   "live_stream.simulcast_target.created": { verb: "was added" },
-  "live_stream.simulcast_target.deleted": { verb: "was removed; `data` is its last state before the delete", last: true },
+  "live_stream.simulcast_target.deleted": {
+    verb: "was removed; `data` is its last state before the delete",
+    last: true,
+  },
   "live_stream.simulcast_target.starting": { verb: "is connecting to its server" },
   "live_stream.simulcast_target.broadcasting": { verb: "is receiving the broadcast" },
   "live_stream.simulcast_target.errored": { verb: "failed and is being retried with backoff (`error`)" },

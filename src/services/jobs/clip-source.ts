@@ -8,12 +8,12 @@
 import { eq } from "drizzle-orm";
 import { createDb, schema } from "../../db/client";
 import { log } from "../../lib/log";
+import { putFixedLength } from "../../r2/stream";
 import { queueIngestedAsset } from "./ingest";
+import { sourceKeyFor } from "./ingest-url";
 import { errorAssetWithoutJob, findAsset } from "./lifecycle";
 import type { ConsumerOutcome } from "./start";
 import { backoffSeconds, systemContext } from "./system";
-import { sourceKeyFor } from "./ingest-url";
-import { putFixedLength } from "../../r2/stream";
 
 export async function copyClipSource(
   env: Env,

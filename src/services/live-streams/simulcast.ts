@@ -123,10 +123,7 @@ function targetEvent(
     subjectId: row.id,
     correlationId: stream.correlationId,
     // The target as GET shows it in the state the event announces, over the ids (status/error from `extra`).
-    data: withResource(
-      { live_stream_id: stream.id, simulcast_target_id: row.id },
-      { ...serialize(row), ...extra },
-    ),
+    data: withResource({ live_stream_id: stream.id, simulcast_target_id: row.id }, { ...serialize(row), ...extra }),
   };
 }
 

@@ -21,8 +21,8 @@ import {
 import { KeyframeError, NotFoundError } from "../../lib/errors";
 import { signSourceToken } from "../../lib/job-token";
 import { log } from "../../lib/log";
-import { type RenderExpectation, requestThumbnailRender } from "../../transcoder/thumbnails";
 import { spend } from "../../rate-limits/limiter";
+import { type RenderExpectation, requestThumbnailRender } from "../../transcoder/thumbnails";
 import { clipOffsetSeconds } from "../assets/clip";
 import { loadRenderable } from "./render";
 
