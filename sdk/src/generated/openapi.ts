@@ -810,6 +810,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/live-streams/{live_stream_id}/simulcast-targets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List simulcast targets
+         * @description Every target of the stream with its current status (at most 5, so never paginated).
+         */
+        get: operations["liveStreams.listSimulcastTargets"];
+        put?: never;
+        /**
+         * Add a simulcast target
+         * @description Restreams every broadcast of this live stream to an RTMP(S) destination (YouTube, Twitch, …) with stream copy. Only while the stream is idle; at most 5 targets. The `stream_key` is stored encrypted and never returned.
+         */
+        post: operations["liveStreams.createSimulcastTarget"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live-streams/{live_stream_id}/simulcast-targets/{simulcast_target_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a simulcast target
+         * @description The target and its status: `idle`, `starting`, `broadcasting` or `errored` (with `error`).
+         */
+        get: operations["liveStreams.getSimulcastTarget"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a simulcast target
+         * @description Only while the stream is idle (409 `invalid_state` while a broadcast is on air).
+         */
+        delete: operations["liveStreams.deleteSimulcastTarget"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/uploads/{upload_id}": {
         parameters: {
             query?: never;
@@ -1514,6 +1562,126 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "live_stream.simulcast_target.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.simulcast_target.created
+         * @description A live stream's simulcast target was added. `data` is the target as `GET /v1/live-streams/{live_stream_id}/simulcast-targets/{simulcast_target_id}` returns it (never its stream key).
+         */
+        post: operations["webhooks.liveStreamSimulcastTargetCreated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.simulcast_target.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.simulcast_target.deleted
+         * @description A live stream's simulcast target was removed; `data` is its last state before the delete. `data` is the target as `GET /v1/live-streams/{live_stream_id}/simulcast-targets/{simulcast_target_id}` returns it (never its stream key).
+         */
+        post: operations["webhooks.liveStreamSimulcastTargetDeleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.simulcast_target.starting": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.simulcast_target.starting
+         * @description A live stream's simulcast target is connecting to its server. `data` is the target as `GET /v1/live-streams/{live_stream_id}/simulcast-targets/{simulcast_target_id}` returns it (never its stream key).
+         */
+        post: operations["webhooks.liveStreamSimulcastTargetStarting"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.simulcast_target.broadcasting": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.simulcast_target.broadcasting
+         * @description A live stream's simulcast target is receiving the broadcast. `data` is the target as `GET /v1/live-streams/{live_stream_id}/simulcast-targets/{simulcast_target_id}` returns it (never its stream key).
+         */
+        post: operations["webhooks.liveStreamSimulcastTargetBroadcasting"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.simulcast_target.errored": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.simulcast_target.errored
+         * @description A live stream's simulcast target failed and is being retried with backoff (`error`). `data` is the target as `GET /v1/live-streams/{live_stream_id}/simulcast-targets/{simulcast_target_id}` returns it (never its stream key).
+         */
+        post: operations["webhooks.liveStreamSimulcastTargetErrored"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "live_stream.simulcast_target.idle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * live_stream.simulcast_target.idle
+         * @description A live stream's simulcast target stopped with the broadcast. `data` is the target as `GET /v1/live-streams/{live_stream_id}/simulcast-targets/{simulcast_target_id}` returns it (never its stream key).
+         */
+        post: operations["webhooks.liveStreamSimulcastTargetIdle"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface components {
     schemas: {
@@ -1634,6 +1802,11 @@ export interface components {
             embed: string;
             /** @description Progressive download (attachment) of the asset's static rendition; null until it is ready. Only on asset views. Signed playback IDs need a token with aud `d`. */
             download?: string | null;
+        };
+        Chapter: {
+            /** @description Seconds from the start of the asset. */
+            start_time: number;
+            title: string;
         };
         Asset: {
             id: string;
@@ -1897,6 +2070,11 @@ export interface components {
             ingest: {
                 /** @description The exact URL to give ffmpeg as its HLS output (`-f hls -method PUT`). Only when `stream_key` is shown. */
                 hls_url: string | null;
+                /**
+                 * @description The RTMP relay's server URL (OBS: Server; the Stream Key is `stream_key`), or null when this deployment runs no relay. Publish to `{rtmp_url}/{stream_key}`.
+                 * @example rtmp://rtmp.example.com/live
+                 */
+                rtmp_url: string | null;
             };
             /**
              * @description `standard`: ≈6 s segments. `low`: ≈2 s segments (configure the encoder's -hls_time to match).
@@ -2022,6 +2200,68 @@ export interface components {
                 live_stream_id: string;
             };
         };
+        LiveStreamSimulcastTargetCreatedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.simulcast_target.created";
+            data?: components["schemas"]["SimulcastTarget"] & {
+                /** @description The simulcast target's ID (also `data.id`). */
+                simulcast_target_id: string;
+            };
+        };
+        SimulcastTarget: {
+            id: string;
+            live_stream_id: string;
+            url: string;
+            /**
+             * @description `idle` off air; `starting` connecting to the target; `broadcasting` media is flowing; `errored` the last attempt failed and it is being retried with backoff (see `error`).
+             * @enum {string}
+             */
+            status: "idle" | "starting" | "broadcasting" | "errored";
+            error: string | null;
+            passthrough: string | null;
+            created_at: string;
+            updated_at: string;
+        };
+        LiveStreamSimulcastTargetDeletedEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.simulcast_target.deleted";
+            data?: components["schemas"]["SimulcastTarget"] & {
+                /** @description The simulcast target's ID (also `data.id`). */
+                simulcast_target_id: string;
+            };
+        };
+        LiveStreamSimulcastTargetStartingEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.simulcast_target.starting";
+            data?: components["schemas"]["SimulcastTarget"] & {
+                /** @description The simulcast target's ID (also `data.id`). */
+                simulcast_target_id: string;
+            };
+        };
+        LiveStreamSimulcastTargetBroadcastingEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.simulcast_target.broadcasting";
+            data?: components["schemas"]["SimulcastTarget"] & {
+                /** @description The simulcast target's ID (also `data.id`). */
+                simulcast_target_id: string;
+            };
+        };
+        LiveStreamSimulcastTargetErroredEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.simulcast_target.errored";
+            data?: components["schemas"]["SimulcastTarget"] & {
+                /** @description The simulcast target's ID (also `data.id`). */
+                simulcast_target_id: string;
+            };
+        };
+        LiveStreamSimulcastTargetIdleEvent: components["schemas"]["Event"] & {
+            /** @enum {string} */
+            type?: "live_stream.simulcast_target.idle";
+            data?: components["schemas"]["SimulcastTarget"] & {
+                /** @description The simulcast target's ID (also `data.id`). */
+                simulcast_target_id: string;
+            };
+        };
         Health: {
             ok: boolean;
             /** @enum {string} */
@@ -2034,11 +2274,6 @@ export interface components {
                 problems: string[];
             };
             time: string;
-        };
-        Chapter: {
-            /** @description Seconds from the start of the asset. */
-            start_time: number;
-            title: string;
         };
         Problem: {
             /** @example https://keyframe.dev/errors/not_found */
@@ -2600,6 +2835,20 @@ export interface components {
         };
         LivePlaybackIdList: {
             data: components["schemas"]["PlaybackId"][];
+            next_cursor: string | null;
+        };
+        CreateSimulcastTargetRequest: {
+            /**
+             * @description The target's RTMP server, `rtmp://` or `rtmps://`, without the key.
+             * @example rtmps://a.rtmps.youtube.com/live2
+             */
+            url: string;
+            /** @description The key the target gave you. Write-only: stored encrypted, never returned. */
+            stream_key: string;
+            passthrough?: string;
+        };
+        SimulcastTargetList: {
+            data: components["schemas"]["SimulcastTarget"][];
             next_cursor: string | null;
         };
         DirectUploadResult: {
@@ -7973,6 +8222,386 @@ export interface operations {
             };
         };
     };
+    "liveStreams.listSimulcastTargets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The targets */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulcastTargetList"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.createSimulcastTarget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSimulcastTargetRequest"];
+            };
+        };
+        responses: {
+            /** @description The new target */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulcastTarget"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.getSimulcastTarget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+                simulcast_target_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The target */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulcastTarget"];
+                };
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "liveStreams.deleteSimulcastTarget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                live_stream_id: string;
+                simulcast_target_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed or invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown or revoked API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in this environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicting state or idempotency key in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency key reused with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure (reported with a request_id) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     "uploadBytes.put": {
         parameters: {
             query: {
@@ -9690,6 +10319,180 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["LiveStreamStreamKeyResetEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamSimulcastTargetCreated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamSimulcastTargetCreatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamSimulcastTargetDeleted": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamSimulcastTargetDeletedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamSimulcastTargetStarting": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamSimulcastTargetStartingEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamSimulcastTargetBroadcasting": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamSimulcastTargetBroadcastingEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamSimulcastTargetErrored": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamSimulcastTargetErroredEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the event. Anything else, a redirect or no answer in time is retried with backoff, then marked failed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks.liveStreamSimulcastTargetIdle": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID (`evt_…`), the same on every retry and replay of this event: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. Refuse values far from your clock (replays). */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks signature(s): space-separated `v1,<base64 HMAC-SHA256(secret, '{webhook-id}.{webhook-timestamp}.{body}')>`, one per live endpoint secret (two during a secret rotation's grace period). Verify with any Standard Webhooks library. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LiveStreamSimulcastTargetIdleEvent"];
             };
         };
         responses: {
