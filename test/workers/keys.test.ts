@@ -63,9 +63,8 @@ describe("POST /v1/keys", () => {
     await bad({ name: 5, scopes: ["assets:read"] });
     await bad({ name: "x", scopes: ["assets:read"], secret: "kf_mine" });
     await bad({ name: "x".repeat(1024 * 1024), scopes: ["*"] }, 413, "payload_too_large");
-    // A body that is not JSON is no body at all to the JSON validator: the required fields are missing.
     const text = await api(admin, "POST", "/v1/keys", "name=x", { "content-type": "text/plain" });
-    expectProblem(text, 400, "validation_failed", "text/plain body");
+    expectProblem(text, 415, "unsupported_media_type", "text/plain body");
   });
 });
 

@@ -19,6 +19,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { PROBLEM_CONTENT_TYPE, problemDocument } from "../../src/lib/problem.js";
 import { bodyMatches } from "../../src/lib/signed-requests.js";
 import { THUMBNAIL_HEADER, THUMBNAIL_TIME_HEADER, TranscoderThumbnailRequestSchema } from "../../src/lib/thumbnails.js";
 import { TRANSCODER_AUTH_SECRET_ENV, transcoderSigner } from "../../src/lib/transcoder-auth.js";
@@ -110,16 +111,8 @@ function problem(
   detail: string,
   errors: { location: string; message: string }[] = [],
 ): void {
-  const body = {
-    type: `https://keyframe.dev/errors/${code}`,
-    title: PROBLEM_TITLES[code],
-    status,
-    detail,
-    code,
-    request_id: requestId,
-    errors,
-  };
-  res.writeHead(status, { "content-type": "application/problem+json", "x-request-id": requestId });
+  const body = problemDocument(code, status, PROBLEM_TITLES[code], detail, requestId, errors);
+  res.writeHead(status, { "content-type": PROBLEM_CONTENT_TYPE, "x-request-id": requestId });
   res.end(JSON.stringify(body));
 }
 
