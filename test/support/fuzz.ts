@@ -189,7 +189,7 @@ const TUS_HEADERS = fc.record(
   { requiredKeys: [] },
 );
 
-/** The arbitrary of requests for one operation. */
+/** The arbitrary of requests for one operation. `world` may be updated in place: IDs and tokens are read when a request is generated. */
 export function requestArb(world: FuzzWorld, op: Operation): fc.Arbitrary<FuzzRequest> {
   const { doc } = world;
   const label = `${op.method} ${op.path}`;
