@@ -147,6 +147,7 @@ async function load(url: string, expectBytes: number | null, pgid: number | null
   const cpu0 = pgid ? await workerdCpuSeconds(pgid) : Number.NaN;
   const latencies: number[] = [];
   let errors = 0;
+  let firstError: string | undefined;
   const end = performance.now() + DURATION_MS;
   const started = performance.now();
   await Promise.all(
@@ -156,9 +157,13 @@ async function load(url: string, expectBytes: number | null, pgid: number | null
         try {
           const res = await fetch(url);
           const body = await res.arrayBuffer();
-          if (res.status !== 200 || (expectBytes !== null && body.byteLength !== expectBytes)) errors++;
-        } catch {
+          if (res.status !== 200 || (expectBytes !== null && body.byteLength !== expectBytes)) {
+            errors++;
+            firstError ??= `${res.status}, ${body.byteLength} bytes: ${new TextDecoder().decode(body.slice(0, 200))}`;
+          }
+        } catch (err) {
           errors++;
+          firstError ??= String((err as Error)?.cause ?? err);
         }
         latencies.push(performance.now() - t0);
       }
@@ -168,6 +173,7 @@ async function load(url: string, expectBytes: number | null, pgid: number | null
   latencies.sort((a, b) => a - b);
   const pct = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   const cpu1 = pgid ? await workerdCpuSeconds(pgid) : Number.NaN;
+  if (firstError) console.log(`  ${errors} error(s) on ${url.split("?")[0]}; first: ${firstError}`);
   return {
     requests: latencies.length,
     errors,
