@@ -16,7 +16,7 @@
  * `--edge-url http://127.0.0.1:8788 --public /{pb}/{rendition}/{segment} --signed '/{pb}/…?token=…'`
  * (and `--bare-url http://…/{r2 key}` for a baseline; no CPU figures then).
  *
- * Options: --duration 5 (seconds per round), --concurrency 16, --rounds 2 (alternating bare/public/signed),
+ * Options: --duration 5 (seconds per round), --concurrency 16, --rounds 2 (bare/public/signed, order rotated per round),
  * --segment-kb 256.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -241,7 +241,9 @@ async function main() {
     for (const [, url] of urls) await load(url, expectBytes);
     const results = new Map<Mode, Stats[]>(urls.map(([m]) => [m, []]));
     for (let r = 0; r < ROUNDS; r++) {
-      for (const [mode, url, pg] of urls) results.get(mode)?.push(await load(url, expectBytes, pg));
+      // Rotate the order each round so no mode always runs first or last (the machine's load drifts).
+      const order = [...urls.slice(r % urls.length), ...urls.slice(0, r % urls.length)];
+      for (const [mode, url, pg] of order) results.get(mode)?.push(await load(url, expectBytes, pg));
     }
     const merged = new Map([...results].map(([m, all]) => [m, merge(all)]));
     const fmt = (x: Stats) =>
