@@ -72,7 +72,14 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./workers/edge/wrangler.toml" },
             miniflare: {
-              bindings: { ...testBindings, ...devEdgeVars(devUrls), EDGE_API_SECRET: edgeApiSecret },
+              bindings: {
+                ...testBindings,
+                ...devEdgeVars(devUrls),
+                EDGE_API_SECRET: edgeApiSecret,
+                // The edge fuzz's seed and size (test/edge/fuzz.test.ts); `npm run fuzz` sets both.
+                FUZZ_SEED: process.env.FUZZ_SEED ?? "",
+                FUZZ_RUNS: process.env.FUZZ_RUNS ?? "",
+              },
               // The API worker behind the edge's `API` service binding: a Node stub of its thumbnail endpoint.
               serviceBindings: { API: thumbnailApiStub(edgeApiSecret) },
             },

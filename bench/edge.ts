@@ -1,17 +1,26 @@
 /**
- * `npm run bench:edge`: requests/s and latency (p50/p99) for signed vs public segment fetches of the
- * same bytes, in one run against the local edge worker; prints signed/public ratios.
+ * `npm run bench:edge`: requests/s, latency (p50/p99) and workerd CPU per request for the same segment
+ * fetched three ways in one run, by the same load generator:
+ *   bare    a bare Worker streaming the R2 object with no auth (bench/bare-worker/), the baseline;
+ *   public  the edge, public playback ID;
+ *   signed  the edge, signed playback ID with a token.
+ * Prints edge-public/bare, edge-signed/bare and signed/public ratios against the targets (issue 14:
+ * edge ≥ 0.8× bare, signed ≥ 0.95× public, p99 signed ≤ 1.1× public).
+ *
+ * CPU per request: utime+stime of the serving workerd process (from /proc/<pid>/stat, every workerd in
+ * the `wrangler dev` process group) before and after each round, divided by the round's requests.
  *
  * Self-contained by default: seeds a throwaway local state (D1 migrations + rows, R2 playlists and a
- * segment) with wrangler's local commands, starts `wrangler dev -c workers/edge/wrangler.toml` on it,
- * measures, and stops it. To measure an already running edge instead, pass
- * `--edge-url http://127.0.0.1:8788 --public /{pb}/{rendition}/{segment} --signed '/{pb}/…?token=…'`.
+ * segment) with wrangler's local commands, starts `wrangler dev` for the edge and for the bare worker on
+ * the same state, measures, and stops both. To measure an already running edge instead, pass
+ * `--edge-url http://127.0.0.1:8788 --public /{pb}/{rendition}/{segment} --signed '/{pb}/…?token=…'`
+ * (and `--bare-url http://…/{r2 key}` for a baseline; no CPU figures then).
  *
- * Options: --duration 5 (seconds per round), --concurrency 16, --rounds 2 (alternating public/signed),
+ * Options: --duration 5 (seconds per round), --concurrency 16, --rounds 2 (bare/public/signed, order rotated per round),
  * --segment-kb 256.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { exportJWK, generateKeyPair } from "jose";
@@ -26,6 +35,7 @@ const ROUNDS = Number(args.get("rounds") ?? 2);
 const SEGMENT_BYTES = Number(args.get("segment-kb") ?? 256) * 1024;
 const ROOT = path.resolve(import.meta.dirname, "..");
 const EDGE_CONFIG = path.join(ROOT, "workers/edge/wrangler.toml");
+const BARE_CONFIG = path.join(ROOT, "bench/bare-worker/wrangler.toml");
 const WRANGLER = path.join(ROOT, "node_modules/.bin/wrangler");
 
 function run(cmd: string, argv: string[]): Promise<string> {
@@ -79,15 +89,16 @@ async function seed(persist: string) {
     expiresInSeconds: 3600,
   });
   return {
+    barePath: `/${key.slice("keyframe-media/".length)}`,
     publicPath: `/${publicPb}/v720/seg_00000.m4s`,
     signedPath: `/${signedPb}/v720/seg_00000.m4s?token=${token}`,
   };
 }
 
-async function startEdge(persist: string, port: number): Promise<ChildProcess> {
+async function startWorker(config: string, persist: string, port: number): Promise<ChildProcess> {
   const p = spawn(
     WRANGLER,
-    ["dev", "-c", EDGE_CONFIG, "--persist-to", persist, "--port", String(port), "--inspector-port", String(port + 1)],
+    ["dev", "-c", config, "--persist-to", persist, "--port", String(port), "--inspector-port", String(port + 1)],
     { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
   let log = "";
@@ -104,7 +115,22 @@ async function startEdge(persist: string, port: number): Promise<ChildProcess> {
     if (p.exitCode !== null) throw new Error(`wrangler dev exited:\n${log}`);
     await new Promise((r) => setTimeout(r, 300));
   }
-  throw new Error(`edge did not start within 60 s:\n${log}`);
+  throw new Error(`${config} did not start within 60 s:\n${log}`);
+}
+
+/** CPU seconds (utime + stime) of every workerd in process group `pgid` (a detached `wrangler dev`). */
+async function workerdCpuSeconds(pgid: number): Promise<number> {
+  let ticks = 0;
+  for (const pid of await readdir("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    // Fields after the parenthesised command: state(3) ppid(4) pgrp(5) … utime(14) stime(15).
+    const close = stat.lastIndexOf(")");
+    if (close < 0 || !stat.slice(stat.indexOf("(") + 1, close).startsWith("workerd")) continue;
+    const f = stat.slice(close + 2).split(" ");
+    if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
 }
 
 interface Stats {
@@ -113,11 +139,15 @@ interface Stats {
   rps: number;
   p50: number;
   p99: number;
+  /** workerd CPU ms per request (NaN when the server is not ours to watch). */
+  cpuMs: number;
 }
 
-async function load(url: string, expectBytes: number | null): Promise<Stats> {
+async function load(url: string, expectBytes: number | null, pgid: number | null = null): Promise<Stats> {
+  const cpu0 = pgid ? await workerdCpuSeconds(pgid) : Number.NaN;
   const latencies: number[] = [];
   let errors = 0;
+  let firstError: string | undefined;
   const end = performance.now() + DURATION_MS;
   const started = performance.now();
   await Promise.all(
@@ -127,9 +157,13 @@ async function load(url: string, expectBytes: number | null): Promise<Stats> {
         try {
           const res = await fetch(url);
           const body = await res.arrayBuffer();
-          if (res.status !== 200 || (expectBytes !== null && body.byteLength !== expectBytes)) errors++;
-        } catch {
+          if (res.status !== 200 || (expectBytes !== null && body.byteLength !== expectBytes)) {
+            errors++;
+            firstError ??= `${res.status}, ${body.byteLength} bytes: ${new TextDecoder().decode(body.slice(0, 200))}`;
+          }
+        } catch (err) {
           errors++;
+          firstError ??= String((err as Error)?.cause ?? err);
         }
         latencies.push(performance.now() - t0);
       }
@@ -138,7 +172,16 @@ async function load(url: string, expectBytes: number | null): Promise<Stats> {
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const pct = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { requests: latencies.length, errors, rps: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99) };
+  const cpu1 = pgid ? await workerdCpuSeconds(pgid) : Number.NaN;
+  if (firstError) console.log(`  ${errors} error(s) on ${url.split("?")[0]}; first: ${firstError}`);
+  return {
+    requests: latencies.length,
+    errors,
+    rps: latencies.length / elapsed,
+    p50: pct(0.5),
+    p99: pct(0.99),
+    cpuMs: ((cpu1 - cpu0) * 1000) / latencies.length,
+  };
 }
 
 function merge(all: Stats[]): Stats {
@@ -149,61 +192,86 @@ function merge(all: Stats[]): Stats {
     rps: all.reduce((s, x) => s + x.rps, 0) / all.length,
     p50: all.reduce((s, x) => s + x.p50, 0) / all.length,
     p99: all.reduce((s, x) => s + x.p99, 0) / all.length,
+    cpuMs: all.reduce((s, x) => s + x.cpuMs * x.requests, 0) / requests,
   };
 }
 
 async function main() {
   let edgeUrl = args.get("edge-url");
+  let bareUrl = args.get("bare-url");
   let publicPath = args.get("public");
   let signedPath = args.get("signed");
-  let child: ChildProcess | null = null;
+  let barePath: string | undefined;
+  const children: ChildProcess[] = [];
   let persist: string | null = null;
   let expectBytes: number | null = null;
+  let edgePg: number | null = null;
+  let barePg: number | null = null;
   try {
     if (!edgeUrl || !publicPath || !signedPath) {
       persist = await mkdtemp(path.join(tmpdir(), "kf-bench-edge-"));
       console.log(`seeding local state in ${persist} …`);
-      ({ publicPath, signedPath } = await seed(persist));
+      ({ publicPath, signedPath, barePath } = await seed(persist));
       const port = Number(process.env.KEYFRAME_BENCH_EDGE_PORT ?? 8798);
-      console.log(`starting wrangler dev (edge) on :${port} …`);
-      child = await startEdge(persist, port);
+      console.log(`starting wrangler dev (edge) on :${port} and (bare worker) on :${port + 2} …`);
+      const edge = await startWorker(EDGE_CONFIG, persist, port);
+      children.push(edge);
+      const bare = await startWorker(BARE_CONFIG, persist, port + 2);
+      children.push(bare);
       edgeUrl = `http://127.0.0.1:${port}`;
+      bareUrl = `http://127.0.0.1:${port + 2}`;
+      edgePg = edge.pid ?? null;
+      barePg = bare.pid ?? null;
       expectBytes = SEGMENT_BYTES;
     }
-    const pub = `${edgeUrl}${publicPath}`;
-    const sig = `${edgeUrl}${signedPath}`;
-    for (const [name, url] of [
-      ["public", pub],
-      ["signed", sig],
-    ]) {
+    const urls: [Mode, string, number | null][] = [
+      ["public", `${edgeUrl}${publicPath}`, edgePg],
+      ["signed", `${edgeUrl}${signedPath}`, edgePg],
+    ];
+    if (bareUrl) urls.unshift(["bare", `${bareUrl}${barePath ?? ""}`, barePg]);
+    for (const [name, url] of urls) {
       const res = await fetch(url);
       const body = await res.arrayBuffer();
       if (res.status !== 200) throw new Error(`${name} segment → ${res.status}: ${new TextDecoder().decode(body)}`);
       expectBytes ??= body.byteLength;
+      if (body.byteLength !== expectBytes)
+        throw new Error(`${name} segment: ${body.byteLength} bytes, not ${expectBytes}`);
     }
-    // Warm both paths (isolate caches: playback state, key import, verified token).
-    await load(pub, expectBytes);
-    await load(sig, expectBytes);
-    const results: { public: Stats[]; signed: Stats[] } = { public: [], signed: [] };
+    // Warm every path (isolate caches: playback state, key import, verified token).
+    for (const [, url] of urls) await load(url, expectBytes);
+    const results = new Map<Mode, Stats[]>(urls.map(([m]) => [m, []]));
     for (let r = 0; r < ROUNDS; r++) {
-      results.public.push(await load(pub, expectBytes));
-      results.signed.push(await load(sig, expectBytes));
+      // Rotate the order each round so no mode always runs first or last (the machine's load drifts).
+      const order = [...urls.slice(r % urls.length), ...urls.slice(0, r % urls.length)];
+      for (const [mode, url, pg] of order) results.get(mode)?.push(await load(url, expectBytes, pg));
     }
-    const p = merge(results.public);
-    const s = merge(results.signed);
+    const merged = new Map([...results].map(([m, all]) => [m, merge(all)]));
     const fmt = (x: Stats) =>
-      `${x.rps.toFixed(0).padStart(6)} req/s  p50 ${x.p50.toFixed(2).padStart(7)} ms  p99 ${x.p99.toFixed(2).padStart(7)} ms  (${x.requests} requests, ${x.errors} errors)`;
+      `${x.rps.toFixed(0).padStart(6)} req/s  p50 ${x.p50.toFixed(2).padStart(7)} ms  p99 ${x.p99.toFixed(2).padStart(7)} ms  ` +
+      `cpu ${Number.isNaN(x.cpuMs) ? "   n/a" : x.cpuMs.toFixed(2).padStart(6)} ms/req  (${x.requests} requests, ${x.errors} errors)`;
     console.log(
       `\nsegment ${expectBytes} bytes, concurrency ${CONCURRENCY}, ${ROUNDS} × ${DURATION_MS / 1000} s per mode`,
     );
-    console.log(`public  ${fmt(p)}`);
-    console.log(`signed  ${fmt(s)}`);
-    console.log(
-      `ratio signed/public: throughput ${(s.rps / p.rps).toFixed(3)}, p99 latency ${(s.p99 / p.p99).toFixed(3)}`,
-    );
-    if (p.errors + s.errors > 0) process.exitCode = 1;
+    for (const [mode, x] of merged) console.log(`${mode.padEnd(7)} ${fmt(x)}`);
+    const p = merged.get("public") as Stats;
+    const s = merged.get("signed") as Stats;
+    const b = merged.get("bare");
+    const ratio = (name: string, a: Stats, base: Stats, target: string) =>
+      console.log(
+        `${name.padEnd(14)} throughput ${(a.rps / base.rps).toFixed(3)}  p50 ${(a.p50 / base.p50).toFixed(3)}  ` +
+          `p99 ${(a.p99 / base.p99).toFixed(3)}  cpu ${(a.cpuMs / base.cpuMs).toFixed(3)}   target: ${target}`,
+      );
+    if (b) {
+      ratio("public/bare", p, b, "throughput ≥ 0.8");
+      ratio("signed/bare", s, b, "throughput ≥ 0.8");
+    }
+    ratio("signed/public", s, p, "throughput ≥ 0.95, p99 ≤ 1.1");
+    let errors = 0;
+    for (const x of merged.values()) errors += x.errors;
+    if (errors > 0) process.exitCode = 1;
   } finally {
-    if (child?.pid) {
+    for (const child of children) {
+      if (!child.pid) continue;
       try {
         process.kill(-child.pid, "SIGTERM");
       } catch {
@@ -213,5 +281,7 @@ async function main() {
     if (persist) await rm(persist, { recursive: true, force: true });
   }
 }
+
+type Mode = "bare" | "public" | "signed";
 
 await main();

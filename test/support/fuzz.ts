@@ -173,10 +173,15 @@ const TUS_HEADERS = fc.record(
     ),
     "upload-metadata": fc.constantFrom(
       "filename dGVzdC5tcDQ=,filetype dmlkZW8vbXA0",
+      "filetype dGV4dC9wbGFpbg==",
       "filetype",
       "bad metadata ===",
       "a b,c",
+      "filename dGVzdC5tcDQ=,filename eC5tcDQ=",
+      ",,,",
+      `filename ${"QUFB".repeat(2000)}`,
     ),
+    "upload-concat": fc.constantFrom("partial", "final;/tus/x /tus/y", "final;", "final", "bogus"),
     "upload-defer-length": fc.constantFrom("1", "0", "yes"),
     "upload-checksum": fc.constantFrom("sha1 2jmj7l5rSw0yVb/vlWAYkK/YBwk=", "md5 xx", "nope"),
     "content-type": fc.constantFrom("application/offset+octet-stream", "application/json", "text/plain"),
@@ -184,7 +189,7 @@ const TUS_HEADERS = fc.record(
   { requiredKeys: [] },
 );
 
-/** The arbitrary of requests for one operation. */
+/** The arbitrary of requests for one operation. `world` may be updated in place: IDs and tokens are read when a request is generated. */
 export function requestArb(world: FuzzWorld, op: Operation): fc.Arbitrary<FuzzRequest> {
   const { doc } = world;
   const label = `${op.method} ${op.path}`;
@@ -306,6 +311,169 @@ export function checkResponse(
   // key's environment: a 2xx there means the token matched that upload, so naming it is no leak.
   if (res.status < 400 && !isUrlTokenOperation(op)) {
     for (const id of ctx.foreignIds) if (res.text.includes(id)) out.push(`answer names another environment's ${id}`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The edge (test/edge/fuzz.test.ts): Range headers of every shape, checked against an independent reading of
+// RFC 9110 §14 (not the edge's own parser), and the error shape of the data plane.
+
+/** Range header values: none, single, suffix, open, multi, overlapping, beyond EOF, garbage, huge numbers. */
+export function rangeHeaderArb(size: number): fc.Arbitrary<string | undefined> {
+  const pos = fc.oneof(
+    fc.nat({ max: size + 2 }),
+    fc.constantFrom(0, size - 1, size, size + 1, 2 ** 31, 2 ** 53 + 1),
+    fc.bigInt({ min: 10n ** 18n, max: 10n ** 30n }),
+  );
+  const spec = fc.oneof(
+    fc.tuple(pos, pos).map(([a, b]) => `${a}-${b}`),
+    pos.map((a) => `${a}-`),
+    pos.map((n) => `-${n}`),
+    fc.constantFrom("-", "", "1-2-3", "a-b", "0x10-20", " 0-1", "-0", "0-0", "00000000000000000000001-2"),
+  );
+  const unit = fc.oneof(
+    { weight: 8, arbitrary: fc.constant("bytes=") },
+    { weight: 1, arbitrary: fc.constantFrom("BYTES=", "Bytes=", "bytes =", "items=", "bytes", "=") },
+  );
+  const set = fc.oneof(
+    { weight: 5, arbitrary: spec },
+    { weight: 2, arbitrary: fc.array(spec, { minLength: 2, maxLength: 4 }).map((s) => s.join(",")) },
+    { weight: 1, arbitrary: fc.array(spec, { minLength: 2, maxLength: 3 }).map((s) => s.join(", ")) },
+    { weight: 1, arbitrary: spec.map((s) => `${s},`) },
+  );
+  return fc.oneof(
+    { weight: 2, arbitrary: fc.constant(undefined) },
+    { weight: 10, arbitrary: fc.tuple(unit, set).map(([u, s]) => u + s) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
+    { weight: 1, arbitrary: fc.constant(`bytes=${"9".repeat(5000)}-`) },
+  );
+}
+
+type RangeSpec = { first: bigint; last: bigint | null } | { suffix: bigint };
+
+/** RFC 9110 §14.1.2 ranges-specifier for the `bytes` unit; null when absent or not valid (to be ignored). */
+function parseRanges(header: string | undefined): { specs: RangeSpec[]; canonical: boolean } | null {
+  if (header === undefined) return null;
+  const m = /^bytes=(.*)$/is.exec(header);
+  if (!m) return null;
+  const parts = m[1].split(",").map((p) => p.trim());
+  const specs: RangeSpec[] = [];
+  for (const p of parts) {
+    if (p === "") continue; // #rule: empty list elements are allowed and ignored
+    const r = /^(\d*)-(\d*)$/.exec(p);
+    if (!r || (r[1] === "" && r[2] === "")) return null;
+    if (r[1] === "") specs.push({ suffix: BigInt(r[2]) });
+    else {
+      const first = BigInt(r[1]);
+      const last = r[2] === "" ? null : BigInt(r[2]);
+      if (last !== null && last < first) return null;
+      specs.push({ first, last });
+    }
+  }
+  if (specs.length === 0) return null;
+  // What the edge documents it honours: one range, lowercase unit, no list syntax.
+  const canonical = specs.length === 1 && /^bytes=\d*-\d*$/.test(header);
+  return { specs, canonical };
+}
+
+/** The satisfiable ranges of `specs` against `size`, as [first, last] inclusive. */
+function resolveRanges(specs: RangeSpec[], size: number): [number, number][] {
+  const n = BigInt(size);
+  const out: [number, number][] = [];
+  for (const s of specs) {
+    if ("suffix" in s) {
+      if (s.suffix > 0n && n > 0n) out.push([Number(n - (s.suffix < n ? s.suffix : n)), size - 1]);
+    } else if (s.first < n) {
+      const last = s.last === null || s.last >= n ? n - 1n : s.last;
+      out.push([Number(s.first), Number(last)]);
+    }
+  }
+  return out;
+}
+
+export interface RangeAnswer {
+  method: string;
+  status: number;
+  header(name: string): string | null;
+  body: Uint8Array;
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * Whether an answer to a GET/HEAD with `range` for an object of known bytes is right:
+ * 200 carries the whole object (and only when no satisfiable single canonical range was asked); 206 carries
+ * exactly the bytes its Content-Range names, which must be one of the asked ranges; 416 only when no asked
+ * range is satisfiable, with `Content-Range: bytes *\/size`. Ignoring a Range with a 200 is allowed (RFC 9110
+ * §14.2: a server MAY ignore Range) except for a single canonical range on a resource that advertises
+ * `Accept-Ranges: bytes`.
+ */
+export function checkRangeAnswer(range: string | undefined, object: Uint8Array, res: RangeAnswer): string[] {
+  const out: string[] = [];
+  const size = object.length;
+  const parsed = parseRanges(range);
+  const satisfiable = parsed ? resolveRanges(parsed.specs, size) : [];
+  const head = res.method === "HEAD";
+  if (head && res.body.length > 0) out.push(`HEAD answered with a ${res.body.length}-byte body`);
+  const length = res.header("content-length");
+  if (res.status === 200) {
+    if (!head && !sameBytes(res.body, object))
+      out.push(`200 body is ${res.body.length} bytes, not the object's ${size}`);
+    if (length !== null && Number(length) !== size) out.push(`200 Content-Length ${length} ≠ ${size}`);
+    // A server may ignore Range (RFC 9110 §14.2), but not one that advertises byte ranges for this resource.
+    const strict = parsed?.canonical && res.header("accept-ranges") === "bytes";
+    if (strict && satisfiable.length === 1) out.push(`ignored the satisfiable range ${range}`);
+    if (strict && satisfiable.length === 0) out.push(`unsatisfiable range ${range} answered 200, not 416`);
+  } else if (res.status === 206) {
+    const cr = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.header("content-range") ?? "");
+    if (!parsed) out.push(`206 for a Range that is absent or invalid (${range})`);
+    if (!cr) out.push(`206 without a valid Content-Range (${res.header("content-range")})`);
+    else {
+      const [a, b, total] = [Number(cr[1]), Number(cr[2]), Number(cr[3])];
+      if (total !== size) out.push(`Content-Range total ${total} ≠ ${size}`);
+      if (!satisfiable.some(([x, y]) => x === a && y === b)) out.push(`Content-Range ${a}-${b} is none of ${range}`);
+      if (!head && !sameBytes(res.body, object.subarray(a, b + 1))) out.push(`206 body is not bytes ${a}-${b}`);
+      if (length !== null && Number(length) !== b - a + 1) out.push(`206 Content-Length ${length} ≠ ${b - a + 1}`);
+    }
+  } else if (res.status === 416) {
+    if (!parsed || satisfiable.length > 0)
+      out.push(`416 for ${range}, which is ${parsed ? "satisfiable" : "ignorable"}`);
+    if (res.header("content-range") !== `bytes */${size}`) out.push(`416 Content-Range ${res.header("content-range")}`);
+  }
+  return out;
+}
+
+/**
+ * An edge error's properties: never a 5xx but a capacity 503 that says when to retry, and a JSON body
+ * naming a machine-readable code (`reason` today, `code` in problem+json).
+ */
+export function checkEdgeError(
+  res: { status: number; method: string; header(name: string): string | null; text: string },
+  allowed503: readonly string[],
+): string[] {
+  const out: string[] = [];
+  if (res.status < 400 || res.status === 416) return out;
+  const type = res.header("content-type") ?? "";
+  let body: Json | null = null;
+  if (res.method !== "HEAD") {
+    if (!/^application\/(problem\+)?json/.test(type))
+      out.push(`error is not JSON (${type}): ${res.text.slice(0, 120)}`);
+    else {
+      try {
+        body = JSON.parse(res.text);
+      } catch {
+        out.push("error body is not JSON");
+      }
+    }
+  }
+  const code = body ? (body.code ?? body.reason) : undefined;
+  if (body && (typeof code !== "string" || !/^[a-z][a-z0-9_]*$/.test(code))) out.push(`error code ${code}`);
+  if (body && type.startsWith("application/problem+json") && body.status !== res.status)
+    out.push(`problem status ${body.status} ≠ ${res.status}`);
+  if (res.status >= 500) {
+    const ok = res.status === 503 && typeof code === "string" && allowed503.includes(code) && res.header("retry-after");
+    if (!ok) out.push(`5xx: ${res.status} ${res.text.slice(0, 200)}`);
   }
   return out;
 }
