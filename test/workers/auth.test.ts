@@ -3,7 +3,7 @@
  * `x-keyframe-scope`: routes added later are covered without editing this file.
  */
 import { SELF } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { newKeySecret } from "../../src/lib/auth";
 import { SCOPES } from "../../src/lib/scopes";
 import { api } from "../support/api";
@@ -20,6 +20,10 @@ import {
 } from "../support/openapi-ops";
 import { expectProblem } from "../support/problem";
 import { createAsset, createKey, revokeKeyDirect, type TestKey } from "./factories";
+
+// Every SELF.fetch adds one Proxy layer in vitest-pool-workers (cloudflare/workers-sdk#15092), so the
+// ~800 requests of this file get slower as it goes: the last operations' cases need more than 5 s each.
+vi.setConfig({ testTimeout: 60_000 });
 
 const doc: Json = await (await SELF.fetch("http://keyframe.test/v1/openapi.json")).json();
 const allOps = listOperations(doc);
