@@ -99,8 +99,7 @@ export default defineConfig({
           include: ["test/node/**/*.test.ts"],
           testTimeout: 180_000,
           hookTimeout: 180_000,
-          // Two files at a time (the default on 2 cores): most node files spend their time waiting on a stack they
-          // started (wrangler dev, the transcoder, ffmpeg), each on its own free ports and state folder.
+          fileParallelism: false,
         },
       },
     ],

@@ -117,6 +117,8 @@ describe("runner: the download through multipart", () => {
           bitrate: expect.any(Number),
           filesize: bytes.length,
         },
+        // Every asset with sound also gets audio.m4a (small: one PUT, not multipart).
+        { name: "audio.m4a", ext: "m4a", bitrate: expect.any(Number), filesize: expect.any(Number) },
       ],
     });
     // The reassembled bytes are a faststart MP4 that ffprobe reads end to end.
