@@ -170,7 +170,14 @@ describe("live streaming end to end", () => {
     expect(processed.static_renditions.status).toBe("ready");
     expect(processed.duration).toBe(asset.duration);
     const pbAsset = processed.playback_ids[0].id;
-    expect((await fetch(`${e.stack.edgeUrl}/${pbAsset}/thumbnail.jpg`)).status).toBe(200);
+    // The edge caches a playback ID's state (its current run) for up to 30 s (workers/edge/src/state.ts): the
+    // recording's first run (the broadcast) has no poster, the pipeline's run does.
+    let poster = 0;
+    for (const until = Date.now() + 40_000; Date.now() < until; await new Promise((r) => setTimeout(r, 1000))) {
+      poster = (await fetch(`${e.stack.edgeUrl}/${pbAsset}/thumbnail.jpg`)).status;
+      if (poster === 200) break;
+    }
+    expect(poster).toBe(200);
     expect((await fetch(`${e.stack.edgeUrl}/${pbAsset}/storyboard.vtt`)).status).toBe(200);
     const ladder = JSON.parse(
       (await run("ffprobe", ["-v", "error", "-show_format", "-of", "json", `${e.stack.edgeUrl}/${pbAsset}.m3u8`]))
