@@ -7,22 +7,8 @@
  *
  * Rotating JOB_TOKEN_SECRET means setting this again.
  */
+
 import { deriveRelaySecret } from "../src/lib/relay-auth";
+import { printDerivedSecret } from "./lib/derived-secret";
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8").trim();
-}
-
-const secret = process.env.JOB_TOKEN_SECRET ?? (process.stdin.isTTY ? "" : await readStdin());
-if (!secret) {
-  console.error("Set JOB_TOKEN_SECRET (or pipe it on stdin): the same value the API worker has.");
-  process.exit(1);
-}
-try {
-  process.stdout.write(`${await deriveRelaySecret(secret)}\n`);
-} catch (err) {
-  console.error((err as Error).message);
-  process.exit(1);
-}
+await printDerivedSecret(deriveRelaySecret);
