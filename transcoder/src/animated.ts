@@ -12,7 +12,7 @@ import type { TranscoderAnimated } from "../../src/lib/animated.js";
 import { MAX_ANIMATED_BYTES } from "../../src/lib/animated.js";
 import { inputPolicyArgs } from "./ffmpeg/input-policy.js";
 import { runProcess } from "./ffmpeg/process.js";
-import { NoVideoError } from "./ffmpeg/thumbnail.js";
+import { NoVideoError, networkInputArgs } from "./ffmpeg/thumbnail.js";
 
 export interface AnimatedInput {
   /** Local path or http(s) URL. */
@@ -30,14 +30,6 @@ export function animatedFilter(a: Pick<TranscoderAnimated, "format" | "width" | 
 
 export function buildAnimatedArgs(o: AnimatedInput): string[] {
   const a = o.animated;
-  const net: string[] = [];
-  if (/^https?:\/\//i.test(o.input)) {
-    net.push("-rw_timeout", "15000000");
-    const headers = Object.entries(o.headers ?? {})
-      .map(([k, v]) => `${k}: ${v}\r\n`)
-      .join("");
-    if (headers) net.push("-headers", headers);
-  }
   const codec =
     a.format === "gif"
       ? ["-c:v", "gif", "-f", "gif"]
@@ -47,7 +39,7 @@ export function buildAnimatedArgs(o: AnimatedInput): string[] {
     "-nostdin",
     "-loglevel",
     "error",
-    ...net,
+    ...networkInputArgs(o.input, o.headers),
     "-ss",
     a.start.toFixed(3),
     "-t",

@@ -58,18 +58,23 @@ function isUrl(input: string): boolean {
   return /^https?:\/\//i.test(input);
 }
 
-export function buildThumbnailArgs(o: ThumbnailOptions): string[] {
+/** Input options for an HTTP source (none for a file): a read timeout and the request headers. */
+export function networkInputArgs(input: string, headers: Record<string, string> = {}): string[] {
   const net: string[] = [];
-  if (isUrl(o.input)) {
+  if (isUrl(input)) {
     // A stalled read fails the render instead of holding a slot (microseconds).
     net.push("-rw_timeout", "15000000");
-    const headers = Object.entries(o.headers ?? {})
+    const lines = Object.entries(headers)
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join("");
-    if (headers) net.push("-headers", headers);
+    if (lines) net.push("-headers", lines);
   }
+  return net;
+}
+
+export function buildThumbnailArgs(o: ThumbnailOptions): string[] {
   return [
-    ...net,
+    ...networkInputArgs(o.input, o.headers),
     // Input seeking: jumps to the keyframe before, then decodes up to the exact time.
     "-ss",
     o.atSeconds.toFixed(3),
