@@ -5,50 +5,33 @@
  *   POST   /simulcast                     start a session's simulcast (SimulcastStartSchema) → 202
  *   DELETE /simulcast/{live_stream_id}    stop it → 204 (also when nothing was running)
  */
-import type http from "node:http";
 import { SimulcastStartSchema } from "../../../src/lib/simulcast-protocol.js";
+import { bodyIssues, json, problem, readJsonBody } from "../http/problem.js";
+import type { Handler } from "../http/routes.js";
 import type { SimulcastSupervisor } from "./supervisor.js";
 
-type Problem = (
-  res: http.ServerResponse,
-  requestId: string,
-  status: number,
-  code: "validation_failed" | "not_found" | "method_not_allowed",
-  detail: string,
-  errors?: { location: string; message: string }[],
-) => void;
+/** The DELETE route's path; its one group is the live stream id. */
+export const SIMULCAST_STOP_PATH = /^\/simulcast\/([A-Za-z0-9_]{1,64})$/;
 
-export async function handleSimulcast(
-  supervisor: SimulcastSupervisor,
-  c: {
-    req: http.IncomingMessage;
-    res: http.ServerResponse;
-    path: string;
-    requestId: string;
-    read: () => Promise<{ value: unknown } | undefined>;
-    problem: Problem;
-    json: (res: http.ServerResponse, requestId: string, status: number, body: unknown) => void;
-  },
-): Promise<void> {
-  if (c.path === "/simulcast" && c.req.method === "POST") {
-    const body = await c.read();
+export const startSimulcast =
+  (supervisor: SimulcastSupervisor): Handler =>
+  async (req, res, { requestId, bodySha256 }) => {
+    const body = await readJsonBody(req, res, requestId, bodySha256);
     if (!body) return;
     const parsed = SimulcastStartSchema.safeParse(body.value);
     if (!parsed.success) {
-      const errors = parsed.error.issues.map((i) => ({ location: `body.${i.path.join(".")}`, message: i.message }));
-      return c.problem(c.res, c.requestId, 400, "validation_failed", "the body is not a valid simulcast start", errors);
+      const errors = bodyIssues(parsed.error.issues);
+      return problem(res, requestId, 400, "validation_failed", "the body is not a valid simulcast start", errors);
     }
     const { duplicate } = supervisor.start(parsed.data);
-    return c.json(c.res, c.requestId, 202, { accepted: true, duplicate });
-  }
-  const m = /^\/simulcast\/([A-Za-z0-9_]{1,64})$/.exec(c.path);
-  if (m && c.req.method === "DELETE") {
-    c.req.resume();
-    supervisor.stop(m[1]);
-    c.res.writeHead(204, { "x-request-id": c.requestId });
-    c.res.end();
-    return;
-  }
-  c.req.resume();
-  return c.problem(c.res, c.requestId, 404, "not_found", `no route for ${c.req.method} ${c.path}`);
-}
+    return json(res, requestId, 202, { accepted: true, duplicate });
+  };
+
+export const stopSimulcast =
+  (supervisor: SimulcastSupervisor): Handler =>
+  async (req, res, { requestId, params }) => {
+    req.resume();
+    supervisor.stop(params[0]);
+    res.writeHead(204, { "x-request-id": requestId });
+    res.end();
+  };

@@ -1,0 +1,81 @@
+/**
+ * Stage 2 (12–20%), beside the ladder: remux the source as it is into one HLS rendition, upload it
+ * and publish "fast", so the asset is playable long before the ladder ends. An optimization: if it
+ * fails, the ladder still completes the asset (only a cancelled or gone job stops here).
+ */
+
+import { FAST_DIR, runRemux } from "../ffmpeg/remux.js";
+import { MASTER_NAME, toProtocolRendition, writeMaster } from "../hls/master.js";
+import { type JobContext, timed, uploadFiles } from "./context.js";
+import { aspectRatio, resolutionLabel, sourceFactsFor, sourceTracks } from "./describe.js";
+import { isJobGone } from "./errors.js";
+import type { ProbedSource } from "./ingest.js";
+import { renditionFiles } from "./outputs.js";
+
+/** Resolves true when the fast rendition was published, false when there was none. */
+export async function runFastPath(ctx: JobContext, src: ProbedSource): Promise<boolean> {
+  const { facts, plan, duration } = src;
+  const video = facts.video;
+  if (!plan.fastPath || !video) return false;
+  const { reporter, signal } = ctx;
+  const outputDir = ctx.dirs.output;
+  try {
+    reporter.update("remuxing", 12);
+    await timed(ctx, "remux", () =>
+      runRemux(
+        {
+          kind: "remux",
+          input: ctx.dirs.source,
+          videoIndex: video.index,
+          audioIndex: facts.audio?.index,
+          adtsToAsc: facts.container === "ts",
+        },
+        outputDir,
+        {
+          signal,
+          durationSeconds: duration,
+          ffmpegPath: ctx.binaries.ffmpeg,
+          onProgress: (p) => reporter.update("remuxing", 12 + (5 * (p.percent ?? 0)) / 100),
+        },
+      ),
+    );
+    const fast = await timed(ctx, "fast_master", () =>
+      writeMaster(outputDir, [{ name: FAST_DIR, type: "muxed" }], { signal, ffprobePath: ctx.binaries.ffprobe }),
+    );
+    const fastRendition = fast.renditions[0];
+    await timed(ctx, "fast_upload", async () => {
+      await uploadFiles(ctx, await renditionFiles(outputDir, FAST_DIR), 17, 19);
+      await uploadFiles(ctx, [MASTER_NAME], 19, 19.5);
+    });
+    reporter.update("finalizing", 19.5);
+    await timed(ctx, "fast_publish", () =>
+      ctx.client.publish(
+        {
+          phase: "fast",
+          master: MASTER_NAME,
+          duration,
+          aspect_ratio: aspectRatio(video.displayWidth, video.displayHeight),
+          resolution: resolutionLabel(Math.min(video.displayWidth, video.displayHeight)),
+          max_frame_rate: fastRendition.frame_rate ?? null,
+          tracks: sourceTracks(facts, fastRendition),
+          renditions: [toProtocolRendition(fastRendition)],
+          source: sourceFactsFor(facts, true),
+          poster: null,
+          storyboard: null,
+        },
+        { signal },
+      ),
+    );
+    ctx.log.info("job.published", {
+      phase: "fast",
+      ms: Date.now() - ctx.startedAt,
+      bandwidth: fastRendition.bandwidth,
+    });
+    return true;
+  } catch (err) {
+    if (signal.aborted) throw signal.reason ?? err;
+    if (isJobGone(err)) throw err;
+    ctx.log.warn("fast_path.failed", { error: err });
+    return false;
+  }
+}

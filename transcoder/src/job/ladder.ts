@@ -1,0 +1,125 @@
+/**
+ * Stage 3 (20–90%): the ABR ladder. It starts as soon as the source is probed (once the server's
+ * ladder lane has a slot) and runs beside the fast path; once the fast phase is over, finished
+ * segments upload while it still encodes. Everything started here stops through the stage's own
+ * abort signal when the job leaves early, and `stop` waits for it before the temp folder goes away.
+ */
+import {
+  AUDIO_DIR,
+  type LadderOptions,
+  ladderDirs,
+  outputFrameRate,
+  planRungs,
+  type Rung,
+  runLadder,
+} from "../ffmpeg/ladder.js";
+import type { RenditionRef } from "../hls/master.js";
+import { SegmentUploader } from "../segment-uploader.js";
+import { type JobContext, putFile, timed } from "./context.js";
+import { JobCancelledError } from "./errors.js";
+import type { ProbedSource } from "./ingest.js";
+
+export interface LadderStage {
+  /** Video rungs, largest first. */
+  readonly rungs: readonly Rung[];
+  /** Every rendition the master will list. */
+  readonly refs: readonly RenditionRef[];
+  readonly segments: SegmentUploader;
+  /** Aborts with the job, with a failed segment upload, or when the job leaves early. */
+  readonly signal: AbortSignal;
+  /** The fast phase is over: report the ladder's progress and start uploading finished segments. */
+  leaveFastPhase(): void;
+  /** Resolves when ffmpeg has exited successfully. */
+  encoded(): Promise<void>;
+  /** ms since ffmpeg exited, once it has. */
+  sinceExit(): number | undefined;
+  /** Stops whatever still runs (and `also`), waiting for all of it. A no-op after success. */
+  stop(also?: Promise<unknown>[]): Promise<void>;
+}
+
+export function startLadder(ctx: JobContext, src: ProbedSource): LadderStage {
+  const { facts, duration } = src;
+  const video = facts.video;
+  const { log, reporter, settings } = ctx;
+  const work = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, work.signal]);
+  const rungs = video
+    ? planRungs(video.displayWidth, video.displayHeight, settings.max_resolution, video.frameRate)
+    : [];
+  const frameRate = video ? outputFrameRate(video) : undefined;
+  const ladder: LadderOptions = {
+    kind: "ladder",
+    input: ctx.dirs.source,
+    video:
+      video && frameRate ? { streamIndex: video.index, rungs, frameRate, deinterlace: video.interlaced } : undefined,
+    audioStreamIndex: facts.audio?.index,
+  };
+  const segments = new SegmentUploader({
+    outputDir: ctx.dirs.output,
+    dirs: ladderDirs(ladder),
+    concurrency: ctx.uploadConcurrency,
+    put: (rel) => putFile(ctx, rel, signal),
+    // A segment that cannot be stored fails the job: stop encoding at once.
+    onError: (err) => work.abort(err),
+  });
+  let fastPhaseOver = false;
+  let ladderPercent = 0;
+  const reportLadder = () => reporter.update("transcoding", 20 + (70 * ladderPercent) / 100);
+  log.info("ladder.started", {
+    rungs: rungs.map((r) => `${r.name}:${r.width}x${r.height}`),
+    frame_rate: frameRate ?? null,
+    audio: !!facts.audio,
+    niceness: ctx.ladderNiceness,
+  });
+  ctx.timings.before_ladder = Math.round(performance.now() - ctx.startedPerf);
+  let exitedAt: number | undefined;
+  const run = (async () => {
+    const release = await ctx.ladderLane?.acquire(signal);
+    if (release) log.info("ladder.lane_acquired", { waited_ms: Math.round(performance.now() - ctx.startedPerf) });
+    try {
+      await timed(ctx, "ladder", () =>
+        runLadder(ladder, ctx.dirs.output, {
+          signal,
+          durationSeconds: duration,
+          ffmpegPath: ctx.binaries.ffmpeg,
+          niceness: ctx.ladderNiceness,
+          onProgress: (p) => {
+            ladderPercent = p.percent ?? ladderPercent;
+            if (fastPhaseOver) reportLadder();
+          },
+        }),
+      );
+    } finally {
+      release?.();
+    }
+  })().finally(() => {
+    exitedAt = performance.now();
+  });
+  // Awaited later; settled here so a failure while the fast path runs is not an unhandled rejection.
+  run.catch(() => undefined);
+
+  return {
+    rungs,
+    refs: [
+      ...rungs.map((r) => ({ name: r.name, type: "video" as const })),
+      ...(facts.audio ? [{ name: AUDIO_DIR, type: "audio" as const }] : []),
+    ],
+    segments,
+    signal,
+    leaveFastPhase() {
+      fastPhaseOver = true;
+      reportLadder();
+      segments.start();
+    },
+    async encoded() {
+      await run;
+      log.info("ladder.done", { ms: ctx.timings.ladder });
+      reporter.update("uploading", 90);
+    },
+    sinceExit: () => (exitedAt === undefined ? undefined : Math.round(performance.now() - exitedAt)),
+    async stop(also = []) {
+      if (!work.signal.aborted) work.abort(new JobCancelledError("the job stopped"));
+      await Promise.allSettled([run, ...also, segments.stop()]);
+    },
+  };
+}
