@@ -234,6 +234,28 @@ export class ApiClient {
   }
 
   /**
+   * The first `length` bytes of the source and its total size (one ranged GET), so the runner can read a
+   * container's index before the rest of the source has arrived.
+   */
+  async readSourceHead(
+    length: number,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ bytes: Buffer; total: number }> {
+    const endpoint = "source";
+    return this.withRetries(endpoint, options.signal, async () => {
+      const res = await fetch(this.url(endpoint), {
+        headers: this.headers({ range: `bytes=0-${length - 1}` }),
+        signal: options.signal,
+      });
+      await this.check(res, endpoint);
+      const bytes = Buffer.from(await res.arrayBuffer());
+      const total = res.status === 206 ? parseContentRange(res.headers.get("content-range"))?.total : bytes.length;
+      if (total === undefined) throw new ApiError(`${endpoint}: no total size in Content-Range`, endpoint, 206, false);
+      return { bytes: bytes.subarray(0, length), total };
+    });
+  }
+
+  /**
    * Streams the source into `dest`. Resumes with `Range: bytes=N-` when the connection drops
    * mid-body; starts over if the server ignores the range. Returns the bytes written.
    */

@@ -86,22 +86,27 @@ async function runStages(ctx: JobContext): Promise<JobOutcome> {
   const src = await ingestSource(ctx);
   const ladder: LadderStage = startLadder(ctx, src);
   let poster: Promise<string | null> = Promise.resolve(null);
+  let fastTail: Promise<void> = Promise.resolve();
   try {
-    const remuxed = await runFastPath(ctx, src);
+    const fast = await runFastPath(ctx, src);
+    fastTail = fast.tail;
     ladder.leaveFastPhase();
     ctx.onFastPhaseDone?.();
     poster = startPoster(ctx, src, ladder);
     await ladder.encoded();
-    const renditions = await publishComplete(ctx, src, ladder, poster, remuxed);
+    // Players of the fast master keep fetching its segments: all of them are stored before it is replaced.
+    await fastTail;
+    const renditions = await publishComplete(ctx, src, ladder, poster, fast.published);
     const afterLadder = ladder.sinceExit();
     if (afterLadder !== undefined) ctx.timings.after_ladder = afterLadder;
     ctx.log.info("job.timings", { ...ctx.timings, total: Math.round(performance.now() - ctx.startedPerf) });
     ctx.log.info("job.published", { phase: "complete", ms: Date.now() - ctx.startedAt, renditions });
-    return { status: "published", fastPath: remuxed };
+    return { status: "published", fastPath: fast.published };
   } finally {
     // On the way out for any reason: stop what still runs and wait for it, so nothing reads or
     // writes the temp directory once it is removed.
-    await ladder.stop([poster]);
+    src.streaming?.cancel(); // a no-op once the download is complete
+    await ladder.stop([poster, fastTail, src.downloaded]);
   }
 }
 

@@ -23,6 +23,8 @@ export interface SegmentUploaderOptions {
   concurrency: number;
   /** Called once, with the first upload failure; the caller should stop the encoder. */
   onError?: (err: unknown) => void;
+  /** Called as each segment is stored. */
+  onUploaded?: (rel: string) => void;
   pollMs?: number;
 }
 
@@ -115,6 +117,7 @@ export class SegmentUploader {
           (size) => {
             this.files++;
             this.bytes += size;
+            this.options.onUploaded?.(rel);
           },
           (error) => {
             if (!this.failure) {

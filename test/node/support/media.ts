@@ -30,6 +30,8 @@ export interface ClipOptions {
   /** Variable frame rate: drops frames irregularly. */
   vfr?: boolean;
   codec?: "libx264" | "mpeg4";
+  /** Write the MP4 index before the media (`-movflags +faststart`), as most upload tools do. */
+  faststart?: boolean;
 }
 
 export async function makeClip(out: string, o: ClipOptions = {}): Promise<string> {
@@ -52,6 +54,7 @@ export async function makeClip(out: string, o: ClipOptions = {}): Promise<string
     if ((o.codec ?? "libx264") === "libx264") args.push("-preset", "veryfast", "-g", String(fps * 2));
   }
   if (audio) args.push("-c:a", "aac", "-b:a", "96k");
+  if (o.faststart) args.push("-movflags", "+faststart");
   args.push("-t", String(seconds), out);
   await run(await ffmpegBin(), args, { env: binaryEnv(await ffmpegBin()) });
   return out;

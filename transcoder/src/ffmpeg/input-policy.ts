@@ -70,6 +70,8 @@ export const FORMAT_NOT_ALLOWED_RE = /Format not on whitelist|Protocol '([^']*)'
 function protocolsFor(input: string): string {
   if (/^https?:\/\//i.test(input)) return "http,https,tcp,tls";
   if (input.startsWith("concat:")) return "concat,file";
+  // The source streamed in by the runner itself (never a name that came off the wire).
+  if (input === "pipe:0") return "pipe";
   return "file";
 }
 

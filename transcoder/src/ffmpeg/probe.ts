@@ -303,7 +303,15 @@ export interface ProbeOptions {
   keyframes?: boolean;
   /** Check that the media the container declares is present (default true; same packet pass). */
   integrity?: boolean;
+  /**
+   * Read packet times and flags from the container's index alone, never from the packets' bytes (for
+   * a stand-in file that holds only the index and the first media, ./mp4-index.ts).
+   */
+  indexOnly?: boolean;
 }
+
+/** ffprobe input options that keep packet flags as the index has them instead of re-parsing the data. */
+export const INDEX_ONLY_ARGS = ["-fflags", "+nofillin+noparse"];
 
 async function ffprobeJson(input: string, args: string[], options: ProbeOptions): Promise<unknown> {
   const binary = options.ffprobePath ?? (await getBinaries()).ffprobe;
@@ -373,6 +381,7 @@ export async function scanPackets(
       "-show_entries",
       "packet=stream_index,pts_time,dts_time,duration_time,flags",
       ...(scan.readIntervals ? ["-read_intervals", scan.readIntervals] : []),
+      ...(options.indexOnly ? INDEX_ONLY_ARGS : []),
       ...inputPolicyArgs(input),
       input,
     ],

@@ -26,6 +26,8 @@ export interface RunProcessOptions {
    * beside more urgent work. Lowering priority needs no privilege; failures are ignored.
    */
   niceness?: number;
+  /** Piped into the process's stdin (an input read as `pipe:0`); otherwise stdin is closed. */
+  stdin?: NodeJS.ReadableStream;
 }
 
 export interface ProcessResult {
@@ -45,7 +47,17 @@ export function runProcess(
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { cwd: options.cwd, env: binaryEnv(binary), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(binary, args, {
+      cwd: options.cwd,
+      env: binaryEnv(binary),
+      stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+    });
+    if (options.stdin && child.stdin) {
+      // A process that stops reading early (it failed, or was killed) closes the pipe: that is its exit
+      // status to report, not an EPIPE to crash on.
+      child.stdin.on("error", () => undefined);
+      options.stdin.pipe(child.stdin);
+    }
     if (options.niceness && child.pid !== undefined) {
       try {
         os.setPriority(child.pid, options.niceness);
@@ -76,12 +88,12 @@ export function runProcess(
       totalTimer = setTimeout(() => kill(`timed out after ${options.timeoutMs} ms`), options.timeoutMs);
     armStall();
 
-    child.stdout.on("data", (chunk: Buffer) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
       armStall();
       if (options.collectStdout) stdoutChunks.push(chunk);
       options.onStdout?.(chunk);
     });
-    child.stderr.on("data", (chunk: Buffer) => {
+    child.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
       if (stderr.length > STDERR_TAIL_BYTES * 2) stderr = stderr.slice(-STDERR_TAIL_BYTES);
     });
@@ -140,6 +152,8 @@ export interface RunFfmpegOptions {
   stallTimeoutMs?: number;
   /** See RunProcessOptions.niceness. */
   niceness?: number;
+  /** See RunProcessOptions.stdin. */
+  stdin?: NodeJS.ReadableStream;
 }
 
 /** Options every invocation gets: quiet stderr except errors, never read stdin, overwrite outputs. */
@@ -153,6 +167,7 @@ export async function runFfmpeg(args: readonly string[], options: RunFfmpegOptio
     cwd: options.cwd,
     signal: options.signal,
     niceness: options.niceness,
+    stdin: options.stdin,
     onStdout: parse,
     // ffmpeg prints a progress block about twice a second; minutes of silence means it is stuck.
     stallTimeoutMs: options.onProgress ? (options.stallTimeoutMs ?? 5 * 60_000) : undefined,

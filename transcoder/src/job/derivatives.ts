@@ -32,33 +32,38 @@ export function startPoster(ctx: JobContext, src: ProbedSource, ladder: LadderSt
   const video = src.facts.video;
   if (!video) return Promise.resolve(null);
   const size = posterSize(video.displayWidth, video.displayHeight);
-  const run = timed(ctx, "poster", () =>
-    runPoster(
-      {
-        kind: "poster",
-        input: ctx.dirs.source,
-        output: POSTER_NAME,
-        streamIndex: video.index,
-        atSeconds: posterTime(src.duration),
-        deinterlace: video.interlaced,
-        ...size,
+  const downloaded = src.downloaded;
+  const run = downloaded
+    .then(() =>
+      timed(ctx, "poster", () =>
+        runPoster(
+          {
+            kind: "poster",
+            input: ctx.dirs.source,
+            output: POSTER_NAME,
+            streamIndex: video.index,
+            atSeconds: posterTime(src.duration),
+            deinterlace: video.interlaced,
+            ...size,
+          },
+          ctx.dirs.output,
+          {
+            signal: ladder.signal,
+            durationSeconds: src.duration,
+            ffmpegPath: ctx.binaries.ffmpeg,
+            niceness: SIDE_WORK_NICENESS,
+          },
+        ),
+      ),
+    )
+    .then(
+      () => POSTER_NAME,
+      (err) => {
+        if (ladder.signal.aborted) throw ladder.signal.reason ?? err;
+        ctx.log.warn("poster.failed", { error: err });
+        return null;
       },
-      ctx.dirs.output,
-      {
-        signal: ladder.signal,
-        durationSeconds: src.duration,
-        ffmpegPath: ctx.binaries.ffmpeg,
-        niceness: SIDE_WORK_NICENESS,
-      },
-    ),
-  ).then(
-    () => POSTER_NAME,
-    (err) => {
-      if (ladder.signal.aborted) throw ladder.signal.reason ?? err;
-      ctx.log.warn("poster.failed", { error: err });
-      return null;
-    },
-  );
+    );
   run.catch(() => undefined);
   return run;
 }

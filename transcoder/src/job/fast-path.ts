@@ -1,6 +1,7 @@
 /**
  * Stage 2 (12–20%), beside the ladder: remux the source as it is into one HLS rendition, upload it
- * and publish "fast", so the asset is playable long before the ladder ends. An optimization: if it
+ * and publish "fast", so the asset is playable long before the ladder ends. A source still streaming
+ * in is remuxed as it arrives (./fast-path-streaming.ts); otherwise the downloaded file is. An optimization: if it
  * fails, the ladder still completes the asset (only a cancelled or gone job stops here).
  */
 
@@ -9,17 +10,33 @@ import { MASTER_NAME, toProtocolRendition, writeMaster } from "../hls/master.js"
 import { type JobContext, timed, uploadFiles } from "./context.js";
 import { aspectRatio, resolutionLabel, sourceFactsFor, sourceTracks } from "./describe.js";
 import { isJobGone } from "./errors.js";
+import { runStreamingFastPath, stablePrediction } from "./fast-path-streaming.js";
 import type { ProbedSource } from "./ingest.js";
 import { renditionFiles } from "./outputs.js";
 
-/** Resolves true when the fast rendition was published, false when there was none. */
-export async function runFastPath(ctx: JobContext, src: ProbedSource): Promise<boolean> {
+export interface FastPathResult {
+  /** The asset was published "fast". */
+  published: boolean;
+  /** Work the fast path left running (a streamed remux's last segments): await before "complete". */
+  tail: Promise<void>;
+}
+
+const NOTHING_LEFT = Promise.resolve();
+
+export async function runFastPath(ctx: JobContext, src: ProbedSource): Promise<FastPathResult> {
   const { facts, plan, duration } = src;
   const video = facts.video;
-  if (!plan.fastPath || !video) return false;
+  if (!plan.fastPath || !video) return { published: false, tail: NOTHING_LEFT };
   const { reporter, signal } = ctx;
   const outputDir = ctx.dirs.output;
   try {
+    const predicted = stablePrediction(src);
+    if (predicted) {
+      const { tail } = await runStreamingFastPath(ctx, src, predicted);
+      return { published: true, tail };
+    }
+    if (src.streaming) ctx.log.info("fast_path.not_streamed", { reason: "segment cuts not predictable" });
+    await src.downloaded;
     reporter.update("remuxing", 12);
     await timed(ctx, "remux", () =>
       runRemux(
@@ -71,11 +88,11 @@ export async function runFastPath(ctx: JobContext, src: ProbedSource): Promise<b
       ms: Date.now() - ctx.startedAt,
       bandwidth: fastRendition.bandwidth,
     });
-    return true;
+    return { published: true, tail: NOTHING_LEFT };
   } catch (err) {
     if (signal.aborted) throw signal.reason ?? err;
     if (isJobGone(err)) throw err;
     ctx.log.warn("fast_path.failed", { error: err });
-    return false;
+    return { published: false, tail: NOTHING_LEFT };
   }
 }

@@ -1,20 +1,36 @@
 /**
- * Stage 1 (0–12%): download the source, probe it, check it against the limits and decide the
- * plan (fast path or not). Refuses before downloading when the stored size is already too large.
+ * Stage 1 (0–12%): get the source, probe it, check it against the limits and decide the plan (fast
+ * path or not). Refuses before downloading when the stored size is already too large.
+ *
+ * A faststart MP4/MOV (its index before its media, as most encoders and every upload tool write it) is
+ * not waited for: the first 2 MiB (the index and the first frames) go into a sparse stand-in of the full
+ * size, which is probed — facts, keyframes, truncation, and every packet's time and size — while the
+ * whole source streams to disk. The fast path then remuxes the source as it arrives (./growing-file.ts)
+ * and the ladder starts once it is all there. Any other file is downloaded first, then probed.
  */
-
+import { rm } from "node:fs/promises";
+import path from "node:path";
 import { cutClip } from "../clip.js";
 import { InputError } from "../ffmpeg/errors.js";
-import type { MediaFacts } from "../ffmpeg/probe.js";
-import { probe } from "../ffmpeg/probe.js";
+import { faststartLayout, indexPackets, writeSparseStandIn } from "../ffmpeg/mp4-index.js";
+import { type MediaFacts, probe } from "../ffmpeg/probe.js";
 import { checkLimits, planSource, type SourcePlan } from "../ffmpeg/validate.js";
+import type { IndexedPacket } from "../hls/predict.js";
 import { type JobContext, timed } from "./context.js";
+import { GrowingFile } from "./growing-file.js";
 
 export interface ProbedSource {
   facts: MediaFacts;
   plan: SourcePlan;
   duration: number;
+  /** Settles when the whole source is on disk at ctx.dirs.source (already, unless streaming). */
+  downloaded: Promise<void>;
+  /** While the source streams in: its bytes as they arrive, and the packet index read ahead of them. */
+  streaming?: { file: GrowingFile; packets: IndexedPacket[]; cancel: () => void };
 }
+
+/** Enough for the index of a long file plus the first frames, which the probe decodes for stream facts. */
+const HEAD_BYTES = 2 * 1024 * 1024;
 
 function refuseTooLarge(ctx: JobContext, bytes: number): void {
   const limit = ctx.settings.max_size_bytes;
@@ -23,9 +39,91 @@ function refuseTooLarge(ctx: JobContext, bytes: number): void {
   }
 }
 
+function logProbed(ctx: JobContext, facts: MediaFacts, plan: SourcePlan, streaming: boolean): void {
+  ctx.log.info("source.probed", {
+    container: facts.container,
+    duration: facts.duration,
+    video: facts.video ?? null,
+    audio: facts.audio ?? null,
+    kind: plan.kind,
+    fast_path: plan.fastPath,
+    fast_path_skipped_because: plan.reasons,
+    streaming,
+  });
+}
+
+/** Whether the streaming ingest may be tried (TRANSCODER_STREAM_INGEST=0 turns it off). */
+function streamingAllowed(): boolean {
+  return process.env.TRANSCODER_STREAM_INGEST !== "0";
+}
+
+async function streamingIngest(ctx: JobContext): Promise<ProbedSource | undefined> {
+  const { reporter } = ctx;
+  const head = await timed(ctx, "head", () => ctx.client.readSourceHead(HEAD_BYTES, { signal: ctx.signal }));
+  refuseTooLarge(ctx, head.total);
+  const layout = faststartLayout(head.bytes);
+  // Small files are downloaded in one go anyway; an index past the head is rare enough to not stream.
+  if (!layout || layout.needMore !== undefined || head.total <= HEAD_BYTES) return undefined;
+
+  const standIn = path.join(ctx.dirs.root, "index-stand-in");
+  await writeSparseStandIn(standIn, head.bytes, head.total);
+  const file = new GrowingFile(ctx.dirs.source);
+  const stopDownload = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, stopDownload.signal]);
+  const downloaded = timed(ctx, "download", () =>
+    ctx.client.downloadSource(ctx.dirs.source, {
+      signal,
+      onProgress: (bytes) => {
+        file.progress(bytes);
+        reporter.update("downloading", (10 * bytes) / head.total);
+      },
+    }),
+  ).then(
+    (got) => {
+      if (got.bytes !== head.total) {
+        throw new InputError(
+          "input_unreadable",
+          `the source changed while it was read (${got.bytes} of ${head.total} bytes)`,
+        );
+      }
+      file.complete(got.bytes);
+      ctx.log.info("source.downloaded", { bytes: got.bytes, ms: Date.now() - ctx.startedAt, streamed: true });
+    },
+    (err) => {
+      file.fail(err);
+      throw err;
+    },
+  );
+  downloaded.catch(() => undefined);
+  try {
+    const run = { signal: ctx.signal, ffprobePath: ctx.binaries.ffprobe };
+    const [facts, packets] = await timed(ctx, "probe", () =>
+      Promise.all([probe(standIn, { ...run, keyframes: true, indexOnly: true }), indexPackets(standIn, run)]),
+    );
+    facts.sizeBytes = head.total;
+    checkLimits(facts, ctx.settings);
+    const plan = planSource(facts, ctx.settings);
+    logProbed(ctx, facts, plan, true);
+    reporter.update("probing", 12);
+    const cancel = () => stopDownload.abort(new Error("the job stopped"));
+    return { facts, plan, duration: facts.duration, downloaded, streaming: { file, packets, cancel } };
+  } catch (err) {
+    stopDownload.abort(err);
+    await downloaded.catch(() => undefined);
+    throw err;
+  } finally {
+    await rm(standIn, { force: true });
+  }
+}
+
 export async function ingestSource(ctx: JobContext): Promise<ProbedSource> {
   const { settings, reporter, signal } = ctx;
   refuseTooLarge(ctx, settings.source_size_bytes);
+  // A clip is cut from the whole original before anything is probed, so it never streams.
+  if (streamingAllowed() && !settings.clip) {
+    const streamed = await streamingIngest(ctx);
+    if (streamed) return streamed;
+  }
 
   const expected = settings.source_size_bytes || undefined;
   const downloaded = await timed(ctx, "download", () =>
@@ -54,15 +152,7 @@ export async function ingestSource(ctx: JobContext): Promise<ProbedSource> {
   );
   checkLimits(facts, settings);
   const plan = planSource(facts, settings);
-  ctx.log.info("source.probed", {
-    container: facts.container,
-    duration: facts.duration,
-    video: facts.video ?? null,
-    audio: facts.audio ?? null,
-    kind: plan.kind,
-    fast_path: plan.fastPath,
-    fast_path_skipped_because: plan.reasons,
-  });
+  logProbed(ctx, facts, plan, false);
   reporter.update("probing", 12);
-  return { facts, plan, duration: facts.duration };
+  return { facts, plan, duration: facts.duration, downloaded: Promise.resolve() };
 }

@@ -74,6 +74,8 @@ export function startLadder(ctx: JobContext, src: ProbedSource): LadderStage {
   ctx.timings.before_ladder = Math.round(performance.now() - ctx.startedPerf);
   let exitedAt: number | undefined;
   const run = (async () => {
+    // A streamed source is encoded once it is all on disk; the fast path has it as it arrives.
+    await src.downloaded;
     const release = await ctx.ladderLane?.acquire(signal);
     if (release) log.info("ladder.lane_acquired", { waited_ms: Math.round(performance.now() - ctx.startedPerf) });
     try {

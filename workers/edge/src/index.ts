@@ -44,6 +44,7 @@ import { assetChapters, clearChapterCache, registerChapterRoutes } from "./chapt
 import { requestedClip } from "./clips";
 import { contentDisposition, isStaticRenditionName } from "./download";
 import { EMBED_JS, type EmbedChapters, embedCsp, embedPage } from "./embed";
+import { serveWhenStored } from "./in-flight";
 import {
   clearLiveStateCache,
   liveMaster,
@@ -459,11 +460,14 @@ app.get("/:pid/:rendition/:file", async (c) => {
   // Segments are immutable under their run prefix. The R2 key never involves the token, so every viewer
   // shares one object; signed responses are `private` so no shared cache keeps serving a URL after its
   // token expires or its key is revoked.
-  const res = await serveObject(c.env.MEDIA, key, c.req.raw, {
-    cacheControl: `${g.visibility}, max-age=31536000, immutable`,
-    headers: g.cors,
-    sharedCache: { cache: caches.default, waitUntil: (p) => c.executionCtx.waitUntil(p) },
-  });
+  const serve = () =>
+    serveObject(c.env.MEDIA, key, c.req.raw, {
+      cacheControl: `${g.visibility}, max-age=31536000, immutable`,
+      headers: g.cors,
+      sharedCache: { cache: caches.default, waitUntil: (p) => c.executionCtx.waitUntil(p) },
+    });
+  const playlistKey = runKey(g.state.assetId, g.state.currentRunId, `${rendition}/index.m3u8`);
+  const res = (await serve()) ?? (await serveWhenStored(c.env.MEDIA, key, playlistKey, file, serve));
   return res ?? deny(404, "not_found", g.cors);
 });
 

@@ -1,0 +1,130 @@
+/**
+ * Playable the moment it is ready (issue 14, goal 1): a faststart MP4 streams through the transcoder —
+ * probed from its index, remuxed as it arrives, published "fast" with its complete VOD playlist once the
+ * first segment is stored while the rest are still uploading. hls.js in Chromium, started as soon as the
+ * API says `ready`, must play to the end with no stall and no failed request, and the edge must hold a
+ * listed segment that is still in flight rather than answer 404, yet 404 a segment the playlist does
+ * not list.
+ */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium, servePlayerPage } from "./support/browser";
+import { type E2E, startE2E, uploadFile } from "./support/e2e";
+import { makeClip } from "./support/media";
+
+const SECONDS = 24;
+
+/** A player page that records every stall (`waiting` after playback began) and every failed fragment. */
+const PAGE = `<!doctype html><html><body><video id="v" muted playsinline></video>
+<script src="/hls.js"></script>
+<script>
+window.result = { ended: false, stalls: 0, errors: [], fragments: 0, currentTime: 0, duration: 0, playing: false };
+window.play = (src) => new Promise((resolve) => {
+  const v = document.getElementById("v");
+  const done = () => { Object.assign(window.result, { currentTime: v.currentTime, duration: v.duration }); resolve(window.result); };
+  v.addEventListener("playing", () => { window.result.playing = true; });
+  v.addEventListener("waiting", () => { if (window.result.playing) window.result.stalls++; });
+  v.addEventListener("ended", () => { window.result.ended = true; done(); });
+  const hls = new Hls({ enableWorker: false });
+  hls.on(Hls.Events.FRAG_LOADED, () => { window.result.fragments++; });
+  hls.on(Hls.Events.MANIFEST_PARSED, () => { v.play().catch((e) => window.result.errors.push(String(e))); });
+  hls.on(Hls.Events.ERROR, (_e, d) => {
+    window.result.errors.push(d.type + ":" + d.details + ":" + (d.response ? d.response.code : ""));
+    if (d.fatal) done();
+  });
+  hls.loadSource(src);
+  hls.attachMedia(v);
+});
+</script></body></html>`;
+
+describe("instant playback of a streamed upload", () => {
+  let e: E2E;
+  const logs: any[] = [];
+  const work = mkdtempSync(path.join(tmpdir(), "keyframe-instant-"));
+
+  beforeAll(async () => {
+    e = await startE2E();
+    const out = e.stack.services.find((s) => s.name === "transcoder")?.child.stdout;
+    if (out) {
+      readline.createInterface({ input: out }).on("line", (line) => {
+        try {
+          logs.push(JSON.parse(line));
+        } catch {
+          // not a log line
+        }
+      });
+    }
+  });
+
+  afterAll(async () => {
+    await e?.close();
+  });
+
+  it("plays to the end from the moment `ready` fires, without a stall or a failed segment", async () => {
+    const clip = await makeClip(path.join(work, "clip.mp4"), {
+      width: 1280,
+      height: 720,
+      seconds: SECONDS,
+      fps: 30,
+      faststart: true,
+    });
+    const bytes = new Uint8Array(readFileSync(clip));
+    expect(bytes.byteLength).toBeGreaterThan(2 * 1024 * 1024); // big enough to be streamed
+    const up = await uploadFile(e, bytes);
+    expect(up.putStatus).toBe(200);
+    const assetId = up.assetId as string;
+    let asset: any;
+    for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
+      asset = (await e.api("GET", `/v1/assets/${assetId}`)).body;
+      if (asset.status === "ready" || asset.status === "errored") break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(asset.status).toBe("ready");
+    const playbackId = asset.playback_ids[0].id;
+    const master = `${e.stack.edgeUrl}/${playbackId}.m3u8`;
+
+    // Playback starts now, while the fast rendition's segments may still be uploading.
+    const player = await servePlayerPage({ "/instant": PAGE });
+    const browser = await launchChromium();
+    let result: any;
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${player.origin}/instant`);
+      result = await page.evaluate(
+        ([src]) =>
+          Promise.race([
+            (globalThis as any).play(src),
+            new Promise((r) => setTimeout(() => r({ ...(globalThis as any).result, timedOut: true }), 90_000)),
+          ]),
+        [master] as const,
+      );
+    } finally {
+      await browser.close();
+      await player.close();
+    }
+    expect(result.errors).toEqual([]);
+    expect(result.ended).toBe(true);
+    expect(result.stalls).toBe(0);
+    expect(result.duration).toBeGreaterThan(SECONDS - 0.5);
+    expect(result.currentTime).toBeGreaterThan(SECONDS - 0.5);
+    expect(result.fragments).toBeGreaterThanOrEqual(Math.ceil(SECONDS / 6));
+
+    // It really was the streamed path that published: listed segments were still on their way.
+    const fast = logs.find((l) => l.event === "job.published" && l.phase === "fast" && l.asset_id === assetId);
+    expect(fast).toMatchObject({ streamed: true, segments_listed: 4 });
+    expect(logs.some((l) => l.event === "fast_path.prediction_mismatch")).toBe(false);
+
+    // The edge never invents segments: one past the end of the playlist is still a 404, at once.
+    const variant = (await (await fetch(master)).text()).split("\n").find((l) => l && !l.startsWith("#")) as string;
+    const base = new URL(variant, master);
+    const t0 = performance.now();
+    const missing = await fetch(new URL("seg_00099.m4s", base));
+    expect(missing.status).toBe(404);
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    const last = await fetch(new URL("seg_00003.m4s", base));
+    expect(last.status).toBe(200);
+  }, 300_000);
+});

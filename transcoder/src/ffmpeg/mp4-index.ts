@@ -1,0 +1,130 @@
+/**
+ * Reading an MP4/MOV's index before its media: where the top-level boxes sit, whether the `moov`
+ * (the sample tables) comes before the media data (a "faststart" file, which can be remuxed as it
+ * streams in), and a sparse stand-in for the whole file that holds only its first bytes, so ffprobe can
+ * read every packet's time, flags and size from the index while the media itself is still on its way.
+ */
+import { open } from "node:fs/promises";
+import type { IndexedPacket } from "../hls/predict.js";
+import { getBinaries } from "./binaries.js";
+import { inputPolicyArgs } from "./input-policy.js";
+import { INDEX_ONLY_ARGS } from "./probe.js";
+import { runProcess } from "./process.js";
+
+export interface Mp4Layout {
+  /** Byte offset just past the `moov` box: everything a demuxer needs before the media. */
+  moovEnd: number;
+}
+
+/**
+ * The layout when `head` starts an ISO BMFF file whose `moov` precedes its `mdat`; undefined for any
+ * other file (another container, moov at the end, or a head too short to tell). `needMore` is set when
+ * the moov starts in the head but ends past it.
+ */
+export function faststartLayout(head: Uint8Array): (Mp4Layout & { needMore?: number }) | undefined {
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let at = 0;
+  let first = true;
+  while (at + 8 <= head.byteLength) {
+    let size = view.getUint32(at);
+    const type = String.fromCharCode(head[at + 4], head[at + 5], head[at + 6], head[at + 7]);
+    if (first && type !== "ftyp") return undefined;
+    first = false;
+    if (size === 1) {
+      if (at + 16 > head.byteLength) return undefined;
+      size = Number(view.getBigUint64(at + 8));
+    } else if (size === 0) {
+      return undefined; // a box to the end of the file: no moov before it
+    }
+    if (size < 8) return undefined;
+    if (type === "mdat") return undefined;
+    if (type === "moov") {
+      const end = at + size;
+      return end <= head.byteLength ? { moovEnd: end } : { moovEnd: end, needMore: end };
+    }
+    at += size;
+  }
+  return undefined;
+}
+
+/** Writes `head` at the start of `file` and extends it to `total` bytes without writing the rest. */
+export async function writeSparseStandIn(file: string, head: Uint8Array, total: number): Promise<void> {
+  const fh = await open(file, "w");
+  try {
+    await fh.write(head, 0, head.byteLength, 0);
+    await fh.truncate(total);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Every packet's stream, time, keyframe flag and size, in file order, read from the index only. */
+export async function indexPackets(
+  input: string,
+  options: { signal?: AbortSignal; ffprobePath?: string } = {},
+): Promise<IndexedPacket[]> {
+  const binary = options.ffprobePath ?? (await getBinaries()).ffprobe;
+  const packets: IndexedPacket[] = [];
+  let pending = "";
+  const onLine = (line: string) => {
+    const f = new Map<string, string>();
+    for (const pair of line.split("|")) {
+      const eq = pair.indexOf("=");
+      if (eq > 0) f.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    const stream = Number(f.get("stream_index"));
+    const pts = Number(f.get("pts_time"));
+    if (!Number.isFinite(stream) || !Number.isFinite(pts)) return;
+    const duration = Number(f.get("duration_time")); // NaN when ffprobe prints N/A
+    const flags = f.get("flags") ?? "";
+    if (flags.includes("D")) return; // dropped by the demuxer (e.g. AAC priming): never muxed
+    packets.push({
+      stream,
+      pts,
+      end: pts + (Number.isFinite(duration) ? duration : 0),
+      key: flags.startsWith("K"),
+      size: Number(f.get("size")) || 0,
+    });
+  };
+  await runProcess(
+    binary,
+    [
+      "-v",
+      "error",
+      "-of",
+      "compact=p=0",
+      "-show_entries",
+      "packet=stream_index,pts_time,duration_time,flags,size",
+      ...INDEX_ONLY_ARGS,
+      ...inputPolicyArgs(input),
+      input,
+    ],
+    {
+      signal: options.signal,
+      timeoutMs: 120_000,
+      onStdout: (chunk) => {
+        const lines = (pending + chunk.toString()).split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) onLine(line);
+      },
+    },
+  );
+  if (pending) onLine(pending);
+  // Without the parser, video packets carry no duration: each lasts until the next one's time.
+  const byStream = new Map<number, IndexedPacket[]>();
+  for (const p of packets) {
+    const list = byStream.get(p.stream);
+    if (list) list.push(p);
+    else byStream.set(p.stream, [p]);
+  }
+  for (const list of byStream.values()) {
+    const sorted = [...list].sort((a, b) => a.pts - b.pts);
+    for (let i = 0; i < sorted.length; i++) {
+      if (sorted[i].end > sorted[i].pts) continue;
+      const step =
+        i + 1 < sorted.length ? sorted[i + 1].pts - sorted[i].pts : i > 0 ? sorted[i].pts - sorted[i - 1].pts : 0;
+      sorted[i].end = sorted[i].pts + step;
+    }
+  }
+  return packets;
+}

@@ -1,0 +1,211 @@
+/**
+ * The fast path for a source that is still streaming in (./ingest.ts): ffmpeg remuxes the bytes as they
+ * arrive, each segment is uploaded as soon as ffmpeg closes it (several at once), and the asset is
+ * published "fast" once the first segment is stored — with the complete VOD playlist (every segment,
+ * ENDLIST) predicted from the source's packet index (../hls/predict.ts) and the master measured from
+ * the same index, so nothing is probed twice. The rest of the segments keep flowing, far faster than
+ * real time; the edge holds a request for a listed segment that is still on its way.
+ *
+ * Only used when the prediction is stable (the caller falls back otherwise). After ffmpeg exits, its own
+ * playlist is compared with the published one; a mismatch (never seen in tests) is logged and the real
+ * playlist replaces the predicted one.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { INIT_NAME, PLAYLIST_NAME, SEGMENT_SECONDS } from "../ffmpeg/hls-output.js";
+import { FAST_DIR, runRemux } from "../ffmpeg/remux.js";
+import { aacCodec, avcCodecFromInit, avcCodecFromProfile } from "../hls/codecs.js";
+import { MASTER_NAME, type MeasuredRendition, peakBitrate, renderMaster, toProtocolRendition } from "../hls/master.js";
+import { parseMediaPlaylist } from "../hls/media-playlist.js";
+import {
+  matchesPrediction,
+  type PredictedSegment,
+  predictedSizes,
+  predictSegments,
+  renderPredictedPlaylist,
+} from "../hls/predict.js";
+import { SegmentUploader } from "../segment-uploader.js";
+import { type JobContext, putFile, timed } from "./context.js";
+import { aspectRatio, resolutionLabel, sourceFactsFor, sourceTracks } from "./describe.js";
+import type { ProbedSource } from "./ingest.js";
+
+const PLAYLIST_REL = `${FAST_DIR}/${PLAYLIST_NAME}`;
+
+export interface StreamingFastPath {
+  /** Settles when every fast segment is stored (or the tail gave up); rejects only when the job must stop. */
+  tail: Promise<void>;
+}
+
+/** The cut points when they can be trusted, else undefined (the caller uses the download-first path). */
+export function stablePrediction(src: ProbedSource): PredictedSegment[] | undefined {
+  const video = src.facts.video;
+  if (!src.streaming || !video) return undefined;
+  const prediction = predictSegments(src.streaming.packets, video.index, SEGMENT_SECONDS);
+  return prediction?.stable ? prediction.segments : undefined;
+}
+
+/** The fast rendition as the master describes it, from the source's facts and the predicted sizes. */
+function predictedRendition(src: ProbedSource, segments: PredictedSegment[], init: Buffer): MeasuredRendition {
+  const { facts } = src;
+  const video = facts.video;
+  const sizes = predictedSizes(segments);
+  const withInit = sizes.map((s, i) => (i === 0 ? { ...s, bytes: s.bytes + init.length } : s));
+  const totalBytes = init.length + sizes.reduce((n, s) => n + s.bytes, 0);
+  const duration = segments.reduce((n, s) => n + s.duration, 0);
+  const target = Math.max(...segments.map((s) => Math.round(s.duration)), 1);
+  const average = duration > 0 ? (totalBytes * 8) / duration : 0;
+  const peak = Math.max(peakBitrate(withInit, target), average);
+  const videoCodec = video ? avcCodecFromInit(init) || avcCodecFromProfile(video.profile, video.level) : undefined;
+  const audioCodec = facts.audio ? aacCodec(facts.audio.profile) : undefined;
+  const fps = video?.rFrameRate ? video.rFrameRate.num / video.rFrameRate.den : video?.frameRate;
+  return {
+    name: FAST_DIR,
+    type: "muxed",
+    playlist: PLAYLIST_REL,
+    codecs: [videoCodec, audioCodec].filter(Boolean).join(","),
+    bandwidth: Math.max(1, Math.ceil(peak)),
+    average_bandwidth: Math.max(1, Math.ceil(average)),
+    segments: segments.length,
+    totalBytes,
+    duration,
+    width: video?.displayWidth,
+    height: video?.displayHeight,
+    ...(fps ? { frame_rate: Math.round(fps * 1000) / 1000 } : {}),
+    videoCodec,
+    audioCodec,
+    channels: facts.audio?.channels,
+    sampleRate: facts.audio?.sampleRate,
+  };
+}
+
+/**
+ * Starts the remux and resolves once the asset is published "fast". The remux and the remaining uploads
+ * go on in `tail`, which the runner awaits before it publishes "complete".
+ */
+export async function runStreamingFastPath(
+  ctx: JobContext,
+  src: ProbedSource,
+  predicted: PredictedSegment[],
+): Promise<StreamingFastPath> {
+  const { facts, duration } = src;
+  const video = facts.video;
+  const streaming = src.streaming;
+  if (!video || !streaming) throw new Error("runStreamingFastPath needs a streaming source with video");
+  const { reporter, signal } = ctx;
+  const outputDir = ctx.dirs.output;
+  const stop = new AbortController();
+  const work = AbortSignal.any([signal, stop.signal]);
+  let firstStored: () => void = () => undefined;
+  const first = new Promise<void>((resolve) => {
+    firstStored = resolve;
+  });
+  const segments = new SegmentUploader({
+    outputDir,
+    dirs: [FAST_DIR],
+    concurrency: ctx.uploadConcurrency,
+    put: (rel) => putFile(ctx, rel, work),
+    onError: (err) => stop.abort(err),
+    onUploaded: (rel) => {
+      if (rel === `${FAST_DIR}/seg_00000.m4s`) firstStored();
+    },
+    pollMs: 20,
+  });
+  reporter.update("remuxing", 12);
+  const remux = timed(ctx, "remux", () =>
+    runRemux(
+      {
+        kind: "remux",
+        input: "pipe:0",
+        videoIndex: video.index,
+        audioIndex: facts.audio?.index,
+        adtsToAsc: false,
+      },
+      outputDir,
+      {
+        signal: work,
+        durationSeconds: duration,
+        ffmpegPath: ctx.binaries.ffmpeg,
+        stdin: streaming.file.reader(work),
+        onProgress: (p) => reporter.update("remuxing", 12 + (5 * (p.percent ?? 0)) / 100),
+      },
+    ),
+  );
+  remux.catch(() => undefined);
+  segments.start();
+  // The remux ends the moment ffmpeg exits: every segment on disk is final, so the uploader may take the last.
+  const finished = remux.then(() => segments.finish());
+  finished.catch(() => undefined);
+  const settle = async () => {
+    stop.abort(new Error("the fast path stopped"));
+    await Promise.allSettled([remux, segments.stop()]);
+  };
+
+  try {
+    await timed(ctx, "first_segment", () => Promise.race([first, finished]));
+    const init = await readFile(path.join(outputDir, FAST_DIR, INIT_NAME));
+    const rendition = predictedRendition(src, predicted, init);
+    const playlistFile = path.join(ctx.dirs.root, "fast-predicted.m3u8");
+    await writeFile(playlistFile, renderPredictedPlaylist(predicted, INIT_NAME));
+    await writeFile(path.join(outputDir, MASTER_NAME), renderMaster([rendition]));
+    await timed(ctx, "fast_upload", async () => {
+      // Init and playlist before the master that points to them.
+      await Promise.all([
+        putFile(ctx, `${FAST_DIR}/${INIT_NAME}`),
+        ctx.client.putOutput(PLAYLIST_REL, playlistFile, { signal, contentType: "application/vnd.apple.mpegurl" }),
+      ]);
+      await putFile(ctx, MASTER_NAME);
+    });
+    reporter.update("finalizing", 19.5);
+    await timed(ctx, "fast_publish", () =>
+      ctx.client.publish(
+        {
+          phase: "fast",
+          master: MASTER_NAME,
+          duration,
+          aspect_ratio: aspectRatio(video.displayWidth, video.displayHeight),
+          resolution: resolutionLabel(Math.min(video.displayWidth, video.displayHeight)),
+          max_frame_rate: rendition.frame_rate ?? null,
+          tracks: sourceTracks(facts, rendition),
+          renditions: [toProtocolRendition(rendition)],
+          source: sourceFactsFor(facts, true),
+          poster: null,
+          storyboard: null,
+        },
+        { signal },
+      ),
+    );
+    ctx.log.info("job.published", {
+      phase: "fast",
+      ms: Date.now() - ctx.startedAt,
+      bandwidth: rendition.bandwidth,
+      streamed: true,
+      segments_stored: segments.files,
+      segments_listed: predicted.length,
+    });
+  } catch (err) {
+    await settle();
+    throw err;
+  }
+
+  const tail = timed(ctx, "fast_tail", async () => {
+    try {
+      await finished;
+      const actual = parseMediaPlaylist(await readFile(path.join(outputDir, PLAYLIST_REL), "utf8"));
+      if (!matchesPrediction(actual, predicted)) {
+        ctx.log.error("fast_path.prediction_mismatch", {
+          predicted: predicted.map((s) => s.duration),
+          actual: actual.segments.map((s) => s.duration),
+        });
+        await putFile(ctx, PLAYLIST_REL);
+      }
+    } catch (err) {
+      if (signal.aborted) throw signal.reason ?? err;
+      // The ladder still completes the asset; until then some fast segments may be missing.
+      ctx.log.error("fast_path.tail_failed", { error: err });
+    } finally {
+      await settle();
+    }
+  });
+  tail.catch(() => undefined);
+  return { tail };
+}
