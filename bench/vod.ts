@@ -10,8 +10,14 @@
  *                       storyboard + uploads + master rewrite)
  * and prints ready/remux, complete/ladder and complete/(remux+ladder).
  *
+ *   pipeline  servable  upload complete → the edge serves the first segment of the master's first
+ *                       variant (what a player needs for its first frame)
+ * and, with --concurrent 1,2,4, N uploads PUT at once: each one's upload → ready, against N = 1 in the
+ * same run (the fast path must not wait behind another upload's ladder).
+ *
  * The baselines use the transcoder's own argument builders, so "bare ffmpeg" is the same command.
- * Options: --seconds 60 --height 1080 --runs 1
+ * Options: --seconds 60 --height 1080 --runs 1 --concurrent 1,2,4 --clip <reuse an mp4 made by this
+ * recipe> --stream-ingest 0 (the download-first path, for a before/after in one sitting)
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -29,6 +35,9 @@ const SECONDS = Number(argv.get("seconds") ?? 60);
 const HEIGHT = Number(argv.get("height") ?? 1080);
 const WIDTH = Math.round((HEIGHT * 16) / 9 / 2) * 2;
 const RUNS = Number(argv.get("runs") ?? 1);
+const CONCURRENT = (argv.get("concurrent") ?? "").split(",").filter(Boolean).map(Number);
+const CLIP = argv.get("clip");
+const STREAM_INGEST = argv.get("stream-ingest") ?? "1";
 
 function ffmpeg(args: string[], cwd?: string): Promise<number> {
   const started = performance.now();
@@ -55,33 +64,35 @@ const load = () =>
     .join(" ");
 console.log(`load average at start: ${load()}`);
 const work = mkdtempSync(path.join(tmpdir(), "keyframe-bench-vod-"));
-const clip = path.join(work, "clip.mp4");
-console.log(`generating ${SECONDS}s ${WIDTH}x${HEIGHT}p30 H.264/AAC clip…`);
-await ffmpeg([
-  "-f",
-  "lavfi",
-  "-i",
-  `testsrc2=size=${WIDTH}x${HEIGHT}:rate=30:duration=${SECONDS}`,
-  "-f",
-  "lavfi",
-  "-i",
-  `sine=frequency=440:sample_rate=48000:duration=${SECONDS}`,
-  "-c:v",
-  "libx264",
-  "-preset",
-  "veryfast",
-  "-pix_fmt",
-  "yuv420p",
-  "-g",
-  "60",
-  "-c:a",
-  "aac",
-  "-b:a",
-  "128k",
-  "-movflags",
-  "+faststart",
-  clip,
-]);
+const clip = CLIP ?? path.join(work, "clip.mp4");
+if (CLIP) console.log(`reusing ${CLIP} (made by this recipe)`);
+else console.log(`generating ${SECONDS}s ${WIDTH}x${HEIGHT}p30 H.264/AAC clip…`);
+if (!CLIP)
+  await ffmpeg([
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc2=size=${WIDTH}x${HEIGHT}:rate=30:duration=${SECONDS}`,
+    "-f",
+    "lavfi",
+    "-i",
+    `sine=frequency=440:sample_rate=48000:duration=${SECONDS}`,
+    "-c:v",
+    "libx264",
+    "-preset",
+    "veryfast",
+    "-pix_fmt",
+    "yuv420p",
+    "-g",
+    "60",
+    "-c:a",
+    "aac",
+    "-b:a",
+    "128k",
+    "-movflags",
+    "+faststart",
+    clip,
+  ]);
 const bytes = new Uint8Array(readFileSync(clip));
 console.log(`clip: ${(statSync(clip).size / 1e6).toFixed(1)} MB`);
 
@@ -120,9 +131,12 @@ const stack = await startStack({
   transcoderPort: await freePort(),
   persistTo,
   quiet: true,
+  transcoderEnv: { TRANSCODER_STREAM_INGEST: STREAM_INGEST },
 });
 const readyMs: number[] = [];
 const completeMs: number[] = [];
+const servableMs: number[] = [];
+const concurrentReady: { n: number; ready: number[] }[] = [];
 // The transcoder's per-stage wall clock (its `job.timings` log line), one record per job.
 const stageTimings: Record<string, number>[] = [];
 const transcoderOut = stack.services.find((s) => s.name === "transcoder")?.child.stdout;
@@ -149,7 +163,8 @@ try {
     });
     return res.json() as Promise<any>;
   };
-  for (let i = 0; i < RUNS; i++) {
+  /** One upload, timed from the moment its PUT is answered. */
+  const runOne = async (untilComplete: boolean) => {
     const upload = await api("POST", "/v1/uploads", { new_asset_settings: { playback_policy: "public" } });
     const put = await fetch(upload.url, {
       method: "PUT",
@@ -159,30 +174,77 @@ try {
     const { asset_id } = (await put.json()) as { asset_id: string };
     const t0 = performance.now();
     let ready = 0;
+    let servable = 0;
+    // The edge, polled as a player would be: master → first variant → its first segment.
+    const servableRun = (async () => {
+      for (;;) {
+        const asset = await api("GET", `/v1/assets/${asset_id}`);
+        const pid = asset.playback_ids?.[0]?.id;
+        if (pid) {
+          const master = `${stack.edgeUrl}/${pid}.m3u8`;
+          const m = await fetch(master);
+          if (m.ok) {
+            const variant = (await m.text()).split("\n").find((l) => l && !l.startsWith("#"));
+            const v = variant ? await fetch(new URL(variant, master)) : undefined;
+            if (v?.ok) {
+              const seg = (await v.text()).split("\n").find((l) => l && !l.startsWith("#"));
+              const s = seg ? await fetch(new URL(seg, v.url)) : undefined;
+              if (s?.ok) {
+                await s.arrayBuffer();
+                servable = performance.now() - t0;
+                return;
+              }
+            }
+          } else await m.body?.cancel();
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
     for (;;) {
       const asset = await api("GET", `/v1/assets/${asset_id}`);
       if (asset.status === "errored") throw new Error(`asset errored: ${JSON.stringify(asset.error)}`);
-      if (asset.status === "ready" && !ready) ready = performance.now() - t0;
-      if (asset.renditions_status === "complete") {
-        readyMs.push(ready);
-        completeMs.push(performance.now() - t0);
-        break;
+      if (asset.status === "ready" && !ready) {
+        ready = performance.now() - t0;
+        if (!untilComplete) break;
       }
-      await new Promise((r) => setTimeout(r, 100));
+      if (asset.renditions_status === "complete") break;
+      await new Promise((r) => setTimeout(r, 25));
     }
-    console.log(`pipeline run ${i + 1}: ready ${readyMs[i].toFixed(0)} ms, complete ${completeMs[i].toFixed(0)} ms`);
+    await servableRun;
+    return { ready, servable, complete: performance.now() - t0 };
+  };
+  for (let i = 0; i < RUNS; i++) {
+    const r = await runOne(true);
+    readyMs.push(r.ready);
+    servableMs.push(r.servable);
+    completeMs.push(r.complete);
+    console.log(
+      `pipeline run ${i + 1}: ready ${r.ready.toFixed(0)} ms, first segment servable ${r.servable.toFixed(0)} ms, complete ${r.complete.toFixed(0)} ms`,
+    );
+  }
+  for (const n of CONCURRENT) {
+    const runs = await Promise.all(Array.from({ length: n }, () => runOne(false)));
+    concurrentReady.push({ n, ready: runs.map((r) => Math.round(r.ready)) });
+    console.log(`${n} at once: ready ${runs.map((r) => r.ready.toFixed(0)).join(", ")} ms`);
+    // Let their ladders finish so the next round starts on a quiet transcoder.
+    for (;;) {
+      const h = (await (await fetch(`${stack.transcoderUrl}/health`)).json()) as { running: number };
+      if (h.running === 0) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   }
 } finally {
   await stack.stop();
   rmSync(work, { recursive: true, force: true });
 }
 
-const [remux, ladder, ready, complete] = [remuxMs, ladderMs, readyMs, completeMs].map(median);
+const [remux, ladder, ready, complete, servable] = [remuxMs, ladderMs, readyMs, completeMs, servableMs].map(median);
 console.log(`\n${SECONDS}s ${HEIGHT}p30 H.264/AAC, median of ${RUNS} run(s); load average at end: ${load()}`);
 console.table({
   "bare remux (baseline)": { ms: Math.round(remux) },
   "bare ladder (baseline)": { ms: Math.round(ladder) },
   "pipeline: upload → ready": { ms: Math.round(ready) },
+  "pipeline: upload → first segment servable": { ms: Math.round(servable) },
   "pipeline: upload → renditions complete": { ms: Math.round(complete) },
 });
 if (stageTimings.length) {
@@ -192,6 +254,18 @@ if (stageTimings.length) {
 console.log(`ratio ready / bare remux:                 ${(ready / remux).toFixed(2)}x`);
 console.log(`ratio complete / bare ladder:             ${(complete / ladder).toFixed(2)}x`);
 console.log(`ratio complete / (bare remux + ladder):   ${(complete / (remux + ladder)).toFixed(2)}x`);
+if (concurrentReady.length) {
+  const single = concurrentReady.find((c) => c.n === 1);
+  console.log("N uploads at once, each one's upload → ready (ms), worst / N=1 of the same run:");
+  console.table(
+    concurrentReady.map((c) => ({
+      n: c.n,
+      ready_ms: c.ready.join(", "),
+      worst_vs_single: single ? (Math.max(...c.ready) / Math.max(...single.ready)).toFixed(2) : "—",
+    })),
+  );
+}
+console.log(`stream ingest: ${STREAM_INGEST === "0" ? "off (download first)" : "on"}`);
 console.log(
   `playable after ${(ready / 1000).toFixed(1)} s, ${((ready / complete) * 100).toFixed(0)}% of the full ladder time`,
 );

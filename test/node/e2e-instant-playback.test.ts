@@ -57,7 +57,7 @@ describe("instant playback of a streamed upload", () => {
         }
       });
     }
-  });
+  }, 600_000);
 
   afterAll(async () => {
     await e?.close();

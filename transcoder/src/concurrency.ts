@@ -73,3 +73,50 @@ export function createLane(limit: number): Lane {
     stats: () => ({ running, waiting: waiters.length, concurrency: limit }),
   };
 }
+
+/**
+ * Who gets the CPU: ladders run niced (below fast paths, uploads and heartbeats) only while some job is
+ * in its fast phase, and at normal priority otherwise — a ladder niced for its whole run loses the CPU
+ * to everything else on a shared machine and ends well behind the same ffmpeg command run bare.
+ */
+export interface PriorityGovernor {
+  /** A fast phase began; the returned function ends it (calling it twice is harmless). */
+  urgent(): () => void;
+  /** A ladder process (its nice value while urgent work runs) to govern until the returned function is called. */
+  ladder(pid: number, niceness: number): () => void;
+}
+
+export function createPriorityGovernor(setPriority: (pid: number, nice: number) => void): PriorityGovernor {
+  let urgent = 0;
+  const ladders = new Map<number, number>();
+  const apply = () => {
+    for (const [pid, niceness] of ladders) {
+      try {
+        setPriority(pid, urgent > 0 ? niceness : 0);
+      } catch {
+        // Gone, or not allowed to raise priority again (no CAP_SYS_NICE): it stays where it is.
+      }
+    }
+  };
+  const governor: PriorityGovernor = {
+    urgent() {
+      urgent++;
+      apply();
+      let ended = false;
+      return () => {
+        if (ended) return;
+        ended = true;
+        urgent--;
+        apply();
+      };
+    },
+    ladder(pid, niceness) {
+      ladders.set(pid, niceness);
+      apply();
+      return () => {
+        ladders.delete(pid);
+      };
+    },
+  };
+  return governor;
+}

@@ -4,9 +4,11 @@
  * job waiting for a ladder slot has left the fast lane, so the next upload's fast path never waits
  * behind a ladder. Accepted jobs are journaled (./job-journal.ts) until they end.
  */
+
+import os from "node:os";
 import type { JobDispatch } from "../../src/lib/transcoder-protocol.js";
 import { ApiClient } from "./api-client.js";
-import { createLane } from "./concurrency.js";
+import { createLane, createPriorityGovernor } from "./concurrency.js";
 import { forgetJob, rememberJob } from "./job-journal.js";
 import type { Logger } from "./log.js";
 import { type JobOutcome, type RunJobOptions, ShutdownError } from "./runner.js";
@@ -31,6 +33,7 @@ export interface JobQueueOptions {
 export function createJobQueue(options: JobQueueOptions) {
   const { concurrency, runner, journal, log } = options;
   const ladderLane = createLane(options.ladderConcurrency);
+  const priority = createPriorityGovernor((pid, nice) => os.setPriority(pid, nice));
   const running = new Map<string, QueuedJob>();
   const queue: QueuedJob[] = [];
   const finished: Promise<unknown>[] = [];
@@ -56,6 +59,7 @@ export function createJobQueue(options: JobQueueOptions) {
             signal: job.controller.signal,
             logger: log,
             ladderLane,
+            priority,
             onFastPhaseDone: leaveFastLane,
           }),
         )

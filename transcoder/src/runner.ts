@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import type { AssetErrorCode, JobDispatch } from "../../src/lib/transcoder-protocol.js";
 import { ApiClient, type ApiClientOptions } from "./api-client.js";
-import type { Lane } from "./concurrency.js";
+import type { Lane, PriorityGovernor } from "./concurrency.js";
 import { getBinaries } from "./ffmpeg/binaries.js";
 import type { JobContext, JobDirs } from "./job/context.js";
 import { startPoster } from "./job/derivatives.js";
@@ -47,6 +47,8 @@ export interface RunJobOptions {
    * path run at once, so a second upload is playable without waiting behind the first one's ladder.
    */
   ladderLane?: Lane;
+  /** The server's priority governor: this job's fast phase counts as urgent work, its ladder is governed. */
+  priority?: PriorityGovernor;
   /** Called once when the fast phase is over (published or skipped): the job leaves the fast lane. */
   onFastPhaseDone?: () => void;
   api?: ApiClientOptions;
@@ -83,7 +85,14 @@ async function makeJobDirs(dispatch: JobDispatch, workRoot: string): Promise<Job
 
 /** The stages, in order, over a ready context. */
 async function runStages(ctx: JobContext): Promise<JobOutcome> {
-  const src = await ingestSource(ctx);
+  const endUrgent = ctx.priority?.urgent();
+  let src: Awaited<ReturnType<typeof ingestSource>>;
+  try {
+    src = await ingestSource(ctx);
+  } catch (err) {
+    endUrgent?.();
+    throw err;
+  }
   const ladder: LadderStage = startLadder(ctx, src);
   let poster: Promise<string | null> = Promise.resolve(null);
   let fastTail: Promise<void> = Promise.resolve();
@@ -91,6 +100,7 @@ async function runStages(ctx: JobContext): Promise<JobOutcome> {
     const fast = await runFastPath(ctx, src);
     fastTail = fast.tail;
     ladder.leaveFastPhase();
+    endUrgent?.();
     ctx.onFastPhaseDone?.();
     poster = startPoster(ctx, src, ladder);
     await ladder.encoded();
@@ -105,6 +115,7 @@ async function runStages(ctx: JobContext): Promise<JobOutcome> {
   } finally {
     // On the way out for any reason: stop what still runs and wait for it, so nothing reads or
     // writes the temp directory once it is removed.
+    endUrgent?.();
     src.streaming?.cancel(); // a no-op once the download is complete
     await ladder.stop([poster, fastTail, src.downloaded]);
   }
@@ -152,6 +163,7 @@ export async function runJob(dispatch: JobDispatch, options: RunJobOptions = {})
       uploadConcurrency: options.uploadConcurrency ?? 4,
       ladderNiceness: options.ladderNiceness ?? envInt("TRANSCODER_LADDER_NICE") ?? DEFAULT_LADDER_NICENESS,
       ladderLane: options.ladderLane,
+      priority: options.priority,
       onFastPhaseDone: options.onFastPhaseDone,
       startedAt,
       startedPerf,

@@ -1,6 +1,6 @@
 /**
  * The transcoder's HTTP face: `POST /jobs` accepts a JobDispatch and answers 202 at once; jobs run
- * in the background in two lanes: up to TRANSCODER_FAST_CONCURRENCY (2) jobs at a time do their
+ * in the background in two lanes: up to TRANSCODER_FAST_CONCURRENCY (4) jobs at a time do their
  * download, probe and fast path (the rest queued in memory), and up to TRANSCODER_CONCURRENCY (1) ladders
  * encode at once; a job waiting for a ladder slot has left the fast lane, so the next upload's fast path
  * never waits behind a ladder.
@@ -36,7 +36,7 @@ export type { JobRunner } from "./job-queue.js";
 export interface ServerOptions {
   port?: number;
   host?: string;
-  /** Jobs in their fast phase (download, probe, remux) at once; more are queued. Default TRANSCODER_FAST_CONCURRENCY or 2. */
+  /** Jobs in their fast phase (download, probe, remux) at once; more are queued. Default TRANSCODER_FAST_CONCURRENCY or 4. */
   concurrency?: number;
   /** Ladder encodes at once; other jobs' ladders wait. Default TRANSCODER_CONCURRENCY or 1. */
   ladderConcurrency?: number;
@@ -68,7 +68,7 @@ export interface RunningServer {
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const log = options.logger ?? createLogger({ service: "transcoder" });
-  const concurrency = Math.max(1, options.concurrency ?? (Number(process.env.TRANSCODER_FAST_CONCURRENCY) || 2));
+  const concurrency = Math.max(1, options.concurrency ?? (Number(process.env.TRANSCODER_FAST_CONCURRENCY) || 4));
   const journal = options.journalDir ?? process.env.KEYFRAME_TRANSCODER_JOURNAL_DIR;
   const jobs = createJobQueue({
     concurrency,

@@ -28,6 +28,8 @@ export interface RunProcessOptions {
   niceness?: number;
   /** Piped into the process's stdin (an input read as `pipe:0`); otherwise stdin is closed. */
   stdin?: NodeJS.ReadableStream;
+  /** Called with the pid once the process runs (to change its priority later); the returned function is called when it exits. */
+  onSpawn?: (pid: number) => (() => void) | undefined;
 }
 
 export interface ProcessResult {
@@ -52,6 +54,8 @@ export function runProcess(
       env: binaryEnv(binary),
       stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
     });
+    const onExit = child.pid !== undefined ? options.onSpawn?.(child.pid) : undefined;
+    if (onExit) child.once("close", onExit);
     if (options.stdin && child.stdin) {
       // A process that stops reading early (it failed, or was killed) closes the pipe: that is its exit
       // status to report, not an EPIPE to crash on.
@@ -154,6 +158,8 @@ export interface RunFfmpegOptions {
   niceness?: number;
   /** See RunProcessOptions.stdin. */
   stdin?: NodeJS.ReadableStream;
+  /** See RunProcessOptions.onSpawn. */
+  onSpawn?: RunProcessOptions["onSpawn"];
 }
 
 /** Options every invocation gets: quiet stderr except errors, never read stdin, overwrite outputs. */
@@ -168,6 +174,7 @@ export async function runFfmpeg(args: readonly string[], options: RunFfmpegOptio
     signal: options.signal,
     niceness: options.niceness,
     stdin: options.stdin,
+    onSpawn: options.onSpawn,
     onStdout: parse,
     // ffmpeg prints a progress block about twice a second; minutes of silence means it is stuck.
     stallTimeoutMs: options.onProgress ? (options.stallTimeoutMs ?? 5 * 60_000) : undefined,

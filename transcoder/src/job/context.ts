@@ -6,7 +6,7 @@
 import path from "node:path";
 import type { JobDispatch } from "../../../src/lib/transcoder-protocol.js";
 import { type ApiClient, contentTypeFor } from "../api-client.js";
-import { type Lane, mapLimit } from "../concurrency.js";
+import { type Lane, mapLimit, type PriorityGovernor } from "../concurrency.js";
 import type { Binaries } from "../ffmpeg/binaries.js";
 import type { Logger } from "../log.js";
 import type { ProgressReporter } from "./progress-reporter.js";
@@ -35,6 +35,8 @@ export interface JobContext {
   readonly uploadConcurrency: number;
   readonly ladderNiceness: number;
   readonly ladderLane?: Lane;
+  /** The server's: ladders are niced only while some job is in its fast phase. */
+  readonly priority?: PriorityGovernor;
   /** Called once when the fast phase is over: the job leaves the server's fast lane. */
   readonly onFastPhaseDone?: () => void;
   readonly startedAt: number;

@@ -85,6 +85,8 @@ export function startLadder(ctx: JobContext, src: ProbedSource): LadderStage {
           durationSeconds: duration,
           ffmpegPath: ctx.binaries.ffmpeg,
           niceness: ctx.ladderNiceness,
+          onSpawn:
+            ctx.priority && ctx.ladderNiceness > 0 ? (pid) => ctx.priority?.ladder(pid, ctx.ladderNiceness) : undefined,
           onProgress: (p) => {
             ladderPercent = p.percent ?? ladderPercent;
             if (fastPhaseOver) reportLadder();

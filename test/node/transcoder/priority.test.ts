@@ -1,0 +1,34 @@
+/** The priority governor: ladders are niced only while some job is in its fast phase. */
+import { describe, expect, it } from "vitest";
+import { createPriorityGovernor } from "../../../transcoder/src/concurrency.js";
+
+describe("priority governor", () => {
+  it("nices every ladder while any fast phase runs and restores it when the last one ends", () => {
+    const set: [number, number][] = [];
+    const g = createPriorityGovernor((pid, nice) => set.push([pid, nice]));
+    const endA = g.urgent();
+    const stopLadder = g.ladder(101, 10);
+    expect(set.at(-1)).toEqual([101, 10]);
+    const endB = g.urgent();
+    endA();
+    endA(); // twice is harmless: B still runs
+    expect(set.at(-1)).toEqual([101, 10]);
+    endB();
+    expect(set.at(-1)).toEqual([101, 0]);
+    const endC = g.urgent();
+    expect(set.at(-1)).toEqual([101, 10]);
+    stopLadder();
+    const before = set.length;
+    endC();
+    expect(set.length).toBe(before); // an exited ladder is left alone
+  });
+
+  it("keeps going when the OS refuses a change", () => {
+    const g = createPriorityGovernor(() => {
+      throw new Error("EACCES");
+    });
+    const end = g.urgent();
+    expect(() => g.ladder(7, 10)).not.toThrow();
+    expect(() => end()).not.toThrow();
+  });
+});
