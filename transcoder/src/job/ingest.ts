@@ -119,8 +119,9 @@ async function streamingIngest(ctx: JobContext): Promise<ProbedSource | undefine
 export async function ingestSource(ctx: JobContext): Promise<ProbedSource> {
   const { settings, reporter, signal } = ctx;
   refuseTooLarge(ctx, settings.source_size_bytes);
-  // A clip is cut from the whole original before anything is probed, so it never streams.
-  if (streamingAllowed() && !settings.clip) {
+  // A source that fits in the head is downloaded in one go: no second request for the same bytes. A clip
+  // is cut from the whole original before anything is probed, so it never streams.
+  if (streamingAllowed() && settings.source_size_bytes > HEAD_BYTES && !settings.clip) {
     const streamed = await streamingIngest(ctx);
     if (streamed) return streamed;
   }
