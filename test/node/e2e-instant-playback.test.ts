@@ -36,7 +36,10 @@ window.play = (src) => new Promise((resolve) => {
   });
   hls.on(Hls.Events.MANIFEST_PARSED, () => { v.play().catch((e) => window.result.errors.push(String(e))); });
   hls.on(Hls.Events.ERROR, (_e, d) => {
+    const b = v.buffered;
+    const ranges = Array.from({ length: b.length }, (_, i) => b.start(i).toFixed(2) + "-" + b.end(i).toFixed(2)).join(",");
     window.result.errors.push(d.type + ":" + d.details + ":" + (d.response ? d.response.code : ""));
+    window.result.errorContext = (window.result.errorContext || []).concat(["at " + v.currentTime.toFixed(2) + " buffered " + ranges + " fatal " + d.fatal]);
     if (d.fatal) done();
   });
   hls.loadSource(src);
