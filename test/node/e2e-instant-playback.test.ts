@@ -112,8 +112,12 @@ describe("instant playback of a streamed upload", () => {
       await browser.close();
       await player.close();
     }
-    // On failure the message shows when it stalled and how long each fragment took to load.
-    expect(result.errors, JSON.stringify(result)).toEqual([]);
+    // On failure the message shows when it stalled and how long each fragment took to load. The one hls.js
+    // report allowed is a non-fatal bufferStalledError at position 0 with the first segment already buffered:
+    // a CPU-starved headless Chromium slow to start decoding (seen at load ~30), not a segment arriving late.
+    const startupOnly = (result.errorContext ?? []).every((c: string) => /^at 0\.00 buffered 0\.00-[1-9]/.test(c));
+    const errors = result.errors.filter((e: string) => !(e === "mediaError:bufferStalledError:" && startupOnly));
+    expect(errors, JSON.stringify(result)).toEqual([]);
     expect(result.ended).toBe(true);
     expect(result.stalls).toBe(0);
     expect(result.duration).toBeGreaterThan(SECONDS - 0.5);
