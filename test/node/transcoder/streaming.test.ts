@@ -98,9 +98,14 @@ describe("streamed fast path", () => {
     120_000,
   );
 
-  it("does not stream a file whose index comes after its media, or that is not MP4 at all", async () => {
+  it("does not stream a file whose index comes after its media, a fragmented MP4, or one that is not MP4 at all", async () => {
     const moovLast = await readFile(await makeClip(dir, "moov-last.mp4", { duration: 2 }));
     expect(faststartLayout(moovLast.subarray(0, 64 * 1024))).toBeUndefined();
+    // Fragmented (OBS's fragmented MP4, a live recording): the moov comes first but indexes no samples.
+    const fragmented = await readFile(
+      await makeClip(dir, "fragmented.mp4", { duration: 2, extra: ["-movflags", "+frag_keyframe+empty_moov"] }),
+    );
+    expect(faststartLayout(fragmented.subarray(0, 64 * 1024))).toBeUndefined();
     const ts = await readFile(await makeClip(dir, "clip.ts", { duration: 2 }));
     expect(faststartLayout(ts.subarray(0, 64 * 1024))).toBeUndefined();
     const faststart = await readFile(await makeClip(dir, "short-head.mp4", { duration: 4, extra: FASTSTART }));

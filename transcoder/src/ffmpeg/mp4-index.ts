@@ -18,7 +18,7 @@ export interface Mp4Layout {
 
 /**
  * The layout when `head` starts an ISO BMFF file whose `moov` precedes its `mdat`; undefined for any
- * other file (another container, moov at the end, or a head too short to tell). `needMore` is set when
+ * other file (another container, moov at the end, a fragmented file, or a head too short to tell). `needMore` is set when
  * the moov starts in the head but ends past it.
  */
 export function faststartLayout(head: Uint8Array): (Mp4Layout & { needMore?: number }) | undefined {
@@ -40,11 +40,25 @@ export function faststartLayout(head: Uint8Array): (Mp4Layout & { needMore?: num
     if (type === "mdat") return undefined;
     if (type === "moov") {
       const end = at + size;
-      return end <= head.byteLength ? { moovEnd: end } : { moovEnd: end, needMore: end };
+      if (end > head.byteLength) return { moovEnd: end, needMore: end };
+      // A fragmented file (an `mvex` in the moov: OBS's fragmented MP4, a live recording) keeps its
+      // sample tables in the fragments, so the head does not index the whole file.
+      return hasChild(view, head, at + 8, end, "mvex") ? undefined : { moovEnd: end };
     }
     at += size;
   }
   return undefined;
+}
+
+function hasChild(view: DataView, head: Uint8Array, from: number, to: number, wanted: string): boolean {
+  let at = from;
+  while (at + 8 <= to) {
+    const size = view.getUint32(at);
+    if (String.fromCharCode(head[at + 4], head[at + 5], head[at + 6], head[at + 7]) === wanted) return true;
+    if (size < 8) return false;
+    at += size;
+  }
+  return false;
 }
 
 /** Writes `head` at the start of `file` and extends it to `total` bytes without writing the rest. */

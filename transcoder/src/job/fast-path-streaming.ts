@@ -41,7 +41,10 @@ export function stablePrediction(src: ProbedSource): PredictedSegment[] | undefi
   const video = src.facts.video;
   if (!src.streaming || !video) return undefined;
   const prediction = predictSegments(src.streaming.packets, video.index, SEGMENT_SECONDS);
-  return prediction?.stable ? prediction.segments : undefined;
+  if (!prediction?.stable) return undefined;
+  // The index must cover the whole file: a playlist that ends early would be published with ENDLIST.
+  const listed = prediction.segments.reduce((n, s) => n + s.duration, 0);
+  return Math.abs(listed - src.duration) <= Math.max(1, src.duration * 0.01) ? prediction.segments : undefined;
 }
 
 /** The fast rendition as the master describes it, from the source's facts and the predicted sizes. */
