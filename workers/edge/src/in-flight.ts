@@ -18,13 +18,14 @@ export async function serveWhenStored(
   playlistKey: string,
   file: string,
   serve: () => Promise<Response | null>,
+  waitMs = IN_FLIGHT_WAIT_MS,
 ): Promise<Response | null> {
   if (!SEGMENT_FILE_RE.test(file)) return null;
   const playlist = await bucket.get(playlistKey);
   if (!playlist) return null;
   const listed = (await playlist.text()).split("\n").some((line) => line.trim() === file);
   if (!listed) return null;
-  const deadline = Date.now() + IN_FLIGHT_WAIT_MS;
+  const deadline = Date.now() + waitMs;
   for (let delay = 20; Date.now() < deadline; delay = Math.min(delay * 2, 250)) {
     await sleep(delay);
     if (await bucket.head(key)) return serve();
