@@ -95,6 +95,15 @@ describe("static renditions", () => {
     await expectProgressive(path.join(r.apiDir, "downloads/highest.mp4"), source, { video: { height: 360 } });
   });
 
+  it("downloads first when the source server refuses the head range the streaming ingest asks for", async () => {
+    const source = await makeClip(dir, "hd-open.mp4", { width: 1280, height: 720, duration: 3, fps: 25 });
+    expect((await stat(source)).size).toBeGreaterThan(2 * 1024 * 1024); // big enough to try streaming
+    const r = await run(source, "job_dl_open", { openRangesOnly: true });
+    expect(r.outcome).toEqual({ status: "published", fastPath: true });
+    expect(r.logs.some((l) => l.event === "source.head_failed")).toBe(true);
+    expect(r.api.sourceRequests.map((q) => q.range)).toEqual(["bytes=0-2097151", undefined]);
+  });
+
   it("takes the top rung of a 720p ladder", async () => {
     const source = await makeClip(dir, "hd.mp4", { width: 1280, height: 720, duration: 3, fps: 25 });
     const r = await run(source, "job_dl_hd");

@@ -59,7 +59,15 @@ function streamingAllowed(): boolean {
 
 async function streamingIngest(ctx: JobContext): Promise<ProbedSource | undefined> {
   const { reporter } = ctx;
-  const head = await timed(ctx, "head", () => ctx.client.readSourceHead(HEAD_BYTES, { signal: ctx.signal }));
+  let head: { bytes: Buffer; total: number };
+  try {
+    head = await timed(ctx, "head", () => ctx.client.readSourceHead(HEAD_BYTES, { signal: ctx.signal }));
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    // A source that cannot be read in ranges (or a head read that failed) is simply downloaded first.
+    ctx.log.warn("source.head_failed", { error: err });
+    return undefined;
+  }
   refuseTooLarge(ctx, head.total);
   const layout = faststartLayout(head.bytes);
   // Small files are downloaded in one go anyway; an index past the head is rare enough to not stream.

@@ -36,6 +36,8 @@ export interface FakeApiOptions {
   sourceDelayMs?: number;
   /** Answer every source request with this status instead. */
   sourceStatus?: number;
+  /** Answer only open ranges (`bytes=N-`), 416 for `bytes=N-M`: a source server the streaming ingest cannot use. */
+  openRangesOnly?: boolean;
   /** Answer every output PUT with this status instead (e.g. 410 once the asset is deleted). */
   putStatus?: number;
   /** Answer PUTs of these paths with this status (e.g. 413 for an oversized download). */
@@ -122,24 +124,28 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
         const range = req.headers.range;
         api.sourceRequests.push({ range });
         let start = 0;
+        let end = size - 1;
         if (range) {
-          const m = /^bytes=(\d+)-$/.exec(range);
+          // As the API (R2) answers: `bytes=N-` and `bytes=N-M` (the streaming ingest reads the head that way).
+          const m = /^bytes=(\d+)-(\d*)$/.exec(range);
           if (!m) return send(416, {});
           start = Number(m[1]);
-          if (start >= size) {
+          if (m[2] !== "" && options.openRangesOnly) return send(416, {});
+          if (m[2] !== "") end = Math.min(Number(m[2]), size - 1);
+          if (start >= size || end < start) {
             res.writeHead(416, { "content-range": `bytes */${size}` });
             return res.end();
           }
           res.writeHead(206, {
             "content-type": "application/octet-stream",
-            "content-length": String(size - start),
-            "content-range": `bytes ${start}-${size - 1}/${size}`,
+            "content-length": String(end - start + 1),
+            "content-range": `bytes ${start}-${end}/${size}`,
           });
         } else {
           res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(size) });
         }
         const first = sourceResponses++ === 0;
-        const stream = createReadStream(options.sourceFile, { start });
+        const stream = createReadStream(options.sourceFile, { start, end });
         if (first && options.dropSourceAfterBytes !== undefined) {
           let sent = 0;
           stream.on("data", (chunk) => {
