@@ -4,6 +4,8 @@
  * and buttons are offered. The DOM is built with createElement only (no innerHTML): titles, URLs and metadata are
  * user data. hls.js and tus-js-client are served by the worker and loaded on first use.
  */
+// The scopes an API key may have, from the worker (src/lib/scopes.ts), so the two lists cannot drift.
+import { ALL_SCOPES } from "./scopes.js";
 
 const KEY_STORAGE = "keyframe.dashboard.key";
 const PENDING_UPLOADS = "keyframe.dashboard.pending-uploads";
@@ -1450,20 +1452,6 @@ function keysView(main) {
   if (can("playback:write")) main.append(signingKeysSection());
   else main.append(notice("empty", "Signing keys need the 'playback:write' scope."));
 }
-
-const ALL_SCOPES = [
-  "assets:read",
-  "assets:write",
-  "uploads:write",
-  "playback:write",
-  "live:read",
-  "live:write",
-  "webhooks:read",
-  "webhooks:write",
-  "events:read",
-  "keys:write",
-  "*",
-];
 
 function apiKeysSection() {
   const section = h("section", { "aria-labelledby": "keys-h" }, h("h2", { id: "keys-h" }, "API keys"));
