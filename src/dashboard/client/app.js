@@ -1453,6 +1453,28 @@ function keysView(main) {
   else main.append(notice("empty", "Signing keys need the 'playback:write' scope."));
 }
 
+/** A "Revoke" button for a key row: confirms, DELETEs `path`, reloads the list; errors land in `out`. */
+function revokeButton(id, question, path, reload, out) {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "danger",
+      "aria-label": `Revoke ${id}`,
+      onclick: async () => {
+        if (!(await confirmDialog(question, "Revoke"))) return;
+        try {
+          await api("DELETE", path);
+          await reload();
+        } catch (err) {
+          out.replaceChildren(errorNotice(err, "Could not revoke"));
+        }
+      },
+    },
+    "Revoke",
+  );
+}
+
 function apiKeysSection() {
   const section = h("section", { "aria-labelledby": "keys-h" }, h("h2", { id: "keys-h" }, "API keys"));
   const list = h("div", {}, notice("loading", "Loading keys…"));
@@ -1478,24 +1500,12 @@ function apiKeysSection() {
                 {},
                 k.revoked_at
                   ? null
-                  : h(
-                      "button",
-                      {
-                        type: "button",
-                        class: "danger",
-                        "aria-label": `Revoke ${k.id}`,
-                        onclick: async () => {
-                          const selfNote = k.id === session.self.id ? " This is the key you are signed in with." : "";
-                          if (!(await confirmDialog(`Revoke ${k.name} (${k.id})?${selfNote}`, "Revoke"))) return;
-                          try {
-                            await api("DELETE", `/v1/keys/${k.id}`);
-                            await load();
-                          } catch (err) {
-                            out.replaceChildren(errorNotice(err, "Could not revoke"));
-                          }
-                        },
-                      },
-                      "Revoke",
+                  : revokeButton(
+                      k.id,
+                      `Revoke ${k.name} (${k.id})?${k.id === session.self.id ? " This is the key you are signed in with." : ""}`,
+                      `/v1/keys/${k.id}`,
+                      load,
+                      out,
                     ),
               ),
             ),
@@ -1564,24 +1574,12 @@ function signingKeysSection() {
                 {},
                 k.revoked_at
                   ? null
-                  : h(
-                      "button",
-                      {
-                        type: "button",
-                        class: "danger",
-                        "aria-label": `Revoke ${k.id}`,
-                        onclick: async () => {
-                          if (!(await confirmDialog(`Revoke ${k.id}? Tokens it signed stop working.`, "Revoke")))
-                            return;
-                          try {
-                            await api("DELETE", `/v1/signing-keys/${k.id}`);
-                            await load();
-                          } catch (err) {
-                            out.replaceChildren(errorNotice(err, "Could not revoke"));
-                          }
-                        },
-                      },
-                      "Revoke",
+                  : revokeButton(
+                      k.id,
+                      `Revoke ${k.id}? Tokens it signed stop working.`,
+                      `/v1/signing-keys/${k.id}`,
+                      load,
+                      out,
                     ),
               ),
             ),
