@@ -7,12 +7,17 @@
 import hlsJs from "hls.js/dist/hls.min.js";
 import tusJs from "tus-js-client/dist/tus.min.js";
 import type { App } from "../app";
+import { SCOPES } from "../lib/scopes";
 import appCss from "./client/app.css";
 import appJs from "./client/app.js";
 
 const STATIC: Record<string, { body: string; type: string }> = {
   "app.js": { body: appJs, type: "text/javascript; charset=utf-8" },
   "app.css": { body: appCss, type: "text/css; charset=utf-8" },
+  "scopes.js": {
+    body: `export const ALL_SCOPES = ${JSON.stringify(SCOPES)};\n`,
+    type: "text/javascript; charset=utf-8",
+  },
   "hls.min.js": { body: hlsJs, type: "text/javascript; charset=utf-8" },
   "tus.min.js": { body: tusJs, type: "text/javascript; charset=utf-8" },
 };

@@ -4,6 +4,7 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { SCOPES } from "../../src/lib/scopes";
 
 const BASE = "http://keyframe.test";
 
@@ -76,6 +77,10 @@ describe("GET /dashboard", () => {
       expect(text, name).toMatch(body);
       expect(text.length, name).toBeGreaterThan(1000);
     }
+    // The scope checkboxes come from the worker's own list (src/lib/scopes.ts), imported by the app.
+    const { res: scopesRes, text: scopes } = await get("/dashboard/static/scopes.js");
+    expect(scopesRes.headers.get("content-type")).toMatch(/^text\/javascript/);
+    expect(scopes).toBe(`export const ALL_SCOPES = ${JSON.stringify(SCOPES)};\n`);
     // The app itself calls only relative /v1 paths and URLs the API returned: no hard-coded origin to fetch.
     const { text: app } = await get("/dashboard/static/app.js");
     const origins = [...app.matchAll(/https?:\/\/[^\s"'`)]+/g)].map((m) => m[0]);

@@ -6,7 +6,7 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import { runPendingDeletions } from "../../src/services/media/pending-deletions";
+import { OUTPUT_GRACE_MS, runPendingDeletions } from "../../src/services/media/pending-deletions";
 import { api, createAsset, createKey } from "./factories";
 
 async function objectsUnder(prefix: string): Promise<string[]> {
@@ -19,6 +19,15 @@ async function pending(resourceId: string) {
       .bind(resourceId)
       .all<{ prefix: string; attempts: number; last_error: string | null }>()
   ).results;
+}
+
+/** Moves an owner's pending rows past the output grace window (and due), as if OUTPUT_GRACE_MS had passed. */
+async function pastGrace(resourceId: string) {
+  await env.DB.prepare(
+    "update pending_deletions set created_at = '2000-01-01T00:00:00.000Z', next_attempt_at = '2000-01-01T00:00:00.000Z' where resource_id = ?",
+  )
+    .bind(resourceId)
+    .run();
 }
 
 /** The real cron entry point, as wrangler's trigger calls it. */
@@ -64,8 +73,24 @@ describe("pending media deletions", () => {
     await runCron();
     expect(await objectsUnder(`assets/${asset.id}/`)).toEqual([]);
     expect(await objectsUnder(`sources/${asset.id}/`)).toEqual([]);
-    expect(await pending(asset.id)).toEqual([]);
     expect((await objectsUnder(`assets/${keep.id}/`)).length).toBe(4);
+    // The asset's prefixes stay pending through the output grace window, due again when it ends.
+    const rows = await env.DB.prepare("select created_at, next_attempt_at from pending_deletions where resource_id = ?")
+      .bind(asset.id)
+      .all<{ created_at: string; next_attempt_at: string }>();
+    expect(rows.results.length).toBeGreaterThan(0);
+    for (const r of rows.results) {
+      expect(Date.parse(r.next_attempt_at) - Date.parse(r.created_at)).toBe(OUTPUT_GRACE_MS);
+    }
+    // A transcoder output authorised before the delete lands after the first sweep (the output callback
+    // does not read D1 again after writing): the second sweep, once the window has passed, removes it.
+    await env.MEDIA.put(`assets/${asset.id}/runs/job_1/720p/seg_1.m4s`, "late");
+    await runCron();
+    expect(await objectsUnder(`assets/${asset.id}/`)).toEqual([`assets/${asset.id}/runs/job_1/720p/seg_1.m4s`]);
+    await pastGrace(asset.id);
+    await runCron();
+    expect(await objectsUnder(`assets/${asset.id}/`)).toEqual([]);
+    expect(await pending(asset.id)).toEqual([]);
   });
 
   it("a failed deletion stays recorded and the next cron run finishes it", async () => {
@@ -90,11 +115,7 @@ describe("pending media deletions", () => {
     // Backoff: not due yet, so a run now leaves it; once due, the next run finishes it.
     await runCron();
     expect((await objectsUnder(`assets/${asset.id}/`)).length).toBe(4);
-    await env.DB.prepare(
-      "update pending_deletions set next_attempt_at = '2000-01-01T00:00:00.000Z' where resource_id = ?",
-    )
-      .bind(asset.id)
-      .run();
+    await pastGrace(asset.id);
     await runCron();
     expect(await objectsUnder(`assets/${asset.id}/`)).toEqual([]);
     expect(await pending(asset.id)).toEqual([]);

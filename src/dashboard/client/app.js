@@ -4,6 +4,8 @@
  * and buttons are offered. The DOM is built with createElement only (no innerHTML): titles, URLs and metadata are
  * user data. hls.js and tus-js-client are served by the worker and loaded on first use.
  */
+// The scopes an API key may have, from the worker (src/lib/scopes.ts), so the two lists cannot drift.
+import { ALL_SCOPES } from "./scopes.js";
 
 const KEY_STORAGE = "keyframe.dashboard.key";
 const PENDING_UPLOADS = "keyframe.dashboard.pending-uploads";
@@ -1451,19 +1453,27 @@ function keysView(main) {
   else main.append(notice("empty", "Signing keys need the 'playback:write' scope."));
 }
 
-const ALL_SCOPES = [
-  "assets:read",
-  "assets:write",
-  "uploads:write",
-  "playback:write",
-  "live:read",
-  "live:write",
-  "webhooks:read",
-  "webhooks:write",
-  "events:read",
-  "keys:write",
-  "*",
-];
+/** A "Revoke" button for a key row: confirms, DELETEs `path`, reloads the list; errors land in `out`. */
+function revokeButton(id, question, path, reload, out) {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "danger",
+      "aria-label": `Revoke ${id}`,
+      onclick: async () => {
+        if (!(await confirmDialog(question, "Revoke"))) return;
+        try {
+          await api("DELETE", path);
+          await reload();
+        } catch (err) {
+          out.replaceChildren(errorNotice(err, "Could not revoke"));
+        }
+      },
+    },
+    "Revoke",
+  );
+}
 
 function apiKeysSection() {
   const section = h("section", { "aria-labelledby": "keys-h" }, h("h2", { id: "keys-h" }, "API keys"));
@@ -1490,24 +1500,12 @@ function apiKeysSection() {
                 {},
                 k.revoked_at
                   ? null
-                  : h(
-                      "button",
-                      {
-                        type: "button",
-                        class: "danger",
-                        "aria-label": `Revoke ${k.id}`,
-                        onclick: async () => {
-                          const selfNote = k.id === session.self.id ? " This is the key you are signed in with." : "";
-                          if (!(await confirmDialog(`Revoke ${k.name} (${k.id})?${selfNote}`, "Revoke"))) return;
-                          try {
-                            await api("DELETE", `/v1/keys/${k.id}`);
-                            await load();
-                          } catch (err) {
-                            out.replaceChildren(errorNotice(err, "Could not revoke"));
-                          }
-                        },
-                      },
-                      "Revoke",
+                  : revokeButton(
+                      k.id,
+                      `Revoke ${k.name} (${k.id})?${k.id === session.self.id ? " This is the key you are signed in with." : ""}`,
+                      `/v1/keys/${k.id}`,
+                      load,
+                      out,
                     ),
               ),
             ),
@@ -1576,24 +1574,12 @@ function signingKeysSection() {
                 {},
                 k.revoked_at
                   ? null
-                  : h(
-                      "button",
-                      {
-                        type: "button",
-                        class: "danger",
-                        "aria-label": `Revoke ${k.id}`,
-                        onclick: async () => {
-                          if (!(await confirmDialog(`Revoke ${k.id}? Tokens it signed stop working.`, "Revoke")))
-                            return;
-                          try {
-                            await api("DELETE", `/v1/signing-keys/${k.id}`);
-                            await load();
-                          } catch (err) {
-                            out.replaceChildren(errorNotice(err, "Could not revoke"));
-                          }
-                        },
-                      },
-                      "Revoke",
+                  : revokeButton(
+                      k.id,
+                      `Revoke ${k.id}? Tokens it signed stop working.`,
+                      `/v1/signing-keys/${k.id}`,
+                      load,
+                      out,
                     ),
               ),
             ),

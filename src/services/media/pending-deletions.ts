@@ -7,6 +7,11 @@
  * Each run re-checks that the owner is still gone before deleting: an asset must be `deleted`, an upload
  * `expired`/`cancelled`/`errored` with no asset made from it. A row whose owner came back (an upload that
  * completed in a race) is dropped without touching R2.
+ *
+ * An asset's rows are kept for OUTPUT_GRACE_MS after the delete, and swept again once it has passed: a
+ * transcoder output PUT authorised just before the delete may land after the first sweep (the output
+ * callback reads D1 once, before writing, and does not check again afterwards — one read per output file,
+ * on the hot path). Nothing a deleted asset's job writes survives the second sweep.
  */
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import { createDb, type Db, schema } from "../../db/client";
@@ -20,6 +25,8 @@ export type DeletionOwner = { type: "asset" | "upload"; id: string };
 
 const BATCH = 25;
 const MAX_BACKOFF_MS = 60 * 60_000;
+/** How long after an asset's delete its prefixes are swept again: well past any output PUT in flight at the delete. */
+export const OUTPUT_GRACE_MS = 15 * 60_000;
 
 /** The R2 prefixes an asset's media lives under (sources, runs, derived images, an uploaded source). */
 export function assetMediaPrefixes(assetId: string, sourceKey?: string | null): string[] {
@@ -88,7 +95,7 @@ async function deletePrefix(bucket: R2Bucket, prefix: string): Promise<number> {
 export async function runPendingDeletions(
   env: Env,
   owner?: DeletionOwner,
-): Promise<{ done: number; failed: number; dropped: number; objects: number }> {
+): Promise<{ done: number; failed: number; dropped: number; objects: number; rechecks: number }> {
   const db = createDb(env.DB);
   const d = schema.pendingDeletions;
   const rows = await db
@@ -97,7 +104,7 @@ export async function runPendingDeletions(
     .where(owner ? and(eq(d.resourceType, owner.type), eq(d.resourceId, owner.id)) : lte(d.nextAttemptAt, nowIso()))
     .orderBy(asc(d.nextAttemptAt))
     .limit(BATCH);
-  const out = { done: 0, failed: 0, dropped: 0, objects: 0 };
+  const out = { done: 0, failed: 0, dropped: 0, objects: 0, rechecks: 0 };
   const finished: string[] = [];
   for (const row of rows) {
     try {
@@ -111,6 +118,17 @@ export async function runPendingDeletions(
       // Only an empty listing finishes the row (R2 deletes are not acknowledged per key).
       const left = await env.MEDIA.list({ prefix: row.prefix, limit: 1 });
       if (left.objects.length > 0) throw new Error("objects remain after delete");
+      const graceEnds = Date.parse(row.createdAt) + OUTPUT_GRACE_MS;
+      if (row.resourceType === "asset" && Date.now() < graceEnds) {
+        // Swept once; once more after the grace window, for output PUTs that were in flight at the delete.
+        await db
+          .update(d)
+          .set({ nextAttemptAt: new Date(graceEnds).toISOString() })
+          .where(eq(d.id, row.id))
+          .run();
+        out.rechecks++;
+        continue;
+      }
       finished.push(row.id);
       out.done++;
     } catch (err) {

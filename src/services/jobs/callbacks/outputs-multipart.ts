@@ -22,7 +22,7 @@ import {
   type MultipartPartReply,
 } from "../../../lib/transcoder-protocol";
 import { type JobCall, requireBodyAttempt, requireRunning } from "./authorize";
-import { dropIfAssetDeleted, outputKey } from "./outputs";
+import { outputKey } from "./outputs";
 
 interface UploadHandle {
   /** R2's upload ID. */
@@ -223,7 +223,6 @@ export async function completeMultipartOutput(
     }
     throw err;
   }
-  await dropIfAssetDeleted(call, t.key);
   return { key: t.key, size, content_type: t.contentType };
 }
 

@@ -1,7 +1,6 @@
 import { KeyframeError } from "../../../lib/errors";
 import { contentTypeFor } from "../../../lib/media-types";
 import { OUTPUT_PATH_RE } from "../../../lib/transcoder-protocol";
-import { findAsset } from "../lifecycle";
 import { type JobCall, requireRunning, runPrefix } from "./authorize";
 
 /** Largest single output file the transcoder may PUT. */
@@ -26,8 +25,9 @@ export async function writeOutput(
     throw new KeyframeError("payload_too_large", `Output files are limited to ${MAX_OUTPUT_BYTES} bytes.`);
   }
   const contentType = contentTypeFor(path);
+  // No second D1 read after the write: an output landing after its asset was deleted is removed by the
+  // pending-deletion sweep's second pass (services/media/pending-deletions.ts, OUTPUT_GRACE_MS).
   await put(key, body ?? new ReadableStream({ start: (c) => c.close() }), length, contentType);
-  await dropIfAssetDeleted(call, key);
   return { key, size: length, content_type: contentType };
 }
 
@@ -39,13 +39,4 @@ export function outputKey(call: JobCall, path: string): string {
     ]);
   }
   return `${runPrefix(call.asset.id, call.job.id)}${path}`;
-}
-
-/** After an output landed: if the asset was deleted meanwhile (the media sweep may have run), remove it. */
-export async function dropIfAssetDeleted(call: JobCall, key: string): Promise<void> {
-  const after = await findAsset(call.ctx, call.asset.id);
-  if (!after || after.status === "deleted") {
-    await call.ctx.env.MEDIA.delete(key);
-    throw new KeyframeError("gone", "The asset was deleted; stop processing this job.");
-  }
 }
