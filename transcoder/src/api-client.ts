@@ -257,17 +257,37 @@ export class ApiClient {
 
   /**
    * Streams the source into `dest`. Resumes with `Range: bytes=N-` when the connection drops
-   * mid-body; starts over if the server ignores the range. Returns the bytes written.
+   * mid-body; starts over if the server ignores the range. Returns the bytes written. `head` is the
+   * source's first bytes, already read (readSourceHead): written first, and not asked for again.
    */
   async downloadSource(
     dest: string,
-    options: { signal?: AbortSignal; onProgress?: (bytes: number, total: number | undefined) => void } = {},
+    options: {
+      signal?: AbortSignal;
+      onProgress?: (bytes: number, total: number | undefined) => void;
+      head?: { bytes: Uint8Array; total: number };
+    } = {},
   ): Promise<{ bytes: number; contentType?: string }> {
-    const { signal } = options;
+    const { signal, head } = options;
     const endpoint = "source";
     const file = await open(dest, "w");
     let written = 0;
     let total: number | undefined;
+    if (head && head.bytes.length > 0) {
+      try {
+        await file.write(head.bytes, 0, head.bytes.length, 0);
+      } catch (err) {
+        await file.close();
+        throw err;
+      }
+      written = head.bytes.length;
+      total = head.total;
+      options.onProgress?.(written, total);
+      if (written >= head.total) {
+        await file.close();
+        return { bytes: written };
+      }
+    }
     let contentType: string | undefined;
     let failures = 0;
     let resumes = 0;

@@ -107,6 +107,8 @@ describe("static renditions", () => {
   it("takes the top rung of a 720p ladder", async () => {
     const source = await makeClip(dir, "hd.mp4", { width: 1280, height: 720, duration: 3, fps: 25 });
     const r = await run(source, "job_dl_hd");
+    // Not faststart, so not streamed: the head read to find out is kept, and only the rest is downloaded.
+    expect(r.api.sourceRequests.map((q) => q.range)).toEqual(["bytes=0-2097151", "bytes=2097152-"]);
     expect(r.complete?.static_renditions?.files[0]).toMatchObject({ width: 1280, height: 720 });
     await expectProgressive(path.join(r.apiDir, "downloads/highest.mp4"), source, { video: { height: 720 } });
   });

@@ -57,21 +57,24 @@ function streamingAllowed(): boolean {
   return process.env.TRANSCODER_STREAM_INGEST !== "0";
 }
 
-async function streamingIngest(ctx: JobContext): Promise<ProbedSource | undefined> {
+type SourceHead = { bytes: Buffer; total: number };
+
+/** The streamed source, or (when it cannot stream) the head already read, for the download to go on from. */
+async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSource } | { head?: SourceHead }> {
   const { reporter } = ctx;
-  let head: { bytes: Buffer; total: number };
+  let head: SourceHead;
   try {
     head = await timed(ctx, "head", () => ctx.client.readSourceHead(HEAD_BYTES, { signal: ctx.signal }));
   } catch (err) {
     if (ctx.signal.aborted) throw err;
     // A source that cannot be read in ranges (or a head read that failed) is simply downloaded first.
     ctx.log.warn("source.head_failed", { error: err });
-    return undefined;
+    return {};
   }
   refuseTooLarge(ctx, head.total);
   const layout = faststartLayout(head.bytes);
   // Small files are downloaded in one go anyway; an index past the head is rare enough to not stream.
-  if (!layout || layout.needMore !== undefined || head.total <= HEAD_BYTES) return undefined;
+  if (!layout || layout.needMore !== undefined || head.total <= HEAD_BYTES) return { head };
 
   const standIn = path.join(ctx.dirs.root, "index-stand-in");
   await writeSparseStandIn(standIn, head.bytes, head.total);
@@ -81,6 +84,7 @@ async function streamingIngest(ctx: JobContext): Promise<ProbedSource | undefine
   const downloaded = timed(ctx, "download", () =>
     ctx.client.downloadSource(ctx.dirs.source, {
       signal,
+      head,
       onProgress: (bytes) => {
         file.progress(bytes);
         reporter.update("downloading", (10 * bytes) / head.total);
@@ -114,7 +118,7 @@ async function streamingIngest(ctx: JobContext): Promise<ProbedSource | undefine
     logProbed(ctx, facts, plan, true);
     reporter.update("probing", 12);
     const cancel = () => stopDownload.abort(new Error("the job stopped"));
-    return { facts, plan, duration: facts.duration, downloaded, streaming: { file, packets, cancel } };
+    return { streamed: { facts, plan, duration: facts.duration, downloaded, streaming: { file, packets, cancel } } };
   } catch (err) {
     stopDownload.abort(err);
     await downloaded.catch(() => undefined);
@@ -129,15 +133,18 @@ export async function ingestSource(ctx: JobContext): Promise<ProbedSource> {
   refuseTooLarge(ctx, settings.source_size_bytes);
   // A source that fits in the head is downloaded in one go: no second request for the same bytes. A clip
   // is cut from the whole original before anything is probed, so it never streams.
+  let head: SourceHead | undefined;
   if (streamingAllowed() && settings.source_size_bytes > HEAD_BYTES && !settings.clip) {
-    const streamed = await streamingIngest(ctx);
-    if (streamed) return streamed;
+    const tried = await streamingIngest(ctx);
+    if ("streamed" in tried) return tried.streamed;
+    head = tried.head;
   }
 
   const expected = settings.source_size_bytes || undefined;
   const downloaded = await timed(ctx, "download", () =>
     ctx.client.downloadSource(ctx.dirs.source, {
       signal,
+      head,
       onProgress: (bytes, total) => {
         const of = total ?? expected;
         if (of) reporter.update("downloading", (10 * bytes) / of);
