@@ -170,10 +170,11 @@ describe("live streaming end to end", () => {
     expect(processed.static_renditions.status).toBe("ready");
     expect(processed.duration).toBe(asset.duration);
     const pbAsset = processed.playback_ids[0].id;
-    // The edge caches a playback ID's state (its current run) for up to 30 s (workers/edge/src/state.ts): the
-    // recording's first run (the broadcast) has no poster, the pipeline's run does.
+    // The recording's first run (the broadcast) has no poster, the pipeline's run does. The edge caches a
+    // playback ID's state for 5 s while its renditions are `preparing` (workers/edge/src/state.ts), so the
+    // poster is served within a few seconds of `complete`.
     let poster = 0;
-    for (const until = Date.now() + 40_000; Date.now() < until; await new Promise((r) => setTimeout(r, 1000))) {
+    for (const until = Date.now() + 8_000; Date.now() < until; await new Promise((r) => setTimeout(r, 500))) {
       poster = (await fetch(`${e.stack.edgeUrl}/${pbAsset}/thumbnail.jpg`)).status;
       if (poster === 200) break;
     }

@@ -523,6 +523,8 @@ describe("live media facts and the recording's pipeline run", () => {
     const assetId = (await api(key, "GET", `/v1/live-streams/${ls.id}`)).body.recent_asset_ids[0];
     const asset = (await api(key, "GET", `/v1/assets/${assetId}`)).body;
     expect(asset).toMatchObject({ status: "ready", duration: 4, mp4_support: "standard", max_resolution: "720p" });
+    // Playable from the broadcast's segments; the pipeline's ladder is on its way and the asset says so.
+    expect(asset.renditions_status).toBe("preparing");
     expect(asset.static_renditions.status).toBe("preparing");
     const job = await env.DB.prepare("select id, settings, status from jobs where asset_id = ?")
       .bind(assetId)

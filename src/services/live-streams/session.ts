@@ -250,7 +250,9 @@ export async function endSession(
         status: "ready" as const,
         currentRunId: input.sessionId,
         duration: input.durationMs,
-        renditionsStatus: "complete" as const,
+        // Playable now from the broadcast's own segments; when the pipeline takes the recording, its ladder
+        // (with a poster and storyboard) is still to come, and says so — the edge re-checks such an asset sooner.
+        renditionsStatus: input.source?.ok ? ("preparing" as const) : ("complete" as const),
         progress: null,
         readyAt: at,
         updatedAt: at,

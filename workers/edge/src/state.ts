@@ -133,8 +133,10 @@ export async function resolvePlayback(env: Pick<EdgeEnv, "DB">, playbackId: stri
     try {
       const row = await readPlaybackRow(env.DB, playbackId);
       const state = row ? toState(row) : null;
-      // A download still being prepared lands within minutes of `ready`: re-check it sooner.
-      const ttl = state && isPlayable(state) && state.downloads.status !== "preparing" ? STATE_TTL_MS : SHORT_TTL_MS;
+      // A download or a ladder still being prepared lands within minutes of `ready` (a new run, a poster):
+      // re-check it sooner.
+      const settled = state && isPlayable(state) && state.downloads.status !== "preparing";
+      const ttl = settled && state.renditionsStatus !== "preparing" ? STATE_TTL_MS : SHORT_TTL_MS;
       stateCache.set(playbackId, state, Date.now() + ttl);
       return state;
     } finally {
