@@ -451,7 +451,11 @@ export class LiveStream extends DurableObject<Env> {
    * A CMAF chunked push (./ll-hls/ingest.ts): read as it arrives, stored and listed through the same verbs
    * as an HLS push; with latency_mode low each part is written to R2 and published as it completes.
    */
-  async acceptCmaf(input: { streamId: string; keyHash: string; body: ReadableStream<Uint8Array> }): Promise<IngestResult> {
+  async acceptCmaf(input: {
+    streamId: string;
+    keyHash: string;
+    body: ReadableStream<Uint8Array>;
+  }): Promise<IngestResult> {
     const g = await this.gate(input.streamId, input.keyHash);
     if (!("cfg" in g)) {
       await input.body.cancel().catch(() => {});
@@ -486,7 +490,7 @@ export class LiveStream extends DurableObject<Env> {
     await this.locked(async () => {
       const cfg = await this.config(streamId);
       const m = await this.meta(streamId);
-      if (!cfg || cfg.latencyMode !== "low" || conn === null || !m.session || m.conn?.no !== conn) return;
+      if (cfg?.latencyMode !== "low" || conn === null || !m.session || m.conn?.no !== conn) return;
       const name = LlParts.partName(conn, idx, k);
       await this.env.MEDIA.put(`${m.session.prefix}${STREAM_DIR}/${name}`, part.bytes, {
         httpMetadata: { contentType: "video/iso.segment" },

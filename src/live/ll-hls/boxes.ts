@@ -128,7 +128,10 @@ export function fragmentTracks(b: Uint8Array, start: number, end: number, tracks
     const tfdt = find(b, s, e, "tfdt");
     let decodeTime: number | null = null;
     if (tfdt && tfdt[1] - tfdt[0] >= 8) {
-      decodeTime = b[tfdt[0]] === 1 && tfdt[1] - tfdt[0] >= 12 ? u32(b, tfdt[0] + 4) * 2 ** 32 + u32(b, tfdt[0] + 8) : u32(b, tfdt[0] + 4);
+      decodeTime =
+        b[tfdt[0]] === 1 && tfdt[1] - tfdt[0] >= 12
+          ? u32(b, tfdt[0] + 4) * 2 ** 32 + u32(b, tfdt[0] + 8)
+          : u32(b, tfdt[0] + 4);
     }
     let samples = 0;
     let duration = 0;
@@ -145,7 +148,8 @@ export function fragmentTracks(b: Uint8Array, start: number, end: number, tracks
         first = u32(b, p);
         p += 4;
       }
-      const per = ((flags & 0x100) !== 0 ? 4 : 0) + (flags & 0x200 ? 4 : 0) + (flags & 0x400 ? 4 : 0) + (flags & 0x800 ? 4 : 0);
+      const per =
+        ((flags & 0x100) !== 0 ? 4 : 0) + (flags & 0x200 ? 4 : 0) + (flags & 0x400 ? 4 : 0) + (flags & 0x800 ? 4 : 0);
       if (p + per * count > re) return null;
       for (let i = 0; i < count; i++) {
         let q = p + i * per;
@@ -157,7 +161,13 @@ export function fragmentTracks(b: Uint8Array, start: number, end: number, tracks
       }
       samples += count;
     }
-    out.push({ id: track.id, samples, duration, startsWithSync: firstFlags !== null && (firstFlags & NON_SYNC) === 0, decodeTime });
+    out.push({
+      id: track.id,
+      samples,
+      duration,
+      startsWithSync: firstFlags !== null && (firstFlags & NON_SYNC) === 0,
+      decodeTime,
+    });
   }
   return out.length > 0 ? out : null;
 }

@@ -14,7 +14,7 @@
  * part always belongs to the segment stored under its number.
  */
 import type { IngestResult } from "../live-stream";
-import { type CmafPart, CmafError, CmafSplitter } from "./splitter";
+import { CmafError, type CmafPart, CmafSplitter } from "./splitter";
 
 export const MAX_CMAF_SEGMENT_BYTES = 16 * 1024 * 1024;
 

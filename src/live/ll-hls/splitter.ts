@@ -72,11 +72,15 @@ export class CmafSplitter {
       if (!this.tracks) {
         if (h.type === "ftyp" || h.type === "free" || h.type === "skip") continue;
         if (h.type !== "moov") {
-          throw new CmafError("unsupported_media_type", `Expected the init segment's 'moov' box, got '${printable(h.type)}'.`);
+          throw new CmafError(
+            "unsupported_media_type",
+            `Expected the init segment's 'moov' box, got '${printable(h.type)}'.`,
+          );
         }
         const init = this.buf.slice(0, end);
         const tracks = initTracks(init);
-        if (!tracks) throw new CmafError("unsupported_media_type", "The init segment's moov box has no readable tracks.");
+        if (!tracks)
+          throw new CmafError("unsupported_media_type", "The init segment's moov box has no readable tracks.");
         if (!tracks.some((t) => t.handler === "vide" || t.handler === "soun")) {
           throw new CmafError("unsupported_media_type", "The init segment has neither a video nor an audio track.");
         }
@@ -93,7 +97,10 @@ export class CmafSplitter {
         if (!this.moof) throw new CmafError("bad_request", "An 'mdat' box without the 'moof' that describes it.");
         out.parts.push(this.part(end));
       } else if (!FRAGMENT_PREFIX.has(h.type)) {
-        throw new CmafError("unsupported_media_type", `Unexpected '${printable(h.type)}' box in a CMAF fragment stream.`);
+        throw new CmafError(
+          "unsupported_media_type",
+          `Unexpected '${printable(h.type)}' box in a CMAF fragment stream.`,
+        );
       }
     }
     return out;
