@@ -98,9 +98,10 @@ describe("low-latency HLS end to end", () => {
     expect(reordered.status).toBe(400);
     expect(reordered.body.detail).toMatch(/out of order/);
 
-    const huge = new Uint8Array(16);
-    new DataView(huge.buffer).setUint32(8, 100 * 1024 * 1024);
-    huge.set(new TextEncoder().encode("moof"), 12);
+    // A box header announcing a 100 MiB moof: refused on its header, before any of it is buffered.
+    const huge = new Uint8Array(8);
+    new DataView(huge.buffer).setUint32(0, 100 * 1024 * 1024);
+    huge.set(new TextEncoder().encode("moof"), 4);
     const oversize = await put(join(init as Uint8Array, huge));
     expect(oversize.status).toBe(413);
     expect(oversize.body.detail).toMatch(/limited to/);

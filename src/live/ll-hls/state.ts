@@ -38,7 +38,8 @@ export class LlParts {
       this.done.push({ seq, parts: this.open.parts });
       this.done = this.done.slice(-KEEP_SEGMENTS);
     }
-    this.open = null;
+    // The next segment has begun (its first part is on its way): the hint points at it.
+    this.open = { conn, idx: idx + 1, parts: [] };
   }
 
   /** The push ended: nothing is in progress, and parts of its segments are no longer hints of anything. */
