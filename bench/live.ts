@@ -11,7 +11,15 @@
  * API worker's process tree, user+system time over the round) and a glass-to-glass estimate per
  * latency mode: segment duration × hls.js's live sync (3 segments) + availability p50.
  *
- * Options: --segments 60 (N = 1), --seconds 30 (N = 4 and 16 rounds).
+ * Glass-to-glass, measured (not estimated) for each mode in the same run: real ffmpeg stamps every frame
+ * with the wall clock it was captured at (a barcode, test/node/support/ll-hls.ts) and pushes it — `standard`
+ * (HLS, 6 s segments), `low` (HLS, 2 s segments) and `ll-hls` (latency_mode low, CMAF chunked push with 0.5 s
+ * parts) — while hls.js in headless Chromium plays the edge's master (lowLatencyMode for ll-hls) and reads
+ * the stamp off the displayed frame every 100 ms: glass-to-glass = now − capture time (median and p90 over
+ * the second half of the watch, after the player settled).
+ *
+ * Options: --segments 60 (N = 1), --seconds 30 (N = 4 and 16 rounds), --glass-seconds 40 (watch per mode),
+ * --only glass (skip the availability rounds).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -20,6 +28,7 @@ import path from "node:path";
 import { createKeyInD1 } from "../scripts/lib/keys";
 import { freePort } from "../scripts/lib/proc";
 import { startStack } from "../scripts/lib/stack";
+import { median, startLiveEncoder, watchLiveStream } from "../test/node/support/ll-hls";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1]);
@@ -27,6 +36,8 @@ const SEGMENTS_N1 = Number(args.get("segments") ?? 60);
 const SECONDS_MULTI = Number(args.get("seconds") ?? 30);
 const SEGMENT_S = 2;
 const POLL_MS = 25;
+const GLASS_SECONDS = Number(args.get("glass-seconds") ?? 40);
+const ONLY = args.get("only");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -165,12 +176,13 @@ async function main() {
     };
     const rows: string[] = [];
     let n1p50 = Number.NaN;
-    for (const [n, count] of [
+    const rounds = [
       // +1: the last segment is listed only with ENDLIST and is not counted.
       [1, SEGMENTS_N1 + 1],
       [4, Math.ceil(SECONDS_MULTI / SEGMENT_S)],
       [16, Math.ceil(SECONDS_MULTI / SEGMENT_S)],
-    ] as const) {
+    ] as const;
+    for (const [n, count] of ONLY === "glass" ? [] : rounds) {
       const streams: StreamHandle[] = [];
       for (let i = 0; i < n; i++) {
         const ls = await api("POST", "/v1/live-streams", {
@@ -233,12 +245,44 @@ async function main() {
     // A player holds back 3 target durations from the end of the playlist (the HLS spec's minimum HOLD-BACK,
     // hls.js's default liveSyncDurationCount); that end is the last segment the encoder finished, listed
     // `availability` after it finished. Encoder lookahead and the player's decode are not counted.
-    console.log("\nglass-to-glass estimate (3 × segment hold-back + availability p50 at N=1):");
-    for (const [mode, seg] of [
-      ["standard", 6],
-      ["low", 2],
-    ] as const) {
-      console.log(`  ${mode.padEnd(8)} 3 × ${seg} s + ${n1p50} ms ≈ ${(seg * 3 + n1p50 / 1000).toFixed(1)} s`);
+    if (ONLY !== "glass") {
+      console.log("\nglass-to-glass estimate (3 × segment hold-back + availability p50 at N=1):");
+      for (const [mode, seg] of [
+        ["standard", 6],
+        ["low", 2],
+      ] as const) {
+        console.log(`  ${mode.padEnd(8)} 3 × ${seg} s + ${n1p50} ms ≈ ${(seg * 3 + n1p50 / 1000).toFixed(1)} s`);
+      }
+    }
+    console.log(`\nglass-to-glass, measured (ffmpeg-stamped frames read back in hls.js, ${GLASS_SECONDS} s per mode):`);
+    for (const mode of ["standard", "low", "ll-hls"] as const) {
+      const ls = await api("POST", "/v1/live-streams", {
+        latency_mode: mode === "standard" ? "standard" : "low",
+        playback_policy: "public",
+        recording: { mode: "off" },
+      });
+      const enc = startLiveEncoder(mode === "ll-hls" ? ls.ingest.cmaf_url : ls.ingest.hls_url, {
+        container: mode === "ll-hls" ? "cmaf" : "hls",
+        hlsTime: mode === "standard" ? 6 : 2,
+        stamp: true,
+      });
+      try {
+        const master = `${stack.edgeUrl}/${ls.playback_ids[0].id}.m3u8`;
+        for (const until = Date.now() + 60_000; Date.now() < until; await sleep(250)) {
+          if ((await fetch(master)).status === 200) break;
+        }
+        const w = await watchLiveStream(master, { lowLatency: mode === "ll-hls", ms: GLASS_SECONDS * 1000 });
+        const settled = w.glass.slice(Math.floor(w.glass.length / 2));
+        console.log(
+          `  ${mode.padEnd(8)} median ${(median(settled) / 1000).toFixed(2)} s  p90 ${(pct(settled, 90) / 1000).toFixed(2)} s  ` +
+            `(${settled.length} samples; hls.js latency ${median(w.latency).toFixed(2)} s, target ${(w.target.at(-1) ?? 0).toFixed(2)} s, ${w.parts} parts / ` +
+            `${w.fragments} segments loaded${w.errors.length ? `, errors: ${w.errors.join(" ")}` : ""})`,
+        );
+      } finally {
+        enc.proc.kill("SIGINT");
+        await Promise.race([enc.exited, sleep(5000)]);
+        await enc.kill();
+      }
     }
     console.log(
       "  Mux documents standard-latency HLS at typically 25-30 s glass-to-glass " +

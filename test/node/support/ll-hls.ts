@@ -3,7 +3,8 @@
  * chunked push (`-f mp4` fragmented every 0.5 s, one long-lived PUT to `ingest.cmaf_url`), optionally
  * stamping every frame with the wall clock it was captured at (a 20-bit barcode of ms mod 2^20 across the
  * top 16 px, drawn right after the real-time source, before encoding), and hls.js in headless Chromium that
- * plays a live stream (lowLatencyMode when asked), records the playlist and part requests it made, and reads
+ * plays a live stream (lowLatencyMode when asked; maxLiveSyncPlaybackRate 1.5 in every mode, so a player that
+ * started late — a slow headless start — catches up to its target latency instead of staying behind), records the playlist and part requests it made, and reads
  * the barcode off the displayed frame: glass-to-glass = now − capture time, measured, not estimated.
  */
 import { spawn } from "node:child_process";
@@ -76,8 +77,8 @@ const PAGE = `<!doctype html><html><body><video id="v" muted playsinline></video
 window.watch = (src, lowLatency, ms) => new Promise((resolve) => {
   const v = document.getElementById("v");
   const ctx = document.getElementById("c").getContext("2d", { willReadFrequently: true });
-  const r = { errors: [], playlists: [], parts: 0, fragments: 0, times: [], glass: [], latency: [] };
-  const hls = new Hls({ enableWorker: false, lowLatencyMode: lowLatency });
+  const r = { errors: [], playlists: [], parts: 0, fragments: 0, times: [], glass: [], latency: [], target: [] };
+  const hls = new Hls({ enableWorker: false, lowLatencyMode: lowLatency, maxLiveSyncPlaybackRate: 1.5 });
   hls.on(Hls.Events.MANIFEST_PARSED, () => v.play().catch((e) => r.errors.push(String(e))));
   hls.on(Hls.Events.LEVEL_LOADING, (_e, d) => r.playlists.push(d.url));
   hls.on(Hls.Events.FRAG_LOADED, (_e, d) => { if (d.part) r.parts++; else r.fragments++; });
@@ -94,6 +95,7 @@ window.watch = (src, lowLatency, ms) => new Promise((resolve) => {
     const now = Date.now() % 2 ** ${STAMP_BITS};
     r.glass.push((now - stamp + 2 ** ${STAMP_BITS}) % 2 ** ${STAMP_BITS});
     if (hls.latency) r.latency.push(hls.latency);
+    if (hls.targetLatency) r.target.push(hls.targetLatency);
   }, 100);
   setTimeout(() => { clearInterval(timer); hls.destroy(); resolve(r); }, ms);
 });
@@ -110,6 +112,8 @@ export interface LiveWatch {
   /** Glass-to-glass samples (ms) read from the barcode while playing; meaningful for stamped encoders only. */
   glass: number[];
   latency: number[];
+  /** hls.targetLatency (it grows by a second per stall, up to one target duration). */
+  target: number[];
 }
 
 /** hls.js (lowLatencyMode when `lowLatency`) plays `src` for `ms` in headless Chromium. */
