@@ -475,7 +475,7 @@ export class LiveStream extends DurableObject<Env> {
         return listed.ok ? stored : listed;
       },
       part: (conn, idx, k, part) => this.acceptPart(input.streamId, conn, idx, k, part),
-      closed: () => this.ll.close(),
+      closed: (conn) => this.ll.close(conn),
     });
   }
 

@@ -40,6 +40,17 @@ describe("low-latency HLS end to end", () => {
     rmSync(work, { recursive: true, force: true });
   });
 
+  /** A real 6 s CMAF push from ffmpeg (video, 0.5 s fragments, keyframes every 2 s), cut into its parts. */
+  const fragments = () => {
+    const file = path.join(work, "frag.mp4");
+    execFileSync(liveFfmpeg(), [
+      ...["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "6", "-c:v", "libx264"],
+      ...["-preset", "ultrafast", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-f", "mp4"],
+      ...["-movflags", "+frag_keyframe+empty_moov+default_base_moof+cmaf", "-frag_duration", "500000", file],
+    ]);
+    return new CmafSplitter().push(new Uint8Array(readFileSync(file)));
+  };
+
   const create = async () => {
     const res = await e.api("POST", "/v1/live-streams", {
       latency_mode: "low",
@@ -66,23 +77,7 @@ describe("low-latency HLS end to end", () => {
     expect(ts.body.detail).toMatch(/starts with its init segment/);
 
     // Real fragments from ffmpeg, resent with the second before the first.
-    const file = path.join(work, "frag.mp4");
-    execFileSync(liveFfmpeg(), [
-      ...["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "2", "-c:v", "libx264"],
-      ...[
-        "-preset",
-        "ultrafast",
-        "-g",
-        "60",
-        "-f",
-        "mp4",
-        "-movflags",
-        "+frag_keyframe+empty_moov+default_base_moof+cmaf",
-      ],
-      ...["-frag_duration", "500000", file],
-    ]);
-    const splitter = new CmafSplitter();
-    const { init, parts: frags } = splitter.push(new Uint8Array(readFileSync(file)));
+    const { init, parts: frags } = fragments();
     expect(init).toBeDefined();
     expect(frags.length).toBeGreaterThanOrEqual(3);
     const join = (...xs: Uint8Array[]) => {
@@ -157,9 +152,10 @@ describe("low-latency HLS end to end", () => {
       `LL-HLS glass-to-glass median ${g2g} ms (${w.glass.length} samples), hls.js latency ${median(w.latency)} s`,
     );
     expect(g2g).toBeGreaterThan(0);
-    expect(g2g).toBeLessThan(4000);
+    // The bench measures it (≈ 2.7 s); here a bound that a loaded 2-core machine still meets.
+    expect(g2g).toBeLessThan(5000);
 
-    // A clean stop: the push's body ends, the last segment is listed with ENDLIST, the recording is ready.
+    // A clean stop: ffmpeg writes its trailer (mfra), the last segment is listed with ENDLIST, the recording is ready.
     const view = (await e.api("GET", `/v1/live-streams/${ls.id}`)).body;
     enc.proc.kill("SIGINT");
     await enc.exited;
@@ -171,4 +167,39 @@ describe("low-latency HLS end to end", () => {
     const asset = await e.waitForAsset(view.active_asset_id, (a) => a.status === "ready", 10_000);
     expect(asset.duration).toBeGreaterThan(10);
   }, 300_000);
+
+  it("a killed encoder is a disconnect, not the end: its next push continues the session; a second encoder gets 409", async () => {
+    const ls = await create();
+    const pb = ls.playback_ids[0].id;
+    const live = `${e.stack.edgeUrl}/${pb}/live.m3u8`;
+    const enc = startLiveEncoder(ls.ingest.cmaf_url, { container: "cmaf" });
+    encoders.push(enc);
+    await pollUntil(live, (st, b) => st === 200 && parts(b).length > 0, 60_000);
+
+    // Another encoder on the same key while this one pushes: refused at its first segment, nothing of it stored.
+    const { init, parts: frags } = fragments();
+    const second = await fetch(ls.ingest.cmaf_url, {
+      method: "PUT",
+      body: Buffer.concat([init as Uint8Array, ...frags.map((f) => f.bytes)]),
+    });
+    expect(second.status).toBe(409);
+    expect(((await second.json()) as any).code).toBe("conflict");
+
+    // SIGKILL: the chunked body breaks off without its last chunk. What was whole is kept; the session stays.
+    enc.proc.kill("SIGKILL");
+    await enc.exited;
+    await sleep(1500);
+    const after = (await e.api("GET", `/v1/live-streams/${ls.id}`)).body;
+    expect(after.status).toBe("active");
+    const before = await (await fetch(live)).text();
+    expect(before).not.toContain("#EXT-X-ENDLIST");
+
+    const again = startLiveEncoder(ls.ingest.cmaf_url, { container: "cmaf", seconds: 5 });
+    encoders.push(again);
+    const resumed = await pollUntil(live, (st, b) => st === 200 && b.includes("#EXT-X-DISCONTINUITY\n"), 30_000);
+    expect(resumed.body).toMatch(/init-c2\.mp4/);
+    expect((await e.api("GET", `/v1/live-streams/${ls.id}`)).body.active_asset_id).toBe(after.active_asset_id);
+    const health = (await e.api("GET", `/v1/live-streams/${ls.id}/health`)).body;
+    expect(health.reconnects).toBe(1);
+  }, 180_000);
 });

@@ -53,6 +53,13 @@ describe("CmafSplitter", () => {
       expect(p.duration).toBeCloseTo(0.5, 3);
     }
     expect(parts.map((p) => p.independent)).toEqual(parts.map((_, i) => i % 4 === 0));
+    // ffmpeg's trailer (mfra) marks a push that ended on purpose; a push cut short has none.
+    const whole = new CmafSplitter();
+    whole.push(file);
+    expect(whole.trailer).toBe(true);
+    const cut = new CmafSplitter();
+    cut.push(file.subarray(0, file.length - 200));
+    expect(cut.trailer).toBe(false);
     // Init and parts are the whole file, byte for byte (the trailing mfra index aside).
     const total = (init?.length ?? 0) + parts.reduce((s, p) => s + p.bytes.length, 0);
     const joined = Buffer.concat([init ?? new Uint8Array(0), ...parts.map((p) => p.bytes)]);

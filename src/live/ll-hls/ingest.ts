@@ -7,8 +7,9 @@
  * playlists work exactly as for `-f hls`. Each part is also handed over as it completes, for LL-HLS.
  *
  * A push is one connection: its segments are numbered from 0, so a new PUT is a reconnect. When the body
- * ends cleanly the last segment is listed with ENDLIST (the broadcast ended); when it breaks off, what was
- * complete is kept and the reconnect window runs. A refusal (not CMAF, a fragment out of order, oversize,
+ * ends with ffmpeg's trailer (`mfra`, written when it stops cleanly) the last segment is listed with ENDLIST
+ * (the broadcast ended); otherwise (killed, network gone) what was complete is kept and the reconnect
+ * window runs. A refusal (not CMAF, a fragment out of order, oversize,
  * a second encoder) stops reading at once; whole segments already taken stay, and the segment in progress
  * is closed with the whole fragments it has, so every stored segment is whole fragments and a published
  * part always belongs to the segment stored under its number.
@@ -24,8 +25,8 @@ export interface CmafHost {
   segment(idx: number, bytes: Uint8Array, duration: number, ended: boolean): Promise<IngestResult>;
   /** Part `k` of segment `idx`; `conn` is the DO's connection number once the push's first segment was taken. */
   part(conn: number | null, idx: number, k: number, part: CmafPart): Promise<void>;
-  /** The push is over: no part of it is in progress any more. */
-  closed(): void;
+  /** The push is over: no part of it is in progress any more (`conn`: its connection, null if none was opened). */
+  closed(conn: number | null): void;
 }
 
 const fail = (code: CmafError["code"], message: string): IngestResult => ({ ok: false, code, message });
@@ -70,7 +71,9 @@ export async function ingestCmaf(body: ReadableStream<Uint8Array>, host: CmafHos
           return fail("unsupported_media_type", "The push ended before its init segment (ftyp, moov) was complete.");
         }
         if (!splitter.init) return fail("unsupported_media_type", "The push carried no CMAF init segment.");
-        return await flush(true);
+        // Only ffmpeg's trailer (mfra, written on a clean stop) ends the broadcast: a killed encoder's body may
+        // also just end (a proxy closes it cleanly), and that is a disconnect, for the reconnect window.
+        return await flush(splitter.trailer);
       }
       const { init, parts } = splitter.push(chunk.value);
       if (init) {
@@ -103,6 +106,6 @@ export async function ingestCmaf(body: ReadableStream<Uint8Array>, host: CmafHos
     return r.ok ? result : r;
   } finally {
     await reader.cancel().catch(() => {});
-    host.closed();
+    host.closed(conn);
   }
 }

@@ -27,8 +27,7 @@ export class CmafError extends Error {
   }
 }
 
-// `mfra` is the random-access index ffmpeg writes when a push ends cleanly: nothing to keep.
-const FRAGMENT_PREFIX = new Set(["styp", "sidx", "prft", "emsg", "free", "skip", "mfra"]);
+const FRAGMENT_PREFIX = new Set(["styp", "sidx", "prft", "emsg", "free", "skip"]);
 
 export class CmafSplitter {
   private buf = new Uint8Array(0);
@@ -39,6 +38,8 @@ export class CmafSplitter {
   private nextDecode: number | null = null;
   tracks: TrackInfo[] | null = null;
   init: Uint8Array | null = null;
+  /** The push ended with ffmpeg's trailer (`mfra`): the encoder stopped on purpose. */
+  trailer = false;
 
   /** Feeds bytes; returns the init segment (once) and every part completed by them. Throws CmafError. */
   push(chunk: Uint8Array): { init?: Uint8Array; parts: CmafPart[] } {
@@ -96,6 +97,8 @@ export class CmafSplitter {
       } else if (h.type === "mdat") {
         if (!this.moof) throw new CmafError("bad_request", "An 'mdat' box without the 'moof' that describes it.");
         out.parts.push(this.part(end));
+      } else if (h.type === "mfra") {
+        this.trailer = true;
       } else if (!FRAGMENT_PREFIX.has(h.type)) {
         throw new CmafError(
           "unsupported_media_type",

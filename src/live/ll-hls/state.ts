@@ -42,9 +42,12 @@ export class LlParts {
     this.open = { conn, idx: idx + 1, parts: [] };
   }
 
-  /** The push ended: nothing is in progress, and parts of its segments are no longer hints of anything. */
-  close() {
-    this.open = null;
+  /**
+   * The push of connection `conn` ended: nothing of it is in progress. Another push's end (one refused as a
+   * second encoder, conn null) leaves the current one's parts alone.
+   */
+  close(conn: number | null) {
+    if (conn !== null && this.open?.conn === conn) this.open = null;
   }
 
   /**
