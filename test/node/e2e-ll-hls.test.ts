@@ -152,8 +152,9 @@ describe("low-latency HLS end to end", () => {
       `LL-HLS glass-to-glass median ${g2g} ms (${w.glass.length} samples), hls.js latency ${median(w.latency)} s`,
     );
     expect(g2g).toBeGreaterThan(0);
-    // The bench measures it (≈ 2.7 s); here a bound that a loaded 2-core machine still meets.
-    expect(g2g).toBeLessThan(5000);
+    // The bench measures it (≈ 2.7 s on this machine); here the bound no segment-only player of this 2 s-segment
+    // stream can meet (3 × 2 s hold-back), which a 2-core machine loaded by other work still leaves room under.
+    expect(g2g).toBeLessThan(6000);
 
     // A clean stop: ffmpeg writes its trailer (mfra), the last segment is listed with ENDLIST, the recording is ready.
     const view = (await e.api("GET", `/v1/live-streams/${ls.id}`)).body;
