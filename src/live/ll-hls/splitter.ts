@@ -58,7 +58,8 @@ export class CmafSplitter {
           `A CMAF push starts with its init segment (ftyp, moov); got a '${printable(h.type)}' box.`,
         );
       }
-      if (this.buf.length > cap || (h.size !== null && this.scan + h.size > cap)) {
+      // The unit in progress (init, or the part from its first box to this one's end) is what is capped.
+      if (h.size !== null && this.scan + h.size > cap) {
         throw new CmafError(
           "payload_too_large",
           this.tracks
