@@ -84,6 +84,14 @@ export function registerLiveIngest(app: App) {
       if (!pushed.ok) return problemResponse(pushed.code, pushed.message, rid);
       return c.body(null, 201);
     }
+    if (auth.file.endsWith(".mpd")) {
+      // ffmpeg -f dash: one representation per elementary stream, which LL-HLS cannot carry muxed (README).
+      return problemResponse(
+        "unsupported_media_type",
+        "MPEG-DASH pushes are not accepted: push HLS to ingest.hls_url or CMAF (fragmented MP4) to ingest.cmaf_url.",
+        rid,
+      );
+    }
     const isPlaylist = auth.file.endsWith(".m3u8");
     const body = await readCapped(c.req.raw, isPlaylist ? MAX_PLAYLIST_BYTES : MAX_SEGMENT_BYTES);
     if (!body) {
