@@ -76,6 +76,14 @@ describe("low-latency HLS end to end", () => {
     expect(ts.body).toMatchObject({ code: "unsupported_media_type" });
     expect(ts.body.detail).toMatch(/starts with its init segment/);
 
+    // ffmpeg -f dash: refused at its manifest, with the way out.
+    const dash = await fetch(ls.ingest.cmaf_url.replace(/cmaf\.mp4$/, "manifest.mpd"), {
+      method: "PUT",
+      body: "<MPD/>",
+    });
+    expect(dash.status).toBe(415);
+    expect(((await dash.json()) as any).detail).toMatch(/ingest\.cmaf_url/);
+
     // Real fragments from ffmpeg, resent with the second before the first.
     const { init, parts: frags } = fragments();
     expect(init).toBeDefined();
