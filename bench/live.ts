@@ -11,7 +11,20 @@
  * API worker's process tree, user+system time over the round) and a glass-to-glass estimate per
  * latency mode: segment duration × hls.js's live sync (3 segments) + availability p50.
  *
- * Options: --segments 60 (N = 1), --seconds 30 (N = 4 and 16 rounds).
+ * Glass-to-glass, measured (not estimated) for each mode in the same run: real ffmpeg stamps every frame
+ * with the wall clock it was captured at (a barcode, test/node/support/ll-hls.ts) and pushes it — `standard`
+ * (HLS, 6 s segments), `low` (HLS, 2 s segments) and `ll-hls` (latency_mode low, CMAF chunked push with 0.5 s
+ * parts) — while hls.js in headless Chromium plays the edge's master (lowLatencyMode for ll-hls) and reads
+ * the stamp off the displayed frame every 100 ms: glass-to-glass = now − capture time (median and p90 over
+ * the second half of the watch, after the player settled).
+ *
+ * LL-HLS part availability: a CMAF push of real ffmpeg fragments (0.5 s, a keyframe every 2 s) replayed in
+ * real time as one streaming PUT; the time from a fragment's last byte being handed to the connection to the
+ * edge's live playlist listing it as an EXT-X-PART (DO cut + R2 write of the part + state publish + edge poll +
+ * viewer poll), p50/p99 — parts of a push's first segment are not published (its connection is not known yet).
+ *
+ * Options: --segments 60 (N = 1), --seconds 30 (N = 4 and 16 rounds), --glass-seconds 40 (watch per mode),
+ * --only glass (skip the availability rounds).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -20,6 +33,8 @@ import path from "node:path";
 import { createKeyInD1 } from "../scripts/lib/keys";
 import { freePort } from "../scripts/lib/proc";
 import { startStack } from "../scripts/lib/stack";
+import { CmafSplitter } from "../src/live/ll-hls/splitter";
+import { median, startLiveEncoder, watchLiveStream } from "../test/node/support/ll-hls";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1]);
@@ -27,6 +42,8 @@ const SEGMENTS_N1 = Number(args.get("segments") ?? 60);
 const SECONDS_MULTI = Number(args.get("seconds") ?? 30);
 const SEGMENT_S = 2;
 const POLL_MS = 25;
+const GLASS_SECONDS = Number(args.get("glass-seconds") ?? 40);
+const ONLY = args.get("only");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -136,6 +153,75 @@ async function watch(s: StreamHandle, seen: Map<number, number>, stop: { done: b
   }
 }
 
+/** Real ffmpeg CMAF fragments (`seconds` long), replayed as one streaming PUT; part listed at the edge − sent. */
+async function llPartAvailability(
+  edgeUrl: string,
+  api: (method: string, p: string, body?: unknown) => Promise<any>,
+  dir: string,
+  seconds = 40,
+) {
+  const file = path.join(dir, "cmaf.mp4");
+  execFileSync("ffmpeg", [
+    ...["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"],
+    ...["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", String(seconds)],
+    ...["-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-c:a", "aac"],
+    ...["-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof+cmaf", "-frag_duration", "500000", file],
+  ]);
+  const { init, parts } = new CmafSplitter().push(new Uint8Array(readFileSync(file)));
+  const ls = await api("POST", "/v1/live-streams", {
+    latency_mode: "low",
+    playback_policy: "public",
+    recording: { mode: "off" },
+  });
+  const live = `${edgeUrl}/${ls.playback_ids[0].id}/live.m3u8`;
+  const sent = new Map<string, number>();
+  const seen = new Map<string, number>();
+  const stop = { done: false };
+  const viewer = (async () => {
+    while (!stop.done) {
+      const res = await fetch(live).catch(() => null);
+      const body = res?.status === 200 ? await res.text() : "";
+      const now = Date.now();
+      for (const m of body.matchAll(/#EXT-X-PART:[^\n]*\/c\d+-(\d+)\.(\d+)\.m4s/g)) {
+        const k = `${m[1]}.${m[2]}`;
+        if (!seen.has(k)) seen.set(k, now);
+      }
+      await sleep(POLL_MS);
+    }
+  })();
+  let seg = -1;
+  let k = 0;
+  const start = Date.now();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(ctl) {
+      if (k === 0 && seg === -1) {
+        ctl.enqueue(init as Uint8Array);
+        seg = 0;
+        return;
+      }
+      const i = k;
+      if (i >= parts.length) return ctl.close();
+      await sleep(Math.max(0, start + (i + 1) * 500 - Date.now()));
+      if (i > 0 && parts[i].independent) seg++;
+      const part = i - parts.findLastIndex((p, j) => j <= i && p.independent);
+      ctl.enqueue(parts[i].bytes);
+      sent.set(`${seg}.${part}`, Date.now());
+      k++;
+    },
+  });
+  const res = await fetch(ls.ingest.cmaf_url, { method: "PUT", body, duplex: "half" } as RequestInit);
+  const failed = res.status === 201 ? "" : `${res.status} ${(await res.text()).slice(0, 120)}`;
+  await sleep(300);
+  stop.done = true;
+  await viewer;
+  const lat: number[] = [];
+  for (const [key, t] of sent) {
+    const at = seen.get(key);
+    if (at !== undefined) lat.push(Math.max(0, at - t));
+  }
+  return { p50: pct(lat, 50), p99: pct(lat, 99), n: lat.length, failed };
+}
+
 async function main() {
   const work = mkdtempSync(path.join(tmpdir(), "keyframe-bench-live-"));
   const persistTo = path.join(work, "state");
@@ -165,12 +251,13 @@ async function main() {
     };
     const rows: string[] = [];
     let n1p50 = Number.NaN;
-    for (const [n, count] of [
+    const rounds = [
       // +1: the last segment is listed only with ENDLIST and is not counted.
       [1, SEGMENTS_N1 + 1],
       [4, Math.ceil(SECONDS_MULTI / SEGMENT_S)],
       [16, Math.ceil(SECONDS_MULTI / SEGMENT_S)],
-    ] as const) {
+    ] as const;
+    for (const [n, count] of ONLY === "glass" ? [] : rounds) {
       const streams: StreamHandle[] = [];
       for (let i = 0; i < n; i++) {
         const ls = await api("POST", "/v1/live-streams", {
@@ -233,12 +320,50 @@ async function main() {
     // A player holds back 3 target durations from the end of the playlist (the HLS spec's minimum HOLD-BACK,
     // hls.js's default liveSyncDurationCount); that end is the last segment the encoder finished, listed
     // `availability` after it finished. Encoder lookahead and the player's decode are not counted.
-    console.log("\nglass-to-glass estimate (3 × segment hold-back + availability p50 at N=1):");
-    for (const [mode, seg] of [
-      ["standard", 6],
-      ["low", 2],
-    ] as const) {
-      console.log(`  ${mode.padEnd(8)} 3 × ${seg} s + ${n1p50} ms ≈ ${(seg * 3 + n1p50 / 1000).toFixed(1)} s`);
+    if (ONLY !== "glass") {
+      console.log("\nglass-to-glass estimate (3 × segment hold-back + availability p50 at N=1):");
+      for (const [mode, seg] of [
+        ["standard", 6],
+        ["low", 2],
+      ] as const) {
+        console.log(`  ${mode.padEnd(8)} 3 × ${seg} s + ${n1p50} ms ≈ ${(seg * 3 + n1p50 / 1000).toFixed(1)} s`);
+      }
+    }
+    {
+      const { p50, p99, n, failed } = await llPartAvailability(stack.edgeUrl, api, work);
+      console.log(
+        `\nLL-HLS part availability (N=1, ${n} parts): p50=${p50} ms  p99=${p99} ms${failed ? `  push: ${failed}` : ""}`,
+      );
+    }
+    console.log(`\nglass-to-glass, measured (ffmpeg-stamped frames read back in hls.js, ${GLASS_SECONDS} s per mode):`);
+    for (const mode of ["standard", "low", "ll-hls"] as const) {
+      const ls = await api("POST", "/v1/live-streams", {
+        latency_mode: mode === "standard" ? "standard" : "low",
+        playback_policy: "public",
+        recording: { mode: "off" },
+      });
+      const enc = startLiveEncoder(mode === "ll-hls" ? ls.ingest.cmaf_url : ls.ingest.hls_url, {
+        container: mode === "ll-hls" ? "cmaf" : "hls",
+        hlsTime: mode === "standard" ? 6 : 2,
+        stamp: true,
+      });
+      try {
+        const master = `${stack.edgeUrl}/${ls.playback_ids[0].id}.m3u8`;
+        for (const until = Date.now() + 60_000; Date.now() < until; await sleep(250)) {
+          if ((await fetch(master)).status === 200) break;
+        }
+        const w = await watchLiveStream(master, { lowLatency: mode === "ll-hls", ms: GLASS_SECONDS * 1000 });
+        const settled = w.glass.slice(Math.floor(w.glass.length / 2));
+        console.log(
+          `  ${mode.padEnd(8)} median ${(median(settled) / 1000).toFixed(2)} s  p90 ${(pct(settled, 90) / 1000).toFixed(2)} s  ` +
+            `(${settled.length} samples; hls.js latency ${median(w.latency).toFixed(2)} s, target ${(w.target.at(-1) ?? 0).toFixed(2)} s, ${w.parts} parts / ` +
+            `${w.fragments} segments loaded${w.errors.length ? `, errors: ${w.errors.join(" ")}` : ""})`,
+        );
+      } finally {
+        enc.proc.kill("SIGINT");
+        await Promise.race([enc.exited, sleep(5000)]);
+        await enc.kill();
+      }
     }
     console.log(
       "  Mux documents standard-latency HLS at typically 25-30 s glass-to-glass " +

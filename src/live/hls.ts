@@ -3,6 +3,7 @@
  * live window) and the edge (which renders the live playlists from what the DO published). Pure.
  */
 import { z } from "zod";
+import { PublishedLlHlsSchema } from "./ll-hls/playlist";
 
 /** A segment as published: `uri` and `map` are file names under the session's `stream/` folder. */
 export interface LiveSegment {
@@ -43,6 +44,8 @@ export const PublishedLiveStateSchema = z.object({
     }),
   ),
   updated_at: z.string(),
+  /** LL-HLS parts (latency_mode low with a CMAF push), absent otherwise. */
+  ll: PublishedLlHlsSchema.nullable().optional(),
 });
 export type PublishedLiveState = z.infer<typeof PublishedLiveStateSchema>;
 

@@ -51,6 +51,8 @@ import {
   tsStartsWithKeyframe,
   type VariantFacts,
 } from "./hls";
+import { ingestCmaf } from "./ll-hls/ingest";
+import { LlParts } from "./ll-hls/state";
 import { type RecordingSourceResult, recordingSourcePlan } from "./recording-source";
 
 export const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
@@ -126,6 +128,8 @@ function emptyMeta(streamId: string): Meta {
 export class LiveStream extends DurableObject<Env> {
   private cfg: IngestConfig | null = null;
   private cfgLoadedAt = 0;
+  /** LL-HLS parts of the CMAF push in progress (./ll-hls/state.ts). */
+  private ll = new LlParts();
   /** Every state change runs one at a time: R2 and D1 awaits would otherwise let requests interleave. */
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -443,6 +447,59 @@ export class LiveStream extends DurableObject<Env> {
     });
   }
 
+  /**
+   * A CMAF chunked push (./ll-hls/ingest.ts): read as it arrives, stored and listed through the same verbs
+   * as an HLS push; with latency_mode low each part is written to R2 and published as it completes.
+   */
+  async acceptCmaf(input: {
+    streamId: string;
+    keyHash: string;
+    body: ReadableStream<Uint8Array>;
+  }): Promise<IngestResult> {
+    const g = await this.gate(input.streamId, input.keyHash);
+    if (!("cfg" in g)) {
+      await input.body.cancel().catch(() => {});
+      return g;
+    }
+    const common = { streamId: input.streamId, keyHash: input.keyHash };
+    return ingestCmaf(input.body, {
+      init: (bytes) => this.acceptInit({ ...common, body: bytes.slice().buffer }),
+      segment: async (idx, bytes, duration, ended) => {
+        const name = `index${idx}.m4s`;
+        const stored = await this.acceptSegment({ ...common, name, body: bytes.slice().buffer });
+        if (!stored.ok || stored.connection === undefined) return stored;
+        const m = await this.meta(input.streamId);
+        this.ll.listed(stored.connection, idx, m.nextSeq);
+        const text = `#EXTM3U\n#EXTINF:${duration.toFixed(6)},\n${name}\n${ended ? "#EXT-X-ENDLIST\n" : ""}`;
+        const listed = await this.acceptPlaylist({ ...common, text });
+        return listed.ok ? stored : listed;
+      },
+      part: (conn, idx, k, part) => this.acceptPart(input.streamId, conn, idx, k, part),
+      closed: (conn) => this.ll.close(conn),
+    });
+  }
+
+  /** One LL-HLS part: to R2 first, then published. Only for low latency and the current connection. */
+  private async acceptPart(
+    streamId: string,
+    conn: number | null,
+    idx: number,
+    k: number,
+    part: { bytes: Uint8Array; duration: number; independent: boolean },
+  ) {
+    await this.locked(async () => {
+      const cfg = await this.config(streamId);
+      const m = await this.meta(streamId);
+      if (cfg?.latencyMode !== "low" || conn === null || !m.session || m.conn?.no !== conn) return;
+      const name = LlParts.partName(conn, idx, k);
+      await this.env.MEDIA.put(`${m.session.prefix}${STREAM_DIR}/${name}`, part.bytes, {
+        httpMetadata: { contentType: "video/iso.segment" },
+      });
+      this.ll.add(conn, idx, k, { duration: part.duration, independent: part.independent });
+      await this.publish(m, cfg);
+    });
+  }
+
   // ------------------------------------------------------------ control RPC
 
   /** Re-reads the settings after the API changed them; a disabled or deleted stream ends its session. */
@@ -703,6 +760,10 @@ export class LiveStream extends DurableObject<Env> {
       ...publishedFacts(variantFacts(window, m.media)),
       segments: window.map(({ bytes: _b, conn: _c, ...s }) => s),
       updated_at: nowIso(),
+      ll:
+        cfg.latencyMode === "low" && m.session && window.length > 0
+          ? this.ll.published(m.conn?.no ?? null, window.at(-1 - 2)?.seq ?? window[0].seq, m.nextSeq)
+          : null,
     };
     await this.env.MEDIA.put(liveStateKey(cfg.id), JSON.stringify(state), {
       httpMetadata: { contentType: "application/json" },

@@ -5,7 +5,8 @@
  * recording keeps every segment). The stream key is the authority: it is looked up by its SHA-256 in
  * D1 (the secret is never compared in SQL), then the stream's Durable Object — the only writer —
  * compares hashes in constant time and takes the bytes. Bodies are read fully, with a cap: segments
- * are small, and R2 needs a known length.
+ * are small, and R2 needs a known length. `PUT /live/{stream_key}/cmaf.mp4` is a CMAF chunked push (one
+ * long-lived fragmented-MP4 body, read as it arrives by the DO: src/live/ll-hls/ingest.ts), the LL-HLS source.
  */
 import type { App, AppContext } from "../../app";
 import { problemResponse } from "../../lib/errors";
@@ -14,6 +15,8 @@ import { MAX_PLAYLIST_BYTES, MAX_SEGMENT_BYTES } from "../../live/live-stream";
 import { liveStub } from "../../services/live-streams/load";
 import { findStreamByKeyHash } from "../../services/live-streams/session";
 
+/** The file name of a CMAF chunked push (`ingest.cmaf_url`). */
+export const CMAF_PUSH_FILE = "cmaf.mp4";
 const KEY_RE = /^[A-Za-z0-9_-]{20,100}$/;
 const FILE_RE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
 /** Key hash → stream, per isolate: the DO re-checks the hash on every call, so a stale entry grants nothing. */
@@ -75,6 +78,20 @@ export function registerLiveIngest(app: App) {
     if (auth instanceof Response) return auth;
     const rid = c.get("requestId");
     const stub = liveStub(c.env, auth.id);
+    if (auth.file === CMAF_PUSH_FILE) {
+      if (!c.req.raw.body) return problemResponse("unsupported_media_type", "A CMAF push needs a body.", rid);
+      const pushed = await stub.acceptCmaf({ streamId: auth.id, keyHash: auth.keyHash, body: c.req.raw.body });
+      if (!pushed.ok) return problemResponse(pushed.code, pushed.message, rid);
+      return c.body(null, 201);
+    }
+    if (auth.file.endsWith(".mpd")) {
+      // ffmpeg -f dash: one representation per elementary stream, which LL-HLS cannot carry muxed (README).
+      return problemResponse(
+        "unsupported_media_type",
+        "MPEG-DASH pushes are not accepted: push HLS to ingest.hls_url or CMAF (fragmented MP4) to ingest.cmaf_url.",
+        rid,
+      );
+    }
     const isPlaylist = auth.file.endsWith(".m3u8");
     const body = await readCapped(c.req.raw, isPlaylist ? MAX_PLAYLIST_BYTES : MAX_SEGMENT_BYTES);
     if (!body) {

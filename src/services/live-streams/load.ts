@@ -61,6 +61,7 @@ export function serializeLiveStream(
     ...(streamKey ? { stream_key: streamKey } : {}),
     ingest: {
       hls_url: streamKey ? ingestUrl(env, streamKey) : null,
+      cmaf_url: streamKey ? ingestUrl(env, streamKey).replace(/index\.m3u8$/, "cmaf.mp4") : null,
       rtmp_url: env.RTMP_RELAY_URL ? env.RTMP_RELAY_URL.replace(/\/$/, "") : null,
     },
     latency_mode: row.latencyMode,

@@ -96,6 +96,10 @@ export const LiveStreamSchema = z
         description:
           "The exact URL to give ffmpeg as its HLS output (`-f hls -method PUT`). Only when `stream_key` is shown.",
       }),
+      cmaf_url: z.string().nullable().openapi({
+        description:
+          "The URL for a CMAF chunked push: one long-lived PUT of fragmented MP4 (`ffmpeg -f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof+cmaf -frag_duration 500000 -method PUT`), read as it arrives. With `latency_mode: low` each fragment is published as an LL-HLS part (EXT-X-PART, blocking playlist reload). Only when `stream_key` is shown.",
+      }),
       rtmp_url: z.string().nullable().openapi({
         description:
           "The RTMP relay's server URL (OBS: Server; the Stream Key is `stream_key`), or null when this deployment runs no relay. Publish to `{rtmp_url}/{stream_key}`.",

@@ -39,6 +39,7 @@ import {
 } from "../../../src/lib/thumbnails";
 import { DOWNLOADS_DIR } from "../../../src/lib/transcoder-protocol";
 import { STREAM_DIR } from "../../../src/live/hls";
+import { parseBlocking } from "../../../src/live/ll-hls/playlist";
 import { registerAnimatedRoutes } from "./animated";
 import { assetChapters, clearChapterCache, registerChapterRoutes } from "./chapters";
 import { requestedClip } from "./clips";
@@ -54,6 +55,7 @@ import {
   notOnAir,
   onAir,
 } from "./live";
+import { awaitBlocking, llCacheControl } from "./ll-hls";
 import { clearMetaCache, runKey, serveObject } from "./media";
 import { hasEndList, rewritePlaylist, rewriteStoryboardVtt, rewriteUri } from "./playlist";
 import { checkOrigin, corsHeaders, frameAncestors, preflight } from "./policy";
@@ -273,12 +275,22 @@ app.get("/:pid/live.m3u8", async (c) => {
   const playbackId = c.req.param("pid");
   const g = await authorize(c.env, c.req.raw, playbackId, "v", { live: "only" });
   if (g instanceof Response) return g;
-  const live = await loadLiveState(c.env.MEDIA, g.state.liveStreamId as string);
-  if (!onAir(live)) return notOnAir(live, g.cors);
+  const published = await loadLiveState(c.env.MEDIA, g.state.liveStreamId as string);
+  if (!onAir(published)) return notOnAir(published, g.cors);
+  let live = published;
+  const blocking = parseBlocking(new URL(c.req.url).searchParams);
+  if (typeof blocking === "string") return deny(400, "invalid_blocking_reload", g.cors, { message: blocking });
+  if (blocking) {
+    const held = await awaitBlocking(c.env.MEDIA, g.state.liveStreamId as string, blocking, live, g.cors);
+    if (held instanceof Response) return held;
+    live = held;
+  }
   return new Response(liveMedia(playbackId, live, g.token), {
     headers: {
       "Content-Type": "application/vnd.apple.mpegurl",
-      "Cache-Control": livePlaylistCacheControl(g.visibility, live),
+      "Cache-Control": live.ll
+        ? llCacheControl(g.visibility, live, blocking !== null)
+        : livePlaylistCacheControl(g.visibility, live),
       ...g.cors,
     },
   });

@@ -21,6 +21,7 @@ import {
   mediaPlaylist,
   type PublishedLiveState,
 } from "../../../src/live/hls";
+import { llMediaPlaylist } from "./ll-hls";
 
 /** How often R2 is asked while a new segment is due (and while off air, for the moment it goes live). */
 export const LIVE_STATE_POLL_MS = 50;
@@ -30,6 +31,8 @@ const EXPECT_EARLY_MS = 400;
 /** Until when a fetched state stays as it is. */
 export function liveStateCacheUntil(s: PublishedLiveState | null, now: number): number {
   const poll = now + LIVE_STATE_POLL_MS;
+  // With LL-HLS parts something new is due every part target: poll (blocked reloads wait on exactly this).
+  if (s?.ll) return poll;
   const last = s?.status === "active" ? s.segments.at(-1) : undefined;
   const publishedAt = s ? Date.parse(s.updated_at) : Number.NaN;
   if (!s || !last || !Number.isFinite(publishedAt)) return poll;
@@ -111,7 +114,13 @@ export function liveMaster(playbackId: string, s: PublishedLiveState, token: str
   });
 }
 
-export function liveMedia(playbackId: string, s: PublishedLiveState & { session_id: string }, token: string | null) {
+export function liveMedia(
+  playbackId: string,
+  s: PublishedLiveState & { session_id: string; prefix: string },
+  token: string | null,
+) {
+  const uri = (name: string) => withToken(`/${playbackId}/live/${s.session_id}/${name}`, token);
+  if (s.ll) return llMediaPlaylist(s, uri);
   return mediaPlaylist(
     {
       targetDuration: s.target_duration,
