@@ -19,6 +19,7 @@ import { enqueueJob, newJobStatement } from "../jobs/create";
 import { systemContext } from "../jobs/system";
 import { serializePlaybackId } from "../playback-ids/verbs";
 import { type LiveStreamRow, liveStreamEventData } from "./load";
+import { startLiveLadder, stopLiveLadder } from "./ladder-job";
 import { startSimulcast, stopSimulcast } from "./simulcast";
 
 export type IngestConfig = LiveStreamRow;
@@ -168,6 +169,7 @@ export async function startSession(
   );
   await commit(ctx, statements, events);
   waitUntil(startSimulcast(env, waitUntil, cfg.id, cfg.environmentId, session.id));
+  if ((cfg.renditions ?? []).length > 0) waitUntil(startLiveLadder(env, waitUntil, cfg.id, cfg.environmentId, session.id));
   return assetId;
 }
 
@@ -313,6 +315,7 @@ export async function endSession(
   }
   await commit(ctx, statements, events);
   waitUntil(stopSimulcast(env, waitUntil, cfg.id, cfg.environmentId));
+  waitUntil(stopLiveLadder(env, cfg.id, cfg.renditions ?? []));
   if (jobId) await enqueueJob(env, jobId);
   return { recordingKept: recording?.status === "processing" };
 }
