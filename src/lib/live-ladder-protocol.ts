@@ -74,7 +74,8 @@ export function ladderProblems(
 
 export const LIVE_LADDER_PUSH_PREFIX = "/internal/live/ladder/";
 /** `{live_stream_id}/{session_id}/{rendition}/{seq}` after the prefix. */
-export const LIVE_LADDER_PUSH_RE = /^\/internal\/live\/ladder\/(ls_[A-Za-z0-9]{1,64})\/([A-Za-z0-9_-]{1,32})\/(\d{3,4}p)\/(\d{1,9})$/;
+export const LIVE_LADDER_PUSH_RE =
+  /^\/internal\/live\/ladder\/(ls_[A-Za-z0-9]{1,64})\/([A-Za-z0-9_-]{1,32})\/(\d{3,4}p)\/(\d{1,9})$/;
 export const MAX_LADDER_SEGMENT_BYTES = 16 * 1024 * 1024;
 
 export function ladderPushPath(streamId: string, sessionId: string, rendition: string, seq: number): string {

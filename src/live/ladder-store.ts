@@ -4,7 +4,7 @@
  * (each rendition's facts and the sequence numbers it has) and, when the session ends, the recording's
  * rendition playlists and its ladder master. Called only from the DO, inside its lock.
  */
-import { renditionHeight, sortRenditions, type LiveRendition } from "../lib/live-ladder-protocol";
+import { type LiveRendition, renditionHeight, sortRenditions } from "../lib/live-ladder-protocol";
 import type { MediaInfo } from "./codecs";
 import { type LiveSegment, mediaPlaylist, STREAM_DIR, type VariantFacts } from "./hls";
 import { ladderMasterPlaylist, type PublishedRendition, renditionSegments } from "./ladder";
@@ -19,7 +19,10 @@ interface Row {
   bytes: number;
 }
 
-type Facts = (segments: (LiveSegment & { bytes: number; conn: number })[], media: Record<string, MediaInfo>) => VariantFacts;
+type Facts = (
+  segments: (LiveSegment & { bytes: number; conn: number })[],
+  media: Record<string, MediaInfo>,
+) => VariantFacts;
 
 export function recordRenditionSegment(
   sql: SqlStorage,
@@ -115,7 +118,9 @@ export function recordingLadder(
         true,
       ),
     });
-    const mine = input.segments.filter((s) => bytes.has(s.seq)).map((s) => ({ ...s, bytes: bytes.get(s.seq) as number, conn: 0 }));
+    const mine = input.segments
+      .filter((s) => bytes.has(s.seq))
+      .map((s) => ({ ...s, bytes: bytes.get(s.seq) as number, conn: 0 }));
     const f = input.facts(mine, input.media?.[name] ? { 0: input.media[name] } : {});
     variants.push({ uri: `${STREAM_DIR}/${name}.m3u8`, facts: f });
   }

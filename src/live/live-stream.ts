@@ -24,6 +24,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ErrorCode } from "../lib/errors";
+import { type LiveRendition, renditionSegmentName } from "../lib/live-ladder-protocol";
 import { log } from "../lib/log";
 import { nowIso } from "../lib/time";
 import type { LiveHealth } from "../services/live-streams/schemas";
@@ -51,7 +52,6 @@ import {
   tsStartsWithKeyframe,
   type VariantFacts,
 } from "./hls";
-import { type LiveRendition, renditionSegmentName } from "../lib/live-ladder-protocol";
 import {
   belowSource,
   forgetLadder,

@@ -30,10 +30,17 @@ export function registerLiveLadder(app: App) {
     }
     if (Number(c.req.header("content-length") ?? "0") > MAX_LADDER_SEGMENT_BYTES) {
       await c.req.raw.body?.cancel().catch(() => undefined);
-      throw new KeyframeError("payload_too_large", `Rendition segments are limited to ${MAX_LADDER_SEGMENT_BYTES} bytes.`);
+      throw new KeyframeError(
+        "payload_too_large",
+        `Rendition segments are limited to ${MAX_LADDER_SEGMENT_BYTES} bytes.`,
+      );
     }
     const bytes = await readBodyUpTo(c.req.raw.body, MAX_LADDER_SEGMENT_BYTES);
-    if (!bytes) throw new KeyframeError("payload_too_large", `Rendition segments are limited to ${MAX_LADDER_SEGMENT_BYTES} bytes.`);
+    if (!bytes)
+      throw new KeyframeError(
+        "payload_too_large",
+        `Rendition segments are limited to ${MAX_LADDER_SEGMENT_BYTES} bytes.`,
+      );
     if (!(await bodyMatches(verified.bodySha256, bytes))) {
       throw new KeyframeError("unauthenticated", "This endpoint is for the transcoder only (body_mismatch).");
     }

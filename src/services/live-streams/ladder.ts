@@ -5,7 +5,7 @@
  * started with the ladder the session began with).
  */
 import { InvalidStateError, ValidationError } from "../../lib/errors";
-import { ladderProblems, type LiveRendition, sortRenditions } from "../../lib/live-ladder-protocol";
+import { type LiveRendition, ladderProblems, sortRenditions } from "../../lib/live-ladder-protocol";
 import type { MaxResolution } from "../../lib/transcoder-protocol";
 
 export function checkLadder(input: {

@@ -63,15 +63,19 @@ const SettingsFields = {
     description: "Seconds viewers can seek back in the live playlist (0 = a short sliding window).",
   }),
   passthrough: z.string().max(1024).nullable().optional(),
-  renditions: z.array(LiveRenditionSchema).max(8).optional().openapi({
-    description:
-      "The live ladder: lower renditions the transcoder encodes from the broadcast while it is on air, segment " +
-      "by segment, listed in the live master next to the source rendition (which is never re-encoded) and kept " +
-      "in the recording. Each must be at most `recording.new_asset_settings.max_resolution` (default 1080p), " +
-      "unique, at most 4, and needs `latency_mode: standard`; one at or above the broadcast's own height is " +
-      "skipped. `[]` (the default) turns the ladder off. Changes apply while the stream is idle.",
-    example: ["720p", "360p"],
-  }),
+  renditions: z
+    .array(LiveRenditionSchema)
+    .max(8)
+    .optional()
+    .openapi({
+      description:
+        "The live ladder: lower renditions the transcoder encodes from the broadcast while it is on air, segment " +
+        "by segment, listed in the live master next to the source rendition (which is never re-encoded) and kept " +
+        "in the recording. Each must be at most `recording.new_asset_settings.max_resolution` (default 1080p), " +
+        "unique, at most 4, and needs `latency_mode: standard`; one at or above the broadcast's own height is " +
+        "skipped. `[]` (the default) turns the ladder off. Changes apply while the stream is idle.",
+      example: ["720p", "360p"],
+    }),
 };
 
 export const CreateLiveStreamSchema = z

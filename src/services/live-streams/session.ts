@@ -18,8 +18,8 @@ import { rowWithDefaults, withResource } from "../events/snapshot";
 import { enqueueJob, newJobStatement } from "../jobs/create";
 import { systemContext } from "../jobs/system";
 import { serializePlaybackId } from "../playback-ids/verbs";
-import { type LiveStreamRow, liveStreamEventData } from "./load";
 import { startLiveLadder, stopLiveLadder } from "./ladder-job";
+import { type LiveStreamRow, liveStreamEventData } from "./load";
 import { startSimulcast, stopSimulcast } from "./simulcast";
 
 export type IngestConfig = LiveStreamRow;
@@ -169,7 +169,8 @@ export async function startSession(
   );
   await commit(ctx, statements, events);
   waitUntil(startSimulcast(env, waitUntil, cfg.id, cfg.environmentId, session.id));
-  if ((cfg.renditions ?? []).length > 0) waitUntil(startLiveLadder(env, waitUntil, cfg.id, cfg.environmentId, session.id));
+  if ((cfg.renditions ?? []).length > 0)
+    waitUntil(startLiveLadder(env, waitUntil, cfg.id, cfg.environmentId, session.id));
   return assetId;
 }
 

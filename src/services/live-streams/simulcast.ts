@@ -218,7 +218,12 @@ export async function deleteSimulcastTarget({ ctx, input }: Verb<{ id: string; t
  * POST/DELETE to the transcoder: the local process in development, a container named per stream otherwise
  * (the live ladder's job, services/live-streams/ladder-job.ts, runs in the same container as the simulcast).
  */
-export async function callTranscoder(env: Env, method: "POST" | "DELETE", path: string, body: string): Promise<Response> {
+export async function callTranscoder(
+  env: Env,
+  method: "POST" | "DELETE",
+  path: string,
+  body: string,
+): Promise<Response> {
   const init: RequestInit = {
     method,
     headers: { "content-type": "application/json", ...(await signTranscoderRequest(env, method, path, body)) },
@@ -227,7 +232,8 @@ export async function callTranscoder(env: Env, method: "POST" | "DELETE", path: 
   if (isDevelopment(env) && env.TRANSCODER_URL) {
     return fetch(`${env.TRANSCODER_URL.replace(/\/$/, "")}${path}`, { ...init, signal: AbortSignal.timeout(15_000) });
   }
-  const streamId = method === "POST" ? (JSON.parse(body) as { live_stream_id: string }).live_stream_id : path.split("/").pop();
+  const streamId =
+    method === "POST" ? (JSON.parse(body) as { live_stream_id: string }).live_stream_id : path.split("/").pop();
   const stub = env.TRANSCODER.get(env.TRANSCODER.idFromName(`simulcast:${streamId}`));
   return stub.fetch(`http://transcoder${path}`, init);
 }
