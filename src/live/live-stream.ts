@@ -509,7 +509,7 @@ export class LiveStream extends DurableObject<Env> {
         m.renditionMedia = { ...(m.renditionMedia ?? {}), [input.rendition]: mediaInfoFromTs(bytes) };
         await this.save(m);
       }
-      await this.publish(m, cfg);
+      await this.publish(m, cfg, { renditionOnly: true });
       return { ok: true, status: 201 };
     });
   }
@@ -762,8 +762,17 @@ export class LiveStream extends DurableObject<Env> {
     if (!recordingKept) this.ctx.waitUntil(deletePrefix(this.env.MEDIA, session.prefix));
   }
 
+  /**
+   * When the source window last changed. A publish for a ladder rendition keeps it as `updated_at`: the edge
+   * times its next read of the state from it (the source's next segment is due a segment duration later), and
+   * a rendition landing mid-segment must not push that read later and delay the source.
+   */
+  private sourcePublishedAt: string | null = null;
+
   /** Writes the live window the edge serves: listed (stored) segments only. */
-  private async publish(m: Meta, cfg: IngestConfig) {
+  private async publish(m: Meta, cfg: IngestConfig, opts: { renditionOnly?: boolean } = {}) {
+    const updatedAt = opts.renditionOnly && this.sourcePublishedAt ? this.sourcePublishedAt : nowIso();
+    if (!opts.renditionOnly) this.sourcePublishedAt = updatedAt;
     const target = TARGET_DURATION_S[cfg.latencyMode];
     let window: Listed[] = [];
     let discSeq = 0;
@@ -802,7 +811,7 @@ export class LiveStream extends DurableObject<Env> {
           }
         : {}),
       segments: window.map(({ bytes: _b, conn: _c, ...s }) => s),
-      updated_at: nowIso(),
+      updated_at: updatedAt,
     };
     await this.env.MEDIA.put(liveStateKey(cfg.id), JSON.stringify(state), {
       httpMetadata: { contentType: "application/json" },
