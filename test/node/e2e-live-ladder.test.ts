@@ -73,7 +73,8 @@ describe("live ladder end to end", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "ladder-e2e-"));
-    e = await startE2E();
+    // ultrafast: this shared 2-core machine runs several stacks at once; the ladder must keep up in real time.
+    e = await startE2E({}, { KEYFRAME_LIVE_LADDER_PRESET: "ultrafast" });
   }, 420_000);
 
   afterAll(async () => {
@@ -90,18 +91,18 @@ describe("live ladder end to end", () => {
     expect(above.status).toBe(400);
     expect(above.body.code).toBe("validation_failed");
     expect(above.body.errors).toEqual([
-      { location: "body.renditions[0]", message: "720p is above recording.new_asset_settings.max_resolution (480p)" },
+      { location: "json.renditions.0", message: "720p is above recording.new_asset_settings.max_resolution (480p)" },
     ]);
     const low = await e.api("POST", "/v1/live-streams", { renditions: ["360p"], latency_mode: "low" });
     expect(low.status).toBe(400);
-    expect(low.body.errors[0].location).toBe("body.renditions");
+    expect(low.body.errors[0].location).toBe("json.renditions");
     expect(low.body.detail).toContain("latency_mode low");
     const twice = await e.api("POST", "/v1/live-streams", { renditions: ["360p", "360p"] });
     expect(twice.status).toBe(400);
-    expect(twice.body.errors).toEqual([{ location: "body.renditions[1]", message: "360p is listed twice" }]);
+    expect(twice.body.errors).toEqual([{ location: "json.renditions.1", message: "360p is listed twice" }]);
     const unknown = await e.api("POST", "/v1/live-streams", { renditions: ["4k"] });
     expect(unknown.status).toBe(400);
-    expect(unknown.body.errors[0].location).toBe("body.renditions[0]");
+    expect(unknown.body.errors[0].location).toBe("json.renditions.0");
 
     const ok = await e.api("POST", "/v1/live-streams", { renditions: ["240p", "480p"] });
     expect(ok.status).toBe(201);
@@ -112,7 +113,7 @@ describe("live ladder end to end", () => {
     });
     expect(capped.status).toBe(400);
     expect(capped.body.errors[0]).toEqual({
-      location: "body.renditions",
+      location: "json.renditions",
       message: "480p is above recording.new_asset_settings.max_resolution (360p)",
     });
     expect((await e.api("PATCH", `/v1/live-streams/${ok.body.id}`, { latency_mode: "low" })).status).toBe(400);
@@ -133,7 +134,7 @@ describe("live ladder end to end", () => {
     const pb = ls.playback_ids[0].id;
     const edge = e.stack.edgeUrl;
     const master = `${edge}/${pb}.m3u8`;
-    const enc = startEncoder(ls.ingest.hls_url, { size: "854x480", hlsTime: 2 });
+    const enc = startEncoder(ls.ingest.hls_url, { size: "854x480", hlsTime: 4, fps: 15 });
     encoders.push(enc);
 
     // The master gains the renditions as their first segments land: source + 360p + 240p (720p is skipped).
@@ -191,7 +192,7 @@ describe("live ladder end to end", () => {
       expect(Number(height)).toBe([480, 360, 240][i]);
       starts.push(Number(start));
     }
-    for (const s of starts.slice(1)) expect(Math.abs(s - starts[0])).toBeLessThan(1 / 30);
+    for (const s of starts.slice(1)) expect(Math.abs(s - starts[0])).toBeLessThan(1 / 15);
 
     // hls.js plays the ladder; forced onto the lowest level it loads that level's fragments.
     const page$ = await servePlayerPage({ "/ladder": LADDER_PAGE });

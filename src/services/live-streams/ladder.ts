@@ -19,7 +19,7 @@ export function checkLadder(input: {
   const problems = ladderProblems(input.renditions, { maxResolution, latencyMode: input.latencyMode });
   if (problems.length > 0) {
     const errors = problems.map((p) => ({
-      location: p.index !== null && input.sent ? `body.renditions[${p.index}]` : "body.renditions",
+      location: p.index !== null && input.sent ? `json.renditions.${p.index}` : "json.renditions",
       message: p.message,
     }));
     throw new ValidationError(`renditions: ${problems.map((p) => p.message).join("; ")}.`, errors);

@@ -33,10 +33,10 @@ export interface Encoder {
  */
 export function startEncoder(
   url: string,
-  opts: { seconds?: number; segmentType?: "mpegts" | "fmp4"; hlsTime?: number; size?: string } = {},
+  opts: { seconds?: number; segmentType?: "mpegts" | "fmp4"; hlsTime?: number; size?: string; fps?: number } = {},
 ): Encoder {
   const hlsTime = opts.hlsTime ?? 2;
-  const fps = 30;
+  const fps = opts.fps ?? 30;
   const args = [
     "-hide_banner",
     "-loglevel",
