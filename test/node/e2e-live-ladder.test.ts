@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, servePlayerPage } from "./support/browser";
 import { type E2E, startE2E } from "./support/e2e";
-import { type Encoder, mediaSequence, pollUntil, sleep, startEncoder } from "./support/live";
+import { type Encoder, mediaSequence, pollUntil, startEncoder } from "./support/live";
 
 const run = promisify(execFile);
 

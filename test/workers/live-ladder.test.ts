@@ -46,7 +46,9 @@ async function pushRendition(
 ) {
   const path = ladderPushPath(streamId, sessionId, rendition, seq);
   const headers =
-    opts.sign === false ? {} : await signTranscoderRequest(env, "PUT", path, (opts.signedBody ?? body) as unknown as string);
+    opts.sign === false
+      ? {}
+      : await signTranscoderRequest(env, "PUT", path, (opts.signedBody ?? body) as unknown as string);
   const res = await SELF.fetch(`https://api.test${path}`, { method: "PUT", headers, body });
   return { status: res.status, headers: res.headers, body: res.status === 201 ? null : await res.json<any>() };
 }
@@ -126,6 +128,11 @@ describe("live ladder", () => {
     );
     expectProblem(await pushRendition(ls.id, session, "999p", 0, tsSegment()), 400, "bad_request");
     expect((await state(ls.id)).renditions).toEqual([]);
+
+    // The transcoder's job was started with this ladder: it cannot change while the broadcast runs.
+    const frozen = await api(key, "PATCH", `/v1/live-streams/${ls.id}`, { renditions: ["360p"] });
+    expectProblem(frozen, 409, "invalid_state");
+    expect((await api(key, "PATCH", `/v1/live-streams/${ls.id}`, { renditions: ["240p", "480p"] })).status).toBe(200);
 
     expect((await pushRendition(ls.id, session, "240p", 0, tsSegment())).status).toBe(201);
     expect((await pushRendition(ls.id, session, "240p", 1, tsSegment(10))).status).toBe(201);

@@ -4,7 +4,7 @@
  * the edge playlist parser, and the supervisor's failure isolation with a fake encoder: a failing rendition
  * backs off and comes back at the live edge while the other keeps every segment; a slow one skips to the edge.
  */
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
