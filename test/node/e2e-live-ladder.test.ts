@@ -179,18 +179,11 @@ describe("live ladder end to end", () => {
       const file = path.join(dir, `seq${seq}-${i}.ts`);
       writeFileSync(file, new Uint8Array(await (await fetch(m.get(seq) as string)).arrayBuffer()));
       const { stdout } = await run("ffprobe", [
-        "-v",
-        "error",
-        "-select_streams",
-        "v:0",
-        "-show_entries",
-        "stream=start_time,height",
-        "-of",
-        "csv=p=0",
-        file,
+        ...["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=start_time,height", "-of", "json", file],
       ]);
-      const [start, height] = stdout.trim().split(",");
-      expect(Number(height)).toBe([480, 360, 240][i]);
+      const stream = JSON.parse(stdout).streams[0] as { start_time: string; height: number };
+      expect(stream.height, `${file}: ${stdout}`).toBe([480, 360, 240][i]);
+      const start = stream.start_time;
       starts.push(Number(start));
     }
     for (const s of starts.slice(1)) expect(Math.abs(s - starts[0])).toBeLessThan(1 / 15);
