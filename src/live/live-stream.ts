@@ -469,10 +469,25 @@ export class LiveStream extends DurableObject<Env> {
     seq: number;
     body: ArrayBuffer;
   }): Promise<IngestResult> {
+    const bytes = new Uint8Array(input.body);
+    if (sniffMedia(bytes) !== "mpegts") return fail("unsupported_media_type", "A rendition segment must be MPEG-TS.");
+    // The bytes go to R2 before the lock: the source's segments queue behind the lock, never behind a
+    // rendition's upload. Checked again under the lock; a segment refused there is an unlisted file of the session.
+    const early = await this.ctx.storage.get<Meta>("meta");
+    if (!early?.session || early.session.id !== input.sessionId) {
+      return fail("conflict", `Session ${input.sessionId} is not on air (it ended or never started).`);
+    }
+    const name = renditionSegmentName(input.rendition, input.seq);
+    const ladder = (await this.config(input.streamId))?.renditions ?? [];
+    if (ladder.includes(input.rendition)) {
+      await this.env.MEDIA.put(`${early.session.prefix}${STREAM_DIR}/${name}`, input.body, {
+        httpMetadata: { contentType: "video/mp2t" },
+      });
+    }
     return this.locked(async () => {
       const cfg = await this.config(input.streamId);
       if (!cfg || cfg.deletedAt) return fail("not_found", "Unknown live stream.");
-      if (!(cfg.renditions ?? []).includes(input.rendition)) {
+      if (!(cfg.renditions ?? []).includes(input.rendition) || !ladder.includes(input.rendition)) {
         return fail("conflict", `This live stream's ladder has no ${input.rendition} rendition.`);
       }
       const m = await this.meta(input.streamId);
@@ -484,20 +499,11 @@ export class LiveStream extends DurableObject<Env> {
         .exec<{ conn: number }>("SELECT conn FROM segments WHERE session = ? AND seq = ?", session.id, input.seq)
         .toArray()[0];
       if (!source) return fail("conflict", `The source has no segment ${input.seq} in this session.`);
-      const bytes = new Uint8Array(input.body);
-      if (sniffMedia(bytes) !== "mpegts") {
-        return fail("unsupported_media_type", "A rendition segment must be MPEG-TS.");
-      }
       const src = m.media?.[source.conn];
       const short = src?.width && src.height ? Math.min(src.width, src.height) : null;
       if (!belowSource(input.rendition, short)) {
         return fail("conflict", `${input.rendition} is not below the source (${src?.width}x${src?.height}).`);
       }
-      await this.env.MEDIA.put(
-        `${session.prefix}${STREAM_DIR}/${renditionSegmentName(input.rendition, input.seq)}`,
-        input.body,
-        { httpMetadata: { contentType: "video/mp2t" } },
-      );
       recordRenditionSegment(this.ctx.storage.sql, {
         session: session.id,
         rendition: input.rendition,
