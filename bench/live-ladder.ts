@@ -119,7 +119,7 @@ async function main() {
       console.log(
         `${r.padEnd(6)} segments ${String(mine.size).padStart(3)}  added latency at the edge p50 ${pct(added, 50)} ms p95 ${pct(added, 95)} ms` +
           `  | transcoder: encoded ${t?.encoded ?? 0} skipped ${t?.skipped ?? 0} failed ${t?.failures ?? 0}` +
-          `, fetch→accepted p50 ${pct(t?.added_ms ?? [], 50)} ms, CPU ${(cpu * 100).toFixed(1)} % of a core` +
+          `, fetch→accepted p50 ${pct(t?.added_ms ?? [], 50)} ms (queued ${pct(t?.queued_ms ?? [], 50)}, ffmpeg ${pct(t?.encode_ms ?? [], 50)}, PUT ${pct(t?.push_ms ?? [], 50)}), CPU ${(cpu * 100).toFixed(1)} % of a core` +
           ` (${(t?.cpu_seconds ?? 0).toFixed(1)} s CPU / ${wall.toFixed(0)} s)` +
           `; per segment ${perSegment(t).toFixed(2)} s CPU → ${((perSegment(t) / SEGMENT_S) * 100).toFixed(0)} % of a core if every segment is encoded`,
       );

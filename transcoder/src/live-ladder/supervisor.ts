@@ -59,6 +59,10 @@ export interface RenditionStats {
   encode_seconds: number;
   /** Per segment: source fetched → rendition accepted by the API (ms), the last 50. */
   added_ms: number[];
+  /** Per segment, the last 50: waiting behind earlier segments, ffmpeg's wall time, the PUT to the API (ms). */
+  queued_ms: number[];
+  encode_ms: number[];
+  push_ms: number[];
 }
 
 export class RenditionWorker {
@@ -84,6 +88,9 @@ export class RenditionWorker {
       cpu_seconds: 0,
       encode_seconds: 0,
       added_ms: [],
+      queued_ms: [],
+      encode_ms: [],
+      push_ms: [],
     };
     this.done = this.loop();
   }
@@ -141,9 +148,15 @@ export class RenditionWorker {
   /** Encodes and pushes one segment; null when it landed, else the error. */
   private async one(item: SourceItem): Promise<string | null> {
     try {
+      const began = Date.now();
       const out = await this.deps.encode(this.rendition, item.bytes);
       if (!out.ok) return out.error;
+      const encoded = Date.now();
       const status = await this.deps.push(this.job, this.rendition, item.seq, out.bytes);
+      const keep = (xs: number[], x: number) => [...xs, x].slice(-50);
+      this.stats.queued_ms = keep(this.stats.queued_ms, began - item.fetchedAt);
+      this.stats.encode_ms = keep(this.stats.encode_ms, encoded - began);
+      this.stats.push_ms = keep(this.stats.push_ms, Date.now() - encoded);
       if (status < 200 || status >= 300) return `the API answered ${status}`;
       this.stats.encoded++;
       this.stats.last_seq = item.seq;
