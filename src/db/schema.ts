@@ -416,6 +416,8 @@ export const liveStreams = sqliteTable(
     reconnectWindow: integer("reconnect_window_s").notNull(),
     maxContinuousDuration: integer("max_continuous_duration_s").notNull(),
     dvrWindow: integer("dvr_window_s").notNull().default(0),
+    /** The live ladder (migration 0005_ladder_live_renditions): lower renditions encoded while on air. */
+    renditions: json<string[]>("renditions").notNull().default(sql`'[]'`),
     recording: json<{ mode: "automatic" | "off"; new_asset_settings: Record<string, unknown> }>("recording").notNull(),
     passthrough: text("passthrough"),
     correlationId: text("correlation_id"),

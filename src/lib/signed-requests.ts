@@ -28,7 +28,13 @@ export interface RequestSigner {
   timestampHeader: string;
   signatureHeader: string;
   bodyHashHeader: string;
-  sign(secret: string, method: string, path: string, body: string, nowMs?: number): Promise<Record<string, string>>;
+  sign(
+    secret: string,
+    method: string,
+    path: string,
+    body: string | Uint8Array,
+    nowMs?: number,
+  ): Promise<Record<string, string>>;
   /** Checks the headers only; on success returns the body hash the signer vouched for. */
   verifyHeaders(
     secret: string,

@@ -3,6 +3,7 @@
  * live window) and the edge (which renders the live playlists from what the DO published). Pure.
  */
 import { z } from "zod";
+import { PublishedRenditionSchema } from "./ladder";
 import { PublishedLlHlsSchema } from "./ll-hls/playlist";
 
 /** A segment as published: `uri` and `map` are file names under the session's `stream/` folder. */
@@ -14,6 +15,8 @@ export interface LiveSegment {
   disc: boolean;
   /** fMP4 init segment (EXT-X-MAP) for this segment; null for MPEG-TS. */
   map: string | null;
+  /** EXT-X-GAP: a ladder rendition has no segment for this sequence number (src/live/ladder.ts). */
+  gap?: boolean;
 }
 
 /** What the DO publishes to R2 at `live/{stream_id}/state.json` after every change the edge must see. */
@@ -34,6 +37,8 @@ export const PublishedLiveStateSchema = z.object({
   codecs: z.string().nullable().optional(),
   /** Coded video size (RESOLUTION), null for audio-only or unknown. */
   resolution: z.object({ width: z.number().int(), height: z.number().int() }).nullable().optional(),
+  /** The live ladder's renditions (src/live/ladder.ts); absent without a ladder. */
+  renditions: z.array(PublishedRenditionSchema).optional(),
   segments: z.array(
     z.object({
       seq: z.number().int(),
@@ -80,6 +85,7 @@ export function mediaPlaylist(
     if (s.disc && i > 0) lines.push("#EXT-X-DISCONTINUITY");
     if (s.map && s.map !== map) lines.push(`#EXT-X-MAP:URI="${uri(s.map)}"`);
     map = s.map;
+    if (s.gap) lines.push("#EXT-X-GAP");
     lines.push(`#EXTINF:${s.duration.toFixed(6)},`, uri(s.uri));
   });
   if (vod) lines.push("#EXT-X-ENDLIST");

@@ -24,6 +24,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ErrorCode } from "../lib/errors";
+import { type LiveRendition, renditionSegmentName } from "../lib/live-ladder-protocol";
 import { log } from "../lib/log";
 import { nowIso } from "../lib/time";
 import type { LiveHealth } from "../services/live-streams/schemas";
@@ -51,6 +52,14 @@ import {
   tsStartsWithKeyframe,
   type VariantFacts,
 } from "./hls";
+import {
+  belowSource,
+  forgetLadder,
+  LADDER_TABLE_SQL,
+  publishedRenditions,
+  recordingLadder,
+  recordRenditionSegment,
+} from "./ladder-store";
 import { ingestCmaf } from "./ll-hls/ingest";
 import { LlParts } from "./ll-hls/state";
 import { type RecordingSourceResult, recordingSourcePlan } from "./recording-source";
@@ -107,6 +116,8 @@ interface Meta {
   media?: Record<string, MediaInfo>;
   /** Sizes of the session's stored init segments, by file name (the recording's source plan needs them). */
   inits?: Record<string, number>;
+  /** The live ladder's renditions' media, by rendition name (read from their first segment). */
+  renditionMedia?: Record<string, MediaInfo>;
 }
 
 const fail = (code: ErrorCode, message: string): IngestResult => ({ ok: false, code, message });
@@ -141,6 +152,7 @@ export class LiveStream extends DurableObject<Env> {
       seq INTEGER, duration REAL, disc INTEGER NOT NULL DEFAULT 0,
       PRIMARY KEY (session, conn, idx))`);
     ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS segments_seq ON segments (session, seq)");
+    ctx.storage.sql.exec(LADDER_TABLE_SQL);
   }
 
   private locked<T>(fn: () => Promise<T>): Promise<T> {
@@ -298,6 +310,7 @@ export class LiveStream extends DurableObject<Env> {
         m.counters = { ...m.counters, reconnects: 0, dropped: 0, late: 0 };
         m.media = {};
         m.inits = {};
+        m.renditionMedia = {};
         m.connected = true;
         m.disconnectedAt = null;
         m.conn = null;
@@ -500,6 +513,70 @@ export class LiveStream extends DurableObject<Env> {
     });
   }
 
+  /**
+   * A live ladder rendition's segment for source sequence number `seq`, from the transcoder (signed; the
+   * route checked it). Only for the current session, a rendition the stream asks for and below the
+   * source's size, and a sequence number the source has listed: the rendition inherits its duration and
+   * discontinuity, so it lines up with the source segment for segment.
+   */
+  async acceptRendition(input: {
+    streamId: string;
+    sessionId: string;
+    rendition: LiveRendition;
+    seq: number;
+    body: ArrayBuffer;
+  }): Promise<IngestResult> {
+    const bytes = new Uint8Array(input.body);
+    if (sniffMedia(bytes) !== "mpegts") return fail("unsupported_media_type", "A rendition segment must be MPEG-TS.");
+    // The bytes go to R2 before the lock: the source's segments queue behind the lock, never behind a
+    // rendition's upload. Checked again under the lock; a segment refused there is an unlisted file of the session.
+    const early = await this.ctx.storage.get<Meta>("meta");
+    if (!early?.session || early.session.id !== input.sessionId) {
+      return fail("conflict", `Session ${input.sessionId} is not on air (it ended or never started).`);
+    }
+    const name = renditionSegmentName(input.rendition, input.seq);
+    const ladder = (await this.config(input.streamId))?.renditions ?? [];
+    if (ladder.includes(input.rendition)) {
+      await this.env.MEDIA.put(`${early.session.prefix}${STREAM_DIR}/${name}`, input.body, {
+        httpMetadata: { contentType: "video/mp2t" },
+      });
+    }
+    return this.locked(async () => {
+      const cfg = await this.config(input.streamId);
+      if (!cfg || cfg.deletedAt) return fail("not_found", "Unknown live stream.");
+      if (!(cfg.renditions ?? []).includes(input.rendition) || !ladder.includes(input.rendition)) {
+        return fail("conflict", `This live stream's ladder has no ${input.rendition} rendition.`);
+      }
+      const m = await this.meta(input.streamId);
+      const session = m.session;
+      if (!session || session.id !== input.sessionId) {
+        return fail("conflict", `Session ${input.sessionId} is not on air (it ended or never started).`);
+      }
+      const source = this.ctx.storage.sql
+        .exec<{ conn: number }>("SELECT conn FROM segments WHERE session = ? AND seq = ?", session.id, input.seq)
+        .toArray()[0];
+      if (!source) return fail("conflict", `The source has no segment ${input.seq} in this session.`);
+      const src = m.media?.[source.conn];
+      const short = src?.width && src.height ? Math.min(src.width, src.height) : null;
+      if (!belowSource(input.rendition, short)) {
+        return fail("conflict", `${input.rendition} is not below the source (${src?.width}x${src?.height}).`);
+      }
+      recordRenditionSegment(this.ctx.storage.sql, {
+        session: session.id,
+        rendition: input.rendition,
+        seq: input.seq,
+        bytes: bytes.byteLength,
+        at: Date.now(),
+      });
+      if (!m.renditionMedia?.[input.rendition]?.codecs) {
+        m.renditionMedia = { ...(m.renditionMedia ?? {}), [input.rendition]: mediaInfoFromTs(bytes) };
+        await this.save(m);
+      }
+      await this.publish(m, cfg, { renditionOnly: true });
+      return { ok: true, status: 201 };
+    });
+  }
+
   // ------------------------------------------------------------ control RPC
 
   /** Re-reads the settings after the API changed them; a disabled or deleted stream ends its session. */
@@ -690,9 +767,25 @@ export class LiveStream extends DurableObject<Env> {
         await this.env.MEDIA.put(`${session.prefix}${STREAM_DIR}/index.m3u8`, vod, {
           httpMetadata: { contentType: "application/vnd.apple.mpegurl" },
         });
+        const sourceFacts = variantFacts(segments, m.media);
+        // With a live ladder the recording keeps it: each rendition's VOD playlist, and a master listing them.
+        const ladder = recordingLadder(this.ctx.storage.sql, {
+          session: session.id,
+          ladder: cfg.renditions ?? [],
+          segments,
+          targetDuration: TARGET_DURATION_S[cfg.latencyMode],
+          media: m.renditionMedia,
+          sourceFacts,
+          facts: variantFacts,
+        });
+        for (const f of ladder?.files ?? []) {
+          await this.env.MEDIA.put(`${session.prefix}${STREAM_DIR}/${f.name}`, f.body, {
+            httpMetadata: { contentType: "application/vnd.apple.mpegurl" },
+          });
+        }
         await this.env.MEDIA.put(
           `${session.prefix}master.m3u8`,
-          masterPlaylist(`${STREAM_DIR}/index.m3u8`, variantFacts(segments, m.media)),
+          ladder?.master ?? masterPlaylist(`${STREAM_DIR}/index.m3u8`, sourceFacts),
           { httpMetadata: { contentType: "application/vnd.apple.mpegurl" } },
         );
       }
@@ -723,6 +816,7 @@ export class LiveStream extends DurableObject<Env> {
     m.disconnectedAt = null;
     await this.save(m);
     this.ctx.storage.sql.exec("DELETE FROM segments WHERE session = ?", session.id);
+    forgetLadder(this.ctx.storage.sql, session.id);
     await this.ctx.storage.delete("pendingInit");
     await this.ctx.storage.deleteAlarm();
     await this.publish(m, cfg);
@@ -731,8 +825,17 @@ export class LiveStream extends DurableObject<Env> {
     if (!recordingKept) this.ctx.waitUntil(deletePrefix(this.env.MEDIA, session.prefix));
   }
 
+  /**
+   * When the source window last changed. A publish for a ladder rendition keeps it as `updated_at`: the edge
+   * times its next read of the state from it (the source's next segment is due a segment duration later), and
+   * a rendition landing mid-segment must not push that read later and delay the source.
+   */
+  private sourcePublishedAt: string | null = null;
+
   /** Writes the live window the edge serves: listed (stored) segments only. */
-  private async publish(m: Meta, cfg: IngestConfig) {
+  private async publish(m: Meta, cfg: IngestConfig, opts: { renditionOnly?: boolean } = {}) {
+    const updatedAt = opts.renditionOnly && this.sourcePublishedAt ? this.sourcePublishedAt : nowIso();
+    if (!opts.renditionOnly) this.sourcePublishedAt = updatedAt;
     const target = TARGET_DURATION_S[cfg.latencyMode];
     let window: Listed[] = [];
     let discSeq = 0;
@@ -758,8 +861,20 @@ export class LiveStream extends DurableObject<Env> {
       media_sequence: window[0]?.seq ?? 0,
       discontinuity_sequence: discSeq,
       ...publishedFacts(variantFacts(window, m.media)),
+      ...(m.session && (cfg.renditions ?? []).length > 0
+        ? {
+            renditions: publishedRenditions(
+              this.ctx.storage.sql,
+              m.session.id,
+              cfg.renditions,
+              window,
+              m.renditionMedia,
+              variantFacts,
+            ),
+          }
+        : {}),
       segments: window.map(({ bytes: _b, conn: _c, ...s }) => s),
-      updated_at: nowIso(),
+      updated_at: updatedAt,
       ll:
         cfg.latencyMode === "low" && m.session && window.length > 0
           ? this.ll.published(m.conn?.no ?? null, window.at(-1 - 2)?.seq ?? window[0].seq, m.nextSeq)

@@ -24,6 +24,8 @@ import { problem } from "./http/problem.js";
 import { acceptJob, health, matchRoute, type Route, type RouteDeps, renderThumbnail } from "./http/routes.js";
 import { recoverJournal } from "./job-journal.js";
 import { createJobQueue, type JobRunner } from "./job-queue.js";
+import { LIVE_LADDER_STOP_PATH, liveLadderStats, startLiveLadder, stopLiveLadder } from "./live-ladder/routes.js";
+import { apiPusher, ffmpegEncoder, LiveLadderSupervisor } from "./live-ladder/supervisor.js";
 import { createLogger, type Logger } from "./log.js";
 import { type RunJobOptions, runJob } from "./runner.js";
 import { SIMULCAST_STOP_PATH, startSimulcast, stopSimulcast } from "./simulcast/routes.js";
@@ -93,6 +95,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     log,
   });
 
+  const ladder = new LiveLadderSupervisor({
+    encode: ffmpegEncoder(async () => (await getBinaries()).ffmpeg),
+    push: apiPusher(authSecret),
+    fetch,
+    log,
+  });
+
   const deps: RouteDeps = { jobs, thumbs, simulcast, log, closing: () => closing };
   const routes: Route[] = [
     { method: "GET", path: "/health", signed: false, handle: health(deps) },
@@ -100,6 +109,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     { method: "POST", path: "/thumbnails", signed: true, handle: renderThumbnail(deps) },
     { method: "POST", path: "/simulcast", signed: true, handle: startSimulcast(simulcast) },
     { method: "DELETE", path: SIMULCAST_STOP_PATH, signed: true, handle: stopSimulcast(simulcast) },
+    { method: "POST", path: "/live-ladder", signed: true, handle: startLiveLadder(ladder) },
+    { method: "DELETE", path: LIVE_LADDER_STOP_PATH, signed: true, handle: stopLiveLadder(ladder) },
+    // Numbers only (counts, CPU seconds, added latency per rendition), like /health: for operators and bench:live.
+    { method: "GET", path: "/live-ladder", signed: false, handle: liveLadderStats(ladder) },
   ];
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -182,6 +195,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       server.closeIdleConnections?.();
       await jobs.dropQueued();
       await simulcast.stopAll();
+      await ladder.stopAll();
       const all = Promise.allSettled([jobs.idle(), thumbs.idle()]);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([

@@ -2083,6 +2083,8 @@ export interface components {
              * @enum {string}
              */
             latency_mode: "standard" | "low";
+            /** @description The live ladder's renditions, largest first (`[]`: the source rendition only). */
+            renditions: ("1080p" | "720p" | "480p" | "360p" | "240p")[];
             reconnect_window: number;
             max_continuous_duration: number;
             dvr_window: number;
@@ -2746,6 +2748,14 @@ export interface components {
             dvr_window?: number;
             passthrough?: string | null;
             /**
+             * @description The live ladder: lower renditions the transcoder encodes from the broadcast while it is on air, segment by segment, listed in the live master next to the source rendition (which is never re-encoded) and kept in the recording. Each must be at most `recording.new_asset_settings.max_resolution` (default 1080p), unique, at most 4, and needs `latency_mode: standard`; one at or above the broadcast's own height is skipped. `[]` (the default) turns the ladder off. Changes apply while the stream is idle.
+             * @example [
+             *       "720p",
+             *       "360p"
+             *     ]
+             */
+            renditions?: ("1080p" | "720p" | "480p" | "360p" | "240p")[];
+            /**
              * @description Create a playback ID with this policy alongside the stream.
              * @enum {string}
              */
@@ -2802,6 +2812,14 @@ export interface components {
             /** @description Seconds viewers can seek back in the live playlist (0 = a short sliding window). */
             dvr_window?: number;
             passthrough?: string | null;
+            /**
+             * @description The live ladder: lower renditions the transcoder encodes from the broadcast while it is on air, segment by segment, listed in the live master next to the source rendition (which is never re-encoded) and kept in the recording. Each must be at most `recording.new_asset_settings.max_resolution` (default 1080p), unique, at most 4, and needs `latency_mode: standard`; one at or above the broadcast's own height is skipped. `[]` (the default) turns the ladder off. Changes apply while the stream is idle.
+             * @example [
+             *       "720p",
+             *       "360p"
+             *     ]
+             */
+            renditions?: ("1080p" | "720p" | "480p" | "360p" | "240p")[];
         };
         LiveStreamHealth: {
             /** @enum {string} */

@@ -5,6 +5,7 @@
 import type { App } from "../../app";
 import { registerAnimated } from "./animated";
 import { registerFail } from "./fail";
+import { registerLiveLadder } from "./live-ladder";
 import { registerOutputs } from "./outputs";
 import { registerOutputsMultipart } from "./outputs-multipart";
 import { registerProgress } from "./progress";
@@ -25,4 +26,5 @@ export function registerInternalRoutes(app: App) {
   registerRelayAuth(app);
   registerSimulcastStatus(app);
   registerAnimated(app);
+  registerLiveLadder(app);
 }

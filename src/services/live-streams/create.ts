@@ -4,6 +4,7 @@ import type { Verb } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
 import { rowWithDefaults, withResource } from "../events/snapshot";
 import { serializePlaybackId } from "../playback-ids/verbs";
+import { checkLadder } from "./ladder";
 import { getLiveStreamView, liveStreamEventData } from "./load";
 import type { CreateLiveStreamInput } from "./schemas";
 
@@ -13,6 +14,12 @@ export function newStreamKey(): string {
 }
 
 export async function createLiveStream({ ctx, input }: Verb<CreateLiveStreamInput>) {
+  const renditions = checkLadder({
+    renditions: input.renditions ?? [],
+    latencyMode: input.latency_mode ?? "standard",
+    newAssetSettings: input.recording?.new_asset_settings,
+    sent: true,
+  });
   const id = newId("liveStream");
   const streamKey = newStreamKey();
   const row = rowWithDefaults(schema.liveStreams, {
@@ -24,6 +31,7 @@ export async function createLiveStream({ ctx, input }: Verb<CreateLiveStreamInpu
     reconnectWindow: input.reconnect_window ?? 60,
     maxContinuousDuration: input.max_continuous_duration ?? 43200,
     dvrWindow: input.dvr_window ?? 0,
+    renditions,
     recording: {
       mode: input.recording?.mode ?? "automatic",
       new_asset_settings: (input.recording?.new_asset_settings ?? {}) as Record<string, unknown>,

@@ -65,6 +65,7 @@ export function serializeLiveStream(
       rtmp_url: env.RTMP_RELAY_URL ? env.RTMP_RELAY_URL.replace(/\/$/, "") : null,
     },
     latency_mode: row.latencyMode,
+    renditions: (row.renditions ?? []) as LiveStreamView["renditions"],
     reconnect_window: row.reconnectWindow,
     max_continuous_duration: row.maxContinuousDuration,
     dvr_window: row.dvrWindow,

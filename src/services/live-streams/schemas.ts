@@ -1,6 +1,7 @@
 /** Live stream shapes at the API boundary: what callers may send and what they get back. */
 import { z } from "@hono/zod-openapi";
 import { idPattern } from "../../lib/ids";
+import { LiveRenditionSchema } from "../../lib/live-ladder-protocol";
 import { MaxResolutionSchema } from "../../lib/transcoder-protocol";
 import {
   AssetMetaFields,
@@ -62,6 +63,19 @@ const SettingsFields = {
     description: "Seconds viewers can seek back in the live playlist (0 = a short sliding window).",
   }),
   passthrough: z.string().max(1024).nullable().optional(),
+  renditions: z
+    .array(LiveRenditionSchema)
+    .max(8)
+    .optional()
+    .openapi({
+      description:
+        "The live ladder: lower renditions the transcoder encodes from the broadcast while it is on air, segment " +
+        "by segment, listed in the live master next to the source rendition (which is never re-encoded) and kept " +
+        "in the recording. Each must be at most `recording.new_asset_settings.max_resolution` (default 1080p), " +
+        "unique, at most 4, and needs `latency_mode: standard`; one at or above the broadcast's own height is " +
+        "skipped. `[]` (the default) turns the ladder off. Changes apply while the stream is idle.",
+      example: ["720p", "360p"],
+    }),
 };
 
 export const CreateLiveStreamSchema = z
@@ -107,6 +121,9 @@ export const LiveStreamSchema = z
       }),
     }),
     latency_mode: LatencyModeSchema,
+    renditions: z.array(LiveRenditionSchema).openapi({
+      description: "The live ladder's renditions, largest first (`[]`: the source rendition only).",
+    }),
     reconnect_window: z.number().int(),
     max_continuous_duration: z.number().int(),
     dvr_window: z.number().int(),

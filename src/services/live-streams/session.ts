@@ -18,6 +18,7 @@ import { rowWithDefaults, withResource } from "../events/snapshot";
 import { enqueueJob, newJobStatement } from "../jobs/create";
 import { systemContext } from "../jobs/system";
 import { serializePlaybackId } from "../playback-ids/verbs";
+import { startLiveLadder, stopLiveLadder } from "./ladder-job";
 import { type LiveStreamRow, liveStreamEventData } from "./load";
 import { startSimulcast, stopSimulcast } from "./simulcast";
 
@@ -168,6 +169,8 @@ export async function startSession(
   );
   await commit(ctx, statements, events);
   waitUntil(startSimulcast(env, waitUntil, cfg.id, cfg.environmentId, session.id));
+  if ((cfg.renditions ?? []).length > 0)
+    waitUntil(startLiveLadder(env, waitUntil, cfg.id, cfg.environmentId, session.id));
   return assetId;
 }
 
@@ -315,6 +318,7 @@ export async function endSession(
   }
   await commit(ctx, statements, events);
   waitUntil(stopSimulcast(env, waitUntil, cfg.id, cfg.environmentId));
+  waitUntil(stopLiveLadder(env, cfg.id, cfg.renditions ?? []));
   if (jobId) await enqueueJob(env, jobId);
   return { recordingKept: recording?.status === "processing" };
 }

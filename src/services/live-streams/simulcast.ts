@@ -214,8 +214,16 @@ export async function deleteSimulcastTarget({ ctx, input }: Verb<{ id: string; t
 
 // ------------------------------------------------------------ the session's job
 
-/** POST/DELETE to the transcoder: the local process in development, a container named per stream otherwise. */
-async function callTranscoder(env: Env, method: "POST" | "DELETE", path: string, body: string): Promise<Response> {
+/**
+ * POST/DELETE to the transcoder: the local process in development, a container named per stream otherwise
+ * (the live ladder's job, services/live-streams/ladder-job.ts, runs in the same container as the simulcast).
+ */
+export async function callTranscoder(
+  env: Env,
+  method: "POST" | "DELETE",
+  path: string,
+  body: string,
+): Promise<Response> {
   const init: RequestInit = {
     method,
     headers: { "content-type": "application/json", ...(await signTranscoderRequest(env, method, path, body)) },
@@ -224,13 +232,14 @@ async function callTranscoder(env: Env, method: "POST" | "DELETE", path: string,
   if (isDevelopment(env) && env.TRANSCODER_URL) {
     return fetch(`${env.TRANSCODER_URL.replace(/\/$/, "")}${path}`, { ...init, signal: AbortSignal.timeout(15_000) });
   }
-  const streamId = path === "/simulcast" ? (JSON.parse(body) as SimulcastStart).live_stream_id : path.split("/").pop();
+  const streamId =
+    method === "POST" ? (JSON.parse(body) as { live_stream_id: string }).live_stream_id : path.split("/").pop();
   const stub = env.TRANSCODER.get(env.TRANSCODER.idFromName(`simulcast:${streamId}`));
   return stub.fetch(`http://transcoder${path}`, init);
 }
 
 /** The live media playlist at the edge, with a viewer token when the stream has no public playback ID. */
-async function sourceUrl(ctx: ServiceContext, stream: LiveStreamRow): Promise<string | null> {
+export async function sourceUrl(ctx: ServiceContext, stream: LiveStreamRow): Promise<string | null> {
   const pb = schema.playbackIds;
   const ids = await ctx.db.query.playbackIds.findMany({ where: and(eq(pb.liveStreamId, stream.id)) });
   const live = ids.filter((p) => p.deletedAt === null);

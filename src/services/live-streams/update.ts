@@ -12,6 +12,7 @@ import type { ServiceContext, Verb } from "../context";
 import type { EventType, Statement } from "../events/record";
 import { commit } from "../events/record";
 import { newStreamKey } from "./create";
+import { assertLadderChangeAllowed, checkLadder } from "./ladder";
 import { getLiveStreamView, type LiveStreamRow, liveStreamEventData, liveStub, loadLiveStreamRow } from "./load";
 import type { UpdateLiveStreamInput } from "./schemas";
 
@@ -56,6 +57,18 @@ export async function updateLiveStream({ ctx, input }: Verb<{ id: string; patch:
       mode: p.recording.mode,
       new_asset_settings: (p.recording.new_asset_settings ?? {}) as Record<string, unknown>,
     };
+  }
+  if (p.renditions !== undefined || p.latency_mode !== undefined || p.recording !== undefined) {
+    const renditions = checkLadder({
+      renditions: p.renditions ?? row.renditions ?? [],
+      latencyMode: set.latencyMode ?? row.latencyMode,
+      newAssetSettings: (set.recording ?? row.recording).new_asset_settings,
+      sent: p.renditions !== undefined,
+    });
+    if (p.renditions !== undefined) {
+      if (renditions.join() !== (row.renditions ?? []).join()) assertLadderChangeAllowed(row);
+      set.renditions = renditions;
+    }
   }
   await change(ctx, row, set, "live_stream.updated", "live_stream.update", { data: { changed: Object.keys(p) } });
   return getLiveStreamView(ctx, row.id);

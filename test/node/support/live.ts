@@ -28,15 +28,15 @@ export interface Encoder {
 }
 
 /**
- * Pushes a 320×180 test pattern with a tone, in real time (-re), as `segmentType` segments of
+ * Pushes a 320×180 (or `size`) test pattern with a tone, in real time (-re), as `segmentType` segments of
  * `hlsTime` seconds (keyframes every segment), to `url`. `seconds` ends it cleanly (ENDLIST).
  */
 export function startEncoder(
   url: string,
-  opts: { seconds?: number; segmentType?: "mpegts" | "fmp4"; hlsTime?: number } = {},
+  opts: { seconds?: number; segmentType?: "mpegts" | "fmp4"; hlsTime?: number; size?: string; fps?: number } = {},
 ): Encoder {
   const hlsTime = opts.hlsTime ?? 2;
-  const fps = 30;
+  const fps = opts.fps ?? 30;
   const args = [
     "-hide_banner",
     "-loglevel",
@@ -45,7 +45,7 @@ export function startEncoder(
     "-f",
     "lavfi",
     "-i",
-    `testsrc2=size=320x180:rate=${fps}`,
+    `testsrc2=size=${opts.size ?? "320x180"}:rate=${fps}`,
     "-f",
     "lavfi",
     "-i",

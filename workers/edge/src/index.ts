@@ -55,6 +55,7 @@ import {
   notOnAir,
   onAir,
 } from "./live";
+import { liveLadderMaster, liveRenditionMedia } from "./live-ladder";
 import { awaitBlocking, llCacheControl } from "./ll-hls";
 import { clearMetaCache, runKey, serveObject } from "./media";
 import { hasEndList, rewritePlaylist, rewriteStoryboardVtt, rewriteUri } from "./playlist";
@@ -238,7 +239,7 @@ app.get("/:master{[A-Za-z0-9_-]+\\.m3u8}", async (c) => {
   if (g.state.liveStreamId) {
     const live = await loadLiveState(c.env.MEDIA, g.state.liveStreamId);
     if (!onAir(live)) return notOnAir(live, g.cors);
-    return new Response(liveMaster(playbackId, live, g.token), {
+    return new Response(liveLadderMaster(playbackId, live, g.token) ?? liveMaster(playbackId, live, g.token), {
       headers: {
         "Content-Type": "application/vnd.apple.mpegurl",
         "Cache-Control": livePlaylistCacheControl(g.visibility, live),
@@ -291,6 +292,24 @@ app.get("/:pid/live.m3u8", async (c) => {
       "Cache-Control": live.ll
         ? llCacheControl(g.visibility, live, blocking !== null)
         : livePlaylistCacheControl(g.visibility, live),
+      ...g.cors,
+    },
+  });
+});
+
+/** A live ladder rendition's media playlist (workers/edge/src/live-ladder.ts). */
+app.get("/:pid/live/:rendition{[0-9]+p\\.m3u8}", async (c) => {
+  const playbackId = c.req.param("pid");
+  const g = await authorize(c.env, c.req.raw, playbackId, "v", { live: "only" });
+  if (g instanceof Response) return g;
+  const live = await loadLiveState(c.env.MEDIA, g.state.liveStreamId as string);
+  if (!onAir(live)) return notOnAir(live, g.cors);
+  const body = liveRenditionMedia(playbackId, live, c.req.param("rendition").slice(0, -".m3u8".length), g.token);
+  if (body === null) return deny(404, "not_found", g.cors);
+  return new Response(body, {
+    headers: {
+      "Content-Type": "application/vnd.apple.mpegurl",
+      "Cache-Control": livePlaylistCacheControl(g.visibility, live),
       ...g.cors,
     },
   });
