@@ -124,6 +124,10 @@ export const TrackSchema = z.object({
   sample_rate: z.number().int().optional(),
   bitrate: z.number().int().optional(),
   duration: z.number().optional(),
+  /** Audio tracks (issue 16): the HLS audio group's NAME and LANGUAGE, and whether it is the DEFAULT one. */
+  name: z.string().max(100).optional(),
+  language_code: z.string().max(35).optional(),
+  primary: z.boolean().optional(),
 });
 export type Track = z.infer<typeof TrackSchema>;
 

@@ -151,6 +151,8 @@ export interface LadderOptions {
   video?: LadderVideo;
   /** Absolute stream index of the audio to encode; absent for silent sources. */
   audioStreamIndex?: number;
+  /** The source's other audio streams, each encoded like the main one into its own folder (`audio_1`, …). */
+  extraAudio?: readonly { streamIndex: number; dir: string }[];
 }
 
 export function gopFrames(frameRate: Rational): number {
@@ -206,31 +208,37 @@ export function buildLadderArgs(options: LadderOptions): string[] {
     });
   }
   if (options.audioStreamIndex !== undefined) {
-    args.push(
-      "-map",
-      `0:${options.audioStreamIndex}`,
-      "-vn",
-      "-sn",
-      "-dn",
-      "-c:a",
-      "aac",
-      "-b:a",
-      AUDIO_BITRATE,
-      "-ac",
-      String(AUDIO_CHANNELS),
-      "-ar",
-      String(AUDIO_SAMPLE_RATE),
-      ...hlsOutputArgs(AUDIO_DIR),
-    );
+    args.push(...audioOutputArgs(options.audioStreamIndex, AUDIO_DIR));
+    for (const extra of options.extraAudio ?? []) args.push(...audioOutputArgs(extra.streamIndex, extra.dir));
   }
   return args;
+}
+
+/** One audio stream as an AAC-LC stereo 48 kHz HLS output: every audio rendition is encoded alike. */
+function audioOutputArgs(streamIndex: number, dir: string): string[] {
+  return [
+    "-map",
+    `0:${streamIndex}`,
+    "-vn",
+    "-sn",
+    "-dn",
+    "-c:a",
+    "aac",
+    "-b:a",
+    AUDIO_BITRATE,
+    "-ac",
+    String(AUDIO_CHANNELS),
+    "-ar",
+    String(AUDIO_SAMPLE_RATE),
+    ...hlsOutputArgs(dir),
+  ];
 }
 
 /** Folders the ladder writes, relative to the output directory. */
 export function ladderDirs(options: LadderOptions): string[] {
   return [
     ...(options.video?.rungs.map((r) => r.name) ?? []),
-    ...(options.audioStreamIndex !== undefined ? [AUDIO_DIR] : []),
+    ...(options.audioStreamIndex !== undefined ? [AUDIO_DIR, ...(options.extraAudio ?? []).map((a) => a.dir)] : []),
   ];
 }
 

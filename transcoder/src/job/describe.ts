@@ -1,6 +1,7 @@
 /** How a job describes its media to the API: labels, aspect ratios, source facts and tracks. */
 import type { SourceFacts, Track } from "../../../src/lib/transcoder-protocol.js";
 import type { MediaFacts } from "../ffmpeg/probe.js";
+import type { AudioLabel } from "../hls/audio-group.js";
 import type { MeasuredRendition } from "../hls/master.js";
 
 const STANDARD_LABELS = [240, 360, 480, 720, 1080, 1440, 2160];
@@ -82,8 +83,12 @@ export function sourceTracks(facts: MediaFacts, fast: MeasuredRendition): Track[
   return tracks;
 }
 
-/** The ladder's tracks: its top video rendition and its audio rendition, as measured. */
-export function ladderTracks(top: MeasuredRendition | undefined, audio: MeasuredRendition | undefined): Track[] {
+/** The ladder's tracks: its top video rendition and each audio rendition (main first), as measured. */
+export function ladderTracks(
+  top: MeasuredRendition | undefined,
+  audio: readonly MeasuredRendition[],
+  labels: readonly AudioLabel[] = [],
+): Track[] {
   const tracks: Track[] = [];
   if (top) {
     tracks.push({
@@ -96,15 +101,21 @@ export function ladderTracks(top: MeasuredRendition | undefined, audio: Measured
       duration: top.duration,
     });
   }
-  if (audio) {
+  const ordered = labels.length ? labels.map((l) => audio.find((r) => r.name === l.dir)) : audio;
+  ordered.forEach((r, n) => {
+    if (!r) return;
+    const label = labels[n];
     tracks.push({
       type: "audio",
       codec: "aac",
-      channels: audio.channels,
-      sample_rate: audio.sampleRate,
-      bitrate: audio.average_bandwidth,
-      duration: audio.duration,
+      channels: r.channels,
+      sample_rate: r.sampleRate,
+      bitrate: r.average_bandwidth,
+      duration: r.duration,
+      ...(label
+        ? { name: label.name, primary: label.isDefault, ...(label.language ? { language_code: label.language } : {}) }
+        : {}),
     });
-  }
+  });
   return tracks;
 }

@@ -32,7 +32,7 @@ export async function publishComplete(
       writeMaster(outputDir, ladder.refs, {
         signal: ladder.signal,
         ffprobePath: ctx.binaries.ffprobe,
-        audioLanguage: facts.audio?.language,
+        audioLabels: ladder.audio,
       }),
     ),
     poster,
@@ -66,7 +66,7 @@ export async function publishComplete(
   const top: MeasuredRendition | undefined = final.renditions
     .filter((r) => r.type === "video")
     .sort((a, b) => (b.height ?? 0) * (b.width ?? 0) - (a.height ?? 0) * (a.width ?? 0))[0];
-  const audio = final.renditions.find((r) => r.type === "audio");
+  const audio = final.renditions.filter((r) => r.type === "audio");
   const video = facts.video;
   const topRung = ladder.rungs[0];
   // No progress after this point: the API may refuse reports for a finished job.
@@ -80,7 +80,7 @@ export async function publishComplete(
         aspect_ratio: video ? aspectRatio(video.displayWidth, video.displayHeight) : null,
         resolution: topRung ? `${topRung.size}p` : null,
         max_frame_rate: top?.frame_rate ?? null,
-        tracks: ladderTracks(top, audio),
+        tracks: ladderTracks(top, audio, ladder.audio),
         renditions: final.renditions.map(toProtocolRendition),
         source: sourceFactsFor(facts, remuxed),
         poster: posterName,
