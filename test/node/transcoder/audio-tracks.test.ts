@@ -192,7 +192,7 @@ describe("ladder with two audio streams", () => {
               after: [] as string[],
               errors: [] as string[],
             };
-            const v = document.getElementById("v") as HTMLVideoElement;
+            const v = g.document.getElementById("v");
             const hls = new g.Hls({ enableWorker: false });
             let switched = false;
             hls.on(g.Hls.Events.AUDIO_TRACKS_UPDATED, (_e: unknown, d: any) => {
