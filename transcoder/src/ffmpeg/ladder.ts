@@ -10,10 +10,12 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { type MaxResolution, RESOLUTION_HEIGHT } from "../../../src/lib/transcoder-protocol.js";
+import { watermarkInputArgs } from "../watermark.js";
 import { hlsOutputArgs } from "./hls-output.js";
 import { inputPolicyArgs } from "./input-policy.js";
 import type { Rational, VideoFacts } from "./probe.js";
 import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
+import { overlayChains, type WatermarkInput } from "./watermark.js";
 
 export const KEYFRAME_SECONDS = 2;
 export const MAX_FRAME_RATE = 60;
@@ -141,6 +143,8 @@ export interface LadderVideo {
   rungs: Rung[];
   frameRate: Rational;
   deinterlace?: boolean;
+  /** Burned in at the picture's display size before the split (issue 16); every rung carries it. */
+  watermark?: WatermarkInput & { displayWidth: number; displayHeight: number };
 }
 
 export interface LadderOptions {
@@ -170,7 +174,17 @@ export function buildLadderArgs(options: LadderOptions): string[] {
     const pre = [...(video.deinterlace ? ["yadif=0:-1:1"] : []), `fps=${rate}`];
     const n = video.rungs.length;
     const branches = video.rungs.map((_, i) => `[s${i}]`).join("");
-    const graph = [`[0:${video.streamIndex}]${pre.join(",")}${n > 1 ? `,split=${n}${branches}` : "[s0]"}`];
+    const split = n > 1 ? `split=${n}${branches}` : "null[s0]";
+    const wm = video.watermark;
+    const graph = wm
+      ? [
+          // Square pixels at display size first, so the watermark's pixels are the viewer's pixels.
+          `[0:${video.streamIndex}]${pre.join(",")},scale=${wm.displayWidth}:${wm.displayHeight},setsar=1[base]`,
+          ...overlayChains(1, "base", "marked", wm.displayWidth, wm.displayHeight, wm.spec),
+          `[marked]${split}`,
+        ]
+      : [`[0:${video.streamIndex}]${pre.join(",")}${n > 1 ? `,${split}` : "[s0]"}`];
+    if (wm) args.push(...watermarkInputArgs(wm.path));
     video.rungs.forEach((rung, i) => {
       graph.push(`[s${i}]scale=${rung.width}:${rung.height},setsar=1,format=yuv420p[v${i}]`);
     });

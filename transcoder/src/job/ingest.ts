@@ -3,17 +3,25 @@
  * plan (fast path or not). Refuses before downloading when the stored size is already too large.
  */
 
+import path from "node:path";
 import { cutClip } from "../clip.js";
 import { InputError } from "../ffmpeg/errors.js";
 import type { MediaFacts } from "../ffmpeg/probe.js";
 import { probe } from "../ffmpeg/probe.js";
 import { checkLimits, planSource, type SourcePlan } from "../ffmpeg/validate.js";
+import type { WatermarkInput } from "../ffmpeg/watermark.js";
+import { fetchWatermark } from "../watermark.js";
 import { type JobContext, timed } from "./context.js";
+
+/** An unreachable watermark host is retried with the job this many times, then errors the asset. */
+export const WATERMARK_FETCH_ATTEMPTS = 3;
 
 export interface ProbedSource {
   facts: MediaFacts;
   plan: SourcePlan;
   duration: number;
+  /** The checked watermark image, when the asset has one and the source has a picture. */
+  watermark?: WatermarkInput & { displayWidth: number; displayHeight: number };
 }
 
 function refuseTooLarge(ctx: JobContext, bytes: number): void {
@@ -63,6 +71,26 @@ export async function ingestSource(ctx: JobContext): Promise<ProbedSource> {
     fast_path: plan.fastPath,
     fast_path_skipped_because: plan.reasons,
   });
+  // Fetched and checked before anything is encoded: a bad watermark fails the job with nothing published.
+  const wm = settings.watermark;
+  const watermark =
+    wm && facts.video
+      ? await timed(ctx, "watermark", async () => {
+          const image = await fetchWatermark(wm, path.join(ctx.dirs.scratch, "watermark"), {
+            signal,
+            ffprobePath: ctx.binaries.ffprobe,
+            lastAttempt: ctx.dispatch.attempt >= WATERMARK_FETCH_ATTEMPTS,
+          });
+          ctx.log.info("watermark.fetched", { width: image.width, height: image.height });
+          const { allow_private: _, ...spec } = wm;
+          return {
+            path: image.path,
+            spec,
+            displayWidth: facts.video?.displayWidth ?? 0,
+            displayHeight: facts.video?.displayHeight ?? 0,
+          };
+        })
+      : undefined;
   reporter.update("probing", 12);
-  return { facts, plan, duration: facts.duration };
+  return { facts, plan, duration: facts.duration, watermark };
 }

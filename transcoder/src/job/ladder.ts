@@ -47,7 +47,9 @@ export function startLadder(ctx: JobContext, src: ProbedSource): LadderStage {
     kind: "ladder",
     input: ctx.dirs.source,
     video:
-      video && frameRate ? { streamIndex: video.index, rungs, frameRate, deinterlace: video.interlaced } : undefined,
+      video && frameRate
+        ? { streamIndex: video.index, rungs, frameRate, deinterlace: video.interlaced, watermark: src.watermark }
+        : undefined,
     audioStreamIndex: facts.audio?.index,
     extraAudio: audio.slice(1).map((a) => ({ streamIndex: a.facts.index, dir: a.label.dir })),
   };
