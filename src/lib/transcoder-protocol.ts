@@ -138,6 +138,8 @@ export const TrackSchema = z.object({
   name: z.string().max(100).optional(),
   language_code: z.string().max(35).optional(),
   primary: z.boolean().optional(),
+  /** Video tracks: CEA-608/708 captions ride in it (declared in the master as CLOSED-CAPTIONS, INSTREAM-ID CC1). */
+  closed_captions: z.boolean().optional(),
 });
 export type Track = z.infer<typeof TrackSchema>;
 

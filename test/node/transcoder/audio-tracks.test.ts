@@ -5,10 +5,6 @@
  * `hls.audioTrack = 1`, loads fragments from the other rendition.
  */
 import { execFile } from "node:child_process";
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +16,7 @@ import { writeMaster } from "../../../transcoder/src/hls/master.js";
 import { launchChromium, servePlayerPage } from "../support/browser.js";
 import { ffmpegBin } from "../support/media.js";
 import { ffprobeJson, parseM3u8, removeDir, tempDir } from "./helpers/media.js";
+import { serveDir } from "./helpers/serve-dir.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -162,21 +159,8 @@ describe("ladder with two audio streams", () => {
   });
 
   it("plays in hls.js: both audioTracks listed, switching loads the other rendition", async () => {
-    const files = http.createServer(async (req, res) => {
-      const rel = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname).replace(/^\/+/, "");
-      const file = path.join(out, rel);
-      const ok = file.startsWith(out) && (await stat(file).catch(() => null))?.isFile();
-      const headers = { "access-control-allow-origin": "*" };
-      if (!ok) {
-        res.writeHead(404, headers).end();
-        return;
-      }
-      const type = file.endsWith(".m3u8") ? "application/vnd.apple.mpegurl" : "video/mp4";
-      res.writeHead(200, { ...headers, "content-type": type });
-      createReadStream(file).pipe(res);
-    });
-    await new Promise<void>((r) => files.listen(0, "127.0.0.1", r));
-    const src = `http://127.0.0.1:${(files.address() as AddressInfo).port}/master.m3u8`;
+    const files = await serveDir(out);
+    const src = `${files.origin}/master.m3u8`;
     const page$ = await servePlayerPage();
     const browser = await launchChromium();
     try {
@@ -231,7 +215,7 @@ describe("ladder with two audio streams", () => {
     } finally {
       await browser.close();
       await page$.close();
-      await new Promise((r) => files.close(() => r(undefined)));
+      await files.close();
     }
   }, 90_000);
 });

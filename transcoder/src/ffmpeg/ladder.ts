@@ -217,6 +217,9 @@ export function buildLadderArgs(options: LadderOptions): string[] {
         "0",
         "-force_key_frames",
         `expr:gte(t,n_forced*${KEYFRAME_SECONDS})`,
+        // The source's CEA-608/708 captions (decoded as frame side data) go back into every rung's SEI.
+        "-a53cc",
+        "1",
         ...hlsOutputArgs(rung.name),
       );
     });

@@ -473,6 +473,30 @@ function presentDuration(facts: MediaFacts, scan: PacketScan): number {
 }
 
 /** Probes a local file. Throws InputError for inputs we cannot use, FfmpegError/BinaryNotFoundError otherwise. */
+/** Frames decoded to look for caption side data: broadcast streams carry cc_data (padding at least) in every one. */
+export const CAPTION_PROBE_FRAMES = 30;
+
+/**
+ * Whether the first video frames carry ATSC A/53 closed captions (CEA-608/708 in H.264 SEI or MPEG-2 user
+ * data). ffprobe's own `closed_captions` stream field is only set once its decoder has seen some, which
+ * `-show_streams` does not do in every version (5.1 prints 0 where its summary says "Closed Captions"),
+ * so the frames' side data decides.
+ */
+export async function probeClosedCaptions(input: string, options: ProbeOptions = {}): Promise<boolean> {
+  const json = (await ffprobeJson(
+    input,
+    [
+      ...["-select_streams", "v:0", "-read_intervals", `%+#${CAPTION_PROBE_FRAMES}`, "-show_frames"],
+      ...["-show_entries", "frame=side_data_list:side_data=side_data_type"],
+    ],
+    options,
+  )) as Record<string, { type?: string; side_data_list?: { side_data_type?: string }[] }[] | undefined>;
+  // Frames alone come as `frames`; ffprobe adds the packets (as `packets_and_frames`) when the side_data
+  // entry also names packet side data, which depends on the version.
+  const frames = [...(json.frames ?? []), ...(json.packets_and_frames ?? []).filter((f) => f.type === "frame")];
+  return frames.some((f) => (f.side_data_list ?? []).some((d) => /closed captions/i.test(d.side_data_type ?? "")));
+}
+
 export async function probe(input: string, options: ProbeOptions = {}): Promise<MediaFacts> {
   const { size } = await stat(input);
   if (size === 0) throw new InputError("input_unreadable", "the file is empty (0 bytes)");

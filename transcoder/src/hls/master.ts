@@ -13,6 +13,7 @@ import type { Rendition } from "../../../src/lib/transcoder-protocol.js";
 import { PLAYLIST_NAME } from "../ffmpeg/hls-output.js";
 import { type ProbeOptions, probeFiles } from "../ffmpeg/probe.js";
 import { AUDIO_GROUP, type AudioLabel, audioGroupLines, labelAudioStreams } from "./audio-group.js";
+import { type ClosedCaptionsLabel, withClosedCaptions } from "./closed-captions.js";
 import { aacCodec, avcCodecFromInit, avcCodecFromProfile } from "./codecs.js";
 import { type MediaPlaylist, parseMediaPlaylist } from "./media-playlist.js";
 
@@ -161,6 +162,8 @@ export interface MasterOptions {
   audioLanguage?: string;
   /** One label per audio rendition (./audio-group.ts); wins over audioLanguage. */
   audioLabels?: readonly AudioLabel[];
+  /** The video carries CEA-608 captions: declare them (./closed-captions.ts). Ignored for audio-only masters. */
+  closedCaptions?: ClosedCaptionsLabel;
 }
 
 /**
@@ -187,7 +190,7 @@ export function renderMaster(renditions: readonly MeasuredRendition[], options: 
     (best, r) => (!best || r.bandwidth > best.bandwidth ? r : best),
     undefined,
   );
-  const lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"];
+  let lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"];
 
   const streamInf = (
     r: MeasuredRendition,
@@ -236,6 +239,8 @@ export function renderMaster(renditions: readonly MeasuredRendition[], options: 
   } else {
     throw new Error("a master playlist needs at least one rendition");
   }
+  // An audio-only master has no video to carry captions.
+  if (video.length > 0 || muxed.length > 0) lines = withClosedCaptions(lines, options.closedCaptions);
   return `${lines.join("\n")}\n`;
 }
 

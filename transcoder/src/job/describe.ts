@@ -1,7 +1,8 @@
 /** How a job describes its media to the API: labels, aspect ratios, source facts and tracks. */
 import type { SourceFacts, Track } from "../../../src/lib/transcoder-protocol.js";
 import type { MediaFacts } from "../ffmpeg/probe.js";
-import type { AudioLabel } from "../hls/audio-group.js";
+import { type AudioLabel, bcp47 } from "../hls/audio-group.js";
+import type { ClosedCaptionsLabel } from "../hls/closed-captions.js";
 import type { MeasuredRendition } from "../hls/master.js";
 
 const STANDARD_LABELS = [240, 360, 480, 720, 1080, 1440, 2160];
@@ -58,6 +59,24 @@ export function sourceFactsFor(facts: MediaFacts, remuxed: boolean): SourceFacts
   return out;
 }
 
+/**
+ * How the master names the video's embedded CEA-608 captions, when it has some: the language is the main
+ * audio's (608 does not say its own), and so is the name ("English CC"), else "Closed captions".
+ */
+export function closedCaptionsLabel(facts: MediaFacts): ClosedCaptionsLabel | undefined {
+  if (!facts.video?.closedCaptions) return undefined;
+  const language = bcp47(facts.audio?.language);
+  let name = "Closed captions";
+  if (language) {
+    try {
+      name = `${new Intl.DisplayNames(["en"], { type: "language" }).of(language) ?? language} CC`;
+    } catch {
+      name = `${language} CC`;
+    }
+  }
+  return { name, ...(language ? { language } : {}) };
+}
+
 /** The fast path's tracks: the source's own streams, copied. */
 export function sourceTracks(facts: MediaFacts, fast: MeasuredRendition): Track[] {
   const tracks: Track[] = [];
@@ -69,6 +88,7 @@ export function sourceTracks(facts: MediaFacts, fast: MeasuredRendition): Track[
       height: fast.height,
       frame_rate: fast.frame_rate,
       duration: facts.duration,
+      ...(facts.video.closedCaptions ? { closed_captions: true } : {}),
     });
   }
   if (facts.audio) {
@@ -88,6 +108,7 @@ export function ladderTracks(
   top: MeasuredRendition | undefined,
   audio: readonly MeasuredRendition[],
   labels: readonly AudioLabel[] = [],
+  closedCaptions = false,
 ): Track[] {
   const tracks: Track[] = [];
   if (top) {
@@ -99,6 +120,7 @@ export function ladderTracks(
       frame_rate: top.frame_rate,
       bitrate: top.average_bandwidth,
       duration: top.duration,
+      ...(closedCaptions ? { closed_captions: true } : {}),
     });
   }
   const ordered = labels.length ? labels.map((l) => audio.find((r) => r.name === l.dir)) : audio;

@@ -7,7 +7,7 @@ import path from "node:path";
 import { cutClip } from "../clip.js";
 import { InputError } from "../ffmpeg/errors.js";
 import type { MediaFacts } from "../ffmpeg/probe.js";
-import { probe } from "../ffmpeg/probe.js";
+import { probe, probeClosedCaptions } from "../ffmpeg/probe.js";
 import { checkLimits, planSource, type SourcePlan } from "../ffmpeg/validate.js";
 import type { WatermarkInput } from "../ffmpeg/watermark.js";
 import { fetchWatermark } from "../watermark.js";
@@ -15,6 +15,8 @@ import { type JobContext, timed } from "./context.js";
 
 /** An unreachable watermark host is retried with the job this many times, then errors the asset. */
 export const WATERMARK_FETCH_ATTEMPTS = 3;
+/** Video codecs whose decoders export A/53 captions and whose captions libx264 can re-embed. */
+const CAPTION_CODECS = new Set(["h264", "mpeg2video", "hevc"]);
 
 export interface ProbedSource {
   facts: MediaFacts;
@@ -61,6 +63,17 @@ export async function ingestSource(ctx: JobContext): Promise<ProbedSource> {
     probe(ctx.dirs.source, { signal, keyframes: true, ffprobePath: ctx.binaries.ffprobe }),
   );
   checkLimits(facts, settings);
+  // CEA-608/708 captions ride in the video's SEI: the remux copies them and the ladder re-embeds them (-a53cc).
+  const video = facts.video;
+  if (video && !video.closedCaptions && CAPTION_CODECS.has(video.codec)) {
+    video.closedCaptions = await timed(ctx, "probe_captions", () =>
+      probeClosedCaptions(ctx.dirs.source, { signal, ffprobePath: ctx.binaries.ffprobe }).catch((err) => {
+        if (signal.aborted) throw err;
+        ctx.log.warn("captions_probe.failed", { error: err });
+        return false;
+      }),
+    );
+  }
   const plan = planSource(facts, settings);
   ctx.log.info("source.probed", {
     container: facts.container,

@@ -11,7 +11,7 @@ import { STORYBOARD_IMAGE, STORYBOARD_VTT } from "../ffmpeg/storyboard.js";
 import { MASTER_NAME, type MeasuredRendition, toProtocolRendition, writeMaster } from "../hls/master.js";
 import { type JobContext, timed, uploadFiles } from "./context.js";
 import { makeDownload, makeStoryboard } from "./derivatives.js";
-import { aspectRatio, ladderTracks, sourceFactsFor } from "./describe.js";
+import { aspectRatio, closedCaptionsLabel, ladderTracks, sourceFactsFor } from "./describe.js";
 import type { ProbedSource } from "./ingest.js";
 import type { LadderStage } from "./ladder.js";
 import { renditionFiles } from "./outputs.js";
@@ -33,6 +33,7 @@ export async function publishComplete(
         signal: ladder.signal,
         ffprobePath: ctx.binaries.ffprobe,
         audioLabels: ladder.audio,
+        closedCaptions: closedCaptionsLabel(facts),
       }),
     ),
     poster,
@@ -80,7 +81,7 @@ export async function publishComplete(
         aspect_ratio: video ? aspectRatio(video.displayWidth, video.displayHeight) : null,
         resolution: topRung ? `${topRung.size}p` : null,
         max_frame_rate: top?.frame_rate ?? null,
-        tracks: ladderTracks(top, audio, ladder.audio),
+        tracks: ladderTracks(top, audio, ladder.audio, !!facts.video?.closedCaptions),
         renditions: final.renditions.map(toProtocolRendition),
         source: sourceFactsFor(facts, remuxed),
         poster: posterName,
