@@ -126,7 +126,7 @@ describe("embedded CEA-608 captions", () => {
       await page.goto(`${page$.origin}/`);
       const r = (await page.evaluate(
         (s) =>
-          new Promise((resolve) => {
+          new Promise<unknown>((resolve) => {
             const g = globalThis as any;
             const v = g.document.getElementById("v");
             const res = { tracks: [] as unknown[], cues: [] as unknown[], errors: [] as string[] };
