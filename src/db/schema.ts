@@ -5,6 +5,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { WatermarkSpec } from "../lib/watermark";
 
 const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
 const json = <T>(name: string) => text(name, { mode: "json" }).$type<T>();
@@ -87,6 +88,8 @@ export const assets = sqliteTable(
     clip: json<{ start_time: number; end_time: number; original_start_time: number }>("clip"),
     /** Chapter markers `{ start_time, title }`, sorted by start_time; served as WebVTT at the edge. */
     chapters: json<{ start_time: number; title: string }[]>("chapters"),
+    /** An image burned into every rendition (src/lib/watermark.ts, migration 0006_media_watermark). */
+    watermark: json<WatermarkSpec>("watermark"),
     createdAt: text("created_at").notNull().default(now),
     updatedAt: text("updated_at").notNull().default(now),
     readyAt: text("ready_at"),

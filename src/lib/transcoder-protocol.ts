@@ -23,7 +23,9 @@
  * Variant playlists are written once and never rewritten; master.m3u8 is rewritten when the ladder
  * lands so a player holding the first master keeps playing.
  */
+
 import { z } from "zod";
+import { WatermarkSettingsSchema } from "./watermark";
 
 export const MAX_RESOLUTIONS = ["240p", "360p", "480p", "720p", "1080p", "1440p", "2160p"] as const;
 export const MaxResolutionSchema = z.enum(MAX_RESOLUTIONS);
@@ -49,6 +51,9 @@ export const ASSET_ERROR_CODES = [
   "input_unsupported",
   "input_fetch_failed",
   "input_url_forbidden",
+  "watermark_url_forbidden",
+  "watermark_fetch_failed",
+  "watermark_invalid",
   "source_unavailable",
   "internal_error",
 ] as const;
@@ -85,6 +90,11 @@ export const JobSettingsSchema = z.object({
    * re-encodes this range of it (seconds) into the job's input, then runs the usual pipeline on that.
    */
   clip: z.object({ start_time: z.number().nonnegative(), end_time: z.number().positive() }).optional(),
+  /**
+   * Burn this image into every rendition (issue 16, src/lib/watermark.ts). The transcoder fetches it under the
+   * same outbound policy as ingest URLs and never takes the fast path for such an asset.
+   */
+  watermark: WatermarkSettingsSchema.optional(),
 });
 export type JobSettings = z.infer<typeof JobSettingsSchema>;
 
@@ -124,6 +134,12 @@ export const TrackSchema = z.object({
   sample_rate: z.number().int().optional(),
   bitrate: z.number().int().optional(),
   duration: z.number().optional(),
+  /** Audio tracks (issue 16): the HLS audio group's NAME and LANGUAGE, and whether it is the DEFAULT one. */
+  name: z.string().max(100).optional(),
+  language_code: z.string().max(35).optional(),
+  primary: z.boolean().optional(),
+  /** Video tracks: CEA-608/708 captions ride in it (declared in the master as CLOSED-CAPTIONS, INSTREAM-ID CC1). */
+  closed_captions: z.boolean().optional(),
 });
 export type Track = z.infer<typeof TrackSchema>;
 

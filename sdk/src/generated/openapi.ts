@@ -1808,6 +1808,36 @@ export interface components {
             start_time: number;
             title: string;
         };
+        /** @description An image burned into every rendition (and so into the MP4 download, which is copied from the top rendition), the poster and the storyboard: no unwatermarked frame of the asset is served. Thumbnails at a time and animated previews (rendered from the source) answer 404 for a watermarked asset. The asset skips the remux fast path, so it becomes ready once the ladder is done. A clip of a watermarked asset keeps its watermark unless it names its own. */
+        Watermark: {
+            /**
+             * Format: uri
+             * @description A PNG, JPEG or WebP image (public http(s) only, at most 2097152 bytes and 4096 px on a side), fetched by the transcoder like an ingest URL.
+             */
+            url: string;
+            /**
+             * @default bottom-right
+             * @enum {string}
+             */
+            position?: "top-left" | "top-right" | "bottom-left" | "bottom-right" | "center";
+            /**
+             * @description Horizontal distance from the nearest edge (ignored for center): pixels of the source picture (integer) or a percentage string ('5%').
+             * @default 3%
+             */
+            margin_x?: number | string;
+            /**
+             * @description Vertical distance from the nearest edge (ignored for center): pixels of the source picture (integer) or a percentage string ('5%').
+             * @default 3%
+             */
+            margin_y?: number | string;
+            /**
+             * @description Width of the watermark (the height keeps its aspect ratio): pixels of the source picture (integer) or a percentage string ('5%').
+             * @default 15%
+             */
+            width?: number | string;
+            /** @default 1 */
+            opacity?: number;
+        } | null;
         Asset: {
             id: string;
             /** @enum {string} */
@@ -1841,6 +1871,7 @@ export interface components {
                 end_time: number;
             } | null;
             chapters: components["schemas"]["Chapter"][];
+            watermark: components["schemas"]["Watermark"];
             /** @description Seconds. */
             duration: number | null;
             aspect_ratio: string | null;
@@ -2320,6 +2351,7 @@ export interface components {
             input?: components["schemas"]["AssetInput"];
             /** @description Chapter markers, any order (stored sorted by start_time). Served as a WebVTT chapters file at `{edge}/{playback_id}/chapters.vtt` and shown in the embed player. `[]` removes them. */
             chapters?: components["schemas"]["Chapter"][];
+            watermark?: components["schemas"]["Watermark"];
         };
         /** @description `{ url }` ingests a file. `{ asset_id, start_time, end_time }` cuts a frame-accurate clip of a ready asset into a new asset (re-encoded from the source asset's original; see the README). */
         AssetInput: {

@@ -22,6 +22,8 @@ export interface ResolvedClip {
   sourceAssetId: string;
   clip: StoredClip;
   duration: number;
+  /** The source's watermark: a clip re-encodes the unwatermarked original, so it inherits it (issue 16). */
+  watermark: AssetRow["watermark"];
 }
 
 /** A frame at 1000 fps: the tolerance for an end_time that rounds past the probed duration. */
@@ -77,6 +79,7 @@ export async function resolveClip(
     sourceAssetId: source.id,
     clip: { start_time: start, end_time: clipEnd, original_start_time: (parent?.original_start_time ?? 0) + start },
     duration: clipEnd - start,
+    watermark: source.watermark ?? null,
   };
 }
 

@@ -10,6 +10,7 @@ import { resolveClip } from "./clip";
 import { getAssetView } from "./load";
 import type { CreateAssetInput } from "./schemas";
 import { serializeAsset } from "./serialize";
+import { checkWatermarkUrl } from "./watermark";
 
 export async function createAsset({ ctx, input }: Verb<CreateAssetInput>) {
   const assetId = newId("asset");
@@ -22,6 +23,9 @@ export async function createAsset({ ctx, input }: Verb<CreateAssetInput>) {
       { location: "json.chapters", message: `every start_time must be less than ${clip?.duration}` },
     ]);
   }
+  if (input.watermark) checkWatermarkUrl(ctx.env, input.watermark);
+  // A clip is cut from its source's unwatermarked original: it keeps the source's watermark unless it names one.
+  const watermark = input.watermark ?? clip?.watermark ?? null;
   const asset = rowWithDefaults(schema.assets, {
     id: assetId,
     environmentId: ctx.caller.environmentId,
@@ -41,6 +45,7 @@ export async function createAsset({ ctx, input }: Verb<CreateAssetInput>) {
     sourceAssetId: clip?.sourceAssetId ?? null,
     clip: clip?.clip ?? null,
     chapters,
+    watermark,
   });
   const playback = input.playback_policy
     ? rowWithDefaults(schema.playbackIds, {

@@ -19,6 +19,7 @@ import { commit } from "../events/record";
 import { enqueueJob, newJobStatement } from "../jobs/create";
 import { clipSettings } from "./clip";
 import { assetEventData, getAssetView, loadAssetRow } from "./load";
+import { watermarkSettings } from "./watermark";
 
 const NOT_REPROCESSABLE = "asset is no longer errored or has a live job";
 
@@ -47,6 +48,7 @@ export async function reprocessAsset({ ctx, input }: Verb<{ assetId: string }>) 
       max_size_bytes: upload?.maxSizeBytes ?? undefined,
       mp4_support: row.mp4Support === "standard" ? "standard" : "none",
       ...clipSettings(row),
+      ...watermarkSettings(ctx.env, row),
     },
   });
   const at = nowIso();

@@ -3,6 +3,7 @@ import { z } from "@hono/zod-openapi";
 import { idPattern } from "../../lib/ids";
 import { PlaybackUrlsSchema } from "../../lib/playback-urls";
 import { MaxResolutionSchema, Mp4SupportSchema, StaticRenditionNameSchema } from "../../lib/transcoder-protocol";
+import { WatermarkSchema } from "./watermark";
 
 export const AssetIdSchema = z
   .string()
@@ -138,6 +139,7 @@ export const CreateAssetSchema = z
     correlation_id: CorrelationIdSchema.optional(),
     input: AssetInputSchema.optional(),
     chapters: ChaptersSchema.optional(),
+    watermark: WatermarkSchema.optional(),
   })
   .strict()
   .openapi("CreateAssetRequest");
@@ -202,6 +204,7 @@ export const AssetSchema = z
       .nullable()
       .openapi({ description: "For a clip: the range of the source asset it holds, in seconds." }),
     chapters: z.array(ChapterSchema),
+    watermark: WatermarkSchema.nullable(),
     duration: z.number().nullable().openapi({ description: "Seconds." }),
     aspect_ratio: z.string().nullable(),
     resolution: z.string().nullable(),

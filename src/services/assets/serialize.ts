@@ -52,6 +52,7 @@ export function serializeAsset(
     source_asset_id: row.sourceAssetId,
     clip: row.clip ? { start_time: row.clip.start_time, end_time: row.clip.end_time } : null,
     chapters: row.chapters ?? [],
+    watermark: row.watermark ?? null,
     duration: row.duration === null ? null : row.duration / 1000,
     aspect_ratio: row.aspectRatio,
     resolution: row.resolution,

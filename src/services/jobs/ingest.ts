@@ -9,6 +9,7 @@ import { newId } from "../../lib/ids";
 import { nowIso } from "../../lib/time";
 import type { JobSettings } from "../../lib/transcoder-protocol";
 import { clipSettings } from "../assets/clip";
+import { watermarkSettings } from "../assets/watermark";
 import type { ServiceContext } from "../context";
 import { enqueueJob } from "./create";
 import type { AssetRow } from "./lifecycle";
@@ -28,6 +29,7 @@ export async function queueIngestedAsset(
     source_content_type: source.contentType ?? undefined,
     mp4_support: asset.mp4Support,
     ...clipSettings(asset),
+    ...watermarkSettings(ctx.env, asset),
   };
   await d1Batch(ctx.env, [
     ctx.db

@@ -51,6 +51,13 @@ export async function loadRenderable(env: Env, assetId: string): Promise<AssetRo
   }
   if (hasNoVideo(asset)) throw new KeyframeError("not_found", "The asset has no video to take a thumbnail from.");
   if (!asset.sourceKey) throw new KeyframeError("not_found", "The asset's source is no longer stored.");
+  // Renders read the source, which carries no watermark: a watermarked asset never shows an unwatermarked frame.
+  if (asset.watermark) {
+    throw new KeyframeError(
+      "not_found",
+      "The asset is watermarked: thumbnails at a time and animated previews are not rendered from its unwatermarked source; its poster and storyboard carry the watermark.",
+    );
+  }
   return asset as AssetRow & { currentRunId: string };
 }
 

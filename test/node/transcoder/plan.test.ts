@@ -355,7 +355,7 @@ describe("HLS writer", () => {
     );
     expect(text).toContain("#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     expect(text).toContain(
-      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="en",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="audio/index.m3u8"',
+      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="English",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="audio/index.m3u8"',
     );
     const m = parseM3u8(text);
     expect(m.playlists.map((p) => p.uri)).toEqual(["v720/index.m3u8", "v360/index.m3u8"]);

@@ -7,7 +7,14 @@ import type { AssetErrorCode } from "../../../src/lib/transcoder-protocol.js";
 /** Asset error codes that describe the input itself: permanent, retrying cannot help. */
 export type InputErrorCode = Extract<
   AssetErrorCode,
-  "input_unreadable" | "input_no_media" | "input_too_long" | "input_too_large" | "input_unsupported"
+  | "input_unreadable"
+  | "input_no_media"
+  | "input_too_long"
+  | "input_too_large"
+  | "input_unsupported"
+  | "watermark_url_forbidden"
+  | "watermark_fetch_failed"
+  | "watermark_invalid"
 >;
 
 /** The source is not something we can turn into video. Permanent. */

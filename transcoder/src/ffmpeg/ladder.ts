@@ -10,10 +10,12 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { type MaxResolution, RESOLUTION_HEIGHT } from "../../../src/lib/transcoder-protocol.js";
+import { watermarkInputArgs } from "../watermark.js";
 import { hlsOutputArgs } from "./hls-output.js";
 import { inputPolicyArgs } from "./input-policy.js";
 import type { Rational, VideoFacts } from "./probe.js";
 import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
+import { overlayChains, type WatermarkInput } from "./watermark.js";
 
 export const KEYFRAME_SECONDS = 2;
 export const MAX_FRAME_RATE = 60;
@@ -141,6 +143,8 @@ export interface LadderVideo {
   rungs: Rung[];
   frameRate: Rational;
   deinterlace?: boolean;
+  /** Burned in at the picture's display size before the split (issue 16); every rung carries it. */
+  watermark?: WatermarkInput & { displayWidth: number; displayHeight: number };
 }
 
 export interface LadderOptions {
@@ -151,6 +155,8 @@ export interface LadderOptions {
   video?: LadderVideo;
   /** Absolute stream index of the audio to encode; absent for silent sources. */
   audioStreamIndex?: number;
+  /** The source's other audio streams, each encoded like the main one into its own folder (`audio_1`, …). */
+  extraAudio?: readonly { streamIndex: number; dir: string }[];
 }
 
 export function gopFrames(frameRate: Rational): number {
@@ -168,7 +174,17 @@ export function buildLadderArgs(options: LadderOptions): string[] {
     const pre = [...(video.deinterlace ? ["yadif=0:-1:1"] : []), `fps=${rate}`];
     const n = video.rungs.length;
     const branches = video.rungs.map((_, i) => `[s${i}]`).join("");
-    const graph = [`[0:${video.streamIndex}]${pre.join(",")}${n > 1 ? `,split=${n}${branches}` : "[s0]"}`];
+    const split = n > 1 ? `split=${n}${branches}` : "null[s0]";
+    const wm = video.watermark;
+    const graph = wm
+      ? [
+          // Square pixels at display size first, so the watermark's pixels are the viewer's pixels.
+          `[0:${video.streamIndex}]${pre.join(",")},scale=${wm.displayWidth}:${wm.displayHeight},setsar=1[base]`,
+          ...overlayChains(1, "base", "marked", wm.displayWidth, wm.displayHeight, wm.spec),
+          `[marked]${split}`,
+        ]
+      : [`[0:${video.streamIndex}]${pre.join(",")}${n > 1 ? `,${split}` : "[s0]"}`];
+    if (wm) args.push(...watermarkInputArgs(wm.path));
     video.rungs.forEach((rung, i) => {
       graph.push(`[s${i}]scale=${rung.width}:${rung.height},setsar=1,format=yuv420p[v${i}]`);
     });
@@ -201,36 +217,45 @@ export function buildLadderArgs(options: LadderOptions): string[] {
         "0",
         "-force_key_frames",
         `expr:gte(t,n_forced*${KEYFRAME_SECONDS})`,
+        // The source's CEA-608/708 captions (decoded as frame side data) go back into every rung's SEI.
+        "-a53cc",
+        "1",
         ...hlsOutputArgs(rung.name),
       );
     });
   }
   if (options.audioStreamIndex !== undefined) {
-    args.push(
-      "-map",
-      `0:${options.audioStreamIndex}`,
-      "-vn",
-      "-sn",
-      "-dn",
-      "-c:a",
-      "aac",
-      "-b:a",
-      AUDIO_BITRATE,
-      "-ac",
-      String(AUDIO_CHANNELS),
-      "-ar",
-      String(AUDIO_SAMPLE_RATE),
-      ...hlsOutputArgs(AUDIO_DIR),
-    );
+    args.push(...audioOutputArgs(options.audioStreamIndex, AUDIO_DIR));
+    for (const extra of options.extraAudio ?? []) args.push(...audioOutputArgs(extra.streamIndex, extra.dir));
   }
   return args;
+}
+
+/** One audio stream as an AAC-LC stereo 48 kHz HLS output: every audio rendition is encoded alike. */
+function audioOutputArgs(streamIndex: number, dir: string): string[] {
+  return [
+    "-map",
+    `0:${streamIndex}`,
+    "-vn",
+    "-sn",
+    "-dn",
+    "-c:a",
+    "aac",
+    "-b:a",
+    AUDIO_BITRATE,
+    "-ac",
+    String(AUDIO_CHANNELS),
+    "-ar",
+    String(AUDIO_SAMPLE_RATE),
+    ...hlsOutputArgs(dir),
+  ];
 }
 
 /** Folders the ladder writes, relative to the output directory. */
 export function ladderDirs(options: LadderOptions): string[] {
   return [
     ...(options.video?.rungs.map((r) => r.name) ?? []),
-    ...(options.audioStreamIndex !== undefined ? [AUDIO_DIR] : []),
+    ...(options.audioStreamIndex !== undefined ? [AUDIO_DIR, ...(options.extraAudio ?? []).map((a) => a.dir)] : []),
   ];
 }
 

@@ -1,8 +1,10 @@
 /** Poster: one JPEG frame near the start (10% in, or 1 s for short clips), at most 1280 wide. */
 import { stat } from "node:fs/promises";
 import path from "node:path";
+import { watermarkInputArgs } from "../watermark.js";
 import { inputPolicyArgs } from "./input-policy.js";
 import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
+import { overlayChains, type WatermarkInput } from "./watermark.js";
 
 export const POSTER_NAME = "poster.jpg";
 export const POSTER_MAX_WIDTH = 1280;
@@ -17,6 +19,8 @@ export interface PosterOptions {
   width: number;
   height: number;
   deinterlace?: boolean;
+  /** The asset's watermark, burned in at display size before the poster is scaled (as in the ladder). */
+  watermark?: WatermarkInput & { displayWidth: number; displayHeight: number };
 }
 
 function even(x: number): number {
@@ -44,6 +48,20 @@ export function buildPosterArgs(options: PosterOptions): string[] {
     `scale=${options.width}:${options.height}`,
     "setsar=1",
   ];
+  const wm = options.watermark;
+  const picture = wm
+    ? [
+        ...watermarkInputArgs(wm.path),
+        "-filter_complex",
+        [
+          `[0:${options.streamIndex}]${options.deinterlace ? "yadif=0:-1:1," : ""}scale=${wm.displayWidth}:${wm.displayHeight},setsar=1[base]`,
+          ...overlayChains(1, "base", "marked", wm.displayWidth, wm.displayHeight, wm.spec),
+          `[marked]scale=${options.width}:${options.height},setsar=1[poster]`,
+        ].join(";"),
+        "-map",
+        "[poster]",
+      ]
+    : ["-map", `0:${options.streamIndex}`, "-vf", filters.join(",")];
   return [
     // Input seeking: jumps to the keyframe before, then decodes up to the exact time.
     "-ss",
@@ -51,15 +69,12 @@ export function buildPosterArgs(options: PosterOptions): string[] {
     ...inputPolicyArgs(options.input),
     "-i",
     options.input,
-    "-map",
-    `0:${options.streamIndex}`,
+    ...picture,
     "-an",
     "-sn",
     "-dn",
     "-frames:v",
     "1",
-    "-vf",
-    filters.join(","),
     "-q:v",
     "3",
     "-map_metadata",

@@ -46,6 +46,8 @@ export interface VideoFacts {
   duration?: number;
   /** Longest gap between keyframes seen in the first seconds, when measured (see probeKeyframeInterval). */
   keyframeInterval?: number;
+  /** The H.264/MPEG-2 stream carries CEA-608/708 captions in its SEI/user data (ffprobe's `closed_captions`). */
+  closedCaptions?: boolean;
 }
 
 export interface AudioFacts {
@@ -56,6 +58,10 @@ export interface AudioFacts {
   sampleRate: number;
   bitrate?: number;
   language?: string;
+  /** The stream's `title` tag ("Director's commentary"), when the source names it. */
+  title?: string;
+  /** The stream's default disposition. */
+  isDefault?: boolean;
   duration?: number;
 }
 
@@ -70,7 +76,13 @@ export interface MediaFacts {
   startTime?: number;
   bitrate?: number;
   video?: VideoFacts;
+  /** The main audio stream (default disposition, else the first): the one the fast path and downloads carry. */
   audio?: AudioFacts;
+  /**
+   * Every decodable audio stream in file order, `audio` among them; each becomes an entry of the HLS audio
+   * group. Absent or one entry for a single-audio source.
+   */
+  audioStreams?: AudioFacts[];
 }
 
 /** Demuxers that read a single picture: a still image is not a video we can stream. */
@@ -257,6 +269,7 @@ export function parseProbeOutput(json: unknown, sizeBytes: number): MediaFacts {
       interlaced,
       bitrate: toInt(v.bit_rate),
       duration: toNumber(v.duration),
+      closedCaptions: v.closed_captions === 1,
     };
   }
 
@@ -265,21 +278,14 @@ export function parseProbeOutput(json: unknown, sizeBytes: number): MediaFacts {
     const codec = String(a.codec_name ?? "");
     if (UNKNOWN_CODECS.has(codec)) {
       if (!video) throw new InputError("input_unsupported", "the audio codec is not recognized");
-    } else {
-      const tags = (a.tags ?? {}) as Record<string, unknown>;
-      const language = typeof tags.language === "string" && tags.language !== "und" ? tags.language : undefined;
-      audio = {
-        index: toInt(a.index) ?? 0,
-        codec,
-        profile: typeof a.profile === "string" ? a.profile : undefined,
-        channels: toInt(a.channels) ?? 2,
-        sampleRate: toInt(a.sample_rate) ?? 48_000,
-        bitrate: toInt(a.bit_rate),
-        language,
-        duration: toNumber(a.duration),
-      };
-    }
+    } else audio = audioFactsOf(a);
   }
+  // The other audio streams are extra renditions; one we cannot decode is left out rather than failing the job.
+  const audioFacts = audio
+    ? audioStreams
+        .filter((s) => !UNKNOWN_CODECS.has(String(s.codec_name ?? "")))
+        .map((s) => (s === a ? audio : audioFactsOf(s)))
+    : [];
 
   const tags = (format.tags ?? {}) as Record<string, unknown>;
   const majorBrand = typeof tags.major_brand === "string" ? tags.major_brand : undefined;
@@ -293,6 +299,26 @@ export function parseProbeOutput(json: unknown, sizeBytes: number): MediaFacts {
     bitrate: toInt(format.bit_rate),
     video,
     audio,
+    ...(audioFacts.length > 1 ? { audioStreams: audioFacts } : {}),
+  };
+}
+
+function audioFactsOf(a: Record<string, unknown>): AudioFacts {
+  const tags = (a.tags ?? {}) as Record<string, unknown>;
+  const language = typeof tags.language === "string" && tags.language !== "und" ? tags.language : undefined;
+  const title = typeof tags.title === "string" && tags.title.trim() ? tags.title.trim().slice(0, 100) : undefined;
+  const disposition = (a.disposition ?? {}) as Record<string, unknown>;
+  return {
+    index: toInt(a.index) ?? 0,
+    codec: String(a.codec_name ?? ""),
+    profile: typeof a.profile === "string" ? a.profile : undefined,
+    channels: toInt(a.channels) ?? 2,
+    sampleRate: toInt(a.sample_rate) ?? 48_000,
+    bitrate: toInt(a.bit_rate),
+    language,
+    title,
+    isDefault: disposition.default === 1,
+    duration: toNumber(a.duration),
   };
 }
 
@@ -456,6 +482,30 @@ function presentDuration(facts: MediaFacts, scan: PacketScan): number {
 }
 
 /** Probes a local file. Throws InputError for inputs we cannot use, FfmpegError/BinaryNotFoundError otherwise. */
+/** Frames decoded to look for caption side data: broadcast streams carry cc_data (padding at least) in every one. */
+export const CAPTION_PROBE_FRAMES = 30;
+
+/**
+ * Whether the first video frames carry ATSC A/53 closed captions (CEA-608/708 in H.264 SEI or MPEG-2 user
+ * data). ffprobe's own `closed_captions` stream field is only set once its decoder has seen some, which
+ * `-show_streams` does not do in every version (5.1 prints 0 where its summary says "Closed Captions"),
+ * so the frames' side data decides.
+ */
+export async function probeClosedCaptions(input: string, options: ProbeOptions = {}): Promise<boolean> {
+  const json = (await ffprobeJson(
+    input,
+    [
+      ...["-select_streams", "v:0", "-read_intervals", `%+#${CAPTION_PROBE_FRAMES}`, "-show_frames"],
+      ...["-show_entries", "frame=side_data_list:side_data=side_data_type"],
+    ],
+    options,
+  )) as Record<string, { type?: string; side_data_list?: { side_data_type?: string }[] }[] | undefined>;
+  // Frames alone come as `frames`; ffprobe adds the packets (as `packets_and_frames`) when the side_data
+  // entry also names packet side data, which depends on the version.
+  const frames = [...(json.frames ?? []), ...(json.packets_and_frames ?? []).filter((f) => f.type === "frame")];
+  return frames.some((f) => (f.side_data_list ?? []).some((d) => /closed captions/i.test(d.side_data_type ?? "")));
+}
+
 export async function probe(input: string, options: ProbeOptions = {}): Promise<MediaFacts> {
   const { size } = await stat(input);
   if (size === 0) throw new InputError("input_unreadable", "the file is empty (0 bytes)");

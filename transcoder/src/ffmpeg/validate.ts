@@ -81,6 +81,8 @@ export interface SourcePlan {
 export function planSource(facts: MediaFacts, settings: JobSettings): SourcePlan {
   if (!facts.video) return { kind: "audio", fastPath: false, reasons: ["audio-only source"] };
   if (!settings.fast_path) return { kind: "video", fastPath: false, reasons: ["fast path disabled"] };
+  // A remux copies the source's frames as they are: a watermarked asset never publishes one.
+  if (settings.watermark) return { kind: "video", fastPath: false, reasons: ["watermark"] };
   const { standard, reasons } = checkStandard(facts);
   return { kind: "video", fastPath: standard, reasons };
 }

@@ -12,11 +12,13 @@ import path from "node:path";
 import type { Rendition } from "../../../src/lib/transcoder-protocol.js";
 import { PLAYLIST_NAME } from "../ffmpeg/hls-output.js";
 import { type ProbeOptions, probeFiles } from "../ffmpeg/probe.js";
+import { AUDIO_GROUP, type AudioLabel, audioGroupLines, labelAudioStreams } from "./audio-group.js";
+import { type ClosedCaptionsLabel, withClosedCaptions } from "./closed-captions.js";
 import { aacCodec, avcCodecFromInit, avcCodecFromProfile } from "./codecs.js";
 import { type MediaPlaylist, parseMediaPlaylist } from "./media-playlist.js";
 
 export const MASTER_NAME = "master.m3u8";
-export const AUDIO_GROUP = "audio";
+export { AUDIO_GROUP };
 
 export interface SegmentSize {
   bytes: number;
@@ -156,21 +158,39 @@ function quoted(value: string): string {
 }
 
 export interface MasterOptions {
-  /** BCP 47 / ISO 639 language of the audio, when the source says. */
+  /** BCP 47 / ISO 639 language of the audio, when the source says (single-audio sources). */
   audioLanguage?: string;
+  /** One label per audio rendition (./audio-group.ts); wins over audioLanguage. */
+  audioLabels?: readonly AudioLabel[];
+  /** The video carries CEA-608 captions: declare them (./closed-captions.ts). Ignored for audio-only masters. */
+  closedCaptions?: ClosedCaptionsLabel;
 }
 
 /**
  * Renders the master playlist. Shapes:
  *  - muxed (fast path): one STREAM-INF per muxed rendition, no audio group;
- *  - ladder: video STREAM-INFs (largest first) referencing the AUDIO group when there is audio;
- *  - audio only: one STREAM-INF for the audio playlist.
+ *  - ladder: video STREAM-INFs (largest first) referencing the AUDIO group when there is audio; the group
+ *    lists every audio rendition (one per source audio stream), and each variant's BANDWIDTH counts the
+ *    largest of them;
+ *  - audio only: one STREAM-INF for the main audio playlist (referencing the group when there are several).
  */
 export function renderMaster(renditions: readonly MeasuredRendition[], options: MasterOptions = {}): string {
   const video = renditions.filter((r) => r.type === "video").sort((a, b) => (b.height ?? 0) - (a.height ?? 0));
   const muxed = renditions.filter((r) => r.type === "muxed");
-  const audio = renditions.find((r) => r.type === "audio");
-  const lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"];
+  const audios = renditions.filter((r) => r.type === "audio");
+  const labels =
+    options.audioLabels ??
+    labelAudioStreams(audios.map((_, n) => ({ language: n === 0 ? options.audioLanguage : undefined }))).map(
+      (l, n) => ({ ...l, dir: audios[n].name }),
+    );
+  const labelled = labels.filter((l) => audios.some((r) => r.name === l.dir));
+  // The main rendition (`audio`) gives CODECS; the group's peak gives BANDWIDTH (RFC 8216bis §4.4.6.2).
+  const audio = audios.find((r) => r.name === labelled[0]?.dir) ?? audios[0];
+  const audioPeak = audios.reduce<MeasuredRendition | undefined>(
+    (best, r) => (!best || r.bandwidth > best.bandwidth ? r : best),
+    undefined,
+  );
+  let lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"];
 
   const streamInf = (
     r: MeasuredRendition,
@@ -186,25 +206,21 @@ export function renderMaster(renditions: readonly MeasuredRendition[], options: 
     if (extra.audio) attrs.push(`AUDIO=${quoted(AUDIO_GROUP)}`);
     lines.push(`#EXT-X-STREAM-INF:${attrs.join(",")}`, r.playlist);
   };
+  const group = () =>
+    audioGroupLines(
+      labelled,
+      (dir) => audios.find((r) => r.name === dir)?.channels,
+      (dir) => audios.find((r) => r.name === dir)?.playlist ?? `${dir}/${PLAYLIST_NAME}`,
+    );
 
   if (video.length > 0) {
-    if (audio) {
-      const attrs = [
-        "TYPE=AUDIO",
-        `GROUP-ID=${quoted(AUDIO_GROUP)}`,
-        `NAME=${quoted(options.audioLanguage ?? "Default")}`,
-        ...(options.audioLanguage ? [`LANGUAGE=${quoted(options.audioLanguage)}`] : []),
-        "DEFAULT=YES",
-        "AUTOSELECT=YES",
-        ...(audio.channels ? [`CHANNELS=${quoted(String(audio.channels))}`] : []),
-        `URI=${quoted(audio.playlist)}`,
-      ];
-      lines.push(`#EXT-X-MEDIA:${attrs.join(",")}`);
-    }
+    if (audio) lines.push(...group());
+    const peak = audioPeak ?? audio;
+    const average = Math.max(0, ...audios.map((r) => r.average_bandwidth));
     for (const r of video) {
       streamInf(r, {
-        bandwidth: r.bandwidth + (audio?.bandwidth ?? 0),
-        average: r.average_bandwidth + (audio?.average_bandwidth ?? 0),
+        bandwidth: r.bandwidth + (peak?.bandwidth ?? 0),
+        average: r.average_bandwidth + average,
         codecs: [r.videoCodec, audio?.audioCodec].filter(Boolean).join(","),
         audio: !!audio,
       });
@@ -212,10 +228,19 @@ export function renderMaster(renditions: readonly MeasuredRendition[], options: 
   } else if (muxed.length > 0) {
     for (const r of muxed) streamInf(r, { bandwidth: r.bandwidth, average: r.average_bandwidth, codecs: r.codecs });
   } else if (audio) {
-    streamInf(audio, { bandwidth: audio.bandwidth, average: audio.average_bandwidth, codecs: audio.codecs });
+    const several = audios.length > 1;
+    if (several) lines.push(...group());
+    streamInf(audio, {
+      bandwidth: several && audioPeak ? audioPeak.bandwidth : audio.bandwidth,
+      average: audio.average_bandwidth,
+      codecs: audio.codecs,
+      audio: several,
+    });
   } else {
     throw new Error("a master playlist needs at least one rendition");
   }
+  // An audio-only master has no video to carry captions.
+  if (video.length > 0 || muxed.length > 0) lines = withClosedCaptions(lines, options.closedCaptions);
   return `${lines.join("\n")}\n`;
 }
 

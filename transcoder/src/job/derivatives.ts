@@ -44,6 +44,7 @@ export function startPoster(ctx: JobContext, src: ProbedSource, ladder: LadderSt
             streamIndex: video.index,
             atSeconds: posterTime(src.duration),
             deinterlace: video.interlaced,
+            watermark: src.watermark,
             ...size,
           },
           ctx.dirs.output,
@@ -88,6 +89,8 @@ export async function makeStoryboard(
       const parts = [playlist.mapUri ?? INIT_NAME, ...playlist.segments.map((s) => s.uri)];
       const concat = `concat:${parts.join("|")}`;
       const useRendition = concat.length < 100_000;
+      // The source has no watermark on it: a watermarked asset gets its storyboard from a rendition or none.
+      if (!useRendition && src.watermark) throw new Error("too many segments to read the rendition; no storyboard");
       const plan = planStoryboard(src.duration, smallest.width, smallest.height, {
         intervalStep: useRendition ? 2 : 1,
       });

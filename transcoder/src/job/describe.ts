@@ -1,6 +1,8 @@
 /** How a job describes its media to the API: labels, aspect ratios, source facts and tracks. */
 import type { SourceFacts, Track } from "../../../src/lib/transcoder-protocol.js";
 import type { MediaFacts } from "../ffmpeg/probe.js";
+import { type AudioLabel, bcp47 } from "../hls/audio-group.js";
+import type { ClosedCaptionsLabel } from "../hls/closed-captions.js";
 import type { MeasuredRendition } from "../hls/master.js";
 
 const STANDARD_LABELS = [240, 360, 480, 720, 1080, 1440, 2160];
@@ -57,6 +59,24 @@ export function sourceFactsFor(facts: MediaFacts, remuxed: boolean): SourceFacts
   return out;
 }
 
+/**
+ * How the master names the video's embedded CEA-608 captions, when it has some: the language is the main
+ * audio's (608 does not say its own), and so is the name ("English CC"), else "Closed captions".
+ */
+export function closedCaptionsLabel(facts: MediaFacts): ClosedCaptionsLabel | undefined {
+  if (!facts.video?.closedCaptions) return undefined;
+  const language = bcp47(facts.audio?.language);
+  let name = "Closed captions";
+  if (language) {
+    try {
+      name = `${new Intl.DisplayNames(["en"], { type: "language" }).of(language) ?? language} CC`;
+    } catch {
+      name = `${language} CC`;
+    }
+  }
+  return { name, ...(language ? { language } : {}) };
+}
+
 /** The fast path's tracks: the source's own streams, copied. */
 export function sourceTracks(facts: MediaFacts, fast: MeasuredRendition): Track[] {
   const tracks: Track[] = [];
@@ -68,6 +88,7 @@ export function sourceTracks(facts: MediaFacts, fast: MeasuredRendition): Track[
       height: fast.height,
       frame_rate: fast.frame_rate,
       duration: facts.duration,
+      ...(facts.video.closedCaptions ? { closed_captions: true } : {}),
     });
   }
   if (facts.audio) {
@@ -82,8 +103,13 @@ export function sourceTracks(facts: MediaFacts, fast: MeasuredRendition): Track[
   return tracks;
 }
 
-/** The ladder's tracks: its top video rendition and its audio rendition, as measured. */
-export function ladderTracks(top: MeasuredRendition | undefined, audio: MeasuredRendition | undefined): Track[] {
+/** The ladder's tracks: its top video rendition and each audio rendition (main first), as measured. */
+export function ladderTracks(
+  top: MeasuredRendition | undefined,
+  audio: readonly MeasuredRendition[],
+  labels: readonly AudioLabel[] = [],
+  closedCaptions = false,
+): Track[] {
   const tracks: Track[] = [];
   if (top) {
     tracks.push({
@@ -94,17 +120,24 @@ export function ladderTracks(top: MeasuredRendition | undefined, audio: Measured
       frame_rate: top.frame_rate,
       bitrate: top.average_bandwidth,
       duration: top.duration,
+      ...(closedCaptions ? { closed_captions: true } : {}),
     });
   }
-  if (audio) {
+  const ordered = labels.length ? labels.map((l) => audio.find((r) => r.name === l.dir)) : audio;
+  ordered.forEach((r, n) => {
+    if (!r) return;
+    const label = labels[n];
     tracks.push({
       type: "audio",
       codec: "aac",
-      channels: audio.channels,
-      sample_rate: audio.sampleRate,
-      bitrate: audio.average_bandwidth,
-      duration: audio.duration,
+      channels: r.channels,
+      sample_rate: r.sampleRate,
+      bitrate: r.average_bandwidth,
+      duration: r.duration,
+      ...(label
+        ? { name: label.name, primary: label.isDefault, ...(label.language ? { language_code: label.language } : {}) }
+        : {}),
     });
-  }
+  });
   return tracks;
 }

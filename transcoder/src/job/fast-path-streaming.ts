@@ -26,7 +26,7 @@ import {
 } from "../hls/predict.js";
 import { SegmentUploader } from "../segment-uploader.js";
 import { type JobContext, putFile, timed } from "./context.js";
-import { aspectRatio, resolutionLabel, sourceFactsFor, sourceTracks } from "./describe.js";
+import { aspectRatio, closedCaptionsLabel, resolutionLabel, sourceFactsFor, sourceTracks } from "./describe.js";
 import type { ProbedSource } from "./ingest.js";
 
 const PLAYLIST_REL = `${FAST_DIR}/${PLAYLIST_NAME}`;
@@ -149,7 +149,10 @@ export async function runStreamingFastPath(
     const rendition = predictedRendition(src, predicted, init);
     const playlistFile = path.join(ctx.dirs.root, "fast-predicted.m3u8");
     await writeFile(playlistFile, renderPredictedPlaylist(predicted, INIT_NAME));
-    await writeFile(path.join(outputDir, MASTER_NAME), renderMaster([rendition]));
+    await writeFile(
+      path.join(outputDir, MASTER_NAME),
+      renderMaster([rendition], { closedCaptions: closedCaptionsLabel(facts) }),
+    );
     await timed(ctx, "fast_upload", async () => {
       // Init and playlist before the master that points to them.
       await Promise.all([

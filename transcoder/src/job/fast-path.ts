@@ -8,7 +8,7 @@
 import { FAST_DIR, runRemux } from "../ffmpeg/remux.js";
 import { MASTER_NAME, toProtocolRendition, writeMaster } from "../hls/master.js";
 import { type JobContext, timed, uploadFiles } from "./context.js";
-import { aspectRatio, resolutionLabel, sourceFactsFor, sourceTracks } from "./describe.js";
+import { aspectRatio, closedCaptionsLabel, resolutionLabel, sourceFactsFor, sourceTracks } from "./describe.js";
 import { isJobGone } from "./errors.js";
 import { runStreamingFastPath, stablePrediction } from "./fast-path-streaming.js";
 import type { ProbedSource } from "./ingest.js";
@@ -57,7 +57,11 @@ export async function runFastPath(ctx: JobContext, src: ProbedSource): Promise<F
       ),
     );
     const fast = await timed(ctx, "fast_master", () =>
-      writeMaster(outputDir, [{ name: FAST_DIR, type: "muxed" }], { signal, ffprobePath: ctx.binaries.ffprobe }),
+      writeMaster(outputDir, [{ name: FAST_DIR, type: "muxed" }], {
+        signal,
+        ffprobePath: ctx.binaries.ffprobe,
+        closedCaptions: closedCaptionsLabel(facts),
+      }),
     );
     const fastRendition = fast.renditions[0];
     await timed(ctx, "fast_upload", async () => {

@@ -13,11 +13,18 @@ import path from "node:path";
 import { cutClip } from "../clip.js";
 import { InputError } from "../ffmpeg/errors.js";
 import { faststartLayout, indexPackets, writeSparseStandIn } from "../ffmpeg/mp4-index.js";
-import { type MediaFacts, probe } from "../ffmpeg/probe.js";
+import { type MediaFacts, probe, probeClosedCaptions } from "../ffmpeg/probe.js";
 import { checkLimits, planSource, type SourcePlan } from "../ffmpeg/validate.js";
+import type { WatermarkInput } from "../ffmpeg/watermark.js";
 import type { IndexedPacket } from "../hls/predict.js";
+import { fetchWatermark } from "../watermark.js";
 import { type JobContext, timed } from "./context.js";
 import { GrowingFile } from "./growing-file.js";
+
+/** An unreachable watermark host is retried with the job this many times, then errors the asset. */
+export const WATERMARK_FETCH_ATTEMPTS = 3;
+/** Video codecs whose decoders export A/53 captions and whose captions libx264 can re-embed. */
+const CAPTION_CODECS = new Set(["h264", "mpeg2video", "hevc"]);
 
 export interface ProbedSource {
   facts: MediaFacts;
@@ -27,6 +34,8 @@ export interface ProbedSource {
   downloaded: Promise<void>;
   /** While the source streams in: its bytes as they arrive, and the packet index read ahead of them. */
   streaming?: { file: GrowingFile; packets: IndexedPacket[]; cancel: () => void };
+  /** The checked watermark image, when the asset has one and the source has a picture. */
+  watermark?: WatermarkInput & { displayWidth: number; displayHeight: number };
 }
 
 /** Enough for the index of a long file plus the first frames, which the probe decodes for stream facts. */
@@ -49,6 +58,39 @@ function logProbed(ctx: JobContext, facts: MediaFacts, plan: SourcePlan, streami
     fast_path: plan.fastPath,
     fast_path_skipped_because: plan.reasons,
     streaming,
+  });
+}
+
+/**
+ * CEA-608/708 captions ride in the video's SEI: the remux copies them and the ladder re-embeds them
+ * (-a53cc). Read from the first frames of `input` (the source, or the streamed source's head).
+ */
+async function detectCaptions(ctx: JobContext, input: string, facts: MediaFacts): Promise<void> {
+  const video = facts.video;
+  if (!video || video.closedCaptions || !CAPTION_CODECS.has(video.codec)) return;
+  video.closedCaptions = await timed(ctx, "probe_captions", () =>
+    probeClosedCaptions(input, { signal: ctx.signal, ffprobePath: ctx.binaries.ffprobe }).catch((err) => {
+      if (ctx.signal.aborted) throw err;
+      ctx.log.warn("captions_probe.failed", { error: err });
+      return false;
+    }),
+  );
+}
+
+/** Fetched and checked before anything is encoded: a bad watermark fails the job with nothing published. */
+async function loadWatermark(ctx: JobContext, facts: MediaFacts): Promise<ProbedSource["watermark"]> {
+  const wm = ctx.settings.watermark;
+  const video = facts.video;
+  if (!wm || !video) return undefined;
+  return timed(ctx, "watermark", async () => {
+    const image = await fetchWatermark(wm, path.join(ctx.dirs.scratch, "watermark"), {
+      signal: ctx.signal,
+      ffprobePath: ctx.binaries.ffprobe,
+      lastAttempt: ctx.dispatch.attempt >= WATERMARK_FETCH_ATTEMPTS,
+    });
+    ctx.log.info("watermark.fetched", { width: image.width, height: image.height });
+    const { allow_private: _, ...spec } = wm;
+    return { path: image.path, spec, displayWidth: video.displayWidth, displayHeight: video.displayHeight };
   });
 }
 
@@ -114,6 +156,7 @@ async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSourc
     );
     facts.sizeBytes = head.total;
     checkLimits(facts, ctx.settings);
+    await detectCaptions(ctx, standIn, facts);
     const plan = planSource(facts, ctx.settings);
     logProbed(ctx, facts, plan, true);
     reporter.update("probing", 12);
@@ -132,9 +175,10 @@ export async function ingestSource(ctx: JobContext): Promise<ProbedSource> {
   const { settings, reporter, signal } = ctx;
   refuseTooLarge(ctx, settings.source_size_bytes);
   // A source that fits in the head is downloaded in one go: no second request for the same bytes. A clip
-  // is cut from the whole original before anything is probed, so it never streams.
+  // is cut from the whole original before anything is probed, and a watermarked asset has no fast path
+  // (it must never show an unwatermarked frame), so neither streams.
   let head: SourceHead | undefined;
-  if (streamingAllowed() && settings.source_size_bytes > HEAD_BYTES && !settings.clip) {
+  if (streamingAllowed() && settings.source_size_bytes > HEAD_BYTES && !settings.clip && !settings.watermark) {
     const tried = await streamingIngest(ctx);
     if ("streamed" in tried) return tried.streamed;
     head = tried.head;
@@ -167,8 +211,10 @@ export async function ingestSource(ctx: JobContext): Promise<ProbedSource> {
     probe(ctx.dirs.source, { signal, keyframes: true, ffprobePath: ctx.binaries.ffprobe }),
   );
   checkLimits(facts, settings);
+  await detectCaptions(ctx, ctx.dirs.source, facts);
   const plan = planSource(facts, settings);
   logProbed(ctx, facts, plan, false);
+  const watermark = await loadWatermark(ctx, facts);
   reporter.update("probing", 12);
-  return { facts, plan, duration: facts.duration, downloaded: Promise.resolve() };
+  return { facts, plan, duration: facts.duration, downloaded: Promise.resolve(), watermark };
 }

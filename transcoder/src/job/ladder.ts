@@ -4,15 +4,8 @@
  * segments upload while it still encodes. Everything started here stops through the stage's own
  * abort signal when the job leaves early, and `stop` waits for it before the temp folder goes away.
  */
-import {
-  AUDIO_DIR,
-  type LadderOptions,
-  ladderDirs,
-  outputFrameRate,
-  planRungs,
-  type Rung,
-  runLadder,
-} from "../ffmpeg/ladder.js";
+import { type LadderOptions, ladderDirs, outputFrameRate, planRungs, type Rung, runLadder } from "../ffmpeg/ladder.js";
+import { type AudioLabel, planAudioRenditions } from "../hls/audio-group.js";
 import type { RenditionRef } from "../hls/master.js";
 import { SegmentUploader } from "../segment-uploader.js";
 import { type JobContext, putFile, timed } from "./context.js";
@@ -24,6 +17,8 @@ export interface LadderStage {
   readonly rungs: readonly Rung[];
   /** Every rendition the master will list. */
   readonly refs: readonly RenditionRef[];
+  /** The audio renditions' labels, main first (empty for silent sources). */
+  readonly audio: readonly AudioLabel[];
   readonly segments: SegmentUploader;
   /** Aborts with the job, with a failed segment upload, or when the job leaves early. */
   readonly signal: AbortSignal;
@@ -47,12 +42,16 @@ export function startLadder(ctx: JobContext, src: ProbedSource): LadderStage {
     ? planRungs(video.displayWidth, video.displayHeight, settings.max_resolution, video.frameRate)
     : [];
   const frameRate = video ? outputFrameRate(video) : undefined;
+  const audio = planAudioRenditions(facts.audio, facts.audioStreams);
   const ladder: LadderOptions = {
     kind: "ladder",
     input: ctx.dirs.source,
     video:
-      video && frameRate ? { streamIndex: video.index, rungs, frameRate, deinterlace: video.interlaced } : undefined,
+      video && frameRate
+        ? { streamIndex: video.index, rungs, frameRate, deinterlace: video.interlaced, watermark: src.watermark }
+        : undefined,
     audioStreamIndex: facts.audio?.index,
+    extraAudio: audio.slice(1).map((a) => ({ streamIndex: a.facts.index, dir: a.label.dir })),
   };
   const segments = new SegmentUploader({
     outputDir: ctx.dirs.output,
@@ -68,7 +67,7 @@ export function startLadder(ctx: JobContext, src: ProbedSource): LadderStage {
   log.info("ladder.started", {
     rungs: rungs.map((r) => `${r.name}:${r.width}x${r.height}`),
     frame_rate: frameRate ?? null,
-    audio: !!facts.audio,
+    audio: audio.map((a) => `${a.label.dir}:${a.label.language ?? "und"}`),
     niceness: ctx.ladderNiceness,
   });
   ctx.timings.before_ladder = Math.round(performance.now() - ctx.startedPerf);
@@ -106,8 +105,9 @@ export function startLadder(ctx: JobContext, src: ProbedSource): LadderStage {
     rungs,
     refs: [
       ...rungs.map((r) => ({ name: r.name, type: "video" as const })),
-      ...(facts.audio ? [{ name: AUDIO_DIR, type: "audio" as const }] : []),
+      ...audio.map((a) => ({ name: a.label.dir, type: "audio" as const })),
     ],
+    audio: audio.map((a) => a.label),
     segments,
     signal,
     leaveFastPhase() {

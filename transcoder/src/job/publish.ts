@@ -11,7 +11,7 @@ import { STORYBOARD_IMAGE, STORYBOARD_VTT } from "../ffmpeg/storyboard.js";
 import { MASTER_NAME, type MeasuredRendition, toProtocolRendition, writeMaster } from "../hls/master.js";
 import { type JobContext, timed, uploadFiles } from "./context.js";
 import { makeDownload, makeStoryboard } from "./derivatives.js";
-import { aspectRatio, ladderTracks, sourceFactsFor } from "./describe.js";
+import { aspectRatio, closedCaptionsLabel, ladderTracks, sourceFactsFor } from "./describe.js";
 import type { ProbedSource } from "./ingest.js";
 import type { LadderStage } from "./ladder.js";
 import { renditionFiles } from "./outputs.js";
@@ -32,7 +32,8 @@ export async function publishComplete(
       writeMaster(outputDir, ladder.refs, {
         signal: ladder.signal,
         ffprobePath: ctx.binaries.ffprobe,
-        audioLanguage: facts.audio?.language,
+        audioLabels: ladder.audio,
+        closedCaptions: closedCaptionsLabel(facts),
       }),
     ),
     poster,
@@ -66,7 +67,7 @@ export async function publishComplete(
   const top: MeasuredRendition | undefined = final.renditions
     .filter((r) => r.type === "video")
     .sort((a, b) => (b.height ?? 0) * (b.width ?? 0) - (a.height ?? 0) * (a.width ?? 0))[0];
-  const audio = final.renditions.find((r) => r.type === "audio");
+  const audio = final.renditions.filter((r) => r.type === "audio");
   const video = facts.video;
   const topRung = ladder.rungs[0];
   // No progress after this point: the API may refuse reports for a finished job.
@@ -80,7 +81,7 @@ export async function publishComplete(
         aspect_ratio: video ? aspectRatio(video.displayWidth, video.displayHeight) : null,
         resolution: topRung ? `${topRung.size}p` : null,
         max_frame_rate: top?.frame_rate ?? null,
-        tracks: ladderTracks(top, audio),
+        tracks: ladderTracks(top, audio, ladder.audio, !!facts.video?.closedCaptions),
         renditions: final.renditions.map(toProtocolRendition),
         source: sourceFactsFor(facts, remuxed),
         poster: posterName,
