@@ -2,22 +2,16 @@
  * Live test helpers: an ffmpeg encoder pushing HLS over HTTP PUT (as a broadcaster would, from lavfi
  * sources), edge playlist polling, and hls.js in headless Chromium watching a live stream.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { binaryEnv } from "../../../transcoder/src/ffmpeg/static-env.js";
 import { launchChromium, servePlayerPage } from "./browser";
+import { ffmpegBin } from "./media";
 
-/** ffmpeg from PATH (system 5.1 in CI); the npm 4.1 build only if its hls muxer knows `-method`. */
-export function liveFfmpeg(): string {
-  for (const candidate of [process.env.FFMPEG_PATH, "ffmpeg"]) {
-    if (!candidate) continue;
-    try {
-      const help = execFileSync(candidate, ["-hide_banner", "-h", "muxer=hls"], { encoding: "utf8" });
-      if (help.includes("-method")) return candidate;
-    } catch {
-      // not there, try the next
-    }
-  }
-  throw new Error("no ffmpeg with an hls muxer that supports -method PUT (set FFMPEG_PATH)");
-}
+/**
+ * The broadcasters' ffmpeg: the one the transcoder uses (FFMPEG_PATH → PATH → the npm 4.1 build), so a
+ * machine with no system ffmpeg runs the live tests too. Every one of them has an hls muxer with `-method`.
+ */
+export const LIVE_FFMPEG = await ffmpegBin();
 
 export interface Encoder {
   proc: ChildProcess;
@@ -83,7 +77,7 @@ export function startEncoder(
     "1",
     url,
   ];
-  const proc = spawn(liveFfmpeg(), args, { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(LIVE_FFMPEG, args, { env: binaryEnv(LIVE_FFMPEG), stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   proc.stderr?.on("data", (d) => {
     err = (err + d.toString()).slice(-8000);

@@ -10,6 +10,7 @@
  * flushed its last segment and playlist, `finish({ clean: true })` PUTs a playlist with `#EXT-X-ENDLIST`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { binaryEnv } from "../ffmpeg/static-env.js";
 import type { Logger } from "../log.js";
 
 export interface HlsPushOptions {
@@ -52,7 +53,7 @@ export class HlsPush {
       "1",
       opts.hlsUrl,
     ];
-    this.proc = spawn(opts.ffmpeg, args, { stdio: ["pipe", "ignore", "pipe"] });
+    this.proc = spawn(opts.ffmpeg, args, { env: binaryEnv(opts.ffmpeg), stdio: ["pipe", "ignore", "pipe"] });
     this.proc.stderr?.on("data", (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString()).slice(-4000);
     });

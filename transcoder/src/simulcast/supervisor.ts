@@ -13,6 +13,7 @@ import {
   type SimulcastStatus,
 } from "../../../src/lib/simulcast-protocol.js";
 import { transcoderSigner } from "../../../src/lib/transcoder-auth.js";
+import { binaryEnv } from "../ffmpeg/static-env.js";
 import type { Logger } from "../log.js";
 
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 16_000, 30_000];
@@ -117,7 +118,7 @@ class TargetWorker {
       this.target.publish_url,
     ];
     return new Promise((resolve) => {
-      const proc = spawn(ffmpeg, args, { stdio: ["ignore", "pipe", "pipe"] });
+      const proc = spawn(ffmpeg, args, { env: binaryEnv(ffmpeg), stdio: ["ignore", "pipe", "pipe"] });
       this.proc = proc;
       let stderr = "";
       let broadcasted = false;
