@@ -3,7 +3,7 @@
  * sources), edge playlist polling, and hls.js in headless Chromium watching a live stream.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { getBinaries } from "../../../transcoder/src/ffmpeg/binaries.js";
@@ -117,9 +117,9 @@ export function startEncoder(
 
 /**
  * Uploads ffmpeg's fMP4 HLS from `dir` to the ingest at `url` as an in-order encoder would: each playlist
- * ffmpeg writes goes out, in turn, once every file it names is complete (a segment is when the next one
- * exists, or ffmpeg has exited) and has been PUT, init segment first — so one segment later than ffmpeg wrote
- * it. On a clean exit (0, or 255 after SIGINT) the rest goes out, ending with the ENDLIST playlist; after
+ * ffmpeg writes goes out, in turn, once every file it names is complete and has been PUT, init segment first.
+ * A file is complete when its size has not changed for one poll (100 ms; 4.1 writes each fMP4 segment in one
+ * go, from memory, as it writes the playlist naming it), or once ffmpeg has exited. On a clean exit (0, or 255 after SIGINT) the rest goes out, ending with the ENDLIST playlist; after
  * SIGKILL nothing more does, as from a crashed encoder.
  */
 async function uploadInOrder(
@@ -142,11 +142,12 @@ async function uploadInOrder(
       note(`[uploader] PUT ${name}: ${res instanceof Error ? res.message : `${res.status} ${await res.text()}`}\n`);
     }
   };
+  const sizes = new Map<string, number>();
   const complete = (name: string, ended: boolean) => {
-    if (ended) return existsSync(path.join(dir, name));
-    const n = /^index(\d+)\.m4s$/.exec(name);
-    // The init segment is complete once the first segment exists.
-    return existsSync(path.join(dir, n ? `index${Number(n[1]) + 1}.m4s` : "index0.m4s"));
+    const size = existsSync(path.join(dir, name)) ? statSync(path.join(dir, name)).size : -1;
+    const before = sizes.get(name);
+    sizes.set(name, size);
+    return ended ? size >= 0 : size > 0 && size === before;
   };
   const step = async (ended: boolean) => {
     try {
@@ -162,7 +163,8 @@ async function uploadInOrder(
       const text = queue[0];
       const init = /#EXT-X-MAP:URI="([^"]+)"/.exec(text)?.[1];
       const files = [...(init ? [init] : []), ...text.split("\n").filter((l) => l && !l.startsWith("#"))];
-      if (!files.every((f) => sent.has(f) || complete(f, ended))) return;
+      const ready = files.map((f) => sent.has(f) || complete(f, ended));
+      if (!ready.every(Boolean)) return;
       for (const f of files.filter((x) => !sent.has(x))) {
         await put(f, readFileSync(path.join(dir, f)));
         sent.add(f);
