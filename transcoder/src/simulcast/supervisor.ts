@@ -113,6 +113,10 @@ class TargetWorker {
       "0:a?",
       "-c",
       "copy",
+      // ADTS AAC (from MPEG-TS) into FLV needs AudioSpecificConfig: ffmpeg ≥ 5 inserts this filter itself, the
+      // npm 4.1 build fails on the first audio packet ("Malformed AAC bitstream detected"). Other input passes.
+      "-bsf:a",
+      "aac_adtstoasc",
       "-f",
       "flv",
       this.target.publish_url,
