@@ -101,7 +101,14 @@ export function startEncoder(
     err = (err + text).slice(-8000);
   };
   proc.stderr?.on("data", (d) => note(d.toString()));
-  const ffmpegExited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  // "error" (ffmpeg could not be started) ends it too: a kill() in afterAll must not wait forever.
+  const ffmpegExited = new Promise<number | null>((resolve) => {
+    proc.on("exit", (code) => resolve(code));
+    proc.on("error", (e) => {
+      note(`${e.message}\n`);
+      resolve(null);
+    });
+  });
   const uploader = viaDir ? uploadInOrder(viaDir, url, ffmpegExited, note) : undefined;
   const exited = uploader ? uploader.then(() => ffmpegExited) : ffmpegExited;
   return {

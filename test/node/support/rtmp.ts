@@ -50,7 +50,14 @@ export function startRtmpEncoder(url: string, opts: { seconds?: number; gop?: nu
   proc.stderr?.on("data", (d) => {
     err = (err + d.toString()).slice(-8000);
   });
-  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  // "error" (ffmpeg could not be started) ends it too: a kill() in afterAll must not wait forever.
+  const exited = new Promise<number | null>((resolve) => {
+    proc.on("exit", (code) => resolve(code));
+    proc.on("error", (e) => {
+      err += `${e.message}\n`;
+      resolve(null);
+    });
+  });
   return {
     proc,
     exited,
