@@ -6,13 +6,10 @@
  * session at once with a ready recording ffprobe reads; the reconnect window elapsing ends a session
  * too, and the next broadcast records into a new asset. Reconnect windows are seconds, not minutes.
  */
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type E2E, startE2E } from "./support/e2e";
 import { type Encoder, mediaSequence, pollUntil, sleep, startEncoder, watchEmbed, watchLive } from "./support/live";
-
-const run = promisify(execFile);
+import { ffprobeJson } from "./support/media";
 
 describe("live streaming end to end", () => {
   let e: E2E;
@@ -151,9 +148,7 @@ describe("live streaming end to end", () => {
     expect(broadcast).toBeGreaterThanOrEqual(22);
     expect(Math.abs(asset.duration - broadcast)).toBeLessThanOrEqual(2);
     const vodUrl = `${e.stack.edgeUrl}/${asset.playback_ids[0].id}.m3u8`;
-    const probe = JSON.parse(
-      (await run("ffprobe", ["-v", "error", "-show_format", "-show_streams", "-of", "json", vodUrl])).stdout,
-    );
+    const probe = await ffprobeJson(vodUrl);
     expect(Math.abs(Number(probe.format.duration) - asset.duration)).toBeLessThanOrEqual(2);
     expect(probe.streams.map((s: any) => s.codec_type).sort()).toEqual(["audio", "video"]);
     expect((await fetch(master)).status).toBe(412);
@@ -180,10 +175,7 @@ describe("live streaming end to end", () => {
     }
     expect(poster).toBe(200);
     expect((await fetch(`${e.stack.edgeUrl}/${pbAsset}/storyboard.vtt`)).status).toBe(200);
-    const ladder = JSON.parse(
-      (await run("ffprobe", ["-v", "error", "-show_format", "-of", "json", `${e.stack.edgeUrl}/${pbAsset}.m3u8`]))
-        .stdout,
-    );
+    const ladder = await ffprobeJson(`${e.stack.edgeUrl}/${pbAsset}.m3u8`);
     expect(Math.abs(Number(ladder.format.duration) - asset.duration)).toBeLessThanOrEqual(2);
 
     expect(await timeline(ls.id)).toEqual([
@@ -256,18 +248,7 @@ describe("live streaming end to end", () => {
     const vod = await (await fetch(`${e.stack.edgeUrl}/${asset.playback_ids[0].id}/stream/index.m3u8`)).text();
     expect(vod).toContain("#EXT-X-ENDLIST");
     expect(vod.split("\n").filter((l) => l === "#EXT-X-DISCONTINUITY")).toHaveLength(1);
-    const probe = JSON.parse(
-      (
-        await run("ffprobe", [
-          "-v",
-          "error",
-          "-show_format",
-          "-of",
-          "json",
-          `${e.stack.edgeUrl}/${asset.playback_ids[0].id}.m3u8`,
-        ])
-      ).stdout,
-    );
+    const probe = await ffprobeJson(`${e.stack.edgeUrl}/${asset.playback_ids[0].id}.m3u8`);
     expect(Number(probe.format.duration)).toBeGreaterThan(8);
 
     // A broadcast that goes away for longer than the window ends by the alarm; the next one is new.

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CmafSplitter } from "../../src/live/ll-hls/splitter";
 import { type E2E, startE2E } from "./support/e2e";
 import type { Encoder } from "./support/live";
-import { liveFfmpeg, pollUntil, sleep } from "./support/live";
+import { CMAF_MOVFLAGS, LIVE_FFMPEG, pollUntil, sleep } from "./support/live";
 import { median, startLiveEncoder, watchLiveStream } from "./support/ll-hls";
 
 const parts = (pl: string) => pl.split("\n").filter((l) => l.startsWith("#EXT-X-PART:"));
@@ -43,10 +43,10 @@ describe("low-latency HLS end to end", () => {
   /** A real 6 s CMAF push from ffmpeg (video, 0.5 s fragments, keyframes every 2 s), cut into its parts. */
   const fragments = () => {
     const file = path.join(work, "frag.mp4");
-    execFileSync(liveFfmpeg(), [
+    execFileSync(LIVE_FFMPEG, [
       ...["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "6", "-c:v", "libx264"],
       ...["-preset", "ultrafast", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-f", "mp4"],
-      ...["-movflags", "+frag_keyframe+empty_moov+default_base_moof+cmaf", "-frag_duration", "500000", file],
+      ...["-movflags", CMAF_MOVFLAGS, "-frag_duration", "500000", file],
     ]);
     return new CmafSplitter().push(new Uint8Array(readFileSync(file)));
   };

@@ -7,17 +7,14 @@
  * the broadcaster reconnecting inside the reconnect window, continues ONE session — same recording, one
  * discontinuity — and a clean stop ends it at once with a ready recording ffprobe reads.
  */
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, type Service } from "../../scripts/lib/proc";
 import { relayPublishUrl, startRelayService } from "../../scripts/lib/relay";
 import { localSecrets } from "../../scripts/lib/stack";
 import { type E2E, startE2E } from "./support/e2e";
 import { type Encoder, mediaSequence, pollUntil, sleep, watchLive } from "./support/live";
+import { ffprobeJson } from "./support/media";
 import { startRtmpEncoder } from "./support/rtmp";
-
-const run = promisify(execFile);
 
 describe("RTMP relay end to end", () => {
   let e: E2E;
@@ -200,19 +197,7 @@ describe("RTMP relay end to end", () => {
     const vod = await (await fetch(`${e.stack.edgeUrl}/${asset.playback_ids[0].id}/stream/index.m3u8`)).text();
     expect(vod).toContain("#EXT-X-ENDLIST");
     expect(vod.split("\n").filter((l) => l === "#EXT-X-DISCONTINUITY")).toHaveLength(1);
-    const probe = JSON.parse(
-      (
-        await run("ffprobe", [
-          "-v",
-          "error",
-          "-show_format",
-          "-show_streams",
-          "-of",
-          "json",
-          `${e.stack.edgeUrl}/${asset.playback_ids[0].id}.m3u8`,
-        ])
-      ).stdout,
-    );
+    const probe = await ffprobeJson(`${e.stack.edgeUrl}/${asset.playback_ids[0].id}.m3u8`);
     expect(Number(probe.format.duration)).toBeGreaterThan(10);
     expect(probe.streams.map((s: any) => s.codec_type).sort()).toEqual(["audio", "video"]);
 

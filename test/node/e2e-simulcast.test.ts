@@ -6,22 +6,21 @@
  * recovers to `broadcasting` once its listener appears — while A and the main stream carry on undisturbed.
  * The target API refuses non-RTMP URLs and changes while on air.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../scripts/lib/proc";
+import { binaryEnv } from "../../transcoder/src/ffmpeg/static-env.js";
 import { type E2E, startE2E } from "./support/e2e";
-import { type Encoder, mediaSequence, pollUntil, sleep, startEncoder } from "./support/live";
-
-const run = promisify(execFile);
+import { type Encoder, LIVE_FFMPEG, mediaSequence, pollUntil, sleep, startEncoder } from "./support/live";
+import { ffprobeJson } from "./support/media";
 
 /** An RTMP server that accepts one publish on `rtmp://127.0.0.1:port/app/key` and writes it to `file`. */
 function rtmpListener(port: number, key: string, file: string) {
   const proc: ChildProcess = spawn(
-    "ffmpeg",
+    LIVE_FFMPEG,
     [
       "-hide_banner",
       "-loglevel",
@@ -37,7 +36,7 @@ function rtmpListener(port: number, key: string, file: string) {
       "copy",
       file,
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    { env: binaryEnv(LIVE_FFMPEG), stdio: ["ignore", "ignore", "pipe"] },
   );
   let err = "";
   proc.stderr?.on("data", (d) => {
@@ -165,9 +164,7 @@ describe("simulcast end to end", () => {
       [fileB, 3],
     ] as const) {
       expect(statSync(file).size).toBeGreaterThan(10_000);
-      const probe = JSON.parse(
-        (await run("ffprobe", ["-v", "error", "-show_format", "-show_streams", "-of", "json", file])).stdout,
-      );
+      const probe = await ffprobeJson(file);
       expect(probe.streams.map((s: any) => s.codec_name).sort()).toEqual(["aac", "h264"]);
       expect(Number(probe.format.duration)).toBeGreaterThan(minSeconds);
     }

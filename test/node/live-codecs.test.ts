@@ -10,8 +10,15 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { mediaInfoFromInit, mediaInfoFromTs } from "../../src/live/codecs";
+import { binaryEnv } from "../../transcoder/src/ffmpeg/static-env.js";
+import { ffmpegBin, ffprobeBin } from "./support/media";
 
-const run = promisify(execFile);
+const exec = promisify(execFile);
+/** ffmpeg/ffprobe as the transcoder finds them (env → PATH → npm), in the env a static build needs. */
+const run = async (bin: "ffmpeg" | "ffprobe", args: string[]) => {
+  const file = bin === "ffmpeg" ? await ffmpegBin() : await ffprobeBin();
+  return exec(file, args, { env: binaryEnv(file) });
+};
 const dir = mkdtempSync(path.join(tmpdir(), "keyframe-live-codecs-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

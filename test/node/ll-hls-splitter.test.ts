@@ -11,17 +11,17 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseBlocking, satisfies } from "../../src/live/ll-hls/playlist";
 import { type CmafPart, CmafSplitter } from "../../src/live/ll-hls/splitter";
-import { liveFfmpeg } from "./support/live";
+import { CMAF_MOVFLAGS, LIVE_FFMPEG } from "./support/live";
 
 let file: Uint8Array;
 const work = mkdtempSync(path.join(tmpdir(), "keyframe-cmaf-"));
 
 beforeAll(() => {
   const out = path.join(work, "push.mp4");
-  execFileSync(liveFfmpeg(), [
+  execFileSync(LIVE_FFMPEG, [
     ...["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-f", "lavfi", "-i", "sine"],
     ...["-t", "6", "-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0"],
-    ...["-c:a", "aac", "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof+cmaf"],
+    ...["-c:a", "aac", "-f", "mp4", "-movflags", CMAF_MOVFLAGS],
     ...["-frag_duration", "500000", out],
   ]);
   file = new Uint8Array(readFileSync(out));

@@ -3,25 +3,45 @@
  * sources), edge playlist polling, and hls.js in headless Chromium watching a live stream.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { getBinaries } from "../../../transcoder/src/ffmpeg/binaries.js";
+import { binaryEnv } from "../../../transcoder/src/ffmpeg/static-env.js";
+import { hlsPersistentHttpInOrder } from "../../../transcoder/src/relay/hls-push.js";
 import { launchChromium, servePlayerPage } from "./browser";
+import { ffmpegBin } from "./media";
 
-/** ffmpeg from PATH (system 5.1 in CI); the npm 4.1 build only if its hls muxer knows `-method`. */
-export function liveFfmpeg(): string {
-  for (const candidate of [process.env.FFMPEG_PATH, "ffmpeg"]) {
-    if (!candidate) continue;
-    try {
-      const help = execFileSync(candidate, ["-hide_banner", "-h", "muxer=hls"], { encoding: "utf8" });
-      if (help.includes("-method")) return candidate;
-    } catch {
-      // not there, try the next
-    }
-  }
-  throw new Error("no ffmpeg with an hls muxer that supports -method PUT (set FFMPEG_PATH)");
-}
+/**
+ * The broadcasters' ffmpeg: the one the transcoder uses (FFMPEG_PATH → PATH → the npm 4.1 build), so a
+ * machine with no system ffmpeg runs the live tests too. Every one of them has an hls muxer with `-method`.
+ */
+export const LIVE_FFMPEG = await ffmpegBin();
+const LIVE_VERSION = (await getBinaries()).version;
+/**
+ * ffmpeg ≥ 5 PUTs its HLS in the order an ingest needs (segment, then the playlist naming it), over one
+ * persistent connection. The 4.1 build does not (hlsPersistentHttpInOrder): with `-http_persistent` every
+ * playlist arrives before its segment, and in fMP4 always (each playlist goes out before the segment it adds,
+ * the last segment with POST). There, MPEG-TS pushes without `-http_persistent`, and fMP4 is written to a
+ * directory and uploaded in order by uploadInOrder — ffmpeg's own bytes, playlists included.
+ */
+const PUSHES_IN_ORDER = hlsPersistentHttpInOrder(LIVE_VERSION);
+/**
+ * The movflags of a fragmented-MP4 (CMAF) push: `+cmaf` where the build knows it (ffmpeg ≥ 4.2); the npm
+ * ffmpeg 4.1 writes the same moof+mdat fragments without the flag (no `cmfc` brand).
+ */
+export const CMAF_MOVFLAGS = `+frag_keyframe+empty_moov+default_base_moof${
+  execFileSync(LIVE_FFMPEG, ["-hide_banner", "-h", "muxer=mp4"], {
+    encoding: "utf8",
+    env: binaryEnv(LIVE_FFMPEG),
+  }).includes("cmaf")
+    ? "+cmaf"
+    : ""
+}`;
 
 export interface Encoder {
   proc: ChildProcess;
-  /** Resolves with the exit code (null when killed by a signal). */
+  /** Resolves with the exit code (null when killed by a signal), once everything it wrote was sent. */
   exited: Promise<number | null>;
   stderr: () => string;
   kill: () => Promise<void>;
@@ -37,6 +57,14 @@ export function startEncoder(
 ): Encoder {
   const hlsTime = opts.hlsTime ?? 2;
   const fps = opts.fps ?? 30;
+  const segmentType = opts.segmentType ?? "mpegts";
+  const viaDir = segmentType === "fmp4" && !PUSHES_IN_ORDER ? mkdtempSync(path.join(tmpdir(), "kf-enc-")) : null;
+  const output = viaDir
+    ? [
+        ...["-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", path.join(viaDir, "index%d.m4s")],
+        path.join(viaDir, "index.m3u8"),
+      ]
+    : ["-method", "PUT", ...(PUSHES_IN_ORDER ? ["-http_persistent", "1"] : []), url];
   const args = [
     "-hide_banner",
     "-loglevel",
@@ -76,19 +104,25 @@ export function startEncoder(
     "-hls_list_size",
     "5",
     "-hls_segment_type",
-    opts.segmentType ?? "mpegts",
-    "-method",
-    "PUT",
-    "-http_persistent",
-    "1",
-    url,
+    segmentType,
+    ...output,
   ];
-  const proc = spawn(liveFfmpeg(), args, { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(LIVE_FFMPEG, args, { env: binaryEnv(LIVE_FFMPEG), stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
-  proc.stderr?.on("data", (d) => {
-    err = (err + d.toString()).slice(-8000);
+  const note = (text: string) => {
+    err = (err + text).slice(-8000);
+  };
+  proc.stderr?.on("data", (d) => note(d.toString()));
+  // "error" (ffmpeg could not be started) ends it too: a kill() in afterAll must not wait forever.
+  const ffmpegExited = new Promise<number | null>((resolve) => {
+    proc.on("exit", (code) => resolve(code));
+    proc.on("error", (e) => {
+      note(`${e.message}\n`);
+      resolve(null);
+    });
   });
-  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  const uploader = viaDir ? uploadInOrder(viaDir, url, ffmpegExited, note) : undefined;
+  const exited = uploader ? uploader.then(() => ffmpegExited) : ffmpegExited;
   return {
     proc,
     exited,
@@ -98,6 +132,75 @@ export function startEncoder(
       await exited;
     },
   };
+}
+
+/**
+ * Uploads ffmpeg's fMP4 HLS from `dir` to the ingest at `url` as an in-order encoder would: each playlist
+ * ffmpeg writes goes out, in turn, once every file it names is complete and has been PUT, init segment first.
+ * A file is complete when its size has not changed for one poll (100 ms; 4.1 writes each fMP4 segment in one
+ * go, from memory, as it writes the playlist naming it), or once ffmpeg has exited. On a clean exit (0, or 255 after SIGINT) the rest goes out, ending with the ENDLIST playlist; after
+ * SIGKILL nothing more does, as from a crashed encoder.
+ */
+async function uploadInOrder(
+  dir: string,
+  url: string,
+  ffmpegExited: Promise<number | null>,
+  note: (text: string) => void,
+): Promise<void> {
+  const base = url.slice(0, url.lastIndexOf("/") + 1);
+  const sent = new Set<string>();
+  const queue: string[] = [];
+  let lastRead = "";
+  let exitCode: number | null | undefined;
+  void ffmpegExited.then((code) => {
+    exitCode = code;
+  });
+  const put = async (name: string, body: Buffer) => {
+    const res = await fetch(base + name, { method: "PUT", body }).catch((e: Error) => e);
+    if (res instanceof Error || !res.ok) {
+      note(`[uploader] PUT ${name}: ${res instanceof Error ? res.message : `${res.status} ${await res.text()}`}\n`);
+    }
+  };
+  const sizes = new Map<string, number>();
+  const complete = (name: string, ended: boolean) => {
+    const size = existsSync(path.join(dir, name)) ? statSync(path.join(dir, name)).size : -1;
+    const before = sizes.get(name);
+    sizes.set(name, size);
+    return ended ? size >= 0 : size > 0 && size === before;
+  };
+  const step = async (ended: boolean) => {
+    try {
+      const text = readFileSync(path.join(dir, "index.m3u8"), "utf8");
+      // ffmpeg rewrites the playlist in place: take it only when whole (its last line a segment, or ENDLIST).
+      const whole = /\.m4s\n$/.test(text) || text.includes("#EXT-X-ENDLIST");
+      if (whole && text !== lastRead) queue.push(text);
+      if (whole) lastRead = text;
+    } catch {
+      // not written yet
+    }
+    while (queue.length > 0) {
+      const text = queue[0];
+      const init = /#EXT-X-MAP:URI="([^"]+)"/.exec(text)?.[1];
+      const files = [...(init ? [init] : []), ...text.split("\n").filter((l) => l && !l.startsWith("#"))];
+      const ready = files.map((f) => sent.has(f) || complete(f, ended));
+      if (!ready.every(Boolean)) return;
+      for (const f of files.filter((x) => !sent.has(x))) {
+        await put(f, readFileSync(path.join(dir, f)));
+        sent.add(f);
+      }
+      await put("index.m3u8", Buffer.from(text));
+      queue.shift();
+    }
+  };
+  try {
+    while (exitCode === undefined) {
+      await step(false);
+      await sleep(100);
+    }
+    if (exitCode === 0 || exitCode === 255) await step(true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

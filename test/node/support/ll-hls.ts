@@ -7,10 +7,12 @@
  * started late — a slow headless start — catches up to its target latency instead of staying behind), records the playlist and part requests it made, and reads
  * the barcode off the displayed frame: glass-to-glass = now − capture time, measured, not estimated.
  */
+
 import { spawn } from "node:child_process";
+import { binaryEnv } from "../../../transcoder/src/ffmpeg/static-env.js";
 import { launchChromium, servePlayerPage } from "./browser";
 import type { Encoder } from "./live";
-import { liveFfmpeg } from "./live";
+import { CMAF_MOVFLAGS, LIVE_FFMPEG } from "./live";
 
 const STAMP_BITS = 20;
 
@@ -36,10 +38,7 @@ export function startLiveEncoder(
   const gop = o.hlsTime ?? 2;
   const out =
     o.container === "cmaf"
-      ? [
-          ...["-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof+cmaf"],
-          ...["-frag_duration", "500000", "-method", "PUT", url],
-        ]
+      ? [...["-f", "mp4", "-movflags", CMAF_MOVFLAGS], ...["-frag_duration", "500000", "-method", "PUT", url]]
       : [
           ...["-f", "hls", "-hls_time", String(gop), "-hls_list_size", "5", "-hls_segment_type", "fmp4"],
           ...["-method", "PUT", "-http_persistent", "1", url],
@@ -53,7 +52,7 @@ export function startLiveEncoder(
     ...["-g", String(30 * gop), "-keyint_min", String(30 * gop), "-sc_threshold", "0"],
     ...["-c:a", "aac", "-b:a", "64k", ...out],
   ];
-  const proc = spawn(liveFfmpeg(), args, { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(LIVE_FFMPEG, args, { env: binaryEnv(LIVE_FFMPEG), stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   proc.stderr?.on("data", (d) => {
     err = (err + d.toString()).slice(-8000);

@@ -3,7 +3,8 @@
  * H.264 + AAC in FLV to `url`, a keyframe every `gop` seconds. SIGINT is a clean stop (deleteStream).
  */
 import { spawn } from "node:child_process";
-import type { Encoder } from "./live";
+import { binaryEnv } from "../../../transcoder/src/ffmpeg/static-env.js";
+import { type Encoder, LIVE_FFMPEG } from "./live";
 
 export function startRtmpEncoder(url: string, opts: { seconds?: number; gop?: number } = {}): Encoder {
   const fps = 30;
@@ -44,12 +45,19 @@ export function startRtmpEncoder(url: string, opts: { seconds?: number; gop?: nu
     "flv",
     url,
   ];
-  const proc = spawn(process.env.FFMPEG_PATH ?? "ffmpeg", args, { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(LIVE_FFMPEG, args, { env: binaryEnv(LIVE_FFMPEG), stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   proc.stderr?.on("data", (d) => {
     err = (err + d.toString()).slice(-8000);
   });
-  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  // "error" (ffmpeg could not be started) ends it too: a kill() in afterAll must not wait forever.
+  const exited = new Promise<number | null>((resolve) => {
+    proc.on("exit", (code) => resolve(code));
+    proc.on("error", (e) => {
+      err += `${e.message}\n`;
+      resolve(null);
+    });
+  });
   return {
     proc,
     exited,

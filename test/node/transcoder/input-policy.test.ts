@@ -3,7 +3,7 @@
  * that is really an HLS playlist or an ffconcat list — pointing at `file:///etc/passwd` or at another
  * host — is refused as `input_unsupported` by the probe, and a thumbnail render of such a source fails,
  * and in neither case is anything fetched: a local HTTP server records every request it gets. Runs with
- * the system ffmpeg 5.1 and the npm 4.1 build.
+ * the ffmpeg the transcoder finds (system 5.1 in CI) and the npm 4.1 build.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
@@ -11,20 +11,28 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getBinaries } from "../../../transcoder/src/ffmpeg/binaries.js";
 import { InputError } from "../../../transcoder/src/ffmpeg/errors.js";
 import { probe } from "../../../transcoder/src/ffmpeg/probe.js";
 import { renderThumbnail } from "../../../transcoder/src/ffmpeg/thumbnail.js";
 import { makeClip } from "./helpers/media.js";
 
 const require = (await import("node:module")).createRequire(import.meta.url);
-const BINARIES = [
-  { name: "system ffmpeg", ffmpeg: "ffmpeg", ffprobe: "ffprobe" },
-  {
-    name: "npm ffmpeg 4.1",
-    ffmpeg: require("@ffmpeg-installer/ffmpeg").path as string,
-    ffprobe: require("@ffprobe-installer/ffprobe").path as string,
-  },
-];
+const NPM = {
+  name: "npm ffmpeg 4.1",
+  ffmpeg: require("@ffmpeg-installer/ffmpeg").path as string,
+  ffprobe: require("@ffprobe-installer/ffprobe").path as string,
+};
+// The pair the transcoder picks here (FFMPEG_PATH → PATH → npm), and the npm build when that is another one:
+// on a machine without system ffmpeg both are the npm build, which then runs once.
+const found = await getBinaries();
+const BINARIES =
+  found.ffmpeg === NPM.ffmpeg && found.ffprobe === NPM.ffprobe
+    ? [NPM]
+    : [
+        { name: `${found.ffmpegSource} ffmpeg ${found.version.raw}`, ffmpeg: found.ffmpeg, ffprobe: found.ffprobe },
+        NPM,
+      ];
 
 let dir: string;
 /** Records every request; a fetch of anything here is the failure this file guards against. */

@@ -8,15 +8,34 @@
  * broadcaster that comes back continues the same session and recording. Only a clean unpublish (the client
  * sent deleteStream: OBS "Stop Streaming", a SIGINT'd ffmpeg) ends the session at once: after ffmpeg has
  * flushed its last segment and playlist, `finish({ clean: true })` PUTs a playlist with `#EXT-X-ENDLIST`.
+ *
+ * `-http_persistent 1` (one connection for every PUT) only with an ffmpeg that finishes a segment's request
+ * when it closes the segment: the 2018 build from @ffmpeg-installer ends it only when the next request starts,
+ * so its playlist naming a segment reaches the ingest before that segment does, and the ingest refuses every
+ * such playlist. Without it, that build PUTs segment, then playlist, in order.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import type { FfmpegVersion } from "../ffmpeg/binaries.js";
+import { binaryEnv } from "../ffmpeg/static-env.js";
 import type { Logger } from "../log.js";
 
 export interface HlsPushOptions {
   ffmpeg: string;
   hlsUrl: string;
   segmentDuration: number;
+  /** Reuse one HTTP connection for every PUT: see hlsPersistentHttpInOrder. */
+  httpPersistent: boolean;
   log: Logger;
+}
+
+/**
+ * Whether this ffmpeg's hls muxer, with `-http_persistent 1`, completes a segment's PUT before the playlist
+ * naming it: release 5 and later do. The 4.1-era build (a snapshot, "N-47683-…", no release number) does not;
+ * an unknown snapshot is treated like it (a new connection per file costs little; a refused playlist costs
+ * the broadcast).
+ */
+export function hlsPersistentHttpInOrder(version: FfmpegVersion): boolean {
+  return version.major !== undefined && version.major >= 5;
 }
 
 export class HlsPush {
@@ -48,11 +67,10 @@ export class HlsPush {
       "omit_endlist",
       "-method",
       "PUT",
-      "-http_persistent",
-      "1",
+      ...(opts.httpPersistent ? ["-http_persistent", "1"] : []),
       opts.hlsUrl,
     ];
-    this.proc = spawn(opts.ffmpeg, args, { stdio: ["pipe", "ignore", "pipe"] });
+    this.proc = spawn(opts.ffmpeg, args, { env: binaryEnv(opts.ffmpeg), stdio: ["pipe", "ignore", "pipe"] });
     this.proc.stderr?.on("data", (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString()).slice(-4000);
     });

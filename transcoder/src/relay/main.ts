@@ -3,8 +3,9 @@
  * every converter has flushed.
  */
 import { RELAY_API_SECRET_ENV } from "../../../src/lib/relay-auth.js";
-import { findFfmpeg } from "../ffmpeg/binaries.js";
+import { ffmpegVersion, findFfmpeg } from "../ffmpeg/binaries.js";
 import { createLogger } from "../log.js";
+import { hlsPersistentHttpInOrder } from "./hls-push.js";
 import { startRelay } from "./server.js";
 
 function envPort(name: string, fallback: number | undefined): number | undefined {
@@ -23,6 +24,9 @@ async function main() {
     console.error(`KEYFRAME_API_URL and ${RELAY_API_SECRET_ENV} are required (see transcoder/src/relay/server.ts).`);
     process.exit(2);
   }
+  const ffmpeg = await findFfmpeg();
+  const version = await ffmpegVersion(ffmpeg.path);
+  log.info("relay.ffmpeg", { path: ffmpeg.path, source: ffmpeg.source, version: version.raw });
   const relay = await startRelay({
     apiUrl,
     secret,
@@ -30,7 +34,8 @@ async function main() {
     port: envPort("KEYFRAME_RELAY_PORT", 1935) as number,
     app: process.env.KEYFRAME_RELAY_APP ?? "live",
     healthPort: envPort("KEYFRAME_RELAY_HEALTH_PORT", undefined),
-    ffmpeg: (await findFfmpeg()).path,
+    ffmpeg: ffmpeg.path,
+    httpPersistent: hlsPersistentHttpInOrder(version),
     log,
   });
   const stop = async () => {

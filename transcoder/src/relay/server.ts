@@ -27,6 +27,7 @@ export interface RelayOptions {
   app: string;
   healthPort?: number;
   ffmpeg: string;
+  httpPersistent: boolean;
   log: Logger;
 }
 
@@ -42,6 +43,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     app: opts.app,
     api: relayApi({ apiUrl: opts.apiUrl, secret: opts.secret }),
     ffmpeg: opts.ffmpeg,
+    httpPersistent: opts.httpPersistent,
     log: opts.log,
     onAir: new Set(),
     stats: { accepted: 0, refused: 0 },

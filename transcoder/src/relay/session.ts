@@ -23,6 +23,8 @@ export interface SessionDeps {
   app: string;
   api: RelayApi;
   ffmpeg: string;
+  /** Whether that ffmpeg may push over one persistent connection (hlsPersistentHttpInOrder). */
+  httpPersistent: boolean;
   log: Logger;
   /** Keys on air through this relay: a second publish on the same key is refused here already. */
   onAir: Set<string>;
@@ -98,6 +100,7 @@ export class RelaySession {
     this.log = this.log.child({ live_stream_id: grant.live_stream_id });
     this.push = new HlsPush({
       ffmpeg: this.deps.ffmpeg,
+      httpPersistent: this.deps.httpPersistent,
       hlsUrl: grant.hls_url,
       segmentDuration: grant.segment_duration,
       log: this.log,

@@ -13,6 +13,7 @@ import {
   type SimulcastStatus,
 } from "../../../src/lib/simulcast-protocol.js";
 import { transcoderSigner } from "../../../src/lib/transcoder-auth.js";
+import { binaryEnv } from "../ffmpeg/static-env.js";
 import type { Logger } from "../log.js";
 
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 16_000, 30_000];
@@ -112,12 +113,16 @@ class TargetWorker {
       "0:a?",
       "-c",
       "copy",
+      // ADTS AAC (from MPEG-TS) into FLV needs AudioSpecificConfig: ffmpeg ≥ 5 inserts this filter itself, the
+      // npm 4.1 build fails on the first audio packet ("Malformed AAC bitstream detected"). Other input passes.
+      "-bsf:a",
+      "aac_adtstoasc",
       "-f",
       "flv",
       this.target.publish_url,
     ];
     return new Promise((resolve) => {
-      const proc = spawn(ffmpeg, args, { stdio: ["ignore", "pipe", "pipe"] });
+      const proc = spawn(ffmpeg, args, { env: binaryEnv(ffmpeg), stdio: ["ignore", "pipe", "pipe"] });
       this.proc = proc;
       let stderr = "";
       let broadcasted = false;
