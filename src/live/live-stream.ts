@@ -390,6 +390,7 @@ export class LiveStream extends DurableObject<Env> {
    * session (ENDLIST). Naming a segment this connection never delivered is refused, nothing changes.
    */
   async acceptPlaylist(input: { streamId: string; keyHash: string; text: string }): Promise<IngestResult> {
+    await this.awaitListedSegments(input);
     return this.locked(async () => {
       const g = await this.gate(input.streamId, input.keyHash);
       if (!("cfg" in g)) return g;
@@ -458,6 +459,33 @@ export class LiveStream extends DurableObject<Env> {
       if (pl.ended) await this.finish(m, cfg, "encoder_ended");
       return { ok: true, status: 201 };
     });
+  }
+
+  /**
+   * ffmpeg sends a playlist as soon as its segment is written, without waiting for the segment's PUT to be
+   * answered (measured with 4.1 and 5.1): the playlist can reach us while the route is still reading the
+   * segment's body. Before refusing a playlist that names a segment we do not hold, wait (outside the lock,
+   * so the segment can land) until every listed segment is stored, for at most one target duration.
+   */
+  private async awaitListedSegments(input: { streamId: string; keyHash: string; text: string }): Promise<void> {
+    const g = await this.gate(input.streamId, input.keyHash);
+    const pl = parseEncoderPlaylist(input.text);
+    if (!("cfg" in g) || !pl || pl.entries.length === 0) return;
+    const deadline = Date.now() + this.targetMs(g.cfg);
+    for (;;) {
+      const m = await this.ctx.storage.get<Meta>("meta");
+      const session = m?.session;
+      const conn = m?.conn;
+      const held = (idx: number | null) =>
+        session &&
+        conn &&
+        idx !== null &&
+        this.ctx.storage.sql
+          .exec("SELECT 1 FROM segments WHERE session = ? AND conn = ? AND idx = ?", session.id, conn.no, idx)
+          .toArray().length > 0;
+      if (pl.entries.every((e) => held(segmentIndex(e.uri))) || Date.now() >= deadline) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /**

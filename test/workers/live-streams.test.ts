@@ -237,6 +237,29 @@ describe("HLS push ingest", () => {
     expect(types.every((e) => e.data.live_stream_id === ls.id)).toBe(true);
   });
 
+  it("takes an ENDLIST playlist that arrives while its last segment is still on its way", async () => {
+    // ffmpeg sends the playlist without waiting for the segment PUT's answer (4.1 and 5.1 alike).
+    const key = await createKey();
+    const ls = await createStream(key);
+    expect((await put(`${ls.base}/index0.ts`, tsSegment())).status).toBe(201);
+    expect((await put(`${ls.base}/index.m3u8`, playlist([["index0.ts", 2]]))).status).toBe(201);
+    const ended = playlist(
+      [
+        ["index0.ts", 2],
+        ["index1.ts", 2],
+      ],
+      true,
+    );
+    const listing = put(`${ls.base}/index.m3u8`, ended);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await put(`${ls.base}/index1.ts`, tsSegment())).status).toBe(201);
+    expect((await listing).status).toBe(201);
+    const view = (await api(key, "GET", `/v1/live-streams/${ls.id}`)).body;
+    expect(view.status).toBe("idle");
+    const asset = (await api(key, "GET", `/v1/assets/${view.recent_asset_ids[0]}`)).body;
+    expect(asset).toMatchObject({ status: "ready", duration: 4 });
+  });
+
   it("refuses bad input with a precise problem and stores nothing", async () => {
     const key = await createKey();
     const ls = await createStream(key);
@@ -541,8 +564,11 @@ describe("live media facts and the recording's pipeline run", () => {
 
     // The transcoder reads the recording as one MPEG-TS, whole or by range, without a copy in storage.
     const jobId = job?.id as string;
-    await env.DB.prepare("update jobs set status = 'running', attempt = 1 where id = ?").bind(jobId).run();
-    const token = await signJobToken(env, { jobId, attempt: 1 });
+    // The test is the transcoder now. The real queue consumer may have claimed attempt 1 meanwhile (its dispatch
+    // fails: no transcoder in tests) and its failure path is guarded by its own attempt number, so this run
+    // takes an attempt it can never have.
+    await env.DB.prepare("update jobs set status = 'running', attempt = 99 where id = ?").bind(jobId).run();
+    const token = await signJobToken(env, { jobId, attempt: 99 });
     const whole = await internal(jobId, token, "GET", "source");
     expect(whole.status).toBe(200);
     expect(whole.headers.get("content-type")).toBe("video/mp2t");
@@ -559,7 +585,7 @@ describe("live media facts and the recording's pipeline run", () => {
 
     // The ladder lands: playback moves to it, the broadcast's length stands, the recorded segments stay as source.
     const session = asset.source?.session_id ?? (await publishedState(ls.id)).session_id;
-    expect((await internal(jobId, token, "POST", "publish", publishBody("complete"))).status).toBe(200);
+    expect((await internal(jobId, token, "POST", "publish", publishBody("complete", 99))).status).toBe(200);
     const after = (await api(key, "GET", `/v1/assets/${assetId}`)).body;
     expect(after).toMatchObject({ status: "ready", duration: 4, renditions_status: "complete" });
     expect(await env.MEDIA.head(`assets/${assetId}/runs/${session ?? ""}/stream/c1-0.ts`)).not.toBeNull();
