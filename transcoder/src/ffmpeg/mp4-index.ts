@@ -6,10 +6,7 @@
  */
 import { open } from "node:fs/promises";
 import type { IndexedPacket } from "../hls/predict.js";
-import { getBinaries } from "./binaries.js";
-import { inputPolicyArgs } from "./input-policy.js";
-import { INDEX_ONLY_ARGS } from "./probe.js";
-import { runProcess } from "./process.js";
+import { eachPacket, INDEX_ONLY_ARGS } from "./probe.js";
 
 export interface Mp4Layout {
   /** Byte offset just past the `moov` box: everything a demuxer needs before the media. */
@@ -77,15 +74,8 @@ export async function indexPackets(
   input: string,
   options: { signal?: AbortSignal; ffprobePath?: string } = {},
 ): Promise<IndexedPacket[]> {
-  const binary = options.ffprobePath ?? (await getBinaries()).ffprobe;
   const packets: IndexedPacket[] = [];
-  let pending = "";
-  const onLine = (line: string) => {
-    const f = new Map<string, string>();
-    for (const pair of line.split("|")) {
-      const eq = pair.indexOf("=");
-      if (eq > 0) f.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
+  await eachPacket(input, "stream_index,pts_time,duration_time,flags,size", INDEX_ONLY_ARGS, options, (f) => {
     const stream = Number(f.get("stream_index"));
     const pts = Number(f.get("pts_time"));
     if (!Number.isFinite(stream) || !Number.isFinite(pts)) return;
@@ -99,31 +89,7 @@ export async function indexPackets(
       key: flags.startsWith("K"),
       size: Number(f.get("size")) || 0,
     });
-  };
-  await runProcess(
-    binary,
-    [
-      "-v",
-      "error",
-      "-of",
-      "compact=p=0",
-      "-show_entries",
-      "packet=stream_index,pts_time,duration_time,flags,size",
-      ...INDEX_ONLY_ARGS,
-      ...inputPolicyArgs(input),
-      input,
-    ],
-    {
-      signal: options.signal,
-      timeoutMs: 120_000,
-      onStdout: (chunk) => {
-        const lines = (pending + chunk.toString()).split("\n");
-        pending = lines.pop() ?? "";
-        for (const line of lines) onLine(line);
-      },
-    },
-  );
-  if (pending) onLine(pending);
+  });
   // Without the parser, video packets carry no duration: each lasts until the next one's time.
   const byStream = new Map<number, IndexedPacket[]>();
   for (const p of packets) {

@@ -378,16 +378,13 @@ export async function scanPackets(
   scan: { readIntervals?: string; windowStream?: number; windowEnd?: number },
   options: ProbeOptions = {},
 ): Promise<PacketScan> {
-  const binary = options.ffprobePath ?? (await getBinaries()).ffprobe;
   const result: PacketScan = { streamEnds: new Map(), windowPackets: [] };
-  let pending = "";
-  const onLine = (line: string) => {
-    // `compact=p=0`: key=value pairs separated by "|", whatever order a given ffprobe prints them in.
-    const fields = new Map<string, string>();
-    for (const pair of line.split("|")) {
-      const eq = pair.indexOf("=");
-      if (eq > 0) fields.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
+  const entries = "stream_index,pts_time,dts_time,duration_time,flags";
+  const args = [
+    ...(scan.readIntervals ? ["-read_intervals", scan.readIntervals] : []),
+    ...(options.indexOnly ? INDEX_ONLY_ARGS : []),
+  ];
+  await eachPacket(input, entries, args, options, (fields) => {
     const index = toInt(fields.get("stream_index"));
     const time = toNumber(fields.get("pts_time")) ?? toNumber(fields.get("dts_time"));
     if (index === undefined || time === undefined) return;
@@ -396,6 +393,31 @@ export async function scanPackets(
     if (index === scan.windowStream && (scan.windowEnd === undefined || time < scan.windowEnd)) {
       result.windowPackets.push({ time, key: (fields.get("flags") ?? "").startsWith("K") });
     }
+  });
+  return result;
+}
+
+/**
+ * Runs ffprobe over `input`'s packet headers (no decoding) with `-show_entries packet=<entries>` and hands
+ * each packet's fields to `onPacket`, streamed line by line so a long file never sits in memory.
+ * `compact=p=0` prints key=value pairs separated by "|", in whatever order a given ffprobe prints them.
+ */
+export async function eachPacket(
+  input: string,
+  entries: string,
+  extraArgs: readonly string[],
+  options: { signal?: AbortSignal; ffprobePath?: string },
+  onPacket: (fields: Map<string, string>) => void,
+): Promise<void> {
+  const binary = options.ffprobePath ?? (await getBinaries()).ffprobe;
+  let pending = "";
+  const onLine = (line: string) => {
+    const fields = new Map<string, string>();
+    for (const pair of line.split("|")) {
+      const eq = pair.indexOf("=");
+      if (eq > 0) fields.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    onPacket(fields);
   };
   await runProcess(
     binary,
@@ -405,9 +427,8 @@ export async function scanPackets(
       "-of",
       "compact=p=0",
       "-show_entries",
-      "packet=stream_index,pts_time,dts_time,duration_time,flags",
-      ...(scan.readIntervals ? ["-read_intervals", scan.readIntervals] : []),
-      ...(options.indexOnly ? INDEX_ONLY_ARGS : []),
+      `packet=${entries}`,
+      ...extraArgs,
       ...inputPolicyArgs(input),
       input,
     ],
@@ -422,7 +443,6 @@ export async function scanPackets(
     },
   );
   if (pending) onLine(pending);
-  return result;
 }
 
 /**

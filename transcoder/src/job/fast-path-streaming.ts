@@ -15,7 +15,7 @@ import path from "node:path";
 import { INIT_NAME, PLAYLIST_NAME, SEGMENT_SECONDS } from "../ffmpeg/hls-output.js";
 import { FAST_DIR, runRemux } from "../ffmpeg/remux.js";
 import { aacCodec, avcCodecFromInit, avcCodecFromProfile } from "../hls/codecs.js";
-import { MASTER_NAME, type MeasuredRendition, peakBitrate, renderMaster, toProtocolRendition } from "../hls/master.js";
+import { MASTER_NAME, type MeasuredRendition, peakBitrate, renderMaster } from "../hls/master.js";
 import { parseMediaPlaylist } from "../hls/media-playlist.js";
 import {
   matchesPrediction,
@@ -26,7 +26,8 @@ import {
 } from "../hls/predict.js";
 import { SegmentUploader } from "../segment-uploader.js";
 import { type JobContext, putFile, timed } from "./context.js";
-import { aspectRatio, closedCaptionsLabel, resolutionLabel, sourceFactsFor, sourceTracks } from "./describe.js";
+import { closedCaptionsLabel } from "./describe.js";
+import { publishFast } from "./fast-publish.js";
 import type { ProbedSource } from "./ingest.js";
 
 const PLAYLIST_REL = `${FAST_DIR}/${PLAYLIST_NAME}`;
@@ -161,29 +162,7 @@ export async function runStreamingFastPath(
       ]);
       await putFile(ctx, MASTER_NAME);
     });
-    reporter.update("finalizing", 19.5);
-    await timed(ctx, "fast_publish", () =>
-      ctx.client.publish(
-        {
-          phase: "fast",
-          master: MASTER_NAME,
-          duration,
-          aspect_ratio: aspectRatio(video.displayWidth, video.displayHeight),
-          resolution: resolutionLabel(Math.min(video.displayWidth, video.displayHeight)),
-          max_frame_rate: rendition.frame_rate ?? null,
-          tracks: sourceTracks(facts, rendition),
-          renditions: [toProtocolRendition(rendition)],
-          source: sourceFactsFor(facts, true),
-          poster: null,
-          storyboard: null,
-        },
-        { signal },
-      ),
-    );
-    ctx.log.info("job.published", {
-      phase: "fast",
-      ms: Date.now() - ctx.startedAt,
-      bandwidth: rendition.bandwidth,
+    await publishFast(ctx, src, rendition, {
       streamed: true,
       segments_stored: segments.files,
       segments_listed: predicted.length,

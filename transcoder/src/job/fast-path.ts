@@ -6,11 +6,12 @@
  */
 
 import { FAST_DIR, runRemux } from "../ffmpeg/remux.js";
-import { MASTER_NAME, toProtocolRendition, writeMaster } from "../hls/master.js";
+import { MASTER_NAME, writeMaster } from "../hls/master.js";
 import { type JobContext, timed, uploadFiles } from "./context.js";
-import { aspectRatio, closedCaptionsLabel, resolutionLabel, sourceFactsFor, sourceTracks } from "./describe.js";
+import { closedCaptionsLabel } from "./describe.js";
 import { isJobGone } from "./errors.js";
 import { runStreamingFastPath, stablePrediction } from "./fast-path-streaming.js";
+import { publishFast } from "./fast-publish.js";
 import type { ProbedSource } from "./ingest.js";
 import { renditionFiles } from "./outputs.js";
 
@@ -68,30 +69,7 @@ export async function runFastPath(ctx: JobContext, src: ProbedSource): Promise<F
       await uploadFiles(ctx, await renditionFiles(outputDir, FAST_DIR), 17, 19);
       await uploadFiles(ctx, [MASTER_NAME], 19, 19.5);
     });
-    reporter.update("finalizing", 19.5);
-    await timed(ctx, "fast_publish", () =>
-      ctx.client.publish(
-        {
-          phase: "fast",
-          master: MASTER_NAME,
-          duration,
-          aspect_ratio: aspectRatio(video.displayWidth, video.displayHeight),
-          resolution: resolutionLabel(Math.min(video.displayWidth, video.displayHeight)),
-          max_frame_rate: fastRendition.frame_rate ?? null,
-          tracks: sourceTracks(facts, fastRendition),
-          renditions: [toProtocolRendition(fastRendition)],
-          source: sourceFactsFor(facts, true),
-          poster: null,
-          storyboard: null,
-        },
-        { signal },
-      ),
-    );
-    ctx.log.info("job.published", {
-      phase: "fast",
-      ms: Date.now() - ctx.startedAt,
-      bandwidth: fastRendition.bandwidth,
-    });
+    await publishFast(ctx, src, fastRendition);
     return { published: true, tail: NOTHING_LEFT };
   } catch (err) {
     if (signal.aborted) throw signal.reason ?? err;
