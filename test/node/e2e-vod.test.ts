@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Parser } from "m3u8-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { d1Execute, run, wranglerBin } from "../../scripts/lib/wrangler";
+import { OUTPUT_GRACE_MS } from "../../src/services/media/pending-deletions";
 import { playInChromium } from "./support/browser";
 import { type E2E, startE2E, uploadFile } from "./support/e2e";
 import { ffprobeJson, makeClip } from "./support/media";
@@ -183,8 +185,34 @@ describe("VOD end to end", () => {
   });
 
   it("stops serving a deleted asset and removes its media", async () => {
+    const target = { persistTo: e.persistTo };
+    const [[row]] = await d1Execute(target, `select current_run_id, source_key from assets where id = '${assetId}'`);
+    const keys = [`assets/${assetId}/runs/${row.current_run_id}/master.m3u8`, String(row.source_key)];
+    const inR2 = async (key: string) => {
+      const args = ["r2", "object", "get", `keyframe-media/${key}`, "--local", "--persist-to", e.persistTo, "--pipe"];
+      const res = await run(wranglerBin(), args, { env: { CI: "true", WRANGLER_SEND_METRICS: "false" } });
+      if (res.code !== 0 && !/not found|does not exist/i.test(res.stdout + res.stderr)) {
+        throw new Error(`wrangler r2 object get failed: ${res.stderr}`);
+      }
+      return res.code === 0;
+    };
+    for (const key of keys) expect(await inR2(key), key).toBe(true);
     const del = await e.api("DELETE", `/v1/assets/${assetId}`);
     expect(del.status).toBe(204);
+    // The delete's own sweep empties every prefix of the asset; each pending row then waits out the output grace
+    // window (OUTPUT_GRACE_MS) for a second pass. A row in that state means R2 listed nothing under its prefix.
+    const sql = `select prefix, attempts, created_at, next_attempt_at from pending_deletions where resource_id = '${assetId}'`;
+    let rows: Record<string, unknown>[] = [];
+    for (const until = Date.now() + 30_000; Date.now() < until; await new Promise((r) => setTimeout(r, 1000))) {
+      [rows] = await d1Execute(target, sql);
+      if (rows.length > 0 && rows.every((r) => String(r.next_attempt_at) > String(r.created_at))) break;
+    }
+    expect(rows.map((r) => r.prefix)).toEqual(expect.arrayContaining([`assets/${assetId}/`]));
+    for (const r of rows) {
+      expect(r.attempts, String(r.prefix)).toBe(0);
+      expect(Date.parse(String(r.next_attempt_at)) - Date.parse(String(r.created_at))).toBe(OUTPUT_GRACE_MS);
+    }
+    for (const key of keys) expect(await inR2(key), key).toBe(false);
     // The edge caches playback-ID state for at most 60 s.
     const deadline = Date.now() + 70_000;
     let status = 200;

@@ -11,6 +11,8 @@ import { type Stack, startStack } from "../../../scripts/lib/stack";
 
 export interface E2E {
   stack: Stack;
+  /** The stack's local state (D1, R2, …), for checks through wrangler's `--local --persist-to`. */
+  persistTo: string;
   secret: string;
   api: (method: string, p: string, body?: unknown) => Promise<{ status: number; body: any }>;
   waitForAsset: (id: string, done: (a: any) => boolean, timeoutMs?: number) => Promise<any>;
@@ -58,6 +60,7 @@ export async function startE2E(
   };
   return {
     stack,
+    persistTo,
     secret: key.secret,
     api,
     waitForAsset,
