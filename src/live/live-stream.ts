@@ -155,6 +155,20 @@ export class LiveStream extends DurableObject<Env> {
     ctx.storage.sql.exec(LADDER_TABLE_SQL);
   }
 
+  /** Whether the current session holds segment `idx` of connection `conn` with exactly `length` bytes. */
+  private sameAsStored(m: Meta, conn: number, idx: number, length: number): boolean {
+    if (!m.session) return false;
+    const row = this.ctx.storage.sql
+      .exec<{ bytes: number }>(
+        "SELECT bytes FROM segments WHERE session = ? AND conn = ? AND idx = ?",
+        m.session.id,
+        conn,
+        idx,
+      )
+      .toArray()[0];
+    return row?.bytes === length;
+  }
+
   private locked<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.chain.then(fn);
     this.chain = run.catch(() => {});
@@ -266,8 +280,9 @@ export class LiveStream extends DurableObject<Env> {
       const quietMs = c ? now - c.lastSegmentAt : Number.POSITIVE_INFINITY;
       let newConn: boolean;
       if (!c) newConn = true;
-      else if (idx === c.lastIndex && quietMs < target) {
-        // A retransmission of the segment just taken: already stored, nothing changes.
+      else if (idx === c.lastIndex && quietMs < target && this.sameAsStored(m, c.no, idx, bytes.byteLength)) {
+        // A retransmission of the segment just taken (same name, same length): already stored, nothing changes.
+        // A different body under the same index is another encoder (e.g. a second CMAF push at its segment 0).
         return { ok: true, status: 201, connection: c.no };
       } else if (idx === c.lastIndex + 1 && !(pendingInit && idx === 0)) newConn = false;
       else if (quietMs < target) {

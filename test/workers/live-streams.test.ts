@@ -260,6 +260,17 @@ describe("HLS push ingest", () => {
     expect(asset).toMatchObject({ status: "ready", duration: 4 });
   });
 
+  it("takes a retransmitted segment once; a different body under the same index while live is another encoder", async () => {
+    const key = await createKey();
+    const ls = await createStream(key);
+    const seg = tsSegment();
+    expect((await put(`${ls.base}/index0.ts`, seg)).status).toBe(201);
+    expect((await put(`${ls.base}/index0.ts`, seg)).status).toBe(201); // the encoder's retry
+    expectProblem(await put(`${ls.base}/index0.ts`, tsSegment(40, 3)), 409, "conflict");
+    expect((await put(`${ls.base}/index.m3u8`, playlist([["index0.ts", 2]]))).status).toBe(201);
+    expect((await publishedState(ls.id)).segments).toHaveLength(1);
+  });
+
   it("refuses bad input with a precise problem and stores nothing", async () => {
     const key = await createKey();
     const ls = await createStream(key);
