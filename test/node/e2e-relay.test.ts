@@ -90,7 +90,7 @@ describe("RTMP relay end to end", () => {
     const ls = created.body;
     expect(ls.ingest.rtmp_url).toBe(`rtmp://127.0.0.1:${relayPort}/live`);
     // Not secret: shown on every read, unlike hls_url (which embeds the key).
-    expect((await stream(ls.id)).ingest).toEqual({ hls_url: null, rtmp_url: ls.ingest.rtmp_url });
+    expect((await stream(ls.id)).ingest).toEqual({ hls_url: null, cmaf_url: null, rtmp_url: ls.ingest.rtmp_url });
     const before = await relayHealth();
 
     const startedAt = Date.now();
