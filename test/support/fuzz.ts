@@ -103,7 +103,14 @@ export function valueArb(doc: Json, node: Json | undefined, depth = 0): fc.Arbit
       return fc.oneof(
         { weight: 2, arbitrary: valid },
         { weight: 3, arbitrary: fc.constantFrom(min, max, min - 1, max + 1, 0, -1, 2 ** 53, 0.5) },
-        { weight: 2, arbitrary: fc.integer({ min: Math.max(-(2 ** 31), min - 2), max: Math.min(2 ** 31, max + 2) }) },
+        // Bounds may be fractional (a watermark's opacity is 0–1): the integer arbitrary needs whole ones.
+        {
+          weight: 2,
+          arbitrary: fc.integer({
+            min: Math.max(-(2 ** 31), Math.floor(min) - 2),
+            max: Math.min(2 ** 31, Math.ceil(max) + 2),
+          }),
+        },
         { weight: 1, arbitrary: fc.oneof(junkString, fc.constant(null), fc.boolean()) },
       );
     }
