@@ -8,6 +8,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { bearerToken, KEY_SECRET_RE } from "./lib/auth";
+import { d1Unavailable } from "./lib/d1-retry";
 import { KeyframeError, problemResponse, zodIssuesToErrors } from "./lib/errors";
 import { newId } from "./lib/ids";
 import { log } from "./lib/log";
@@ -159,6 +160,17 @@ export function onError(err: Error, c: AppContext): Response {
     if (status === 401) return problemResponse("unauthenticated", err.message || "Authentication required.", requestId);
     if (status === 403) return problemResponse("forbidden", err.message || "Forbidden.", requestId);
     if (status === 404) return problemResponse("not_found", err.message || "Not found.", requestId);
+  }
+  const unavailable = d1Unavailable(err);
+  if (unavailable) {
+    log.warn("database_unavailable", { request_id: requestId, error: unavailable.message });
+    return problemResponse(
+      "service_unavailable",
+      "The database is briefly unavailable. Retry shortly (with the same Idempotency-Key, if any).",
+      requestId,
+      [],
+      { "Retry-After": String(unavailable.retryAfterSeconds) },
+    );
   }
   log.error("unhandled_error", { request_id: requestId, error: err.message, stack: err.stack });
   return problemResponse(

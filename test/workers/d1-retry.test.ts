@@ -6,7 +6,8 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { isRetryableD1Error, withD1Retry } from "../../src/lib/d1-retry";
+import { createApp, onError, requestIdMiddleware } from "../../src/app";
+import { D1UnavailableError, isRetryableD1Error, withD1Retry } from "../../src/lib/d1-retry";
 
 const LOCK = new Error(
   "D1_ERROR: Failed to parse body as JSON, got: Error: internal error; reference = 884b719lje9j3mcqo8hf4h71",
@@ -54,15 +55,48 @@ describe("withD1Retry", () => {
     expect(lost.calls()).toBe(3);
   });
 
-  it("does not retry other errors, and gives up after 10 attempts", async () => {
+  it("does not retry other errors; gives up after 10 attempts deployed, after its time budget locally", async () => {
     const syntax = flaky(1, new Error('D1_ERROR: near "selct": syntax error'));
     await expect(withD1Retry(syntax.db, { local: true }).prepare("x").first()).rejects.toThrow(/syntax/);
     expect(syntax.calls()).toBe(1);
 
-    const stuck = flaky(100, LOCK);
-    await expect(withD1Retry(stuck.db, { local: true }).prepare("x").first()).rejects.toBe(LOCK);
-    expect(stuck.calls()).toBe(10);
+    const lost = flaky(100, new Error("D1_ERROR: Network connection lost."));
+    const deployed = await withD1Retry(lost.db, { local: false })
+      .prepare("x")
+      .first()
+      .catch((e) => e);
+    expect(deployed).toBeInstanceOf(D1UnavailableError);
+    expect((deployed as D1UnavailableError).cause).toBeInstanceOf(Error);
+    expect(lost.calls()).toBe(10);
+
+    const stuck = flaky(1000, LOCK);
+    const started = Date.now();
+    const local = await withD1Retry(stuck.db, { local: true, budgetMs: 600 })
+      .prepare("x")
+      .first()
+      .catch((e) => e);
+    expect(local).toBeInstanceOf(D1UnavailableError);
+    expect((local as D1UnavailableError).cause).toBe(LOCK);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    expect(stuck.calls()).toBeGreaterThan(3);
     expect(isRetryableD1Error(new Error("SQLITE_BUSY"), true)).toBe(true);
     expect(isRetryableD1Error(new Error("SQLITE_BUSY"), false)).toBe(false);
+  });
+});
+
+describe("a D1 failure that outlasts the retries", () => {
+  it("is a 503 service_unavailable with Retry-After from the API, not a 500", async () => {
+    const app = createApp();
+    app.use(requestIdMiddleware);
+    // As drizzle throws it: its own error around the driver's.
+    app.get("/x", () => {
+      throw new Error("Failed query: select 1", { cause: new D1UnavailableError(LOCK) });
+    });
+    app.onError(onError);
+    const res = await app.request("/x");
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(res.headers.get("content-type")).toContain("application/problem+json");
+    expect(await res.json()).toMatchObject({ code: "service_unavailable", status: 503 });
   });
 });

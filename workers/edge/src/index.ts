@@ -22,7 +22,7 @@ import hlsSource from "hls.js/dist/hls.min.js";
 import { Hono } from "hono";
 import { chapterCues } from "../../../src/lib/chapters";
 import { type ClipRange, clipQuery, trimMediaPlaylist } from "../../../src/lib/clips";
-import { withRetryingDb } from "../../../src/lib/d1-retry";
+import { d1Unavailable, withRetryingDb } from "../../../src/lib/d1-retry";
 import {
   type PlaybackClaims,
   PlaybackTokenVerifier,
@@ -545,6 +545,16 @@ app.get("/embed/:pid", async (c) => {
 
 app.notFound((c) => deny(404, "not_found", corsHeaders(null, c.req.raw)));
 app.onError((err, c) => {
+  const unavailable = d1Unavailable(err);
+  if (unavailable) {
+    console.warn(
+      JSON.stringify({ level: "warn", msg: "edge_database_unavailable", error: unavailable.message, path: c.req.path }),
+    );
+    return edgeProblem(503, "database_unavailable", "The database is briefly unavailable. Retry shortly.", {
+      ...corsHeaders(null, c.req.raw),
+      "Retry-After": String(unavailable.retryAfterSeconds),
+    });
+  }
   console.error(JSON.stringify({ level: "error", msg: "edge_unhandled", error: err.message, path: c.req.path }));
   return edgeProblem(500, "internal_error", "An unexpected error occurred.", corsHeaders(null, c.req.raw));
 });
