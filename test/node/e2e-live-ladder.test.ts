@@ -12,9 +12,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { binaryEnv } from "../../transcoder/src/ffmpeg/static-env.js";
 import { launchChromium, servePlayerPage } from "./support/browser";
 import { type E2E, startE2E } from "./support/e2e";
 import { type Encoder, mediaSequence, pollUntil, startEncoder } from "./support/live";
+import { ffprobeBin } from "./support/media";
 
 const run = promisify(execFile);
 
@@ -178,9 +180,12 @@ describe("live ladder end to end", () => {
     for (const [i, m] of maps.entries()) {
       const file = path.join(dir, `seq${seq}-${i}.ts`);
       writeFileSync(file, new Uint8Array(await (await fetch(m.get(seq) as string)).arrayBuffer()));
-      const { stdout } = await run("ffprobe", [
-        ...["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=start_time,height", "-of", "json", file],
-      ]);
+      const ffprobe = await ffprobeBin();
+      const { stdout } = await run(
+        ffprobe,
+        ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=start_time,height", "-of", "json", file],
+        { env: binaryEnv(ffprobe) },
+      );
       const stream = JSON.parse(stdout).streams[0] as { start_time: string; height: number };
       expect(stream.height, `${file}: ${stdout}`).toBe([480, 360, 240][i]);
       const start = stream.start_time;

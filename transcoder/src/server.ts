@@ -96,7 +96,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   });
 
   const ladder = new LiveLadderSupervisor({
-    encode: ffmpegEncoder(async () => (await getBinaries()).ffmpeg),
+    encode: ffmpegEncoder(() => getBinaries()),
     push: apiPusher(authSecret),
     fetch,
     log,

@@ -11,8 +11,9 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LiveLadderStart, LiveRendition } from "../../../src/lib/live-ladder-protocol";
-import { getBinaries } from "../../../transcoder/src/ffmpeg/binaries.js";
-import { parseBenchmark, renditionArgs } from "../../../transcoder/src/live-ladder/encode.js";
+import { getBinaries, parseFfmpegVersion } from "../../../transcoder/src/ffmpeg/binaries.js";
+import { binaryEnv } from "../../../transcoder/src/ffmpeg/static-env.js";
+import { keepsSourceTimeBase, parseBenchmark, renditionArgs } from "../../../transcoder/src/live-ladder/encode.js";
 import { parseSourcePlaylist } from "../../../transcoder/src/live-ladder/source-playlist.js";
 import {
   ffmpegEncoder,
@@ -22,14 +23,19 @@ import {
 } from "../../../transcoder/src/live-ladder/supervisor.js";
 import { createLogger } from "../../../transcoder/src/log.js";
 
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
+/** ffmpeg or ffprobe as the transcoder finds them (env var → PATH → npm), so a bare machine runs this too. */
+async function run(bin: "ffmpeg" | "ffprobe", args: string[]) {
+  const file = (await getBinaries())[bin];
+  return execFileAsync(file, args, { env: binaryEnv(file) });
+}
 
 async function probe(file: string) {
   const { stdout } = await run("ffprobe", [
     "-v",
     "error",
     "-show_entries",
-    "stream=codec_type,codec_name,width,height,start_time",
+    "stream=codec_type,codec_name,width,height,start_time,level",
     "-of",
     "json",
     file,
@@ -40,6 +46,7 @@ async function probe(file: string) {
     width?: number;
     height?: number;
     start_time: string;
+    level?: number;
   }[];
 }
 
@@ -90,7 +97,7 @@ describe("live ladder encode (real ffmpeg)", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("encodes a segment to a lower rendition starting at the source's timestamps, with the audio copied", async () => {
-    const encode = ffmpegEncoder(async () => (await getBinaries()).ffmpeg);
+    const encode = ffmpegEncoder(() => getBinaries());
     for (const i of [1, 2]) {
       const src = path.join(dir, `index${i}.ts`);
       const out = await encode("240p", readFileSync(src));
@@ -101,6 +108,11 @@ describe("live ladder encode (real ffmpeg)", () => {
       const sv = s.find((x) => x.codec_type === "video");
       const rv = r.find((x) => x.codec_type === "video");
       expect(rv).toMatchObject({ codec_name: "h264", width: 426, height: 240 });
+      // x264 was told the real frame rate: 240p at 30 fps is level 2.1, and the bitrate is near the 320k asked.
+      // (Told 90000 fps, as the npm ffmpeg 4.1 is by -enc_time_base -1, it picks level 6.2 and ~120 kb/s of video.)
+      expect(rv?.level).toBeLessThanOrEqual(31);
+      const kbps = (out.bytes.length * 8) / 2 / 1000; // video, the 64k audio copied, TS overhead
+      expect(kbps).toBeGreaterThan(300);
       // Same start to well within one frame (1/30 s): the 90 kHz timestamps are carried over.
       expect(Math.abs(Number(rv?.start_time) - Number(sv?.start_time))).toBeLessThan(1 / 30 / 2);
       expect(Number(sv?.start_time)).toBeGreaterThan(i * 2 - 0.5);
@@ -131,7 +143,7 @@ describe("live ladder encode (real ffmpeg)", () => {
       "mpegts",
       src,
     ]);
-    const out = await ffmpegEncoder(async () => (await getBinaries()).ffmpeg)("240p", readFileSync(src));
+    const out = await ffmpegEncoder(() => getBinaries())("240p", readFileSync(src));
     if (!out.ok) throw new Error(out.error);
     const file = path.join(dir, "portrait-240.ts");
     execFileSync("sh", ["-c", `cat > ${file}`], { input: out.bytes });
@@ -139,13 +151,20 @@ describe("live ladder encode (real ffmpeg)", () => {
   }, 60_000);
 
   it("a segment ffmpeg cannot read is an error, not an empty rendition", async () => {
-    const out = await ffmpegEncoder(async () => (await getBinaries()).ffmpeg)("240p", new Uint8Array(4096).fill(7));
+    const out = await ffmpegEncoder(() => getBinaries())("240p", new Uint8Array(4096).fill(7));
     expect(out.ok).toBe(false);
   }, 30_000);
 
   it("arguments keep the source's timestamps and read -benchmark", () => {
     const args = renditionArgs("360p");
     for (const flag of ["-copyts", "-enc_time_base", "-muxdelay", "-benchmark"]) expect(args).toContain(flag);
+    // The npm ffmpeg (no release number) and 4.x encode in the frame-rate time base; 5+ in the source's.
+    const old = renditionArgs("360p", { sourceTimeBase: false });
+    expect(old).not.toContain("-enc_time_base");
+    for (const flag of ["-copyts", "-vsync", "-muxdelay"]) expect(old).toContain(flag);
+    expect(keepsSourceTimeBase(parseFfmpegVersion("ffmpeg version 5.1.6-0+deb12u1 Copyright"))).toBe(true);
+    expect(keepsSourceTimeBase(parseFfmpegVersion("ffmpeg version n4.4.2 Copyright"))).toBe(false);
+    expect(keepsSourceTimeBase(parseFfmpegVersion("ffmpeg version N-47683-g0e8eb07980-static https://"))).toBe(false);
     expect(args.slice(args.indexOf("-c:a"), args.indexOf("-c:a") + 2)).toEqual(["-c:a", "copy"]);
     const bench = parseBenchmark("x\nbench: utime=0.159s stime=0.048s rtime=0.432s\n");
     expect(bench?.cpuSeconds).toBeCloseTo(0.207, 6);

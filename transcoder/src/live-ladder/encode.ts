@@ -3,8 +3,12 @@
  * span scaled down to one rendition out as MPEG-TS on stdout. Pure argument building.
  *
  * Alignment: `-copyts` keeps the source's timestamps, `-vsync passthrough` keeps every frame where it was,
- * and `-enc_time_base -1` keeps the demuxer's 1/90000 time base (x264 would otherwise round the first PTS to
- * the frame rate's grid, up to a frame off); `-muxdelay 0 -muxpreload 0` add no offset. Each output starts
+ * and, on ffmpeg ≥ 5, `-enc_time_base -1` keeps the demuxer's 1/90000 time base (x264 would otherwise round
+ * the first PTS to the frame rate's grid, up to half a frame off); `-muxdelay 0 -muxpreload 0` add no offset.
+ * The npm ffmpeg (the 2018 4.1-era snapshot N-47683) must not get `-enc_time_base -1`: its libx264 wrapper
+ * then takes the 1/90000 time base for the frame rate (x264 logs "MB rate (36450000) > level limit", picks
+ * level 6.2 and spends ~40 % of the bitrate asked, the first IDR at QP 51); without it that build lands
+ * within half a frame (1.4 ms on a 29.97 fps source offset by 12.3 ms), which is what keepsSourceTimeBase says. Each output starts
  * with an IDR (a fresh encoder) and has no other keyframe the source did not force, so the rendition
  * segment covers exactly the source segment's frames and starts at its start time (ffprobe agrees to the
  * 90 kHz tick; the e2e test checks one frame).
@@ -16,6 +20,16 @@
  * player can switch to without an audio group.
  */
 import { LIVE_RENDITION_KBPS, type LiveRendition, renditionHeight } from "../../../src/lib/live-ladder-protocol.js";
+import type { FfmpegVersion } from "../ffmpeg/binaries.js";
+
+/**
+ * Whether this ffmpeg can encode in the input's time base (`-enc_time_base -1`) with x264 still told the
+ * real frame rate: ffmpeg ≥ 5 (5.1 measured: level 2.1, 336 kb/s of 320k asked for a 240p segment). The npm
+ * build (no release number) and 4.x give x264 a 90000 fps frame rate (level 6.2, 118 kb/s, QP 51 IDR).
+ */
+export function keepsSourceTimeBase(version: FfmpegVersion): boolean {
+  return version.major !== undefined && version.major >= 5;
+}
 
 /**
  * x264 preset of the live ladder: `superfast` by default (≈ 0.45 s CPU per 2 s 480p→360p segment at 30 fps
@@ -27,7 +41,10 @@ export function ladderPreset(): string {
 }
 
 /** `-benchmark` needs info level to print; stats and the banner stay off. */
-export function renditionArgs(rendition: LiveRendition, opts: { preset?: string } = {}): string[] {
+export function renditionArgs(
+  rendition: LiveRendition,
+  opts: { preset?: string; sourceTimeBase?: boolean } = {},
+): string[] {
   const kbps = LIVE_RENDITION_KBPS[rendition];
   const h = renditionHeight(rendition);
   return [
@@ -69,8 +86,7 @@ export function renditionArgs(rendition: LiveRendition, opts: { preset?: string 
     `${kbps * 2}k`,
     "-vsync",
     "passthrough",
-    "-enc_time_base",
-    "-1",
+    ...(opts.sourceTimeBase === false ? [] : ["-enc_time_base", "-1"]),
     "-muxdelay",
     "0",
     "-muxpreload",

@@ -19,8 +19,10 @@ import {
 } from "../../../src/lib/live-ladder-protocol.js";
 import { transcoderSigner } from "../../../src/lib/transcoder-auth.js";
 import { mediaInfoFromInit, mediaInfoFromTs } from "../../../src/live/codecs.js";
+import type { Binaries } from "../ffmpeg/binaries.js";
+import { binaryEnv } from "../ffmpeg/static-env.js";
 import type { Logger } from "../log.js";
-import { parseBenchmark, renditionArgs } from "./encode.js";
+import { keepsSourceTimeBase, parseBenchmark, renditionArgs } from "./encode.js";
 import { parseSourcePlaylist, type SourceSegment } from "./source-playlist.js";
 
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 16_000, 30_000];
@@ -286,15 +288,19 @@ export class LadderJob {
   }
 }
 
-/** The real encoder: one ffmpeg per segment, bytes in on stdin and out on stdout. */
-export function ffmpegEncoder(ffmpeg: () => Promise<string>) {
+/**
+ * The real encoder: one ffmpeg per segment, bytes in on stdin and out on stdout, with the arguments that
+ * binary's version supports (keepsSourceTimeBase) and its environment (binaryEnv: the npm builds are static).
+ */
+export function ffmpegEncoder(binaries: () => Promise<Pick<Binaries, "ffmpeg" | "version">>) {
   return async (rendition: LiveRendition, input: Uint8Array): Promise<EncodeResult> => {
-    const bin = await ffmpeg();
+    const { ffmpeg: bin, version } = await binaries();
+    const args = renditionArgs(rendition, { sourceTimeBase: keepsSourceTimeBase(version) });
     const started = Date.now();
     return new Promise((resolve) => {
       let proc: ChildProcess;
       try {
-        proc = spawn(bin, renditionArgs(rendition), { stdio: ["pipe", "pipe", "pipe"] });
+        proc = spawn(bin, args, { env: binaryEnv(bin), stdio: ["pipe", "pipe", "pipe"] });
       } catch (err) {
         resolve({ ok: false, error: (err as Error).message });
         return;
