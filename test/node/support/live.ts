@@ -205,7 +205,29 @@ async function uploadInOrder(
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `url` until `ok(status, body)` holds; returns the last body. */
+/**
+ * `p`, or an error saying `what` did not happen within `ms` (and `detail()`, e.g. an encoder's stderr): a wait
+ * that fails says what it waited for well inside the test's own timeout.
+ */
+export async function within<T>(ms: number, what: string, p: Promise<T>, detail?: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const more = detail?.().trim();
+      reject(new Error(`${what}: not within ${ms} ms${more ? `\n${more}` : ""}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Polls `url` until `ok(status, body)` holds; returns the last body. Each request is bounded too (10 s, or
+ * what is left), so a hung request fails the poll at its deadline with the last answer seen.
+ */
 export async function pollUntil(
   url: string,
   ok: (status: number, body: string) => boolean,
@@ -214,12 +236,19 @@ export async function pollUntil(
   const deadline = Date.now() + timeoutMs;
   let last = { status: 0, body: "" };
   while (Date.now() < deadline) {
-    const res = await fetch(url);
-    last = { status: res.status, body: await res.text() };
+    try {
+      const signal = AbortSignal.timeout(Math.max(1, Math.min(10_000, deadline - Date.now())));
+      const res = await fetch(url, { signal });
+      last = { status: res.status, body: await res.text() };
+    } catch (err) {
+      last = { status: 0, body: `request failed: ${(err as Error).message}` };
+    }
     if (ok(last.status, last.body)) return last;
     await sleep(200);
   }
-  throw new Error(`${url} never satisfied the condition; last ${last.status} ${last.body.slice(0, 300)}`);
+  throw new Error(
+    `${url} never satisfied the condition within ${timeoutMs} ms; last ${last.status} ${last.body.slice(0, 300)}`,
+  );
 }
 
 export function mediaSequence(playlist: string): number {

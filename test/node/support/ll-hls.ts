@@ -12,7 +12,7 @@ import { spawn } from "node:child_process";
 import { binaryEnv } from "../../../transcoder/src/ffmpeg/static-env.js";
 import { launchChromium, servePlayerPage } from "./browser";
 import type { Encoder } from "./live";
-import { CMAF_MOVFLAGS, LIVE_FFMPEG } from "./live";
+import { CMAF_MOVFLAGS, LIVE_FFMPEG, within } from "./live";
 
 const STAMP_BITS = 20;
 
@@ -57,7 +57,14 @@ export function startLiveEncoder(
   proc.stderr?.on("data", (d) => {
     err = (err + d.toString()).slice(-8000);
   });
-  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  // "error" (ffmpeg could not be started) ends it too: a kill() in afterAll must not wait forever.
+  const exited = new Promise<number | null>((resolve) => {
+    proc.on("exit", (code) => resolve(code));
+    proc.on("error", (e) => {
+      err += `${e.message}\n`;
+      resolve(null);
+    });
+  });
   return {
     proc,
     exited,
@@ -118,15 +125,22 @@ export interface LiveWatch {
 /** hls.js (lowLatencyMode when `lowLatency`) plays `src` for `ms` in headless Chromium. */
 export async function watchLiveStream(src: string, o: { lowLatency: boolean; ms: number }): Promise<LiveWatch> {
   const page$ = await servePlayerPage({ "/ll": PAGE });
-  const browser = await launchChromium();
+  // The npm Chromium unpacks itself on first use: slow on a loaded machine, but never unbounded (one that
+  // starts after the bound is closed, not left behind).
+  const launching = launchChromium();
+  const browser = await within(60_000, "Chromium (launchChromium) start", launching).catch((err) => {
+    launching.then((b) => b.close()).catch(() => {});
+    throw err;
+  });
   try {
     const page = await browser.newPage();
-    await page.goto(`${page$.origin}/ll`);
-    return (await page.evaluate(([s, ll, ms]) => (globalThis as any).watch(s, ll, ms), [
-      src,
-      o.lowLatency,
-      o.ms,
-    ] as const)) as LiveWatch;
+    await page.goto(`${page$.origin}/ll`, { timeout: 30_000 });
+    // The page resolves after o.ms by its own timer; a page that hangs or crashes fails here, not at the test's end.
+    return (await within(
+      o.ms + 20_000,
+      `hls.js watching ${src} for ${o.ms} ms`,
+      page.evaluate(([s, ll, ms]) => (globalThis as any).watch(s, ll, ms), [src, o.lowLatency, o.ms] as const),
+    )) as LiveWatch;
   } finally {
     await browser.close();
     await page$.close();
