@@ -183,11 +183,23 @@ describe("live ladder end to end", () => {
       const ffprobe = await ffprobeBin();
       const { stdout } = await run(
         ffprobe,
-        ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=start_time,height", "-of", "json", file],
+        [
+          "-v",
+          "error",
+          "-select_streams",
+          "v:0",
+          "-show_entries",
+          "stream=start_time,height,level",
+          "-of",
+          "json",
+          file,
+        ],
         { env: binaryEnv(ffprobe) },
       );
-      const stream = JSON.parse(stdout).streams[0] as { start_time: string; height: number };
+      const stream = JSON.parse(stdout).streams[0] as { start_time: string; height: number; level: number };
       expect(stream.height, `${file}: ${stdout}`).toBe([480, 360, 240][i]);
+      // x264 knew the real frame rate (≤ 360p at 15 fps is level ≤ 3.0; told 90000 fps it would pick 6.x).
+      if (i > 0) expect(stream.level, `${file}: ${stdout}`).toBeLessThanOrEqual(30);
       const start = stream.start_time;
       starts.push(Number(start));
     }
