@@ -405,13 +405,13 @@ export class LiveStream extends DurableObject<Env> {
    * session (ENDLIST). Naming a segment this connection never delivered is refused, nothing changes.
    */
   async acceptPlaylist(input: { streamId: string; keyHash: string; text: string }): Promise<IngestResult> {
-    await this.awaitListedSegments(input);
+    const pl = parseEncoderPlaylist(input.text);
+    if (pl) await this.awaitListedSegments(input, pl);
     return this.locked(async () => {
       const g = await this.gate(input.streamId, input.keyHash);
       if (!("cfg" in g)) return g;
       const cfg = g.cfg;
       const m = await this.meta(input.streamId);
-      const pl = parseEncoderPlaylist(input.text);
       if (!pl) return this.refuse(m, fail("bad_request", "The body is not an HLS media playlist."));
       const session = m.session;
       const conn = m.conn;
@@ -482,10 +482,13 @@ export class LiveStream extends DurableObject<Env> {
    * segment's body. Before refusing a playlist that names a segment we do not hold, wait (outside the lock,
    * so the segment can land) until every listed segment is stored, for at most one target duration.
    */
-  private async awaitListedSegments(input: { streamId: string; keyHash: string; text: string }): Promise<void> {
+  private async awaitListedSegments(
+    input: { streamId: string; keyHash: string },
+    pl: NonNullable<ReturnType<typeof parseEncoderPlaylist>>,
+  ): Promise<void> {
+    if (pl.entries.length === 0) return;
     const g = await this.gate(input.streamId, input.keyHash);
-    const pl = parseEncoderPlaylist(input.text);
-    if (!("cfg" in g) || !pl || pl.entries.length === 0) return;
+    if (!("cfg" in g)) return;
     const deadline = Date.now() + this.targetMs(g.cfg);
     for (;;) {
       const m = await this.ctx.storage.get<Meta>("meta");

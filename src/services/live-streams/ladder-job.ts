@@ -4,44 +4,34 @@
  * `routes/internal/live-ladder.ts`), stopped when it ends. Neither call ever throws: the broadcast and its
  * source rendition go on whatever the ladder does.
  */
-import { eq } from "drizzle-orm";
-import { schema } from "../../db/client";
 import { type LiveLadderStart, type LiveRendition, sortRenditions } from "../../lib/live-ladder-protocol";
 import { log } from "../../lib/log";
-import { systemContext } from "../jobs/system";
-import { callTranscoder, sourceUrl } from "./simulcast";
+import type { SessionJobInput } from "./session-jobs";
+import { callTranscoder } from "./simulcast";
 
 export const LIVE_LADDER_PATH = "/live-ladder";
 
-export async function startLiveLadder(
-  env: Env,
-  waitUntil: (p: Promise<unknown>) => void,
-  streamId: string,
-  environmentId: string,
-  sessionId: string,
-) {
-  const ctx = systemContext(env, environmentId, waitUntil);
+export async function startLiveLadder({ ctx, stream, sessionId, source }: SessionJobInput) {
+  const renditions = sortRenditions((stream.renditions ?? []) as LiveRendition[]);
+  if (renditions.length === 0) return;
   try {
-    const stream = await ctx.db.query.liveStreams.findFirst({ where: eq(schema.liveStreams.id, streamId) });
-    const renditions = sortRenditions((stream?.renditions ?? []) as LiveRendition[]);
-    if (!stream || renditions.length === 0) return;
-    const source = await sourceUrl(ctx, stream);
-    if (!source) {
-      log.warn("live_ladder.no_playback_id", { live_stream_id: streamId });
+    const sourceUrl = await source();
+    if (!sourceUrl) {
+      log.warn("live_ladder.no_playback_id", { live_stream_id: stream.id });
       return;
     }
     const job: LiveLadderStart = {
-      live_stream_id: streamId,
+      live_stream_id: stream.id,
       session_id: sessionId,
-      source_url: source,
-      api_url: env.API_PUBLIC_URL.replace(/\/$/, ""),
+      source_url: sourceUrl,
+      api_url: ctx.env.API_PUBLIC_URL.replace(/\/$/, ""),
       renditions,
     };
-    const res = await callTranscoder(env, "POST", LIVE_LADDER_PATH, JSON.stringify(job));
+    const res = await callTranscoder(ctx.env, "POST", LIVE_LADDER_PATH, JSON.stringify(job));
     if (res.status !== 202) throw new Error(`transcoder answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
     await res.body?.cancel();
   } catch (err) {
-    log.error("live_ladder.start_failed", { live_stream_id: streamId, error: (err as Error).message });
+    log.error("live_ladder.start_failed", { live_stream_id: stream.id, error: (err as Error).message });
   }
 }
 

@@ -18,9 +18,10 @@ import { rowWithDefaults, withResource } from "../events/snapshot";
 import { enqueueJob, newJobStatement } from "../jobs/create";
 import { systemContext } from "../jobs/system";
 import { serializePlaybackId } from "../playback-ids/verbs";
-import { startLiveLadder, stopLiveLadder } from "./ladder-job";
+import { stopLiveLadder } from "./ladder-job";
 import { type LiveStreamRow, liveStreamEventData } from "./load";
-import { startSimulcast, stopSimulcast } from "./simulcast";
+import { startSessionJobs } from "./session-jobs";
+import { stopSimulcast } from "./simulcast";
 
 export type IngestConfig = LiveStreamRow;
 
@@ -168,9 +169,7 @@ export async function startSession(
     await liveEvent(ctx, stream.after, "live_stream.active", { session_id: session.id, active_asset_id: assetId }),
   );
   await commit(ctx, statements, events);
-  waitUntil(startSimulcast(env, waitUntil, cfg.id, cfg.environmentId, session.id));
-  if ((cfg.renditions ?? []).length > 0)
-    waitUntil(startLiveLadder(env, waitUntil, cfg.id, cfg.environmentId, session.id));
+  waitUntil(startSessionJobs(env, waitUntil, cfg.id, cfg.environmentId, session.id));
   return assetId;
 }
 

@@ -30,6 +30,7 @@ import { withResource } from "../events/snapshot";
 import { systemContext } from "../jobs/system";
 import { systemSigningKey } from "../signing-keys/verbs";
 import { type LiveStreamRow, loadLiveStreamRow } from "./load";
+import type { SessionJobInput } from "./session-jobs";
 
 export const MAX_SIMULCAST_TARGETS = 5;
 const SEAL_PURPOSE = "simulcast-key";
@@ -280,21 +281,13 @@ async function setStatus(
 }
 
 /** A session started: hand its targets to the transcoder. Never throws (the broadcast goes on regardless). */
-export async function startSimulcast(
-  env: Env,
-  waitUntil: (p: Promise<unknown>) => void,
-  streamId: string,
-  environmentId: string,
-  sessionId: string,
-) {
-  const ctx = systemContext(env, environmentId, waitUntil);
+export async function startSimulcast({ ctx, stream, sessionId, source }: SessionJobInput) {
+  const { env } = ctx;
   try {
-    const stream = await ctx.db.query.liveStreams.findFirst({ where: eq(schema.liveStreams.id, streamId) });
-    if (!stream) return;
-    const rows = await targetsOf(ctx, streamId);
+    const rows = await targetsOf(ctx, stream.id);
     if (rows.length === 0) return;
-    const source = await sourceUrl(ctx, stream);
-    if (!source) return setStatus(ctx, stream, rows, "errored", "the live stream has no playback ID to read from");
+    const sourceUrl = await source();
+    if (!sourceUrl) return setStatus(ctx, stream, rows, "errored", "the live stream has no playback ID to read from");
     const targets: SimulcastStart["targets"] = [];
     for (const r of rows) {
       const key = await unseal(sealScope(env, r), r.streamKeySealed);
@@ -304,9 +297,9 @@ export async function startSimulcast(
     }
     if (targets.length === 0) return;
     const job: SimulcastStart = {
-      live_stream_id: streamId,
+      live_stream_id: stream.id,
       session_id: sessionId,
-      source_url: source,
+      source_url: sourceUrl,
       status_url: `${env.API_PUBLIC_URL.replace(/\/$/, "")}${SIMULCAST_STATUS_PATH}`,
       targets,
     };
@@ -314,10 +307,10 @@ export async function startSimulcast(
     if (res.status !== 202) throw new Error(`transcoder answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
     await res.body?.cancel();
   } catch (err) {
-    log.error("simulcast.start_failed", { live_stream_id: streamId, error: (err as Error).message });
-    const stream = await ctx.db.query.liveStreams.findFirst({ where: eq(schema.liveStreams.id, streamId) });
-    if (stream)
-      await setStatus(ctx, stream, await targetsOf(ctx, streamId), "errored", "the simulcast job could not start");
+    log.error("simulcast.start_failed", { live_stream_id: stream.id, error: (err as Error).message });
+    await setStatus(ctx, stream, await targetsOf(ctx, stream.id), "errored", "the simulcast job could not start").catch(
+      () => undefined,
+    );
   }
 }
 

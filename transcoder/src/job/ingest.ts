@@ -63,18 +63,38 @@ function logProbed(ctx: JobContext, facts: MediaFacts, plan: SourcePlan, streami
 
 /**
  * CEA-608/708 captions ride in the video's SEI: the remux copies them and the ladder re-embeds them
- * (-a53cc). Read from the first frames of `input` (the source, or the streamed source's head).
+ * (-a53cc). Read from the first frames of `input` (the source, or the streamed source's head), beside the
+ * probe rather than after it: it decodes 30 frames (1.2 s of a loaded box's critical path when it ran after).
+ * A failure only means no captions track.
  */
-async function detectCaptions(ctx: JobContext, input: string, facts: MediaFacts): Promise<void> {
+function probeCaptions(ctx: JobContext, input: string): Promise<{ found: boolean; error?: unknown }> {
+  const probed = timed(ctx, "probe_captions", () =>
+    probeClosedCaptions(input, { signal: ctx.signal, ffprobePath: ctx.binaries.ffprobe }).then(
+      (found) => ({ found }),
+      (error: unknown) => ({ found: false, error }),
+    ),
+  );
+  probed.catch(() => undefined);
+  return probed;
+}
+
+/**
+ * Records the caption probe's answer for a video whose codec carries A/53 captions the ladder can keep. Its
+ * failure is worth a warning only then (an unreadable source already failed the main probe).
+ */
+async function applyCaptions(
+  ctx: JobContext,
+  facts: MediaFacts,
+  probed: Promise<{ found: boolean; error?: unknown }>,
+): Promise<void> {
   const video = facts.video;
   if (!video || video.closedCaptions || !CAPTION_CODECS.has(video.codec)) return;
-  video.closedCaptions = await timed(ctx, "probe_captions", () =>
-    probeClosedCaptions(input, { signal: ctx.signal, ffprobePath: ctx.binaries.ffprobe }).catch((err) => {
-      if (ctx.signal.aborted) throw err;
-      ctx.log.warn("captions_probe.failed", { error: err });
-      return false;
-    }),
-  );
+  const { found, error } = await probed;
+  if (error !== undefined) {
+    if (ctx.signal.aborted) throw error;
+    ctx.log.warn("captions_probe.failed", { error });
+  }
+  video.closedCaptions = found;
 }
 
 /** Fetched and checked before anything is encoded: a bad watermark fails the job with nothing published. */
@@ -151,12 +171,13 @@ async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSourc
   downloaded.catch(() => undefined);
   try {
     const run = { signal: ctx.signal, ffprobePath: ctx.binaries.ffprobe };
+    const captions = probeCaptions(ctx, standIn);
     const [facts, packets] = await timed(ctx, "probe", () =>
       Promise.all([probe(standIn, { ...run, keyframes: true, indexOnly: true }), indexPackets(standIn, run)]),
     );
     facts.sizeBytes = head.total;
     checkLimits(facts, ctx.settings);
-    await detectCaptions(ctx, standIn, facts);
+    await applyCaptions(ctx, facts, captions);
     const plan = planSource(facts, ctx.settings);
     logProbed(ctx, facts, plan, true);
     reporter.update("probing", 12);
@@ -207,11 +228,12 @@ export async function ingestSource(ctx: JobContext): Promise<ProbedSource> {
 
   reporter.update("probing", 10);
   refuseTooLarge(ctx, downloaded.bytes);
+  const captions = probeCaptions(ctx, ctx.dirs.source);
   const facts = await timed(ctx, "probe", () =>
     probe(ctx.dirs.source, { signal, keyframes: true, ffprobePath: ctx.binaries.ffprobe }),
   );
   checkLimits(facts, settings);
-  await detectCaptions(ctx, ctx.dirs.source, facts);
+  await applyCaptions(ctx, facts, captions);
   const plan = planSource(facts, settings);
   logProbed(ctx, facts, plan, false);
   const watermark = await loadWatermark(ctx, facts);
