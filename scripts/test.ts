@@ -13,12 +13,18 @@
  *
  * Arguments go to `vitest run` as they are. A rerun after a stall passes only the unfinished files
  * (flags like -t are not carried over).
+ *
+ * With no arguments (the whole suite) it runs KEYFRAME_TEST_LANES Vitest processes side by side (default 2;
+ * 1 runs everything in one process as before), each under its own watchdog, their output prefixed with the
+ * lane's name: see scripts/lib/test-lanes.ts for how files are dealt out and why. The exit code is 0 only
+ * when every lane passed.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { ProgressLine } from "../test/support/progress-reporter.js";
+import { nodeTestFiles, planLanes } from "./lib/test-lanes.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const stallMs = Number(process.env.KEYFRAME_TEST_STALL_S ?? 240) * 1000;
@@ -86,7 +92,21 @@ function readProgress(file: string): ProgressLine[] {
     .map((line) => JSON.parse(line) as ProgressLine);
 }
 
-function runVitest(args: string[], progressFile: string): Promise<Attempt> {
+/** Copies a stream to `out` line by line, each line prefixed (lanes share the terminal). */
+function prefixLines(from: NodeJS.ReadableStream, out: NodeJS.WriteStream, prefix: string): void {
+  let partial = "";
+  from.setEncoding("utf8");
+  from.on("data", (chunk: string) => {
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) out.write(`${prefix}${line}\n`);
+  });
+  from.on("end", () => {
+    if (partial) out.write(`${prefix}${partial}\n`);
+  });
+}
+
+function runVitest(args: string[], progressFile: string, prefix?: string): Promise<Attempt> {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
@@ -97,8 +117,16 @@ function runVitest(args: string[], progressFile: string): Promise<Attempt> {
         `--reporter=${path.join(root, "test/support/progress-reporter.ts")}`,
         ...args,
       ],
-      { cwd: root, stdio: "inherit", env: { ...process.env, KEYFRAME_TEST_PROGRESS: progressFile } },
+      {
+        cwd: root,
+        stdio: prefix ? ["ignore", "pipe", "pipe"] : "inherit",
+        env: { ...process.env, KEYFRAME_TEST_PROGRESS: progressFile },
+      },
     );
+    if (prefix && child.stdout && child.stderr) {
+      prefixLines(child.stdout, process.stdout, prefix);
+      prefixLines(child.stderr, process.stderr, prefix);
+    }
     let lastSize = -1;
     let lastChange = Date.now();
     let stalled = false;
@@ -115,7 +143,7 @@ function runVitest(args: string[], progressFile: string): Promise<Attempt> {
       } else if (Date.now() - lastChange > stallMs && child.pid !== undefined) {
         stalled = true;
         process.stderr.write(
-          `\n[test] no test, hook or file has finished for ${Math.round(stallMs / 1000)} s: Vitest has stalled ` +
+          `\n${prefix ?? ""}[test] no test, hook or file has finished for ${Math.round(stallMs / 1000)} s: Vitest has stalled ` +
             "(cloudflare/workers-sdk#15498). Killing it and everything it started.\n",
         );
         killTree(child.pid);
@@ -135,39 +163,70 @@ function runVitest(args: string[], progressFile: string): Promise<Attempt> {
   });
 }
 
+/** One Vitest run of `args` under the watchdog, rerunning unfinished files after a stall (at most twice). */
+async function runWithReruns(initialArgs: string[], tmp: string, label = ""): Promise<number> {
+  const say = (text: string) => process.stderr.write(`${label}[test] ${text}\n`);
+  let args = initialArgs;
+  const failed = new Set<string>();
+  for (let run = 0; ; run++) {
+    const attempt = await runVitest(
+      args,
+      path.join(tmp, `progress-${label.replace(/\W+/g, "")}-${run}.jsonl`),
+      label || undefined,
+    );
+    if (!attempt.stalled) {
+      if (run === 0) return attempt.code;
+      if (failed.size) say(`failed before the stall: ${[...failed].join(", ")}`);
+      return attempt.code === 0 && failed.size === 0 ? 0 : 1;
+    }
+    for (const [file, state] of attempt.ended) if (state !== "passed" && state !== "skipped") failed.add(file);
+    const unfinished = attempt.files.filter((f) => !attempt.ended.has(f));
+    say(
+      `finished before the stall: ${attempt.ended.size} of ${attempt.files.length} files; ` +
+        `unfinished: ${unfinished.join(", ") || "none"}`,
+    );
+    if (attempt.files.length === 0) {
+      say("stalled before any file was scheduled");
+      return 1;
+    }
+    if (unfinished.length === 0) {
+      // Every file reported its result; only the final teardown hung.
+      return failed.size === 0 ? 0 : 1;
+    }
+    if (run >= MAX_RERUNS) {
+      say(`stalled ${run + 1} times; giving up`);
+      return 1;
+    }
+    say(`running the ${unfinished.length} unfinished files again\n`);
+    args = unfinished;
+  }
+}
+
 async function main(): Promise<number> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), "keyframe-test-"));
   try {
-    let args = process.argv.slice(2);
-    const failed = new Set<string>();
-    for (let run = 0; ; run++) {
-      const attempt = await runVitest(args, path.join(tmp, `progress-${run}.jsonl`));
-      if (!attempt.stalled) {
-        if (run === 0) return attempt.code;
-        if (failed.size) process.stderr.write(`[test] failed before the stall: ${[...failed].join(", ")}\n`);
-        return attempt.code === 0 && failed.size === 0 ? 0 : 1;
-      }
-      for (const [file, state] of attempt.ended) if (state !== "passed" && state !== "skipped") failed.add(file);
-      const unfinished = attempt.files.filter((f) => !attempt.ended.has(f));
-      process.stderr.write(
-        `[test] finished before the stall: ${attempt.ended.size} of ${attempt.files.length} files; ` +
-          `unfinished: ${unfinished.join(", ") || "none"}\n`,
-      );
-      if (attempt.files.length === 0) {
-        process.stderr.write("[test] stalled before any file was scheduled\n");
-        return 1;
-      }
-      if (unfinished.length === 0) {
-        // Every file reported its result; only the final teardown hung.
-        return failed.size === 0 ? 0 : 1;
-      }
-      if (run >= MAX_RERUNS) {
-        process.stderr.write(`[test] stalled ${run + 1} times; giving up\n`);
-        return 1;
-      }
-      process.stderr.write(`[test] running the ${unfinished.length} unfinished files again\n\n`);
-      args = unfinished;
+    const args = process.argv.slice(2);
+    const laneCount = Number(process.env.KEYFRAME_TEST_LANES ?? 2);
+    if (args.length > 0 || !(laneCount > 1)) return await runWithReruns(args, tmp);
+    const lanes = planLanes(nodeTestFiles(root), laneCount);
+    const started = Date.now();
+    for (const lane of lanes) {
+      process.stderr.write(`[test] ${lane.name} (~${lane.weightS} s measured): ${lane.filters.join(" ")}\n`);
     }
+    const codes = await Promise.all(
+      lanes.map(async (lane) => {
+        const code = await runWithReruns(lane.filters, tmp, `[${lane.name}] `);
+        process.stderr.write(
+          `[test] ${lane.name} ${code === 0 ? "passed" : "FAILED"} after ${Math.round((Date.now() - started) / 1000)} s\n`,
+        );
+        return code;
+      }),
+    );
+    const failedLanes = lanes.filter((_, i) => codes[i] !== 0).map((l) => l.name);
+    process.stderr.write(
+      `[test] ${failedLanes.length ? `FAILED: ${failedLanes.join(", ")}` : "every lane passed"} (${Math.round((Date.now() - started) / 1000)} s)\n`,
+    );
+    return failedLanes.length ? 1 : 0;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -1,0 +1,115 @@
+/**
+ * How `npm test` splits the whole suite into lanes: separate Vitest processes run side by side (scripts/test.ts).
+ *
+ * One Vitest process ran the three projects one after another and every node file alone (the node and workers
+ * projects cannot run their own files in parallel: see vitest.config.ts), so the suite took the sum of its
+ * files: 1,913 s on a 2-core machine, while most end-to-end files spend their time waiting on ffmpeg, a
+ * real-time broadcast or a stack starting up. Lanes overlap that waiting. Lane 1 takes the workers and edge
+ * projects (one workerd runtime each, as before); the node files are dealt out longest first to the lane
+ * with the least work so far.
+ *
+ * The weights are seconds per file as measured in CI (fresh clone, `.ci/run`, 2026-12-01). They only balance
+ * the lanes: a stale or missing weight (a new file counts DEFAULT_WEIGHT_S) makes a lane finish later, never
+ * skips a file. Every node file on disk is run, whatever the table says.
+ */
+import { readdirSync } from "node:fs";
+import path from "node:path";
+
+/** The workers and edge projects, measured together (250 s + 14 s). */
+export const WORKER_PROJECTS_WEIGHT_S = 264;
+export const DEFAULT_WEIGHT_S = 30;
+
+export const NODE_FILE_WEIGHTS_S: Record<string, number> = {
+  "test/node/local-start.test.ts": 96,
+  "test/node/e2e-live.test.ts": 94,
+  "test/node/e2e-vod.test.ts": 65,
+  "test/node/e2e-signed-playback.test.ts": 60,
+  "test/node/e2e-instant-playback.test.ts": 59,
+  "test/node/dashboard-browser.test.ts": 57,
+  "test/node/e2e-captions-clips.test.ts": 53,
+  "test/node/e2e-ll-hls.test.ts": 51,
+  "test/node/e2e-relay.test.ts": 51,
+  "test/node/tus-client.test.ts": 50,
+  "test/node/e2e-bad-input.test.ts": 49,
+  "test/node/cli.test.ts": 48,
+  "test/node/keys-create.test.ts": 47,
+  "test/node/e2e-simulcast.test.ts": 44,
+  "test/node/transcoder/pipeline.test.ts": 43,
+  "test/node/e2e-live-ladder.test.ts": 41,
+  "test/node/e2e-clip-assets.test.ts": 38,
+  "test/node/e2e-thumbnails.test.ts": 35,
+  "test/node/e2e-media.test.ts": 29,
+  "test/node/e2e-concurrency.test.ts": 27,
+  "test/node/e2e-downloads.test.ts": 26,
+  "test/node/e2e-multipart.test.ts": 26,
+  "test/node/sdk.test.ts": 26,
+  "test/node/transcoder/downloads.test.ts": 26,
+  "test/node/transcoder/thumbnails.test.ts": 26,
+  "test/node/stack.test.ts": 23,
+  "test/node/transcoder/clip.test.ts": 17,
+  "test/node/transcoder/runner.test.ts": 16,
+  "test/node/sdk-drift.test.ts": 12,
+  "test/node/transcoder/probe.test.ts": 12,
+  "test/node/transcoder/cea608.test.ts": 10,
+  "test/node/transcoder/multipart-upload.test.ts": 10,
+  "test/node/deploy-plan.test.ts": 9,
+  "test/node/transcoder/streaming.test.ts": 9,
+  "test/node/transcoder/audio-tracks.test.ts": 7,
+  "test/node/transcoder/live-ladder.test.ts": 5,
+  "test/node/transcoder/watermark.test.ts": 5,
+  "test/node/transcoder/input-policy.test.ts": 4,
+  "test/node/live-codecs.test.ts": 3,
+  "test/node/transcoder/server.test.ts": 3,
+  "test/node/browser-launcher.test.ts": 2,
+  "test/node/transcoder/animated.test.ts": 2,
+  "test/node/ll-hls-splitter.test.ts": 1,
+  "test/node/transcoder/image-entrypoint.test.ts": 1,
+  "test/node/transcoder/image-files.test.ts": 1,
+  "test/node/clips.test.ts": 1,
+  "test/node/live-ladder-playlists.test.ts": 1,
+  "test/node/transcoder/plan.test.ts": 1,
+  "test/node/transcoder/priority.test.ts": 1,
+  "test/node/transcoder/segment-uploader.test.ts": 1,
+  "test/node/webvtt.test.ts": 1,
+};
+
+/** Every node test file under `dir` (relative to `root`, as Vitest filters take them), sorted. */
+export function nodeTestFiles(root: string, dir = "test/node"): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const entry of readdirSync(path.join(root, rel), { withFileTypes: true })) {
+      const child = `${rel}/${entry.name}`;
+      if (entry.isDirectory()) walk(child);
+      else if (entry.name.endsWith(".test.ts")) out.push(child);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+export interface Lane {
+  name: string;
+  /** Vitest filters: whole project folders or single files. */
+  filters: string[];
+  weightS: number;
+}
+
+/**
+ * Deals the node files out to `count` lanes, longest first, each to the lane with the least work; lane 1
+ * starts with the workers and edge projects. With one lane, everything runs in one process as before.
+ */
+export function planLanes(nodeFiles: string[], count: number): Lane[] {
+  const lanes: Lane[] = Array.from({ length: Math.max(1, count) }, (_, i) => ({
+    name: `lane ${i + 1}`,
+    filters: i === 0 ? ["test/workers/", "test/edge/"] : [],
+    weightS: i === 0 ? WORKER_PROJECTS_WEIGHT_S : 0,
+  }));
+  const weight = (f: string) => NODE_FILE_WEIGHTS_S[f] ?? DEFAULT_WEIGHT_S;
+  const files = [...nodeFiles].sort((a, b) => weight(b) - weight(a) || a.localeCompare(b));
+  for (const file of files) {
+    const lightest = lanes.reduce((min, lane) => (lane.weightS < min.weightS ? lane : min));
+    lightest.filters.push(file);
+    lightest.weightS += weight(file);
+  }
+  return lanes;
+}
