@@ -2101,7 +2101,7 @@ export interface components {
             ingest: {
                 /** @description The exact URL to give ffmpeg as its HLS output (`-f hls -method PUT`). Only when `stream_key` is shown. */
                 hls_url: string | null;
-                /** @description The URL for a CMAF chunked push: one long-lived PUT of fragmented MP4 (`ffmpeg -f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof+cmaf -frag_duration 500000 -method PUT`), read as it arrives. With `latency_mode: low` each fragment is published as an LL-HLS part (EXT-X-PART, blocking playlist reload). Only when `stream_key` is shown. */
+                /** @description The URL for a CMAF chunked push: one long-lived PUT of fragmented MP4 (`ffmpeg -f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof+cmaf -frag_duration 500000 -method PUT`; ffmpeg 4.x does not know `+cmaf`: leave it out there), read as it arrives. With `latency_mode: low` each fragment is published as an LL-HLS part (EXT-X-PART, blocking playlist reload). Only when `stream_key` is shown. */
                 cmaf_url: string | null;
                 /**
                  * @description The RTMP relay's server URL (OBS: Server; the Stream Key is `stream_key`), or null when this deployment runs no relay. Publish to `{rtmp_url}/{stream_key}`.

@@ -1749,6 +1749,8 @@ function liveRow(s, write, out, reload) {
       {},
       h("code", {}, command),
       h("button", { type: "button", onclick: () => navigator.clipboard?.writeText(command) }, "Copy"),
+      // ffmpeg 4.x sends each playlist before its segment on a persistent connection (README, Live streaming).
+      h("small", { class: "muted" }, " ffmpeg 5 or later; with 4.x drop -http_persistent 1."),
     ),
     h(
       "td",

@@ -112,7 +112,7 @@ export const LiveStreamSchema = z
       }),
       cmaf_url: z.string().nullable().openapi({
         description:
-          "The URL for a CMAF chunked push: one long-lived PUT of fragmented MP4 (`ffmpeg -f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof+cmaf -frag_duration 500000 -method PUT`), read as it arrives. With `latency_mode: low` each fragment is published as an LL-HLS part (EXT-X-PART, blocking playlist reload). Only when `stream_key` is shown.",
+          "The URL for a CMAF chunked push: one long-lived PUT of fragmented MP4 (`ffmpeg -f mp4 -movflags +frag_keyframe+empty_moov+default_base_moof+cmaf -frag_duration 500000 -method PUT`; ffmpeg 4.x does not know `+cmaf`: leave it out there), read as it arrives. With `latency_mode: low` each fragment is published as an LL-HLS part (EXT-X-PART, blocking playlist reload). Only when `stream_key` is shown.",
       }),
       rtmp_url: z.string().nullable().openapi({
         description:
