@@ -48,6 +48,11 @@ export interface StackOptions {
   /** How long to wait for everything to answer. */
   readyTimeoutMs?: number;
   /**
+   * Apply the D1 migrations before starting (default true). End-to-end tests start from a copy of a state
+   * already migrated (test/node/support/state-template.ts) and skip the wrangler call.
+   */
+  migrate?: boolean;
+  /**
    * Runs after the migrations and before any worker starts, while nothing else holds the state's SQLite
    * lock (npm start creates its admin key here: `d1 execute` beside two starting workers can come back empty).
    */
@@ -101,7 +106,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   }
   const transcoderUrl = hasTranscoder ? `http://${host}:${opts.transcoderPort}` : null;
 
-  await applyMigrations({ persistTo, config: API_CONFIG });
+  if (opts.migrate !== false) await applyMigrations({ persistTo, config: API_CONFIG });
   const secrets = localSecrets(persistTo);
   await opts.beforeServices?.();
   const wrangler = wranglerBin();

@@ -1,13 +1,12 @@
 /**
  * End-to-end harness: the real local stack (two wrangler dev processes + the Node transcoder) on free
- * ports with a throwaway state folder, a fresh admin key, and a small typed API client.
+ * ports with a throwaway state folder (a copy of a migrated template with an admin key), and a small typed
+ * API client.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { createKeyInD1 } from "../../../scripts/lib/keys";
+import { rmSync } from "node:fs";
 import { freePort } from "../../../scripts/lib/proc";
 import { type Stack, startStack } from "../../../scripts/lib/stack";
+import { migratedStateWithKey } from "./state-template";
 
 export interface E2E {
   stack: Stack;
@@ -23,8 +22,10 @@ export async function startE2E(
   vars: Record<string, string> = {},
   transcoderEnv: Record<string, string> = {},
 ): Promise<E2E> {
-  const persistTo = mkdtempSync(path.join(tmpdir(), "keyframe-e2e-"));
+  // Migrated, with an admin key: a copy of a template made once (./state-template.ts).
+  const { persistTo, secret } = await migratedStateWithKey();
   const stack = await startStack({
+    migrate: false,
     apiPort: await freePort(),
     edgePort: await freePort(),
     transcoderPort: await freePort(),
@@ -34,7 +35,7 @@ export async function startE2E(
     // KEYFRAME_E2E_LOGS=1 prints the stack's own output (prefixed per service) while debugging a test.
     quiet: process.env.KEYFRAME_E2E_LOGS !== "1",
   });
-  const key = await createKeyInD1({ persistTo, scopes: ["*"], name: "e2e" });
+  const key = { secret };
   const api = async (method: string, p: string, body?: unknown) => {
     const res = await fetch(`${stack.apiUrl}${p}`, {
       method,
