@@ -1,8 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api } from "../support/api";
 import { expectProblem } from "../support/problem";
-import { createKey, revokeKeyDirect } from "./factories";
+import { api, createKey, revokeKeyDirect } from "./factories";
 
 describe("GET /v1/keys/self", () => {
   it("describes the calling key with any scope, never its secret", async () => {

@@ -2,9 +2,8 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { newId } from "../../src/lib/ids";
-import { api } from "../support/api";
 import { expectProblem } from "../support/problem";
-import { createKey, type TestKey } from "./factories";
+import { api, createKey, type TestKey } from "./factories";
 
 async function createUpload(key: TestKey, body: Record<string, unknown> = {}) {
   const res = await api(key, "POST", "/v1/uploads", body);
@@ -70,13 +69,12 @@ describe("POST /v1/uploads", () => {
     const key = await createKey(["*"]);
     const bad = async (body: unknown, status = 400, code = "validation_failed") => {
       const res = await api(key, "POST", "/v1/uploads", body);
-      expectProblem(res, status, code, JSON.stringify(body).slice(0, 80));
-      return res;
+      return expectProblem(res, status, code, JSON.stringify(body).slice(0, 80));
     };
     await bad("{nope", 400, "malformed_json");
     await bad("[1,2", 400, "malformed_json");
     const beyond = await bad({ expires_in: 7 * 24 * 3600 + 1 });
-    expect(beyond.body.errors[0].location).toBe("json.expires_in");
+    expect(beyond.errors[0].location).toBe("json.expires_in");
     await bad({ expires_in: 59 });
     await bad({ expires_in: "3600" });
     await bad({ expires_in: 1.5 });
