@@ -68,7 +68,7 @@ describe("PUT /uploads/{id}", () => {
     await vi.waitUntil(async () => ((await jobRow(jobs[0].id as string))?.attempt ?? 0) >= 1, { timeout: 8000 });
     const job = await jobRow(jobs[0].id as string);
     expect(job?.status).toBe("queued");
-    expect(JSON.parse(job?.error).message).toMatch(/Dispatch failed/);
+    expect(JSON.parse(job?.error ?? "null").message).toMatch(/Dispatch failed/);
     expect((await api(key, "GET", `/v1/assets/${body.asset_id}`)).body).toMatchObject({
       status: "processing",
       progress: { stage: "retrying", percent: 0 },
