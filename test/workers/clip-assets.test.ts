@@ -9,6 +9,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { describe, expect, it } from "vitest";
 import { newId } from "../../src/lib/ids";
 import { transcodeConsumer } from "../../src/services/jobs/transcode-consumer";
+import type { Problem } from "../support/api-types";
 import { expectProblem } from "../support/problem";
 import { api, createKey, type TestKey } from "./factories";
 import { assetRow, eventTypes, TRANSCODE_QUEUE } from "./pipeline-helpers";
@@ -124,7 +125,7 @@ describe("clip assets", () => {
       const res = await api(key, "POST", "/v1/assets", { input });
       expectProblem(res, status, code, JSON.stringify(input));
       expect(
-        (res.body.errors as any[]).map((e) => e.location),
+        (res.body.errors as Problem["errors"]).map((e) => e.location),
         JSON.stringify(input),
       ).toContain(location);
     }
@@ -252,7 +253,7 @@ describe("chapters", () => {
       const res = await api(key, "PATCH", `/v1/assets/${ready}`, { chapters });
       expectProblem(res, 400, "validation_failed", JSON.stringify(chapters));
       expect(
-        (res.body.errors as any[]).map((e) => e.location),
+        (res.body.errors as Problem["errors"]).map((e) => e.location),
         JSON.stringify(chapters),
       ).toContain(location);
     }

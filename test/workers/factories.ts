@@ -5,6 +5,7 @@
 import { env, SELF } from "cloudflare:test";
 import { hashKeySecret, newKeySecret } from "../../src/lib/auth";
 import { newId } from "../../src/lib/ids";
+import type { Asset } from "../support/api-types";
 
 export interface TestKey {
   environmentId: string;
@@ -68,8 +69,8 @@ export async function api<T = Json>(
   return { status: res.status, body: parsed as T, headers: res.headers, raw: res };
 }
 
-export async function createAsset(key: TestKey, body: Json = {}) {
-  const res = await api(key, "POST", "/v1/assets", body);
+export async function createAsset(key: TestKey, body: Json = {}): Promise<Asset> {
+  const res = await api<Asset>(key, "POST", "/v1/assets", body);
   if (res.status !== 201) throw new Error(`createAsset failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body as { id: string; playback_ids: { id: string; policy: string }[] } & Json;
+  return res.body;
 }
