@@ -9,7 +9,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { describe, expect, it } from "vitest";
 import { newId } from "../../src/lib/ids";
 import { transcodeConsumer } from "../../src/services/jobs/transcode-consumer";
-import type { Problem } from "../support/api-types";
+import type { Asset, Problem } from "../support/api-types";
 import { expectProblem } from "../support/problem";
 import { api, createKey, type TestKey } from "./factories";
 import { assetRow, eventTypes, TRANSCODE_QUEUE } from "./pipeline-helpers";
@@ -49,13 +49,13 @@ describe("clip assets", () => {
   it("makes a clip: source_asset_id, range, its own copy of the original, a job with the range", async () => {
     const key = await createKey(["*"]);
     const source = await seedReady(key, 10);
-    const res = await api(key, "POST", "/v1/assets", {
+    const res = await api<Asset>(key, "POST", "/v1/assets", {
       input: { asset_id: source, start_time: 2.5, end_time: 6 },
       playback_policy: "public",
       title: "highlight",
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
-    const clip = res.body as Record<string, any>;
+    const clip = res.body;
     expect(clip).toMatchObject({
       status: "waiting",
       source_asset_id: source,

@@ -380,7 +380,7 @@ describe("LiveStream Durable Object", () => {
     );
     const state = await published(ls.id);
     expect(state.session_id).toBe(session);
-    expect(state.segments.map((s: any) => [s.seq, s.uri, s.disc])).toEqual([
+    expect(state.segments.map((s) => [s.seq, s.uri, s.disc])).toEqual([
       [0, "c1-0.ts", false],
       [1, "c1-1.ts", false],
       [2, "c2-0.ts", true],
