@@ -34,6 +34,8 @@ export type SimulcastTarget = Schemas["SimulcastTarget"];
 export type TimelineEntry = Schemas["TimelineEntry"];
 export type Upload = Schemas["Upload"];
 export type WebhookEndpoint = Schemas["WebhookEndpoint"];
+export type WebhookEndpointWithSecret = Schemas["WebhookEndpointWithSecret"];
+export type WebhookDelivery = Schemas["WebhookDelivery"];
 
 /** A cursor-paginated list (`AssetList`, `UploadList`, …). */
 export interface Page<T> {
