@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { CreatedApiKey, Page as ListPage, Upload } from "../support/api-types";
 import type { ReceivedRequest } from "../support/webhook-receiver";
 import { startWebhookReceiver } from "../support/webhook-receiver";
 import { launchChromium } from "./support/browser";
@@ -165,7 +166,7 @@ describe("dashboard in Chromium", () => {
 
     // Reload mid-upload: still signed in (sessionStorage), the page lists the unfinished upload, and choosing
     // the same file again continues the same upload from where it stopped instead of starting over.
-    const uploadsBefore = await e.api("GET", "/v1/uploads?limit=10");
+    const uploadsBefore = await e.api<ListPage<Upload>>("GET", "/v1/uploads?limit=10");
     await page.reload();
     await page.getByText("Unfinished uploads").waitFor({ timeout: 30_000 });
     await shot("04-unfinished-after-reload");
@@ -192,7 +193,7 @@ describe("dashboard in Chromium", () => {
     assetId = (await page.locator(".follow a").textContent()) as string;
     expect(assetId).toMatch(/^as_[0-9a-z]{26}$/);
     // One upload, not two: the reload resumed it.
-    const uploadsAfter = await e.api("GET", "/v1/uploads?limit=10");
+    const uploadsAfter = await e.api<ListPage<Upload>>("GET", "/v1/uploads?limit=10");
     expect(uploadsAfter.body.data.length).toBe(uploadsBefore.body.data.length);
     const asset = await e.api("GET", `/v1/assets/${assetId}`);
     expect(asset.body).toMatchObject({ status: "ready", title: "Dashboard clip" });
@@ -303,7 +304,7 @@ describe("dashboard in Chromium", () => {
   });
 
   it("shows and enables only what a key's scopes allow", async () => {
-    const made = await e.api("POST", "/v1/keys", { name: "read-only viewer", scopes: ["assets:read"] });
+    const made = await e.api<CreatedApiKey>("POST", "/v1/keys", { name: "read-only viewer", scopes: ["assets:read"] });
     expect(made.status).toBe(201);
     await page.goto(`${e.stack.apiUrl}/dashboard#/assets`);
     await page.getByRole("button", { name: "Sign out" }).click();

@@ -10,6 +10,7 @@ import { Parser } from "m3u8-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { d1Execute, run, wranglerBin } from "../../scripts/lib/wrangler";
 import { OUTPUT_GRACE_MS } from "../../src/services/media/pending-deletions";
+import type { Event, Page } from "../support/api-types";
 import { playInChromium } from "./support/browser";
 import { type E2E, startE2E, uploadFile } from "./support/e2e";
 import { ffprobeJson, makeClip } from "./support/media";
@@ -179,9 +180,9 @@ describe("VOD end to end", () => {
     expect(labels.indexOf("job.succeeded")).toBeGreaterThan(labels.indexOf("asset.ready"));
     const started = entries.find((x) => x.kind === "job" && x.action === "started");
     expect(started.attempt).toBe(1);
-    const polled = await e.api("GET", "/v1/events?type=asset.ready&limit=100");
+    const polled = await e.api<Page<Event>>("GET", "/v1/events?type=asset.ready&limit=100");
     expect(polled.status).toBe(200);
-    expect(polled.body.data.filter((ev: any) => ev.data.asset_id === assetId)).toHaveLength(1);
+    expect(polled.body.data.filter((ev) => ev.data.asset_id === assetId)).toHaveLength(1);
   });
 
   it("stops serving a deleted asset and removes its media", async () => {

@@ -21,8 +21,10 @@ export type ApiKey = Schemas["ApiKey"];
 export type AuditEntry = Schemas["AuditEntry"];
 export type CreatedApiKey = Schemas["CreatedApiKey"];
 export type Event = Schemas["Event"];
+export type DirectUploadResult = Schemas["DirectUploadResult"];
 export type Health = Schemas["Health"];
 export type LiveStream = Schemas["LiveStream"];
+export type LiveStreamHealth = Schemas["LiveStreamHealth"];
 /** A live stream as created or after a key reset: the only responses that carry its `stream_key`. */
 export type CreatedLiveStream = LiveStream & { stream_key: string };
 export type PlaybackId = Schemas["PlaybackId"];
