@@ -74,12 +74,12 @@ describe("frame-accurate clip assets", () => {
     const download = `${e.stack.edgeUrl}/${pb}/downloads/highest.mp4`;
     expect(Math.abs((await firstFrameNumber(download)) - start * FPS)).toBeLessThanOrEqual(1);
     const probed = await ffprobeJson(download);
-    const video = probed.streams.find((s: any) => s.codec_type === "video");
+    const video = probed.streams.find((s) => s.codec_type === "video")!;
     const frames = Number(video.nb_frames);
     expect(Math.abs(frames - (end - start) * FPS), `nb_frames ${frames}`).toBeLessThanOrEqual(1);
     expect(Math.abs(Number(probed.format.duration) - (end - start))).toBeLessThanOrEqual(FRAME + 0.03);
     // The audio is cut at the same place (AAC frames are 21 ms, so within a video frame or two).
-    const audio = probed.streams.find((s: any) => s.codec_type === "audio");
+    const audio = probed.streams.find((s) => s.codec_type === "audio")!;
     expect(Math.abs(Number(audio.duration) - (end - start))).toBeLessThanOrEqual(2 * FRAME + 0.03);
 
     // What players get: the HLS master's first rendition starts at the same frame.

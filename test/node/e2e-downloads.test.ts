@@ -83,7 +83,7 @@ describe("MP4 downloads end to end", () => {
     writeFileSync(file, bytes);
 
     const probed = await ffprobeJson(file);
-    const streams = probed.streams.map((s: any) => [s.codec_type, s.codec_name]);
+    const streams = probed.streams.map((s) => [s.codec_type, s.codec_name]);
     expect(streams).toEqual([
       ["video", "h264"],
       ["audio", "aac"],

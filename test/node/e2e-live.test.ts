@@ -157,7 +157,7 @@ describe("live streaming end to end", () => {
     const vodUrl = `${e.stack.edgeUrl}/${asset.playback_ids[0].id}.m3u8`;
     const probe = await ffprobeJson(vodUrl);
     expect(Math.abs(Number(probe.format.duration) - asset.duration!)).toBeLessThanOrEqual(2);
-    expect(probe.streams.map((s: any) => s.codec_type).sort()).toEqual(["audio", "video"]);
+    expect(probe.streams.map((s) => s.codec_type).sort()).toEqual(["audio", "video"]);
     expect((await fetch(master)).status).toBe(412);
 
     // Then the existing pipeline takes the recording (inherited mp4_support): the ladder replaces the recorded

@@ -203,7 +203,7 @@ describe("RTMP relay end to end", () => {
     expect(vod.split("\n").filter((l) => l === "#EXT-X-DISCONTINUITY")).toHaveLength(1);
     const probe = await ffprobeJson(`${e.stack.edgeUrl}/${asset.playback_ids[0].id}.m3u8`);
     expect(Number(probe.format.duration)).toBeGreaterThan(10);
-    expect(probe.streams.map((s: any) => s.codec_type).sort()).toEqual(["audio", "video"]);
+    expect(probe.streams.map((s) => s.codec_type).sort()).toEqual(["audio", "video"]);
 
     expect(await timeline(ls.id)).toEqual([
       "live_stream.created",

@@ -179,7 +179,7 @@ describe("simulcast end to end", () => {
     ] as const) {
       expect(statSync(file).size).toBeGreaterThan(10_000);
       const probe = await ffprobeJson(file);
-      expect(probe.streams.map((s: any) => s.codec_name).sort()).toEqual(["aac", "h264"]);
+      expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(["aac", "h264"]);
       expect(Number(probe.format.duration)).toBeGreaterThan(minSeconds);
     }
 

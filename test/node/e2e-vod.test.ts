@@ -104,7 +104,7 @@ describe("VOD end to end", () => {
       expect(variant.endList).toBe(true);
       segmentDurations.push(variant.segments.map((s: any) => Math.round(s.duration * 10) / 10));
       const probe = await ffprobeJson(url);
-      const v = probe.streams.find((s: any) => s.codec_type === "video");
+      const v = probe.streams.find((s) => s.codec_type === "video")!;
       expect(v.codec_name).toBe("h264");
       expect(v.height).toBe(a.RESOLUTION.height);
       expect(Number(probe.format.duration)).toBeGreaterThan(7.5);
