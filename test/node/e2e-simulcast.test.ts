@@ -15,6 +15,7 @@ import { freePort } from "../../scripts/lib/proc";
 import { binaryEnv } from "../../transcoder/src/ffmpeg/static-env.js";
 import type {
   CreatedLiveStream,
+  Event,
   LiveStream,
   LiveStreamHealth,
   Page,
@@ -168,7 +169,7 @@ describe("simulcast end to end", () => {
       20_000,
     );
     await waitFor("targets idle", async () => {
-      const all = (await e.api("GET", base)).body.data as any[];
+      const all = (await e.api<Page<SimulcastTarget>>("GET", base)).body.data;
       return all.every((t) => t.status === "idle");
     });
     await Promise.race([Promise.all([listenerA.exited, listenerB.exited]), sleep(20_000)]);
@@ -183,7 +184,7 @@ describe("simulcast end to end", () => {
       expect(Number(probe.format.duration)).toBeGreaterThan(minSeconds);
     }
 
-    const events = (await e.api("GET", "/v1/events?type=live_stream.*&limit=100")).body.data as any[];
+    const events = (await e.api<Page<Event>>("GET", "/v1/events?type=live_stream.*&limit=100")).body.data;
     const forA = events.filter((x) => x.data.simulcast_target_id === a.body.id).map((x) => x.type);
     const forB = events.filter((x) => x.data.simulcast_target_id === b.id).map((x) => x.type);
     expect(forA).toEqual([
