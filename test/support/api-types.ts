@@ -44,3 +44,12 @@ export interface Page<T> {
   data: T[];
   next_cursor: string | null;
 }
+
+/** The transcoder's `GET /health` (transcoder/src/http/routes.ts `health`), the fields tests read. */
+export interface TranscoderHealth {
+  ok: boolean;
+  ffmpeg: { path: string; source: string; version: string };
+  ffprobe: { path: string; source: string; version: string };
+  running: number;
+  queued: number;
+}
