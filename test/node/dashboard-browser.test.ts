@@ -16,6 +16,7 @@ import { startWebhookReceiver } from "../support/webhook-receiver";
 import { launchChromium } from "./support/browser";
 import { type E2E, startE2E } from "./support/e2e";
 import { makeClip } from "./support/media";
+import type { PageElement, PageGlobals, PageMedia } from "./support/page-globals";
 
 const ARTIFACTS = path.join(import.meta.dirname, "../../test-artifacts/dashboard");
 
@@ -52,9 +53,9 @@ describe("dashboard in Chromium", () => {
   async function recordUploadProgress() {
     // Runs in the page (this project's TypeScript has no DOM lib, hence globalThis).
     await page.evaluate(() => {
-      const w = globalThis as any;
+      const w = globalThis as unknown as PageGlobals & { progressSeen: number[] };
       w.progressSeen = [];
-      const seen = new WeakSet();
+      const seen = new WeakSet<PageElement>();
       const watch = () => {
         const bar = w.document.querySelector('[role="progressbar"][aria-label="Upload progress"]');
         if (bar && !seen.has(bar)) {
@@ -66,11 +67,11 @@ describe("dashboard in Chromium", () => {
           });
         }
       };
-      new w.MutationObserver(watch).observe(w.document.body, { childList: true, subtree: true });
+      new w.MutationObserver(watch).observe(w.document.body!, { childList: true, subtree: true });
     });
   }
 
-  const progressSeen = () => page.evaluate(() => (globalThis as any).progressSeen as number[]);
+  const progressSeen = () => page.evaluate(() => (globalThis as unknown as { progressSeen: number[] }).progressSeen);
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -102,7 +103,7 @@ describe("dashboard in Chromium", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect.poll(() => alert.textContent(), { timeout: 15_000 }).toMatch(/not accepted.*malformed/);
     expect(page.url()).not.toContain("kf_");
-    expect(await page.evaluate(() => (globalThis as any).sessionStorage.length)).toBe(0);
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).sessionStorage.length)).toBe(0);
   });
 
   it("signs in; the key lives in sessionStorage only and the empty state is designed", async () => {
@@ -112,7 +113,7 @@ describe("dashboard in Chromium", () => {
     await page.getByText("No assets yet").waitFor();
     expect(page.url()).not.toContain(e.secret);
     const stored = await page.evaluate(() => {
-      const w = globalThis as any;
+      const w = globalThis as unknown as PageGlobals;
       return {
         session: Object.values(w.sessionStorage),
         local: Object.values(w.localStorage),
@@ -209,7 +210,9 @@ describe("dashboard in Chromium", () => {
     await page.getByRole("heading", { name: `Asset ${assetId}` }).waitFor();
     const video = page.getByLabel("Asset player");
     await video.waitFor({ timeout: 30_000 });
-    await expect.poll(() => video.evaluate((v: any) => v.currentTime), { timeout: 60_000 }).toBeGreaterThan(1);
+    await expect
+      .poll(() => video.evaluate((v) => (v as unknown as PageMedia).currentTime), { timeout: 60_000 })
+      .toBeGreaterThan(1);
     // The timeline shows the asset's life from the event log.
     await page
       .getByRole("table", { name: "Asset timeline" })

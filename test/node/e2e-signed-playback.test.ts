@@ -12,6 +12,7 @@ import type { CreatedSigningKey, PlaybackId, PlaybackTokens, Upload } from "../s
 import { launchChromium, playInChromium, servePlayerPage } from "./support/browser";
 import { type E2E, startE2E } from "./support/e2e";
 import { makeClip } from "./support/media";
+import type { PageGlobals } from "./support/page-globals";
 
 describe("signed playback end to end", () => {
   let e: E2E;
@@ -114,11 +115,12 @@ describe("signed playback end to end", () => {
         const tab = await browser.newPage();
         await tab.goto(`${origin}/`);
         await tab.evaluate((src) => {
-          const f = (globalThis as any).document.createElement("iframe");
+          const { document } = globalThis as unknown as PageGlobals;
+          const f = document.createElement("iframe");
           f.src = src;
           f.width = "640";
           f.height = "360";
-          (globalThis as any).document.body.appendChild(f);
+          document.body!.appendChild(f);
         }, embedUrl);
         return tab;
       };
@@ -131,23 +133,31 @@ describe("signed playback end to end", () => {
         }
         throw new Error("embed frame never attached");
       })();
-      await frame.waitForFunction(() => (globalThis as any).document.body?.dataset.state === "ready", null, {
-        timeout: 30_000,
-      });
+      await frame.waitForFunction(
+        () => (globalThis as unknown as PageGlobals).document.body?.dataset.state === "ready",
+        null,
+        {
+          timeout: 30_000,
+        },
+      );
       await frame.evaluate(() => {
-        const v = (globalThis as any).document.getElementById("kf-video");
+        const v = (globalThis as unknown as PageGlobals).document.getElementById("kf-video")!;
         v.muted = true;
         return v.play();
       });
-      await frame.waitForFunction(() => (globalThis as any).document.body.dataset.state === "ended", null, {
-        timeout: 30_000,
-      });
+      await frame.waitForFunction(
+        () => (globalThis as unknown as PageGlobals).document.body!.dataset.state === "ended",
+        null,
+        {
+          timeout: 30_000,
+        },
+      );
 
       const bad = await framed(otherOrigin());
       await new Promise((r) => setTimeout(r, 3000));
       const badFrame = bad.frames().find((x) => x !== bad.mainFrame());
       const state = await badFrame
-        ?.evaluate(() => (globalThis as any).document.body?.dataset.state ?? null)
+        ?.evaluate(() => (globalThis as unknown as PageGlobals).document.body?.dataset.state ?? null)
         .catch(() => null);
       // Either Chromium blocked the frame (CSP frame-ancestors → an error page) or the page says "refused".
       expect(badFrame).toBeDefined();
