@@ -96,7 +96,7 @@ describe("captions and instant clips in hls.js", () => {
       return (await page.evaluate(
         ([s]) =>
           Promise.race([
-            (globalThis as any).run(s),
+            (globalThis as unknown as { run(src: string): Promise<RunResult> }).run(s),
             new Promise((r) => setTimeout(() => r({ samples: [], errors: [], timedOut: true }), 90_000)),
           ]),
         [src] as const,

@@ -122,11 +122,15 @@ export async function watchLiveStream(src: string, o: { lowLatency: boolean; ms:
   try {
     const page = await browser.newPage();
     await page.goto(`${page$.origin}/ll`);
-    return (await page.evaluate(([s, ll, ms]) => (globalThis as any).watch(s, ll, ms), [
-      src,
-      o.lowLatency,
-      o.ms,
-    ] as const)) as LiveWatch;
+    return (await page.evaluate(
+      ([s, ll, ms]) =>
+        (globalThis as unknown as { watch(src: string, lowLatency: boolean, ms: number): Promise<LiveWatch> }).watch(
+          s,
+          ll,
+          ms,
+        ),
+      [src, o.lowLatency, o.ms] as const,
+    )) as LiveWatch;
   } finally {
     await browser.close();
     await page$.close();
