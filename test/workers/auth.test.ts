@@ -254,7 +254,7 @@ async function postSynthesized(key: TestKey, path: string, bodySchema: Json | un
  * and keys directly; anything else through the create operation on its collection, with a body
  * synthesised from its schema.
  */
-async function createResourcesInA(key: TestKey, params: Json[], ids: Record<string, string>) {
+async function createResourcesInA(key: TestKey, params: { name: string }[], ids: Record<string, string>) {
   const names = params.map((p) => p.name as string);
   // Always: an asset (and with it events, audit entries and a playback ID) exists in env A.
   {
