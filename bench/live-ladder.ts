@@ -19,7 +19,12 @@ import path from "node:path";
 import { createKeyInD1 } from "../scripts/lib/keys";
 import { freePort } from "../scripts/lib/proc";
 import { startStack } from "../scripts/lib/stack";
+import type { components } from "../sdk/src/generated/openapi";
 import { startEncoder } from "../test/node/support/live";
+import type { LiveLadderSupervisor, RenditionStats } from "../transcoder/src/live-ladder/supervisor";
+
+/** GET /live-ladder on the transcoder: each running job's stats by stream ID. */
+type LadderStats = Partial<ReturnType<LiveLadderSupervisor["stats"]>>;
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1]);
@@ -37,7 +42,7 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 }
 
-const perSegment = (t: any): number => (t?.encoded ? t.cpu_seconds / t.encoded : Number.NaN);
+const perSegment = (t: RenditionStats | undefined): number => (t?.encoded ? t.cpu_seconds / t.encoded : Number.NaN);
 
 /** Sequence numbers a live media playlist lists (gaps left out). */
 function seqs(playlist: string): number[] {
@@ -72,7 +77,7 @@ async function main() {
       headers: { authorization: `Bearer ${key.secret}`, "content-type": "application/json" },
       body: JSON.stringify({ playback_policy: "public", renditions: RENDITIONS, recording: { mode: "off" } }),
     });
-    const ls = (await res.json()) as any;
+    const ls = (await res.json()) as components["schemas"]["LiveStream"];
     if (res.status !== 201) throw new Error(`create: ${res.status} ${JSON.stringify(ls)}`);
     const pb = ls.playback_ids[0].id as string;
     const urls = [
@@ -80,7 +85,7 @@ async function main() {
       ...RENDITIONS.map((r) => [r, `${stack.edgeUrl}/${pb}/live/${r}.m3u8`]),
     ];
     const seen = new Map<string, Map<number, number>>(urls.map(([n]) => [n, new Map()]));
-    const enc = startEncoder(ls.ingest.hls_url, { size: SIZE, hlsTime: SEGMENT_S, fps: FPS, seconds: SECONDS + 10 });
+    const enc = startEncoder(ls.ingest.hls_url!, { size: SIZE, hlsTime: SEGMENT_S, fps: FPS, seconds: SECONDS + 10 });
     const startedAt = Date.now();
     let stop = false;
     const pollers = urls.map(async ([name, url]) => {
@@ -95,10 +100,10 @@ async function main() {
         await sleep(POLL_MS);
       }
     });
-    let stats: any = {};
+    let stats: LadderStats = {};
     while (Date.now() - startedAt < SECONDS * 1000) {
       await sleep(2000);
-      stats = await (await fetch(`${stack.transcoderUrl}/live-ladder`)).json();
+      stats = (await (await fetch(`${stack.transcoderUrl}/live-ladder`)).json()) as LadderStats;
     }
     const wall = (Date.now() - startedAt) / 1000;
     stop = true;
@@ -114,7 +119,7 @@ async function main() {
     for (const r of RENDITIONS) {
       const mine = seen.get(r) as Map<number, number>;
       const added = [...mine.entries()].filter(([s]) => source.has(s)).map(([s, t]) => t - (source.get(s) as number));
-      const t = job.renditions.find((x: any) => x.rendition === r);
+      const t = job.renditions.find((x) => x.rendition === r);
       const cpu = t ? t.cpu_seconds / wall : Number.NaN;
       console.log(
         `${r.padEnd(6)} segments ${String(mine.size).padStart(3)}  added latency at the edge p50 ${pct(added, 50)} ms p95 ${pct(added, 95)} ms` +
@@ -124,8 +129,8 @@ async function main() {
           `; per segment ${perSegment(t).toFixed(2)} s CPU → ${((perSegment(t) / SEGMENT_S) * 100).toFixed(0)} % of a core if every segment is encoded`,
       );
     }
-    const total = job.renditions.reduce((s: number, x: any) => s + x.cpu_seconds, 0) / wall;
-    const projected = job.renditions.reduce((s: number, x: any) => s + perSegment(x), 0) / SEGMENT_S;
+    const total = job.renditions.reduce((s, x) => s + x.cpu_seconds, 0) / wall;
+    const projected = job.renditions.reduce((s, x) => s + perSegment(x), 0) / SEGMENT_S;
     console.log(
       `ladder CPU per stream: ${(total * 100).toFixed(1)} % of one core measured (sum over renditions), ` +
         `${(projected * 100).toFixed(0)} % projected with every segment encoded`,

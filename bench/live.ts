@@ -33,6 +33,7 @@ import path from "node:path";
 import { createKeyInD1 } from "../scripts/lib/keys";
 import { freePort } from "../scripts/lib/proc";
 import { startStack } from "../scripts/lib/stack";
+import type { components } from "../sdk/src/generated/openapi";
 import { CmafSplitter } from "../src/live/ll-hls/splitter";
 import { median, startLiveEncoder, watchLiveStream } from "../test/node/support/ll-hls";
 
@@ -153,13 +154,12 @@ async function watch(s: StreamHandle, seen: Map<number, number>, stop: { done: b
   }
 }
 
+/** The bench only creates live streams: its API call answers one (the bench stops at the first error). */
+type LiveStream = components["schemas"]["LiveStream"];
+type Api = (method: string, p: string, body?: unknown) => Promise<LiveStream>;
+
 /** Real ffmpeg CMAF fragments (`seconds` long), replayed as one streaming PUT; part listed at the edge − sent. */
-async function llPartAvailability(
-  edgeUrl: string,
-  api: (method: string, p: string, body?: unknown) => Promise<any>,
-  dir: string,
-  seconds = 40,
-) {
+async function llPartAvailability(edgeUrl: string, api: Api, dir: string, seconds = 40) {
   const file = path.join(dir, "cmaf.mp4");
   execFileSync("ffmpeg", [
     ...["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"],
@@ -209,7 +209,7 @@ async function llPartAvailability(
       k++;
     },
   });
-  const res = await fetch(ls.ingest.cmaf_url, { method: "PUT", body, duplex: "half" } as RequestInit);
+  const res = await fetch(ls.ingest.cmaf_url!, { method: "PUT", body, duplex: "half" } as RequestInit);
   const failed = res.status === 201 ? "" : `${res.status} ${(await res.text()).slice(0, 120)}`;
   await sleep(300);
   stop.done = true;
@@ -241,13 +241,13 @@ async function main() {
   const apiPid = stack.services.find((s) => s.name.includes("api"))?.child.pid;
   try {
     const key = await createKeyInD1({ persistTo, scopes: ["*"], name: "bench" });
-    const api = async (method: string, p: string, body?: unknown) => {
+    const api: Api = async (method, p, body) => {
       const res = await fetch(`${stack.apiUrl}${p}`, {
         method,
         headers: { authorization: `Bearer ${key.secret}`, "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
-      return (await res.json()) as any;
+      return (await res.json()) as LiveStream;
     };
     const rows: string[] = [];
     let n1p50 = Number.NaN;
@@ -342,7 +342,7 @@ async function main() {
         playback_policy: "public",
         recording: { mode: "off" },
       });
-      const enc = startLiveEncoder(mode === "ll-hls" ? ls.ingest.cmaf_url : ls.ingest.hls_url, {
+      const enc = startLiveEncoder(mode === "ll-hls" ? ls.ingest.cmaf_url! : ls.ingest.hls_url!, {
         container: mode === "ll-hls" ? "cmaf" : "hls",
         hlsTime: mode === "standard" ? 6 : 2,
         stamp: true,

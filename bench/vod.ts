@@ -27,7 +27,10 @@ import readline from "node:readline";
 import { createKeyInD1 } from "../scripts/lib/keys";
 import { freePort } from "../scripts/lib/proc";
 import { startStack } from "../scripts/lib/stack";
+import type { components } from "../sdk/src/generated/openapi";
 import { buildLadderArgs, buildRemuxArgs, outputFrameRate, planRungs } from "../transcoder/src/ffmpeg";
+
+type Schemas = components["schemas"];
 
 const argv = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) argv.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1]);
@@ -156,18 +159,20 @@ if (transcoderOut) {
 }
 try {
   const key = await createKeyInD1({ persistTo, scopes: ["*"], name: "bench" });
-  const api = async (method: string, p: string, body?: unknown) => {
+  const api = async <T>(method: string, p: string, body?: unknown) => {
     const res = await fetch(`${stack.apiUrl}${p}`, {
       method,
       headers: { authorization: `Bearer ${key.secret}`, "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    return res.json() as Promise<any>;
+    return res.json() as Promise<T>;
   };
   /** One upload, timed from the moment its PUT is answered. */
   const runOne = async (untilComplete: boolean) => {
-    const upload = await api("POST", "/v1/uploads", { new_asset_settings: { playback_policy: "public" } });
-    const put = await fetch(upload.url, {
+    const upload = await api<Schemas["Upload"]>("POST", "/v1/uploads", {
+      new_asset_settings: { playback_policy: "public" },
+    });
+    const put = await fetch(upload.url!, {
       method: "PUT",
       headers: { "content-type": "video/mp4", "content-length": String(bytes.byteLength) },
       body: bytes,
@@ -178,7 +183,9 @@ try {
     let servable = 0;
     // The edge, polled as a player would be: master → first variant → its first segment. Only the edge
     // is polled here: the API allows 600 reads a minute per key, and a throttled poll would delay `ready`.
-    const pid = (await api("GET", `/v1/assets/${asset_id}`)).playback_ids?.[0]?.id as string | undefined;
+    const pid = (await api<Schemas["Asset"]>("GET", `/v1/assets/${asset_id}`)).playback_ids?.[0]?.id as
+      | string
+      | undefined;
     const servableRun = (async () => {
       if (!pid) return;
       const master = `${stack.edgeUrl}/${pid}.m3u8`;
@@ -201,7 +208,7 @@ try {
       }
     })();
     for (;;) {
-      const asset = await api("GET", `/v1/assets/${asset_id}`);
+      const asset = await api<Schemas["Asset"]>("GET", `/v1/assets/${asset_id}`);
       if (asset.status === "errored") throw new Error(`asset errored: ${JSON.stringify(asset.error)}`);
       if (asset.status === "ready" && !ready) {
         ready = performance.now() - t0;

@@ -21,7 +21,7 @@ const HOOK = `export async function resolve(specifier, context, next) {
 let registered = false;
 
 /** The document as the worker serves it; `origin` becomes `servers[0].url`. */
-export async function buildOpenApiDocument(origin = "http://127.0.0.1:8787"): Promise<Record<string, any>> {
+export async function buildOpenApiDocument(origin = "http://127.0.0.1:8787"): Promise<Record<string, unknown>> {
   if (!registered) {
     register(`data:text/javascript,${encodeURIComponent(HOOK)}`);
     registered = true;
@@ -29,5 +29,5 @@ export async function buildOpenApiDocument(origin = "http://127.0.0.1:8787"): Pr
   const { app } = await import("../../src/index");
   const res = await app.request(`${origin}/v1/openapi.json`);
   if (res.status !== 200) throw new Error(`GET /v1/openapi.json answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as Record<string, any>;
+  return (await res.json()) as Record<string, unknown>;
 }

@@ -10,6 +10,10 @@ import cliProgress from "cli-progress";
 import { Keyframe, KeyframeApiError, OPERATIONS, uploadFile } from "../src/index";
 import { configFile, FileUrlStorage, readConfig, writeConfig } from "./config";
 
+// What the CLI passes through from its flags; the API refuses a value outside these with a precise problem.
+type KeyScopes = Parameters<Keyframe["keys"]["create"]>[0]["scopes"];
+type ListStatus = NonNullable<Parameters<Keyframe["assets"]["list"]>[0]>["status"];
+
 class UsageError extends Error {}
 
 const USAGE = `Usage: keyframe <command> [options]
@@ -163,9 +167,9 @@ async function assets(sub: string | undefined, id: string | undefined) {
   const kf = client();
   if (sub === "ls" || sub === "list") {
     const limit = opts.limit ? Number(opts.limit) : 20;
-    const query = { limit: Math.min(limit, 100), ...(opts.status ? { status: opts.status as any } : {}) };
+    const query = { limit: Math.min(limit, 100), ...(opts.status ? { status: opts.status as ListStatus } : {}) };
     const rows = opts.all ? await kf.assets.list(query).toArray() : (await kf.assets.list(query)).data.slice(0, limit);
-    return out(rows, () => table(rows as any[], ["id", "status", "duration", "created_at"]));
+    return out(rows, () => table(rows, ["id", "status", "duration", "created_at"]));
   }
   if (sub === "get") {
     const asset = await kf.assets.get({ asset_id: need(id, "asset ID") });
@@ -225,13 +229,13 @@ async function keysCreate() {
   const scopes = need(opts.scopes, "--scopes")
     .split(",")
     .map((s) => s.trim());
-  const key = await kf.keys.create({ name: opts.name ?? "cli", scopes: scopes as any });
-  out(key, () => `Created ${key.id} with scopes ${scopes.join(", ")}.\nSecret (shown once): ${(key as any).secret}`);
+  const key = await kf.keys.create({ name: opts.name ?? "cli", scopes: scopes as KeyScopes });
+  out(key, () => `Created ${key.id} with scopes ${scopes.join(", ")}.\nSecret (shown once): ${key.secret}`);
 }
 
 /** Live streams through the generated client, present only when the API document has them. */
 async function live(sub: string | undefined) {
-  const kf = client() as unknown as Record<string, Record<string, (a?: object) => any>>;
+  const kf = client() as unknown as Record<string, Record<string, (a?: object) => PromiseLike<unknown>>>;
   if (!("liveStreams" in OPERATIONS) || !kf.liveStreams) {
     throw new UsageError("This API has no live stream operations (regenerate the SDK after they land).");
   }
@@ -240,7 +244,7 @@ async function live(sub: string | undefined) {
     return out(stream, () => JSON.stringify(stream, null, 2));
   }
   if (sub === "ls" || sub === "list") {
-    const page = await kf.liveStreams.list({ limit: 100 });
+    const page = (await kf.liveStreams.list({ limit: 100 })) as { data: Record<string, unknown>[] };
     return out(page.data, () => table(page.data, ["id", "status", "created_at"]));
   }
   throw new UsageError(`Unknown: live ${sub ?? ""}\n\n${USAGE}`);

@@ -36,7 +36,9 @@ type BodyOf<O> = O extends { requestBody?: { content: { "application/json": infe
   : unknown;
 /** What one call takes: path params & query params & JSON body fields. */
 export type ArgsOf<O> = Part<O, "path"> & Part<O, "query"> & BodyOf<O>;
-type ResponsesOf<O> = O extends { responses: infer R extends Record<string | number, any> } ? R : Record<never, never>;
+type ResponsesOf<O> = O extends { responses: infer R extends Record<string | number, unknown> }
+  ? R
+  : Record<never, never>;
 type Success<O> = SuccessResponse<ResponsesOf<O>, `${string}/${string}`>;
 type OkOf<O> = [Success<O>] extends [never] ? undefined : Success<O>;
 type Result<O> =
@@ -105,6 +107,18 @@ export class PageIterable<I, P extends { data: I[]; next_cursor?: unknown }> imp
   }
 }
 
+/** `raw.request` for a method and path known only at run time. */
+type RawRequest = (
+  method: string,
+  path: string,
+  init: {
+    params: { path: Record<string, unknown>; query: Record<string, unknown> };
+    body: Record<string, unknown> | undefined;
+    headers: Record<string, string>;
+    signal: AbortSignal | undefined;
+  },
+) => Promise<{ data?: unknown; error?: unknown; response: Response }>;
+
 interface Spec {
   method: string;
   path: string;
@@ -164,7 +178,10 @@ export class Keyframe {
     const hasBody = spec.method !== "get" && spec.method !== "delete" && spec.method !== "head";
     const send = (cursor?: string) =>
       this.send(spec, path, cursor ? { ...query, cursor } : query, hasBody ? body : undefined, opts);
-    return spec.paginated ? new PageIterable((cursor) => send(cursor) as Promise<any>) : send();
+    // A paginated operation answers a page; the public type of each method comes from Resources, not from here.
+    return spec.paginated
+      ? new PageIterable((cursor) => send(cursor) as Promise<{ data: unknown[]; next_cursor?: unknown }>)
+      : send();
   }
 
   private async send(
@@ -176,7 +193,10 @@ export class Keyframe {
   ): Promise<unknown> {
     const headers: Record<string, string> = { ...opts.headers };
     if (spec.idempotent) headers["idempotency-key"] = opts.idempotencyKey ?? crypto.randomUUID();
-    const { data, error, response } = await (this.raw.request as any)(spec.method, spec.path, {
+    // The method and path come from the operation table at run time, which openapi-fetch's per-path generics
+    // cannot express: call it through the shape it has for any one of them.
+    const request = this.raw.request as unknown as RawRequest;
+    const { data, error, response } = await request(spec.method, spec.path, {
       params: { path, query },
       body,
       headers,
@@ -197,7 +217,7 @@ export class Keyframe {
       opts.onPoll?.(asset);
       if (reached(asset)) return asset;
       const status = (asset as { status: string }).status;
-      if (status === "errored" || status === "deleted") throw new AssetErroredError(asset as any);
+      if (status === "errored" || status === "deleted") throw new AssetErroredError(asset);
       if (Date.now() + interval > deadline) {
         throw new Error(`Timed out waiting for asset ${assetId} (last status '${status}').`);
       }

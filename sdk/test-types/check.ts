@@ -11,7 +11,7 @@ async function f() {
   }
   const page = await kf.assets.list();
   const c: string | null = page.next_cursor;
-  const up = await kf.uploads.create({ new_asset_settings: { playback_policy: ["public"] } } as any);
+  const up = await kf.uploads.create({ new_asset_settings: { playback_policy: "public" } });
   // Optional: only keys with uploads:write receive the tokenised URLs.
   const t: string | null | undefined = up.tus_url;
   await kf.assets.delete({ asset_id: "x" });

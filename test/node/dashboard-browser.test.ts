@@ -10,11 +10,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { CreatedApiKey, Page as ListPage, Upload } from "../support/api-types";
 import type { ReceivedRequest } from "../support/webhook-receiver";
 import { startWebhookReceiver } from "../support/webhook-receiver";
 import { launchChromium } from "./support/browser";
 import { type E2E, startE2E } from "./support/e2e";
 import { makeClip } from "./support/media";
+import type { PageElement, PageGlobals, PageMedia } from "./support/page-globals";
 
 const ARTIFACTS = path.join(import.meta.dirname, "../../test-artifacts/dashboard");
 
@@ -51,9 +53,9 @@ describe("dashboard in Chromium", () => {
   async function recordUploadProgress() {
     // Runs in the page (this project's TypeScript has no DOM lib, hence globalThis).
     await page.evaluate(() => {
-      const w = globalThis as any;
+      const w = globalThis as unknown as PageGlobals & { progressSeen: number[] };
       w.progressSeen = [];
-      const seen = new WeakSet();
+      const seen = new WeakSet<PageElement>();
       const watch = () => {
         const bar = w.document.querySelector('[role="progressbar"][aria-label="Upload progress"]');
         if (bar && !seen.has(bar)) {
@@ -65,11 +67,11 @@ describe("dashboard in Chromium", () => {
           });
         }
       };
-      new w.MutationObserver(watch).observe(w.document.body, { childList: true, subtree: true });
+      new w.MutationObserver(watch).observe(w.document.body!, { childList: true, subtree: true });
     });
   }
 
-  const progressSeen = () => page.evaluate(() => (globalThis as any).progressSeen as number[]);
+  const progressSeen = () => page.evaluate(() => (globalThis as unknown as { progressSeen: number[] }).progressSeen);
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -101,7 +103,7 @@ describe("dashboard in Chromium", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect.poll(() => alert.textContent(), { timeout: 15_000 }).toMatch(/not accepted.*malformed/);
     expect(page.url()).not.toContain("kf_");
-    expect(await page.evaluate(() => (globalThis as any).sessionStorage.length)).toBe(0);
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).sessionStorage.length)).toBe(0);
   });
 
   it("signs in; the key lives in sessionStorage only and the empty state is designed", async () => {
@@ -111,7 +113,7 @@ describe("dashboard in Chromium", () => {
     await page.getByText("No assets yet").waitFor();
     expect(page.url()).not.toContain(e.secret);
     const stored = await page.evaluate(() => {
-      const w = globalThis as any;
+      const w = globalThis as unknown as PageGlobals;
       return {
         session: Object.values(w.sessionStorage),
         local: Object.values(w.localStorage),
@@ -165,7 +167,7 @@ describe("dashboard in Chromium", () => {
 
     // Reload mid-upload: still signed in (sessionStorage), the page lists the unfinished upload, and choosing
     // the same file again continues the same upload from where it stopped instead of starting over.
-    const uploadsBefore = await e.api("GET", "/v1/uploads?limit=10");
+    const uploadsBefore = await e.api<ListPage<Upload>>("GET", "/v1/uploads?limit=10");
     await page.reload();
     await page.getByText("Unfinished uploads").waitFor({ timeout: 30_000 });
     await shot("04-unfinished-after-reload");
@@ -192,7 +194,7 @@ describe("dashboard in Chromium", () => {
     assetId = (await page.locator(".follow a").textContent()) as string;
     expect(assetId).toMatch(/^as_[0-9a-z]{26}$/);
     // One upload, not two: the reload resumed it.
-    const uploadsAfter = await e.api("GET", "/v1/uploads?limit=10");
+    const uploadsAfter = await e.api<ListPage<Upload>>("GET", "/v1/uploads?limit=10");
     expect(uploadsAfter.body.data.length).toBe(uploadsBefore.body.data.length);
     const asset = await e.api("GET", `/v1/assets/${assetId}`);
     expect(asset.body).toMatchObject({ status: "ready", title: "Dashboard clip" });
@@ -208,7 +210,9 @@ describe("dashboard in Chromium", () => {
     await page.getByRole("heading", { name: `Asset ${assetId}` }).waitFor();
     const video = page.getByLabel("Asset player");
     await video.waitFor({ timeout: 30_000 });
-    await expect.poll(() => video.evaluate((v: any) => v.currentTime), { timeout: 60_000 }).toBeGreaterThan(1);
+    await expect
+      .poll(() => video.evaluate((v) => (v as unknown as PageMedia).currentTime), { timeout: 60_000 })
+      .toBeGreaterThan(1);
     // The timeline shows the asset's life from the event log.
     await page
       .getByRole("table", { name: "Asset timeline" })
@@ -303,7 +307,7 @@ describe("dashboard in Chromium", () => {
   });
 
   it("shows and enables only what a key's scopes allow", async () => {
-    const made = await e.api("POST", "/v1/keys", { name: "read-only viewer", scopes: ["assets:read"] });
+    const made = await e.api<CreatedApiKey>("POST", "/v1/keys", { name: "read-only viewer", scopes: ["assets:read"] });
     expect(made.status).toBe(201);
     await page.goto(`${e.stack.apiUrl}/dashboard#/assets`);
     await page.getByRole("button", { name: "Sign out" }).click();

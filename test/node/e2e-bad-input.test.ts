@@ -8,10 +8,11 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Asset } from "../support/api-types";
 import { type E2E, startE2E, uploadFile } from "./support/e2e";
 import { ffprobeJson, makeClip } from "./support/media";
 
-const settled = (a: any) => a.status === "errored" || (a.status === "ready" && a.renditions_status === "complete");
+const settled = (a: Asset) => a.status === "errored" || (a.status === "ready" && a.renditions_status === "complete");
 
 describe("VOD bad input, end to end", () => {
   let e: E2E;
@@ -62,7 +63,7 @@ describe("VOD bad input, end to end", () => {
     const clip = readFileSync(await makeClip(path.join(work, "full.mp4"), { seconds: 2 }));
     const asset = await uploadAndSettle(new Uint8Array(clip.subarray(0, Math.floor(clip.byteLength / 2))));
     expect(asset.status).toBe("errored");
-    expect(asset.error.code).toBe("input_unreadable");
+    expect(asset.error?.code).toBe("input_unreadable");
   });
 
   it("errors a PDF renamed .mp4 as input_unreadable", async () => {
@@ -73,8 +74,8 @@ describe("VOD bad input, end to end", () => {
     );
     const asset = await uploadAndSettle(new Uint8Array(pdf));
     expect(asset.status).toBe("errored");
-    expect(asset.error.code).toBe("input_unreadable");
-    expect(asset.error.message.length).toBeGreaterThan(5);
+    expect(asset.error?.code).toBe("input_unreadable");
+    expect(asset.error?.message.length).toBeGreaterThan(5);
   });
 
   it("turns an audio-only file into an audio-only asset", async () => {
@@ -82,8 +83,8 @@ describe("VOD bad input, end to end", () => {
     await makeClip(m4a, { video: false, seconds: 3 });
     const asset = await uploadAndSettle(new Uint8Array(readFileSync(m4a)));
     expect(asset.status).toBe("ready");
-    expect(asset.tracks.map((t: any) => t.type)).toEqual(["audio"]);
-    expect(asset.renditions.every((r: any) => r.type === "audio")).toBe(true);
+    expect(asset.tracks.map((t) => t.type)).toEqual(["audio"]);
+    expect(asset.renditions.every((r) => r.type === "audio")).toBe(true);
     expect(asset.resolution).toBeNull();
     const master = await (await fetch(`${e.stack.edgeUrl}/${asset.playback_ids[0].id}.m3u8`)).text();
     expect(master).toContain("mp4a.40.2");
@@ -97,7 +98,7 @@ describe("VOD bad input, end to end", () => {
       max_resolution: "1080p",
     });
     expect(asset.status).toBe("ready");
-    const heights = asset.renditions.filter((r: any) => r.type === "video").map((r: any) => r.height);
+    const heights = asset.renditions.filter((r) => r.type === "video").map((r) => r.height!);
     expect(Math.max(...heights)).toBe(1080);
     expect(asset.resolution).toBe("1080p");
   });
@@ -106,14 +107,14 @@ describe("VOD bad input, end to end", () => {
     const odd = await makeClip(path.join(work, "odd.mp4"), { width: 853, height: 481, seconds: 2 });
     const asset = await uploadAndSettle(new Uint8Array(readFileSync(odd)));
     expect(asset.status).toBe("ready");
-    for (const r of asset.renditions.filter((x: any) => x.type === "video")) {
-      expect(r.width % 2).toBe(0);
-      expect(r.height % 2).toBe(0);
+    for (const r of asset.renditions.filter((x) => x.type === "video")) {
+      expect(r.width! % 2).toBe(0);
+      expect(r.height! % 2).toBe(0);
       expect(r.height).toBeLessThanOrEqual(481);
     }
     const pb = asset.playback_ids[0].id;
     const probe = await ffprobeJson(
-      `${e.stack.edgeUrl}/${pb}/${asset.renditions.find((r: any) => r.type === "video").playlist}`,
+      `${e.stack.edgeUrl}/${pb}/${asset.renditions.find((r) => r.type === "video")?.playlist}`,
     );
     expect(probe.streams[0].codec_name).toBe("h264");
   });
@@ -129,25 +130,25 @@ describe("VOD bad input, end to end", () => {
     const silent = await makeClip(path.join(work, "silent.mp4"), { audio: false, seconds: 2 });
     const asset = await uploadAndSettle(new Uint8Array(readFileSync(silent)));
     expect(asset.status).toBe("ready");
-    expect(asset.tracks.map((t: any) => t.type)).toEqual(["video"]);
-    expect(asset.renditions.some((r: any) => r.type === "audio")).toBe(false);
+    expect(asset.tracks.map((t) => t.type)).toEqual(["video"]);
+    expect(asset.renditions.some((r) => r.type === "audio")).toBe(false);
     const master = await (await fetch(`${e.stack.edgeUrl}/${asset.playback_ids[0].id}.m3u8`)).text();
     expect(master).not.toContain("mp4a");
   });
 
   it("errors an ingest URL that 404s as input_fetch_failed", async () => {
-    const created = await e.api("POST", "/v1/assets", {
+    const created = await e.api<Asset>("POST", "/v1/assets", {
       input: { url: `${filesUrl}/missing.mp4` },
       playback_policy: "public",
     });
     expect(created.status).toBe(201);
     const asset = await e.waitForAsset(created.body.id, settled, 120_000);
     expect(asset.status).toBe("errored");
-    expect(asset.error.code).toBe("input_fetch_failed");
+    expect(asset.error?.code).toBe("input_fetch_failed");
   });
 
   it("ingests from a URL off the request path", async () => {
-    const created = await e.api("POST", "/v1/assets", {
+    const created = await e.api<Asset>("POST", "/v1/assets", {
       input: { url: `${filesUrl}/clip.mp4` },
       playback_policy: "public",
     });

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TextTrack } from "../support/api-types";
 import { launchChromium, servePlayerPage } from "./support/browser";
 import { type E2E, startE2E, uploadFile } from "./support/e2e";
 import { makeClip } from "./support/media";
@@ -69,7 +70,7 @@ describe("captions and instant clips in hls.js", () => {
     );
     expect(asset.status).toBe("ready");
     playbackId = asset.playback_ids[0].id;
-    const track = await e.api("POST", `/v1/assets/${assetId}/tracks`, {
+    const track = await e.api<TextTrack>("POST", `/v1/assets/${assetId}/tracks`, {
       type: "text",
       text_type: "captions",
       language_code: "en",
@@ -95,7 +96,7 @@ describe("captions and instant clips in hls.js", () => {
       return (await page.evaluate(
         ([s]) =>
           Promise.race([
-            (globalThis as any).run(s),
+            (globalThis as unknown as { run(src: string): Promise<RunResult> }).run(s),
             new Promise((r) => setTimeout(() => r({ samples: [], errors: [], timedOut: true }), 90_000)),
           ]),
         [src] as const,

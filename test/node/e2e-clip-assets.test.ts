@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Asset } from "../support/api-types";
 import { type E2E, startE2E, uploadFile } from "./support/e2e";
 import { firstFrameNumber, makeNumberedVideo } from "./support/frame-numbers";
 import { ffprobeJson } from "./support/media";
@@ -39,7 +40,11 @@ describe("frame-accurate clip assets", () => {
   });
 
   async function makeClip(body: Record<string, unknown>) {
-    const res = await e.api("POST", "/v1/assets", { playback_policy: "public", mp4_support: "standard", ...body });
+    const res = await e.api<Asset>("POST", "/v1/assets", {
+      playback_policy: "public",
+      mp4_support: "standard",
+      ...body,
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     const ready = await e.waitForAsset(
       res.body.id,
@@ -63,18 +68,18 @@ describe("frame-accurate clip assets", () => {
       ],
     });
     expect(clip).toMatchObject({ source_asset_id: sourceId, clip: { start_time: start, end_time: end } });
-    expect(Math.abs(clip.duration - (end - start))).toBeLessThanOrEqual(FRAME + 0.03);
+    expect(Math.abs(clip.duration! - (end - start))).toBeLessThanOrEqual(FRAME + 0.03);
 
     const pb = clip.playback_ids[0].id;
     const download = `${e.stack.edgeUrl}/${pb}/downloads/highest.mp4`;
     expect(Math.abs((await firstFrameNumber(download)) - start * FPS)).toBeLessThanOrEqual(1);
     const probed = await ffprobeJson(download);
-    const video = probed.streams.find((s: any) => s.codec_type === "video");
+    const video = probed.streams.find((s) => s.codec_type === "video")!;
     const frames = Number(video.nb_frames);
     expect(Math.abs(frames - (end - start) * FPS), `nb_frames ${frames}`).toBeLessThanOrEqual(1);
     expect(Math.abs(Number(probed.format.duration) - (end - start))).toBeLessThanOrEqual(FRAME + 0.03);
     // The audio is cut at the same place (AAC frames are 21 ms, so within a video frame or two).
-    const audio = probed.streams.find((s: any) => s.codec_type === "audio");
+    const audio = probed.streams.find((s) => s.codec_type === "audio")!;
     expect(Math.abs(Number(audio.duration) - (end - start))).toBeLessThanOrEqual(2 * FRAME + 0.03);
 
     // What players get: the HLS master's first rendition starts at the same frame.
@@ -129,7 +134,7 @@ describe("frame-accurate clip assets", () => {
     expect(nested.source_asset_id).toBe(clip.id);
     const nestedFirst = await firstFrameNumber(`${e.stack.edgeUrl}/${nested.playback_ids[0].id}/downloads/highest.mp4`);
     expect(Math.abs(nestedFirst - (start + 1) * FPS)).toBeLessThanOrEqual(1);
-    expect(Math.abs(nested.duration - 1)).toBeLessThanOrEqual(FRAME + 0.03);
+    expect(Math.abs(nested.duration! - 1)).toBeLessThanOrEqual(FRAME + 0.03);
 
     // The timeline tells the clip's story like any asset's.
     const timeline = await e.api("GET", `/v1/assets/${clip.id}/events`);

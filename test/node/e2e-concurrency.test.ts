@@ -5,6 +5,7 @@
  * half of the API's writes into 500s. Every answer here must be the real one.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Asset, Page } from "../support/api-types";
 import { type E2E, startE2E } from "./support/e2e";
 
 describe("concurrent API writes and edge reads on the local stack", () => {
@@ -19,7 +20,7 @@ describe("concurrent API writes and edge reads on the local stack", () => {
   it("never answers 500 while the API writes and the edge reads the same database", async () => {
     const pids: string[] = [];
     for (let i = 0; i < 40; i++) {
-      const created = await e.api("POST", "/v1/assets", { title: `c${i}`, playback_policy: "public" });
+      const created = await e.api<Asset>("POST", "/v1/assets", { title: `c${i}`, playback_policy: "public" });
       expect(created.status).toBe(201);
       pids.push(created.body.playback_ids[0].id);
     }
@@ -28,7 +29,7 @@ describe("concurrent API writes and edge reads on the local stack", () => {
     const playlistReasons: string[] = [];
     let reading = true;
     const writers = Array.from({ length: 4 }, async () => {
-      while (reading) apiStatuses.push((await e.api("POST", "/v1/assets", { title: "w" })).status);
+      while (reading) apiStatuses.push((await e.api<Asset>("POST", "/v1/assets", { title: "w" })).status);
     });
     // Each playback ID once per reader pass: the edge caches a playback ID's state, so new IDs mean D1 reads.
     await Promise.all(
@@ -55,7 +56,10 @@ describe("concurrent API writes and edge reads on the local stack", () => {
     let listed = 0;
     let cursor: string | null = null;
     do {
-      const page = await e.api("GET", `/v1/assets?limit=100${cursor ? `&cursor=${cursor}` : ""}`);
+      const page: { status: number; body: Page<Asset> } = await e.api<Page<Asset>>(
+        "GET",
+        `/v1/assets?limit=100${cursor ? `&cursor=${cursor}` : ""}`,
+      );
       expect(page.status).toBe(200);
       listed += page.body.data.length;
       cursor = page.body.next_cursor;

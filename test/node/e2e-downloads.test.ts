@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Event, Page, PlaybackTokens } from "../support/api-types";
 import { type E2E, startE2E, uploadFile } from "./support/e2e";
 import { ffprobeJson, makeClip } from "./support/media";
 import { topLevelBoxes } from "./support/mp4-boxes";
@@ -57,7 +58,7 @@ describe("MP4 downloads end to end", () => {
     const playbackId = ready.playback_ids[0].id;
     expect(ready.playback_ids[0].urls.download).toBe(`${e.stack.edgeUrl}/${playbackId}/downloads/highest.mp4`);
 
-    const tokens = await e.api("POST", `/v1/playback-ids/${playbackId}/tokens`, {});
+    const tokens = await e.api<PlaybackTokens>("POST", `/v1/playback-ids/${playbackId}/tokens`, {});
     expect(tokens.status).toBe(200);
     expect(tokens.body.urls.download).toBe(
       `${e.stack.edgeUrl}/${playbackId}/downloads/highest.mp4?token=${tokens.body.download}`,
@@ -66,7 +67,7 @@ describe("MP4 downloads end to end", () => {
     // The edge caches "preparing" for at most 5 s per isolate: allow for it.
     let res: Response | undefined;
     for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
-      res = await fetch(tokens.body.urls.download);
+      res = await fetch(tokens.body.urls.download!);
       if (res.status !== 404) break;
       await res.arrayBuffer();
       await new Promise((r) => setTimeout(r, 500));
@@ -82,17 +83,17 @@ describe("MP4 downloads end to end", () => {
     writeFileSync(file, bytes);
 
     const probed = await ffprobeJson(file);
-    const streams = probed.streams.map((s: any) => [s.codec_type, s.codec_name]);
+    const streams = probed.streams.map((s) => [s.codec_type, s.codec_name]);
     expect(streams).toEqual([
       ["video", "h264"],
       ["audio", "aac"],
     ]);
     expect(probed.streams[0].height).toBe(360);
-    expect(Math.abs(Number(probed.format.duration) - ready.duration)).toBeLessThan(0.2);
+    expect(Math.abs(Number(probed.format.duration) - ready.duration!)).toBeLessThan(0.2);
     const boxes = topLevelBoxes(bytes);
     expect(boxes.indexOf("moov")).toBeLessThan(boxes.indexOf("mdat"));
 
-    const part = await fetch(tokens.body.urls.download, { headers: { range: "bytes=0-99" } });
+    const part = await fetch(tokens.body.urls.download!, { headers: { range: "bytes=0-99" } });
     expect(part.status).toBe(206);
     expect(new Uint8Array(await part.arrayBuffer())).toEqual(bytes.slice(0, 100));
 
@@ -106,8 +107,8 @@ describe("MP4 downloads end to end", () => {
     expect(master.status).toBe(200);
     await master.arrayBuffer();
 
-    const events = await e.api("GET", "/v1/events?limit=100");
-    const types = events.body.data.filter((ev: any) => ev.data.asset_id === assetId).map((ev: any) => ev.type);
+    const events = await e.api<Page<Event>>("GET", "/v1/events?limit=100");
+    const types = events.body.data.filter((ev) => ev.data.asset_id === assetId).map((ev) => ev.type);
     expect(types.filter((t: string) => t === "asset.static_renditions.ready")).toHaveLength(1);
   });
 });

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Asset } from "../support/api-types";
 import { launchChromium, servePlayerPage } from "./support/browser";
 import { type E2E, startE2E, uploadFile } from "./support/e2e";
 import { makeClip } from "./support/media";
@@ -18,6 +19,21 @@ import { makeClip } from "./support/media";
 const SECONDS = 24;
 
 /** A player page that records every stall (`waiting` after playback began) and every failed fragment. */
+/** What the page's `play()` resolves with (`window.result`). */
+interface InstantResult {
+  ended: boolean;
+  stalls: number;
+  stalledAt: number[];
+  errors: string[];
+  errorContext?: string[];
+  fragments: number;
+  fragmentMs: number[];
+  currentTime: number;
+  duration: number;
+  playing: boolean;
+  timedOut?: boolean;
+}
+
 const PAGE = `<!doctype html><html><body><video id="v" muted playsinline></video>
 <script src="/hls.js"></script>
 <script>
@@ -49,7 +65,8 @@ window.play = (src) => new Promise((resolve) => {
 
 describe("instant playback of a streamed upload", () => {
   let e: E2E;
-  const logs: any[] = [];
+  /** The transcoder's JSON log lines (src/log.ts shape: an `event` and its fields). */
+  const logs: Record<string, unknown>[] = [];
   const work = mkdtempSync(path.join(tmpdir(), "keyframe-instant-"));
 
   beforeAll(async () => {
@@ -83,29 +100,31 @@ describe("instant playback of a streamed upload", () => {
     const up = await uploadFile(e, bytes);
     expect(up.putStatus).toBe(200);
     const assetId = up.assetId as string;
-    let asset: any;
+    let asset: Asset | undefined;
     for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
-      asset = (await e.api("GET", `/v1/assets/${assetId}`)).body;
+      asset = (await e.api<Asset>("GET", `/v1/assets/${assetId}`)).body;
       if (asset.status === "ready" || asset.status === "errored") break;
       await new Promise((r) => setTimeout(r, 150)); // under the API read limit (600 a minute per key)
     }
-    expect(asset.status).toBe("ready");
-    const playbackId = asset.playback_ids[0].id;
+    expect(asset?.status).toBe("ready");
+    const playbackId = asset!.playback_ids[0].id;
     const master = `${e.stack.edgeUrl}/${playbackId}.m3u8`;
 
     // Playback starts now, while the fast rendition's segments may still be uploading.
     const player = await servePlayerPage({ "/instant": PAGE });
     const browser = await launchChromium();
-    let result: any;
+    let result: InstantResult;
     try {
       const page = await browser.newPage();
       await page.goto(`${player.origin}/instant`);
       result = await page.evaluate(
-        ([src]) =>
-          Promise.race([
-            (globalThis as any).play(src),
-            new Promise((r) => setTimeout(() => r({ ...(globalThis as any).result, timedOut: true }), 90_000)),
-          ]),
+        ([src]) => {
+          const w = globalThis as unknown as { play(src: string): Promise<InstantResult>; result: InstantResult };
+          return Promise.race([
+            w.play(src),
+            new Promise<InstantResult>((r) => setTimeout(() => r({ ...w.result, timedOut: true }), 90_000)),
+          ]);
+        },
         [master] as const,
       );
     } finally {
@@ -115,8 +134,8 @@ describe("instant playback of a streamed upload", () => {
     // On failure the message shows when it stalled and how long each fragment took to load. The one hls.js
     // report allowed is a non-fatal bufferStalledError at position 0 with the first segment already buffered:
     // a CPU-starved headless Chromium slow to start decoding (seen at load ~30), not a segment arriving late.
-    const startupOnly = (result.errorContext ?? []).every((c: string) => /^at 0\.00 buffered 0\.00-[1-9]/.test(c));
-    const errors = result.errors.filter((e: string) => !(e === "mediaError:bufferStalledError:" && startupOnly));
+    const startupOnly = (result.errorContext ?? []).every((c) => /^at 0\.00 buffered 0\.00-[1-9]/.test(c));
+    const errors = result.errors.filter((e) => !(e === "mediaError:bufferStalledError:" && startupOnly));
     expect(errors, JSON.stringify(result)).toEqual([]);
     expect(result.ended).toBe(true);
     expect(result.stalls).toBe(0);

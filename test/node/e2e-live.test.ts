@@ -7,6 +7,13 @@
  * too, and the next broadcast records into a new asset. Reconnect windows are seconds, not minutes.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type {
+  CreatedLiveStream,
+  LiveStream,
+  LiveStreamHealth,
+  PlaybackTokens,
+  TimelineEntry,
+} from "../support/api-types";
 import { type E2E, startE2E } from "./support/e2e";
 import { type Encoder, mediaSequence, pollUntil, sleep, startEncoder, watchEmbed, watchLive } from "./support/live";
 import { ffprobeJson } from "./support/media";
@@ -35,7 +42,7 @@ describe("live streaming end to end", () => {
     try {
       return await p;
     } catch (err) {
-      const health = (await e.api("GET", `/v1/live-streams/${id}/health`)).body;
+      const health = (await e.api<LiveStreamHealth>("GET", `/v1/live-streams/${id}/health`)).body;
       const events = await timeline(id);
       console.error(
         JSON.stringify({ health, events, encoders: encoders.map((x) => x.stderr().slice(-1500)) }, null, 1),
@@ -43,9 +50,9 @@ describe("live streaming end to end", () => {
       throw err;
     }
   };
-  const stream = async (id: string) => (await e.api("GET", `/v1/live-streams/${id}`)).body;
+  const stream = async (id: string) => (await e.api<LiveStream>("GET", `/v1/live-streams/${id}`)).body;
   const timeline = async (id: string) =>
-    ((await e.api("GET", `/v1/live-streams/${id}/events`)).body.data as any[])
+    (await e.api<{ data: TimelineEntry[] }>("GET", `/v1/live-streams/${id}/events`)).body.data
       .filter((x) => x.kind === "event")
       .map((x) => x.event.type);
   const waitFor = async <T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 30_000) => {
@@ -59,7 +66,7 @@ describe("live streaming end to end", () => {
   };
 
   it("fMP4: signed live playback in hls.js, the playlist advances, a clean stop is idle at once with a ready recording", async () => {
-    const created = await e.api("POST", "/v1/live-streams", {
+    const created = await e.api<CreatedLiveStream>("POST", "/v1/live-streams", {
       latency_mode: "low",
       playback_policy: "signed",
       reconnect_window: 30,
@@ -71,7 +78,7 @@ describe("live streaming end to end", () => {
     expect(created.status).toBe(201);
     const ls = created.body;
     const pb = ls.playback_ids[0].id;
-    const tokens = await e.api("POST", `/v1/playback-ids/${pb}/tokens`, { expires_in: 600 });
+    const tokens = await e.api<PlaybackTokens>("POST", `/v1/playback-ids/${pb}/tokens`, { expires_in: 600 });
     expect(tokens.status).toBe(200);
     const master = tokens.body.urls.master as string;
 
@@ -81,7 +88,7 @@ describe("live streaming end to end", () => {
     expect(before.headers.get("retry-after")).toBe("2");
     expect((await fetch(`${e.stack.edgeUrl}/${pb}.m3u8`)).status).toBe(401);
 
-    const enc = encode(ls.ingest.hls_url, { segmentType: "fmp4" });
+    const enc = encode(ls.ingest.hls_url!, { segmentType: "fmp4" });
     await pollUntil(master, (s) => s === 200, 30_000);
     const firstListedAt = Date.now();
     const live = `${e.stack.edgeUrl}/${pb}/live.m3u8?token=${tokens.body.video}`;
@@ -112,7 +119,7 @@ describe("live streaming end to end", () => {
     const later = await pollUntil(live, (s, b) => s === 200 && mediaSequence(b) > mediaSequence(first.body), 20_000);
     expect(later.body).not.toContain("#EXT-X-ENDLIST");
 
-    const health = (await e.api("GET", `/v1/live-streams/${ls.id}/health`)).body;
+    const health = (await e.api<LiveStreamHealth>("GET", `/v1/live-streams/${ls.id}/health`)).body;
     expect(health).toMatchObject({
       container: "fmp4",
       connection: "connected",
@@ -143,14 +150,14 @@ describe("live streaming end to end", () => {
       3000,
     );
     expect(ended.recent_asset_ids).toEqual([view.active_asset_id]);
-    const asset = await e.waitForAsset(view.active_asset_id, (a) => a.status === "ready", 5000);
+    const asset = await e.waitForAsset(view.active_asset_id!, (a) => a.status === "ready", 5000);
     expect(asset.title).toBe("fmp4 show");
     expect(broadcast).toBeGreaterThanOrEqual(22);
-    expect(Math.abs(asset.duration - broadcast)).toBeLessThanOrEqual(2);
+    expect(Math.abs(asset.duration! - broadcast)).toBeLessThanOrEqual(2);
     const vodUrl = `${e.stack.edgeUrl}/${asset.playback_ids[0].id}.m3u8`;
     const probe = await ffprobeJson(vodUrl);
-    expect(Math.abs(Number(probe.format.duration) - asset.duration)).toBeLessThanOrEqual(2);
-    expect(probe.streams.map((s: any) => s.codec_type).sort()).toEqual(["audio", "video"]);
+    expect(Math.abs(Number(probe.format.duration) - asset.duration!)).toBeLessThanOrEqual(2);
+    expect(probe.streams.map((s) => s.codec_type).sort()).toEqual(["audio", "video"]);
     expect((await fetch(master)).status).toBe(412);
 
     // Then the existing pipeline takes the recording (inherited mp4_support): the ladder replaces the recorded
@@ -163,7 +170,7 @@ describe("live streaming end to end", () => {
     );
     expect(processed.status).toBe("ready");
     expect(processed.static_renditions.status).toBe("ready");
-    expect(processed.duration).toBe(asset.duration);
+    expect(processed.duration).toBe(asset.duration!);
     const pbAsset = processed.playback_ids[0].id;
     // The recording's first run (the broadcast) has no poster, the pipeline's run does. The edge caches a
     // playback ID's state for 5 s while its renditions are `preparing` (workers/edge/src/state.ts), so the
@@ -176,7 +183,7 @@ describe("live streaming end to end", () => {
     expect(poster).toBe(200);
     expect((await fetch(`${e.stack.edgeUrl}/${pbAsset}/storyboard.vtt`)).status).toBe(200);
     const ladder = await ffprobeJson(`${e.stack.edgeUrl}/${pbAsset}.m3u8`);
-    expect(Math.abs(Number(ladder.format.duration) - asset.duration)).toBeLessThanOrEqual(2);
+    expect(Math.abs(Number(ladder.format.duration) - asset.duration!)).toBeLessThanOrEqual(2);
 
     expect(await timeline(ls.id)).toEqual([
       "live_stream.created",
@@ -188,7 +195,7 @@ describe("live streaming end to end", () => {
   }, 540_000);
 
   it("MPEG-TS: a restart inside the reconnect window is one session with a discontinuity; after the window, a new recording", async () => {
-    const created = await e.api("POST", "/v1/live-streams", {
+    const created = await e.api<CreatedLiveStream>("POST", "/v1/live-streams", {
       latency_mode: "low",
       playback_policy: "public",
       reconnect_window: 20,
@@ -199,16 +206,16 @@ describe("live streaming end to end", () => {
     const live = `${e.stack.edgeUrl}/${pb}/live.m3u8`;
 
     // Wrong key and disabled stream are refused before anything is stored.
-    const wrongUrl = ls.ingest.hls_url.replace(ls.stream_key, "k".repeat(43));
+    const wrongUrl = ls.ingest.hls_url!.replace(ls.stream_key, "k".repeat(43));
     expect((await fetch(wrongUrl.replace("index.m3u8", "index0.ts"), { method: "PUT", body: "x" })).status).toBe(401);
     await e.api("PUT", `/v1/live-streams/${ls.id}/disable`);
-    const disabled = encode(ls.ingest.hls_url, { seconds: 4 });
+    const disabled = encode(ls.ingest.hls_url!, { seconds: 4 });
     await disabled.exited;
     expect((await stream(ls.id)).status).toBe("disabled");
     expect((await stream(ls.id)).active_asset_id).toBeNull();
     await e.api("PUT", `/v1/live-streams/${ls.id}/enable`);
 
-    const a = encode(ls.ingest.hls_url);
+    const a = encode(ls.ingest.hls_url!);
     const first = await explain(
       ls.id,
       pollUntil(live, (s) => s === 200, 30_000),
@@ -219,17 +226,17 @@ describe("live streaming end to end", () => {
     const embed = await explain(ls.id, watchEmbed(`${e.stack.edgeUrl}/embed/${pb}`, 6000));
     expect(embed.state).toBe("playing");
     expect(embed.second).toBeGreaterThan(embed.first + 1);
-    const session = (await e.api("GET", `/v1/live-streams/${ls.id}/health`)).body.session_id;
-    const assetId = (await stream(ls.id)).active_asset_id;
+    const session = (await e.api<LiveStreamHealth>("GET", `/v1/live-streams/${ls.id}/health`)).body.session_id;
+    const assetId = (await stream(ls.id)).active_asset_id!;
     await a.kill();
     // Long enough for the disconnect timer (2 × 2 s), well inside the 20 s reconnect window.
     await sleep(4500);
-    const b = encode(ls.ingest.hls_url, { seconds: 6 });
+    const b = encode(ls.ingest.hls_url!, { seconds: 6 });
     await explain(
       ls.id,
       pollUntil(live, (s, body) => s === 200 && body.includes("#EXT-X-DISCONTINUITY\n"), 40_000),
     );
-    const mid = (await e.api("GET", `/v1/live-streams/${ls.id}/health`)).body;
+    const mid = (await e.api<LiveStreamHealth>("GET", `/v1/live-streams/${ls.id}/health`)).body;
     expect(mid.session_id).toBe(session);
     expect(mid.reconnects).toBe(1);
     expect((await stream(ls.id)).active_asset_id).toBe(assetId);
@@ -252,8 +259,10 @@ describe("live streaming end to end", () => {
     expect(Number(probe.format.duration)).toBeGreaterThan(8);
 
     // A broadcast that goes away for longer than the window ends by the alarm; the next one is new.
-    expect((await e.api("PATCH", `/v1/live-streams/${ls.id}`, { reconnect_window: 2 })).body.reconnect_window).toBe(2);
-    const c = encode(ls.ingest.hls_url);
+    expect(
+      (await e.api<LiveStream>("PATCH", `/v1/live-streams/${ls.id}`, { reconnect_window: 2 })).body.reconnect_window,
+    ).toBe(2);
+    const c = encode(ls.ingest.hls_url!);
     const cAsset = await waitFor("second recording", async () => {
       const s = await stream(ls.id);
       return s.status === "active" && s.active_asset_id !== assetId && s.active_asset_id;
@@ -261,13 +270,13 @@ describe("live streaming end to end", () => {
     await pollUntil(live, (s) => s === 200, 20_000);
     await c.kill();
     await waitFor("idle after the window", async () => (await stream(ls.id)).status === "idle", 20_000);
-    const d = encode(ls.ingest.hls_url);
+    const d = encode(ls.ingest.hls_url!);
     const dAsset = await waitFor("third recording", async () => {
       const s = await stream(ls.id);
       return s.status === "active" && s.active_asset_id !== cAsset && s.active_asset_id;
     });
     expect(dAsset).not.toBe(assetId);
-    expect((await e.api("POST", `/v1/live-streams/${ls.id}/complete`)).body.status).toBe("idle");
+    expect((await e.api<LiveStream>("POST", `/v1/live-streams/${ls.id}/complete`)).body.status).toBe("idle");
     await d.kill();
     expect((await stream(ls.id)).recent_asset_ids).toEqual([dAsset, cAsset, assetId]);
 

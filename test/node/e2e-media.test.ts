@@ -13,12 +13,13 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { binaryEnv } from "../../transcoder/src/ffmpeg/static-env";
+import type { Asset } from "../support/api-types";
 import { injectCaptions, popOnPairs } from "./support/cea608";
 import { type E2E, startE2E } from "./support/e2e";
 import { ffmpegBin } from "./support/media";
 
 const execFileAsync = promisify(execFile);
-const settled = (a: any) => a.status === "errored" || (a.status === "ready" && a.renditions_status === "complete");
+const settled = (a: Asset) => a.status === "errored" || (a.status === "ready" && a.renditions_status === "complete");
 
 async function ffmpeg(args: string[], cwd?: string): Promise<Buffer> {
   const bin = await ffmpegBin();
@@ -93,7 +94,7 @@ describe("derived media end to end: audio tracks, captions, watermark", () => {
   });
 
   it("publishes a watermarked ladder only, with both audio tracks and the captions in the master", async () => {
-    const created = await e.api("POST", "/v1/assets", {
+    const created = await e.api<Asset>("POST", "/v1/assets", {
       input: { url: `${filesUrl}/source.mp4` },
       playback_policy: "public",
       watermark: { url: `${filesUrl}/red.png`, position: "top-right", margin_x: 0, margin_y: 0, width: "25%" },
@@ -102,13 +103,13 @@ describe("derived media end to end: audio tracks, captions, watermark", () => {
     const asset = await e.waitForAsset(created.body.id, settled, 240_000);
     expect(asset.status, JSON.stringify(asset.error)).toBe("ready");
     // Never remuxed: no fast rendition was ever published for a watermarked asset.
-    expect(asset.source.remuxed).toBe(false);
-    expect(asset.renditions.map((r: any) => r.name).sort()).toEqual(["audio", "audio_1", "v360"]);
-    expect(asset.tracks.filter((t: any) => t.type === "audio")).toMatchObject([
+    expect(asset.source?.remuxed).toBe(false);
+    expect(asset.renditions.map((r) => r.name).sort()).toEqual(["audio", "audio_1", "v360"]);
+    expect(asset.tracks.filter((t) => t.type === "audio")).toMatchObject([
       { name: "English", language_code: "en", primary: true },
       { name: "Spanish", language_code: "es", primary: false },
     ]);
-    expect(asset.tracks.find((t: any) => t.type === "video")).toMatchObject({ closed_captions: true });
+    expect(asset.tracks.find((t) => t.type === "video")).toMatchObject({ closed_captions: true });
 
     const pb = asset.playback_ids[0].id;
     const master = await (await fetch(`${e.stack.edgeUrl}/${pb}.m3u8`)).text();
@@ -135,7 +136,7 @@ describe("derived media end to end: audio tracks, captions, watermark", () => {
 
   it("errors the asset when the watermark cannot be used", async () => {
     const make = (wm: string) =>
-      e.api("POST", "/v1/assets", {
+      e.api<Asset>("POST", "/v1/assets", {
         input: { url: `${filesUrl}/source.mp4` },
         watermark: { url: `${filesUrl}/${wm}` },
       });

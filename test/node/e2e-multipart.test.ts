@@ -60,7 +60,7 @@ describe("multipart outputs end to end", () => {
     writeFileSync(file, bytes);
     const probed = await ffprobeJson(file);
     expect(probed.streams[0].height).toBe(360);
-    expect(Math.abs(Number(probed.format.duration) - ready.duration)).toBeLessThan(0.2);
+    expect(Math.abs(Number(probed.format.duration) - ready.duration!)).toBeLessThan(0.2);
     const boxes = topLevelBoxes(bytes);
     expect(boxes.indexOf("moov")).toBeLessThan(boxes.indexOf("mdat"));
   });

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, type Service } from "../../scripts/lib/proc";
 import { relayPublishUrl, startRelayService } from "../../scripts/lib/relay";
 import { localSecrets } from "../../scripts/lib/stack";
+import type { CreatedLiveStream, LiveStream, LiveStreamHealth, TimelineEntry } from "../support/api-types";
 import { type E2E, startE2E } from "./support/e2e";
 import { type Encoder, mediaSequence, pollUntil, sleep, watchLive } from "./support/live";
 import { ffprobeJson } from "./support/media";
@@ -49,10 +50,10 @@ describe("RTMP relay end to end", () => {
     await e?.close();
   });
 
-  const stream = async (id: string) => (await e.api("GET", `/v1/live-streams/${id}`)).body;
-  const health = async (id: string) => (await e.api("GET", `/v1/live-streams/${id}/health`)).body;
+  const stream = async (id: string) => (await e.api<LiveStream>("GET", `/v1/live-streams/${id}`)).body;
+  const health = async (id: string) => (await e.api<LiveStreamHealth>("GET", `/v1/live-streams/${id}/health`)).body;
   const timeline = async (id: string) =>
-    ((await e.api("GET", `/v1/live-streams/${id}/events`)).body.data as any[])
+    (await e.api<{ data: TimelineEntry[] }>("GET", `/v1/live-streams/${id}/events`)).body.data
       .filter((x) => x.kind === "event")
       .map((x) => x.event.type);
   const waitFor = async <T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 30_000) => {
@@ -85,7 +86,10 @@ describe("RTMP relay end to end", () => {
   };
 
   it("refuses an unknown or disabled key at connect: ffmpeg fails, nothing reaches ingest", async () => {
-    const created = await e.api("POST", "/v1/live-streams", { latency_mode: "low", playback_policy: "public" });
+    const created = await e.api<CreatedLiveStream>("POST", "/v1/live-streams", {
+      latency_mode: "low",
+      playback_policy: "public",
+    });
     expect(created.status).toBe(201);
     const ls = created.body;
     expect(ls.ingest.rtmp_url).toBe(`rtmp://127.0.0.1:${relayPort}/live`);
@@ -126,7 +130,7 @@ describe("RTMP relay end to end", () => {
   }, 120_000);
 
   it("OBS-style RTMP plays in hls.js; the relay killed and restarted inside the window keeps one session; a clean stop is idle at once", async () => {
-    const created = await e.api("POST", "/v1/live-streams", {
+    const created = await e.api<CreatedLiveStream>("POST", "/v1/live-streams", {
       latency_mode: "low",
       playback_policy: "public",
       reconnect_window: 30,
@@ -192,14 +196,14 @@ describe("RTMP relay end to end", () => {
       10_000,
     );
     expect(ended.recent_asset_ids).toEqual([view.active_asset_id]);
-    const asset = await e.waitForAsset(view.active_asset_id, (x) => x.status === "ready", 10_000);
+    const asset = await e.waitForAsset(view.active_asset_id!, (x) => x.status === "ready", 10_000);
     expect(asset.title).toBe("rtmp show");
     const vod = await (await fetch(`${e.stack.edgeUrl}/${asset.playback_ids[0].id}/stream/index.m3u8`)).text();
     expect(vod).toContain("#EXT-X-ENDLIST");
     expect(vod.split("\n").filter((l) => l === "#EXT-X-DISCONTINUITY")).toHaveLength(1);
     const probe = await ffprobeJson(`${e.stack.edgeUrl}/${asset.playback_ids[0].id}.m3u8`);
     expect(Number(probe.format.duration)).toBeGreaterThan(10);
-    expect(probe.streams.map((s: any) => s.codec_type).sort()).toEqual(["audio", "video"]);
+    expect(probe.streams.map((s) => s.codec_type).sort()).toEqual(["audio", "video"]);
 
     expect(await timeline(ls.id)).toEqual([
       "live_stream.created",

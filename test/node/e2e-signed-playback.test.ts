@@ -8,9 +8,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { importPKCS8, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CreatedSigningKey, PlaybackId, PlaybackTokens, Upload } from "../support/api-types";
 import { launchChromium, playInChromium, servePlayerPage } from "./support/browser";
 import { type E2E, startE2E } from "./support/e2e";
 import { makeClip } from "./support/media";
+import type { PageGlobals } from "./support/page-globals";
 
 describe("signed playback end to end", () => {
   let e: E2E;
@@ -25,10 +27,10 @@ describe("signed playback end to end", () => {
     const work = mkdtempSync(path.join(tmpdir(), "keyframe-signed-"));
     const clip = await makeClip(path.join(work, "clip.mp4"), { seconds: 4 });
     // No new_asset_settings: uploads are private (signed) by default.
-    const created = await e.api("POST", "/v1/uploads", {});
+    const created = await e.api<Upload>("POST", "/v1/uploads", {});
     expect(created.status).toBe(201);
     const bytes = new Uint8Array(readFileSync(clip));
-    const put = await fetch(created.body.url, {
+    const put = await fetch(created.body.url!, {
       method: "PUT",
       headers: { "content-type": "video/mp4", "content-length": String(bytes.byteLength) },
       body: bytes,
@@ -41,14 +43,14 @@ describe("signed playback end to end", () => {
 
     // Page server is needed first: the allow-list names its host.
     page = await servePlayerPage();
-    const pb = await e.api("POST", `/v1/assets/${asset_id}/playback-ids`, {
+    const pb = await e.api<PlaybackId>("POST", `/v1/assets/${asset_id}/playback-ids`, {
       policy: "signed",
       allowed_origins: ["localhost"],
       allow_no_referrer: false,
     });
     expect(pb.status).toBe(201);
     restrictedId = pb.body.id;
-    const minted = await e.api("POST", `/v1/playback-ids/${restrictedId}/tokens`, { expires_in: 600 });
+    const minted = await e.api<PlaybackTokens>("POST", `/v1/playback-ids/${restrictedId}/tokens`, { expires_in: 600 });
     expect(minted.status).toBe(200);
     videoToken = minted.body.video;
   });
@@ -69,7 +71,7 @@ describe("signed playback end to end", () => {
   });
 
   it("plays with a token the app signed itself with jose and the key the API returned", async () => {
-    const key = await e.api("POST", "/v1/signing-keys", {});
+    const key = await e.api<CreatedSigningKey>("POST", "/v1/signing-keys", {});
     expect(key.status).toBe(201);
     const privateKey = await importPKCS8(key.body.private_key_pem, "ES256");
     const token = await new SignJWT({})
@@ -113,11 +115,12 @@ describe("signed playback end to end", () => {
         const tab = await browser.newPage();
         await tab.goto(`${origin}/`);
         await tab.evaluate((src) => {
-          const f = (globalThis as any).document.createElement("iframe");
+          const { document } = globalThis as unknown as PageGlobals;
+          const f = document.createElement("iframe");
           f.src = src;
           f.width = "640";
           f.height = "360";
-          (globalThis as any).document.body.appendChild(f);
+          document.body!.appendChild(f);
         }, embedUrl);
         return tab;
       };
@@ -130,23 +133,31 @@ describe("signed playback end to end", () => {
         }
         throw new Error("embed frame never attached");
       })();
-      await frame.waitForFunction(() => (globalThis as any).document.body?.dataset.state === "ready", null, {
-        timeout: 30_000,
-      });
+      await frame.waitForFunction(
+        () => (globalThis as unknown as PageGlobals).document.body?.dataset.state === "ready",
+        null,
+        {
+          timeout: 30_000,
+        },
+      );
       await frame.evaluate(() => {
-        const v = (globalThis as any).document.getElementById("kf-video");
+        const v = (globalThis as unknown as PageGlobals).document.getElementById("kf-video")!;
         v.muted = true;
         return v.play();
       });
-      await frame.waitForFunction(() => (globalThis as any).document.body.dataset.state === "ended", null, {
-        timeout: 30_000,
-      });
+      await frame.waitForFunction(
+        () => (globalThis as unknown as PageGlobals).document.body!.dataset.state === "ended",
+        null,
+        {
+          timeout: 30_000,
+        },
+      );
 
       const bad = await framed(otherOrigin());
       await new Promise((r) => setTimeout(r, 3000));
       const badFrame = bad.frames().find((x) => x !== bad.mainFrame());
       const state = await badFrame
-        ?.evaluate(() => (globalThis as any).document.body?.dataset.state ?? null)
+        ?.evaluate(() => (globalThis as unknown as PageGlobals).document.body?.dataset.state ?? null)
         .catch(() => null);
       // Either Chromium blocked the frame (CSP frame-ancestors → an error page) or the page says "refused".
       expect(badFrame).toBeDefined();

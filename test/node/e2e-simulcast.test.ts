@@ -13,6 +13,15 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../scripts/lib/proc";
 import { binaryEnv } from "../../transcoder/src/ffmpeg/static-env.js";
+import type {
+  CreatedLiveStream,
+  Event,
+  LiveStream,
+  LiveStreamHealth,
+  Page,
+  Problem,
+  SimulcastTarget,
+} from "../support/api-types";
 import { type E2E, startE2E } from "./support/e2e";
 import { type Encoder, LIVE_FFMPEG, mediaSequence, pollUntil, sleep, startEncoder } from "./support/live";
 import { ffprobeJson } from "./support/media";
@@ -65,7 +74,7 @@ describe("simulcast end to end", () => {
   });
 
   const target = async (streamId: string, id: string) =>
-    (await e.api("GET", `/v1/live-streams/${streamId}/simulcast-targets/${id}`)).body;
+    (await e.api<SimulcastTarget>("GET", `/v1/live-streams/${streamId}/simulcast-targets/${id}`)).body;
   const waitFor = async <T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs;
     let last: unknown;
@@ -80,7 +89,7 @@ describe("simulcast end to end", () => {
 
   it("restreams to two RTMP targets; a refusing target is errored and recovers; the recording ffprobe reads", async () => {
     const ls = (
-      await e.api("POST", "/v1/live-streams", {
+      await e.api<CreatedLiveStream>("POST", "/v1/live-streams", {
         latency_mode: "low",
         playback_policy: "public",
         reconnect_window: 10,
@@ -90,7 +99,7 @@ describe("simulcast end to end", () => {
     const base = `/v1/live-streams/${ls.id}/simulcast-targets`;
 
     // Only rtmp(s), no credentials, no query; the key is write-only.
-    const bad = await e.api("POST", base, { url: "http://127.0.0.1/app", stream_key: "x" });
+    const bad = await e.api<Problem>("POST", base, { url: "http://127.0.0.1/app", stream_key: "x" });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].location).toBe("body.url");
     expect((await e.api("POST", base, { url: "rtmp://user:pw@127.0.0.1/app", stream_key: "x" })).status).toBe(400);
@@ -98,7 +107,7 @@ describe("simulcast end to end", () => {
 
     const portA = await freePort();
     const portB = await freePort();
-    const a = await e.api("POST", base, {
+    const a = await e.api<SimulcastTarget>("POST", base, {
       url: `rtmp://127.0.0.1:${portA}/app`,
       stream_key: "key-a",
       passthrough: "A",
@@ -111,9 +120,11 @@ describe("simulcast end to end", () => {
       url: `rtmp://127.0.0.1:${portA}/app`,
     });
     expect(JSON.stringify(a.body)).not.toContain("key-a");
-    const b = (await e.api("POST", base, { url: `rtmp://127.0.0.1:${portB}/app`, stream_key: "key-b" })).body;
-    const listed = (await e.api("GET", base)).body.data;
-    expect(listed.map((t: any) => t.id)).toEqual([a.body.id, b.id]);
+    const b = (
+      await e.api<SimulcastTarget>("POST", base, { url: `rtmp://127.0.0.1:${portB}/app`, stream_key: "key-b" })
+    ).body;
+    const listed = (await e.api<Page<SimulcastTarget>>("GET", base)).body.data;
+    expect(listed.map((t) => t.id)).toEqual([a.body.id, b.id]);
 
     const fileA = path.join(dir, "a.flv");
     const fileB = path.join(dir, "b.flv");
@@ -121,7 +132,7 @@ describe("simulcast end to end", () => {
     listeners.push(listenerA);
     await sleep(500);
 
-    const enc = startEncoder(ls.ingest.hls_url, { hlsTime: 2 });
+    const enc = startEncoder(ls.ingest.hls_url!, { hlsTime: 2 });
     encoders.push(enc);
     const live = `${e.stack.edgeUrl}/${ls.playback_ids[0].id}/live.m3u8`;
     const first = await pollUntil(live, (s) => s === 200, 40_000);
@@ -145,16 +156,20 @@ describe("simulcast end to end", () => {
     expect((await target(ls.id, a.body.id)).status).toBe("broadcasting");
     const later = await pollUntil(live, (s, body) => s === 200 && mediaSequence(body) > mediaSequence(first.body));
     expect(later.body).not.toContain("#EXT-X-DISCONTINUITY\n");
-    const h = (await e.api("GET", `/v1/live-streams/${ls.id}/health`)).body;
+    const h = (await e.api<LiveStreamHealth>("GET", `/v1/live-streams/${ls.id}/health`)).body;
     expect(h).toMatchObject({ connection: "connected", reconnects: 0, refused_requests: 0 });
     await sleep(6000);
 
     // A clean stop ends the session: the job stops, the targets go idle, the listeners finish their files.
     enc.proc.kill("SIGINT");
     await enc.exited;
-    await waitFor("idle", async () => (await e.api("GET", `/v1/live-streams/${ls.id}`)).body.status === "idle", 20_000);
+    await waitFor(
+      "idle",
+      async () => (await e.api<LiveStream>("GET", `/v1/live-streams/${ls.id}`)).body.status === "idle",
+      20_000,
+    );
     await waitFor("targets idle", async () => {
-      const all = (await e.api("GET", base)).body.data as any[];
+      const all = (await e.api<Page<SimulcastTarget>>("GET", base)).body.data;
       return all.every((t) => t.status === "idle");
     });
     await Promise.race([Promise.all([listenerA.exited, listenerB.exited]), sleep(20_000)]);
@@ -165,11 +180,11 @@ describe("simulcast end to end", () => {
     ] as const) {
       expect(statSync(file).size).toBeGreaterThan(10_000);
       const probe = await ffprobeJson(file);
-      expect(probe.streams.map((s: any) => s.codec_name).sort()).toEqual(["aac", "h264"]);
+      expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(["aac", "h264"]);
       expect(Number(probe.format.duration)).toBeGreaterThan(minSeconds);
     }
 
-    const events = (await e.api("GET", "/v1/events?type=live_stream.*&limit=100")).body.data as any[];
+    const events = (await e.api<Page<Event>>("GET", "/v1/events?type=live_stream.*&limit=100")).body.data;
     const forA = events.filter((x) => x.data.simulcast_target_id === a.body.id).map((x) => x.type);
     const forB = events.filter((x) => x.data.simulcast_target_id === b.id).map((x) => x.type);
     expect(forA).toEqual([

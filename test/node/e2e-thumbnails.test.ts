@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PlaybackTokens } from "../support/api-types";
 import { type E2E, startE2E, uploadFile } from "./support/e2e";
 import { ffprobeJson, makeClip } from "./support/media";
 
@@ -80,7 +81,7 @@ describe("on-demand thumbnails end to end", () => {
     const signed = await e.api("POST", `/v1/assets/${assetId}/playback-ids`, { policy: "signed" });
     expect(signed.status).toBe(201);
     const pb = signed.body.id as string;
-    const minted = await e.api("POST", `/v1/playback-ids/${pb}/tokens`, {
+    const minted = await e.api<PlaybackTokens>("POST", `/v1/playback-ids/${pb}/tokens`, {
       expires_in: 600,
       thumbnail: { time: 2, width: 320, height: 180, fit_mode: "crop" },
     });

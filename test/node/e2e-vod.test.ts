@@ -10,6 +10,7 @@ import { Parser } from "m3u8-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { d1Execute, run, wranglerBin } from "../../scripts/lib/wrangler";
 import { OUTPUT_GRACE_MS } from "../../src/services/media/pending-deletions";
+import type { Asset, Event, Page, TimelineEntry } from "../support/api-types";
 import { playInChromium } from "./support/browser";
 import { type E2E, startE2E, uploadFile } from "./support/e2e";
 import { ffprobeJson, makeClip } from "./support/media";
@@ -18,15 +19,15 @@ function parse(text: string) {
   const p = new Parser();
   p.push(text);
   p.end();
-  return p.manifest as any;
+  return p.manifest;
 }
 
 describe("VOD end to end", () => {
   let e: E2E;
   let assetId: string;
   let playbackId: string;
-  let readyAsset: any;
-  const states: { status: string; renditions_status: string | null; progress: any }[] = [];
+  let readyAsset: Asset;
+  const states: Pick<Asset, "status" | "renditions_status" | "progress">[] = [];
   const work = mkdtempSync(path.join(tmpdir(), "keyframe-vod-"));
 
   beforeAll(async () => {
@@ -58,7 +59,7 @@ describe("VOD end to end", () => {
     // Playable before the ladder is done (the fast path), with progress still reported meanwhile.
     const preparing = states.filter((s) => s.status === "ready" && s.renditions_status === "preparing");
     expect(preparing.length).toBeGreaterThan(0);
-    const withProgress = states.filter((s) => s.progress);
+    const withProgress = states.flatMap((s) => (s.progress ? [{ progress: s.progress }] : []));
     expect(withProgress.length).toBeGreaterThan(0);
     for (const s of withProgress) {
       expect(typeof s.progress.stage).toBe("string");
@@ -74,9 +75,9 @@ describe("VOD end to end", () => {
     expect(readyAsset.duration).toBeLessThan(8.5);
     expect(readyAsset.aspect_ratio).toBe("16:9");
     expect(readyAsset.resolution).toBe("720p");
-    expect(readyAsset.tracks.map((t: any) => t.type).sort()).toEqual(["audio", "video"]);
+    expect(readyAsset.tracks.map((t) => t.type).sort()).toEqual(["audio", "video"]);
     expect(readyAsset.progress).toBeNull();
-    const names = readyAsset.renditions.map((r: any) => r.name);
+    const names = readyAsset.renditions.map((r) => r.name);
     expect(names).toEqual(expect.arrayContaining(["v720", "v480", "v360", "audio"]));
     expect(names).not.toContain("v1080");
   });
@@ -88,39 +89,39 @@ describe("VOD end to end", () => {
     const text = await res.text();
     expect(text).toContain("#EXT-X-INDEPENDENT-SEGMENTS");
     const master = parse(text);
-    expect(master.playlists.length).toBeGreaterThanOrEqual(3);
+    expect(master.playlists?.length).toBeGreaterThanOrEqual(3);
     const heights: number[] = [];
     const segmentDurations: number[][] = [];
-    for (const pl of master.playlists) {
+    for (const pl of master.playlists!) {
       const a = pl.attributes;
       expect(a.BANDWIDTH).toBeGreaterThan(0);
-      expect(Number(a["AVERAGE-BANDWIDTH"])).toBeLessThanOrEqual(a.BANDWIDTH);
+      expect(Number(a["AVERAGE-BANDWIDTH"])).toBeLessThanOrEqual(a.BANDWIDTH!);
       expect(a.CODECS).toMatch(/^avc1\.[0-9a-f]{6},mp4a\.40\.2$/i);
       expect(a["FRAME-RATE"]).toBeCloseTo(30, 0);
-      heights.push(a.RESOLUTION.height);
+      heights.push(a.RESOLUTION!.height);
       const url = new URL(pl.uri, `${e.stack.edgeUrl}/${playbackId}.m3u8`).toString();
       const variant = parse(await (await fetch(url)).text());
       expect(variant.endList).toBe(true);
-      segmentDurations.push(variant.segments.map((s: any) => Math.round(s.duration * 10) / 10));
+      segmentDurations.push(variant.segments.map((s) => Math.round(s.duration * 10) / 10));
       const probe = await ffprobeJson(url);
-      const v = probe.streams.find((s: any) => s.codec_type === "video");
+      const v = probe.streams.find((s) => s.codec_type === "video")!;
       expect(v.codec_name).toBe("h264");
-      expect(v.height).toBe(a.RESOLUTION.height);
+      expect(v.height).toBe(a.RESOLUTION!.height);
       expect(Number(probe.format.duration)).toBeGreaterThan(7.5);
     }
     expect(heights.sort((x, y) => y - x)).toEqual([720, 480, 360]);
     // Keyframe-aligned ladder: every rendition cuts its segments at the same times.
     for (const d of segmentDurations) expect(d).toEqual(segmentDurations[0]);
-    const audio = master.mediaGroups.AUDIO;
-    const group = Object.values(audio)[0] as Record<string, any>;
+    const audio = master.mediaGroups!.AUDIO;
+    const group = Object.values(audio)[0];
     const audioUri = Object.values(group)[0].uri;
-    const audioProbe = await ffprobeJson(new URL(audioUri, `${e.stack.edgeUrl}/${playbackId}.m3u8`).toString());
+    const audioProbe = await ffprobeJson(new URL(audioUri!, `${e.stack.edgeUrl}/${playbackId}.m3u8`).toString());
     expect(audioProbe.streams[0].codec_name).toBe("aac");
   });
 
   it("serves segments with byte ranges and immutable caching, and the poster and storyboard", async () => {
     const master = parse(await (await fetch(`${e.stack.edgeUrl}/${playbackId}.m3u8`)).text());
-    const variantUrl = new URL(master.playlists[0].uri, `${e.stack.edgeUrl}/${playbackId}.m3u8`);
+    const variantUrl = new URL(master.playlists![0].uri, `${e.stack.edgeUrl}/${playbackId}.m3u8`);
     const variant = parse(await (await fetch(variantUrl)).text());
     const segUrl = new URL(variant.segments[0].uri, variantUrl);
     const full = await fetch(segUrl);
@@ -154,9 +155,9 @@ describe("VOD end to end", () => {
   });
 
   it("tells the asset's story in one timeline: upload, events and the job attempt, in order", async () => {
-    const res = await e.api("GET", `/v1/assets/${assetId}/events`);
+    const res = await e.api<{ data: TimelineEntry[] }>("GET", `/v1/assets/${assetId}/events`);
     expect(res.status).toBe(200);
-    const entries = res.body.data as any[];
+    const entries = res.body.data;
     const labels = entries.map((x) =>
       x.kind === "event" ? x.event.type : x.kind === "job" ? `job.${x.action}` : x.kind,
     );
@@ -177,11 +178,11 @@ describe("VOD end to end", () => {
     expect(positions).toEqual([...positions].sort((a, b) => a - b));
     expect(labels.filter((l) => l === "asset.ready")).toHaveLength(1);
     expect(labels.indexOf("job.succeeded")).toBeGreaterThan(labels.indexOf("asset.ready"));
-    const started = entries.find((x) => x.kind === "job" && x.action === "started");
-    expect(started.attempt).toBe(1);
-    const polled = await e.api("GET", "/v1/events?type=asset.ready&limit=100");
+    const started = entries.flatMap((x) => (x.kind === "job" ? [x] : [])).find((x) => x.action === "started");
+    expect(started?.attempt).toBe(1);
+    const polled = await e.api<Page<Event>>("GET", "/v1/events?type=asset.ready&limit=100");
     expect(polled.status).toBe(200);
-    expect(polled.body.data.filter((ev: any) => ev.data.asset_id === assetId)).toHaveLength(1);
+    expect(polled.body.data.filter((ev) => ev.data.asset_id === assetId)).toHaveLength(1);
   });
 
   it("stops serving a deleted asset and removes its media", async () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { devApiVars } from "../../scripts/lib/dev-vars";
 import { freePort, groupAlive, type Service, startService, waitForHttp } from "../../scripts/lib/proc";
 import { API_CONFIG, applyMigrations, d1Execute, ROOT, wranglerBin } from "../../scripts/lib/wrangler";
+import type { ApiKey, Page, Problem } from "../support/api-types";
 
 function keysCreate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -70,9 +71,10 @@ describe("npm run keys:create", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const get = async (secret: string, p: string) => {
+  /** `T`: the body expected (a list of keys by default). */
+  const get = async <T = Page<ApiKey>>(secret: string, p: string) => {
     const res = await fetch(`${url}${p}`, { headers: { authorization: `Bearer ${secret}` } });
-    return { status: res.status, body: (await res.json()) as Record<string, any> };
+    return { status: res.status, body: (await res.json()) as T };
   };
 
   it("prints a secret that authenticates; a garbage key does not", async () => {
@@ -88,9 +90,9 @@ describe("npm run keys:create", () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ data: [], next_cursor: null });
     const keys = await get(key.secret, "/v1/keys");
-    expect(keys.body.data.map((k: any) => k.id)).toEqual([key.key_id]);
+    expect(keys.body.data.map((k) => k.id)).toEqual([key.key_id]);
 
-    const garbage = await get(`kf_${"A".repeat(43)}`, "/v1/assets");
+    const garbage = await get<Problem>(`kf_${"A".repeat(43)}`, "/v1/assets");
     expect(garbage.status).toBe(401);
     expect(garbage.body.code).toBe("unauthenticated");
 
@@ -108,7 +110,7 @@ describe("npm run keys:create", () => {
     const otherKey = JSON.parse(other.stdout.trim().split("\n").at(-1) as string);
     expect(otherKey.environment_id).not.toBe(key.environment_id);
     const otherKeys = await get(otherKey.secret, "/v1/keys");
-    expect(otherKeys.body.data.map((k: any) => k.id)).toEqual([otherKey.key_id]);
+    expect(otherKeys.body.data.map((k) => k.id)).toEqual([otherKey.key_id]);
   });
 
   it("refuses unknown scopes and bad environment IDs without writing anything", async () => {

@@ -12,6 +12,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, type Service, startService } from "../../scripts/lib/proc";
 import { ROOT } from "../../scripts/lib/wrangler";
+import type { TranscoderHealth } from "../support/api-types";
 import { makeClip } from "./support/media";
 
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
@@ -146,7 +147,7 @@ describe("npm start on a fresh state folder", () => {
     expect(keys.status).toBe(200);
     expect(keys.body.data).toHaveLength(1);
     // The transcoder names the binaries it uses.
-    const health = (await (await fetch(`${transcoderUrl}/health`)).json()) as any;
+    const health = (await (await fetch(`${transcoderUrl}/health`)).json()) as TranscoderHealth;
     expect(health.ffmpeg).toMatchObject({ source: expect.stringMatching(/^(env|system|npm)$/) });
     expect(health.ffprobe).toMatchObject({ source: expect.stringMatching(/^(env|system|npm)$/) });
   });

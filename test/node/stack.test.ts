@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKeyInD1 } from "../../scripts/lib/keys";
 import { freePort, groupAlive } from "../../scripts/lib/proc";
 import { type Stack, startStack } from "../../scripts/lib/stack";
+import type { Asset } from "../support/api-types";
 
 describe("startStack", () => {
   let dir: string;
@@ -52,7 +53,7 @@ describe("startStack", () => {
       headers,
       body: JSON.stringify({ title: "stack", playback_policy: "public" }),
     });
-    const asset = (await res.json()) as any;
+    const asset = (await res.json()) as Asset;
     expect(res.status, JSON.stringify(asset)).toBe(201);
     expect(asset.status).toBe("waiting");
     const got = await fetch(`${s.apiUrl}/v1/assets/${asset.id}`, { headers });

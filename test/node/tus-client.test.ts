@@ -14,6 +14,7 @@ import { createKeyInD1 } from "../../scripts/lib/keys";
 import { freePort } from "../../scripts/lib/proc";
 import { type Stack, startStack } from "../../scripts/lib/stack";
 import { API_CONFIG, d1Execute, ROOT, run, sqlString, wranglerBin } from "../../scripts/lib/wrangler";
+import type { Asset, Upload } from "../support/api-types";
 import { launchChromium } from "./support/browser";
 import { makeClip } from "./support/media";
 
@@ -52,9 +53,10 @@ async function createUpload(body: Record<string, unknown> = {}): Promise<{ id: s
   return (await res.json()) as { id: string; tus_url: string };
 }
 
-async function getJson(p: string): Promise<Record<string, any>> {
+/** GET an upload or an asset: `T` is the resource expected. */
+async function getJson<T extends Upload | Asset = Upload>(p: string): Promise<T> {
   const res = await fetch(`${stack.apiUrl}${p}`, { headers: { authorization: `Bearer ${apiKey}` } });
-  return (await res.json()) as Record<string, any>;
+  return (await res.json()) as T;
 }
 
 /** The source object as R2 stores it (local state read through wrangler, not through our code). */
@@ -253,9 +255,9 @@ describe("tus-js-client against the local stack", () => {
     await upload(data, { endpoint: up.tus_url, chunkSize: 256 * 1024 + 7, metadata: { filetype: "video/mp4" } });
     const assetId = (await getJson(`/v1/uploads/${up.id}`)).asset_id as string;
     expect(assetId).toMatch(/^as_/);
-    let asset: Record<string, any> = {};
+    let asset: Partial<Asset> = {};
     for (let i = 0; i < 120; i++) {
-      asset = await getJson(`/v1/assets/${assetId}`);
+      asset = await getJson<Asset>(`/v1/assets/${assetId}`);
       if (asset.status === "ready" || asset.status === "errored") break;
       await new Promise((r) => setTimeout(r, 500));
     }

@@ -11,6 +11,13 @@
 import fc from "fast-check";
 import { deref, fillPath, isUrlTokenOperation, type Json, type Operation, synthesize } from "./openapi-ops";
 
+/** An error body as the checks read it: any of these may be missing or wrong, which is what they report. */
+interface ProblemView {
+  code?: unknown;
+  reason?: unknown;
+  status?: unknown;
+}
+
 /** Who sends a request: a key label resolved by the test (a scope of the caller's env, or a bad credential). */
 export type KeyLabel = string;
 
@@ -296,15 +303,16 @@ export function checkResponse(
     if (!res.contentType.includes("application/problem+json")) {
       out.push(`error is not problem+json (${res.contentType}): ${res.text.slice(0, 120)}`);
     } else {
-      let body: Json | null = null;
+      let body: ProblemView | null = null;
       try {
         body = JSON.parse(res.text);
       } catch {
         out.push("problem body is not JSON");
       }
       if (body) {
-        if (!ctx.codes.includes(body.code)) out.push(`code '${body.code}' is not in the enum`);
-        else if (ctx.statusOf[body.code] !== res.status) out.push(`code ${body.code} with status ${res.status}`);
+        if (!ctx.codes.includes(body.code as string)) out.push(`code '${body.code}' is not in the enum`);
+        else if (ctx.statusOf[body.code as string] !== res.status)
+          out.push(`code ${body.code} with status ${res.status}`);
         if (body.status !== res.status) out.push(`body.status ${body.status} ≠ ${res.status}`);
       }
     }
@@ -462,7 +470,7 @@ export function checkEdgeError(
   const out: string[] = [];
   if (res.status < 400 || res.status === 416) return out;
   const type = res.header("content-type") ?? "";
-  let body: Json | null = null;
+  let body: ProblemView | null = null;
   if (res.method !== "HEAD") {
     if (!/^application\/(problem\+)?json/.test(type))
       out.push(`error is not JSON (${type}): ${res.text.slice(0, 120)}`);

@@ -7,7 +7,80 @@
  * Runtime-agnostic (no cloudflare:test import): the caller supplies the document.
  */
 
-export type Json = Record<string, any>;
+/**
+ * A node of the served OpenAPI document as these walkers read it: the document itself, a path item, an
+ * operation, a parameter, a request body or a JSON Schema. Every field is optional (a node is one of those),
+ * nested nodes are nodes again, and the `x-keyframe-*` extensions are read by name.
+ */
+export interface Json {
+  $ref?: string;
+  // JSON Schema
+  type?: string | string[];
+  format?: string;
+  pattern?: string;
+  enum?: unknown[];
+  const?: unknown;
+  example?: unknown;
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
+  required?: string[];
+  properties?: Record<string, Json>;
+  additionalProperties?: boolean | Json;
+  items?: Json;
+  anyOf?: Json[];
+  oneOf?: Json[];
+  allOf?: Json[];
+  // Parameters, bodies, responses
+  name?: string;
+  in?: string;
+  schema?: Json;
+  content?: Record<string, Json>;
+  description?: string;
+  summary?: string;
+  // Operations and path items
+  operationId?: string;
+  tags?: string[];
+  parameters?: Json[];
+  requestBody?: Json;
+  responses?: Record<string, Json>;
+  headers?: Record<string, Json>;
+  security?: Record<string, string[]>[];
+  get?: Json;
+  put?: Json;
+  post?: Json;
+  delete?: Json;
+  patch?: Json;
+  head?: Json;
+  options?: Json;
+  trace?: Json;
+  // The document
+  openapi?: string;
+  info?: Json & { title?: string; version?: string; license?: Json };
+  servers?: { url: string }[];
+  paths?: Record<string, Json>;
+  webhooks?: Record<string, Json>;
+  components?: {
+    schemas?: Record<string, Json>;
+    securitySchemes?: Record<string, Json>;
+    responses?: Record<string, Json>;
+  };
+  "x-keyframe-scope"?: string;
+  "x-keyframe-idempotent-replay"?: string;
+  [extension: `x-${string}`]: unknown;
+}
+
+/** A (dereferenced) parameter node: `name` and `in` are required by OpenAPI. */
+export type Param = Json & { name: string; in: string };
+
+/** A response or error body read by the checks (not a document node). */
+export type Body = Record<string, unknown>;
 
 export interface Operation {
   method: string;
@@ -15,7 +88,7 @@ export interface Operation {
   path: string;
   operation: Json;
   scope: string | undefined;
-  pathParams: Json[];
+  pathParams: Param[];
   bodySchema: Json | undefined;
 }
 
@@ -34,7 +107,7 @@ export function listOperations(doc: Json): Operation[] {
         path,
         operation,
         scope: operation["x-keyframe-scope"],
-        pathParams: params.filter((p: Json) => p.in === "path"),
+        pathParams: params.filter((p: Json): p is Param => p.in === "path"),
         bodySchema: body?.content?.["application/json"]?.schema,
       });
     }
@@ -70,7 +143,10 @@ export function deref(doc: Json, node: Json): Json {
     if (seen.has(n.$ref)) throw new Error(`circular $ref ${n.$ref}`);
     seen.add(n.$ref);
     const parts = n.$ref.replace(/^#\//, "").split("/");
-    n = parts.reduce((acc: Json, k: string) => acc?.[k.replace(/~1/g, "/").replace(/~0/g, "~")], doc);
+    n = parts.reduce<Json>(
+      (acc, k) => (acc as Record<string, Json> | undefined)?.[k.replace(/~1/g, "/").replace(/~0/g, "~")] as Json,
+      doc,
+    );
   }
   return n;
 }
@@ -132,7 +208,7 @@ export function synthesize(doc: Json, schemaNode: Json | undefined, full = false
   const type = Array.isArray(s.type) ? s.type.find((t: string) => t !== "null") : s.type;
   switch (type) {
     case "object": {
-      const out: Json = {};
+      const out: Record<string, unknown> = {};
       const required = new Set<string>(s.required ?? []);
       for (const [k, v] of Object.entries<Json>(s.properties ?? {})) {
         if (!required.has(k) && !full) continue;

@@ -8,7 +8,8 @@ import schema31 from "@seriousme/openapi-schema-validator/schemas/v3.1/schema.js
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 
-const addFormats = ((addFormatsModule as any).default ?? addFormatsModule) as (ajv: unknown) => void;
+// CommonJS under ESM: the plugin is the module itself or its `default`, depending on the loader.
+const addFormats = ((addFormatsModule as { default?: unknown }).default ?? addFormatsModule) as (ajv: unknown) => void;
 
 class BundledValidator extends Validator {
   getAjvValidator(version: string) {
@@ -29,7 +30,7 @@ export async function validateOpenApi31(doc: unknown) {
  * body against `webhooks[type].post.requestBody` (its $refs resolved in the same document) and returns
  * the errors (none = valid). Same Ajv (2020-12) and formats as the document validator above.
  */
-export function webhookPayloadValidator(doc: Record<string, any>) {
+export function webhookPayloadValidator(doc: { webhooks?: Record<string, unknown> }) {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   addFormats(ajv);
   ajv.addSchema(doc, "openapi.json", undefined, false);

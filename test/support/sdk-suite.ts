@@ -64,7 +64,7 @@ export function sdkSuite(target: () => SdkTarget) {
       expect(asset.playback_ids[0].policy).toBe("signed");
       const token = await signPlaybackToken({ keyId: key.id, privateKey: pem, playbackId, expiresIn: 600 });
       expect(decodeProtectedHeader(token)).toMatchObject({ alg: "ES256", kid: key.id });
-      const { payload } = await jwtVerify(token, await importJWK(key.public_jwk as any, "ES256"), { audience: "v" });
+      const { payload } = await jwtVerify(token, await importJWK(key.public_jwk, "ES256"), { audience: "v" });
       expect(payload.sub).toBe(playbackId);
       expect((payload.exp as number) - Math.floor(Date.now() / 1000)).toBeGreaterThan(590);
 
@@ -90,7 +90,7 @@ export function sdkSuite(target: () => SdkTarget) {
       expect(e.request_id).toMatch(/^req_/);
       expect(KeyframeApiError.is(e, "not_found")).toBe(true);
 
-      const invalid = await kf.assets.create({ input: { url: "not a url" } } as any).catch((x: unknown) => x);
+      const invalid = await kf.assets.create({ input: { url: "not a url" } }).catch((x: unknown) => x);
       expect(invalid).toBeInstanceOf(KeyframeApiError);
       expect((invalid as KeyframeApiError).code).toBe("validation_failed");
       expect((invalid as KeyframeApiError).errors.length).toBeGreaterThan(0);

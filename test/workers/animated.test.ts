@@ -11,6 +11,7 @@ import { deriveEdgeApiSecret, signEdgeRequest } from "../../src/lib/edge-auth";
 import { KeyframeError } from "../../src/lib/errors";
 import { newId } from "../../src/lib/ids";
 import { renderAnimated } from "../../src/services/thumbnails/animated";
+import type { Problem } from "../support/api-types";
 import { expectProblem } from "../support/problem";
 import { createKey } from "./factories";
 
@@ -41,7 +42,8 @@ async function post(body: unknown, signed = true) {
     body: text,
   });
   const bytes = new Uint8Array(await res.arrayBuffer());
-  let json: Record<string, any> = {};
+  // A problem document when the answer is not an image.
+  let json: Partial<Problem> = {};
   try {
     json = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
@@ -91,7 +93,7 @@ describe("renderAnimated", () => {
     await env.DB.prepare("update assets set clip = ? where id = ?")
       .bind(JSON.stringify({ start_time: 2, end_time: 6, original_start_time: 12.5 }), assetId)
       .run();
-    const sent: any[] = [];
+    const sent: unknown[] = [];
     const render = async (_env: Env, payload: unknown) => {
       sent.push(payload);
       return { bytes: GIF, time: null };

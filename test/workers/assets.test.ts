@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
+import type { Asset, Problem } from "../support/api-types";
 import { api, createAsset, createKey } from "./factories";
 
 describe("assets", () => {
   it("creates, reads, lists, updates and deletes an asset", async () => {
     const key = await createKey(["*"]);
-    const created = await api(key, "POST", "/v1/assets", {
+    const created = await api<Asset>(key, "POST", "/v1/assets", {
       title: "Intro",
       tags: ["a", "b"],
       metadata: { course: "101" },
@@ -14,7 +15,7 @@ describe("assets", () => {
     });
     expect(created.status).toBe(201);
     expect(created.headers.get("x-request-id")).toMatch(/^req_/);
-    const asset = created.body as Record<string, any>;
+    const asset = created.body;
     expect(asset.id).toMatch(/^as_[0-9a-z]{26}$/);
     expect(asset.status).toBe("waiting");
     expect(asset.playback_ids).toHaveLength(1);
@@ -38,7 +39,7 @@ describe("assets", () => {
 
     const list = await api(key, "GET", "/v1/assets?status=waiting");
     expect(list.status).toBe(200);
-    expect((list.body.data as any[]).map((a) => a.id)).toContain(asset.id);
+    expect((list.body.data as Asset[]).map((a) => a.id)).toContain(asset.id);
 
     const del = await api(key, "DELETE", `/v1/assets/${asset.id}`);
     expect(del.status).toBe(204);
@@ -54,7 +55,7 @@ describe("assets", () => {
     do {
       const res = await api(key, "GET", `/v1/assets?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
       expect(res.status).toBe(200);
-      seen.push(...(res.body.data as any[]).map((a) => a.id));
+      seen.push(...(res.body.data as Asset[]).map((a) => a.id));
       cursor = res.body.next_cursor as string | null;
     } while (cursor);
     expect(seen).toEqual([...ids].reverse());
@@ -71,7 +72,7 @@ describe("assets", () => {
     const wrongType = await api(key, "POST", "/v1/assets", { title: 42 });
     expect(wrongType.status).toBe(400);
     expect(wrongType.body.code).toBe("validation_failed");
-    expect((wrongType.body.errors as any[])[0].location).toBe("json.title");
+    expect((wrongType.body.errors as Problem["errors"])[0].location).toBe("json.title");
 
     const unknown = await api(key, "POST", "/v1/assets", { titel: "typo" });
     expect(unknown.status).toBe(400);

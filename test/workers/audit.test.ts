@@ -1,8 +1,9 @@
 /** The audit log: every write, with the key that made it. */
 import { describe, expect, it } from "vitest";
+import type { AuditEntry, Page } from "../support/api-types";
 import { api, createAsset, createKey } from "./factories";
 
-type Json = Record<string, any>;
+type AuditLog = Page<AuditEntry>;
 
 describe("GET /v1/audit-log", () => {
   it("lists every write with its key, action and resource, newest first, with filters", async () => {
@@ -24,9 +25,9 @@ describe("GET /v1/audit-log", () => {
     const writer = await createKey(["assets:write"], admin.environmentId);
     await api(writer, "DELETE", `/v1/assets/${asset.id}`);
 
-    const res = await api(admin, "GET", "/v1/audit-log?limit=100");
+    const res = await api<AuditLog>(admin, "GET", "/v1/audit-log?limit=100");
     expect(res.status).toBe(200);
-    const entries = res.body.data as Json[];
+    const entries = res.body.data;
     expect(entries.map((e) => e.action)).toEqual([
       "asset.delete",
       "webhook_endpoint.delete",
@@ -48,25 +49,21 @@ describe("GET /v1/audit-log", () => {
     expect(entries.every((e) => typeof e.created_at === "string" && e.id.startsWith("aud_"))).toBe(true);
     expect(JSON.stringify(entries)).not.toContain("whsec_");
 
-    const byResource = await api(admin, "GET", `/v1/audit-log?resource_id=${asset.id}`);
-    expect((byResource.body.data as Json[]).map((e) => e.action)).toEqual([
-      "asset.delete",
-      "asset.update",
-      "asset.create",
-    ]);
-    const byAction = await api(admin, "GET", "/v1/audit-log?action=key.create");
-    expect((byAction.body.data as Json[]).map((e) => e.resource_id)).toEqual([newKey.body.id]);
+    const byResource = await api<AuditLog>(admin, "GET", `/v1/audit-log?resource_id=${asset.id}`);
+    expect(byResource.body.data.map((e) => e.action)).toEqual(["asset.delete", "asset.update", "asset.create"]);
+    const byAction = await api<AuditLog>(admin, "GET", "/v1/audit-log?action=key.create");
+    expect(byAction.body.data.map((e) => e.resource_id)).toEqual([newKey.body.id]);
 
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: Awaited<ReturnType<typeof api>> = await api(
+      const page: { body: AuditLog } = await api<AuditLog>(
         admin,
         "GET",
         `/v1/audit-log?limit=5${cursor ? `&cursor=${cursor}` : ""}`,
       );
-      seen.push(...(page.body.data as Json[]).map((e) => e.id));
-      cursor = page.body.next_cursor as string | null;
+      seen.push(...page.body.data.map((e) => e.id));
+      cursor = page.body.next_cursor;
     } while (cursor);
     expect(seen).toEqual(entries.map((e) => e.id));
   });
@@ -79,7 +76,7 @@ describe("GET /v1/audit-log", () => {
     expect(denied.status).toBe(403);
     expect(denied.body.code).toBe("forbidden");
     const keysAdmin = await createKey(["keys:write"], admin.environmentId);
-    expect(((await api(keysAdmin, "GET", "/v1/audit-log")).body.data as Json[]).length).toBe(1);
+    expect((await api<AuditLog>(keysAdmin, "GET", "/v1/audit-log")).body.data.length).toBe(1);
     const other = await createKey(["*"]);
     expect((await api(other, "GET", "/v1/audit-log")).body.data).toEqual([]);
     expect((await api(admin, "GET", "/v1/audit-log?cursor=junk!")).body.code).toBe("invalid_cursor");

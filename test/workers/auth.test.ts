@@ -6,7 +6,7 @@ import { SELF } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { newKeySecret } from "../../src/lib/auth";
 import { SCOPES } from "../../src/lib/scopes";
-import { api } from "../support/api";
+import type { CreatedApiKey, LiveStream, Upload } from "../support/api-types";
 import {
   creatorFor,
   fillPath,
@@ -19,7 +19,7 @@ import {
   URL_TOKEN_OPERATIONS,
 } from "../support/openapi-ops";
 import { expectProblem } from "../support/problem";
-import { createAsset, createKey, revokeKeyDirect, type TestKey } from "./factories";
+import { api, createAsset, createKey, revokeKeyDirect, type TestKey } from "./factories";
 
 // Every SELF.fetch adds one Proxy layer in vitest-pool-workers (cloudflare/workers-sdk#15092), so the
 // ~800 requests of this file get slower as it goes: the last operations' cases need more than 5 s each.
@@ -46,8 +46,14 @@ afterAll(() => {
   );
 });
 
+/** What these generic checks read of any operation's response: a resource's `id`, a list's `data[].id`. */
+interface ResourceView {
+  id?: unknown;
+  data?: { id?: unknown }[];
+}
+
 async function call(key: TestKey | string | null, method: string, path: string, body?: unknown) {
-  return api(key, method, path, body);
+  return api<ResourceView>(key, method, path, body);
 }
 
 describe("auth helper sanity", () => {
@@ -228,7 +234,7 @@ describe("lists never leak across environments", () => {
       const listB = await call(keyB, "GET", op.path);
       expect(listA.status).toBe(200);
       expect(listB.status).toBe(200);
-      const idsOf = (r: { body: Json }) => new Set<string>((r.body.data ?? []).map((x: Json) => x.id));
+      const idsOf = (r: { body: ResourceView }) => new Set((r.body.data ?? []).map((x) => x.id));
       const a = idsOf(listA);
       for (const id of idsOf(listB)) expect(a.has(id), `${id} visible to env B`).toBe(false);
       for (const id of Object.values(ids)) expect(idsOf(listB).has(id)).toBe(false);
@@ -248,7 +254,7 @@ async function postSynthesized(key: TestKey, path: string, bodySchema: Json | un
  * and keys directly; anything else through the create operation on its collection, with a body
  * synthesised from its schema.
  */
-async function createResourcesInA(key: TestKey, params: Json[], ids: Record<string, string>) {
+async function createResourcesInA(key: TestKey, params: { name: string }[], ids: Record<string, string>) {
   const names = params.map((p) => p.name as string);
   // Always: an asset (and with it events, audit entries and a playback ID) exists in env A.
   {
@@ -258,18 +264,18 @@ async function createResourcesInA(key: TestKey, params: Json[], ids: Record<stri
   }
   if (names.includes("live_stream_id")) {
     // A live stream with its own playback ID: routes under it only know the stream's playback IDs.
-    const ls = await call(key, "POST", "/v1/live-streams", { playback_policy: "public" });
+    const ls = await api<LiveStream>(key, "POST", "/v1/live-streams", { playback_policy: "public" });
     expect(ls.status).toBe(201);
     ids.live_stream_id = ls.body.id;
     ids.playback_id = ls.body.playback_ids[0].id;
   }
   if (names.includes("upload_id")) {
-    const up = await call(key, "POST", "/v1/uploads", {});
+    const up = await api<Upload>(key, "POST", "/v1/uploads", {});
     expect(up.status).toBe(201);
     ids.upload_id = up.body.id;
   }
   if (names.includes("key_id")) {
-    const k = await call(key, "POST", "/v1/keys", { name: "env A key", scopes: ["assets:read"] });
+    const k = await api<CreatedApiKey>(key, "POST", "/v1/keys", { name: "env A key", scopes: ["assets:read"] });
     expect(k.status).toBe(201);
     ids.key_id = k.body.id;
   }
@@ -292,10 +298,10 @@ async function createResourcesInA(key: TestKey, params: Json[], ids: Record<stri
     if (!list?.pathParams.every((lp) => ids[lp.name])) continue;
     const res = await call(key, "GET", fillPath(doc, list, ids));
     const prefix = idPrefixOf(doc, p);
-    const found = (res.body.data ?? []).find(
-      (x: Json) => typeof x.id === "string" && (!prefix || x.id.startsWith(`${prefix}_`)),
-    );
-    if (found) ids[p.name] = found.id;
+    const found = (res.body.data ?? [])
+      .map((x) => x.id)
+      .find((id): id is string => typeof id === "string" && (!prefix || id.startsWith(`${prefix}_`)));
+    if (found) ids[p.name] = found;
   }
   return ids;
 }

@@ -9,6 +9,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { describe, expect, it } from "vitest";
 import { newId } from "../../src/lib/ids";
 import { transcodeConsumer } from "../../src/services/jobs/transcode-consumer";
+import type { Asset, Problem } from "../support/api-types";
 import { expectProblem } from "../support/problem";
 import { api, createKey, type TestKey } from "./factories";
 import { assetRow, eventTypes, TRANSCODE_QUEUE } from "./pipeline-helpers";
@@ -48,13 +49,13 @@ describe("clip assets", () => {
   it("makes a clip: source_asset_id, range, its own copy of the original, a job with the range", async () => {
     const key = await createKey(["*"]);
     const source = await seedReady(key, 10);
-    const res = await api(key, "POST", "/v1/assets", {
+    const res = await api<Asset>(key, "POST", "/v1/assets", {
       input: { asset_id: source, start_time: 2.5, end_time: 6 },
       playback_policy: "public",
       title: "highlight",
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
-    const clip = res.body as Record<string, any>;
+    const clip = res.body;
     expect(clip).toMatchObject({
       status: "waiting",
       source_asset_id: source,
@@ -124,7 +125,7 @@ describe("clip assets", () => {
       const res = await api(key, "POST", "/v1/assets", { input });
       expectProblem(res, status, code, JSON.stringify(input));
       expect(
-        (res.body.errors as any[]).map((e) => e.location),
+        (res.body.errors as Problem["errors"]).map((e) => e.location),
         JSON.stringify(input),
       ).toContain(location);
     }
@@ -252,7 +253,7 @@ describe("chapters", () => {
       const res = await api(key, "PATCH", `/v1/assets/${ready}`, { chapters });
       expectProblem(res, 400, "validation_failed", JSON.stringify(chapters));
       expect(
-        (res.body.errors as any[]).map((e) => e.location),
+        (res.body.errors as Problem["errors"]).map((e) => e.location),
         JSON.stringify(chapters),
       ).toContain(location);
     }

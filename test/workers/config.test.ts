@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { apiConfigProblems, parseKeyframeEnv } from "../../src/lib/config";
 import { isRetryableD1Error, withRetryingDb } from "../../src/lib/d1-retry";
+import type { Health } from "../support/api-types";
 import { createKey } from "./factories";
 import { assetRow, jobRow, runQueue, seedJob, TRANSCODE_QUEUE } from "./pipeline-helpers";
 
@@ -19,18 +20,18 @@ const GOOD_PROD = {
   TRANSCODER_URL: "",
 } as Partial<Env>;
 
-async function call(overrides: Partial<Env>, path: string, init: RequestInit = {}) {
+async function call<T = Record<string, unknown>>(overrides: Partial<Env>, path: string, init: RequestInit = {}) {
   const res = await worker.fetch(
     new Request(`https://api.video.test${path}`, init) as Parameters<typeof worker.fetch>[0],
     { ...env, ...overrides } as Env,
     createExecutionContext(),
   );
-  return { status: res.status, type: res.headers.get("content-type"), body: (await res.json()) as Record<string, any> };
+  return { status: res.status, type: res.headers.get("content-type"), body: (await res.json()) as T };
 }
 
 describe("deployment configuration", () => {
   it("a well-configured production worker is healthy and takes work", async () => {
-    const health = await call(GOOD_PROD, "/v1/health");
+    const health = await call<Health>(GOOD_PROD, "/v1/health");
     expect(health.status).toBe(200);
     expect(health.body.config).toEqual({ env: "production", ok: true, problems: [] });
   });
@@ -43,10 +44,10 @@ describe("deployment configuration", () => {
       TRANSCODER_URL: "http://127.0.0.1:8790",
       JOB_TOKEN_SECRET: "",
     } as Partial<Env>;
-    const health = await call(leftovers, "/v1/health");
+    const health = await call<Health>(leftovers, "/v1/health");
     expect(health.status).toBe(503);
     expect(health.body).toMatchObject({ ok: false, database: "ok", config: { env: "production", ok: false } });
-    const problems = (health.body.config.problems as string[]).join("\n");
+    const problems = health.body.config.problems.join("\n");
     expect(problems).toMatch(/JOB_TOKEN_SECRET is missing/);
     expect(problems).toMatch(/API_PUBLIC_URL=http:\/\/127\.0\.0\.1:8787 is a loopback address/);
     expect(problems).toMatch(/EDGE_PUBLIC_URL is not set/);
@@ -83,7 +84,7 @@ describe("deployment configuration", () => {
     expect(parseKeyframeEnv("staging")).toBe("staging");
     expect(parseKeyframeEnv("prod")).toBeNull();
     expect(parseKeyframeEnv(undefined)).toBeNull();
-    const health = await call({ ...GOOD_PROD, KEYFRAME_ENV: "prod" }, "/v1/health");
+    const health = await call<Health>({ ...GOOD_PROD, KEYFRAME_ENV: "prod" }, "/v1/health");
     expect(health.status).toBe(503);
     expect(health.body.config.problems).toEqual([
       'KEYFRAME_ENV="prod" is not one of development | staging | production',

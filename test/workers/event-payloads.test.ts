@@ -13,12 +13,16 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { JobDispatch, JobPublish } from "../../src/lib/transcoder-protocol";
 import { transcodeConsumer } from "../../src/services/jobs/transcode-consumer";
 import { expireUploads } from "../../src/services/uploads/expire";
+import type { Asset, Event, LiveStream, Page, TimelineEntry } from "../support/api-types";
 import { webhookPayloadValidator } from "../support/openapi-validator";
 import { configureHook, hookName, hookUrl, received, waitFor } from "../support/webhook-receiver-client";
 import { api, createKey, type TestKey } from "./factories";
 import { internal, publishBody, TRANSCODE_QUEUE } from "./pipeline-helpers";
 
-type Json = Record<string, any>;
+type Json = Record<string, unknown>;
+/** The timeline's events, in order. */
+type Timeline = { data: TimelineEntry[] };
+const eventsOf = (t: Timeline) => t.data.flatMap((e) => (e.kind === "event" ? [e.event] : []));
 
 // Many requests and deliveries per test: generous bounds for a loaded machine.
 vi.setConfig({ testTimeout: 90_000 });
@@ -51,10 +55,11 @@ interface Expected {
   ids: Json;
 }
 
-async function get(key: TestKey, path: string): Promise<Json> {
-  const res = await api(key, "GET", path);
+/** GET that must answer 200; `T` is the resource expected (an `Expected.resource` by default). */
+async function get<T = Json>(key: TestKey, path: string): Promise<T> {
+  const res = await api<T>(key, "GET", path);
   expect(res.status, `GET ${path}: ${JSON.stringify(res.body)}`).toBe(200);
-  return res.body as Json;
+  return res.body;
 }
 
 /**
@@ -96,11 +101,11 @@ async function checkDeliveries(s: Setup, expected: Expected[]) {
     expect(fed, `${what}: GET /v1/events/{id}`).toEqual(body);
   }
   // The list feed returns the same envelopes.
-  const listed = new Map<string, Json>();
+  const listed = new Map<string, Event>();
   let after: string | undefined;
   for (;;) {
-    const page = await get(s.key, `/v1/events?limit=100${after ? `&after=${after}` : ""}`);
-    for (const ev of page.data as Json[]) listed.set(ev.id, ev);
+    const page = await get<Page<Event>>(s.key, `/v1/events?limit=100${after ? `&after=${after}` : ""}`);
+    for (const ev of page.data) listed.set(ev.id, ev);
     if (!page.next_cursor) break;
     after = page.next_cursor;
   }
@@ -209,8 +214,8 @@ describe("event payloads carry the object", () => {
       resource: completed,
       ids: { upload_id: up, asset_id: assetId, size: bytes.byteLength },
     });
-    const asset = await get(s.key, `/v1/assets/${assetId}`);
-    const pb = asset.playback_ids[0].id as string;
+    const asset = await get<Asset>(s.key, `/v1/assets/${assetId}`);
+    const pb = asset.playback_ids[0].id;
     expected.push({
       type: "playback_id.created",
       resource: await get(s.key, `/v1/assets/${assetId}/playback-ids/${pb}`),
@@ -226,14 +231,14 @@ describe("event payloads carry the object", () => {
       const req = (await received(s.name)).find(
         (r) => r.responded === 200 && JSON.parse(r.body).type === "asset.created",
       );
-      return req ? (JSON.parse(req.body) as Json) : null;
+      return req ? (JSON.parse(req.body) as Omit<Event, "data"> & { data: Asset }) : null;
     });
     expect(validate("asset.created", createdAsset)).toEqual([]);
     const claimed = asset.status !== "queued";
     const announced = claimed
       ? { ...asset, status: "queued", progress: null, updated_at: createdAsset.data.updated_at }
       : asset;
-    expect(createdAsset.data).toEqual({ asset_id: assetId, upload_id: up, ...announced });
+    expect(createdAsset.data).toEqual({ asset_id: assetId, upload_id: up, ...(announced as Json) });
     if (claimed) expect(createdAsset.data.updated_at <= asset.updated_at).toBe(true);
   });
 
@@ -287,7 +292,7 @@ describe("event payloads carry the object", () => {
       static_renditions: DOWNLOAD,
     });
     expect(complete.status, JSON.stringify(complete.body)).toBe(200);
-    const done = await get(s.key, at);
+    const done = await get<Asset>(s.key, at);
     expect(done).toMatchObject({ renditions_status: "complete", static_renditions: { status: "ready" } });
     expected.push({ type: "asset.renditions_ready", resource: done, ids: { asset_id: id, job_id: jobId } });
     expected.push({
@@ -366,7 +371,7 @@ describe("event payloads carry the object", () => {
     const id = created.body.id as string;
     const at = `/v1/live-streams/${id}`;
     s.secrets.push(created.body.stream_key as string);
-    const view = await get(s.key, at);
+    const view = await get<LiveStream>(s.key, at);
     expect(view.stream_key).toBeUndefined();
     expect(view.ingest.hls_url).toBeNull();
     const ids = { live_stream_id: id, passthrough: "live-1" };
@@ -409,9 +414,8 @@ describe("event payloads carry the object", () => {
     expect((await ingest("index.m3u8", playlist([["index0.ts", 2]]))).status).toBe(201);
     const active = await get(s.key, at);
     expect(active).toMatchObject({ status: "active", connection: "connected" });
-    const sessionEvents = (await get(s.key, `${at}/events`)).data as Json[];
-    const sessionId = sessionEvents.find((e) => e.kind === "event" && e.event.type === "live_stream.active")?.event.data
-      .session_id;
+    const sessionEvents = eventsOf(await get<Timeline>(s.key, `${at}/events`));
+    const sessionId = sessionEvents.find((e) => e.type === "live_stream.active")?.data.session_id;
     expect(sessionId).toBeTruthy();
     expected.push({
       type: "live_stream.connected",
@@ -441,9 +445,7 @@ describe("event payloads carry the object", () => {
     const idle = await get(s.key, at);
     expect(idle).toMatchObject({ status: "idle", connection: "disconnected", recent_asset_ids: [recordingId] });
     expected.push({ type: "live_stream.disconnected", resource: idle, ids: { ...ids, session_id: sessionId } });
-    const idleEvent = ((await get(s.key, `${at}/events`)).data as Json[]).find(
-      (e) => e.kind === "event" && e.event.type === "live_stream.idle",
-    )?.event;
+    const idleEvent = eventsOf(await get<Timeline>(s.key, `${at}/events`)).find((e) => e.type === "live_stream.idle");
     expected.push({
       type: "live_stream.idle",
       resource: idle,

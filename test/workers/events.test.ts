@@ -5,11 +5,16 @@ import { describe, expect, it } from "vitest";
 import { createDb, schema } from "../../src/db/client";
 import type { ServiceContext } from "../../src/services/context";
 import { commit } from "../../src/services/events/record";
+import type { Event, TimelineEntry } from "../support/api-types";
 import { configureHook, hookName, hookUrl, waitFor } from "../support/webhook-receiver-client";
 import { deliveriesOf } from "../support/webhook-receiver-db";
 import { api, createAsset, createKey } from "./factories";
 
-type Json = Record<string, any>;
+type Entry<K extends TimelineEntry["kind"]> = Extract<TimelineEntry, { kind: K }>;
+const isKind =
+  <K extends TimelineEntry["kind"]>(kind: K) =>
+  (e: TimelineEntry): e is Entry<K> =>
+    e.kind === kind;
 
 describe("GET /v1/events", () => {
   it("polls oldest first after an event ID, with type filters", async () => {
@@ -20,9 +25,9 @@ describe("GET /v1/events", () => {
 
     const all = await api(key, "GET", "/v1/events");
     expect(all.status).toBe(200);
-    const types = (all.body.data as Json[]).map((e) => e.type);
+    const types = (all.body.data as Event[]).map((e) => e.type);
     expect(types).toEqual(["asset.created", "asset.created", "playback_id.created", "asset.updated"]);
-    const first = (all.body.data as Json[])[0];
+    const first = (all.body.data as Event[])[0];
     expect(first).toEqual({
       id: expect.stringMatching(/^evt_/),
       type: "asset.created",
@@ -33,25 +38,25 @@ describe("GET /v1/events", () => {
       data: expect.objectContaining({ asset_id: a1.id }),
     });
     expect(all.body.next_cursor).toBeNull();
-    expect(all.body.next_after).toBe((all.body.data as Json[])[3].id);
+    expect(all.body.next_after).toBe((all.body.data as Event[])[3].id);
 
     const paged = await api(key, "GET", "/v1/events?limit=2");
-    expect((paged.body.data as Json[]).map((e) => e.type)).toEqual(["asset.created", "asset.created"]);
-    expect(paged.body.next_cursor).toBe((paged.body.data as Json[])[1].id);
+    expect((paged.body.data as Event[]).map((e) => e.type)).toEqual(["asset.created", "asset.created"]);
+    expect(paged.body.next_cursor).toBe((paged.body.data as Event[])[1].id);
     const rest = await api(key, "GET", `/v1/events?after=${paged.body.next_cursor}`);
-    expect((rest.body.data as Json[]).map((e) => e.type)).toEqual(["playback_id.created", "asset.updated"]);
+    expect((rest.body.data as Event[]).map((e) => e.type)).toEqual(["playback_id.created", "asset.updated"]);
 
     // Caught up: nothing new, and next_after stays put.
     const caughtUp = await api(key, "GET", `/v1/events?after=${all.body.next_after}`);
     expect(caughtUp.body).toEqual({ data: [], next_cursor: null, next_after: all.body.next_after });
     await api(key, "DELETE", `/v1/assets/${a2.id}`);
     const fresh = await api(key, "GET", `/v1/events?after=${all.body.next_after}`);
-    expect((fresh.body.data as Json[]).map((e) => e.type)).toEqual(["asset.deleted"]);
+    expect((fresh.body.data as Event[]).map((e) => e.type)).toEqual(["asset.deleted"]);
 
     const exact = await api(key, "GET", "/v1/events?type=asset.created");
-    expect((exact.body.data as Json[]).map((e) => e.data.asset_id)).toEqual([a1.id, a2.id]);
+    expect((exact.body.data as Event[]).map((e) => e.data.asset_id)).toEqual([a1.id, a2.id]);
     const prefix = await api(key, "GET", "/v1/events?type=asset.*");
-    expect((prefix.body.data as Json[]).map((e) => e.type)).toEqual([
+    expect((prefix.body.data as Event[]).map((e) => e.type)).toEqual([
       "asset.created",
       "asset.created",
       "asset.updated",
@@ -68,7 +73,7 @@ describe("GET /v1/events", () => {
   it("polls in commit order, so an event committed late with an older ID is not skipped", async () => {
     const key = await createKey(["*"]);
     const asset = await createAsset(key, {});
-    const seen = (await api(key, "GET", "/v1/events")).body as Json;
+    const seen = (await api(key, "GET", "/v1/events")).body;
     // Another isolate with a clock a second behind commits an event now: its ID sorts before the
     // events already polled.
     const lateId = `evt_${"0".repeat(26)}`;
@@ -78,7 +83,7 @@ describe("GET /v1/events", () => {
       .bind(lateId, key.environmentId, asset.id, asset.id)
       .run();
     const next = await api(key, "GET", `/v1/events?after=${seen.next_after}`);
-    expect((next.body.data as Json[]).map((e) => e.id)).toEqual([lateId]);
+    expect((next.body.data as Event[]).map((e) => e.id)).toEqual([lateId]);
     const unknown = await api(key, "GET", "/v1/events?after=evt_zzzzzzzzzzzzzzzzzzzzzzzzzz");
     expect(unknown.status).toBe(400);
     expect(unknown.body.code).toBe("invalid_cursor");
@@ -87,7 +92,7 @@ describe("GET /v1/events", () => {
   it("refuses bad filters, wrong scopes and other environments", async () => {
     const key = await createKey(["*"]);
     await createAsset(key, {});
-    const [evt] = (await api(key, "GET", "/v1/events")).body.data as Json[];
+    const [evt] = (await api(key, "GET", "/v1/events")).body.data as Event[];
     const badType = await api(key, "GET", "/v1/events?type=asset.exploded");
     expect(badType.status).toBe(400);
     expect(badType.body.code).toBe("validation_failed");
@@ -185,15 +190,15 @@ describe("timelines", () => {
     expect(res.status).toBe(200);
     expect(res.body.object_id).toBe(asset.id);
     expect(res.body.truncated).toBe(false);
-    const entries = res.body.data as Json[];
+    const entries = res.body.data as TimelineEntry[];
     const ats = entries.map((e) => e.at);
     expect([...ats].sort()).toEqual(ats);
-    const label = (e: Json) =>
+    const label = (e: TimelineEntry) =>
       e.kind === "event"
         ? e.event.type
         : e.kind === "job"
           ? `job.${e.action}`
-          : `${e.kind}:${e.event_type}:${e.status_code}`;
+          : `${e.kind}:${e.event_type}:${"status_code" in e ? e.status_code : undefined}`;
     const labels = entries.map(label);
     const skeleton = labels.filter((l) => !l.startsWith("webhook"));
     expect(skeleton).toEqual([
@@ -207,7 +212,7 @@ describe("timelines", () => {
     // Every event has its delivery attempts, after the event; the flaky receiver forced some retries.
     for (const type of ["asset.created", "asset.processing", "asset.ready"]) {
       const at = labels.indexOf(type);
-      const attempts = entries.filter((e) => e.kind === "webhook_attempt" && e.event_type === type);
+      const attempts = entries.filter(isKind("webhook_attempt")).filter((e) => e.event_type === type);
       expect(attempts.length, type).toBeGreaterThanOrEqual(1);
       expect(attempts.at(-1)?.delivery_status).toBe("succeeded");
       for (const a of attempts) expect(entries.indexOf(a)).toBeGreaterThan(at);
@@ -215,14 +220,16 @@ describe("timelines", () => {
     expect(entries.some((e) => e.kind === "webhook_attempt" && e.status_code === 500)).toBe(true);
     const job = entries.find((e) => e.kind === "job" && e.action === "succeeded");
     expect(job).toMatchObject({ job_id: jobId, attempt: 1, status: "succeeded", error: null });
-    const ready = entries.find((e) => e.kind === "event" && e.event.type === "asset.ready");
+    const ready = entries.filter(isKind("event")).find((e) => e.event.type === "asset.ready");
     expect(ready?.event.correlation_id).toBe("corr-tl");
 
     // Deleted assets keep their history.
     await api(key, "DELETE", `/v1/assets/${asset.id}`);
     const after = await api(key, "GET", `/v1/assets/${asset.id}/events`);
     expect(after.status).toBe(200);
-    expect((after.body.data as Json[]).filter((e) => e.kind === "event").at(-1)?.event.type).toBe("asset.deleted");
+    expect((after.body.data as TimelineEntry[]).filter((e) => e.kind === "event").at(-1)?.event.type).toBe(
+      "asset.deleted",
+    );
     await api(key, "PATCH", `/v1/webhook-endpoints/${epId}`, { enabled: false });
   }, 40_000);
 
@@ -232,7 +239,9 @@ describe("timelines", () => {
     expect(up.status).toBe(201);
     const res = await api(key, "GET", `/v1/uploads/${up.body.id}/events`);
     expect(res.status).toBe(200);
-    expect((res.body.data as Json[]).map((e) => e.kind === "event" && e.event.type)).toContain("upload.created");
+    expect((res.body.data as TimelineEntry[]).map((e) => e.kind === "event" && e.event.type)).toContain(
+      "upload.created",
+    );
     const other = await createKey(["*"]);
     expect((await api(other, "GET", `/v1/uploads/${up.body.id}/events`)).status).toBe(404);
     expect((await api(key, "GET", "/v1/uploads/up_nope/events")).status).toBe(400);

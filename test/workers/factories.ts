@@ -5,6 +5,7 @@
 import { env, SELF } from "cloudflare:test";
 import { hashKeySecret, newKeySecret } from "../../src/lib/auth";
 import { newId } from "../../src/lib/ids";
+import type { Asset } from "../support/api-types";
 
 export interface TestKey {
   environmentId: string;
@@ -36,14 +37,17 @@ export async function revokeKeyDirect(keyId: string) {
 
 type Json = Record<string, unknown>;
 
-/** Calls the API worker through its real fetch handler. */
-export async function api(
+/**
+ * Calls the API worker through its real fetch handler. `T` is the body the caller expects (e.g. `api<Asset>(…)` with
+ * the types in test/support/api-types.ts); the default is an object of unknown fields, for status-only checks.
+ */
+export async function api<T = Json>(
   key: TestKey | string | null,
   method: string,
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: Json; headers: Headers; raw: Response }> {
+): Promise<{ status: number; body: T; headers: Headers; raw: Response }> {
   const h: Record<string, string> = { ...headers };
   const secret = typeof key === "string" ? key : key?.secret;
   if (secret) h.authorization = `Bearer ${secret}`;
@@ -62,11 +66,11 @@ export async function api(
       parsed = { _text: text };
     }
   }
-  return { status: res.status, body: parsed, headers: res.headers, raw: res };
+  return { status: res.status, body: parsed as T, headers: res.headers, raw: res };
 }
 
-export async function createAsset(key: TestKey, body: Json = {}) {
-  const res = await api(key, "POST", "/v1/assets", body);
+export async function createAsset(key: TestKey, body: Json = {}): Promise<Asset> {
+  const res = await api<Asset>(key, "POST", "/v1/assets", body);
   if (res.status !== 201) throw new Error(`createAsset failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body as { id: string; playback_ids: { id: string; policy: string }[] } & Json;
+  return res.body;
 }

@@ -15,7 +15,7 @@ import worker from "../../src/index";
 import { ERROR_CODES, ERROR_STATUS } from "../../src/lib/errors";
 import { SCOPES } from "../../src/lib/scopes";
 import { checkResponse, type FuzzRequest, type FuzzWorld, requestArb } from "../support/fuzz";
-import { type Json, listOperations, type Operation } from "../support/openapi-ops";
+import { type Body, type Json, listOperations, type Operation } from "../support/openapi-ops";
 import { createEnvironment, createKey, revokeKeyDirect, type TestKey } from "./factories";
 
 const RUNS = Number(env.FUZZ_RUNS || 200);
@@ -55,7 +55,7 @@ async function api(
   method: string,
   path: string,
   body?: unknown,
-): Promise<{ status: number; body: Json }> {
+): Promise<{ status: number; body: Body }> {
   const headers: Record<string, string> = { authorization: `Bearer ${key.secret}` };
   if (body !== undefined) headers["content-type"] = "application/json";
   const { res, settled } = await dispatch(path, {
@@ -63,7 +63,7 @@ async function api(
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const out = { status: res.status, body: (await res.json()) as Json };
+  const out = { status: res.status, body: (await res.json()) as Body };
   await settled;
   return out;
 }
@@ -82,7 +82,7 @@ interface Seeded {
 async function seed(key: TestKey): Promise<Seeded> {
   const asset = await api(key, "POST", "/v1/assets", { title: "fuzz", playback_policy: "signed" });
   const assetId = asset.body.id as string;
-  const pb = (asset.body.playback_ids as Json[])[0].id as string;
+  const pb = (asset.body.playback_ids as { id: string }[])[0].id;
   const upload = await api(key, "POST", "/v1/uploads", {});
   const uploadId = upload.body.id as string;
   const uploadToken = new URL(upload.body.url as string).searchParams.get("token") ?? "";
@@ -97,7 +97,7 @@ async function seed(key: TestKey): Promise<Seeded> {
     endpoint_id: hook.body.id as string,
     signing_key_id: sk.body.id as string,
     key_id: spare.body.id as string,
-    event_id: ((events.body.data as Json[])[0]?.id as string) ?? "",
+    event_id: (events.body.data as { id: string }[])[0]?.id ?? "",
   };
   const all = [key.environmentId, ...Object.values(ids).filter(Boolean)];
   return { ids, uploadToken, all };

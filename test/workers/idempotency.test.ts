@@ -32,7 +32,11 @@ describe("Idempotency-Key", () => {
       ),
     );
     const parsed = await Promise.all(
-      responses.map(async (r) => ({ status: r.status, headers: r.headers, body: (await r.json()) as any })),
+      responses.map(async (r) => ({
+        status: r.status,
+        headers: r.headers,
+        body: await r.json<{ id?: string; code?: string }>(),
+      })),
     );
     expect(await assetCount(key.environmentId)).toBe(1);
     const created = parsed.filter((p) => p.status === 201);

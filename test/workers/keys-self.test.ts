@@ -1,8 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api } from "../support/api";
 import { expectProblem } from "../support/problem";
-import { createKey, revokeKeyDirect } from "./factories";
+import { api, createKey, revokeKeyDirect } from "./factories";
 
 describe("GET /v1/keys/self", () => {
   it("describes the calling key with any scope, never its secret", async () => {
@@ -35,7 +34,20 @@ describe("GET /v1/keys/self", () => {
   });
 
   it("is documented with an API key and no scope", async () => {
-    const doc = (await (await SELF.fetch("http://keyframe.test/v1/openapi.json")).json()) as any;
+    // The parts of the served document this test reads.
+    const doc = (await (await SELF.fetch("http://keyframe.test/v1/openapi.json")).json()) as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            security?: unknown;
+            "x-keyframe-scope"?: string;
+            responses: Record<string, { content: Record<string, { schema: { $ref?: string } }> }>;
+          }
+        >
+      >;
+    };
     const op = doc.paths["/v1/keys/self"].get;
     expect(op.security).toEqual([{ ApiKey: [] }]);
     expect(op["x-keyframe-scope"]).toBeUndefined();

@@ -1,14 +1,17 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { hashKeySecret, KEY_SECRET_RE } from "../../src/lib/auth";
-import { api } from "../support/api";
+import type { ApiKey, CreatedApiKey, Page } from "../support/api-types";
 import { expectProblem } from "../support/problem";
-import { createKey } from "./factories";
+import { api, createKey } from "./factories";
 
 describe("POST /v1/keys", () => {
   it("returns the secret once; it authenticates with exactly its scopes", async () => {
     const admin = await createKey(["*"]);
-    const res = await api(admin, "POST", "/v1/keys", { name: "reader", scopes: ["assets:read", "assets:read"] });
+    const res = await api<CreatedApiKey>(admin, "POST", "/v1/keys", {
+      name: "reader",
+      scopes: ["assets:read", "assets:read"],
+    });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       name: "reader",
@@ -26,7 +29,7 @@ describe("POST /v1/keys", () => {
     expect(row?.secret_hash).toBe(await hashKeySecret(res.body.secret));
     expect(row?.created_by_key_id).toBe(admin.keyId);
 
-    const secret = res.body.secret as string;
+    const secret = res.body.secret;
     expect((await api(secret, "GET", "/v1/assets")).status).toBe(200);
     expectProblem(await api(secret, "POST", "/v1/assets", {}), 403, "forbidden");
     expectProblem(await api(secret, "GET", "/v1/keys"), 403, "forbidden");
@@ -43,7 +46,7 @@ describe("POST /v1/keys", () => {
       "forbidden",
     );
     const root = await createKey(["*"]);
-    const star = await api(root, "POST", "/v1/keys", { name: "root 2", scopes: ["*"] });
+    const star = await api<CreatedApiKey>(root, "POST", "/v1/keys", { name: "root 2", scopes: ["*"] });
     expect(star.status).toBe(201);
     expect((await api(star.body.secret, "GET", "/v1/keys")).status).toBe(200);
   });
@@ -73,17 +76,21 @@ describe("GET /v1/keys", () => {
     const admin = await createKey(["*"]);
     const created: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = await api(admin, "POST", "/v1/keys", { name: `k${i}`, scopes: ["events:read"] });
+      const r = await api<CreatedApiKey>(admin, "POST", "/v1/keys", { name: `k${i}`, scopes: ["events:read"] });
       created.push(r.body.id);
     }
     const other = await createKey(["*"]);
-    const seen: any[] = [];
+    const seen: ApiKey[] = [];
     let cursor: string | null = null;
     do {
-      const res = await api(admin, "GET", `/v1/keys?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      const res: { status: number; body: Page<ApiKey> } = await api<Page<ApiKey>>(
+        admin,
+        "GET",
+        `/v1/keys?limit=2${cursor ? `&cursor=${cursor}` : ""}`,
+      );
       expect(res.status).toBe(200);
-      seen.push(...(res.body.data as any[]));
-      cursor = res.body.next_cursor as string | null;
+      seen.push(...res.body.data);
+      cursor = res.body.next_cursor;
     } while (cursor);
     expect(seen.map((k) => k.id)).toEqual([...created.reverse(), admin.keyId]);
     expect(seen.map((k) => k.id)).not.toContain(other.keyId);
@@ -99,14 +106,13 @@ describe("GET /v1/keys", () => {
 describe("DELETE /v1/keys/{key_id}", () => {
   it("revokes: the key then gets 401, the listing shows revoked_at, a second revoke is a no-op", async () => {
     const admin = await createKey(["*"]);
-    const made = await api(admin, "POST", "/v1/keys", { name: "temp", scopes: ["assets:read"] });
+    const made = await api<CreatedApiKey>(admin, "POST", "/v1/keys", { name: "temp", scopes: ["assets:read"] });
     expect((await api(made.body.secret, "GET", "/v1/assets")).status).toBe(200);
     expect((await api(admin, "DELETE", `/v1/keys/${made.body.id}`)).status).toBe(204);
     const after = await api(made.body.secret, "GET", "/v1/assets");
-    expectProblem(after, 401, "unauthenticated");
-    expect(after.body.detail).toMatch(/revoked/);
-    const list = await api(admin, "GET", "/v1/keys");
-    expect((list.body.data as any[]).find((k) => k.id === made.body.id).revoked_at).toBeTruthy();
+    expect(expectProblem(after, 401, "unauthenticated").detail).toMatch(/revoked/);
+    const list = await api<Page<ApiKey>>(admin, "GET", "/v1/keys");
+    expect(list.body.data.find((k) => k.id === made.body.id)?.revoked_at).toBeTruthy();
     expect((await api(admin, "DELETE", `/v1/keys/${made.body.id}`)).status).toBe(204);
   });
 

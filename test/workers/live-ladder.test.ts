@@ -9,9 +9,10 @@ import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ladderPushPath } from "../../src/lib/live-ladder-protocol";
 import { signTranscoderRequest } from "../../src/lib/transcoder-auth";
-import { api } from "../support/api";
+import type { PublishedLiveState } from "../../src/live/hls";
+import type { LiveStream, Problem } from "../support/api-types";
 import { expectProblem } from "../support/problem";
-import { createKey } from "./factories";
+import { api, createKey } from "./factories";
 
 function tsSegment(packets = 20): Uint8Array {
   const b = new Uint8Array(188 * packets);
@@ -32,8 +33,11 @@ function playlist(entries: [string, number][], ended = false): string {
   return `${lines.join("\n")}\n`;
 }
 
-async function state(id: string) {
-  return (await (await env.MEDIA.get(`live/${id}/state.json`))?.json<any>()) ?? null;
+/** The window the DO published for the edge; every caller here reads it, so a missing one fails right away. */
+async function state(id: string): Promise<PublishedLiveState> {
+  const published = await (await env.MEDIA.get(`live/${id}/state.json`))?.json<PublishedLiveState>();
+  if (!published) throw new Error(`live/${id}/state.json was not published`);
+  return published;
 }
 
 async function pushRendition(
@@ -50,25 +54,27 @@ async function pushRendition(
       ? {}
       : await signTranscoderRequest(env, "PUT", path, (opts.signedBody ?? body) as unknown as string);
   const res = await SELF.fetch(`https://api.test${path}`, { method: "PUT", headers, body });
-  return { status: res.status, headers: res.headers, body: res.status === 201 ? null : await res.json<any>() };
+  return { status: res.status, headers: res.headers, body: res.status === 201 ? null : await res.json<Problem>() };
 }
 
 describe("live ladder", () => {
   it("the renditions setting: sorted, capped, refused per field, frozen while on air", async () => {
     const key = await createKey();
-    const created = await api(key, "POST", "/v1/live-streams", { renditions: ["240p", "720p"] });
+    const created = await api<LiveStream>(key, "POST", "/v1/live-streams", { renditions: ["240p", "720p"] });
     expect(created.status).toBe(201);
     expect(created.body.renditions).toEqual(["720p", "240p"]);
-    expect((await api(key, "GET", `/v1/live-streams/${created.body.id}`)).body.renditions).toEqual(["720p", "240p"]);
-    const none = await api(key, "POST", "/v1/live-streams", {});
+    expect((await api<LiveStream>(key, "GET", `/v1/live-streams/${created.body.id}`)).body.renditions).toEqual([
+      "720p",
+      "240p",
+    ]);
+    const none = await api<LiveStream>(key, "POST", "/v1/live-streams", {});
     expect(none.body.renditions).toEqual([]);
 
     const above = await api(key, "POST", "/v1/live-streams", {
       renditions: ["480p"],
       recording: { mode: "automatic", new_asset_settings: { max_resolution: "360p" } },
     });
-    expectProblem(above, 400, "validation_failed");
-    expect(above.body.errors).toEqual([
+    expect(expectProblem(above, 400, "validation_failed").errors).toEqual([
       { location: "json.renditions.0", message: "480p is above recording.new_asset_settings.max_resolution (360p)" },
     ]);
     expectProblem(
@@ -83,20 +89,19 @@ describe("live ladder", () => {
       "validation_failed",
     );
     const low = await api(key, "PATCH", `/v1/live-streams/${created.body.id}`, { latency_mode: "low" });
-    expectProblem(low, 400, "validation_failed");
-    expect(low.body.errors[0].location).toBe("json.renditions");
+    expect(expectProblem(low, 400, "validation_failed").errors[0].location).toBe("json.renditions");
   });
 
   it("takes signed rendition segments for the running session only, publishes them, and the recording keeps the ladder", async () => {
     const key = await createKey();
     const ls = (
-      await api(key, "POST", "/v1/live-streams", {
+      await api<LiveStream>(key, "POST", "/v1/live-streams", {
         latency_mode: "standard",
         playback_policy: "public",
         renditions: ["480p", "240p"],
       })
     ).body;
-    const base = `http://keyframe.test${new URL(ls.ingest.hls_url).pathname.replace(/\/index\.m3u8$/, "")}`;
+    const base = `http://keyframe.test${new URL(ls.ingest.hls_url!).pathname.replace(/\/index\.m3u8$/, "")}`;
     expect((await SELF.fetch(`${base}/index0.ts`, { method: "PUT", body: tsSegment() })).status).toBe(201);
     expect((await SELF.fetch(`${base}/index1.ts`, { method: "PUT", body: tsSegment() })).status).toBe(201);
     const pl = playlist([
@@ -105,7 +110,7 @@ describe("live ladder", () => {
     ]);
     expect((await SELF.fetch(`${base}/index.m3u8`, { method: "PUT", body: pl })).status).toBe(201);
     const s0 = await state(ls.id);
-    const session = s0.session_id as string;
+    const session = s0.session_id!;
     expect(s0.renditions).toEqual([]);
 
     // Refusals: unsigned, a body other than the one signed, a rendition outside the ladder, a sequence number
@@ -117,8 +122,7 @@ describe("live ladder", () => {
       "unauthenticated",
     );
     const outside = await pushRendition(ls.id, session, "360p", 0, tsSegment());
-    expectProblem(outside, 409, "conflict");
-    expect(outside.body.detail).toContain("no 360p rendition");
+    expect(expectProblem(outside, 409, "conflict").detail).toContain("no 360p rendition");
     expectProblem(await pushRendition(ls.id, session, "240p", 7, tsSegment()), 409, "conflict");
     expectProblem(await pushRendition(ls.id, "s9-deadbeef", "240p", 0, tsSegment()), 409, "conflict");
     expectProblem(
@@ -141,11 +145,11 @@ describe("live ladder", () => {
     const s1 = await state(ls.id);
     // A rendition publish keeps the source's updated_at (the edge times its next read from it).
     expect(s1.updated_at).toBe(before.updated_at);
-    expect(s1.renditions.map((r: any) => [r.name, r.seqs, r.last_seq])).toEqual([
+    expect(s1.renditions?.map((r) => [r.name, r.seqs, r.last_seq])).toEqual([
       ["480p", [1], 1],
       ["240p", [0, 1], 1],
     ]);
-    expect(s1.renditions[1].bandwidth).toBe(Math.round((188 * 20 * 8) / 2));
+    expect(s1.renditions?.[1].bandwidth).toBe(Math.round((188 * 20 * 8) / 2));
     expect(await env.MEDIA.head(`${s1.prefix}stream/240p-1.ts`)).not.toBeNull();
 
     // The edge's rendition playlist for that state: 480p has a gap at 0.

@@ -9,9 +9,9 @@ import { describe, expect, it } from "vitest";
 import { deriveRelaySecret, RELAY_AUTH_PATH, relaySigner } from "../../src/lib/relay-auth";
 import { SIMULCAST_STATUS_PATH } from "../../src/lib/simulcast-protocol";
 import { signTranscoderRequest } from "../../src/lib/transcoder-auth";
-import { api } from "../support/api";
+import type { CreatedLiveStream, Event, Page } from "../support/api-types";
 import { expectProblem } from "../support/problem";
-import { createEnvironment, createKey } from "./factories";
+import { api, createEnvironment, createKey } from "./factories";
 
 async function relayAuth(streamKey: string, opts: { secret?: string; path?: string } = {}) {
   const body = JSON.stringify({ stream_key: streamKey });
@@ -22,14 +22,18 @@ async function relayAuth(streamKey: string, opts: { secret?: string; path?: stri
     headers: { ...headers, "content-type": "application/json" },
     body,
   });
-  return { status: res.status, body: (await res.json()) as Record<string, any>, headers: res.headers };
+  return { status: res.status, body: await res.json(), headers: res.headers };
 }
 
 describe("relay key check", () => {
   it("answers a good key with its ingest URL, refuses unknown, rotated and disabled keys, and unsigned calls", async () => {
     const key = await createKey();
-    const ls = (await api(key, "POST", "/v1/live-streams", { latency_mode: "standard", playback_policy: "public" }))
-      .body;
+    const ls = (
+      await api<CreatedLiveStream>(key, "POST", "/v1/live-streams", {
+        latency_mode: "standard",
+        playback_policy: "public",
+      })
+    ).body;
     const ok = await relayAuth(ls.stream_key);
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ live_stream_id: ls.id, hls_url: ls.ingest.hls_url, segment_duration: 6 });
@@ -47,11 +51,10 @@ describe("relay key check", () => {
 
     await api(key, "PUT", `/v1/live-streams/${ls.id}/disable`);
     const disabled = await relayAuth(ls.stream_key);
-    expectProblem(disabled, 403, "forbidden");
-    expect(disabled.body.detail).toContain("disabled");
+    expect(expectProblem(disabled, 403, "forbidden").detail).toContain("disabled");
     await api(key, "PUT", `/v1/live-streams/${ls.id}/enable`);
 
-    const reset = await api(key, "POST", `/v1/live-streams/${ls.id}/reset-stream-key`);
+    const reset = await api<CreatedLiveStream>(key, "POST", `/v1/live-streams/${ls.id}/reset-stream-key`);
     expectProblem(await relayAuth(ls.stream_key), 401, "unauthenticated");
     expect((await relayAuth(reset.body.stream_key)).status).toBe(200);
 
@@ -61,7 +64,9 @@ describe("relay key check", () => {
 
   it("shows ingest.rtmp_url only when a relay is configured (none in this test config)", async () => {
     const key = await createKey();
-    const ls = (await api(key, "POST", "/v1/live-streams", { latency_mode: "low", playback_policy: "public" })).body;
+    const ls = (
+      await api<CreatedLiveStream>(key, "POST", "/v1/live-streams", { latency_mode: "low", playback_policy: "public" })
+    ).body;
     expect(ls.ingest.rtmp_url).toBeNull();
   });
 });
@@ -69,7 +74,9 @@ describe("relay key check", () => {
 describe("simulcast targets", () => {
   it("creates, lists, gets and deletes targets; the key is write-only; bad URLs are precise 400s", async () => {
     const key = await createKey();
-    const ls = (await api(key, "POST", "/v1/live-streams", { latency_mode: "low", playback_policy: "public" })).body;
+    const ls = (
+      await api<CreatedLiveStream>(key, "POST", "/v1/live-streams", { latency_mode: "low", playback_policy: "public" })
+    ).body;
     const base = `/v1/live-streams/${ls.id}/simulcast-targets`;
 
     for (const url of [
@@ -79,8 +86,7 @@ describe("simulcast targets", () => {
       "not a url",
     ]) {
       const res = await api(key, "POST", base, { url, stream_key: "abc" });
-      expectProblem(res, 400, "validation_failed", url);
-      expect(res.body.errors[0].location).toBe("body.url");
+      expect(expectProblem(res, 400, "validation_failed", url).errors[0].location).toBe("body.url");
     }
     expectProblem(await api(key, "POST", base, { url: "rtmp://a.example.com/x", stream_key: "a b" }), 400);
     expectProblem(await api(key, "POST", base, { url: "rtmp://a.example.com/x" }), 400);
@@ -134,8 +140,8 @@ describe("simulcast targets", () => {
     expect((await api(key, "DELETE", `${base}/${created.body.id}`)).status).toBe(204);
     expectProblem(await api(key, "GET", `${base}/${created.body.id}`), 404, "not_found");
 
-    const events = (await api(key, "GET", "/v1/events?type=live_stream.*&limit=100")).body.data;
-    expect(events.filter((x: any) => x.data.simulcast_target_id === created.body.id).map((x: any) => x.type)).toEqual([
+    const events = (await api<Page<Event>>(key, "GET", "/v1/events?type=live_stream.*&limit=100")).body.data;
+    expect(events.filter((x) => x.data.simulcast_target_id === created.body.id).map((x) => x.type)).toEqual([
       "live_stream.simulcast_target.created",
       "live_stream.simulcast_target.deleted",
     ]);
@@ -143,7 +149,9 @@ describe("simulcast targets", () => {
 
   it("status reports must be signed by the transcoder and apply only while the stream is on air", async () => {
     const key = await createKey();
-    const ls = (await api(key, "POST", "/v1/live-streams", { latency_mode: "low", playback_policy: "public" })).body;
+    const ls = (
+      await api<CreatedLiveStream>(key, "POST", "/v1/live-streams", { latency_mode: "low", playback_policy: "public" })
+    ).body;
     const t = (
       await api(key, "POST", `/v1/live-streams/${ls.id}/simulcast-targets`, {
         url: "rtmp://live.example.com/app",

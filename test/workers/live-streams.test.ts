@@ -8,10 +8,18 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { signJobToken } from "../../src/lib/job-token";
+import type { PublishedLiveState } from "../../src/live/hls";
 import type { LiveStream } from "../../src/live/live-stream";
-import { api } from "../support/api";
+import type {
+  Asset,
+  CreatedLiveStream,
+  LiveStream as LiveStreamResource,
+  Page,
+  PlaybackId,
+  TimelineEntry,
+} from "../support/api-types";
 import { expectProblem } from "../support/problem";
-import { createKey, type TestKey } from "./factories";
+import { api, createKey, type TestKey } from "./factories";
 import { internal, publishBody } from "./pipeline-helpers";
 
 /** An MPEG-TS segment: `packets` packets, the first with an adaptation field flagging random access. */
@@ -43,7 +51,7 @@ function playlist(entries: [string, number][], ended = false): string {
 
 async function put(url: string, body: BodyInit) {
   const res = await SELF.fetch(url, { method: "PUT", body });
-  const parsed = res.status === 201 || res.status === 204 ? null : await res.json<any>();
+  const parsed = res.status === 201 || res.status === 204 ? null : await res.json();
   return { status: res.status, body: parsed, headers: res.headers };
 }
 
@@ -55,9 +63,13 @@ interface Stream {
 }
 
 async function createStream(key: TestKey, body: Record<string, unknown> = {}): Promise<Stream> {
-  const res = await api(key, "POST", "/v1/live-streams", { latency_mode: "low", playback_policy: "public", ...body });
+  const res = await api<CreatedLiveStream>(key, "POST", "/v1/live-streams", {
+    latency_mode: "low",
+    playback_policy: "public",
+    ...body,
+  });
   expect(res.status).toBe(201);
-  const url = res.body.ingest.hls_url as string;
+  const url = res.body.ingest.hls_url!;
   const path = new URL(url).pathname.replace(/\/index\.m3u8$/, "");
   return {
     id: res.body.id,
@@ -71,15 +83,30 @@ function stub(id: string): DurableObjectStub<LiveStream> {
   return env.LIVE_STREAMS.get(env.LIVE_STREAMS.idFromName(id));
 }
 
-async function publishedState(id: string) {
+async function publishedState(id: string): Promise<PublishedLiveState | null> {
   const obj = await env.MEDIA.get(`live/${id}/state.json`);
-  return obj ? ((await obj.json()) as any) : null;
+  return obj ? await obj.json<PublishedLiveState>() : null;
+}
+
+/** The published window where the test expects one by now: a missing one fails right away. */
+async function published(id: string): Promise<PublishedLiveState> {
+  const state = await publishedState(id);
+  if (!state) throw new Error(`live/${id}/state.json was not published`);
+  return state;
+}
+
+/** What `backdate` moves in the DO's stored meta (src/live/live-stream.ts keeps the whole shape private). */
+interface BackdatedMeta {
+  conn: { lastSegmentAt: number };
+  session: { startedAt: number };
+  disconnectedAt?: number | null;
 }
 
 /** Pretends the current connection's last segment arrived `ms` ago (restarts, timeouts). */
 async function backdate(id: string, ms: number) {
   await runInDurableObject(stub(id), async (_i, state) => {
-    const m = (await state.storage.get<any>("meta")) as any;
+    const m = await state.storage.get<BackdatedMeta>("meta");
+    if (!m) throw new Error(`live stream ${id} has no meta to backdate`);
     m.conn.lastSegmentAt -= ms;
     m.session.startedAt -= ms;
     if (m.disconnectedAt) m.disconnectedAt -= ms;
@@ -88,9 +115,9 @@ async function backdate(id: string, ms: number) {
 }
 
 async function eventTypes(key: TestKey, id: string): Promise<string[]> {
-  const res = await api(key, "GET", `/v1/live-streams/${id}/events`);
+  const res = await api<{ data: TimelineEntry[] }>(key, "GET", `/v1/live-streams/${id}/events`);
   expect(res.status).toBe(200);
-  return (res.body.data as any[]).filter((e) => e.kind === "event").map((e) => e.event.type);
+  return res.body.data.flatMap((e) => (e.kind === "event" ? [e.event.type] : []));
 }
 
 // Many requests per test: generous bounds for a loaded machine.
@@ -99,7 +126,7 @@ vi.setConfig({ testTimeout: 30_000 });
 describe("live stream API", () => {
   it("creates, reads, lists, updates, disables/enables, resets the key and deletes", async () => {
     const key = await createKey();
-    const res = await api(key, "POST", "/v1/live-streams", {
+    const res = await api<CreatedLiveStream>(key, "POST", "/v1/live-streams", {
       playback_policy: "signed",
       reconnect_window: 30,
       recording: { mode: "automatic", new_asset_settings: { title: "Show", playback_policy: "public" } },
@@ -118,13 +145,13 @@ describe("live stream API", () => {
     expect(ls.reconnect_window).toBe(30);
     expect(ls.recent_asset_ids).toEqual([]);
 
-    const got = await api(key, "GET", `/v1/live-streams/${ls.id}`);
+    const got = await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`);
     expect(got.status).toBe(200);
     expect(got.body.stream_key).toBeUndefined();
     expect(got.body.ingest.hls_url).toBeNull();
 
-    const listed = await api(key, "GET", "/v1/live-streams?status=idle");
-    expect(listed.body.data.map((s: any) => s.id)).toContain(ls.id);
+    const listed = await api<Page<LiveStreamResource>>(key, "GET", "/v1/live-streams?status=idle");
+    expect(listed.body.data.map((s) => s.id)).toContain(ls.id);
     expect((await api(key, "GET", "/v1/live-streams?status=active")).body.data).toEqual([]);
 
     const patched = await api(key, "PATCH", `/v1/live-streams/${ls.id}`, { latency_mode: "low", dvr_window: 120 });
@@ -143,12 +170,12 @@ describe("live stream API", () => {
     expect((await api(key, "PUT", `/v1/live-streams/${ls.id}/enable`)).body.status).toBe("idle");
     expectProblem(await api(key, "POST", `/v1/live-streams/${ls.id}/complete`), 409, "invalid_state");
 
-    const reset = await api(key, "POST", `/v1/live-streams/${ls.id}/reset-stream-key`);
+    const reset = await api<CreatedLiveStream>(key, "POST", `/v1/live-streams/${ls.id}/reset-stream-key`);
     expect(reset.status).toBe(200);
     expect(reset.body.stream_key).not.toBe(ls.stream_key);
     expect(reset.body.ingest.hls_url).toContain(reset.body.stream_key);
 
-    const pb = await api(key, "POST", `/v1/live-streams/${ls.id}/playback-ids`, { policy: "public" });
+    const pb = await api<PlaybackId>(key, "POST", `/v1/live-streams/${ls.id}/playback-ids`, { policy: "public" });
     expect(pb.status).toBe(201);
     expect(pb.body.live_stream_id).toBe(ls.id);
     expect((await api(key, "GET", `/v1/live-streams/${ls.id}/playback-ids`)).body.data).toHaveLength(2);
@@ -186,10 +213,10 @@ describe("HLS push ingest", () => {
     // Before the encoder's playlist lists it, the segment is stored but not published.
     expect((await publishedState(ls.id))?.segments ?? []).toEqual([]);
     expect((await put(`${ls.base}/index.m3u8`, playlist([["index0.ts", 2]]))).status).toBe(201);
-    const state = await publishedState(ls.id);
+    const state = await published(ls.id);
     expect(state.status).toBe("active");
     expect(state.segments).toEqual([{ seq: 0, duration: 2, uri: "c1-0.ts", disc: false, map: null }]);
-    const view = (await api(key, "GET", `/v1/live-streams/${ls.id}`)).body;
+    const view = (await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body;
     expect(view.status).toBe("active");
     expect(view.connection).toBe("connected");
     expect(view.active_asset_id).toMatch(/^as_/);
@@ -211,7 +238,7 @@ describe("HLS push ingest", () => {
       true,
     );
     expect((await put(`${ls.base}/index.m3u8`, ended)).status).toBe(201);
-    const after = (await api(key, "GET", `/v1/live-streams/${ls.id}`)).body;
+    const after = (await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body;
     expect(after.status).toBe("idle");
     expect(after.connection).toBe("disconnected");
     expect(after.active_asset_id).toBeNull();
@@ -223,7 +250,7 @@ describe("HLS push ingest", () => {
     expect(vod).toContain("#EXT-X-ENDLIST");
     expect(vod).toContain("c1-1.ts");
     expect(await env.MEDIA.head(`${state.prefix}master.m3u8`)).not.toBeNull();
-    expect((await publishedState(ls.id)).status).toBe("idle");
+    expect((await published(ls.id)).status).toBe("idle");
     expect(await eventTypes(key, ls.id)).toEqual([
       "live_stream.created",
       "live_stream.connected",
@@ -231,8 +258,8 @@ describe("HLS push ingest", () => {
       "live_stream.disconnected",
       "live_stream.idle",
     ]);
-    const assetEvents = await api(key, "GET", `/v1/assets/${view.active_asset_id}/events`);
-    const types = (assetEvents.body.data as any[]).filter((e) => e.kind === "event").map((e) => e.event);
+    const assetEvents = await api<{ data: TimelineEntry[] }>(key, "GET", `/v1/assets/${view.active_asset_id}/events`);
+    const types = assetEvents.body.data.flatMap((e) => (e.kind === "event" ? [e.event] : []));
     expect(types.map((e) => e.type)).toEqual(["asset.created", "asset.ready"]);
     expect(types.every((e) => e.data.live_stream_id === ls.id)).toBe(true);
   });
@@ -254,9 +281,9 @@ describe("HLS push ingest", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect((await put(`${ls.base}/index1.ts`, tsSegment())).status).toBe(201);
     expect((await listing).status).toBe(201);
-    const view = (await api(key, "GET", `/v1/live-streams/${ls.id}`)).body;
+    const view = (await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body;
     expect(view.status).toBe("idle");
-    const asset = (await api(key, "GET", `/v1/assets/${view.recent_asset_ids[0]}`)).body;
+    const asset = (await api<Asset>(key, "GET", `/v1/assets/${view.recent_asset_ids[0]}`)).body;
     expect(asset).toMatchObject({ status: "ready", duration: 4 });
   });
 
@@ -268,7 +295,7 @@ describe("HLS push ingest", () => {
     expect((await put(`${ls.base}/index0.ts`, seg)).status).toBe(201); // the encoder's retry
     expectProblem(await put(`${ls.base}/index0.ts`, tsSegment(40, 3)), 409, "conflict");
     expect((await put(`${ls.base}/index.m3u8`, playlist([["index0.ts", 2]]))).status).toBe(201);
-    expect((await publishedState(ls.id)).segments).toHaveLength(1);
+    expect((await published(ls.id)).segments).toHaveLength(1);
   });
 
   it("refuses bad input with a precise problem and stores nothing", async () => {
@@ -281,7 +308,7 @@ describe("HLS push ingest", () => {
     expectProblem(await put(`${ls.base}/index.m3u8`, playlist([["index0.ts", 2]])), 400, "bad_request");
     expectProblem(await put(`${ls.base}/index.m3u8`, "not a playlist"), 400, "bad_request");
     expectProblem(await put(`${ls.base}/index0.m4s`, box("moof")), 400, "bad_request");
-    expect((await api(key, "GET", `/v1/live-streams/${ls.id}`)).body.status).toBe("idle");
+    expect((await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body.status).toBe("idle");
     expect((await env.MEDIA.list({ prefix: "assets/" })).objects.filter((o) => o.key.includes(ls.id))).toEqual([]);
 
     await api(key, "PUT", `/v1/live-streams/${ls.id}/disable`);
@@ -301,8 +328,8 @@ describe("HLS push ingest", () => {
       400,
       "bad_request",
     );
-    expect((await publishedState(ls.id)).segments).toEqual([]);
-    const prefix = `assets/${(await api(key, "GET", `/v1/live-streams/${ls.id}`)).body.active_asset_id}/`;
+    expect((await published(ls.id)).segments).toEqual([]);
+    const prefix = `assets/${(await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body.active_asset_id}/`;
     await api(key, "POST", `/v1/live-streams/${ls.id}/reset-stream-key`);
     expectProblem(await put(`${ls.base}/index1.ts`, tsSegment()), 401, "unauthenticated");
     const stored = (await env.MEDIA.list({ prefix })).objects.map((o) => o.key);
@@ -320,11 +347,11 @@ describe("HLS push ingest", () => {
     expect((await put(`${ls.base}/init.mp4`, init)).status).toBe(201);
     expect((await put(`${ls.base}/index0.m4s`, new Uint8Array([...box("styp"), ...box("moof")]))).status).toBe(201);
     expect((await put(`${ls.base}/index.m3u8`, playlist([["index0.m4s", 2]]))).status).toBe(201);
-    const state = await publishedState(ls.id);
+    const state = await published(ls.id);
     expect(state.segments[0]).toMatchObject({ uri: "c1-0.m4s", map: "init-c1.mp4" });
     expect(state.prefix).toMatch(new RegExp(`^live/${ls.id}/`));
     expect(await env.MEDIA.head(`${state.prefix}stream/init-c1.mp4`)).not.toBeNull();
-    expect((await api(key, "GET", `/v1/live-streams/${ls.id}`)).body.active_asset_id).toBeNull();
+    expect((await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body.active_asset_id).toBeNull();
   });
 });
 
@@ -340,7 +367,7 @@ describe("LiveStream Durable Object", () => {
         ["index1.ts", 2],
       ]),
     );
-    const session = (await publishedState(ls.id)).session_id;
+    const session = (await published(ls.id)).session_id;
     // The encoder restarts (quiet for more than one target duration) and starts again at index0.
     await backdate(ls.id, 2500);
     for (const i of [0, 1]) expect((await put(`${ls.base}/index${i}.ts`, tsSegment())).status).toBe(201);
@@ -351,9 +378,9 @@ describe("LiveStream Durable Object", () => {
         ["index1.ts", 2],
       ]),
     );
-    const state = await publishedState(ls.id);
+    const state = await published(ls.id);
     expect(state.session_id).toBe(session);
-    expect(state.segments.map((s: any) => [s.seq, s.uri, s.disc])).toEqual([
+    expect(state.segments.map((s) => [s.seq, s.uri, s.disc])).toEqual([
       [0, "c1-0.ts", false],
       [1, "c1-1.ts", false],
       [2, "c2-0.ts", true],
@@ -363,13 +390,13 @@ describe("LiveStream Durable Object", () => {
     expect(health.reconnects).toBe(1);
 
     // A second encoder on the same key while this one is live: refused, the first unharmed.
-    const before = (await env.MEDIA.list({ prefix: state.prefix })).objects.map((o) => o.key);
+    const before = (await env.MEDIA.list({ prefix: state.prefix! })).objects.map((o) => o.key);
     const second = await put(`${ls.base}/index0.ts`, tsSegment(20, 1));
     expectProblem(second, 409, "conflict");
-    expect((await env.MEDIA.list({ prefix: state.prefix })).objects.map((o) => o.key)).toEqual(before);
+    expect((await env.MEDIA.list({ prefix: state.prefix! })).objects.map((o) => o.key)).toEqual(before);
     expect((await put(`${ls.base}/index2.ts`, tsSegment())).status).toBe(201);
     await put(`${ls.base}/index.m3u8`, playlist([["index2.ts", 2]]));
-    expect((await publishedState(ls.id)).segments.at(-1)).toMatchObject({ seq: 4, uri: "c2-2.ts", disc: false });
+    expect((await published(ls.id)).segments.at(-1)).toMatchObject({ seq: 4, uri: "c2-2.ts", disc: false });
     expect(await eventTypes(key, ls.id)).toContain("live_stream.warning");
   });
 
@@ -378,11 +405,11 @@ describe("LiveStream Durable Object", () => {
     const ls = await createStream(key, { reconnect_window: 10 });
     await put(`${ls.base}/index0.ts`, tsSegment());
     await put(`${ls.base}/index.m3u8`, playlist([["index0.ts", 2]]));
-    const assetId = (await api(key, "GET", `/v1/live-streams/${ls.id}`)).body.active_asset_id;
+    const assetId = (await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body.active_asset_id;
 
     await backdate(ls.id, 4_500); // > 2 × 2 s target
     expect(await runDurableObjectAlarm(stub(ls.id))).toBe(true);
-    expect((await api(key, "GET", `/v1/live-streams/${ls.id}`)).body).toMatchObject({
+    expect((await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body).toMatchObject({
       status: "active",
       connection: "disconnected",
     });
@@ -392,9 +419,9 @@ describe("LiveStream Durable Object", () => {
     await runInDurableObject(stub(ls.id), (instance) => instance.alarm());
     await runInDurableObject(stub(ls.id), (instance) => instance.alarm());
     expect(await runDurableObjectAlarm(stub(ls.id))).toBe(false);
-    const view = (await api(key, "GET", `/v1/live-streams/${ls.id}`)).body;
+    const view = (await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body;
     expect(view).toMatchObject({ status: "idle", connection: "disconnected", recent_asset_ids: [assetId] });
-    expect((await api(key, "GET", `/v1/assets/${assetId}`)).body.status).toBe("ready");
+    expect((await api<Asset>(key, "GET", `/v1/assets/${assetId}`)).body.status).toBe("ready");
     expect(await eventTypes(key, ls.id)).toEqual([
       "live_stream.created",
       "live_stream.connected",
@@ -404,7 +431,7 @@ describe("LiveStream Durable Object", () => {
     ]);
     // The next broadcast is a new session with a new recording.
     await put(`${ls.base}/index0.ts`, tsSegment());
-    const next = (await api(key, "GET", `/v1/live-streams/${ls.id}`)).body.active_asset_id;
+    const next = (await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body.active_asset_id;
     expect(next).toMatch(/^as_/);
     expect(next).not.toBe(assetId);
   });
@@ -462,12 +489,12 @@ describe("LiveStream Durable Object", () => {
         ["index3.ts", 2],
       ]),
     );
-    const state = await publishedState(ls.id);
-    expect(state.segments.map((s: any) => s.uri)).toEqual(["c1-0.ts", "c1-1.ts", "c1-2.ts", "c1-3.ts"]);
+    const state = await published(ls.id);
+    expect(state.segments.map((s) => s.uri)).toEqual(["c1-0.ts", "c1-1.ts", "c1-2.ts", "c1-3.ts"]);
     await evictDurableObject(stub(ls.id));
-    expect((await api(key, "POST", `/v1/live-streams/${ls.id}/complete`)).body.status).toBe("idle");
-    const assetId = (await api(key, "GET", `/v1/live-streams/${ls.id}`)).body.recent_asset_ids[0];
-    expect((await api(key, "GET", `/v1/assets/${assetId}`)).body.duration).toBe(8);
+    expect((await api<LiveStreamResource>(key, "POST", `/v1/live-streams/${ls.id}/complete`)).body.status).toBe("idle");
+    const assetId = (await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body.recent_asset_ids[0];
+    expect((await api<Asset>(key, "GET", `/v1/assets/${assetId}`)).body.duration).toBe(8);
   });
 });
 
@@ -517,7 +544,7 @@ describe("live media facts and the recording's pipeline run", () => {
     const ls = await createStream(key, { recording: { mode: "off" } });
     expect((await put(`${ls.base}/index0.ts`, tsWithCodecs())).status).toBe(201);
     expect((await put(`${ls.base}/index.m3u8`, playlist([["index0.ts", 2]]))).status).toBe(201);
-    const state = await publishedState(ls.id);
+    const state = await published(ls.id);
     expect(state.codecs).toBe("avc1.64001f,mp4a.40.2");
     expect(state.resolution).toEqual({ width: 1280, height: 720 });
     expect(state.average_bandwidth).toBe(state.bandwidth);
@@ -533,7 +560,7 @@ describe("live media facts and the recording's pipeline run", () => {
     const other = await createStream(key, { recording: { mode: "off" } });
     await put(`${other.base}/index0.ts`, tsSegment());
     await put(`${other.base}/index.m3u8`, playlist([["index0.ts", 2]]));
-    expect((await publishedState(other.id)).codecs).toBeNull();
+    expect((await published(other.id)).codecs).toBeNull();
   });
 
   it("hands the ended recording to the pipeline with its inherited settings; the segments are its source", async () => {
@@ -554,8 +581,8 @@ describe("live media facts and the recording's pipeline run", () => {
       true,
     );
     expect((await put(`${ls.base}/index.m3u8`, ended)).status).toBe(201);
-    const assetId = (await api(key, "GET", `/v1/live-streams/${ls.id}`)).body.recent_asset_ids[0];
-    const asset = (await api(key, "GET", `/v1/assets/${assetId}`)).body;
+    const assetId = (await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body.recent_asset_ids[0];
+    const asset = (await api<Asset>(key, "GET", `/v1/assets/${assetId}`)).body;
     expect(asset).toMatchObject({ status: "ready", duration: 4, mp4_support: "standard", max_resolution: "720p" });
     // Playable from the broadcast's segments; the pipeline's ladder is on its way and the asset says so.
     expect(asset.renditions_status).toBe("preparing");
@@ -595,9 +622,9 @@ describe("live media facts and the recording's pipeline run", () => {
     expect((await internal(jobId, token, "GET", "source", undefined, { range: `bytes=${total}-` })).status).toBe(416);
 
     // The ladder lands: playback moves to it, the broadcast's length stands, the recorded segments stay as source.
-    const session = asset.source?.session_id ?? (await publishedState(ls.id)).session_id;
+    const session = asset.source?.session_id ?? (await published(ls.id)).session_id;
     expect((await internal(jobId, token, "POST", "publish", publishBody("complete", 99))).status).toBe(200);
-    const after = (await api(key, "GET", `/v1/assets/${assetId}`)).body;
+    const after = (await api<Asset>(key, "GET", `/v1/assets/${assetId}`)).body;
     expect(after).toMatchObject({ status: "ready", duration: 4, renditions_status: "complete" });
     expect(await env.MEDIA.head(`assets/${assetId}/runs/${session ?? ""}/stream/c1-0.ts`)).not.toBeNull();
   });
@@ -616,8 +643,8 @@ describe("live media facts and the recording's pipeline run", () => {
     await put(`${ls.base}/init.mp4`, init);
     await put(`${ls.base}/index0.m4s`, seg());
     await put(`${ls.base}/index.m3u8`, playlist([["index0.m4s", 2]], true));
-    const assetId = (await api(key, "GET", `/v1/live-streams/${ls.id}`)).body.recent_asset_ids[0];
-    const asset = (await api(key, "GET", `/v1/assets/${assetId}`)).body;
+    const assetId = (await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body.recent_asset_ids[0];
+    const asset = (await api<Asset>(key, "GET", `/v1/assets/${assetId}`)).body;
     expect(asset.status).toBe("ready");
     expect(asset.static_renditions.status).toBe("errored");
     expect(await env.DB.prepare("select count(*) as n from jobs where asset_id = ?").bind(assetId).first("n")).toBe(0);

@@ -104,7 +104,7 @@ describe("OpenAPI document fitness", () => {
   });
 
   it("states security on every operation, a 4xx response, a license and servers", () => {
-    expect(doc.info.license).toMatchObject({ name: expect.any(String), identifier: expect.any(String) });
+    expect(doc.info!.license).toMatchObject({ name: expect.any(String), identifier: expect.any(String) });
     expect(doc.servers).toEqual([{ url: "http://keyframe.test", description: expect.any(String) }]);
     for (const op of ops) {
       const name = `${op.method} ${op.path}`;

@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { uploadUrlToken } from "../../src/services/uploads/verbs";
 import { TUS_MAX_SIZE } from "../../src/upload-session/tus-protocol";
 import {
+  type Body,
   deref,
   fillPath,
   isUrlTokenOperation,
@@ -36,7 +37,7 @@ interface Answer {
   status: number;
   headers: Headers;
   text: string;
-  body: Json;
+  body: Body;
 }
 
 interface Send {
@@ -52,7 +53,7 @@ async function send(o: Operation, { uploadId, token, headers = {}, body }: Send 
   const query = token === undefined ? "" : `?token=${encodeURIComponent(token)}`;
   const res = await SELF.fetch(`http://keyframe.test${path}${query}`, { method: o.method, headers, body });
   const text = await res.text();
-  let parsed: Json = {};
+  let parsed: Body = {};
   if (text && (res.headers.get("content-type") ?? "").includes("json")) parsed = JSON.parse(text);
   return { status: res.status, headers: res.headers, text, body: parsed };
 }
@@ -109,7 +110,7 @@ function wellFormed(o: Operation): Pick<Send, "headers" | "body"> {
 
 let key: TestKey;
 
-async function newUpload(body: Json = {}): Promise<{ id: string; token: string }> {
+async function newUpload(body: Body = {}): Promise<{ id: string; token: string }> {
   const res = await api(key, "POST", "/v1/uploads", body);
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   const id = res.body.id as string;

@@ -59,7 +59,7 @@ describe("GET /v1/openapi.json", () => {
     delete broken.info;
     expect((await validateOpenApi31(broken)).valid).toBe(false);
     const badRef = structuredClone(doc);
-    badRef.paths["/v1/assets"].get.responses["200"] = { $ref: "#/components/responses/Nope" };
+    badRef.paths!["/v1/assets"].get!.responses!["200"] = { $ref: "#/components/responses/Nope" };
     expect((await validateOpenApi31(badRef)).valid).toBe(false);
   });
 
@@ -114,8 +114,8 @@ describe("GET /v1/openapi.json", () => {
   it("documents scope, security and problem+json responses on every authenticated operation", () => {
     const problem = doc.components?.schemas?.Problem;
     expect(problem, "Problem schema component").toBeTruthy();
-    expect(problem.properties.code.enum).toEqual([...ERROR_CODES]);
-    expect(doc.components.securitySchemes.ApiKey).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(problem!.properties!.code.enum).toEqual([...ERROR_CODES]);
+    expect(doc.components!.securitySchemes!.ApiKey).toMatchObject({ type: "http", scheme: "bearer" });
     for (const op of ops) {
       const name = `${op.method} ${op.path}`;
       if (op.path === "/v1/health") {
@@ -136,7 +136,7 @@ describe("GET /v1/openapi.json", () => {
       for (const status of ["400", "401", "403", "404", "500"]) {
         const r = op.operation.responses?.[status];
         expect(r, `${name} documents ${status}`).toBeTruthy();
-        expect(r.content?.["application/problem+json"]?.schema, `${name} ${status} is problem+json`).toEqual({
+        expect(r!.content?.["application/problem+json"]?.schema, `${name} ${status} is problem+json`).toEqual({
           $ref: "#/components/schemas/Problem",
         });
       }
@@ -169,11 +169,11 @@ function expectUrlTokenOperation(op: Operation) {
     expect(p.name, `${name} path param`).toBe("upload_id");
     expect(p.schema?.pattern, `${name} upload_id pattern`).toBe(idPattern("upload").source);
   }
-  const responses: Json = op.operation.responses ?? {};
+  const responses: Record<string, Json> = op.operation.responses ?? {};
   if (op.pathParams.length > 0) {
     const token = params.find((p: Json) => p.in === "query" && p.name === "token");
     expect(token, `${name} documents ?token=`).toBeTruthy();
-    expect(token.required ?? false, `${name} token required iff a bad one is refused`).toBe("401" in responses);
+    expect(token!.required ?? false, `${name} token required iff a bad one is refused`).toBe("401" in responses);
   }
   expect(
     Object.keys(responses).filter((s) => s.startsWith("2")),
@@ -186,7 +186,7 @@ function expectUrlTokenOperation(op: Operation) {
       continue;
     }
     expect(Object.keys(r.content ?? {}), `${name} ${status} content types`).toEqual(["application/problem+json"]);
-    expect(r.content["application/problem+json"].schema, `${name} ${status} is a Problem`).toEqual({
+    expect(r.content!["application/problem+json"].schema, `${name} ${status} is a Problem`).toEqual({
       $ref: "#/components/schemas/Problem",
     });
   }

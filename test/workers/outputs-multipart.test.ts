@@ -4,7 +4,12 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { MULTIPART_MIN_PART_BYTES } from "../../src/lib/transcoder-protocol";
+import {
+  MULTIPART_MIN_PART_BYTES,
+  type MultipartCreated,
+  type MultipartPartReply,
+} from "../../src/lib/transcoder-protocol";
+import type { Problem } from "../support/api-types";
 import { createKey } from "./factories";
 import { internal, seedJob } from "./pipeline-helpers";
 
@@ -17,12 +22,26 @@ function bytes(length: number, seed: number): Uint8Array {
   return out;
 }
 
-async function create(jobId: string, token: string, size: number, path = PATH, attempt = 1) {
-  return internal(jobId, token, "POST", `outputs-multipart/${path}`, { attempt, size, part_size: PART });
+/** `T`: the answer expected (`MultipartCreated`, a `Problem`); `part()` likewise. */
+async function create<T = Record<string, unknown>>(
+  jobId: string,
+  token: string,
+  size: number,
+  path = PATH,
+  attempt = 1,
+) {
+  return internal<T>(jobId, token, "POST", `outputs-multipart/${path}`, { attempt, size, part_size: PART });
 }
 
-function part(jobId: string, token: string, uploadId: string, n: number | string, body: Uint8Array, path = PATH) {
-  return internal(
+function part<T = Record<string, unknown>>(
+  jobId: string,
+  token: string,
+  uploadId: string,
+  n: number | string,
+  body: Uint8Array,
+  path = PATH,
+) {
+  return internal<T>(
     jobId,
     token,
     "PUT",
@@ -43,7 +62,7 @@ describe("outputs-multipart", () => {
     const chunks = [bytes(PART, 1), bytes(PART, 2), bytes(1234567, 3)];
     const size = chunks.reduce((n, c) => n + c.byteLength, 0);
 
-    const created = await create(s.jobId, s.token, size);
+    const created = await create<MultipartCreated>(s.jobId, s.token, size);
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
       part_size: PART,
@@ -54,7 +73,7 @@ describe("outputs-multipart", () => {
 
     const etags: { part: number; etag: string }[] = [];
     for (const n of [2, 1, 3]) {
-      const res = await part(s.jobId, s.token, uploadId, n, chunks[n - 1] as Uint8Array);
+      const res = await part<MultipartPartReply>(s.jobId, s.token, uploadId, n, chunks[n - 1] as Uint8Array);
       expect(res.status, `part ${n}`).toBe(200);
       expect(res.body).toMatchObject({ part: n, size: chunks[n - 1]?.byteLength, etag: expect.any(String) });
       etags.push({ part: n, etag: res.body.etag });
@@ -107,7 +126,7 @@ describe("outputs-multipart", () => {
     const key = await createKey();
     const s = await seedJob(key);
     const size = 2 * PART + 10;
-    const created = await create(s.jobId, s.token, size);
+    const created = await create<MultipartCreated>(s.jobId, s.token, size);
     const uploadId = created.body.upload_id as string;
 
     const short = await part(s.jobId, s.token, uploadId, 1, bytes(PART - 1, 1));
@@ -123,14 +142,20 @@ describe("outputs-multipart", () => {
     expect(long.body.detail).toContain("Part 3 of 3 must be exactly 10 bytes");
 
     for (const n of ["0", "4", "x", "1.5", "-1"]) {
-      const res = await part(s.jobId, s.token, uploadId, n, bytes(10, 1));
+      const res = await part<Problem>(s.jobId, s.token, uploadId, n, bytes(10, 1));
       expect(res.status, n).toBe(400);
       expect(res.body.code).toBe("validation_failed");
       expect(res.body.errors[0].location).toBe("query.part");
     }
-    const noPart = await internal(s.jobId, s.token, "PUT", `outputs-multipart/${PATH}?upload_id=${uploadId}`, "x");
+    const noPart = await internal<Problem>(
+      s.jobId,
+      s.token,
+      "PUT",
+      `outputs-multipart/${PATH}?upload_id=${uploadId}`,
+      "x",
+    );
     expect(noPart.body.errors[0].location).toBe("query.part");
-    const noId = await internal(s.jobId, s.token, "PUT", `outputs-multipart/${PATH}?part=1`, "x");
+    const noId = await internal<Problem>(s.jobId, s.token, "PUT", `outputs-multipart/${PATH}?part=1`, "x");
     expect(noId.status).toBe(400);
     expect(noId.body.errors[0].location).toBe("query.upload_id");
 
@@ -178,15 +203,19 @@ describe("outputs-multipart", () => {
     const key = await createKey();
     const s = await seedJob(key);
     const chunks = [bytes(PART, 4), bytes(PART, 5), bytes(100, 6)];
-    const created = await create(s.jobId, s.token, 2 * PART + 100);
+    const created = await create<MultipartCreated>(s.jobId, s.token, 2 * PART + 100);
     const uploadId = created.body.upload_id as string;
     const etags: { part: number; etag: string }[] = [];
     for (const n of [1, 3]) {
-      const res = await part(s.jobId, s.token, uploadId, n, chunks[n - 1] as Uint8Array);
+      const res = await part<MultipartPartReply>(s.jobId, s.token, uploadId, n, chunks[n - 1] as Uint8Array);
       etags.push({ part: n, etag: res.body.etag });
     }
     const complete = (parts: { part: number; etag: string }[], id = uploadId) =>
-      internal(s.jobId, s.token, "POST", `outputs-multipart/${PATH}/complete`, { attempt: 1, upload_id: id, parts });
+      internal<Problem>(s.jobId, s.token, "POST", `outputs-multipart/${PATH}/complete`, {
+        attempt: 1,
+        upload_id: id,
+        parts,
+      });
 
     const missing = await complete(etags);
     expect(missing.status).toBe(400);
@@ -223,14 +252,14 @@ describe("outputs-multipart", () => {
     const huge = await create(s.jobId, s.token, 51 * 1024 * 1024 * 1024);
     expect(huge.status).toBe(413);
     expect(huge.body.code).toBe("payload_too_large");
-    const tooManyParts = await internal(s.jobId, s.token, "POST", `outputs-multipart/${PATH}`, {
+    const tooManyParts = await internal<Problem>(s.jobId, s.token, "POST", `outputs-multipart/${PATH}`, {
       attempt: 1,
       size: 10_001 * PART,
       part_size: PART,
     });
     expect(tooManyParts.status).toBe(400);
     expect(tooManyParts.body.errors[0].location).toBe("body.part_size");
-    const tinyPart = await internal(s.jobId, s.token, "POST", `outputs-multipart/${PATH}`, {
+    const tinyPart = await internal<Problem>(s.jobId, s.token, "POST", `outputs-multipart/${PATH}`, {
       attempt: 1,
       size: 100,
       part_size: 1024,
@@ -241,7 +270,7 @@ describe("outputs-multipart", () => {
     expect(wrongAttempt.status).toBe(409);
 
     for (const path of ["..%2F..%2Fx.mp4", "a/b/c.mp4", "%2Fetc%2Fpasswd", "x%00.mp4"]) {
-      const res = await create(s.jobId, s.token, 100, path);
+      const res = await create<Problem>(s.jobId, s.token, 100, path);
       expect(res.status, path).toBe(400);
       expect(res.body.code).toBe("validation_failed");
       expect(res.body.errors[0].location).toBe("path");
@@ -251,7 +280,7 @@ describe("outputs-multipart", () => {
     }
 
     // A live upload, then the job moves on to attempt 2: the attempt-1 run can do nothing with it.
-    const created = await create(s.jobId, s.token, PART + 1);
+    const created = await create<MultipartCreated>(s.jobId, s.token, PART + 1);
     const uploadId = created.body.upload_id as string;
     await env.DB.prepare("update jobs set attempt = 2 where id = ?").bind(s.jobId).run();
     const stale = [
@@ -280,7 +309,7 @@ describe("outputs-multipart", () => {
   it("abort leaves no object, even with every part uploaded", async () => {
     const key = await createKey();
     const s = await seedJob(key);
-    const created = await create(s.jobId, s.token, PART + 5);
+    const created = await create<MultipartCreated>(s.jobId, s.token, PART + 5);
     const uploadId = created.body.upload_id as string;
     const p1 = await part(s.jobId, s.token, uploadId, 1, bytes(PART, 9));
     const p2 = await part(s.jobId, s.token, uploadId, 2, bytes(5, 9));

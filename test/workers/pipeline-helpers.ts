@@ -63,14 +63,18 @@ export async function seedJob(
   return { assetId, jobId, token, attempt, sourceKey };
 }
 
-export async function internal(
+/**
+ * Calls a transcoder callback (`/internal/jobs/{id}/…`) through the worker. `T` is the JSON answer the caller
+ * expects (a problem document, a transcoder-protocol reply); `body` is null when the answer is not JSON.
+ */
+export async function internal<T = Record<string, unknown>>(
   jobId: string,
   token: string | null,
   method: string,
   sub: string,
   body?: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: any; headers: Headers; bytes: Uint8Array }> {
+): Promise<{ status: number; body: T; headers: Headers; bytes: Uint8Array }> {
   const h: Record<string, string> = { ...headers };
   if (token) h.authorization = `Bearer ${token}`;
   let payload: BodyInit | undefined;
@@ -86,9 +90,9 @@ export async function internal(
   });
   const bytes = new Uint8Array(await res.arrayBuffer());
   const text = new TextDecoder().decode(bytes);
-  let parsed: any = null;
+  let parsed: unknown = null;
   if ((res.headers.get("content-type") ?? "").includes("json") && text) parsed = JSON.parse(text);
-  return { status: res.status, body: parsed, headers: res.headers, bytes };
+  return { status: res.status, body: parsed as T, headers: res.headers, bytes };
 }
 
 export function publishBody(phase: "fast" | "complete", attempt = 1): JobPublish {
@@ -153,12 +157,31 @@ export function publishBody(phase: "fast" | "complete", attempt = 1): JobPublish
   };
 }
 
+/** Rows as raw SQL returns them (snake_case columns, JSON columns as text); the columns tests compute with are typed. */
+export interface AssetRow {
+  id: string;
+  status: string;
+  progress: string | null;
+  [column: string]: unknown;
+}
+
+export interface JobRow {
+  id: string;
+  asset_id: string;
+  status: string;
+  attempt: number;
+  settings: string;
+  error: string | null;
+  updated_at: string;
+  [column: string]: unknown;
+}
+
 export async function assetRow(assetId: string) {
-  return env.DB.prepare("select * from assets where id = ?").bind(assetId).first<Record<string, any>>();
+  return env.DB.prepare("select * from assets where id = ?").bind(assetId).first<AssetRow>();
 }
 
 export async function jobRow(jobId: string) {
-  return env.DB.prepare("select * from jobs where id = ?").bind(jobId).first<Record<string, any>>();
+  return env.DB.prepare("select * from jobs where id = ?").bind(jobId).first<JobRow>();
 }
 
 export async function eventTypes(subjectId: string): Promise<string[]> {

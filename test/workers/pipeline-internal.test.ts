@@ -1,6 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { signJobToken } from "../../src/lib/job-token";
+import type { Asset, Problem } from "../support/api-types";
 import { api, createKey } from "./factories";
 import { assetRow, eventTypes, internal, jobRow, publishBody, seedJob } from "./pipeline-helpers";
 
@@ -56,14 +57,14 @@ describe("internal endpoints: authorization", () => {
     });
     expect(malformed.status).toBe(400);
     expect(malformed.body.code).toBe("malformed_json");
-    const invalid = await internal(s.jobId, s.token, "POST", "progress", {
+    const invalid = await internal<Problem>(s.jobId, s.token, "POST", "progress", {
       attempt: 1,
       stage: "dancing",
       percent: 101,
     });
     expect(invalid.status).toBe(400);
     expect(invalid.body.code).toBe("validation_failed");
-    expect(invalid.body.errors.map((e: any) => e.location)).toEqual(["body.stage", "body.percent"]);
+    expect(invalid.body.errors.map((e) => e.location)).toEqual(["body.stage", "body.percent"]);
     const badPublish = await internal(s.jobId, s.token, "POST", "publish", { ...publishBody("fast"), renditions: [] });
     expect(badPublish.status).toBe(400);
     const wrongAttempt = await internal(s.jobId, s.token, "POST", "progress", {
@@ -200,7 +201,7 @@ describe("progress, publish, fail", () => {
       expect(fast.status).toBe(200);
       expect(fast.body).toMatchObject({ status: "ready", renditions_status: "preparing", run_id: s.jobId });
     }
-    let view = await api(key, "GET", `/v1/assets/${s.assetId}`);
+    let view = await api<Asset>(key, "GET", `/v1/assets/${s.assetId}`);
     expect(view.body).toMatchObject({
       status: "ready",
       renditions_status: "preparing",
@@ -228,9 +229,9 @@ describe("progress, publish, fail", () => {
     // A late fast publish after complete changes nothing.
     expect((await internal(s.jobId, s.token, "POST", "publish", publishBody("fast"))).status).toBe(200);
 
-    view = await api(key, "GET", `/v1/assets/${s.assetId}`);
+    view = await api<Asset>(key, "GET", `/v1/assets/${s.assetId}`);
     expect(view.body).toMatchObject({ status: "ready", renditions_status: "complete", progress: null });
-    expect((view.body.renditions as any[]).map((r) => r.name)).toEqual(["v720", "v360", "audio"]);
+    expect(view.body.renditions.map((r) => r.name)).toEqual(["v720", "v360", "audio"]);
     const row = await assetRow(s.assetId);
     expect(row).toMatchObject({ duration_ms: 12345, current_run_id: s.jobId, has_poster: 1, has_storyboard: 1 });
     expect((await jobRow(s.jobId))?.status).toBe("succeeded");
@@ -265,7 +266,7 @@ describe("progress, publish, fail", () => {
     expect(retry.status).toBe(200);
     expect(retry.body).toMatchObject({ job_status: "queued", retry: true, asset_status: "processing" });
     expect(await assetRow(r.assetId)).toMatchObject({ status: "processing" });
-    expect(JSON.parse((await assetRow(r.assetId))?.progress)).toEqual({ stage: "retrying", percent: 0 });
+    expect(JSON.parse((await assetRow(r.assetId))?.progress ?? "null")).toEqual({ stage: "retrying", percent: 0 });
     // Repeating it is harmless, and the old run may not publish any more.
     expect(
       (

@@ -5,6 +5,7 @@ import type { JobDispatch } from "../../src/lib/transcoder-protocol";
 import { reapJobs } from "../../src/services/jobs/reaper";
 import { backoffSeconds } from "../../src/services/jobs/system";
 import { transcodeConsumer } from "../../src/services/jobs/transcode-consumer";
+import type { Asset } from "../support/api-types";
 import { api, createKey } from "./factories";
 import {
   assetRow,
@@ -89,7 +90,7 @@ describe("transcode-jobs consumer", () => {
     expect([1, 2, 3, 4, 5, 9].map(backoffSeconds)).toEqual([5, 10, 20, 40, 80, 300]);
     const job = await jobRow(s.jobId);
     expect(job).toMatchObject({ status: "queued", attempt: 1 });
-    expect(JSON.parse(job?.error).message).toMatch(/Dispatch failed: transcoder unreachable/);
+    expect(JSON.parse(job?.error ?? "null").message).toMatch(/Dispatch failed: transcoder unreachable/);
     expect(await assetRow(s.assetId)).toMatchObject({ status: "processing" });
   });
 
@@ -127,10 +128,10 @@ describe("dead-letter queue", () => {
       expect(result.explicitAcks).toHaveLength(1);
     }
     expect(await jobRow(s.jobId)).toMatchObject({ status: "failed" });
-    const view = await api(key, "GET", `/v1/assets/${s.assetId}`);
+    const view = await api<Asset>(key, "GET", `/v1/assets/${s.assetId}`);
     expect(view.body.status).toBe("errored");
     expect(view.body.error).toMatchObject({ code: "internal_error" });
-    expect((view.body.error as any).message).toMatch(/retries exhausted/);
+    expect(view.body.error?.message).toMatch(/retries exhausted/);
     expect((await eventTypes(s.assetId)).filter((t) => t === "asset.errored")).toHaveLength(1);
   });
 
@@ -185,7 +186,7 @@ describe("reaper", () => {
     expect(await jobRow(exhausted.jobId)).toMatchObject({ status: "failed" });
     expect(await assetRow(exhausted.assetId)).toMatchObject({ status: "errored" });
     expect((await eventTypes(exhausted.assetId)).filter((t) => t === "asset.errored")).toHaveLength(1);
-    expect((await jobRow(forgotten.jobId))?.updated_at > minutesAgo(1)).toBe(true);
+    expect(((await jobRow(forgotten.jobId))?.updated_at ?? "") > minutesAgo(1)).toBe(true);
 
     // A second sweep right away has nothing left to do for these.
     const again = await reapJobs(reapEnv, (p) => ctx.waitUntil(p));

@@ -2,6 +2,7 @@ import { env, SELF } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { systemContext } from "../../src/services/jobs/system";
 import { completeUpload } from "../../src/services/uploads/complete";
+import type { Problem } from "../support/api-types";
 import { api, createKey, type TestKey } from "./factories";
 import { eventTypes, jobRow } from "./pipeline-helpers";
 
@@ -23,7 +24,7 @@ function put(path: string, body: BodyInit | null, headers: Record<string, string
 }
 
 async function uploadRow(id: string) {
-  return env.DB.prepare("select * from uploads where id = ?").bind(id).first<Record<string, any>>();
+  return env.DB.prepare("select * from uploads where id = ?").bind(id).first<Record<string, unknown>>();
 }
 
 async function assetsForUpload(id: string) {
@@ -68,7 +69,7 @@ describe("PUT /uploads/{id}", () => {
     await vi.waitUntil(async () => ((await jobRow(jobs[0].id as string))?.attempt ?? 0) >= 1, { timeout: 8000 });
     const job = await jobRow(jobs[0].id as string);
     expect(job?.status).toBe("queued");
-    expect(JSON.parse(job?.error).message).toMatch(/Dispatch failed/);
+    expect(JSON.parse(job?.error ?? "null").message).toMatch(/Dispatch failed/);
     expect((await api(key, "GET", `/v1/assets/${body.asset_id}`)).body).toMatchObject({
       status: "processing",
       progress: { stage: "retrying", percent: 0 },
@@ -77,7 +78,7 @@ describe("PUT /uploads/{id}", () => {
     // A second PUT after completion is a conflict and never creates a second asset.
     const again = await put(up.path, CLIP);
     expect(again.status).toBe(409);
-    expect(((await again.json()) as any).code).toBe("conflict");
+    expect((await again.json<Problem>()).code).toBe("conflict");
     expect(await assetsForUpload(up.id)).toHaveLength(1);
   });
 
@@ -90,7 +91,7 @@ describe("PUT /uploads/{id}", () => {
       .run();
     const busy = await put(up.path, CLIP);
     expect(busy.status).toBe(409);
-    expect(((await busy.json()) as any).code).toBe("conflict");
+    expect((await busy.json<Problem>()).code).toBe("conflict");
     // Its isolate died 31 minutes ago without recording a byte: the client's retry succeeds.
     await env.DB.prepare("update uploads set updated_at = ? where id = ?")
       .bind(new Date(Date.now() - 31 * 60_000).toISOString(), up.id)
@@ -107,7 +108,7 @@ describe("PUT /uploads/{id}", () => {
     const bad = await put(up.path.replace(/token=[^&]+/, "token=nope"), CLIP);
     expect(bad.status).toBe(401);
     expect(bad.headers.get("content-type")).toContain("application/problem+json");
-    expect(((await bad.json()) as any).code).toBe("unauthenticated");
+    expect((await bad.json<Problem>()).code).toBe("unauthenticated");
     const missing = await put(`/uploads/${up.id}`, CLIP);
     expect(missing.status).toBe(401);
     expect((await put("/uploads/up_nope?token=x", CLIP)).status).toBe(404);
@@ -117,7 +118,7 @@ describe("PUT /uploads/{id}", () => {
       .run();
     const expired = await put(up.path, CLIP);
     expect(expired.status).toBe(410);
-    expect(((await expired.json()) as any).code).toBe("gone");
+    expect((await expired.json<Problem>()).code).toBe("gone");
 
     const up2 = await newUpload(key);
     expect((await api(key, "DELETE", `/v1/uploads/${up2.id}`)).status).toBeLessThan(300);
@@ -132,15 +133,15 @@ describe("PUT /uploads/{id}", () => {
 
     const tooLarge = await put(up.path, CLIP);
     expect(tooLarge.status).toBe(413);
-    expect(((await tooLarge.json()) as any).code).toBe("payload_too_large");
+    expect((await tooLarge.json<Problem>()).code).toBe("payload_too_large");
 
     const wrongType = await put(up.path, CLIP.slice(0, 500), { "content-type": "application/pdf" });
     expect(wrongType.status).toBe(415);
-    expect(((await wrongType.json()) as any).code).toBe("unsupported_media_type");
+    expect((await wrongType.json<Problem>()).code).toBe("unsupported_media_type");
 
     const empty = await put(up.path, new Uint8Array(0));
     expect(empty.status).toBe(400);
-    expect(((await empty.json()) as any).detail).toMatch(/empty/);
+    expect((await empty.json<Problem>()).detail).toMatch(/empty/);
 
     const chunked = await SELF.fetch(`http://keyframe.test${up.path}`, {
       method: "PUT",
@@ -154,7 +155,7 @@ describe("PUT /uploads/{id}", () => {
       duplex: "half",
     } as RequestInit);
     expect(chunked.status).toBe(411);
-    expect(((await chunked.json()) as any).code).toBe("length_required");
+    expect((await chunked.json<Problem>()).code).toBe("length_required");
 
     expect(await env.MEDIA.head(`sources/${up.id}/source`)).toBeNull();
     expect((await uploadRow(up.id))?.status).toBe("waiting");

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api } from "../support/api";
+import type { Asset, Page, PlaybackId } from "../support/api-types";
 import { expectProblem } from "../support/problem";
-import { createAsset, createKey } from "./factories";
+import { api, createAsset, createKey } from "./factories";
 
 const base = (assetId: string) => `/v1/assets/${assetId}/playback-ids`;
 
@@ -27,8 +27,8 @@ describe("POST /v1/assets/{asset_id}/playback-ids", () => {
       .bind(res.body.id)
       .first<{ type: string; correlation_id: string }>();
     expect(ev).toMatchObject({ type: "playback_id.created", correlation_id: "corr-pb" });
-    const got = await api(key, "GET", `/v1/assets/${asset.id}`);
-    expect((got.body.playback_ids as any[]).map((p) => p.id)).toContain(res.body.id);
+    const got = await api<Asset>(key, "GET", `/v1/assets/${asset.id}`);
+    expect(got.body.playback_ids.map((p) => p.id)).toContain(res.body.id);
   });
 
   it("defaults: any origin, no-referrer allowed", async () => {
@@ -47,8 +47,7 @@ describe("POST /v1/assets/{asset_id}/playback-ids", () => {
     expectProblem(await api(key, "POST", base(asset.id), { policy: "private" }), 400, "validation_failed");
     expectProblem(await api(key, "POST", base(asset.id), { policy: "public", extra: 1 }), 400, "validation_failed");
     const badOrigin = await api(key, "POST", base(asset.id), { policy: "public", allowed_origins: ["https://x/y"] });
-    expectProblem(badOrigin, 400, "validation_failed");
-    expect(badOrigin.body.errors[0].location).toBe("json.allowed_origins.0");
+    expect(expectProblem(badOrigin, 400, "validation_failed").errors[0].location).toBe("json.allowed_origins.0");
     const many = Array.from({ length: 101 }, (_, i) => `h${i}.example.com`);
     expectProblem(await api(key, "POST", base(asset.id), { policy: "public", allowed_origins: many }), 400);
     expectProblem(
@@ -80,12 +79,10 @@ describe("GET /v1/assets/{asset_id}/playback-ids[/{playback_id}]", () => {
     const key = await createKey(["*"]);
     const asset = await createAsset(key, { playback_policy: "public" });
     const second = await api(key, "POST", base(asset.id), { policy: "signed" });
-    const list = await api(key, "GET", base(asset.id));
+    const list = await api<Page<PlaybackId>>(key, "GET", base(asset.id));
     expect(list.status).toBe(200);
     expect(list.body.next_cursor).toBeNull();
-    expect((list.body.data as any[]).map((p) => p.id).sort()).toEqual(
-      [asset.playback_ids[0].id, second.body.id].sort(),
-    );
+    expect(list.body.data.map((p) => p.id).sort()).toEqual([asset.playback_ids[0].id, second.body.id].sort());
     const got = await api(key, "GET", `${base(asset.id)}/${second.body.id}`);
     expect(got.status).toBe(200);
     expect(got.body).toEqual(second.body);

@@ -8,21 +8,19 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { type PlaybackClaims, PlaybackTokenVerifier } from "../../src/lib/playback-token";
 import { loadSigningKey } from "../../workers/edge/src/state";
-import { api } from "../support/api";
+import type { AuditEntry, Page, SystemSigningKeyRotation } from "../support/api-types";
 import { configureHook, hookName, hookUrl, received, waitFor } from "../support/webhook-receiver-client";
-import { createAsset, createKey, type TestKey } from "./factories";
+import { api, createAsset, createKey, type TestKey } from "./factories";
 
-type Json = Record<string, any>;
-
-async function auditOf(key: TestKey, resourceId: string): Promise<Json[]> {
-  const res = await api(key, "GET", `/v1/audit-log?resource_id=${resourceId}`);
+async function auditOf(key: TestKey, resourceId: string): Promise<AuditEntry[]> {
+  const res = await api<Page<AuditEntry>>(key, "GET", `/v1/audit-log?resource_id=${resourceId}`);
   expect(res.status).toBe(200);
-  return res.body.data as Json[];
+  return res.body.data;
 }
 
 async function publicPlaybackId(key: TestKey): Promise<string> {
   const asset = await createAsset(key, { playback_policy: "signed" });
-  const pbs = (asset.playback_ids ?? []) as Json[];
+  const pbs = asset.playback_ids ?? [];
   if (pbs[0]) return pbs[0].id;
   const created = await api(key, "POST", `/v1/assets/${asset.id}/playback-ids`, { policy: "signed" });
   expect(created.status).toBe(201);
@@ -142,16 +140,18 @@ describe("system signing key rotation", () => {
     const first = (await api(key, "POST", `/v1/playback-ids/${pb}/tokens`, {})).body.video as string;
     expect((await verify(first, pb, key.environmentId)).ok).toBe(true);
 
-    const soft = await api(key, "POST", "/v1/signing-keys/system/rotate", {});
+    const soft = await api<SystemSigningKeyRotation>(key, "POST", "/v1/signing-keys/system/rotate", {});
     expect(soft.status).toBe(200);
     expect(soft.body.revoked_key_ids).toEqual([]);
-    expect(soft.body.signing_key.private_jwk).toBeUndefined();
+    expect(soft.body.signing_key).not.toHaveProperty("private_jwk");
     const second = (await api(key, "POST", `/v1/playback-ids/${pb}/tokens`, {})).body.video as string;
     expect(kidOf(second)).toBe(soft.body.signing_key.id);
     expect(kidOf(second)).not.toBe(kidOf(first));
     expect((await verify(first, pb, key.environmentId)).ok).toBe(true);
 
-    const hard = await api(key, "POST", "/v1/signing-keys/system/rotate", { revoke_previous: true });
+    const hard = await api<SystemSigningKeyRotation>(key, "POST", "/v1/signing-keys/system/rotate", {
+      revoke_previous: true,
+    });
     expect(hard.status).toBe(200);
     expect([...(hard.body.revoked_key_ids as string[])].sort()).toEqual([kidOf(first), kidOf(second)].sort());
     for (const old of [first, second]) {
@@ -173,7 +173,9 @@ describe("system signing key rotation", () => {
     const b = await createKey(["*"]);
     const pbA = await publicPlaybackId(a);
     const tokenA = (await api(a, "POST", `/v1/playback-ids/${pbA}/tokens`, {})).body.video as string;
-    const rb = await api(b, "POST", "/v1/signing-keys/system/rotate", { revoke_previous: true });
+    const rb = await api<SystemSigningKeyRotation>(b, "POST", "/v1/signing-keys/system/rotate", {
+      revoke_previous: true,
+    });
     expect(rb.body.revoked_key_ids).not.toContain(kidOf(tokenA));
     expect((await verify(tokenA, pbA, a.environmentId)).ok).toBe(true);
     const bad = await api(a, "POST", "/v1/signing-keys/system/rotate", { revoke_previous: "yes" });

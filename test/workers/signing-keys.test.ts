@@ -4,9 +4,19 @@ import { decodeProtectedHeader, importJWK, importPKCS8, jwtVerify, SignJWT } fro
 import { describe, expect, it } from "vitest";
 import { PlaybackTokenVerifier } from "../../src/lib/playback-token";
 import { loadSigningKey } from "../../workers/edge/src/state";
+import type { CreatedSigningKey, Page, PlaybackTokens, Problem, SigningKey } from "../support/api-types";
 import { api, createAsset, createKey, type TestKey } from "./factories";
 
 const loader = (kid: string) => loadSigningKey(env, kid);
+
+/** A `signing_keys` row as raw SQL returns it (the public JWK as JSON text). */
+interface SigningKeyRow {
+  environment_id: string;
+  kind: "user" | "system";
+  public_jwk: string;
+  private_jwk_enc: string | null;
+  revoked_at: string | null;
+}
 
 async function edgeVerify(token: string, playbackId: string, environmentId: string, audience: "v" | "t" | "s") {
   // A fresh verifier per check: no cached key, so revocation shows immediately.
@@ -21,22 +31,22 @@ async function playbackIdFor(key: TestKey, policy: "public" | "signed" = "signed
 describe("signing keys", () => {
   it("creates an ES256 key, returns the private key once and stores only the public JWK", async () => {
     const key = await createKey(["playback:write"]);
-    const res = await api(key, "POST", "/v1/signing-keys");
+    const res = await api<CreatedSigningKey>(key, "POST", "/v1/signing-keys");
     expect(res.status).toBe(201);
-    const body = res.body as Record<string, any>;
+    const body = res.body;
     expect(body.id).toMatch(/^sk_[0-9a-z]{26}$/);
     expect(body.public_jwk).toMatchObject({ kty: "EC", crv: "P-256", kid: body.id, alg: "ES256", use: "sig" });
-    expect(body.public_jwk.d).toBeUndefined();
+    expect(body.public_jwk).not.toHaveProperty("d");
     expect(body.private_key_pem).toMatch(/^-----BEGIN PRIVATE KEY-----\n[\s\S]+\n-----END PRIVATE KEY-----/);
     expect(body.private_jwk).toMatchObject({ kty: "EC", crv: "P-256", kid: body.id, alg: "ES256" });
     expect(typeof body.private_jwk.d).toBe("string");
     expect(body.revoked_at).toBeNull();
 
-    const row = await env.DB.prepare("select * from signing_keys where id = ?").bind(body.id).first<any>();
-    expect(row.environment_id).toBe(key.environmentId);
-    expect(row.kind).toBe("user");
-    expect(row.private_jwk_enc).toBeNull();
-    expect(JSON.parse(row.public_jwk).d).toBeUndefined();
+    const row = await env.DB.prepare("select * from signing_keys where id = ?").bind(body.id).first<SigningKeyRow>();
+    expect(row?.environment_id).toBe(key.environmentId);
+    expect(row?.kind).toBe("user");
+    expect(row?.private_jwk_enc).toBeNull();
+    expect(JSON.parse(row?.public_jwk ?? "null").d).toBeUndefined();
     expect(JSON.stringify(row)).not.toContain(body.private_jwk.d);
 
     // Never shown again.
@@ -53,7 +63,7 @@ describe("signing keys", () => {
   it("a token signed with jose from the returned PEM verifies the way the edge verifies it", async () => {
     const key = await createKey(["*"]);
     const pb = await playbackIdFor(key);
-    const created = (await api(key, "POST", "/v1/signing-keys")).body as Record<string, any>;
+    const created = (await api<CreatedSigningKey>(key, "POST", "/v1/signing-keys")).body;
     const privateKey = await importPKCS8(created.private_key_pem, "ES256");
     const token = await new SignJWT({})
       .setProtectedHeader({ alg: "ES256", kid: created.id })
@@ -81,16 +91,16 @@ describe("signing keys", () => {
     const key = await createKey(["playback:write"]);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await api(key, "POST", "/v1/signing-keys")).body.id as string);
-    const first = await api(key, "GET", "/v1/signing-keys?limit=2");
+    const first = await api<Page<SigningKey>>(key, "GET", "/v1/signing-keys?limit=2");
     expect(first.status).toBe(200);
-    const data = first.body.data as Record<string, any>[];
+    const data = first.body.data;
     expect(data.map((k) => k.id)).toEqual([ids[2], ids[1]]);
     for (const k of data) {
       expect(Object.keys(k).sort()).toEqual(["created_at", "id", "public_jwk", "revoked_at"]);
-      expect(k.public_jwk.d).toBeUndefined();
+      expect(k.public_jwk).not.toHaveProperty("d");
     }
     const second = await api(key, "GET", `/v1/signing-keys?limit=2&cursor=${first.body.next_cursor}`);
-    expect((second.body.data as any[]).map((k) => k.id)).toEqual([ids[0]]);
+    expect((second.body.data as SigningKey[]).map((k) => k.id)).toEqual([ids[0]]);
     expect(second.body.next_cursor).toBeNull();
 
     expect((await api(key, "DELETE", `/v1/signing-keys/${ids[0]}`)).status).toBe(204);
@@ -124,8 +134,10 @@ describe("signing keys", () => {
     expect((await api(stranger, "DELETE", `/v1/signing-keys/${created}`)).status).toBe(404);
     const list = await api(stranger, "GET", "/v1/signing-keys");
     expect(list.body.data).toEqual([]);
-    const row = await env.DB.prepare("select revoked_at from signing_keys where id = ?").bind(created).first<any>();
-    expect(row.revoked_at).toBeNull();
+    const row = await env.DB.prepare("select revoked_at from signing_keys where id = ?")
+      .bind(created)
+      .first<Pick<SigningKeyRow, "revoked_at">>();
+    expect(row?.revoked_at).toBeNull();
 
     const malformed = await api(owner, "GET", "/v1/signing-keys/key_123");
     expect(malformed.status).toBe(400);
@@ -142,7 +154,7 @@ describe("POST /v1/playback-ids/{playback_id}/tokens", () => {
       thumbnail: { time: 12.5, width: 640 },
     });
     expect(res.status).toBe(200);
-    const body = res.body as Record<string, any>;
+    const body = res.body as PlaybackTokens;
     expect(body.playback_id).toBe(pb);
     const expSec = Date.parse(body.expires_at) / 1000;
     expect(expSec - Date.now() / 1000).toBeGreaterThan(590);
@@ -159,18 +171,18 @@ describe("POST /v1/playback-ids/{playback_id}/tokens", () => {
 
     // The system key: sealed private half, hidden from the signing-key list, reused by later mints.
     const kid = decodeProtectedHeader(body.video).kid as string;
-    const row = await env.DB.prepare("select * from signing_keys where id = ?").bind(kid).first<any>();
+    const row = await env.DB.prepare("select * from signing_keys where id = ?").bind(kid).first<SigningKeyRow>();
     expect(row).toMatchObject({ kind: "system", environment_id: key.environmentId });
-    expect(row.private_jwk_enc).toMatch(/^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
-    expect(JSON.parse(row.public_jwk).d).toBeUndefined();
-    expect(((await api(key, "GET", "/v1/signing-keys")).body.data as any[]).map((k) => k.id)).not.toContain(kid);
+    expect(row?.private_jwk_enc).toMatch(/^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    expect(JSON.parse(row?.public_jwk ?? "null").d).toBeUndefined();
+    expect((await api<Page<SigningKey>>(key, "GET", "/v1/signing-keys")).body.data.map((k) => k.id)).not.toContain(kid);
     expect((await api(key, "GET", `/v1/signing-keys/${kid}`)).status).toBe(404);
     const again = await api(key, "POST", `/v1/playback-ids/${pb}/tokens`, {});
     expect(decodeProtectedHeader(again.body.video as string).kid).toBe(kid);
     // Default lifetime is one hour.
     const { payload } = await jwtVerify(
       again.body.video as string,
-      await importJWK(JSON.parse(row.public_jwk), "ES256"),
+      await importJWK(JSON.parse(row?.public_jwk ?? "null"), "ES256"),
     );
     expect((payload.exp as number) - (payload.iat as number)).toBe(3600);
   });
@@ -189,7 +201,7 @@ describe("POST /v1/playback-ids/{playback_id}/tokens", () => {
     const tooLong = await api(key, "POST", `/v1/playback-ids/${pb}/tokens`, { expires_in: 8 * 86400 });
     expect(tooLong.status).toBe(400);
     expect(tooLong.body.code).toBe("validation_failed");
-    expect((tooLong.body.errors as any[])[0].location).toBe("json.expires_in");
+    expect((tooLong.body.errors as Problem["errors"])[0].location).toBe("json.expires_in");
     const unknownField = await api(key, "POST", `/v1/playback-ids/${pb}/tokens`, { expires: 60 });
     expect(unknownField.body.code).toBe("validation_failed");
     const badFit = await api(key, "POST", `/v1/playback-ids/${pb}/tokens`, { thumbnail: { fit_mode: "zoom" } });

@@ -5,7 +5,8 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { JobPublish } from "../../src/lib/transcoder-protocol";
+import type { JobPublish, StaticRenditionName } from "../../src/lib/transcoder-protocol";
+import type { Asset, Event, Page, PlaybackTokens, Problem } from "../support/api-types";
 import { expectProblem } from "../support/problem";
 import { api, createAsset, createKey, type TestKey } from "./factories";
 import { assetRow, eventTypes, internal, jobRow, publishBody, type Seeded, seedJob } from "./pipeline-helpers";
@@ -39,7 +40,7 @@ describe("mp4_support on create", () => {
     const key = await createKey();
     const asset = await createAsset(key, { playback_policy: "public" });
     expect(asset).toMatchObject({ mp4_support: "none", static_renditions: { status: "disabled", files: [] } });
-    const urls = (asset.playback_ids as any[])[0].urls;
+    const urls = asset.playback_ids[0].urls;
     expect(urls).not.toHaveProperty("download");
   });
 
@@ -47,7 +48,7 @@ describe("mp4_support on create", () => {
     const key = await createKey();
     const asset = await createAsset(key, { playback_policy: "signed", mp4_support: "standard" });
     expect(asset).toMatchObject({ mp4_support: "standard", static_renditions: { status: "preparing", files: [] } });
-    expect((asset.playback_ids as any[])[0].urls.download).toBeNull();
+    expect(asset.playback_ids[0].urls.download).toBeNull();
     const got = await api(key, "GET", `/v1/assets/${asset.id}`);
     expect(got.body).toMatchObject({ mp4_support: "standard", static_renditions: { status: "preparing" } });
     expect((await assetRow(asset.id))?.mp4_support).toBe("standard");
@@ -58,11 +59,13 @@ describe("mp4_support on create", () => {
     for (const value of ["capped-1080p", "", 1, null, true]) {
       const res = await api(key, "POST", "/v1/assets", { mp4_support: value });
       expectProblem(res, 400, "validation_failed", JSON.stringify(value));
-      expect((res.body.errors as any[]).map((e) => e.location)).toContain("json.mp4_support");
+      expect((res.body.errors as Problem["errors"]).map((e) => e.location)).toContain("json.mp4_support");
     }
     const upload = await api(key, "POST", "/v1/uploads", { new_asset_settings: { mp4_support: "high" } });
     expectProblem(upload, 400, "validation_failed");
-    expect((upload.body.errors as any[]).map((e) => e.location)).toContain("json.new_asset_settings.mp4_support");
+    expect((upload.body.errors as Problem["errors"]).map((e) => e.location)).toContain(
+      "json.new_asset_settings.mp4_support",
+    );
     // Nothing was half-written.
     const count = await env.DB.prepare("select count(*) as n from assets where environment_id = ?")
       .bind(key.environmentId)
@@ -110,13 +113,13 @@ describe("complete publish with downloads", () => {
       const res = await internal(s.jobId, s.token, "POST", "publish", completeWith(READY_REPORT));
       expect(res.status, JSON.stringify(res.body)).toBe(200);
     }
-    const view = await api(key, "GET", `/v1/assets/${s.assetId}`);
+    const view = await api<Asset>(key, "GET", `/v1/assets/${s.assetId}`);
     expect(view.body.static_renditions).toEqual({
       status: "ready",
       // filesize is what R2 holds, not what the transcoder claimed.
       files: [{ name: "highest.mp4", ext: "mp4", width: 1280, height: 720, bitrate: 1_300_000, filesize: 2048 }],
     });
-    expect((view.body.playback_ids as any[])[0].urls.download).toBe(
+    expect(view.body.playback_ids[0].urls.download).toBe(
       `${env.EDGE_PUBLIC_URL.replace(/\/$/, "")}/${s.playbackId}/downloads/highest.mp4`,
     );
     const types = await eventTypes(s.assetId);
@@ -132,8 +135,8 @@ describe("complete publish with downloads", () => {
       status: "ready",
       files: [{ name: "highest.mp4", filesize: 2048 }],
     });
-    const events = await api(key, "GET", `/v1/events?limit=100`);
-    expect((events.body.data as any[]).some((e) => e.type === "asset.static_renditions.ready")).toBe(true);
+    const events = await api<Page<Event>>(key, "GET", `/v1/events?limit=100`);
+    expect(events.body.data.some((e) => e.type === "asset.static_renditions.ready")).toBe(true);
     expect((await jobRow(s.jobId))?.status).toBe("succeeded");
   });
 
@@ -148,13 +151,13 @@ describe("complete publish with downloads", () => {
       completeWith({ status: "errored", files: [], error: "ffmpeg failed" }),
     );
     expect(res.status).toBe(200);
-    const view = await api(key, "GET", `/v1/assets/${s.assetId}`);
+    const view = await api<Asset>(key, "GET", `/v1/assets/${s.assetId}`);
     expect(view.body).toMatchObject({
       status: "ready",
       renditions_status: "complete",
       static_renditions: { status: "errored", files: [] },
     });
-    expect((view.body.playback_ids as any[])[0].urls.download).toBeNull();
+    expect(view.body.playback_ids[0].urls.download).toBeNull();
     const types = await eventTypes(s.assetId);
     expect(types).toContain("asset.static_renditions.errored");
     expect(types).not.toContain("asset.static_renditions.ready");
@@ -191,7 +194,11 @@ describe("complete publish with downloads", () => {
       s.token,
       "POST",
       "publish",
-      completeWith({ status: "ready", files: [{ name: "../x.mp4", ext: "mp4", bitrate: 1, filesize: 1 } as any] }),
+      // Not a StaticRenditionName: the name is what the route must refuse.
+      completeWith({
+        status: "ready",
+        files: [{ name: "../x.mp4" as StaticRenditionName, ext: "mp4", bitrate: 1, filesize: 1 }],
+      }),
     );
     expectProblem(res, 400, "validation_failed");
     expect((await assetRow(s.assetId))?.status).toBe("processing");
@@ -204,12 +211,12 @@ describe("minted tokens", () => {
     const s = await seedStandardJob(key);
     await internal(s.jobId, s.token, "PUT", "outputs/downloads/highest.mp4", MP4);
     await internal(s.jobId, s.token, "POST", "publish", completeWith(READY_REPORT));
-    const res = await api(key, "POST", `/v1/playback-ids/${s.playbackId}/tokens`, {});
+    const res = await api<PlaybackTokens>(key, "POST", `/v1/playback-ids/${s.playbackId}/tokens`, {});
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    const download = res.body.download as string;
+    const download = res.body.download;
     const payload = JSON.parse(atob(download.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
     expect(payload).toMatchObject({ sub: s.playbackId, aud: "d" });
-    expect((res.body.urls as any).download).toMatch(
+    expect(res.body.urls.download).toMatch(
       new RegExp(`/${s.playbackId}/downloads/highest\\.mp4\\?token=${download.replace(/\./g, "\\.")}$`),
     );
   });

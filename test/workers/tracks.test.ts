@@ -4,6 +4,7 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import type { Asset, Page, Problem } from "../support/api-types";
 import { expectProblem } from "../support/problem";
 import { api, createAsset, createKey } from "./factories";
 import { eventTypes, runQueue, TRANSCODE_DLQ, TRANSCODE_QUEUE } from "./pipeline-helpers";
@@ -17,7 +18,7 @@ const echoUrl = (body: string | Uint8Array, extra = "") =>
 const ALLOW = { ALLOW_PRIVATE_INGEST_URLS: "true" } as Partial<Env>;
 
 async function trackRow(id: string) {
-  return env.DB.prepare("select * from asset_tracks where id = ?").bind(id).first<Record<string, any>>();
+  return env.DB.prepare("select * from asset_tracks where id = ?").bind(id).first<Record<string, unknown>>();
 }
 
 describe("POST /v1/assets/{id}/tracks (inline content)", () => {
@@ -59,11 +60,11 @@ describe("POST /v1/assets/{id}/tracks (inline content)", () => {
     expect(got.status).toBe(200);
     expect(got.body).toEqual(res.body);
     // Listed on the asset itself, after the media tracks.
-    const view = await api(key, "GET", `/v1/assets/${asset.id}`);
-    expect((view.body.tracks as any[]).filter((t) => t.type === "text").map((t) => t.id)).toEqual([id]);
-    const list = await api(key, "GET", "/v1/assets?limit=5");
-    const listed = (list.body.data as any[]).find((a) => a.id === asset.id);
-    expect(listed.tracks.map((t: any) => t.id)).toEqual([id]);
+    const view = await api<Asset>(key, "GET", `/v1/assets/${asset.id}`);
+    expect(view.body.tracks.filter((t) => t.type === "text").map((t) => t.id)).toEqual([id]);
+    const list = await api<Page<Asset>>(key, "GET", "/v1/assets?limit=5");
+    const listed = list.body.data.find((a) => a.id === asset.id);
+    expect(listed?.tracks.map((t) => ("id" in t ? t.id : undefined))).toEqual([id]);
   });
 
   it("one default per asset: a new default clears the old one", async () => {
@@ -94,11 +95,9 @@ describe("POST /v1/assets/{id}/tracks (inline content)", () => {
     ];
     for (const [content, expected] of cases) {
       const res = await post(content);
-      expectProblem(res, 400, "validation_failed", expected);
-      expect((res.body.errors as any[])[0].location).toBe("json.content");
-      expect((res.body.errors as any[])[0].message.startsWith(expected), (res.body.errors as any[])[0].message).toBe(
-        true,
-      );
+      const [first] = expectProblem(res, 400, "validation_failed", expected).errors;
+      expect(first.location).toBe("json.content");
+      expect(first.message.startsWith(expected), first.message).toBe(true);
     }
     const { results } = await env.DB.prepare("select id from asset_tracks where asset_id = ?").bind(asset.id).all();
     expect(results).toHaveLength(0);
@@ -110,8 +109,7 @@ describe("POST /v1/assets/{id}/tracks (inline content)", () => {
     const base = { type: "text", text_type: "subtitles", language_code: "en", content: SRT };
     const bad = async (body: unknown, location: string) => {
       const res = await api(key, "POST", tracks(asset.id), body);
-      expectProblem(res, 400, "validation_failed", location);
-      expect((res.body.errors as any[]).map((e: any) => e.location)).toContain(location);
+      expect(expectProblem(res, 400, "validation_failed", location).errors.map((e) => e.location)).toContain(location);
     };
     await bad({ ...base, language_code: "english!" }, "json.language_code");
     await bad({ ...base, language_code: "x" }, "json.language_code");
@@ -255,6 +253,6 @@ describe("POST /v1/playback-ids/{pb}/tokens with a clip pin", () => {
       clip: { asset_start_time: 9, asset_end_time: 2 },
     });
     expectProblem(bad, 400, "validation_failed");
-    expect((bad.body.errors as any[])[0].location).toBe("json.clip.asset_end_time");
+    expect((bad.body.errors as Problem["errors"])[0].location).toBe("json.clip.asset_end_time");
   });
 });

@@ -2,14 +2,14 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { newId } from "../../src/lib/ids";
-import { api } from "../support/api";
+import type { Page, Upload } from "../support/api-types";
 import { expectProblem } from "../support/problem";
-import { createKey, type TestKey } from "./factories";
+import { api, createKey, type TestKey } from "./factories";
 
-async function createUpload(key: TestKey, body: Record<string, unknown> = {}) {
-  const res = await api(key, "POST", "/v1/uploads", body);
+async function createUpload(key: TestKey, body: Record<string, unknown> = {}): Promise<Upload> {
+  const res = await api<Upload>(key, "POST", "/v1/uploads", body);
   expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body as Record<string, any>;
+  return res.body;
 }
 
 /** A finished upload, inserted directly: completing one for real needs the byte path. */
@@ -70,13 +70,12 @@ describe("POST /v1/uploads", () => {
     const key = await createKey(["*"]);
     const bad = async (body: unknown, status = 400, code = "validation_failed") => {
       const res = await api(key, "POST", "/v1/uploads", body);
-      expectProblem(res, status, code, JSON.stringify(body).slice(0, 80));
-      return res;
+      return expectProblem(res, status, code, JSON.stringify(body).slice(0, 80));
     };
     await bad("{nope", 400, "malformed_json");
     await bad("[1,2", 400, "malformed_json");
     const beyond = await bad({ expires_in: 7 * 24 * 3600 + 1 });
-    expect(beyond.body.errors[0].location).toBe("json.expires_in");
+    expect(beyond.errors[0].location).toBe("json.expires_in");
     await bad({ expires_in: 59 });
     await bad({ expires_in: "3600" });
     await bad({ expires_in: 1.5 });
@@ -113,14 +112,14 @@ describe("GET /v1/uploads[/{upload_id}]", () => {
     do {
       const res = await api(key, "GET", `/v1/uploads?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
       expect(res.status).toBe(200);
-      seen.push(...(res.body.data as any[]).map((u) => u.id));
+      seen.push(...(res.body.data as Upload[]).map((u) => u.id));
       cursor = res.body.next_cursor as string | null;
     } while (cursor);
     expect(seen).toEqual([completed, ...ups.map((u) => u.id).reverse()]);
 
-    const onlyDone = await api(key, "GET", "/v1/uploads?status=completed");
-    expect((onlyDone.body.data as any[]).map((u) => u.id)).toEqual([completed]);
-    expect((onlyDone.body.data as any[])[0].url, "a finished upload has no usable URL").toBeNull();
+    const onlyDone = await api<Page<Upload>>(key, "GET", "/v1/uploads?status=completed");
+    expect(onlyDone.body.data.map((u) => u.id)).toEqual([completed]);
+    expect(onlyDone.body.data[0].url, "a finished upload has no usable URL").toBeNull();
   });
 
   it("gives the tokenised url/tus_url only to keys with uploads:write; read-only keys get them omitted", async () => {
@@ -134,8 +133,8 @@ describe("GET /v1/uploads[/{upload_id}]", () => {
     expect(asReader.body.id).toBe(up.id);
     expect(asReader.body).not.toHaveProperty("url");
     expect(asReader.body).not.toHaveProperty("tus_url");
-    const listed = await api(reader, "GET", "/v1/uploads");
-    const row = (listed.body.data as any[]).find((u) => u.id === up.id);
+    const listed = await api<Page<Upload>>(reader, "GET", "/v1/uploads");
+    const row = listed.body.data.find((u) => u.id === up.id);
     expect(row).toBeDefined();
     expect(row).not.toHaveProperty("url");
     expect(row).not.toHaveProperty("tus_url");
@@ -144,8 +143,8 @@ describe("GET /v1/uploads[/{upload_id}]", () => {
     const asBoth = await api(both, "GET", `/v1/uploads/${up.id}`);
     expect(asBoth.body.url).toBe(up.url);
     expect(asBoth.body.tus_url).toBe(up.tus_url);
-    const bothList = await api(both, "GET", "/v1/uploads");
-    expect((bothList.body.data as any[]).find((u) => u.id === up.id).url).toBe(up.url);
+    const bothList = await api<Page<Upload>>(both, "GET", "/v1/uploads");
+    expect(bothList.body.data.find((u) => u.id === up.id)?.url).toBe(up.url);
   });
 
   it("refuses bad queries and IDs", async () => {

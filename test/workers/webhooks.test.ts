@@ -10,16 +10,18 @@ import { createDb } from "../../src/db/client";
 import worker from "../../src/index";
 import { createEndpoint } from "../../src/services/webhooks/endpoints";
 import { sweepLostDeliveries, sweepOutbox } from "../../src/services/webhooks/sweep";
+import type { Page, Problem, WebhookDelivery, WebhookEndpoint, WebhookEndpointWithSecret } from "../support/api-types";
 import { configureHook, hookName, hookUrl, received, waitFor } from "../support/webhook-receiver-client";
 import { attemptsOf, deliveriesOf, eventIdsOf } from "../support/webhook-receiver-db";
 import { api, createAsset, createKey, type TestKey } from "./factories";
 
-type Json = Record<string, any>;
-
-async function newEndpoint(key: TestKey, name: string, extra: Json = {}) {
-  const res = await api(key, "POST", "/v1/webhook-endpoints", { url: hookUrl(name), ...extra });
+async function newEndpoint(key: TestKey, name: string, extra: Record<string, unknown> = {}) {
+  const res = await api<WebhookEndpointWithSecret>(key, "POST", "/v1/webhook-endpoints", {
+    url: hookUrl(name),
+    ...extra,
+  });
   expect(res.status).toBe(201);
-  return res.body as Json & { id: string; secret: string };
+  return res.body;
 }
 
 /** Waits until every delivery of the endpoint is finished (succeeded or failed) and there are `n`. */
@@ -55,9 +57,9 @@ describe("webhook endpoints", () => {
     const got = await api(key, "GET", `/v1/webhook-endpoints/${id}`);
     expect(got.status).toBe(200);
     expect(got.body.secret).toBeUndefined();
-    const list = await api(key, "GET", "/v1/webhook-endpoints");
-    expect((list.body.data as Json[]).map((e) => e.id)).toEqual([id]);
-    expect((list.body.data as Json[])[0].secret).toBeUndefined();
+    const list = await api<Page<WebhookEndpoint>>(key, "GET", "/v1/webhook-endpoints");
+    expect(list.body.data.map((e) => e.id)).toEqual([id]);
+    expect(list.body.data[0]).not.toHaveProperty("secret");
 
     const patched = await api(key, "PATCH", `/v1/webhook-endpoints/${id}`, { enabled: false, event_types: [] });
     expect(patched.status).toBe(200);
@@ -77,10 +79,10 @@ describe("webhook endpoints", () => {
     });
     expect(badType.status).toBe(400);
     expect(badType.body.code).toBe("validation_failed");
-    expect((badType.body.errors as Json[])[0].location).toBe("json.event_types.0");
+    expect((badType.body.errors as Problem["errors"])[0].location).toBe("json.event_types.0");
     const badUrl = await api(key, "POST", "/v1/webhook-endpoints", { url: "ftp://x.test/h" });
     expect(badUrl.status).toBe(400);
-    expect((badUrl.body.errors as Json[])[0]).toMatchObject({ location: "json.url" });
+    expect((badUrl.body.errors as Problem["errors"])[0]).toMatchObject({ location: "json.url" });
     const creds = await api(key, "POST", "/v1/webhook-endpoints", { url: "https://u:p@x.test/h" });
     expect(creds.body.code).toBe("validation_failed");
     const emptyPatch = await api(key, "PATCH", "/v1/webhook-endpoints/we_0000000000000000000000000a", {});
@@ -275,9 +277,13 @@ describe("webhook delivery", () => {
       expect(Date.parse(log[i].created_at) - Date.parse(log[i - 1].created_at)).toBeGreaterThanOrEqual(900);
     }
 
-    const listed = await api(key, "GET", `/v1/webhook-endpoints/${ep.id}/deliveries?status=failed`);
+    const listed = await api<Page<WebhookDelivery>>(
+      key,
+      "GET",
+      `/v1/webhook-endpoints/${ep.id}/deliveries?status=failed`,
+    );
     expect(listed.status).toBe(200);
-    const item = (listed.body.data as Json[])[0];
+    const item = listed.body.data[0];
     expect(item).toMatchObject({ id: d.id, status: "failed", attempts: 5, last_status_code: 500 });
     expect(item.attempt_log).toHaveLength(5);
 

@@ -134,11 +134,13 @@ export async function playInChromium(src: string, opts: { pageOrigin?: string; t
     const page = await browser.newPage();
     await page.goto(`${origin}/`);
     const result = (await page.evaluate(
-      ([s, t]) =>
-        Promise.race([
-          (globalThis as any).play(s),
-          new Promise((r) => setTimeout(() => r({ ...(globalThis as any).result, timedOut: true }), t as number)),
-        ]),
+      ([s, t]) => {
+        const w = globalThis as unknown as { play(src: string): Promise<PlayResult>; result: PlayResult };
+        return Promise.race([
+          w.play(s),
+          new Promise((r) => setTimeout(() => r({ ...w.result, timedOut: true }), t as number)),
+        ]);
+      },
       [src, opts.timeoutMs ?? 60_000] as const,
     )) as PlayResult;
     return result;

@@ -6,6 +6,7 @@
 import { rmSync } from "node:fs";
 import { freePort } from "../../../scripts/lib/proc";
 import { type Stack, startStack } from "../../../scripts/lib/stack";
+import type { Asset, DirectUploadResult, Upload } from "../../support/api-types";
 import { migratedStateWithKey } from "./state-template";
 
 export interface E2E {
@@ -13,8 +14,15 @@ export interface E2E {
   /** The stack's local state (D1, R2, …), for checks through wrangler's `--local --persist-to`. */
   persistTo: string;
   secret: string;
-  api: (method: string, p: string, body?: unknown) => Promise<{ status: number; body: any }>;
-  waitForAsset: (id: string, done: (a: any) => boolean, timeoutMs?: number) => Promise<any>;
+  /**
+   * `T`: the body the caller expects (types in test/support/api-types.ts). TEMPORARY: the default stays `any` only
+   * while e2e-live-ladder.test.ts and e2e-ll-hls.test.ts (being changed elsewhere) call this without a type
+   * argument; once they pass theirs, the default becomes `Record<string, unknown>` (every other caller already
+   * compiles against that) and this suppression goes.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: temporary default for the two live e2e files named above.
+  api: <T = any>(method: string, p: string, body?: unknown) => Promise<{ status: number; body: T }>;
+  waitForAsset: (id: string, done: (a: Asset) => boolean, timeoutMs?: number) => Promise<Asset>;
   close: () => Promise<void>;
 }
 
@@ -36,7 +44,7 @@ export async function startE2E(
     quiet: process.env.KEYFRAME_E2E_LOGS !== "1",
   });
   const key = { secret };
-  const api = async (method: string, p: string, body?: unknown) => {
+  const api = async <T = Record<string, unknown>>(method: string, p: string, body?: unknown) => {
     const res = await fetch(`${stack.apiUrl}${p}`, {
       method,
       headers: {
@@ -46,13 +54,13 @@ export async function startE2E(
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
   };
-  const waitForAsset = async (id: string, done: (a: any) => boolean, timeoutMs = 120_000) => {
+  const waitForAsset = async (id: string, done: (a: Asset) => boolean, timeoutMs = 120_000) => {
     const deadline = Date.now() + timeoutMs;
-    let last: any;
+    let last: Asset | undefined;
     while (Date.now() < deadline) {
-      const res = await api("GET", `/v1/assets/${id}`);
+      const res = await api<Asset>("GET", `/v1/assets/${id}`);
       last = res.body;
       if (res.status === 200 && done(last)) return last;
       await new Promise((r) => setTimeout(r, 250));
@@ -78,15 +86,16 @@ export async function uploadFile(
   bytes: Uint8Array,
   settings: Record<string, unknown> = { playback_policy: "public" },
   contentType = "video/mp4",
-): Promise<{ uploadId: string; assetId: string | null; putStatus: number; putBody: any }> {
-  const created = await e.api("POST", "/v1/uploads", { new_asset_settings: settings });
+): Promise<{ uploadId: string; assetId: string | null; putStatus: number; putBody: unknown }> {
+  const created = await e.api<Upload>("POST", "/v1/uploads", { new_asset_settings: settings });
   if (created.status !== 201) throw new Error(`create upload: ${created.status} ${JSON.stringify(created.body)}`);
-  const put = await fetch(created.body.url, {
+  const put = await fetch(created.body.url!, {
     method: "PUT",
     headers: { "content-type": contentType, "content-length": String(bytes.byteLength) },
     body: bytes,
   });
   const text = await put.text();
-  const putBody = text ? JSON.parse(text) : null;
+  // The upload's result, or a problem document when the PUT is refused.
+  const putBody = (text ? JSON.parse(text) : null) as Partial<DirectUploadResult> | null;
   return { uploadId: created.body.id, assetId: putBody?.asset_id ?? null, putStatus: put.status, putBody };
 }

@@ -139,7 +139,15 @@ export async function watchLiveStream(src: string, o: { lowLatency: boolean; ms:
     return (await within(
       o.ms + 20_000,
       `hls.js watching ${src} for ${o.ms} ms`,
-      page.evaluate(([s, ll, ms]) => (globalThis as any).watch(s, ll, ms), [src, o.lowLatency, o.ms] as const),
+      page.evaluate(
+        ([s, ll, ms]) =>
+          (globalThis as unknown as { watch(src: string, lowLatency: boolean, ms: number): Promise<LiveWatch> }).watch(
+            s,
+            ll,
+            ms,
+          ),
+        [src, o.lowLatency, o.ms] as const,
+      ),
     )) as LiveWatch;
   } finally {
     await browser.close();

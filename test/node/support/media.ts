@@ -60,7 +60,41 @@ export async function makeClip(out: string, o: ClipOptions = {}): Promise<string
   return out;
 }
 
-export async function ffprobeJson(target: string): Promise<any> {
+/**
+ * ffprobe's `-of json` output as tests read it: ffprobe prints numbers of the format section as strings, and
+ * which fields a stream has depends on its kind, so most fields are optional.
+ */
+export interface FfprobeStream {
+  index: number;
+  codec_type: "video" | "audio" | "subtitle" | "data" | "attachment";
+  codec_name: string;
+  profile?: string;
+  level?: number;
+  width?: number;
+  height?: number;
+  pix_fmt?: string;
+  r_frame_rate?: string;
+  avg_frame_rate?: string;
+  channels?: number;
+  channel_layout?: string;
+  sample_rate?: string;
+  duration?: string;
+  bit_rate?: string;
+  nb_frames?: string;
+  nb_read_frames?: string;
+  disposition?: Record<string, number>;
+  tags?: Record<string, string>;
+}
+
+export interface FfprobeOutput {
+  streams: FfprobeStream[];
+  format: { format_name?: string; duration?: string; size?: string; bit_rate?: string; tags?: Record<string, string> };
+  /** With `-show_packets`. */
+  packets?: { pts_time: string; dts_time?: string; duration_time?: string; size?: string; flags: string }[];
+  frames?: { pict_type?: string; key_frame?: number; pts_time?: string; best_effort_timestamp_time?: string }[];
+}
+
+export async function ffprobeJson(target: string): Promise<FfprobeOutput> {
   const { stdout } = await run(
     await ffprobeBin(),
     ["-v", "error", "-show_format", "-show_streams", "-of", "json", target],

@@ -20,7 +20,9 @@ const KEY_FILE = "e2e-admin-key.json";
 function templateHash(): string {
   const h = createHash("sha256");
   const migrations = path.join(ROOT, "migrations");
-  for (const name of readdirSync(migrations).filter((n) => n.endsWith(".sql")).sort()) {
+  for (const name of readdirSync(migrations)
+    .filter((n) => n.endsWith(".sql"))
+    .sort()) {
     h.update(name);
     h.update(readFileSync(path.join(migrations, name)));
   }

@@ -7,6 +7,7 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
+import type { AudioTracksUpdatedData, ErrorData, FragLoadedData } from "hls.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { outputFrameRate, planRungs, runLadder } from "../../../transcoder/src/ffmpeg/ladder.js";
 import { type MediaFacts, parseProbeOutput, probe } from "../../../transcoder/src/ffmpeg/probe.js";
@@ -15,6 +16,7 @@ import { labelAudioStreams, planAudioRenditions } from "../../../transcoder/src/
 import { writeMaster } from "../../../transcoder/src/hls/master.js";
 import { launchChromium, servePlayerPage } from "../support/browser.js";
 import { ffmpegBin } from "../support/media.js";
+import type { PageGlobals } from "../support/page-globals";
 import { ffprobeJson, parseM3u8, removeDir, tempDir } from "./helpers/media.js";
 import { serveDir } from "./helpers/serve-dir.js";
 
@@ -169,20 +171,20 @@ describe("ladder with two audio streams", () => {
       const r = (await page.evaluate(
         (s) =>
           new Promise((resolve) => {
-            const g = globalThis as any;
+            const g = globalThis as unknown as PageGlobals;
             const out = {
               tracks: [] as unknown[],
               before: [] as string[],
               after: [] as string[],
               errors: [] as string[],
             };
-            const v = g.document.getElementById("v");
+            const v = g.document.getElementById("v")!;
             const hls = new g.Hls({ enableWorker: false });
             let switched = false;
-            hls.on(g.Hls.Events.AUDIO_TRACKS_UPDATED, (_e: unknown, d: any) => {
-              out.tracks = d.audioTracks.map((t: any) => ({ name: t.name, lang: t.lang, default: t.default }));
+            hls.on(g.Hls.Events.AUDIO_TRACKS_UPDATED, (_e: unknown, d: AudioTracksUpdatedData) => {
+              out.tracks = d.audioTracks.map((t) => ({ name: t.name, lang: t.lang, default: t.default }));
             });
-            hls.on(g.Hls.Events.FRAG_LOADED, (_e: unknown, d: any) => {
+            hls.on(g.Hls.Events.FRAG_LOADED, (_e: unknown, d: FragLoadedData) => {
               if (d.frag.type !== "audio") return;
               (switched ? out.after : out.before).push(d.frag.url);
               if (!switched && out.before.length >= 1) {
@@ -191,7 +193,7 @@ describe("ladder with two audio streams", () => {
               }
               if (out.after.length >= 2) resolve(out);
             });
-            hls.on(g.Hls.Events.ERROR, (_e: unknown, d: any) => {
+            hls.on(g.Hls.Events.ERROR, (_e: unknown, d: ErrorData) => {
               if (d.fatal) {
                 out.errors.push(`${d.type}:${d.details}`);
                 resolve(out);

@@ -8,6 +8,7 @@ import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
+import type { ErrorData } from "hls.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { outputFrameRate, planRungs, runLadder } from "../../../transcoder/src/ffmpeg/ladder.js";
 import { type MediaFacts, probe, probeClosedCaptions } from "../../../transcoder/src/ffmpeg/probe.js";
@@ -17,6 +18,7 @@ import { closedCaptionsLabel } from "../../../transcoder/src/job/describe.js";
 import { launchChromium, servePlayerPage } from "../support/browser.js";
 import { injectCaptions, popOnPairs } from "../support/cea608.js";
 import { ffmpegBin } from "../support/media.js";
+import type { PageGlobals } from "../support/page-globals";
 import { makeClip, parseM3u8, removeDir, tempDir } from "./helpers/media.js";
 import { serveDir } from "./helpers/serve-dir.js";
 
@@ -127,18 +129,18 @@ describe("embedded CEA-608 captions", () => {
       const r = (await page.evaluate(
         (s) =>
           new Promise<unknown>((resolve) => {
-            const g = globalThis as any;
-            const v = g.document.getElementById("v");
+            const g = globalThis as unknown as PageGlobals;
+            const v = g.document.getElementById("v")!;
             const res = { tracks: [] as unknown[], cues: [] as unknown[], errors: [] as string[] };
             const hls = new g.Hls({ enableWorker: false });
-            v.textTracks.addEventListener("addtrack", (e: any) => {
+            v.textTracks.addEventListener("addtrack", (e) => {
               e.track.mode = "hidden";
             });
             const poll = setInterval(() => {
               for (const t of v.textTracks) {
                 for (const c of t.cues ?? []) {
                   if (/HELLO/.test(c.text)) {
-                    res.tracks = [...v.textTracks].map((x: any) => ({ kind: x.kind, label: x.label }));
+                    res.tracks = [...v.textTracks].map((x) => ({ kind: x.kind, label: x.label }));
                     res.cues.push({ text: c.text, start: c.startTime, label: t.label });
                     clearInterval(poll);
                     resolve(res);
@@ -147,7 +149,7 @@ describe("embedded CEA-608 captions", () => {
                 }
               }
             }, 200);
-            hls.on(g.Hls.Events.ERROR, (_e: unknown, d: any) => {
+            hls.on(g.Hls.Events.ERROR, (_e: unknown, d: ErrorData) => {
               if (d.fatal) {
                 res.errors.push(`${d.type}:${d.details}`);
                 resolve(res);
@@ -158,7 +160,7 @@ describe("embedded CEA-608 captions", () => {
             hls.attachMedia(v);
             setTimeout(() => {
               clearInterval(poll);
-              res.tracks = [...v.textTracks].map((x: any) => ({ kind: x.kind, label: x.label }));
+              res.tracks = [...v.textTracks].map((x) => ({ kind: x.kind, label: x.label }));
               resolve({ ...res, timedOut: true });
             }, 45_000);
           }),

@@ -66,7 +66,7 @@ describe("cutClip", () => {
       // The first frame at or after the start: ceil(start × fps), give or take one.
       expect(Math.abs(first - Math.ceil(c.start * c.fps - 1e-6)), `first frame ${first}`).toBeLessThanOrEqual(1);
       const probed = await ffprobeJson(out);
-      const video = probed.streams.find((s: any) => s.codec_type === "video");
+      const video = probed.streams.find((s) => s.codec_type === "video")!;
       expect(video.codec_name).toBe("h264");
       expect(Math.abs(Number(probed.format.duration) - (c.end - c.start))).toBeLessThanOrEqual(1 / c.fps + 0.001);
       expect(Math.abs(Number(video.nb_frames) - (c.end - c.start) * c.fps)).toBeLessThanOrEqual(1);

@@ -58,7 +58,7 @@ async function expectProgressive(file: string, source: string, expected: { video
       : [["audio", "aac"]],
   );
   if (expected.video) {
-    const v = probed.streams.find((s: { codec_type: string }) => s.codec_type === "video");
+    const v = probed.streams.find((s: { codec_type: string }) => s.codec_type === "video")!;
     expect(v.height).toBe(expected.video.height);
   }
   expect(Math.abs(Number(probed.format.duration) - Number(src.format.duration))).toBeLessThan(0.2);

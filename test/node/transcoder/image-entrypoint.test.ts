@@ -10,6 +10,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort, type Service, startService, waitForHttp } from "../../../scripts/lib/proc";
 import { ROOT } from "../../../scripts/lib/wrangler";
+import type { TranscoderHealth } from "../../support/api-types";
 
 const FFMPEG = path.join(ROOT, "node_modules", "@ffmpeg-installer", "linux-x64", "ffmpeg");
 const FFPROBE = path.join(ROOT, "node_modules", "@ffprobe-installer", "linux-x64", "ffprobe");
@@ -46,7 +47,7 @@ describe("transcoder image entry point", () => {
     });
     const url = `http://127.0.0.1:${port}/health`;
     await waitForHttp(url, service, { timeoutMs: 120_000 });
-    const health = (await (await fetch(url)).json()) as Record<string, any>;
+    const health = (await (await fetch(url)).json()) as TranscoderHealth;
     expect(health.ffmpeg).toMatchObject({ path: FFMPEG, source: expect.any(String) });
     // The npm package's static build reports a git version (N-47683-…-static: the 4.1 series).
     expect(health.ffmpeg.version).toMatch(/static|^\d/);

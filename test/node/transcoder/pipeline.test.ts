@@ -119,7 +119,7 @@ describe("fast path", () => {
       path.join(out, "fast"),
     );
     expect(first.streams.map((s: { codec_name: string }) => s.codec_name).sort()).toEqual(["aac", "h264"]);
-    expect(first.streams.find((s: { codec_type: string }) => s.codec_type === "video").profile).toBe(
+    expect(first.streams.find((s: { codec_type: string }) => s.codec_type === "video")!.profile).toBe(
       "Constrained Baseline",
     );
     expect(progress.at(-1)?.percent).toBe(100);
@@ -190,8 +190,8 @@ describe("ladder", () => {
       ["-select_streams", "v:0", "-show_entries", "packet=pts_time,flags"],
       v360,
     );
-    const keys = packets.packets
-      .filter((p: { flags: string }) => p.flags.startsWith("K"))
+    const keys = packets
+      .packets!.filter((p: { flags: string }) => p.flags.startsWith("K"))
       .map((p: { pts_time: string }) => Number(p.pts_time));
     const t0 = keys[0];
     expect(keys.map((t: number) => Math.round((t - t0) * 100) / 100)).toEqual([0, 2, 4, 6]);
@@ -414,8 +414,8 @@ describe("poster and storyboard", () => {
     expect(cues).toHaveLength(plan.count);
     for (const c of cues) {
       const [x, y, w, h] = c.slice(4, 8).map(Number);
-      expect(x + w).toBeLessThanOrEqual(sprite.width);
-      expect(y + h).toBeLessThanOrEqual(sprite.height);
+      expect(x + w).toBeLessThanOrEqual(sprite.width!);
+      expect(y + h).toBeLessThanOrEqual(sprite.height!);
     }
     expect(cues.at(-1)?.[2]).toBe("00:00:05.000");
   });

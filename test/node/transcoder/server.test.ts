@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { ProblemDocument } from "../../../src/lib/problem";
 import { transcoderSigner } from "../../../src/lib/transcoder-auth.js";
 import type { JobDispatch } from "../../../src/lib/transcoder-protocol.js";
 import { silentLogger } from "../../../transcoder/src/log.js";
@@ -49,7 +50,8 @@ async function post(body: string | object, headers: Record<string, string> = {})
     headers,
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
-  const json: any = await res.json();
+  // A problem document, or the accept reply.
+  const json = (await res.json()) as Partial<ProblemDocument> & { duplicate?: boolean; state?: string };
   return { status: res.status, type: res.headers.get("content-type"), body: json };
 }
 
@@ -78,10 +80,7 @@ describe("transcoder server", () => {
     expect(invalid.status).toBe(400);
     expect(invalid.type).toBe("application/problem+json");
     expect(invalid.body.code).toBe("validation_failed");
-    expect(invalid.body.errors.map((e: { location: string }) => e.location).sort()).toEqual([
-      "body.job_id",
-      "body.token",
-    ]);
+    expect(invalid.body.errors?.map((e) => e.location).sort()).toEqual(["body.job_id", "body.token"]);
     expect(stub.calls).toHaveLength(0);
   });
 
@@ -204,7 +203,7 @@ describe("transcoder server", () => {
 
   it("fails the jobs a killed process left in its journal as retryable, once, on the next start", async () => {
     const journalDir = await mkdtemp(path.join(os.tmpdir(), "kf-journal-"));
-    const fails: { url: string; body: any }[] = [];
+    const fails: { url: string; body: unknown }[] = [];
     const api = http.createServer((req, res) => {
       let raw = "";
       req.on("data", (d) => {

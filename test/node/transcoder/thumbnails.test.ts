@@ -128,7 +128,7 @@ async function jpegSize(bytes: Buffer): Promise<{ width: number; height: number;
   await writeFile(file, bytes);
   const probe = await ffprobeJson(file);
   const v = probe.streams[0];
-  return { width: v.width, height: v.height, codec: v.codec_name };
+  return { width: v.width!, height: v.height!, codec: v.codec_name };
 }
 
 describe("transcoder: POST /thumbnails", () => {

@@ -9,7 +9,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { Parser } from "m3u8-parser";
 import { binaryEnv } from "../../../../transcoder/src/ffmpeg/static-env.js";
-import { ffmpegBin, ffprobeBin } from "../../support/media.js";
+import { type FfprobeOutput, ffmpegBin, ffprobeBin } from "../../support/media.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -81,7 +81,7 @@ export async function ffprobeJson(
   file: string,
   extra: string[] = ["-show_format", "-show_streams"],
   cwd?: string,
-): Promise<any> {
+): Promise<FfprobeOutput> {
   const { stdout } = await execFileAsync(await ffprobeBin(), ["-v", "error", "-print_format", "json", ...extra, file], {
     cwd,
     maxBuffer: 64 * 1024 * 1024,
