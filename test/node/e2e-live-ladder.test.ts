@@ -13,10 +13,21 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { binaryEnv } from "../../transcoder/src/ffmpeg/static-env.js";
+import type { CreatedLiveStream, LiveStream, Problem } from "../support/api-types";
 import { launchChromium, servePlayerPage } from "./support/browser";
 import { type E2E, startE2E } from "./support/e2e";
 import { type Encoder, mediaSequence, pollUntil, startEncoder } from "./support/live";
 import { ffprobeBin } from "./support/media";
+import type { PageGlobals } from "./support/page-globals";
+
+/** What the ladder player page (PAGE below) keeps on `window`. */
+type LadderPage = PageGlobals & {
+  start(src: string): void;
+  frags: { level: number; url: string }[];
+  errors: string[];
+  levels: number[];
+  hls: { currentLevel: number; nextLevel: number };
+};
 
 const run = promisify(execFile);
 
@@ -86,7 +97,7 @@ describe("live ladder end to end", () => {
   });
 
   it("refuses ladders the stream cannot carry, precisely", async () => {
-    const above = await e.api("POST", "/v1/live-streams", {
+    const above = await e.api<Problem>("POST", "/v1/live-streams", {
       renditions: ["720p", "360p"],
       recording: { mode: "automatic", new_asset_settings: { max_resolution: "480p" } },
     });
@@ -95,22 +106,22 @@ describe("live ladder end to end", () => {
     expect(above.body.errors).toEqual([
       { location: "json.renditions.0", message: "720p is above recording.new_asset_settings.max_resolution (480p)" },
     ]);
-    const low = await e.api("POST", "/v1/live-streams", { renditions: ["360p"], latency_mode: "low" });
+    const low = await e.api<Problem>("POST", "/v1/live-streams", { renditions: ["360p"], latency_mode: "low" });
     expect(low.status).toBe(400);
     expect(low.body.errors[0].location).toBe("json.renditions");
     expect(low.body.detail).toContain("latency_mode low");
-    const twice = await e.api("POST", "/v1/live-streams", { renditions: ["360p", "360p"] });
+    const twice = await e.api<Problem>("POST", "/v1/live-streams", { renditions: ["360p", "360p"] });
     expect(twice.status).toBe(400);
     expect(twice.body.errors).toEqual([{ location: "json.renditions.1", message: "360p is listed twice" }]);
-    const unknown = await e.api("POST", "/v1/live-streams", { renditions: ["4k"] });
+    const unknown = await e.api<Problem>("POST", "/v1/live-streams", { renditions: ["4k"] });
     expect(unknown.status).toBe(400);
     expect(unknown.body.errors[0].location).toBe("json.renditions.0");
 
-    const ok = await e.api("POST", "/v1/live-streams", { renditions: ["240p", "480p"] });
+    const ok = await e.api<CreatedLiveStream>("POST", "/v1/live-streams", { renditions: ["240p", "480p"] });
     expect(ok.status).toBe(201);
     expect(ok.body.renditions).toEqual(["480p", "240p"]);
     // Lowering the cap below an existing rendition, or switching to low latency, is refused on PATCH too.
-    const capped = await e.api("PATCH", `/v1/live-streams/${ok.body.id}`, {
+    const capped = await e.api<Problem>("PATCH", `/v1/live-streams/${ok.body.id}`, {
       recording: { mode: "automatic", new_asset_settings: { max_resolution: "360p" } },
     });
     expect(capped.status).toBe(400);
@@ -119,13 +130,13 @@ describe("live ladder end to end", () => {
       message: "480p is above recording.new_asset_settings.max_resolution (360p)",
     });
     expect((await e.api("PATCH", `/v1/live-streams/${ok.body.id}`, { latency_mode: "low" })).status).toBe(400);
-    const off = await e.api("PATCH", `/v1/live-streams/${ok.body.id}`, { renditions: [] });
+    const off = await e.api<LiveStream>("PATCH", `/v1/live-streams/${ok.body.id}`, { renditions: [] });
     expect(off.status).toBe(200);
     expect(off.body.renditions).toEqual([]);
   });
 
   it("encodes renditions in step with ingest; the master lists them; they line up; hls.js switches; the recording keeps them", async () => {
-    const created = await e.api("POST", "/v1/live-streams", {
+    const created = await e.api<CreatedLiveStream>("POST", "/v1/live-streams", {
       playback_policy: "public",
       reconnect_window: 10,
       renditions: ["720p", "360p", "240p"],
@@ -136,7 +147,7 @@ describe("live ladder end to end", () => {
     const pb = ls.playback_ids[0].id;
     const edge = e.stack.edgeUrl;
     const master = `${edge}/${pb}.m3u8`;
-    const enc = startEncoder(ls.ingest.hls_url, { size: "854x480", hlsTime: 4, fps: 15 });
+    const enc = startEncoder(ls.ingest.hls_url!, { size: "854x480", hlsTime: 4, fps: 15 });
     encoders.push(enc);
 
     // The master gains the renditions as their first segments land: source + 360p + 240p (720p is skipped).
@@ -224,32 +235,37 @@ describe("live ladder end to end", () => {
         }
         await pollUntil(master, (st, b) => st === 200 && variants(b).length === 3, 60_000);
         await page.goto(`${page$.origin}/ladder`);
-        await page.evaluate((s) => (globalThis as any).start(s), master);
+        await page.evaluate((s) => (globalThis as unknown as LadderPage).start(s), master);
         await page.waitForFunction(
-          () => (globalThis as any).frags.length >= 2 || (globalThis as any).errors.length > 0,
+          () => {
+            const w = globalThis as unknown as LadderPage;
+            return w.frags.length >= 2 || w.errors.length > 0;
+          },
           null,
           { timeout: 60_000 },
         );
-        levels = (await page.evaluate(() => (globalThis as any).levels)) as number[];
+        levels = await page.evaluate(() => (globalThis as unknown as LadderPage).levels);
       }
       // hls.js orders levels by bandwidth, lowest first.
       expect(levels).toEqual([240, 360, 480]);
       const lowest = levels.indexOf(240);
       await page.evaluate((l) => {
-        const h = (globalThis as any).hls;
+        const h = (globalThis as unknown as LadderPage).hls;
         h.currentLevel = l;
         h.nextLevel = l;
       }, lowest);
       await page.waitForFunction(
-        (l) => (globalThis as any).frags.some((f: any) => f.level === l) || (globalThis as any).errors.length > 0,
+        (l) => {
+          const w = globalThis as unknown as LadderPage;
+          return w.frags.some((f) => f.level === l) || w.errors.length > 0;
+        },
         lowest,
         { timeout: 45_000 },
       );
-      const state = (await page.evaluate(() => ({
-        frags: (globalThis as any).frags,
-        errors: (globalThis as any).errors,
-        time: (globalThis as any).document.getElementById("v").currentTime,
-      }))) as { frags: { level: number; url: string }[]; errors: string[]; time: number };
+      const state = await page.evaluate(() => {
+        const w = globalThis as unknown as LadderPage;
+        return { frags: w.frags, errors: w.errors, time: w.document.getElementById("v")?.currentTime ?? 0 };
+      });
       expect(state.errors).toEqual([]);
       const low = state.frags.filter((f) => f.level === lowest);
       expect(low.length).toBeGreaterThan(0);
@@ -264,7 +280,7 @@ describe("live ladder end to end", () => {
     await enc.kill();
     const done = await e.api("POST", `/v1/live-streams/${ls.id}/complete`);
     expect(done.status).toBe(200);
-    const assetId = (await e.api("GET", `/v1/live-streams/${ls.id}`)).body.recent_asset_ids[0];
+    const assetId = (await e.api<LiveStream>("GET", `/v1/live-streams/${ls.id}`)).body.recent_asset_ids[0];
     const asset = await e.waitForAsset(assetId, (a) => a.status === "ready", 60_000);
     const recPb = asset.playback_ids[0].id;
     const rec = await (await fetch(`${edge}/${recPb}.m3u8`)).text();

@@ -14,10 +14,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CmafSplitter } from "../../src/live/ll-hls/splitter";
+import type { CreatedLiveStream, LiveStream, LiveStreamHealth, Problem } from "../support/api-types";
 import { type E2E, startE2E } from "./support/e2e";
 import type { Encoder } from "./support/live";
 import { CMAF_MOVFLAGS, LIVE_FFMPEG, pollUntil, sleep, within } from "./support/live";
 import { median, startLiveEncoder, watchLiveStream } from "./support/ll-hls";
+
+/** The edge's problem documents add a `reason` (workers/edge/src/problems.ts). */
+type EdgeProblem = Problem & { reason: string };
 
 /** A request to the local stack answers in well under this, or the test says which one did not. */
 const bounded = () => AbortSignal.timeout(15_000);
@@ -75,7 +79,7 @@ describe("low-latency HLS end to end", () => {
   };
 
   const create = async () => {
-    const res = await e.api("POST", "/v1/live-streams", {
+    const res = await e.api<CreatedLiveStream>("POST", "/v1/live-streams", {
       latency_mode: "low",
       playback_policy: "public",
       reconnect_window: 10,
@@ -89,9 +93,9 @@ describe("low-latency HLS end to end", () => {
   it("bad pushes: not CMAF (415), a fragment out of order (400), an oversize box (413); nothing goes live", async () => {
     const ls = await create();
     const put = (body: Uint8Array) =>
-      fetch(ls.ingest.cmaf_url, { method: "PUT", body }).then(async (r) => ({
+      fetch(ls.ingest.cmaf_url!, { method: "PUT", body }).then(async (r) => ({
         status: r.status,
-        body: (await r.json()) as any,
+        body: (await r.json()) as Problem,
       }));
 
     const ts = await put(new Uint8Array(188 * 4).fill(0x47));
@@ -100,12 +104,12 @@ describe("low-latency HLS end to end", () => {
     expect(ts.body.detail).toMatch(/starts with its init segment/);
 
     // ffmpeg -f dash: refused at its manifest, with the way out.
-    const dash = await fetch(ls.ingest.cmaf_url.replace(/cmaf\.mp4$/, "manifest.mpd"), {
+    const dash = await fetch(ls.ingest.cmaf_url!.replace(/cmaf\.mp4$/, "manifest.mpd"), {
       method: "PUT",
       body: "<MPD/>",
     });
     expect(dash.status).toBe(415);
-    expect(((await dash.json()) as any).detail).toMatch(/ingest\.cmaf_url/);
+    expect(((await dash.json()) as Problem).detail).toMatch(/ingest\.cmaf_url/);
 
     // Real fragments from ffmpeg, resent with the second before the first.
     const { init, parts: frags } = fragments();
@@ -133,14 +137,14 @@ describe("low-latency HLS end to end", () => {
     expect(oversize.body.detail).toMatch(/limited to/);
 
     // What was whole before the bad fragment is kept as a segment (never half of one); nothing else is stored.
-    const health = (await e.api("GET", `/v1/live-streams/${ls.id}/health`)).body;
+    const health = (await e.api<LiveStreamHealth>("GET", `/v1/live-streams/${ls.id}/health`)).body;
     expect(health.segments).toBeLessThanOrEqual(1);
   }, 120_000);
 
   it("a CMAF push is published as LL-HLS parts, blocking reloads are held, hls.js lowLatencyMode plays it", async () => {
     const ls = await create();
     const pb = ls.playback_ids[0].id;
-    const enc = startLiveEncoder(ls.ingest.cmaf_url, { container: "cmaf", stamp: true });
+    const enc = startLiveEncoder(ls.ingest.cmaf_url!, { container: "cmaf", stamp: true });
     encoders.push(enc);
     const live = `${e.stack.edgeUrl}/${pb}/live.m3u8`;
     const first = await pollUntil(live, (s, b) => s === 200 && parts(b).length > 0, 60_000);
@@ -170,10 +174,10 @@ describe("low-latency HLS end to end", () => {
 
     const ahead = await fetch(`${live}?_HLS_msn=${msn + 5}`, { signal: bounded() });
     expect(ahead.status).toBe(400);
-    expect(((await ahead.json()) as any).reason).toBe("blocking_reload_too_far_ahead");
+    expect(((await ahead.json()) as EdgeProblem).reason).toBe("blocking_reload_too_far_ahead");
     const malformed = await fetch(`${live}?_HLS_part=1`, { signal: bounded() });
     expect(malformed.status).toBe(400);
-    expect(((await malformed.json()) as any).detail).toBe("_HLS_part requires _HLS_msn.");
+    expect(((await malformed.json()) as Problem).detail).toBe("_HLS_part requires _HLS_msn.");
 
     const w = await watchLiveStream(`${e.stack.edgeUrl}/${pb}.m3u8`, { lowLatency: true, ms: 15_000 });
     expect(w.errors).toEqual([]);
@@ -190,15 +194,15 @@ describe("low-latency HLS end to end", () => {
     expect(g2g).toBeLessThan(6000);
 
     // A clean stop: ffmpeg writes its trailer (mfra), the last segment is listed with ENDLIST, the recording is ready.
-    const view = (await e.api("GET", `/v1/live-streams/${ls.id}`)).body;
+    const view = (await e.api<LiveStream>("GET", `/v1/live-streams/${ls.id}`)).body;
     enc.proc.kill("SIGINT");
     await within(15_000, "the broadcaster's exit after SIGINT (trailer written, PUT answered)", enc.exited, enc.stderr);
     let idle = view;
     for (const until = Date.now() + 10_000; Date.now() < until && idle.status !== "idle"; await sleep(250)) {
-      idle = (await e.api("GET", `/v1/live-streams/${ls.id}`)).body;
+      idle = (await e.api<LiveStream>("GET", `/v1/live-streams/${ls.id}`)).body;
     }
     expect(idle.status).toBe("idle");
-    const asset = await e.waitForAsset(view.active_asset_id, (a) => a.status === "ready", 10_000);
+    const asset = await e.waitForAsset(view.active_asset_id!, (a) => a.status === "ready", 10_000);
     expect(asset.duration).toBeGreaterThan(10);
   }, 150_000);
 
@@ -206,7 +210,7 @@ describe("low-latency HLS end to end", () => {
     const ls = await create();
     const pb = ls.playback_ids[0].id;
     const live = `${e.stack.edgeUrl}/${pb}/live.m3u8`;
-    const enc = startLiveEncoder(ls.ingest.cmaf_url, { container: "cmaf" });
+    const enc = startLiveEncoder(ls.ingest.cmaf_url!, { container: "cmaf" });
     encoders.push(enc);
     await pollUntil(live, (st, b) => st === 200 && parts(b).length > 0, 60_000);
 
@@ -214,30 +218,30 @@ describe("low-latency HLS end to end", () => {
     const { init, parts: frags } = fragments();
     // The refusal comes while the body is still being sent: read the answer even if the rest cannot be written.
     const second = await putAnsweredEarly(
-      ls.ingest.cmaf_url,
+      ls.ingest.cmaf_url!,
       Buffer.concat([init as Uint8Array, ...frags.map((f) => f.bytes)]),
     );
     expect(second.status).toBe(409);
-    expect((JSON.parse(second.text) as any).code).toBe("conflict");
+    expect((JSON.parse(second.text) as Problem).code).toBe("conflict");
 
     // SIGKILL: the chunked body breaks off without its last chunk. What was whole is kept; the session stays.
     await enc.kill();
     await sleep(1500);
-    const after = (await e.api("GET", `/v1/live-streams/${ls.id}`)).body;
+    const after = (await e.api<LiveStream>("GET", `/v1/live-streams/${ls.id}`)).body;
     expect(after.status).toBe("active");
     const before = await (await fetch(live)).text();
     expect(before).not.toContain("#EXT-X-ENDLIST");
 
     // Runs until killed: a push that ended on its own (a fixed -t) could end the session before it is read
     // below on a loaded machine, and a clean end rightly makes the stream idle with no active asset.
-    const again = startLiveEncoder(ls.ingest.cmaf_url, { container: "cmaf" });
+    const again = startLiveEncoder(ls.ingest.cmaf_url!, { container: "cmaf" });
     encoders.push(again);
     const resumed = await pollUntil(live, (st, b) => st === 200 && b.includes("#EXT-X-DISCONTINUITY\n"), 30_000);
     expect(resumed.body).toMatch(/init-c2\.mp4/);
-    const continued = (await e.api("GET", `/v1/live-streams/${ls.id}`)).body;
+    const continued = (await e.api<LiveStream>("GET", `/v1/live-streams/${ls.id}`)).body;
     expect(continued.status, again.stderr()).toBe("active");
     expect(continued.active_asset_id).toBe(after.active_asset_id);
-    const health = (await e.api("GET", `/v1/live-streams/${ls.id}/health`)).body;
+    const health = (await e.api<LiveStreamHealth>("GET", `/v1/live-streams/${ls.id}/health`)).body;
     expect(health.reconnects).toBe(1);
     await again.kill();
   }, 120_000);

@@ -14,14 +14,8 @@ export interface E2E {
   /** The stack's local state (D1, R2, …), for checks through wrangler's `--local --persist-to`. */
   persistTo: string;
   secret: string;
-  /**
-   * `T`: the body the caller expects (types in test/support/api-types.ts). TEMPORARY: the default stays `any` only
-   * while e2e-live-ladder.test.ts and e2e-ll-hls.test.ts (being changed elsewhere) call this without a type
-   * argument; once they pass theirs, the default becomes `Record<string, unknown>` (every other caller already
-   * compiles against that) and this suppression goes.
-   */
-  // biome-ignore lint/suspicious/noExplicitAny: temporary default for the two live e2e files named above.
-  api: <T = any>(method: string, p: string, body?: unknown) => Promise<{ status: number; body: T }>;
+  /** `T`: the body the caller expects (types in test/support/api-types.ts). */
+  api: <T = Record<string, unknown>>(method: string, p: string, body?: unknown) => Promise<{ status: number; body: T }>;
   waitForAsset: (id: string, done: (a: Asset) => boolean, timeoutMs?: number) => Promise<Asset>;
   close: () => Promise<void>;
 }

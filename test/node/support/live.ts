@@ -11,6 +11,7 @@ import { binaryEnv } from "../../../transcoder/src/ffmpeg/static-env.js";
 import { hlsPersistentHttpInOrder } from "../../../transcoder/src/relay/hls-push.js";
 import { launchChromium, servePlayerPage } from "./browser";
 import { ffmpegBin } from "./media";
+import type { PageGlobals } from "./page-globals";
 
 /**
  * The broadcasters' ffmpeg: the one the transcoder uses (FFMPEG_PATH → PATH → the npm 4.1 build), so a
@@ -265,9 +266,13 @@ export async function watchLive(src: string, watchMs = 8000) {
     return (await page.evaluate(
       ([s, ms]) =>
         new Promise((resolve) => {
-          const w = globalThis as any;
+          const w = globalThis as unknown as PageGlobals & {
+            play(src: string): void;
+            result: { errors: string[]; levels: number };
+          };
           w.play(s);
           const v = w.document.getElementById("v");
+          if (!v) throw new Error("the player page has no <video id=v>");
           setTimeout(
             () => {
               const first = v.currentTime;
@@ -300,12 +305,12 @@ export async function watchEmbed(url: string, watchMs = 8000) {
     await page
       .waitForFunction(
         () => {
-          const doc = (globalThis as any).document;
+          const doc = (globalThis as unknown as PageGlobals).document;
           const v = doc.getElementById("kf-video");
           if (!v) return true;
           v.muted = true;
           if (v.paused) v.play().catch(() => {});
-          return ["playing", "error", "refused"].includes(doc.body.dataset.state);
+          return ["playing", "error", "refused"].includes(doc.body?.dataset.state ?? "");
         },
         { timeout: 30_000, polling: 500 },
       )
@@ -313,10 +318,13 @@ export async function watchEmbed(url: string, watchMs = 8000) {
     return (await page.evaluate(
       (ms) =>
         new Promise((resolve) => {
-          const doc = (globalThis as any).document;
+          const doc = (globalThis as unknown as PageGlobals).document;
           const v = doc.getElementById("kf-video");
           const first = v?.currentTime ?? 0;
-          setTimeout(() => resolve({ first, second: v?.currentTime ?? 0, state: doc.body.dataset.state }), ms / 2);
+          setTimeout(
+            () => resolve({ first, second: v?.currentTime ?? 0, state: doc.body?.dataset.state ?? "" }),
+            ms / 2,
+          );
         }),
       watchMs,
     )) as { first: number; second: number; state: string };

@@ -24,6 +24,7 @@ export interface PageElement {
 /** A <video>. */
 export interface PageMedia extends PageElement {
   muted: boolean;
+  paused: boolean;
   currentTime: number;
   play(): Promise<void>;
   textTracks: Iterable<PageTextTrack> & {
