@@ -1,7 +1,7 @@
 /**
  * The upload byte endpoints (tus, the one-time PUT) as the OpenAPI document describes them, checked
  * against the real worker. They declare `security: []` (the URL token is their authority), so
- * auth.test.ts skips them; here every such operation proves its token refusal (or, for discovery, its
+ * auth-cases.ts skips them; here every such operation proves its token refusal (or, for discovery, its
  * answer), and a short walk through the other documented statuses checks that each answer is one the
  * operation documents: its status, the headers it marks required (and their const values), and its
  * content type.
