@@ -107,8 +107,10 @@ v720/index.m3u8
 #EXT-X-STREAM-INF:BANDWIDTH=400000,CODECS="avc1.64001e",RESOLUTION=640x360
 v360/index.m3u8
 `;
-    const out = addAudioTracks(videoOnly, [track, { ...track, id: "tr_y", name: "Italiano", languageCode: "it" }], (t) =>
-      `${t.id}/index.m3u8`,
+    const out = addAudioTracks(
+      videoOnly,
+      [track, { ...track, id: "tr_y", name: "Italiano", languageCode: "it" }],
+      (t) => `${t.id}/index.m3u8`,
     ).split("\n");
     expect(out.filter((l) => l.startsWith("#EXT-X-MEDIA"))).toEqual([
       `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Español",LANGUAGE="es",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="tr_x/index.m3u8"`,

@@ -34,7 +34,7 @@ import { guardedFetch } from "../../src/lib/guarded-fetch.js";
 import { checkOutboundUrl, nonPublicReason } from "../../src/lib/url-safety.js";
 import { ApiClient } from "./api-client.js";
 import { getBinaries } from "./ffmpeg/binaries.js";
-import { INIT_NAME, PLAYLIST_NAME, hlsOutputArgs } from "./ffmpeg/hls-output.js";
+import { hlsOutputArgs, INIT_NAME, PLAYLIST_NAME } from "./ffmpeg/hls-output.js";
 import { inputPolicyArgs } from "./ffmpeg/input-policy.js";
 import { AUDIO_BITRATE } from "./ffmpeg/ladder.js";
 import { runFfmpeg, runProcess } from "./ffmpeg/process.js";
@@ -68,7 +68,8 @@ async function refusePrivateHost(url: string): Promise<void> {
   }
   for (const { address } of addresses) {
     const why = nonPublicReason(address);
-    if (why) throw new AudioTrackInputError("audio_url_forbidden", `the audio URL was refused: ${host} resolves to ${why}`);
+    if (why)
+      throw new AudioTrackInputError("audio_url_forbidden", `the audio URL was refused: ${host} resolves to ${why}`);
   }
 }
 
@@ -79,7 +80,8 @@ export async function fetchAudio(
   options: { allowPrivate: boolean; signal?: AbortSignal; retryDelayMs?: number },
 ): Promise<number> {
   const verdict = checkOutboundUrl(url, { allowPrivate: options.allowPrivate });
-  if (!verdict.ok) throw new AudioTrackInputError("audio_url_forbidden", `the audio URL was refused: ${verdict.reason}`);
+  if (!verdict.ok)
+    throw new AudioTrackInputError("audio_url_forbidden", `the audio URL was refused: ${verdict.reason}`);
   if (!options.allowPrivate) await refusePrivateHost(url);
   for (let attempt = 1; ; attempt++) {
     const fetched = await guardedFetch(url, {
@@ -208,7 +210,8 @@ export async function renderAudioTrack(d: AudioTrackDispatch, options: RenderAud
     // Init and segments first, the playlist last: once it exists every file it names exists.
     const files = (await readdir(path.join(out, dir))).filter((f) => f !== PLAYLIST_NAME).sort();
     if (!files.includes(INIT_NAME)) throw new Error("ffmpeg wrote no init segment");
-    for (const f of [...files, PLAYLIST_NAME]) await client.putOutput(`${dir}/${f}`, path.join(out, dir, f), { signal });
+    for (const f of [...files, PLAYLIST_NAME])
+      await client.putOutput(`${dir}/${f}`, path.join(out, dir, f), { signal });
     await client.trackOutcome(
       d.track_id,
       "ready",

@@ -5,6 +5,7 @@ import { SUBTITLE_LIMITS } from "../../lib/webvtt";
 
 /** The ladder's audio bitrate (transcoder/src/ffmpeg/ladder.ts AUDIO_BITRATE), as documented. */
 const AUDIO_BITRATE_LABEL = "128 kb/s";
+
 import { AssetIdSchema } from "../../services/assets/schemas";
 import { CreateTrackSchema, TrackSchema } from "../../services/tracks/schemas";
 import { createTrack } from "../../services/tracks/verbs";

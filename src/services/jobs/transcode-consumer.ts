@@ -62,14 +62,14 @@ export function transcodeConsumer(
                       dispatch: deps.audioDispatch,
                     })
                   : body.kind === "clip_source"
-                  ? await copyClipSource(env, body.asset_id, {
-                      waitUntil: (p) => ctx.waitUntil(p),
-                      deliveryAttempt: msg.attempts,
-                    })
-                  : await ingestTextTrack(env, body.track_id, {
-                      waitUntil: (p) => ctx.waitUntil(p),
-                      deliveryAttempt: msg.attempts,
-                    });
+                    ? await copyClipSource(env, body.asset_id, {
+                        waitUntil: (p) => ctx.waitUntil(p),
+                        deliveryAttempt: msg.attempts,
+                      })
+                    : await ingestTextTrack(env, body.track_id, {
+                        waitUntil: (p) => ctx.waitUntil(p),
+                        deliveryAttempt: msg.attempts,
+                      });
         } catch (err) {
           outcome = { action: "retry", delaySeconds: backoffSeconds(msg.attempts), reason: (err as Error).message };
           log.error("transcode_message_error", { id: msg.id, body, error: (err as Error).message });

@@ -150,7 +150,7 @@ async function callbackTrack(call: JobCall, trackId: string, attempt: number): P
   const row = await call.ctx.db.query.assetTracks.findFirst({
     where: and(eq(schema.assetTracks.id, trackId), eq(schema.assetTracks.assetId, call.asset.id)),
   });
-  if (!row || row.type !== "audio") throw new KeyframeError("not_found", `No audio track '${trackId}' on this asset.`);
+  if (row?.type !== "audio") throw new KeyframeError("not_found", `No audio track '${trackId}' on this asset.`);
   if (row.deletedAt) {
     // Deleted while it rendered: its files landed after the delete swept them.
     call.ctx.waitUntil(deleteAudioTrackFiles(call.ctx.env, { ...row, details: { run_id: call.job.id } }));

@@ -106,7 +106,9 @@ export const TrackSchema = z
   .object({
     id: z.string(),
     asset_id: z.string(),
-    type: z.enum(["text", "audio"]).openapi({ description: "`text`: subtitles or captions. `audio`: a dubbed audio track." }),
+    type: z
+      .enum(["text", "audio"])
+      .openapi({ description: "`text`: subtitles or captions. `audio`: a dubbed audio track." }),
     text_type: z.enum(["subtitles", "captions"]).nullable().openapi({ description: "Text tracks; null for audio." }),
     status: z.enum(["preparing", "ready", "errored"]),
     language_code: z.string(),
@@ -118,7 +120,8 @@ export const TrackSchema = z
     cue_count: z.number().int().nullable(),
     dropped_cues: z.number().int().nullable(),
     duration: z.number().nullable().openapi({
-      description: "Audio tracks, once ready: seconds of the encoded track (the asset's duration, cut or padded to it).",
+      description:
+        "Audio tracks, once ready: seconds of the encoded track (the asset's duration, cut or padded to it).",
     }),
     max_channels: z.number().int().nullable().openapi({ description: "Audio tracks, once ready: channels (2)." }),
     error: TrackErrorSchema.nullable(),

@@ -64,7 +64,8 @@ export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: 
   if (asset.status === "errored") {
     throw new KeyframeError("invalid_state", `Asset '${asset.id}' errored; tracks cannot be added to it.`);
   }
-  if (input.body.type === "audio") return createAudioTrack(ctx, asset, input.body);
+  // Awaited here: an already-rejected promise handed up unawaited is reported as unhandled before it is adopted.
+  if (input.body.type === "audio") return await createAudioTrack(ctx, asset, input.body);
   const b = input.body;
   if ((b.url === undefined) === (b.content === undefined)) {
     throw new ValidationError("Exactly one of 'url' or 'content' is required.", [
@@ -127,7 +128,8 @@ export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: 
   }
   // Both events of an inline track carry the state the batch writes (ready).
   const events: EventInput[] = [trackEvent("track.created", row)];
-  if (row.status === "ready") events.push(trackEvent("track.ready", row, { cue_count: (row.details as TextTrackDetails | null)?.cue_count }));
+  if (row.status === "ready")
+    events.push(trackEvent("track.ready", row, { cue_count: (row.details as TextTrackDetails | null)?.cue_count }));
   if (row.isDefault) statements.push(clearDefaults(ctx, asset.id, id, "text"));
   statements.unshift(ctx.db.insert(schema.assetTracks).values(row));
   await commit(ctx, statements, events, [{ action: "track.create", resourceType: "track", resourceId: id }]);

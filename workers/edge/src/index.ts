@@ -42,6 +42,7 @@ import { DOWNLOADS_DIR } from "../../../src/lib/transcoder-protocol";
 import { STREAM_DIR } from "../../../src/live/hls";
 import { parseBlocking } from "../../../src/live/ll-hls/playlist";
 import { registerAnimatedRoutes } from "./animated";
+import { addAudioTracks, clearAudioTrackCache, readyAudioTracks } from "./audio-tracks";
 import { assetChapters, clearChapterCache, registerChapterRoutes } from "./chapters";
 import { requestedClip } from "./clips";
 import { contentDisposition, isStaticRenditionName } from "./download";
@@ -70,7 +71,6 @@ import {
   type PlaybackState,
   resolvePlayback,
 } from "./state";
-import { addAudioTracks, clearAudioTrackCache, readyAudioTracks } from "./audio-tracks";
 import { addSubtitlesGroup, clearTextTrackCaches, readyTextTracks, registerTextTrackRoutes } from "./text-tracks";
 import { clearThumbnailFacts, renderViaApi, runFacts, type ThumbnailEnv } from "./thumbnails";
 
