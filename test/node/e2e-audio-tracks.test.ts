@@ -52,18 +52,25 @@ const PAGE = `<!doctype html><html><body><video id="v" muted playsinline></video
 <script src="/hls.js"></script>
 <script>
 window.run = (src, trackPath) => new Promise((resolve) => {
-  const out = { tracks: [], switched: null, audioFrags: [], errors: [] };
+  const out = { tracks: [], switching: null, selected: null, audioFrags: [], errors: [] };
   const v = document.getElementById("v");
   const hls = new Hls({ enableWorker: false });
-  const finish = () => { hls.destroy(); resolve(out); };
-  hls.on(Hls.Events.MANIFEST_PARSED, () => { v.play().catch((e) => out.errors.push(String(e))); });
+  const finish = () => {
+    const t = hls.audioTracks[hls.audioTrack];
+    out.selected = t ? t.name : null;
+    hls.destroy();
+    resolve(out);
+  };
+  // Switching the audio track reloads the media source: play() is interrupted (AbortError) and is called again.
+  const play = () => v.play().catch((e) => { if (e.name === "AbortError") setTimeout(play, 200); else out.errors.push(String(e)); });
+  hls.on(Hls.Events.MANIFEST_PARSED, play);
   // The audio group's tracks are known once hls.js picked a level; switch to the dub then.
   hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, (_e, d) => {
     out.tracks = d.audioTracks.map((t) => ({ name: t.name, lang: t.lang, default: t.default, url: t.url }));
     const dub = d.audioTracks.findIndex((t) => t.url.includes(trackPath));
     if (dub >= 0 && hls.audioTrack !== dub) hls.audioTrack = dub;
   });
-  hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, (_e, d) => { out.switched = hls.audioTracks[d.id] ? hls.audioTracks[d.id].name : d.id; });
+  hls.on(Hls.Events.AUDIO_TRACK_SWITCHING, (_e, d) => { out.switching = d.name; });
   hls.on(Hls.Events.FRAG_LOADED, (_e, d) => {
     if (d.frag.type !== "audio") return;
     out.audioFrags.push(d.frag.url);
@@ -207,7 +214,8 @@ describe("dubbed audio tracks end to end", () => {
       // The source's own audio first, then the dub.
       expect(r.tracks).toHaveLength(2);
       expect(r.tracks[1]).toMatchObject({ name: "Français", lang: "fr", default: false });
-      expect(r.switched).toBe("Français");
+      expect(r.switching).toBe("Français");
+      expect(r.selected).toBe("Français");
       const fromDub = r.audioFrags.filter((u: string) => u.includes(`/${pb}/${trackId}/seg_`));
       expect(fromDub.length, JSON.stringify(r.audioFrags)).toBeGreaterThanOrEqual(2);
     } finally {
