@@ -11,7 +11,8 @@
  *     HLS of SEGMENT_SECONDS), starting at t=0 (a late first sample is preceded by silence) and cut or padded
  *     with silence to the asset's duration;
  *  4. PUT the files under `{track_id}/` of the run (playlist last), then report `ready` with what was written.
- * A shutdown aborts the render without reporting: the API's watchdog dispatches the track again.
+ * A shutdown lets a running render finish within the grace period, else aborts it without reporting: the API's
+ * watchdog dispatches the track again.
  */
 import { lookup } from "node:dns/promises";
 import { createWriteStream } from "node:fs";

@@ -197,10 +197,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       const stopListening = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections?.();
       await jobs.dropQueued();
-      dubs.abortAll();
       await simulcast.stopAll();
       await ladder.stopAll();
-      const all = Promise.allSettled([jobs.idle(), thumbs.idle()]);
+      const all = Promise.allSettled([jobs.idle(), thumbs.idle(), dubs.idle()]);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         all.then(() => false),
@@ -212,7 +211,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       if (timedOut) {
         jobs.abortAll();
         thumbs.abortAll();
-        await Promise.allSettled([jobs.idle(), thumbs.idle()]);
+        dubs.abortAll();
+        await Promise.allSettled([jobs.idle(), thumbs.idle(), dubs.idle()]);
       }
       server.closeAllConnections?.();
       await stopListening;
