@@ -114,8 +114,9 @@ export const assetTracks = sqliteTable(
     id: text("id").primaryKey(),
     environmentId: text("environment_id").notNull(),
     assetId: text("asset_id").notNull(),
-    type: text("type", { enum: ["text"] }).notNull(),
-    textType: text("text_type", { enum: ["subtitles", "captions"] }).notNull(),
+    type: text("type", { enum: ["text", "audio"] }).notNull(),
+    /** Text tracks only (null for `audio`, migration 0007). */
+    textType: text("text_type", { enum: ["subtitles", "captions"] }),
     status: text("status", { enum: ["preparing", "ready", "errored"] }).notNull(),
     /** Canonical BCP 47 tag. */
     languageCode: text("language_code").notNull(),
@@ -126,9 +127,7 @@ export const assetTracks = sqliteTable(
     sourceKind: text("source_kind", { enum: ["url", "inline"] }).notNull(),
     sourceUrl: text("source_url"),
     /** What the file was: `srt` or `webvtt`, its encoding, and how many cues were kept / dropped. */
-    details: json<{ format: string; encoding: string; cue_count: number; dropped_cues: number; bytes: number }>(
-      "details",
-    ),
+    details: json<TextTrackDetails | AudioTrackDetails>("details"),
     error: json<{ code: string; message: string; line?: number; cue?: number }>("error"),
     correlationId: text("correlation_id"),
     createdAt: text("created_at").notNull().default(now),
@@ -138,6 +137,28 @@ export const assetTracks = sqliteTable(
   },
   (t) => [index("asset_tracks_asset").on(t.assetId, t.id), index("asset_tracks_env").on(t.environmentId, t.id)],
 );
+
+export interface TextTrackDetails {
+  format: string;
+  encoding: string;
+  cue_count: number;
+  dropped_cues: number;
+  bytes: number;
+}
+
+/** A dubbed audio track: the run its files live in (`{run}/{track_id}/…`) and what was written. */
+export interface AudioTrackDetails {
+  run_id: string;
+  duration?: number;
+  segments?: number;
+  codecs?: string;
+  channels?: number;
+  bandwidth?: number;
+  average_bandwidth?: number;
+  source_codec?: string;
+  /** Dispatches so far (the crash watchdog re-dispatches). */
+  dispatches?: number;
+}
 
 export const uploads = sqliteTable(
   "uploads",

@@ -15,6 +15,11 @@ export const JOB_TOKEN_TTL_SECONDS = 6 * 3600;
 export interface JobTokenClaims {
   jobId: string;
   attempt: number;
+  /**
+   * A dubbed audio track's token (`trk`, src/lib/audio-tracks.ts): it may only write outputs under
+   * `{track}/` of this job's run and call that track's callbacks, never the job's own.
+   */
+  trackId?: string;
 }
 
 function key(secret: string): Uint8Array {
@@ -24,7 +29,7 @@ function key(secret: string): Uint8Array {
 
 export async function signJobToken(env: Pick<Env, "JOB_TOKEN_SECRET">, claims: JobTokenClaims): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ att: claims.attempt })
+  return new SignJWT(claims.trackId ? { att: claims.attempt, trk: claims.trackId } : { att: claims.attempt })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(claims.jobId)
     .setAudience(JOB_TOKEN_AUDIENCE)
@@ -51,7 +56,8 @@ export async function verifyJobToken(
     if (typeof payload.sub !== "string" || typeof attempt !== "number" || !Number.isInteger(attempt) || attempt < 1) {
       return null;
     }
-    return { jobId: payload.sub, attempt };
+    if (payload.trk !== undefined && typeof payload.trk !== "string") return null;
+    return { jobId: payload.sub, attempt, ...(typeof payload.trk === "string" ? { trackId: payload.trk } : {}) };
   } catch {
     return null;
   }

@@ -113,7 +113,7 @@ describe("POST /v1/assets/{id}/tracks (inline content)", () => {
     };
     await bad({ ...base, language_code: "english!" }, "json.language_code");
     await bad({ ...base, language_code: "x" }, "json.language_code");
-    await bad({ ...base, type: "audio" }, "json.type");
+    await bad({ ...base, type: "video" }, "json.type");
     await bad({ ...base, text_type: "chapters" }, "json.text_type");
     await bad({ ...base, url: "https://example.com/a.srt" }, "json.url");
     await bad({ type: "text", text_type: "subtitles", language_code: "en" }, "json.url");

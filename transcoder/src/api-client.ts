@@ -499,4 +499,20 @@ export class ApiClient {
     const message = failure.message.length > 2000 ? `${failure.message.slice(0, 1997)}...` : failure.message;
     await this.postJson("fail", JobFailureSchema, { attempt: this.job.attempt, ...failure, message }, options.signal);
   }
+
+  /**
+   * A dubbed audio track's outcome (src/lib/audio-tracks.ts): `POST tracks/{track_id}/ready|fail`, with the
+   * track-scoped token this client was built with.
+   */
+  async trackOutcome<S extends z.ZodType>(
+    trackId: string,
+    outcome: "ready" | "fail",
+    schema: S,
+    body: z.input<S>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    await this.postJson(`tracks/${outcome}`, schema, body, options.signal, {
+      path: `tracks/${encodeURIComponent(trackId)}/${outcome}`,
+    });
+  }
 }

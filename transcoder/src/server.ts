@@ -19,6 +19,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
 import { TRANSCODER_AUTH_SECRET_ENV, transcoderSigner } from "../../src/lib/transcoder-auth.js";
+import { acceptAudioTrack, createAudioTrackService } from "./audio-track.js";
 import { getBinaries } from "./ffmpeg/binaries.js";
 import { problem } from "./http/problem.js";
 import { acceptJob, health, matchRoute, type Route, type RouteDeps, renderThumbnail } from "./http/routes.js";
@@ -103,10 +104,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   });
 
   const deps: RouteDeps = { jobs, thumbs, simulcast, log, closing: () => closing };
+  const dubs = createAudioTrackService({ log });
   const routes: Route[] = [
     { method: "GET", path: "/health", signed: false, handle: health(deps) },
     { method: "POST", path: "/jobs", signed: true, handle: acceptJob(deps) },
     { method: "POST", path: "/thumbnails", signed: true, handle: renderThumbnail(deps) },
+    { method: "POST", path: "/audio-tracks", signed: true, handle: acceptAudioTrack(dubs, () => closing) },
     { method: "POST", path: "/simulcast", signed: true, handle: startSimulcast(simulcast) },
     { method: "DELETE", path: SIMULCAST_STOP_PATH, signed: true, handle: stopSimulcast(simulcast) },
     { method: "POST", path: "/live-ladder", signed: true, handle: startLiveLadder(ladder) },
@@ -196,7 +199,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       await jobs.dropQueued();
       await simulcast.stopAll();
       await ladder.stopAll();
-      const all = Promise.allSettled([jobs.idle(), thumbs.idle()]);
+      const all = Promise.allSettled([jobs.idle(), thumbs.idle(), dubs.idle()]);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         all.then(() => false),
@@ -208,7 +211,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       if (timedOut) {
         jobs.abortAll();
         thumbs.abortAll();
-        await Promise.allSettled([jobs.idle(), thumbs.idle()]);
+        dubs.abortAll();
+        await Promise.allSettled([jobs.idle(), thumbs.idle(), dubs.idle()]);
       }
       server.closeAllConnections?.();
       await stopListening;

@@ -138,8 +138,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Add a subtitles or captions track
-         * @description An SRT or WebVTT file, by `url` (fetched by the API: the track is `preparing`, then `track.ready` or `track.errored`) or inline as `content` (stored at once, `ready` in the response; a bad file is a 400 naming the cue and line). Files are normalised to UTF-8 WebVTT (UTF-8 or UTF-16 with BOM accepted), at most 4194304 bytes and 20000 cues, 2000 characters per cue. Ready tracks appear in the HLS master playlist as a SUBTITLES group and at `/{playback_id}/text/{track_id}.vtt`.
+         * Add a subtitles, captions or dubbed audio track
+         * @description **Text** (`type: "text"`): an SRT or WebVTT file, by `url` (fetched by the API: the track is `preparing`, then `track.ready` or `track.errored`) or inline as `content` (stored at once, `ready` in the response; a bad file is a 400 naming the cue and line). Files are normalised to UTF-8 WebVTT (UTF-8 or UTF-16 with BOM accepted), at most 4194304 bytes and 20000 cues, 2000 characters per cue. Ready tracks appear in the HLS master playlist as a SUBTITLES group and at `/{playback_id}/text/{track_id}.vtt`.
+         *
+         *     **Audio** (`type: "audio"`): a dubbed audio track for a `ready` asset with video (else 409 `invalid_state`). The file at `url` is fetched under the same policy as asset inputs (every redirect checked); its first audio stream is encoded like the asset's own audio (AAC-LC stereo, 128 kb/s, HLS segments of the asset's length) from t=0, cut or padded with silence to the asset's duration. The track is `preparing` (`track.created`), then `ready` (`track.ready`, with `duration`) or `errored` (`track.errored`: `audio_url_forbidden`, `audio_fetch_failed`, `audio_too_large`, `audio_no_stream`, `audio_unreadable`, `internal_error`). Ready tracks join the master playlist's AUDIO group (`NAME`, `LANGUAGE`, `DEFAULT`); deleting one removes it within 30 seconds.
          */
         post: operations["assets.createTrack"];
         delete?: never;
@@ -2028,7 +2030,7 @@ export interface components {
             };
         };
         TrackError: {
-            /** @description text_url_forbidden | text_fetch_failed | text_too_large | text_encoding_invalid | text_empty | text_format_unknown | text_timestamp_invalid | text_timing_invalid | text_cue_too_long | text_too_many_cues */
+            /** @description Text: text_url_forbidden | text_fetch_failed | text_too_large | text_encoding_invalid | text_empty | text_format_unknown | text_timestamp_invalid | text_timing_invalid | text_cue_too_long | text_too_many_cues. Audio: audio_url_forbidden | audio_fetch_failed | audio_too_large | audio_no_stream | audio_unreadable | internal_error. */
             code: string;
             message: string;
             line?: number;
@@ -2037,10 +2039,16 @@ export interface components {
         Track: {
             id: string;
             asset_id: string;
-            /** @enum {string} */
-            type: "text";
-            /** @enum {string} */
-            text_type: "subtitles" | "captions";
+            /**
+             * @description `text`: subtitles or captions. `audio`: a dubbed audio track.
+             * @enum {string}
+             */
+            type: "text" | "audio";
+            /**
+             * @description Text tracks; null for audio.
+             * @enum {string|null}
+             */
+            text_type: "subtitles" | "captions" | null;
             /** @enum {string} */
             status: "preparing" | "ready" | "errored";
             language_code: string;
@@ -2049,10 +2057,17 @@ export interface components {
             default: boolean;
             /** @enum {string} */
             source: "url" | "inline";
-            /** @enum {string|null} */
+            /**
+             * @description Text tracks: the file's format.
+             * @enum {string|null}
+             */
             format: "srt" | "webvtt" | null;
             cue_count: number | null;
             dropped_cues: number | null;
+            /** @description Audio tracks, once ready: seconds of the encoded track (the asset's duration, cut or padded to it). */
+            duration: number | null;
+            /** @description Audio tracks, once ready: channels (2). */
+            max_channels: number | null;
             error: components["schemas"]["TrackError"];
             correlation_id: string | null;
             created_at: string;
@@ -2396,8 +2411,12 @@ export interface components {
             data: components["schemas"]["PlaybackId"][];
             next_cursor: string | null;
         };
-        CreateTrackRequest: {
-            /** @enum {string} */
+        CreateTrackRequest: components["schemas"]["CreateTextTrackRequest"] | components["schemas"]["CreateAudioTrackRequest"];
+        CreateTextTrackRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             type: "text";
             /**
              * @description `subtitles`: a translation of the dialogue. `captions`: dialogue plus sounds and music, for viewers who cannot hear.
@@ -2419,6 +2438,26 @@ export interface components {
             url?: string;
             /** @description The SRT or WebVTT file itself, for small files (the request body is capped at 1 MiB). */
             content?: string;
+            correlation_id?: string;
+        };
+        CreateAudioTrackRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "audio";
+            /**
+             * Format: uri
+             * @description An audio (or audio and video) file the transcoder fetches (public http(s) only, every redirect checked). Its first audio stream becomes the track.
+             * @example https://example.com/dub-fr.m4a
+             */
+            url: string;
+            /** @example en-US */
+            language_code: string;
+            /** @description Shown in players' audio menus. Default: the language's English name. */
+            name?: string;
+            /** @description Players pick this audio unless the viewer chose another (DEFAULT=YES in the audio group). At most one audio track per asset: setting it clears it on the others. */
+            default?: boolean;
             correlation_id?: string;
         };
         CreateUploadRequest: {

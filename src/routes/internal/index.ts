@@ -4,6 +4,7 @@
  */
 import type { App } from "../../app";
 import { registerAnimated } from "./animated";
+import { registerAudioTrackCallbacks } from "./audio-tracks";
 import { registerFail } from "./fail";
 import { registerLiveLadder } from "./live-ladder";
 import { registerOutputs } from "./outputs";
@@ -27,4 +28,5 @@ export function registerInternalRoutes(app: App) {
   registerSimulcastStatus(app);
   registerAnimated(app);
   registerLiveLadder(app);
+  registerAudioTrackCallbacks(app);
 }

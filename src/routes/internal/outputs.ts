@@ -6,7 +6,7 @@ import { authorize } from "./shared";
 
 export function registerOutputs(app: App) {
   app.put("/internal/jobs/:job_id/outputs/:path{.+}", async (c) => {
-    const call = await authorize(c);
+    const call = await authorize(c, { allowTrack: true });
     const written = await writeOutput(
       call,
       c.req.param("path"),

@@ -6,9 +6,15 @@ import { authorizeJobCall, type JobCall } from "../../services/jobs/callbacks/au
 
 const MAX_JSON_BYTES = 1024 * 1024;
 
-export function authorize(c: AppContext): Promise<JobCall> {
-  return authorizeJobCall(c.env, c.req.param("job_id") ?? "", c.req.header("authorization"), c.get("requestId"), (p) =>
-    c.executionCtx.waitUntil(p),
+/** `allowTrack`: the route also takes a dubbed audio track's token (outputs, track callbacks). */
+export function authorize(c: AppContext, opts: { allowTrack?: boolean } = {}): Promise<JobCall> {
+  return authorizeJobCall(
+    c.env,
+    c.req.param("job_id") ?? "",
+    c.req.header("authorization"),
+    c.get("requestId"),
+    (p) => c.executionCtx.waitUntil(p),
+    opts,
   );
 }
 

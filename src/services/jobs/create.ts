@@ -31,7 +31,18 @@ export interface ClipSourceMessage {
   asset_id: string;
 }
 
-export type TranscodeQueueMessage = TranscodeMessage | IngestUrlMessage | TextTrackMessage | ClipSourceMessage;
+/** Hand a dubbed audio track to the transcoder, then watch it (src/services/tracks/audio.ts). */
+export interface AudioTrackMessage {
+  kind: "audio_track";
+  track_id: string;
+}
+
+export type TranscodeQueueMessage =
+  | TranscodeMessage
+  | IngestUrlMessage
+  | TextTrackMessage
+  | ClipSourceMessage
+  | AudioTrackMessage;
 
 export function newJobStatement(
   ctx: ServiceContext,

@@ -7,6 +7,7 @@
 import { createDb } from "../../db/client";
 import { log } from "../../lib/log";
 import { type DispatchFn, dispatch as defaultDispatch } from "../../transcoder/client";
+import { type AudioDispatchFn, deadLetterAudioTrack, processAudioTrack } from "../tracks/audio";
 import { deadLetterTextTrack, ingestTextTrack } from "../tracks/ingest";
 import { copyClipSource, deadLetterClipSource } from "./clip-source";
 import type { TranscodeQueueMessage } from "./create";
@@ -23,10 +24,13 @@ function parseMessage(body: unknown): TranscodeQueueMessage | null {
   if (m.kind === "ingest_url" && typeof m.asset_id === "string") return { kind: "ingest_url", asset_id: m.asset_id };
   if (m.kind === "text_track" && typeof m.track_id === "string") return { kind: "text_track", track_id: m.track_id };
   if (m.kind === "clip_source" && typeof m.asset_id === "string") return { kind: "clip_source", asset_id: m.asset_id };
+  if (m.kind === "audio_track" && typeof m.track_id === "string") return { kind: "audio_track", track_id: m.track_id };
   return null;
 }
 
-export function transcodeConsumer(deps: { dispatch: DispatchFn } = { dispatch: defaultDispatch }) {
+export function transcodeConsumer(
+  deps: { dispatch: DispatchFn; audioDispatch?: AudioDispatchFn } = { dispatch: defaultDispatch },
+) {
   return async (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> => {
     // Messages are independent; handle them concurrently so one slow ingest does not hold the rest.
     await Promise.all(
@@ -51,15 +55,21 @@ export function transcodeConsumer(deps: { dispatch: DispatchFn } = { dispatch: d
                     waitUntil: (p) => ctx.waitUntil(p),
                     deliveryAttempt: msg.attempts,
                   })
-                : body.kind === "clip_source"
-                  ? await copyClipSource(env, body.asset_id, {
+                : body.kind === "audio_track"
+                  ? await processAudioTrack(env, body.track_id, {
                       waitUntil: (p) => ctx.waitUntil(p),
                       deliveryAttempt: msg.attempts,
+                      dispatch: deps.audioDispatch,
                     })
-                  : await ingestTextTrack(env, body.track_id, {
-                      waitUntil: (p) => ctx.waitUntil(p),
-                      deliveryAttempt: msg.attempts,
-                    });
+                  : body.kind === "clip_source"
+                    ? await copyClipSource(env, body.asset_id, {
+                        waitUntil: (p) => ctx.waitUntil(p),
+                        deliveryAttempt: msg.attempts,
+                      })
+                    : await ingestTextTrack(env, body.track_id, {
+                        waitUntil: (p) => ctx.waitUntil(p),
+                        deliveryAttempt: msg.attempts,
+                      });
         } catch (err) {
           outcome = { action: "retry", delaySeconds: backoffSeconds(msg.attempts), reason: (err as Error).message };
           log.error("transcode_message_error", { id: msg.id, body, error: (err as Error).message });
@@ -80,6 +90,7 @@ export async function transcodeDlqConsumer(batch: MessageBatch<unknown>, env: En
       if (body?.kind === "transcode") await deadLetterJob(env, ctx, body.job_id);
       else if (body?.kind === "ingest_url") await deadLetterIngest(env, ctx, body.asset_id);
       else if (body?.kind === "clip_source") await deadLetterClipSource(env, body.asset_id, (p) => ctx.waitUntil(p));
+      else if (body?.kind === "audio_track") await deadLetterAudioTrack(env, body.track_id, (p) => ctx.waitUntil(p));
       else if (body?.kind === "text_track") await deadLetterTextTrack(env, body.track_id, (p) => ctx.waitUntil(p));
       else log.error("transcode_dlq_malformed", { id: msg.id, body: msg.body });
       msg.ack();

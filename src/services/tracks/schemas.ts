@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { AUDIO_TRACK_ERROR_CODES } from "../../lib/audio-tracks";
 import { idPattern } from "../../lib/ids";
 import { SUBTITLE_LIMITS } from "../../lib/webvtt";
 
@@ -20,18 +21,20 @@ export function canonicalLanguage(tag: string): string | null {
 /** Inline content fits the API's 1 MiB JSON body limit; larger files come by URL (up to maxBytes). */
 export const MAX_INLINE_CONTENT_CHARS = 1_000_000;
 
-export const CreateTrackSchema = z
+const LanguageCodeSchema = z
+  .string()
+  .max(35)
+  .refine((v) => canonicalLanguage(v) !== null, "must be a well-formed BCP 47 language tag (e.g. 'en', 'pt-BR')")
+  .openapi({ example: "en-US" });
+
+export const CreateTextTrackSchema = z
   .object({
     type: z.literal("text"),
     text_type: z.enum(["subtitles", "captions"]).openapi({
       description:
         "`subtitles`: a translation of the dialogue. `captions`: dialogue plus sounds and music, for viewers who cannot hear.",
     }),
-    language_code: z
-      .string()
-      .max(35)
-      .refine((v) => canonicalLanguage(v) !== null, "must be a well-formed BCP 47 language tag (e.g. 'en', 'pt-BR')")
-      .openapi({ example: "en-US" }),
+    language_code: LanguageCodeSchema,
     name: z.string().trim().min(1).max(100).optional().openapi({
       description: "Shown in players' track menus. Default: the language's English name.",
     }),
@@ -58,14 +61,40 @@ export const CreateTrackSchema = z
   .strict()
   // "Exactly one of url/content" is checked by the verb after the asset lookup, so another environment's
   // asset is a 404 whatever the body (a zod refine here would answer 400 first).
+  .openapi("CreateTextTrackRequest");
+
+export const CreateAudioTrackSchema = z
+  .object({
+    type: z.literal("audio"),
+    url: z.string().url().max(2048).openapi({
+      description:
+        "An audio (or audio and video) file the transcoder fetches (public http(s) only, every redirect checked). Its first audio stream becomes the track.",
+      example: "https://example.com/dub-fr.m4a",
+    }),
+    language_code: LanguageCodeSchema,
+    name: z.string().trim().min(1).max(100).optional().openapi({
+      description: "Shown in players' audio menus. Default: the language's English name.",
+    }),
+    default: z.boolean().optional().openapi({
+      description:
+        "Players pick this audio unless the viewer chose another (DEFAULT=YES in the audio group). At most one audio track per asset: setting it clears it on the others.",
+    }),
+    correlation_id: z.string().max(200).optional(),
+  })
+  .strict()
+  .openapi("CreateAudioTrackRequest");
+
+export const CreateTrackSchema = z
+  .discriminatedUnion("type", [CreateTextTrackSchema, CreateAudioTrackSchema])
   .openapi("CreateTrackRequest");
 export type CreateTrackInput = z.infer<typeof CreateTrackSchema>;
+export type CreateTextTrackInput = z.infer<typeof CreateTextTrackSchema>;
+export type CreateAudioTrackInput = z.infer<typeof CreateAudioTrackSchema>;
 
 export const TrackErrorSchema = z
   .object({
     code: z.string().openapi({
-      description:
-        "text_url_forbidden | text_fetch_failed | text_too_large | text_encoding_invalid | text_empty | text_format_unknown | text_timestamp_invalid | text_timing_invalid | text_cue_too_long | text_too_many_cues",
+      description: `Text: text_url_forbidden | text_fetch_failed | text_too_large | text_encoding_invalid | text_empty | text_format_unknown | text_timestamp_invalid | text_timing_invalid | text_cue_too_long | text_too_many_cues. Audio: ${AUDIO_TRACK_ERROR_CODES.join(" | ")}.`,
     }),
     message: z.string(),
     line: z.number().int().optional(),
@@ -77,17 +106,24 @@ export const TrackSchema = z
   .object({
     id: z.string(),
     asset_id: z.string(),
-    type: z.literal("text"),
-    text_type: z.enum(["subtitles", "captions"]),
+    type: z
+      .enum(["text", "audio"])
+      .openapi({ description: "`text`: subtitles or captions. `audio`: a dubbed audio track." }),
+    text_type: z.enum(["subtitles", "captions"]).nullable().openapi({ description: "Text tracks; null for audio." }),
     status: z.enum(["preparing", "ready", "errored"]),
     language_code: z.string(),
     name: z.string(),
     closed_captions: z.boolean(),
     default: z.boolean(),
     source: z.enum(["url", "inline"]),
-    format: z.enum(["srt", "webvtt"]).nullable(),
+    format: z.enum(["srt", "webvtt"]).nullable().openapi({ description: "Text tracks: the file's format." }),
     cue_count: z.number().int().nullable(),
     dropped_cues: z.number().int().nullable(),
+    duration: z.number().nullable().openapi({
+      description:
+        "Audio tracks, once ready: seconds of the encoded track (the asset's duration, cut or padded to it).",
+    }),
+    max_channels: z.number().int().nullable().openapi({ description: "Audio tracks, once ready: channels (2)." }),
     error: TrackErrorSchema.nullable(),
     correlation_id: z.string().nullable(),
     created_at: z.string(),

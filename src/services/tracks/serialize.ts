@@ -1,4 +1,5 @@
 import type { schema } from "../../db/client";
+import type { AudioTrackDetails, TextTrackDetails } from "../../db/schema";
 import type { Track } from "./schemas";
 
 export type TrackRow = typeof schema.assetTracks.$inferSelect;
@@ -6,6 +7,8 @@ export type TrackRow = typeof schema.assetTracks.$inferSelect;
 export { textTrackKey as trackKey } from "../../lib/webvtt";
 
 export function serializeTrack(row: TrackRow): Track {
+  const text = row.type === "text" ? (row.details as TextTrackDetails | null) : null;
+  const audio = row.type === "audio" ? (row.details as AudioTrackDetails | null) : null;
   return {
     id: row.id,
     asset_id: row.assetId,
@@ -17,9 +20,11 @@ export function serializeTrack(row: TrackRow): Track {
     closed_captions: row.closedCaptions,
     default: row.isDefault,
     source: row.sourceKind,
-    format: (row.details?.format as Track["format"]) ?? null,
-    cue_count: row.details?.cue_count ?? null,
-    dropped_cues: row.details?.dropped_cues ?? null,
+    format: (text?.format as Track["format"]) ?? null,
+    cue_count: text?.cue_count ?? null,
+    dropped_cues: text?.dropped_cues ?? null,
+    duration: audio?.duration ?? null,
+    max_channels: audio?.channels ?? null,
     error: row.error ?? null,
     correlation_id: row.correlationId,
     created_at: row.createdAt,

@@ -6,6 +6,7 @@
  */
 import { and, eq, isNull, ne } from "drizzle-orm";
 import { schema } from "../../db/client";
+import type { TextTrackDetails } from "../../db/schema";
 import { KeyframeError, NotFoundError, ValidationError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { nowIso } from "../../lib/time";
@@ -14,7 +15,8 @@ import { loadAssetRow } from "../assets/load";
 import type { ServiceContext, Verb } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
 import { withResource } from "../events/snapshot";
-import { type CreateTrackInput, canonicalLanguage, type Track } from "./schemas";
+import { deleteAudioTrackFiles } from "./audio-files";
+import { type CreateAudioTrackInput, type CreateTrackInput, canonicalLanguage, type Track } from "./schemas";
 import { serializeTrack, type TrackRow, trackKey } from "./serialize";
 
 /** A language's English name ("en-US" → "English (United States)"), else the tag itself. */
@@ -43,12 +45,18 @@ export function trackEvent(type: EventInput["type"], row: TrackRow, extra: Recor
   };
 }
 
-/** Only one default track per asset: HLS allows one DEFAULT=YES per group. */
-function clearDefaults(ctx: ServiceContext, assetId: string, exceptId: string): Statement {
+/** Only one default track per asset and type: HLS allows one DEFAULT=YES per group. */
+function clearDefaults(ctx: ServiceContext, assetId: string, exceptId: string, type: TrackRow["type"]): Statement {
   return ctx.db
     .update(schema.assetTracks)
     .set({ isDefault: false, updatedAt: nowIso() })
-    .where(and(eq(schema.assetTracks.assetId, assetId), ne(schema.assetTracks.id, exceptId)));
+    .where(
+      and(
+        eq(schema.assetTracks.assetId, assetId),
+        eq(schema.assetTracks.type, type),
+        ne(schema.assetTracks.id, exceptId),
+      ),
+    );
 }
 
 export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: CreateTrackInput }>): Promise<Track> {
@@ -56,6 +64,8 @@ export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: 
   if (asset.status === "errored") {
     throw new KeyframeError("invalid_state", `Asset '${asset.id}' errored; tracks cannot be added to it.`);
   }
+  // Awaited here: an already-rejected promise handed up unawaited is reported as unhandled before it is adopted.
+  if (input.body.type === "audio") return await createAudioTrack(ctx, asset, input.body);
   const b = input.body;
   if ((b.url === undefined) === (b.content === undefined)) {
     throw new ValidationError("Exactly one of 'url' or 'content' is required.", [
@@ -118,11 +128,68 @@ export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: 
   }
   // Both events of an inline track carry the state the batch writes (ready).
   const events: EventInput[] = [trackEvent("track.created", row)];
-  if (row.status === "ready") events.push(trackEvent("track.ready", row, { cue_count: row.details?.cue_count }));
-  if (row.isDefault) statements.push(clearDefaults(ctx, asset.id, id));
+  if (row.status === "ready")
+    events.push(trackEvent("track.ready", row, { cue_count: (row.details as TextTrackDetails | null)?.cue_count }));
+  if (row.isDefault) statements.push(clearDefaults(ctx, asset.id, id, "text"));
   statements.unshift(ctx.db.insert(schema.assetTracks).values(row));
   await commit(ctx, statements, events, [{ action: "track.create", resourceType: "track", resourceId: id }]);
   if (row.sourceKind === "url") await ctx.env.TRANSCODE_QUEUE.send({ kind: "text_track", track_id: id });
+  return serializeTrack(row);
+}
+
+/**
+ * A dubbed audio track (src/lib/audio-tracks.ts): a `preparing` row and `track.created` now; the
+ * transcode-jobs consumer hands it to the transcoder (./audio.ts). Only a ready asset with video and a run
+ * to write into takes one: the track is cut to that run's duration.
+ */
+async function createAudioTrack(
+  ctx: ServiceContext,
+  asset: Awaited<ReturnType<typeof loadAssetRow>>,
+  b: CreateAudioTrackInput,
+): Promise<Track> {
+  if (asset.status !== "ready" || !asset.currentRunId || !asset.duration) {
+    throw new KeyframeError(
+      "invalid_state",
+      `Asset '${asset.id}' is '${asset.status}'; audio tracks can be added once it is ready.`,
+    );
+  }
+  const hasVideo = Array.isArray(asset.tracks) && asset.tracks.some((t) => (t as { type?: string })?.type === "video");
+  if (!hasVideo) {
+    throw new KeyframeError("invalid_state", `Asset '${asset.id}' has no video; audio tracks dub a video.`);
+  }
+  const language = canonicalLanguage(b.language_code) as string;
+  const id = newId("track");
+  const now = nowIso();
+  const row: TrackRow = {
+    id,
+    environmentId: ctx.caller.environmentId,
+    assetId: asset.id,
+    type: "audio",
+    textType: null,
+    status: "preparing",
+    languageCode: language,
+    name: b.name ?? languageName(language),
+    closedCaptions: false,
+    isDefault: b.default ?? false,
+    sourceKind: "url",
+    sourceUrl: b.url,
+    details: { run_id: asset.currentRunId, dispatches: 0 },
+    error: null,
+    correlationId: b.correlation_id ?? asset.correlationId,
+    createdAt: now,
+    updatedAt: now,
+    readyAt: null,
+    deletedAt: null,
+  };
+  const statements: Statement[] = [ctx.db.insert(schema.assetTracks).values(row)];
+  if (row.isDefault) statements.push(clearDefaults(ctx, asset.id, id, "audio"));
+  await commit(
+    ctx,
+    statements,
+    [trackEvent("track.created", row)],
+    [{ action: "track.create", resourceType: "track", resourceId: id }],
+  );
+  await ctx.env.TRANSCODE_QUEUE.send({ kind: "audio_track", track_id: id });
   return serializeTrack(row);
 }
 
@@ -160,5 +227,6 @@ export async function deleteTrack({ ctx, input }: Verb<{ assetId: string; trackI
     [{ action: "track.delete", resourceType: "track", resourceId: row.id }],
   );
   // The edge stops listing it within its state TTL; the file goes now (a fetch in flight re-checks the row).
-  ctx.waitUntil(ctx.env.MEDIA.delete(trackKey(asset.id, row.id)).catch(() => undefined));
+  if (row.type === "audio") ctx.waitUntil(deleteAudioTrackFiles(ctx.env, row).catch(() => undefined));
+  else ctx.waitUntil(ctx.env.MEDIA.delete(trackKey(asset.id, row.id)).catch(() => undefined));
 }

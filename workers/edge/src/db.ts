@@ -57,7 +57,7 @@ export async function readSigningKey(d1: D1Database, kid: string) {
 /** An asset's ready, undeleted text tracks, oldest first. */
 export async function readReadyTextTracks(d1: D1Database, assetId: string) {
   const t = assetTracks;
-  return drizzle(d1)
+  const rows = await drizzle(d1)
     .select({
       id: t.id,
       textType: t.textType,
@@ -67,8 +67,20 @@ export async function readReadyTextTracks(d1: D1Database, assetId: string) {
       isDefault: t.isDefault,
     })
     .from(t)
-    .where(and(eq(t.assetId, assetId), eq(t.status, "ready"), isNull(t.deletedAt)))
+    .where(and(eq(t.assetId, assetId), eq(t.type, "text"), eq(t.status, "ready"), isNull(t.deletedAt)))
     .orderBy(asc(t.id));
+  return rows.map((r) => ({ ...r, textType: r.textType ?? "subtitles" }));
+}
+
+/** Ready dubbed audio tracks of an asset (./audio-tracks.ts), with the run their files live in. */
+export async function readReadyAudioTracks(d1: D1Database, assetId: string) {
+  const t = assetTracks;
+  const rows = await drizzle(d1)
+    .select({ id: t.id, languageCode: t.languageCode, name: t.name, isDefault: t.isDefault, details: t.details })
+    .from(t)
+    .where(and(eq(t.assetId, assetId), eq(t.type, "audio"), eq(t.status, "ready"), isNull(t.deletedAt)))
+    .orderBy(asc(t.id));
+  return rows.map(({ details, ...r }) => ({ ...r, runId: (details as { run_id?: string } | null)?.run_id ?? null }));
 }
 
 /** The duration and tracks of an asset's run, if that run is still its current one. */

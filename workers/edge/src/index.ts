@@ -10,6 +10,7 @@
  *   /{playback_id}/thumbnail.jpg?time=&width=&height=&fit_mode=   on-demand thumbnail (./thumbnails.ts)   aud t
  *   /{playback_id}/storyboard.vtt|.jpg       storyboard                 aud s
  *   /{playback_id}/text/{track_id}.m3u8|.vtt subtitles/captions (./text-tracks.ts)   aud v
+ *   /{playback_id}/{track_id}/index.m3u8     dubbed audio track, a rendition of the run (./audio-tracks.ts)   aud v
  *   /{playback_id}/chapters.vtt              chapter markers (./chapters.ts)   aud v
  *   /{playback_id}/animated.gif|webp?start=&end=&width=&fps=   animated preview (./animated.ts)   aud g
  *   ?asset_start_time=&asset_end_time=      instant clip on any VOD playlist (./clips.ts)
@@ -41,6 +42,7 @@ import { DOWNLOADS_DIR } from "../../../src/lib/transcoder-protocol";
 import { STREAM_DIR } from "../../../src/live/hls";
 import { parseBlocking } from "../../../src/live/ll-hls/playlist";
 import { registerAnimatedRoutes } from "./animated";
+import { addAudioTracks, clearAudioTrackCache, readyAudioTracks } from "./audio-tracks";
 import { assetChapters, clearChapterCache, registerChapterRoutes } from "./chapters";
 import { requestedClip } from "./clips";
 import { contentDisposition, isStaticRenditionName } from "./download";
@@ -84,6 +86,7 @@ export function clearEdgeCaches() {
   clearMetaCache();
   clearThumbnailFacts();
   clearTextTrackCaches();
+  clearAudioTrackCache();
   clearChapterCache();
   clearLiveStateCache();
 }
@@ -253,8 +256,11 @@ app.get("/:master{[A-Za-z0-9_-]+\\.m3u8}", async (c) => {
   if (!obj) return deny(404, "not_found", g.cors);
   const params = clip ? clipQuery(clip) : {};
   const scope = `/${playbackId}/`;
+  const dubs = (await readyAudioTracks(c.env, g.state.assetId)).filter((t) => t.runId === g.state.currentRunId);
   const body = addSubtitlesGroup(
-    rewritePlaylist(await obj.text(), scope, scope, g.token, params),
+    addAudioTracks(rewritePlaylist(await obj.text(), scope, scope, g.token, params), dubs, (t) =>
+      rewriteUri(`${t.id}/index.m3u8`, scope, scope, g.token, params),
+    ),
     await readyTextTracks(c.env, g.state.assetId),
     (t) => rewriteUri(`text/${t.id}.m3u8`, scope, scope, g.token, params),
   );

@@ -17,6 +17,8 @@ export interface JobCall {
   job: JobRow;
   asset: AssetRow;
   attempt: number;
+  /** Set for a dubbed audio track's token (src/lib/audio-tracks.ts). */
+  trackId?: string;
 }
 
 export function runPrefix(assetId: string, jobId: string) {
@@ -33,12 +35,16 @@ export async function authorizeJobCall(
   authorization: string | undefined,
   requestId: string,
   waitUntil: (p: Promise<unknown>) => void,
+  opts: { allowTrack?: boolean } = {},
 ): Promise<JobCall> {
   const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
   if (!token) throw new KeyframeError("unauthenticated", "Send the job token as 'Authorization: Bearer …'.");
   const claims = await verifyJobToken(env, token);
   if (!claims) throw new KeyframeError("unauthenticated", "The job token is invalid or expired.");
   if (claims.jobId !== jobId) throw new KeyframeError("forbidden", "The job token is for another job.");
+  if (claims.trackId && !opts.allowTrack) {
+    throw new KeyframeError("forbidden", "An audio track's token may only write that track's outputs.");
+  }
   // One read for the job and its asset (a callback per output file: this is on the hot path).
   const [row] = await createDb(env.DB)
     .select({ job: j, asset: a })
@@ -60,7 +66,7 @@ export async function authorizeJobCall(
     await cancelJob(ctx, job.id);
     throw new KeyframeError("gone", "The asset was deleted; stop processing this job.");
   }
-  return { ctx, job, asset, attempt: claims.attempt };
+  return { ctx, job, asset, attempt: claims.attempt, ...(claims.trackId ? { trackId: claims.trackId } : {}) };
 }
 
 export function requireRunning(call: JobCall, action: string) {

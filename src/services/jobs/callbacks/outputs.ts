@@ -19,7 +19,12 @@ export async function writeOutput(
   put: (key: string, body: ReadableStream<Uint8Array>, length: number, contentType: string) => Promise<unknown>,
 ): Promise<{ key: string; size: number; content_type: string }> {
   const key = outputKey(call, path);
-  requireRunning(call, "write outputs");
+  // A dubbed audio track writes into a finished run, but only under its own folder.
+  if (call.trackId) {
+    if (!path.startsWith(`${call.trackId}/`)) {
+      throw new KeyframeError("forbidden", `An audio track's token may only write under '${call.trackId}/'.`);
+    }
+  } else requireRunning(call, "write outputs");
   if (length === null) throw new KeyframeError("length_required", "Send a Content-Length with every output file.");
   if (length > MAX_OUTPUT_BYTES) {
     throw new KeyframeError("payload_too_large", `Output files are limited to ${MAX_OUTPUT_BYTES} bytes.`);
