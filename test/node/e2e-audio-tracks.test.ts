@@ -15,12 +15,22 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { binaryEnv } from "../../transcoder/src/ffmpeg/static-env";
+import type { Asset, Event, Page, Track } from "../support/api-types";
 import { launchChromium, servePlayerPage } from "./support/browser";
 import { type E2E, startE2E } from "./support/e2e";
 import { ffmpegBin, ffprobeJson } from "./support/media";
 
+/** What the player page's run() reports (PAGE below). */
+interface DubPlayback {
+  errors: string[];
+  tracks: { name: string; lang: string; default: boolean }[];
+  switching: string;
+  selected: string;
+  audioFrags: string[];
+}
+
 const execFileAsync = promisify(execFile);
-const settled = (a: any) => a.status === "errored" || (a.status === "ready" && a.renditions_status === "complete");
+const settled = (a: Asset) => a.status === "errored" || (a.status === "ready" && a.renditions_status === "complete");
 
 async function ffmpeg(args: string[], cwd?: string): Promise<Buffer> {
   const bin = await ffmpegBin();
@@ -122,7 +132,7 @@ describe("dubbed audio tracks end to end", () => {
     await new Promise<void>((r) => files.listen(0, "127.0.0.1", r));
     filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
 
-    const created = await e.api("POST", "/v1/assets", {
+    const created = await e.api<Asset>("POST", "/v1/assets", {
       input: { url: `${filesUrl}/source.mp4` },
       playback_policy: "public",
     });
@@ -142,7 +152,7 @@ describe("dubbed audio tracks end to end", () => {
   async function waitForTrack(id: string, timeoutMs = 120_000) {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const got = await e.api("GET", `/v1/assets/${assetId}/tracks/${id}`);
+      const got = await e.api<Track>("GET", `/v1/assets/${assetId}/tracks/${id}`);
       if (got.body.status !== "preparing") return got.body;
       if (Date.now() > until) throw new Error(`track ${id} still preparing: ${JSON.stringify(got.body)}`);
       await new Promise((r) => setTimeout(r, 500));
@@ -150,7 +160,7 @@ describe("dubbed audio tracks end to end", () => {
   }
 
   it("adds a dub that lasts the asset's duration, is the dub's sound, and joins the master's AUDIO group", async () => {
-    const res = await e.api("POST", `/v1/assets/${assetId}/tracks`, {
+    const res = await e.api<Track>("POST", `/v1/assets/${assetId}/tracks`, {
       type: "audio",
       url: `${filesUrl}/dub.wav`,
       language_code: "fr",
@@ -161,11 +171,14 @@ describe("dubbed audio tracks end to end", () => {
     trackId = res.body.id;
     const track = await waitForTrack(trackId);
     expect(track.status, JSON.stringify(track.error)).toBe("ready");
-    const asset = (await e.api("GET", `/v1/assets/${assetId}`)).body;
-    expect(Math.abs(track.duration - asset.duration)).toBeLessThan(0.1);
+    const asset = (await e.api<Asset>("GET", `/v1/assets/${assetId}`)).body;
+    const duration = asset.duration ?? Number.NaN;
+    expect(Math.abs((track.duration ?? Number.NaN) - duration)).toBeLessThan(0.1);
     expect(track.max_channels).toBe(2);
-    const events = await e.api("GET", `/v1/events?limit=100`);
-    const mine = (events.body.data as any[]).filter((ev) => ev.data?.track_id === trackId).map((ev) => ev.type);
+    const events = await e.api<Page<Event>>("GET", `/v1/events?limit=100`);
+    const mine = events.body.data
+      .filter((ev) => (ev.data as { track_id?: string } | undefined)?.track_id === trackId)
+      .map((ev) => ev.type);
     expect(mine.sort()).toEqual(["track.created", "track.ready"]);
 
     // ffprobe reads the track as the edge serves it.
@@ -173,18 +186,18 @@ describe("dubbed audio tracks end to end", () => {
     const probed = await ffprobeJson(url);
     expect(probed.streams).toHaveLength(1);
     expect(probed.streams[0]).toMatchObject({ codec_name: "aac", profile: "LC", channels: 2, sample_rate: "48000" });
-    expect(Math.abs(Number(probed.format.duration) - asset.duration)).toBeLessThan(0.15);
+    expect(Math.abs(Number(probed.format.duration) - duration)).toBeLessThan(0.15);
     const playlist = await (await fetch(url)).text();
     expect(playlist).toContain("#EXT-X-ENDLIST");
     expect(playlist).toMatch(/#EXT-X-TARGETDURATION:6\b/);
 
     // The samples are the dub's 1000 Hz tone from t=0, then silence to the end (not the source's 440 Hz).
     const pcm = await ffmpeg(["-i", url, "-ac", "1", "-ar", "48000", "-f", "s16le", "-"]);
-    expect(pcm.byteLength / 2 / 48000).toBeGreaterThan(asset.duration - 0.15);
+    expect(pcm.byteLength / 2 / 48000).toBeGreaterThan(duration - 0.15);
     const tone = crossingsPerSecond(pcm, 48000, 0.2, 4.8);
     expect(tone).toBeGreaterThan(1900);
     expect(tone).toBeLessThan(2100);
-    expect(crossingsPerSecond(pcm, 48000, 5.3, asset.duration - 0.2)).toBe(0);
+    expect(crossingsPerSecond(pcm, 48000, 5.3, duration - 0.2)).toBe(0);
 
     const master = await (await fetch(`${e.stack.edgeUrl}/${pb}.m3u8`)).text();
     const audio = master.split("\n").filter((l) => l.startsWith("#EXT-X-MEDIA:TYPE=AUDIO"));
@@ -204,11 +217,11 @@ describe("dubbed audio tracks end to end", () => {
       const r = (await page.evaluate(
         ([s, t]) =>
           Promise.race([
-            (globalThis as any).run(s, t),
+            (globalThis as unknown as { run(src: string, trackPath: string): Promise<DubPlayback> }).run(s, t),
             new Promise((res) => setTimeout(() => res({ timedOut: true }), 90_000)),
           ]),
         [`${e.stack.edgeUrl}/${pb}.m3u8`, `/${pb}/${trackId}/`] as const,
-      )) as any;
+      )) as DubPlayback & { timedOut?: true };
       expect(r.timedOut).toBeUndefined();
       expect(r.errors).toEqual([]);
       // The source's own audio first, then the dub.
@@ -216,7 +229,7 @@ describe("dubbed audio tracks end to end", () => {
       expect(r.tracks[1]).toMatchObject({ name: "Français", lang: "fr", default: false });
       expect(r.switching).toBe("Français");
       expect(r.selected).toBe("Français");
-      const fromDub = r.audioFrags.filter((u: string) => u.includes(`/${pb}/${trackId}/seg_`));
+      const fromDub = r.audioFrags.filter((u) => u.includes(`/${pb}/${trackId}/seg_`));
       expect(fromDub.length, JSON.stringify(r.audioFrags)).toBeGreaterThanOrEqual(2);
     } finally {
       await browser.close();
@@ -233,7 +246,11 @@ describe("dubbed audio tracks end to end", () => {
     ];
     const ids: string[] = [];
     for (const [url] of cases) {
-      const res = await e.api("POST", `/v1/assets/${assetId}/tracks`, { type: "audio", url, language_code: "de" });
+      const res = await e.api<Track>("POST", `/v1/assets/${assetId}/tracks`, {
+        type: "audio",
+        url,
+        language_code: "de",
+      });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
       ids.push(res.body.id);
     }

@@ -9,7 +9,9 @@ type Schemas = components["schemas"];
 
 /** RFC 9457 problem+json with our closed `code` vocabulary and the field-level `errors[]`. */
 export type Problem = Schemas["Problem"];
-export type TextTrack = Schemas["Track"];
+/** An added track (`text` or `audio`), as POST/GET …/tracks answer. */
+export type Track = Schemas["Track"];
+export type TextTrack = Track;
 /** An asset's `tracks[]`: the media tracks found at probe, then the added text tracks. */
 export type AssetTrack = MediaTrack | TextTrack;
 export type { MediaTrack, Rendition };

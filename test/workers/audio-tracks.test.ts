@@ -7,6 +7,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { describe, expect, it, vi } from "vitest";
 import { AUDIO_TRACK_ATTEMPTS, type AudioTrackDispatch } from "../../src/lib/audio-tracks";
 import { transcodeConsumer } from "../../src/services/jobs/transcode-consumer";
+import type { Asset, Problem } from "../support/api-types";
 import { expectProblem } from "../support/problem";
 import { api, createKey, type TestKey } from "./factories";
 import { eventTypes, internal, runQueue, seedJob, TRANSCODE_DLQ, TRANSCODE_QUEUE } from "./pipeline-helpers";
@@ -26,7 +27,7 @@ const READY_BODY = {
 };
 
 async function trackRow(id: string) {
-  return env.DB.prepare("select * from asset_tracks where id = ?").bind(id).first<Record<string, any>>();
+  return env.DB.prepare("select * from asset_tracks where id = ?").bind(id).first<Record<string, unknown>>();
 }
 
 /** A ready asset with video whose current run is a finished job (what the pipeline leaves). */
@@ -121,19 +122,19 @@ describe("POST /v1/assets/{id}/tracks {type: audio}", { timeout: 60_000 }, () =>
     expect((await put(`${id}/index.m3u8`)).status).toBe(201);
     const stored = await env.MEDIA.get(`assets/${asset.assetId}/runs/${asset.jobId}/${id}/index.m3u8`);
     expect(await stored?.text()).toBe("#EXTM3U\n");
-    expectProblem((await put("master.m3u8")) as any, 403, "forbidden");
-    expectProblem((await put(`tr_${"0".repeat(26)}/index.m3u8`)) as any, 403, "forbidden");
+    expectProblem(await put("master.m3u8"), 403, "forbidden");
+    expectProblem(await put(`tr_${"0".repeat(26)}/index.m3u8`), 403, "forbidden");
     for (const sub of ["progress", "publish", "fail"]) {
-      expectProblem((await internal(asset.jobId, d.token, "POST", sub, { attempt: 1 })) as any, 403, "forbidden");
+      expectProblem(await internal(asset.jobId, d.token, "POST", sub, { attempt: 1 }), 403, "forbidden");
     }
     // The job's own token cannot report for a track.
     expectProblem(
-      (await internal(asset.jobId, asset.token, "POST", `tracks/${id}/ready`, { attempt: 1, ...READY_BODY })) as any,
+      await internal(asset.jobId, asset.token, "POST", `tracks/${id}/ready`, { attempt: 1, ...READY_BODY }),
       403,
       "forbidden",
     );
     expectProblem(
-      (await internal(asset.jobId, d.token, "POST", `tracks/${id}/ready`, { attempt: 1, duration: -1 })) as any,
+      await internal(asset.jobId, d.token, "POST", `tracks/${id}/ready`, { attempt: 1, duration: -1 }),
       400,
       "validation_failed",
     );
@@ -158,8 +159,8 @@ describe("POST /v1/assets/{id}/tracks {type: audio}", { timeout: 60_000 }, () =>
     expect(JSON.parse(ev?.data ?? "{}")).toMatchObject({ track_id: id, type: "audio", duration: 10.005 });
 
     // Listed on the asset with its type.
-    const view = await api(key, "GET", `/v1/assets/${asset.assetId}`);
-    expect((view.body.tracks as any[]).filter((t) => t.type === "audio" && t.id === id)).toHaveLength(1);
+    const view = await api<Asset>(key, "GET", `/v1/assets/${asset.assetId}`);
+    expect(view.body.tracks.filter((t) => t.type === "audio" && "id" in t && t.id === id)).toHaveLength(1);
   });
 
   it("the transcoder's precise failure reaches the track once; a hand-over failure retries, then errors", async () => {
@@ -175,7 +176,7 @@ describe("POST /v1/assets/{id}/tracks {type: audio}", { timeout: 60_000 }, () =>
         code,
         message: "the file has no audio stream",
       });
-    expectProblem((await fail("audio_is_bad")) as any, 400, "validation_failed");
+    expectProblem(await fail("audio_is_bad"), 400, "validation_failed");
     expect((await fail("audio_no_stream")).body).toEqual({ status: "errored" });
     expect((await fail("audio_no_stream")).body).toEqual({ status: "errored" });
     expect((await api(key, "GET", `${tracks(asset.assetId)}/${id}`)).body).toMatchObject({
@@ -204,7 +205,7 @@ describe("POST /v1/assets/{id}/tracks {type: audio}", { timeout: 60_000 }, () =>
     for (let n = 1; n <= AUDIO_TRACK_ATTEMPTS; n++) expect((await consume(id)).dispatched).toHaveLength(1);
     expect((await consume(id)).dispatched).toHaveLength(0);
     expect((await trackRow(id))?.status).toBe("errored");
-    expect(JSON.parse((await trackRow(id))?.error).code).toBe("internal_error");
+    expect(JSON.parse(String((await trackRow(id))?.error)).code).toBe("internal_error");
 
     const dead = await createDub(key, asset.assetId);
     await rearm(dead.id);
@@ -220,9 +221,9 @@ describe("POST /v1/assets/{id}/tracks {type: audio}", { timeout: 60_000 }, () =>
     const asset = await readyAsset(key);
     const base = { type: "audio", url: "https://example.com/dub.m4a", language_code: "fr" };
     const bad = async (body: unknown, location: string) => {
-      const res = await api(key, "POST", tracks(asset.assetId), body);
+      const res = await api<Problem>(key, "POST", tracks(asset.assetId), body);
       expectProblem(res, 400, "validation_failed", location);
-      expect((res.body.errors as any[]).map((e: any) => e.location)).toContain(location);
+      expect((res.body.errors ?? []).map((e) => e.location)).toContain(location);
     };
     await bad({ ...base, url: undefined }, "json.url");
     await bad({ ...base, url: "not a url" }, "json.url");

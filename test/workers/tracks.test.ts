@@ -61,7 +61,9 @@ describe("POST /v1/assets/{id}/tracks (inline content)", () => {
     expect(got.body).toEqual(res.body);
     // Listed on the asset itself, after the media tracks.
     const view = await api<Asset>(key, "GET", `/v1/assets/${asset.id}`);
-    expect(view.body.tracks.filter((t) => t.type === "text").map((t) => t.id)).toEqual([id]);
+    expect(view.body.tracks.filter((t) => t.type === "text" && "id" in t).map((t) => ("id" in t ? t.id : ""))).toEqual([
+      id,
+    ]);
     const list = await api<Page<Asset>>(key, "GET", "/v1/assets?limit=5");
     const listed = list.body.data.find((a) => a.id === asset.id);
     expect(listed?.tracks.map((t) => ("id" in t ? t.id : undefined))).toEqual([id]);
