@@ -22,6 +22,7 @@ export const DEFAULT_WEIGHT_S = 30;
 export const NODE_FILE_WEIGHTS_S: Record<string, number> = {
   "test/node/local-start.test.ts": 96,
   "test/node/e2e-live.test.ts": 94,
+  "test/node/e2e-audio-tracks.test.ts": 83,
   "test/node/e2e-vod.test.ts": 65,
   "test/node/e2e-signed-playback.test.ts": 60,
   "test/node/e2e-instant-playback.test.ts": 59,
