@@ -10,6 +10,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import type { ErrorData } from "hls.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getBinaries } from "../../../transcoder/src/ffmpeg/binaries.js";
 import { outputFrameRate, planRungs, runLadder } from "../../../transcoder/src/ffmpeg/ladder.js";
 import { type MediaFacts, probe, probeClosedCaptions } from "../../../transcoder/src/ffmpeg/probe.js";
 import { binaryEnv } from "../../../transcoder/src/ffmpeg/static-env.js";
@@ -90,8 +91,17 @@ afterAll(async () => {
 
 describe("embedded CEA-608 captions", () => {
   it("the fixture really carries the caption (ffmpeg's 608 decoder reads it)", async () => {
-    // Shown at frame 41 (EOC), erased 45 frames later (EDM).
-    expect(await captionsOf(source)).toMatch(/00:01\.3\d{2} --> 00:02\.[89]\d{2}\nHELLO CAPTIONS/);
+    const vtt = await captionsOf(source);
+    const { version } = await getBinaries();
+    if ((version.major ?? 0) >= 5) {
+      // Shown at frame 41 (EOC), erased 45 frames later (EDM).
+      expect(vtt).toMatch(/00:01\.3\d{2} --> 00:02\.[89]\d{2}\nHELLO CAPTIONS/);
+    } else {
+      // ffmpeg 4.1 (the npm build) decodes the same cue but stamps lavfi subcc output on another clock
+      // (measured: 00:18.222 --> 00:39.111 for this fixture), so only the text is ffmpeg's to confirm here;
+      // the cue's time is checked where it matters, in hls.js below.
+      expect(vtt).toMatch(/-->.*\nHELLO CAPTIONS/);
+    }
   });
 
   it("probe detects them, and not in a source without", async () => {
