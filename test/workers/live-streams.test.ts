@@ -114,6 +114,16 @@ async function backdate(id: string, ms: number) {
   });
 }
 
+/** The connection's last segment arrived just now (a loaded machine may have taken longer than a target duration). */
+async function freshen(id: string) {
+  await runInDurableObject(stub(id), async (_i, state) => {
+    const m = await state.storage.get<BackdatedMeta>("meta");
+    if (!m) throw new Error(`live stream ${id} has no meta to freshen`);
+    m.conn.lastSegmentAt = Date.now();
+    await state.storage.put("meta", m);
+  });
+}
+
 async function eventTypes(key: TestKey, id: string): Promise<string[]> {
   const res = await api<{ data: TimelineEntry[] }>(key, "GET", `/v1/live-streams/${id}/events`);
   expect(res.status).toBe(200);
@@ -389,7 +399,9 @@ describe("LiveStream Durable Object", () => {
     const health = (await api(key, "GET", `/v1/live-streams/${ls.id}/health`)).body;
     expect(health.reconnects).toBe(1);
 
-    // A second encoder on the same key while this one is live: refused, the first unharmed.
+    // A second encoder on the same key while this one is live: refused, the first unharmed. "Live" is a
+    // segment within one target duration; pinned here, as the requests above may take longer than that.
+    await freshen(ls.id);
     const before = (await env.MEDIA.list({ prefix: state.prefix! })).objects.map((o) => o.key);
     const second = await put(`${ls.base}/index0.ts`, tsSegment(20, 1));
     expectProblem(second, 409, "conflict");
