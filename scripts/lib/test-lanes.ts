@@ -4,74 +4,80 @@
  * One Vitest process ran the three projects one after another and every node file alone (the node and workers
  * projects cannot run their own files in parallel: see vitest.config.ts), so the suite took the sum of its
  * files: 1,913 s on a 2-core machine, while most end-to-end files spend their time waiting on ffmpeg, a
- * real-time broadcast or a stack starting up. Lanes overlap that waiting. Lane 1 takes the workers and edge
+ * real-time broadcast or a stack starting up. Lanes overlap that waiting: the first two-lane CI run took
+ * 1,400 s for the tests (25.5 min for all of `.ci/run`, was 34.3). Lane 1 takes the workers and edge
  * projects (one workerd runtime each, as before); the node files are dealt out longest first to the lane
  * with the least work so far.
  *
- * The weights are seconds per file as measured in CI (fresh clone, `.ci/run`, 2026-12-01). They only balance
+ * The weights are seconds per file as measured in a two-lane CI run (fresh clone, `.ci/run`, 2026-12-01:
+ * lane 1 took 1,400 s and lane 2 1,082 s with the first weights, so these move work to lane 2). They only balance
  * the lanes: a stale or missing weight (a new file counts DEFAULT_WEIGHT_S) makes a lane finish later, never
  * skips a file. Every node file on disk is run, whatever the table says.
  */
 import { readdirSync } from "node:fs";
 import path from "node:path";
 
-/** The workers and edge projects, measured together (250 s + 14 s), less the 85 s the auth suite's split saved. */
-export const WORKER_PROJECTS_WEIGHT_S = 180;
+/**
+ * The workers and edge projects in lane 1: their files report 164 s, but the lane's wall time says they
+ * cost ~546 s beside the other lane (each workers file starts its own workerd runtime: setup the file
+ * durations do not include).
+ */
+export const WORKER_PROJECTS_WEIGHT_S = 546;
 export const DEFAULT_WEIGHT_S = 30;
 
 export const NODE_FILE_WEIGHTS_S: Record<string, number> = {
-  "test/node/local-start.test.ts": 96,
-  "test/node/e2e-live.test.ts": 94,
-  "test/node/e2e-audio-tracks.test.ts": 83,
-  "test/node/e2e-vod.test.ts": 65,
-  "test/node/e2e-signed-playback.test.ts": 60,
-  "test/node/e2e-instant-playback.test.ts": 59,
-  "test/node/dashboard-browser.test.ts": 57,
-  "test/node/e2e-captions-clips.test.ts": 53,
-  "test/node/e2e-ll-hls.test.ts": 51,
-  "test/node/e2e-relay.test.ts": 51,
-  "test/node/tus-client.test.ts": 50,
-  "test/node/e2e-bad-input.test.ts": 49,
-  "test/node/cli.test.ts": 48,
-  "test/node/keys-create.test.ts": 47,
-  "test/node/e2e-simulcast.test.ts": 44,
-  "test/node/transcoder/pipeline.test.ts": 43,
-  "test/node/e2e-live-ladder.test.ts": 41,
-  "test/node/e2e-clip-assets.test.ts": 38,
-  "test/node/e2e-thumbnails.test.ts": 35,
-  "test/node/e2e-media.test.ts": 29,
-  "test/node/e2e-concurrency.test.ts": 27,
-  "test/node/e2e-downloads.test.ts": 26,
-  "test/node/e2e-multipart.test.ts": 26,
-  "test/node/sdk.test.ts": 26,
-  "test/node/transcoder/downloads.test.ts": 26,
-  "test/node/transcoder/thumbnails.test.ts": 26,
-  "test/node/stack.test.ts": 23,
-  "test/node/transcoder/clip.test.ts": 17,
-  "test/node/transcoder/runner.test.ts": 16,
-  "test/node/sdk-drift.test.ts": 12,
-  "test/node/transcoder/probe.test.ts": 12,
-  "test/node/transcoder/cea608.test.ts": 10,
-  "test/node/transcoder/multipart-upload.test.ts": 10,
-  "test/node/deploy-plan.test.ts": 9,
-  "test/node/transcoder/streaming.test.ts": 9,
-  "test/node/transcoder/audio-tracks.test.ts": 7,
-  "test/node/transcoder/live-ladder.test.ts": 5,
-  "test/node/transcoder/watermark.test.ts": 5,
-  "test/node/transcoder/input-policy.test.ts": 4,
-  "test/node/live-codecs.test.ts": 3,
+  "test/node/local-start.test.ts": 184,
+  "test/node/keys-create.test.ts": 101,
+  "test/node/e2e-captions-clips.test.ts": 95,
+  "test/node/e2e-bad-input.test.ts": 91,
+  "test/node/e2e-live.test.ts": 91,
+  "test/node/tus-client.test.ts": 87,
+  "test/node/e2e-vod.test.ts": 80,
+  "test/node/e2e-instant-playback.test.ts": 72,
+  "test/node/e2e-signed-playback.test.ts": 68,
+  "test/node/e2e-audio-tracks.test.ts": 64,
+  "test/node/cli.test.ts": 62,
+  "test/node/e2e-clip-assets.test.ts": 62,
+  "test/node/dashboard-browser.test.ts": 60,
+  "test/node/transcoder/pipeline.test.ts": 57,
+  "test/node/e2e-relay.test.ts": 55,
+  "test/node/transcoder/downloads.test.ts": 55,
+  "test/node/e2e-ll-hls.test.ts": 45,
+  "test/node/e2e-thumbnails.test.ts": 42,
+  "test/node/e2e-live-ladder.test.ts": 40,
+  "test/node/e2e-simulcast.test.ts": 37,
+  "test/node/stack.test.ts": 35,
+  "test/node/e2e-media.test.ts": 33,
+  "test/node/e2e-downloads.test.ts": 32,
+  "test/node/transcoder/thumbnails.test.ts": 32,
+  "test/node/e2e-multipart.test.ts": 30,
+  "test/node/transcoder/probe.test.ts": 27,
+  "test/node/sdk-drift.test.ts": 25,
+  "test/node/transcoder/runner.test.ts": 25,
+  "test/node/e2e-concurrency.test.ts": 23,
+  "test/node/sdk.test.ts": 21,
+  "test/node/transcoder/clip.test.ts": 20,
+  "test/node/transcoder/multipart-upload.test.ts": 20,
+  "test/node/transcoder/cea608.test.ts": 19,
+  "test/node/deploy-plan.test.ts": 17,
+  "test/node/transcoder/streaming.test.ts": 15,
+  "test/node/transcoder/watermark.test.ts": 13,
+  "test/node/transcoder/audio-tracks.test.ts": 10,
+  "test/node/transcoder/input-policy.test.ts": 9,
+  "test/node/transcoder/live-ladder.test.ts": 7,
+  "test/node/live-codecs.test.ts": 6,
+  "test/node/browser-launcher.test.ts": 5,
+  "test/node/transcoder/animated.test.ts": 4,
   "test/node/transcoder/server.test.ts": 3,
-  "test/node/browser-launcher.test.ts": 2,
-  "test/node/transcoder/animated.test.ts": 2,
-  "test/node/ll-hls-splitter.test.ts": 1,
-  "test/node/transcoder/image-entrypoint.test.ts": 1,
-  "test/node/transcoder/image-files.test.ts": 1,
+  "test/node/ll-hls-splitter.test.ts": 2,
+  "test/node/transcoder/image-entrypoint.test.ts": 2,
+  "test/node/webvtt.test.ts": 2,
   "test/node/clips.test.ts": 1,
   "test/node/live-ladder-playlists.test.ts": 1,
+  "test/node/transcoder/image-files.test.ts": 1,
   "test/node/transcoder/plan.test.ts": 1,
   "test/node/transcoder/priority.test.ts": 1,
   "test/node/transcoder/segment-uploader.test.ts": 1,
-  "test/node/webvtt.test.ts": 1,
 };
 
 /** Every node test file under `dir` (relative to `root`, as Vitest filters take them), sorted. */
