@@ -59,6 +59,33 @@ function clearDefaults(ctx: ServiceContext, assetId: string, exceptId: string, t
     );
 }
 
+/** A new `preparing` track row: what every kind shares, plus the kind's own fields. */
+function newTrackRow(
+  ctx: ServiceContext,
+  asset: Awaited<ReturnType<typeof loadAssetRow>>,
+  b: { language_code: string; name?: string; default?: boolean; correlation_id?: string },
+  own: Pick<TrackRow, "type" | "textType" | "closedCaptions" | "sourceKind" | "sourceUrl" | "details">,
+): TrackRow {
+  const language = canonicalLanguage(b.language_code) as string;
+  const now = nowIso();
+  return {
+    id: newId("track"),
+    environmentId: ctx.caller.environmentId,
+    assetId: asset.id,
+    status: "preparing",
+    languageCode: language,
+    name: b.name ?? languageName(language),
+    isDefault: b.default ?? false,
+    error: null,
+    correlationId: b.correlation_id ?? asset.correlationId,
+    createdAt: now,
+    updatedAt: now,
+    readyAt: null,
+    deletedAt: null,
+    ...own,
+  };
+}
+
 export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: CreateTrackInput }>): Promise<Track> {
   const asset = await loadAssetRow(ctx, input.assetId);
   if (asset.status === "errored") {
@@ -72,30 +99,15 @@ export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: 
       { location: "json.url", message: "exactly one of 'url' or 'content' is required" },
     ]);
   }
-  const language = canonicalLanguage(b.language_code) as string;
-  const id = newId("track");
-  const now = nowIso();
-  const row: TrackRow = {
-    id,
-    environmentId: ctx.caller.environmentId,
-    assetId: asset.id,
+  const row = newTrackRow(ctx, asset, b, {
     type: "text",
     textType: b.text_type,
-    status: "preparing",
-    languageCode: language,
-    name: b.name ?? languageName(language),
     closedCaptions: b.closed_captions ?? b.text_type === "captions",
-    isDefault: b.default ?? false,
     sourceKind: b.url !== undefined ? "url" : "inline",
     sourceUrl: b.url ?? null,
     details: null,
-    error: null,
-    correlationId: b.correlation_id ?? asset.correlationId,
-    createdAt: now,
-    updatedAt: now,
-    readyAt: null,
-    deletedAt: null,
-  };
+  });
+  const id = row.id;
   const statements: Statement[] = [];
   if (b.content !== undefined) {
     const bytes = new TextEncoder().encode(b.content);
@@ -116,7 +128,7 @@ export async function createTrack({ ctx, input }: Verb<{ assetId: string; body: 
     });
     Object.assign(row, {
       status: "ready",
-      readyAt: now,
+      readyAt: row.createdAt,
       details: {
         format: result.parsed.format,
         encoding: result.encoding,
@@ -157,30 +169,15 @@ async function createAudioTrack(
   if (!hasVideo) {
     throw new KeyframeError("invalid_state", `Asset '${asset.id}' has no video; audio tracks dub a video.`);
   }
-  const language = canonicalLanguage(b.language_code) as string;
-  const id = newId("track");
-  const now = nowIso();
-  const row: TrackRow = {
-    id,
-    environmentId: ctx.caller.environmentId,
-    assetId: asset.id,
+  const row = newTrackRow(ctx, asset, b, {
     type: "audio",
     textType: null,
-    status: "preparing",
-    languageCode: language,
-    name: b.name ?? languageName(language),
     closedCaptions: false,
-    isDefault: b.default ?? false,
     sourceKind: "url",
     sourceUrl: b.url,
     details: { run_id: asset.currentRunId, dispatches: 0 },
-    error: null,
-    correlationId: b.correlation_id ?? asset.correlationId,
-    createdAt: now,
-    updatedAt: now,
-    readyAt: null,
-    deletedAt: null,
-  };
+  });
+  const id = row.id;
   const statements: Statement[] = [ctx.db.insert(schema.assetTracks).values(row)];
   if (row.isDefault) statements.push(clearDefaults(ctx, asset.id, id, "audio"));
   await commit(
