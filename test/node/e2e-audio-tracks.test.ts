@@ -1,24 +1,13 @@
-/**
- * Dubbed audio tracks through the real stack (API + edge + transcoder): an 8 s video with a 440 Hz tone, then a
- * 5 s 1000 Hz "dub" added by URL. The track goes ready; ffprobe reads the edge's track playlist as AAC-LC stereo
- * 48 kHz lasting the asset's duration (padded with silence after 5 s); the decoded samples are the dub's tone;
- * the master lists it in the AUDIO group, and hls.js in Chromium lists it and, switched to it, loads fragments
- * from the track's path. Unreachable, refused, audio-less and unreadable files error the track precisely, and a
- * deleted track leaves the master.
- */
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { binaryEnv } from "../../transcoder/src/ffmpeg/static-env";
 import type { Asset, Event, Page, Track } from "../support/api-types";
 import { launchChromium, servePlayerPage } from "./support/browser";
 import { type E2E, startE2E } from "./support/e2e";
-import { ffmpegBin, ffprobeJson } from "./support/media";
+import { runFfmpeg as ffmpeg, ffprobeJson } from "./support/media";
 
 /** What the player page's run() reports (PAGE below). */
 interface DubPlayback {
@@ -29,19 +18,7 @@ interface DubPlayback {
   audioFrags: string[];
 }
 
-const execFileAsync = promisify(execFile);
 const settled = (a: Asset) => a.status === "errored" || (a.status === "ready" && a.renditions_status === "complete");
-
-async function ffmpeg(args: string[], cwd?: string): Promise<Buffer> {
-  const bin = await ffmpegBin();
-  const { stdout } = await execFileAsync(bin, ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", ...args], {
-    cwd,
-    env: binaryEnv(bin),
-    encoding: "buffer",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return stdout;
-}
 
 /** Sign changes per second of mono s16le PCM over [from, to) seconds: ≈ 2 × the tone's frequency, 0 for silence. */
 function crossingsPerSecond(pcm: Buffer, rate: number, from: number, to: number): number {

@@ -1,36 +1,15 @@
-/**
- * Issue 16's media features through the real stack (API + edge + transcoder): one URL-ingested source with a
- * blue picture, CEA-608 captions and two audio streams (eng, spa), created with a red watermark. The asset
- * skips the fast path, its edge master lists both audio tracks and the closed captions, and a frame decoded
- * from the edge's rendition is red in the watermark's corner. Bad watermark URLs error the asset precisely.
- */
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { binaryEnv } from "../../transcoder/src/ffmpeg/static-env";
 import type { Asset } from "../support/api-types";
 import { injectCaptions, popOnPairs } from "./support/cea608";
 import { type E2E, startE2E } from "./support/e2e";
-import { ffmpegBin } from "./support/media";
+import { runFfmpeg as ffmpeg } from "./support/media";
 
-const execFileAsync = promisify(execFile);
 const settled = (a: Asset) => a.status === "errored" || (a.status === "ready" && a.renditions_status === "complete");
-
-async function ffmpeg(args: string[], cwd?: string): Promise<Buffer> {
-  const bin = await ffmpegBin();
-  const { stdout } = await execFileAsync(bin, ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", ...args], {
-    cwd,
-    env: binaryEnv(bin),
-    encoding: "buffer",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return stdout;
-}
 
 describe("derived media end to end: audio tracks, captions, watermark", () => {
   let e: E2E;

@@ -10,6 +10,21 @@ import { binaryEnv } from "../../../transcoder/src/ffmpeg/static-env.js";
 
 const run = promisify(execFile);
 
+/**
+ * Runs the transcoder's ffmpeg quietly (banner off, overwrite, errors only) in its environment, and returns
+ * what it wrote to stdout (raw frames, PCM…).
+ */
+export async function runFfmpeg(args: string[], cwd?: string): Promise<Buffer> {
+  const bin = await ffmpegBin();
+  const { stdout } = await run(bin, ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", ...args], {
+    cwd,
+    env: binaryEnv(bin),
+    encoding: "buffer",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return stdout;
+}
+
 /** The ffmpeg the transcoder would use in this process. */
 export async function ffmpegBin(): Promise<string> {
   return (await getBinaries()).ffmpeg;

@@ -1,29 +1,19 @@
-/**
- * CEA-608 captions embedded in the source (issue 16). The source is made offline (../support/cea608.ts: SEI
- * cc_data inserted into a libx264 stream, a pop-on caption "HELLO CAPTIONS" from frame 30). Probe detects them;
- * the ladder keeps them in every rung (ffmpeg's own 608 decoder reads the caption back from a rung); the master
- * declares CLOSED-CAPTIONS CC1; hls.js in Chromium shows the caption as a cue of a captions text track.
- */
-import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { promisify } from "node:util";
 import type { ErrorData } from "hls.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getBinaries } from "../../../transcoder/src/ffmpeg/binaries.js";
 import { outputFrameRate, planRungs, runLadder } from "../../../transcoder/src/ffmpeg/ladder.js";
 import { type MediaFacts, probe, probeClosedCaptions } from "../../../transcoder/src/ffmpeg/probe.js";
-import { binaryEnv } from "../../../transcoder/src/ffmpeg/static-env.js";
 import { writeMaster } from "../../../transcoder/src/hls/master.js";
 import { closedCaptionsLabel } from "../../../transcoder/src/job/describe.js";
 import { launchChromium, servePlayerPage } from "../support/browser.js";
 import { injectCaptions, popOnPairs } from "../support/cea608.js";
-import { ffmpegBin } from "../support/media.js";
+import { runFfmpeg as ffmpeg } from "../support/media.js";
 import type { PageGlobals } from "../support/page-globals";
 import { makeClip, parseM3u8, removeDir, tempDir } from "./helpers/media.js";
 import { serveDir } from "./helpers/serve-dir.js";
 
-const execFileAsync = promisify(execFile);
 const TEXT = "HELLO CAPTIONS";
 
 let dir: string;
@@ -31,14 +21,6 @@ let source: string;
 let facts: MediaFacts;
 let out: string;
 let master: string;
-
-async function ffmpeg(args: string[], cwd?: string): Promise<void> {
-  const bin = await ffmpegBin();
-  await execFileAsync(bin, ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", ...args], {
-    cwd,
-    env: binaryEnv(bin),
-  });
-}
 
 /** The 608 captions of `file` as WebVTT, read by ffmpeg's own decoder (lavfi movie + subcc). */
 async function captionsOf(file: string): Promise<string> {

@@ -19,7 +19,7 @@ import { probe } from "../../../transcoder/src/ffmpeg/probe.js";
 import { binaryEnv } from "../../../transcoder/src/ffmpeg/static-env.js";
 import { planSource } from "../../../transcoder/src/ffmpeg/validate.js";
 import { fetchWatermark } from "../../../transcoder/src/watermark.js";
-import { ffmpegBin, ffprobeBin } from "../support/media.js";
+import { runFfmpeg as ffmpeg, ffmpegBin, ffprobeBin } from "../support/media.js";
 import { removeDir, tempDir } from "./helpers/media.js";
 
 const execFileAsync = promisify(execFile);
@@ -28,16 +28,6 @@ let dir: string;
 let server: http.Server;
 let base: string;
 let redPng: Buffer;
-
-async function ffmpeg(args: string[]): Promise<Buffer> {
-  const bin = await ffmpegBin();
-  const { stdout } = await execFileAsync(bin, ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", ...args], {
-    env: binaryEnv(bin),
-    encoding: "buffer",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return stdout;
-}
 
 /** The first decoded frame of `input` as raw RGB at its own size. */
 async function firstFrameRgb(input: string, cwd?: string): Promise<{ rgb: Buffer; width: number; height: number }> {
