@@ -8,6 +8,7 @@ import { open, stat } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { z } from "zod";
+import { contentTypeFor } from "../../src/lib/media-types.js";
 import {
   type JobDispatch,
   type JobFailure,
@@ -99,21 +100,6 @@ class IdleTimer {
 }
 
 export type ClientJob = Pick<JobDispatch, "job_id" | "attempt" | "api_url" | "token">;
-
-const CONTENT_TYPES: Record<string, string> = {
-  ".m3u8": "application/vnd.apple.mpegurl",
-  ".m4s": "video/iso.segment",
-  ".mp4": "video/mp4",
-  ".m4a": "audio/mp4",
-  ".jpg": "image/jpeg",
-  ".vtt": "text/vtt; charset=utf-8",
-  ".json": "application/json",
-};
-
-export function contentTypeFor(file: string): string {
-  const dot = file.lastIndexOf(".");
-  return (dot >= 0 && CONTENT_TYPES[file.slice(dot).toLowerCase()]) || "application/octet-stream";
-}
 
 function isTransientStatus(status: number): boolean {
   return status === 408 || status === 425 || status === 429 || status >= 500;

@@ -4,8 +4,9 @@
  * itself (`stage.done` per stage, all of them together in `job.timings` at the end).
  */
 import path from "node:path";
+import { contentTypeFor } from "../../../src/lib/media-types.js";
 import type { JobDispatch } from "../../../src/lib/transcoder-protocol.js";
-import { type ApiClient, contentTypeFor } from "../api-client.js";
+import type { ApiClient } from "../api-client.js";
 import { type Lane, mapLimit, type PriorityGovernor } from "../concurrency.js";
 import type { Binaries } from "../ffmpeg/binaries.js";
 import type { Logger } from "../log.js";
