@@ -2,8 +2,10 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { ErrorData } from "hls.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { a53CaptionsIn, headSamples } from "../../../transcoder/src/ffmpeg/a53.js";
 import { getBinaries } from "../../../transcoder/src/ffmpeg/binaries.js";
 import { outputFrameRate, planRungs, runLadder } from "../../../transcoder/src/ffmpeg/ladder.js";
+import { indexPackets } from "../../../transcoder/src/ffmpeg/mp4-index.js";
 import { type MediaFacts, probe, probeClosedCaptions } from "../../../transcoder/src/ffmpeg/probe.js";
 import { writeMaster } from "../../../transcoder/src/hls/master.js";
 import { closedCaptionsLabel } from "../../../transcoder/src/job/describe.js";
@@ -90,6 +92,21 @@ describe("embedded CEA-608 captions", () => {
     expect(facts.video?.closedCaptions).toBe(true);
     const plain = await makeClip(dir, "plain.mp4", { duration: 2 });
     expect(await probeClosedCaptions(plain)).toBe(false);
+  });
+
+  it("the streamed ingest's reading of the first samples' SEI (no decoder) agrees with ffprobe's decode", async () => {
+    const fromIndex = async (file: string) => {
+      const video = (await probe(file)).video!;
+      return a53CaptionsIn(headSamples(await readFile(file), await indexPackets(file), video.index, 30) ?? []);
+    };
+    expect(await fromIndex(source)).toBe(true);
+    expect(await fromIndex(await makeClip(dir, "plain-sei.mp4", { duration: 2 }))).toBe(false);
+    // Bytes that are not length-prefixed NAL units are not guessed at: the caller asks ffprobe.
+    expect(a53CaptionsIn([Uint8Array.from([0, 0, 0, 1, 0x67, 0x42, 0, 0, 0, 9, 1])])).toBeUndefined();
+    expect(a53CaptionsIn([])).toBeUndefined();
+    // A sample past the head is not read either.
+    const packets = await indexPackets(source);
+    expect(headSamples(new Uint8Array(16), packets, facts.video!.index, 30)).toBeUndefined();
   });
 
   it("every rung of the ladder keeps them", async () => {

@@ -6,7 +6,8 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFfmpeg, findFfprobe, getBinaries, resetBinariesCache } from "../../../transcoder/src/ffmpeg/binaries.js";
 import { BinaryNotFoundError, InputError } from "../../../transcoder/src/ffmpeg/errors.js";
-import { probe } from "../../../transcoder/src/ffmpeg/probe.js";
+import { indexPackets } from "../../../transcoder/src/ffmpeg/mp4-index.js";
+import { applyPacketIndex, probe } from "../../../transcoder/src/ffmpeg/probe.js";
 import { binaryEnv, isStaticElf } from "../../../transcoder/src/ffmpeg/static-env.js";
 import { ffmpegBin } from "../support/media.js";
 import { makeClip, removeDir, tempDir, writeFakePdf } from "./helpers/media.js";
@@ -266,6 +267,30 @@ describe("probe", () => {
     await writeFile(longCut, longData.subarray(0, Math.floor(longData.length * 0.9)));
     expect((await expectInputError(longCut, "input_unreadable")).message).toMatch(
       /^the file is truncated: it declares 40\.0 s but only 3\d\.\d s of media is present$/,
+    );
+  });
+
+  it("answers keyframes and truncation from a streamed source's packet index (applyPacketIndex), as probe does", async () => {
+    const full = await makeClip(dir, "indexed.mp4", { duration: 8, extra: ["-movflags", "+faststart"] });
+    const whole = await probe(full, { integrity: false, indexOnly: true });
+    applyPacketIndex(whole, await indexPackets(full));
+    expect(whole.video?.keyframeInterval).toBeCloseTo(2, 1);
+
+    const data = await readFile(full);
+    const cut = path.join(dir, "indexed-cut.mp4");
+    await writeFile(cut, data.subarray(0, Math.floor(data.length * 0.4)));
+    const facts = await probe(cut, { integrity: false, indexOnly: true });
+    expect(facts.duration).toBeCloseTo(8, 1); // the index still declares it all
+    let err: unknown;
+    try {
+      applyPacketIndex(facts, await indexPackets(cut));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).code).toBe("input_unreadable");
+    expect((err as InputError).message).toMatch(
+      /^the file is truncated: it declares 8\.0 s but only \d\.\d s of media is present$/,
     );
   });
 

@@ -75,7 +75,7 @@ export async function indexPackets(
   options: { signal?: AbortSignal; ffprobePath?: string } = {},
 ): Promise<IndexedPacket[]> {
   const packets: IndexedPacket[] = [];
-  await eachPacket(input, "stream_index,pts_time,duration_time,flags,size", INDEX_ONLY_ARGS, options, (f) => {
+  await eachPacket(input, "stream_index,pts_time,duration_time,flags,size,pos", INDEX_ONLY_ARGS, options, (f) => {
     const stream = Number(f.get("stream_index"));
     const pts = Number(f.get("pts_time"));
     if (!Number.isFinite(stream) || !Number.isFinite(pts)) return;
@@ -88,6 +88,7 @@ export async function indexPackets(
       end: pts + (Number.isFinite(duration) ? duration : 0),
       key: flags.startsWith("K"),
       size: Number(f.get("size")) || 0,
+      ...(Number.isFinite(Number(f.get("pos"))) && f.get("pos") !== "" ? { pos: Number(f.get("pos")) } : {}),
     });
   });
   // Without the parser, video packets carry no duration: each lasts until the next one's time.

@@ -501,6 +501,36 @@ function presentDuration(facts: MediaFacts, scan: PacketScan): number {
   return Number.isFinite(end) ? Math.max(0, end - (facts.startTime ?? 0)) : 0;
 }
 
+function mediaPresent(facts: MediaFacts, scan: PacketScan): boolean {
+  const declared = declaredDuration(facts);
+  return presentDuration(facts, scan) >= declared - truncationTolerance(declared);
+}
+
+/**
+ * The second half of `probe` (keyframe interval and integrity) from a packet index already read, e.g.
+ * indexPackets over a streamed source's stand-in: no second ffprobe pass on the critical path.
+ */
+export function applyPacketIndex(
+  facts: MediaFacts,
+  packets: readonly { stream: number; pts: number; end: number; key: boolean }[],
+): void {
+  const video = facts.video;
+  const windowEnd = (facts.startTime ?? 0) + KEYFRAME_WINDOW_SECONDS;
+  const scan: PacketScan = { streamEnds: new Map(), windowPackets: [] };
+  for (const p of packets) {
+    scan.streamEnds.set(p.stream, Math.max(scan.streamEnds.get(p.stream) ?? p.end, p.end));
+    if (p.stream === video?.index && p.pts < windowEnd) scan.windowPackets.push({ time: p.pts, key: p.key });
+  }
+  if (video) video.keyframeInterval = keyframeIntervalOf(scan.windowPackets);
+  if (DECLARED_DURATION_CONTAINERS.has(facts.container) && declaredDuration(facts) > 0 && !mediaPresent(facts, scan)) {
+    const declared = declaredDuration(facts);
+    throw new InputError(
+      "input_unreadable",
+      `the file is truncated: it declares ${declared.toFixed(1)} s but only ${(Math.floor(presentDuration(facts, scan) * 10) / 10).toFixed(1)} s of media is present`,
+    );
+  }
+}
+
 /** Probes a local file. Throws InputError for inputs we cannot use, FfmpegError/BinaryNotFoundError otherwise. */
 /** Frames decoded to look for caption side data: broadcast streams carry cc_data (padding at least) in every one. */
 export const CAPTION_PROBE_FRAMES = 30;
@@ -581,7 +611,7 @@ export async function probe(input: string, options: ProbeOptions = {}): Promise<
     options,
   );
   if (wantKeyframes && video) video.keyframeInterval = keyframeIntervalOf(scan.windowPackets);
-  if (wantIntegrity && presentDuration(facts, scan) < declared - truncationTolerance(declared)) {
+  if (wantIntegrity && !mediaPresent(facts, scan)) {
     // Measure what is there (the quick pass may have stopped at its window), and only then refuse.
     const present = intervals.length
       ? presentDuration(facts, await scanPackets(input, {}, options))

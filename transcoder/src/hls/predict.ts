@@ -21,6 +21,8 @@ export interface IndexedPacket {
   end: number;
   key: boolean;
   size: number;
+  /** Byte offset of the packet's data in the file, when the index says (MP4 sample offsets). */
+  pos?: number;
 }
 
 export interface PredictedSegment {

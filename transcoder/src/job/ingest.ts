@@ -11,9 +11,16 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { cutClip } from "../clip.js";
+import { a53CaptionsIn, headSamples } from "../ffmpeg/a53.js";
 import { InputError } from "../ffmpeg/errors.js";
 import { faststartLayout, indexPackets, writeSparseStandIn } from "../ffmpeg/mp4-index.js";
-import { type MediaFacts, probe, probeClosedCaptions } from "../ffmpeg/probe.js";
+import {
+  applyPacketIndex,
+  CAPTION_PROBE_FRAMES,
+  type MediaFacts,
+  probe,
+  probeClosedCaptions,
+} from "../ffmpeg/probe.js";
 import { checkLimits, planSource, type SourcePlan } from "../ffmpeg/validate.js";
 import type { WatermarkInput } from "../ffmpeg/watermark.js";
 import type { IndexedPacket } from "../hls/predict.js";
@@ -63,8 +70,9 @@ function logProbed(ctx: JobContext, facts: MediaFacts, plan: SourcePlan, streami
 
 /**
  * CEA-608/708 captions ride in the video's SEI: the remux copies them and the ladder re-embeds them
- * (-a53cc). Read from the first frames of `input` (the source, or the streamed source's head), beside the
- * probe rather than after it: it decodes 30 frames (1.2 s of a loaded box's critical path when it ran after).
+ * (-a53cc). Read by ffprobe from the first frames of `input`, beside the probe rather than after it: it
+ * decodes 30 frames (1.2 s of a loaded box's critical path when it ran after). A streamed H.264 source's
+ * captions are read from its head's first samples instead (../ffmpeg/a53.ts), with no decode at all.
  * A failure only means no captions track.
  */
 function probeCaptions(ctx: JobContext, input: string): Promise<{ found: boolean; error?: unknown }> {
@@ -85,11 +93,11 @@ function probeCaptions(ctx: JobContext, input: string): Promise<{ found: boolean
 async function applyCaptions(
   ctx: JobContext,
   facts: MediaFacts,
-  probed: Promise<{ found: boolean; error?: unknown }>,
+  probed: () => Promise<{ found: boolean; error?: unknown }>,
 ): Promise<void> {
   const video = facts.video;
   if (!video || video.closedCaptions || !CAPTION_CODECS.has(video.codec)) return;
-  const { found, error } = await probed;
+  const { found, error } = await probed();
   if (error !== undefined) {
     if (ctx.signal.aborted) throw error;
     ctx.log.warn("captions_probe.failed", { error });
@@ -171,13 +179,22 @@ async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSourc
   downloaded.catch(() => undefined);
   try {
     const run = { signal: ctx.signal, ffprobePath: ctx.binaries.ffprobe };
-    const captions = probeCaptions(ctx, standIn);
+    // The packet index answers the keyframe and integrity questions: one ffprobe pass each, side by side.
     const [facts, packets] = await timed(ctx, "probe", () =>
-      Promise.all([probe(standIn, { ...run, keyframes: true, indexOnly: true }), indexPackets(standIn, run)]),
+      Promise.all([probe(standIn, { ...run, integrity: false, indexOnly: true }), indexPackets(standIn, run)]),
     );
+    applyPacketIndex(facts, packets);
     facts.sizeBytes = head.total;
     checkLimits(facts, ctx.settings);
-    await applyCaptions(ctx, facts, captions);
+    await applyCaptions(ctx, facts, async () => {
+      // H.264 captions are read from the head's first samples; anything else is decoded by ffprobe.
+      const video = facts.video;
+      const samples =
+        video?.codec === "h264" ? headSamples(head.bytes, packets, video.index, CAPTION_PROBE_FRAMES) : undefined;
+      const found = samples && a53CaptionsIn(samples);
+      if (found !== undefined) return { found };
+      return probeCaptions(ctx, standIn);
+    });
     const plan = planSource(facts, ctx.settings);
     logProbed(ctx, facts, plan, true);
     reporter.update("probing", 12);
@@ -233,7 +250,7 @@ export async function ingestSource(ctx: JobContext): Promise<ProbedSource> {
     probe(ctx.dirs.source, { signal, keyframes: true, ffprobePath: ctx.binaries.ffprobe }),
   );
   checkLimits(facts, settings);
-  await applyCaptions(ctx, facts, captions);
+  await applyCaptions(ctx, facts, () => captions);
   const plan = planSource(facts, settings);
   logProbed(ctx, facts, plan, false);
   const watermark = await loadWatermark(ctx, facts);
