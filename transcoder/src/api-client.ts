@@ -252,6 +252,8 @@ export class ApiClient {
       signal?: AbortSignal;
       onProgress?: (bytes: number, total: number | undefined) => void;
       head?: { bytes: Uint8Array; total: number };
+      /** Awaited before each chunk past the head is read (`bytes` so far): a bulk download yields here. */
+      pace?: (bytes: number) => Promise<void> | undefined;
     } = {},
   ): Promise<{ bytes: number; contentType?: string }> {
     const { signal, head } = options;
@@ -313,6 +315,13 @@ export class ApiClient {
             await file.write(chunk, 0, chunk.length, written);
             written += chunk.length;
             options.onProgress?.(written, total);
+            const paced = options.pace?.(written);
+            if (paced) {
+              // Not reading is backpressure on the connection, not silence: the idle timer waits too.
+              idle.clear();
+              await paced;
+              idle.arm();
+            }
           }
           if (total !== undefined && written < total) {
             throw new ApiError(`${endpoint}: body ended at ${written} of ${total} bytes`, endpoint, res.status, true);

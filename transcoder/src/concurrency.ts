@@ -84,11 +84,21 @@ export interface PriorityGovernor {
   urgent(): () => void;
   /** A ladder process (its nice value while urgent work runs) to govern until the returned function is called. */
   ladder(pid: number, niceness: number): () => void;
+  /**
+   * Bulk transfers (a source's bytes past what its first segment needs, segments after a rendition's first)
+   * wait here while any fast phase runs, so the bytes that make an upload playable move first. Resolves when
+   * no fast phase runs, after `maxWaitMs` (a bulk transfer is late, never starved), or when `signal` aborts.
+   */
+  calm(maxWaitMs: number, signal?: AbortSignal): Promise<void>;
 }
+
+/** The longest a bulk transfer waits for the fast phases to end before it goes ahead anyway. */
+export const BULK_MAX_WAIT_MS = 5_000;
 
 export function createPriorityGovernor(setPriority: (pid: number, nice: number) => void): PriorityGovernor {
   let urgent = 0;
   const ladders = new Map<number, number>();
+  const calmWaiters = new Set<() => void>();
   const apply = () => {
     for (const [pid, niceness] of ladders) {
       try {
@@ -108,6 +118,7 @@ export function createPriorityGovernor(setPriority: (pid: number, nice: number) 
         ended = true;
         urgent--;
         apply();
+        if (urgent === 0) for (const wake of [...calmWaiters]) wake();
       };
     },
     ladder(pid, niceness) {
@@ -116,6 +127,20 @@ export function createPriorityGovernor(setPriority: (pid: number, nice: number) 
       return () => {
         ladders.delete(pid);
       };
+    },
+    calm(maxWaitMs, signal) {
+      if (urgent === 0 || signal?.aborted) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const wake = () => {
+          calmWaiters.delete(wake);
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, maxWaitMs);
+        signal?.addEventListener("abort", wake, { once: true });
+        calmWaiters.add(wake);
+      });
     },
   };
   return governor;

@@ -31,4 +31,34 @@ describe("priority governor", () => {
     expect(() => g.ladder(7, 10)).not.toThrow();
     expect(() => end()).not.toThrow();
   });
+
+  it("holds bulk transfers while any fast phase runs: released when the last ends, by the time bound, or by abort", async () => {
+    const g = createPriorityGovernor(() => undefined);
+    const t0 = performance.now();
+    await g.calm(10_000); // nothing urgent: at once
+    expect(performance.now() - t0).toBeLessThan(50);
+
+    const endA = g.urgent();
+    const endB = g.urgent();
+    let released = false;
+    const waiting = g.calm(10_000).then(() => {
+      released = true;
+    });
+    endA();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(released).toBe(false); // B still runs
+    endB();
+    await waiting;
+    expect(released).toBe(true);
+
+    const endC = g.urgent();
+    const t1 = performance.now();
+    await g.calm(120); // C never ends in time: late, not starved
+    expect(performance.now() - t1).toBeGreaterThanOrEqual(110);
+    const abort = new AbortController();
+    const aborted = g.calm(10_000, abort.signal);
+    abort.abort();
+    await aborted; // a stopping job does not wait
+    endC();
+  });
 });

@@ -3,7 +3,7 @@
  * from a sparse stand-in holding only the head of the file, the predicted segment cuts against what
  * ffmpeg's HLS muxer really writes, and a remux fed from a file that is still growing.
  */
-import { open, readFile, writeFile } from "node:fs/promises";
+import { open, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +13,7 @@ import { probe } from "../../../transcoder/src/ffmpeg/probe.js";
 import { FAST_DIR, runRemux } from "../../../transcoder/src/ffmpeg/remux.js";
 import { parseMediaPlaylist } from "../../../transcoder/src/hls/media-playlist.js";
 import { matchesPrediction, predictSegments, renderPredictedPlaylist } from "../../../transcoder/src/hls/predict.js";
+import { FIRST_SEGMENT_MARGIN_BYTES, firstSegmentBytes } from "../../../transcoder/src/job/fast-path-streaming.js";
 import { GrowingFile } from "../../../transcoder/src/job/growing-file.js";
 import { type ClipSpec, makeClip, removeDir, tempDir } from "./helpers/media.js";
 
@@ -94,6 +95,33 @@ describe("streamed fast path", () => {
       const rendered = parseMediaPlaylist(renderPredictedPlaylist(predicted, "init.mp4"));
       expect(rendered.segments.map((s) => s.uri)).toEqual(actual.segments.map((s) => s.uri));
       expect(rendered.mapUri).toBe(actual.mapUri);
+
+      // The bytes marked urgent (firstSegmentBytes) are enough for the muxer to close the first segment: a
+      // download that stops there, as a bulk download yielding to other jobs does, still makes it final.
+      // (Proven here with 64 KiB of the margin only: these clips are smaller than the whole margin.)
+      const urgent = firstSegmentBytes(fromStandIn, predicted) - FIRST_SEGMENT_MARGIN_BYTES + 64 * 1024;
+      expect(urgent).toBeLessThan(whole.length);
+      const out2 = path.join(dir, `${safe}-urgent`);
+      const partial = new GrowingFile(path.join(dir, `${safe}.partial`));
+      const remux2 = runRemux(
+        { kind: "remux", input: "pipe:0", videoIndex: facts.video?.index ?? 0, audioIndex: facts.audio?.index },
+        out2,
+        { stdin: partial.reader() },
+      );
+      await writeFile(partial.path, whole.subarray(0, urgent));
+      partial.progress(urgent);
+      const second = path.join(out2, FAST_DIR, "seg_00001.m4s");
+      const deadline = Date.now() + 30_000;
+      while (!(await stat(second).catch(() => undefined)) && Date.now() < deadline) await sleep(50);
+      expect(
+        await stat(second).catch(() => undefined),
+        "second segment opened on the urgent bytes alone",
+      ).toBeDefined();
+      const fh = await open(partial.path, "r+");
+      await fh.write(whole, urgent, whole.length - urgent, urgent);
+      await fh.close();
+      partial.complete(whole.length);
+      await remux2;
     },
     120_000,
   );

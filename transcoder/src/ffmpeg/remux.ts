@@ -25,6 +25,10 @@ export function buildRemuxArgs(options: RemuxOptions): string[] {
   if (options.audioIndex !== undefined) args.push("-map", `0:${options.audioIndex}`);
   args.push("-c", "copy", "-sn", "-dn");
   if (options.audioIndex !== undefined && options.adtsToAsc) args.push("-bsf:a", "aac_adtstoasc");
+  // Hand each packet to the muxer at once instead of holding up to 10 s of media for interleaving (the
+  // default max_interleave_delta): over a growing source the first segment closes ~10 s of source bytes
+  // sooner. The output is byte-identical (measured on the bench clip); only its timing changes.
+  args.push("-max_interleave_delta", "0");
   args.push(...hlsOutputArgs(FAST_DIR));
   return args;
 }

@@ -12,12 +12,14 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { BULK_MAX_WAIT_MS } from "../concurrency.js";
 import { INIT_NAME, PLAYLIST_NAME, SEGMENT_SECONDS } from "../ffmpeg/hls-output.js";
 import { FAST_DIR, runRemux } from "../ffmpeg/remux.js";
 import { aacCodec, avcCodecFromInit, avcCodecFromProfile } from "../hls/codecs.js";
 import { MASTER_NAME, type MeasuredRendition, peakBitrate, renderMaster } from "../hls/master.js";
 import { parseMediaPlaylist } from "../hls/media-playlist.js";
 import {
+  type IndexedPacket,
   matchesPrediction,
   type PredictedSegment,
   predictedSizes,
@@ -46,6 +48,28 @@ export function stablePrediction(src: ProbedSource): PredictedSegment[] | undefi
   // The index must cover the whole file: a playlist that ends early would be published with ENDLIST.
   const listed = prediction.segments.reduce((n, s) => n + s.duration, 0);
   return Math.abs(listed - src.duration) <= Math.max(1, src.duration * 0.01) ? prediction.segments : undefined;
+}
+
+/** Read-ahead past the last packet the remux needs before it closes the first segment (demuxer buffering). */
+export const FIRST_SEGMENT_MARGIN_BYTES = 1024 * 1024;
+
+/**
+ * The source bytes the remux reads before it closes the first segment, plus a margin. Measured, not
+ * derived: ffmpeg (5.1 and 4.1) reading a pipe opens the second segment only some seconds of media after
+ * the cut (~6 s of a 20 s test clip, even with -max_interleave_delta 0), so the second segment's packets
+ * count too (test/node/transcoder/streaming.test.ts proves the bound). Infinity when the index has no
+ * byte positions or there are fewer than three segments (nothing is bulk then).
+ */
+export function firstSegmentBytes(packets: readonly IndexedPacket[], predicted: readonly PredictedSegment[]): number {
+  const until = predicted[2]?.start;
+  if (until === undefined) return Number.POSITIVE_INFINITY;
+  let end = 0;
+  for (const p of packets) {
+    if (p.pts > until + 0.5) continue;
+    if (p.pos === undefined) return Number.POSITIVE_INFINITY;
+    end = Math.max(end, p.pos + p.size);
+  }
+  return end + FIRST_SEGMENT_MARGIN_BYTES;
 }
 
 /** The fast rendition as the master describes it, from the source's facts and the predicted sizes. */
@@ -103,14 +127,21 @@ export async function runStreamingFastPath(
   const first = new Promise<void>((resolve) => {
     firstStored = resolve;
   });
+  // The bytes up to the second segment's first keyframe make the asset playable; the rest is bulk, and so
+  // is every segment after the first: both wait while any job (this one too) is still becoming playable.
+  streaming.bulkFrom(firstSegmentBytes(streaming.packets, predicted));
+  const firstRel = `${FAST_DIR}/seg_00000.m4s`;
   const segments = new SegmentUploader({
     outputDir,
     dirs: [FAST_DIR],
     concurrency: ctx.uploadConcurrency,
-    put: (rel) => putFile(ctx, rel, work),
+    put: async (rel) => {
+      if (rel !== firstRel) await ctx.priority?.calm(BULK_MAX_WAIT_MS, work);
+      return putFile(ctx, rel, work);
+    },
     onError: (err) => stop.abort(err),
     onUploaded: (rel) => {
-      if (rel === `${FAST_DIR}/seg_00000.m4s`) firstStored();
+      if (rel === firstRel) firstStored();
     },
     pollMs: 20,
   });

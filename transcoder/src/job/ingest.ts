@@ -11,6 +11,7 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { cutClip } from "../clip.js";
+import { BULK_MAX_WAIT_MS } from "../concurrency.js";
 import { a53CaptionsIn, headSamples } from "../ffmpeg/a53.js";
 import { InputError } from "../ffmpeg/errors.js";
 import { faststartLayout, indexPackets, writeSparseStandIn } from "../ffmpeg/mp4-index.js";
@@ -40,7 +41,16 @@ export interface ProbedSource {
   /** Settles when the whole source is on disk at ctx.dirs.source (already, unless streaming). */
   downloaded: Promise<void>;
   /** While the source streams in: its bytes as they arrive, and the packet index read ahead of them. */
-  streaming?: { file: GrowingFile; packets: IndexedPacket[]; cancel: () => void };
+  streaming?: {
+    file: GrowingFile;
+    packets: IndexedPacket[];
+    cancel: () => void;
+    /**
+     * The bytes from `offset` on are bulk: the download yields to other jobs' fast phases (and to this
+     * job's own) once past it (ctx.priority.calm). Until called, every byte is urgent.
+     */
+    bulkFrom: (offset: number) => void;
+  };
   /** The checked watermark image, when the asset has one and the source has a picture. */
   watermark?: WatermarkInput & { displayWidth: number; displayHeight: number };
 }
@@ -151,10 +161,15 @@ async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSourc
   const file = new GrowingFile(ctx.dirs.source);
   const stopDownload = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stopDownload.signal]);
+  let bulkOffset = Number.POSITIVE_INFINITY;
+  const priority = ctx.priority;
   const downloaded = timed(ctx, "download", () =>
     ctx.client.downloadSource(ctx.dirs.source, {
       signal,
       head,
+      pace: priority
+        ? (bytes) => (bytes > bulkOffset ? priority.calm(BULK_MAX_WAIT_MS, signal) : undefined)
+        : undefined,
       onProgress: (bytes) => {
         file.progress(bytes);
         reporter.update("downloading", (10 * bytes) / head.total);
@@ -199,7 +214,12 @@ async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSourc
     logProbed(ctx, facts, plan, true);
     reporter.update("probing", 12);
     const cancel = () => stopDownload.abort(new Error("the job stopped"));
-    return { streamed: { facts, plan, duration: facts.duration, downloaded, streaming: { file, packets, cancel } } };
+    const bulkFrom = (offset: number) => {
+      bulkOffset = offset;
+    };
+    return {
+      streamed: { facts, plan, duration: facts.duration, downloaded, streaming: { file, packets, cancel, bulkFrom } },
+    };
   } catch (err) {
     stopDownload.abort(err);
     await downloaded.catch(() => undefined);

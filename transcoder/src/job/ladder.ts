@@ -4,6 +4,7 @@
  * segments upload while it still encodes. Everything started here stops through the stage's own
  * abort signal when the job leaves early, and `stop` waits for it before the temp folder goes away.
  */
+import { BULK_MAX_WAIT_MS } from "../concurrency.js";
 import { type LadderOptions, ladderDirs, outputFrameRate, planRungs, type Rung, runLadder } from "../ffmpeg/ladder.js";
 import { type AudioLabel, planAudioRenditions } from "../hls/audio-group.js";
 import type { RenditionRef } from "../hls/master.js";
@@ -57,7 +58,11 @@ export function startLadder(ctx: JobContext, src: ProbedSource): LadderStage {
     outputDir: ctx.dirs.output,
     dirs: ladderDirs(ladder),
     concurrency: ctx.uploadConcurrency,
-    put: (rel) => putFile(ctx, rel, signal),
+    // Bulk: a ladder's segments wait while another upload is becoming playable (bounded).
+    put: async (rel) => {
+      await ctx.priority?.calm(BULK_MAX_WAIT_MS, signal);
+      return putFile(ctx, rel, signal);
+    },
     // A segment that cannot be stored fails the job: stop encoding at once.
     onError: (err) => work.abort(err),
   });
