@@ -253,7 +253,7 @@ export class ApiClient {
       onProgress?: (bytes: number, total: number | undefined) => void;
       head?: { bytes: Uint8Array; total: number };
       /** Awaited before each chunk past the head is read (`bytes` so far): a bulk download yields here. */
-      pace?: (bytes: number) => Promise<void> | undefined;
+      pace?: (bytes: number) => Promise<unknown> | undefined;
     } = {},
   ): Promise<{ bytes: number; contentType?: string }> {
     const { signal, head } = options;

@@ -87,9 +87,10 @@ export interface PriorityGovernor {
   /**
    * Bulk transfers (a source's bytes past what its first segment needs, segments after a rendition's first)
    * wait here while any fast phase runs, so the bytes that make an upload playable move first. Resolves when
-   * no fast phase runs, after `maxWaitMs` (a bulk transfer is late, never starved), or when `signal` aborts.
+   * no fast phase runs (true), or after `maxWaitMs` or when `signal` aborts (false): a bulk transfer is late,
+   * never starved.
    */
-  calm(maxWaitMs: number, signal?: AbortSignal): Promise<void>;
+  calm(maxWaitMs: number, signal?: AbortSignal): Promise<boolean>;
 }
 
 /** The longest a bulk transfer waits for the fast phases to end before it goes ahead anyway. */
@@ -129,17 +130,20 @@ export function createPriorityGovernor(setPriority: (pid: number, nice: number) 
       };
     },
     calm(maxWaitMs, signal) {
-      if (urgent === 0 || signal?.aborted) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        const wake = () => {
-          calmWaiters.delete(wake);
+      if (urgent === 0) return Promise.resolve(true);
+      if (signal?.aborted) return Promise.resolve(false);
+      return new Promise<boolean>((resolve) => {
+        const settle = (calmed: boolean) => {
+          calmWaiters.delete(onCalm);
           clearTimeout(timer);
-          signal?.removeEventListener("abort", wake);
-          resolve();
+          signal?.removeEventListener("abort", onGiveUp);
+          resolve(calmed);
         };
-        const timer = setTimeout(wake, maxWaitMs);
-        signal?.addEventListener("abort", wake, { once: true });
-        calmWaiters.add(wake);
+        const onCalm = () => settle(true);
+        const onGiveUp = () => settle(false);
+        const timer = setTimeout(onGiveUp, maxWaitMs);
+        signal?.addEventListener("abort", onGiveUp, { once: true });
+        calmWaiters.add(onCalm);
       });
     },
   };

@@ -35,7 +35,7 @@ describe("priority governor", () => {
   it("holds bulk transfers while any fast phase runs: released when the last ends, by the time bound, or by abort", async () => {
     const g = createPriorityGovernor(() => undefined);
     const t0 = performance.now();
-    await g.calm(10_000); // nothing urgent: at once
+    expect(await g.calm(10_000)).toBe(true); // nothing urgent: at once
     expect(performance.now() - t0).toBeLessThan(50);
 
     const endA = g.urgent();
@@ -50,15 +50,16 @@ describe("priority governor", () => {
     endB();
     await waiting;
     expect(released).toBe(true);
+    expect(await g.calm(10)).toBe(true);
 
     const endC = g.urgent();
     const t1 = performance.now();
-    await g.calm(120); // C never ends in time: late, not starved
+    expect(await g.calm(120)).toBe(false); // C never ends in time: late, not starved
     expect(performance.now() - t1).toBeGreaterThanOrEqual(110);
     const abort = new AbortController();
     const aborted = g.calm(10_000, abort.signal);
     abort.abort();
-    await aborted; // a stopping job does not wait
+    expect(await aborted).toBe(false); // a stopping job does not wait
     endC();
   });
 });

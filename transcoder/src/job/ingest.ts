@@ -168,7 +168,14 @@ async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSourc
       signal,
       head,
       pace: priority
-        ? (bytes) => (bytes > bulkOffset ? priority.calm(BULK_MAX_WAIT_MS, signal) : undefined)
+        ? (bytes) => {
+            if (bytes <= bulkOffset) return undefined;
+            // A wait that ran out means the urgent work is waiting for these very bytes (an estimate too
+            // low, a fast phase slower than the bound): the rest of this download is no longer paced.
+            return priority.calm(BULK_MAX_WAIT_MS, signal).then((calmed) => {
+              if (!calmed) bulkOffset = Number.POSITIVE_INFINITY;
+            });
+          }
         : undefined,
       onProgress: (bytes) => {
         file.progress(bytes);
