@@ -169,3 +169,35 @@ export function concatParts(bucket: R2Bucket, plan: RecordingClipPlan): { body: 
   copy().catch((err) => writable.abort(err).catch(() => {}));
   return { body: readable, size };
 }
+
+/**
+ * How far an MPEG-TS segment's first video frame lies after its earliest timestamp (seconds; 0 when it
+ * has no video or audio does not lead). The recorded timeline is the video's (the segmenter cuts and times
+ * segments at video keyframes), but ffmpeg reads a file from its earliest timestamp of any stream, and a
+ * segment's audio often starts a few AAC frames before its keyframe (80 ms measured on ffmpeg's own HLS
+ * output; 2 frames at 25 fps). Reads the PES headers of the packets in `head` (the segment's first bytes).
+ */
+export function tsVideoLeadSeconds(head: Uint8Array): number {
+  let video: number | null = null;
+  let earliest: number | null = null;
+  for (let off = 0; off + 188 <= head.length; off += 188) {
+    if (head[off] !== 0x47 || (head[off + 1] & 0x40) === 0) continue;
+    const afc = (head[off + 3] >> 4) & 0x3;
+    if ((afc & 0x1) === 0) continue;
+    const p = off + 4 + (afc === 3 ? 1 + head[off + 4] : 0);
+    if (p + 14 > off + 188 || head[p] !== 0 || head[p + 1] !== 0 || head[p + 2] !== 1) continue;
+    const streamId = head[p + 3];
+    const isVideo = streamId >= 0xe0 && streamId <= 0xef;
+    const isAudio = (streamId >= 0xc0 && streamId <= 0xdf) || streamId === 0xbd;
+    if ((!isVideo && !isAudio) || (head[p + 7] & 0x80) === 0) continue;
+    const b = head.subarray(p + 9, p + 14);
+    // 33-bit PTS in 5 bytes (with marker bits); multiplication keeps it exact past 2^32.
+    const pts = ((b[0] >> 1) & 0x07) * 2 ** 30 + ((b[1] << 7) | (b[2] >> 1)) * 2 ** 15 + ((b[3] << 7) | (b[4] >> 1));
+    if (isVideo && video === null) video = pts;
+    if (earliest === null || pts < earliest) earliest = pts;
+  }
+  if (video === null || earliest === null || video <= earliest) return 0;
+  // A lead of more than a few seconds is a timestamp jump, not an audio lead: not trusted.
+  const lead = (video - earliest) / 90_000;
+  return lead < 2 ? lead : 0;
+}

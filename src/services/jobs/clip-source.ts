@@ -6,10 +6,10 @@
  * touches the other's bytes, and the clip can be reprocessed after its source is gone. The cost is a second
  * copy of the original in R2 (the transcoder cuts it to the range; see transcoder/src/clip.ts).
  */
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { createDb, schema } from "../../db/client";
 import { log } from "../../lib/log";
-import { concatParts, type RecordingClipPlan } from "../../live/recording-clip";
+import { concatParts, type RecordingClipPlan, tsVideoLeadSeconds } from "../../live/recording-clip";
 import { putFixedLength } from "../../r2/stream";
 import type { StoredClip } from "../assets/clip";
 import { queueIngestedAsset } from "./ingest";
@@ -50,7 +50,21 @@ export async function copyClipSource(
   } catch (err) {
     return { action: "retry", delaySeconds: backoffSeconds(opts.deliveryAttempt), reason: (err as Error).message };
   }
-  const queued = await queueIngestedAsset(ctx, asset, { key, size: copy.size, contentType });
+  let clipped = asset;
+  if (recording) {
+    // The range was shifted to the first segment's start on the recorded (video) timeline; ffmpeg's origin is
+    // the segment's earliest timestamp, which audio may hold: shift by that lead too. Set, not added, so a
+    // redelivered message changes nothing.
+    const lead = recording.container === "mpegts" ? await firstSegmentLead(env, recording) : 0;
+    const clip = asset.clip as StoredClip;
+    const stored = { ...clip, original_start_time: clip.start_time - recording.origin + lead };
+    await db
+      .update(schema.assets)
+      .set({ clip: stored })
+      .where(and(eq(schema.assets.id, asset.id), eq(schema.assets.status, "waiting")));
+    clipped = { ...asset, clip: stored };
+  }
+  const queued = await queueIngestedAsset(ctx, clipped, { key, size: copy.size, contentType });
   if (!queued) {
     const now = await findAsset(ctx, asset.id);
     if (!now || now.status === "deleted") await env.MEDIA.delete(key);
@@ -79,6 +93,17 @@ async function sourceBody(
   const object = parent.sourceKey ? await env.MEDIA.get(parent.sourceKey) : null;
   if (!object) return null;
   return { body: object.body, size: object.size, contentType: object.httpMetadata?.contentType ?? null };
+}
+
+/** Bytes enough for the first PES headers of every stream of a segment (audio may be muxed ~1 s late). */
+const LEAD_PROBE_BYTES = 512 * 1024;
+
+async function firstSegmentLead(env: Env, recording: RecordingClipPlan): Promise<number> {
+  const first = recording.parts[0];
+  const obj = first
+    ? await env.MEDIA.get(`${recording.dir}${first.name}`, { range: { offset: 0, length: LEAD_PROBE_BYTES } })
+    : null;
+  return obj ? tsVideoLeadSeconds(new Uint8Array(await obj.arrayBuffer())) : 0;
 }
 
 /** Dead letter: the copy kept failing. */
