@@ -250,7 +250,7 @@ describe("dashboard in Chromium", () => {
     const sourceRows = tracks.locator("tbody tr:not([data-track-id])");
     const types = (await sourceRows.locator("td:first-child").allTextContents()).map((c) => c.trim());
     expect(types).toEqual(["video", "audio"]);
-    expect(await cells(sourceRows.nth(1))).toEqual(expect.arrayContaining(["ready", "yes", "—"]));
+    expect(await cells(sourceRows.nth(1))).toEqual(["audio", "—", "—", "ready", "yes", "—", "source (aac)"]);
     await shot("07-asset-playing");
   });
 

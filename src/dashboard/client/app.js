@@ -688,7 +688,8 @@ function trackRow(asset, t) {
     h("td", {}, t.language_code ?? "—"),
     h("td", {}, t.name ?? "—"),
     statusCell,
-    h("td", {}, yesNo(added ? t.default : t.type === "audio" ? (t.primary ?? false) : undefined)),
+    // A source's only audio stream carries no label (no `primary`): it is the one players play.
+    h("td", {}, yesNo(added ? t.default : t.type === "audio" ? (t.primary ?? true) : undefined)),
     h("td", {}, t.type === "audio" ? "—" : yesNo(t.closed_captions ?? false)),
     h("td", {}, added ? `added (${t.id})` : `source (${t.codec ?? "?"})`),
   );
