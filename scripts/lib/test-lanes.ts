@@ -38,6 +38,8 @@ export const NODE_FILE_WEIGHTS_S: Record<string, number> = {
   "test/node/e2e-audio-tracks.test.ts": 64,
   "test/node/cli.test.ts": 62,
   "test/node/e2e-clip-assets.test.ts": 62,
+  // Measured locally, not in CI: a 90 s real-time broadcast the test leaves once its two clips are checked.
+  "test/node/e2e-live-clips.test.ts": 90,
   "test/node/dashboard-browser.test.ts": 60,
   "test/node/transcoder/pipeline.test.ts": 57,
   "test/node/e2e-relay.test.ts": 55,
@@ -66,6 +68,7 @@ export const NODE_FILE_WEIGHTS_S: Record<string, number> = {
   "test/node/transcoder/input-policy.test.ts": 9,
   "test/node/transcoder/live-ladder.test.ts": 7,
   "test/node/live-codecs.test.ts": 6,
+  "test/node/live-recording-clip.test.ts": 3,
   "test/node/browser-launcher.test.ts": 5,
   "test/node/transcoder/animated.test.ts": 4,
   "test/node/transcoder/server.test.ts": 3,

@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   "checksum_mismatch",
   "length_required",
   "range_not_satisfiable",
+  "range_not_recorded",
   "rate_limited",
   "internal_error",
   "service_unavailable",
@@ -55,6 +56,8 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   checksum_mismatch: 460,
   length_required: 411,
   range_not_satisfiable: 416,
+  // A clip range a live recording has not recorded yet: the same request succeeds later.
+  range_not_recorded: 422,
   rate_limited: 429,
   internal_error: 500,
   service_unavailable: 503,
@@ -81,6 +84,7 @@ const TITLES: Record<ErrorCode, string> = {
   checksum_mismatch: "Checksum mismatch",
   length_required: "Content-Length required",
   range_not_satisfiable: "Range not satisfiable",
+  range_not_recorded: "Range not recorded yet",
   rate_limited: "Too many requests",
   internal_error: "Internal error",
   service_unavailable: "Service unavailable",
@@ -175,6 +179,9 @@ export const errorResponses = {
   404: { description: "No such resource in this environment", content: problemContent },
   409: { description: "Conflicting state or idempotency key in use", content: problemContent },
   413: { description: "Body larger than allowed", content: problemContent },
-  422: { description: "Idempotency key reused with a different request", content: problemContent },
+  422: {
+    description: "Idempotency key reused with a different request, or a clip range not recorded yet",
+    content: problemContent,
+  },
   500: { description: "Unexpected failure (reported with a request_id)", content: problemContent },
 } as const;

@@ -62,6 +62,7 @@ import {
 } from "./ladder-store";
 import { ingestCmaf } from "./ll-hls/ingest";
 import { LlParts } from "./ll-hls/state";
+import type { RecordedMedia } from "./recording-clip";
 import { type RecordingSourceResult, recordingSourcePlan } from "./recording-source";
 
 export const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
@@ -701,6 +702,23 @@ export class LiveStream extends DurableObject<Env> {
       late_segments: m.counters.late,
       refused_requests: m.counters.refused,
     };
+  }
+
+  /**
+   * What session `sessionId` has recorded so far (listed segments only: each is stored in R2), for a clip
+   * of the recording while it runs (./recording-clip.ts); null once the session is over (its VOD playlist
+   * in R2 says the same from then on).
+   */
+  async recordedSegments(sessionId: string): Promise<RecordedMedia | null> {
+    const m = await this.ctx.storage.get<Meta>("meta");
+    if (!m?.session || m.session.id !== sessionId) return null;
+    const segments = this.listed(sessionId).map((s) => ({
+      uri: s.uri,
+      duration: s.duration,
+      map: s.map,
+      bytes: s.bytes,
+    }));
+    return { dir: `${m.session.prefix}${STREAM_DIR}/`, segments, inits: m.inits ?? {}, live: true };
   }
 
   /**

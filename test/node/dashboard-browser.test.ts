@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { CreatedApiKey, Page as ListPage, Upload } from "../support/api-types";
+import type { CreatedApiKey, Page as ListPage, Track, Upload } from "../support/api-types";
 import type { ReceivedRequest } from "../support/webhook-receiver";
 import { startWebhookReceiver } from "../support/webhook-receiver";
 import { launchChromium } from "./support/browser";
@@ -201,6 +201,22 @@ describe("dashboard in Chromium", () => {
   });
 
   it("lists the asset in the table and plays it in the detail page", async () => {
+    // A captions track added through the API, so the detail page has an added track to list with the source's.
+    const added = await e.api<Track>("POST", `/v1/assets/${assetId}/tracks`, {
+      type: "text",
+      text_type: "captions",
+      language_code: "fr",
+      name: "Français (CC)",
+      closed_captions: true,
+      default: true,
+      content: "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nBonjour\n",
+    });
+    expect(added.status, JSON.stringify(added.body)).toBe(201);
+    await expect
+      .poll(async () => (await e.api<Track>("GET", `/v1/assets/${assetId}/tracks/${added.body.id}`)).body.status, {
+        timeout: 30_000,
+      })
+      .toBe("ready");
     await page.goto(`${e.stack.apiUrl}/dashboard#/assets`);
     const row = page.getByRole("row", { name: new RegExp(assetId) });
     await row.waitFor({ timeout: 15_000 });
@@ -219,6 +235,22 @@ describe("dashboard in Chromium", () => {
       .getByText("asset.ready")
       .first()
       .waitFor({ timeout: 15_000 });
+    // Its tracks: the source's video and audio, and the added captions with their language, name and flags.
+    const tracks = page.getByRole("table", { name: "Tracks" });
+    const cells = async (row: ReturnType<Page["locator"]>) =>
+      (await row.locator("td").allTextContents()).map((c) => c.trim());
+    expect((await cells(tracks.locator(`tr[data-track-id="${added.body.id}"]`))).slice(0, 6)).toEqual([
+      "text (captions)",
+      "fr",
+      "Français (CC)",
+      "ready",
+      "yes",
+      "yes",
+    ]);
+    const sourceRows = tracks.locator("tbody tr:not([data-track-id])");
+    const types = (await sourceRows.locator("td:first-child").allTextContents()).map((c) => c.trim());
+    expect(types).toEqual(["video", "audio"]);
+    expect(await cells(sourceRows.nth(1))).toEqual(["audio", "—", "—", "ready", "yes", "—", "source (aac)"]);
     await shot("07-asset-playing");
   });
 

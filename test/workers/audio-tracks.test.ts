@@ -6,11 +6,21 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { AUDIO_TRACK_ATTEMPTS, type AudioTrackDispatch } from "../../src/lib/audio-tracks";
+import { newId } from "../../src/lib/ids";
+import { signJobToken } from "../../src/lib/job-token";
 import { transcodeConsumer } from "../../src/services/jobs/transcode-consumer";
 import type { Asset, Problem } from "../support/api-types";
 import { expectProblem } from "../support/problem";
 import { api, createKey, type TestKey } from "./factories";
-import { eventTypes, internal, runQueue, seedJob, TRANSCODE_DLQ, TRANSCODE_QUEUE } from "./pipeline-helpers";
+import {
+  eventTypes,
+  internal,
+  publishBody,
+  runQueue,
+  seedJob,
+  TRANSCODE_DLQ,
+  TRANSCODE_QUEUE,
+} from "./pipeline-helpers";
 
 const tracks = (assetId: string) => `/v1/assets/${assetId}/tracks`;
 const receiver = (env as unknown as { WEBHOOK_RECEIVER_URL: string }).WEBHOOK_RECEIVER_URL;
@@ -305,5 +315,44 @@ describe("POST /v1/assets/{id}/tracks {type: audio}", { timeout: 60_000 }, () =>
     expectProblem(await api(stranger, "POST", tracks(asset.assetId), body), 404, "not_found");
     expectProblem(await api(stranger, "GET", path), 404, "not_found");
     expectProblem(await api(stranger, "DELETE", path), 404, "not_found");
+  });
+});
+
+describe("dubbed audio tracks across runs", { timeout: 60_000 }, () => {
+  it("a new run of the asset (a reprocess) renders its ready dubs again for that run instead of dropping them", async () => {
+    const key = await createKey(["assets:write", "assets:read"]);
+    const asset = await readyAsset(key);
+    const { id } = await createDub(key, asset.assetId);
+    const errored = (await createDub(key, asset.assetId, { language_code: "de" })).id;
+    // Rendered for the first run, as the transcoder's callback leaves it.
+    await env.DB.prepare("update asset_tracks set status = 'ready', error = null, details = ? where id = ?")
+      .bind(JSON.stringify({ run_id: asset.jobId, dispatches: 1, duration: 10 }), id)
+      .run();
+
+    // A second run of the asset completes (what a reprocess's job does).
+    const jobId = newId("job");
+    await env.DB.prepare(
+      `insert into jobs (id, environment_id, asset_id, status, attempt, max_attempts, settings, dispatched_at,
+         last_heartbeat_at, updated_at) values (?, ?, ?, 'running', 1, 5, '{}', ?, ?, ?)`,
+    )
+      .bind(jobId, key.environmentId, asset.assetId, ...Array(3).fill(new Date().toISOString()))
+      .run();
+    const token = await signJobToken(env, { jobId, attempt: 1 });
+    expect((await internal(jobId, token, "POST", "publish", publishBody("complete"))).status).toBe(200);
+
+    const row = await trackRow(id);
+    expect(row?.ready_at).toBeNull();
+    expect(JSON.parse(row?.details as string)).toEqual({ run_id: jobId, dispatches: 0 });
+    // Queued again: the real queue may already have refused the loopback URL (the production policy).
+    if (row?.status !== "preparing") expect(row?.error).toContain("audio_url_forbidden");
+    await rearm(id);
+    // An errored dub stays errored (its URL was refused; recreating it is the caller's call).
+    expect(JSON.parse((await trackRow(errored))?.details as string).run_id).toBe(asset.jobId);
+    // It is rendered against the new run.
+    const { dispatched } = await consume(id);
+    expect(dispatched.map((d) => d.job_id)).toEqual([jobId]);
+    // A repeated `complete` callback finds it on this run already: nothing is queued twice.
+    expect((await internal(jobId, token, "POST", "publish", publishBody("complete"))).status).toBe(200);
+    expect(JSON.parse((await trackRow(id))?.details as string)).toMatchObject({ run_id: jobId, dispatches: 1 });
   });
 });

@@ -623,6 +623,12 @@ function detailsSection(a) {
     ),
     "No renditions yet.",
   );
+  const tracks = table(
+    "Tracks",
+    ["Type", "Language", "Name", "Status", "Default", "Closed captions", "Origin"],
+    (a.tracks ?? []).map((t) => trackRow(a, t)),
+    "No tracks yet: they are read from the source as it is processed (add subtitles, captions or dubbed audio with POST /v1/assets/{id}/tracks).",
+  );
   const chapters = table(
     "Chapters",
     ["Start", "Title"],
@@ -657,8 +663,35 @@ function detailsSection(a) {
     h("h2", { id: "details-h" }, "Details"),
     dl,
     renditions,
+    tracks,
     chapters,
     statics,
+  );
+}
+
+/**
+ * One row of the asset's tracks: those read from the source at probe (video, audio; no `id`) and those added
+ * with POST /v1/assets/{id}/tracks (text: subtitles or captions, dubbed audio), each with its own status.
+ */
+function trackRow(asset, t) {
+  const added = typeof t.id === "string";
+  const yesNo = (v) => (v === undefined || v === null ? "—" : v ? "yes" : "no");
+  const type = t.type === "text" ? `text (${t.text_type ?? "subtitles"})` : String(t.type);
+  // A source's tracks are ready with the asset; an added track has its own life (preparing → ready | errored).
+  const status = added ? t.status : asset.status === "ready" ? "ready" : "preparing";
+  const statusCell = h("td", {}, statusBadge(status));
+  if (t.error) statusCell.append(h("span", { class: "error-text" }, ` ${t.error.code}: ${t.error.message}`));
+  return h(
+    "tr",
+    added ? { "data-track-id": t.id } : {},
+    h("td", {}, type),
+    h("td", {}, t.language_code ?? "—"),
+    h("td", {}, t.name ?? "—"),
+    statusCell,
+    // A source's only audio stream carries no label (no `primary`): it is the one players play.
+    h("td", {}, yesNo(added ? t.default : t.type === "audio" ? (t.primary ?? true) : undefined)),
+    h("td", {}, t.type === "audio" ? "—" : yesNo(t.closed_captions ?? false)),
+    h("td", {}, added ? `added (${t.id})` : `source (${t.codec ?? "?"})`),
   );
 }
 

@@ -1,21 +1,35 @@
 /**
  * Clip assets (issue 16): `POST /v1/assets { input: { asset_id, start_time, end_time } }` makes a new asset
- * from a range of a ready one. This module owns the checks on the source asset and the range, and how a
- * clip's range maps onto the stored original: a clip's own source is a copy of the original it descends
- * from (src/pipeline/clip-source.ts), so a clip of a clip cuts the original at the summed offset.
+ * from a range of a ready one, or of a live stream's recording, also while it is still recording. This
+ * module owns the checks on the source asset and the range, and how a clip's range maps onto its own
+ * stored source: a copy of the original it descends from (src/services/jobs/clip-source.ts), so a clip of
+ * a clip cuts the original at the summed offset; for a recording, the recorded segments around the range
+ * (src/live/recording-clip.ts), so the range is shifted to where those segments start.
  */
 import { and, eq, ne } from "drizzle-orm";
 import { schema } from "../../db/client";
 import { KeyframeError, ValidationError } from "../../lib/errors";
 import type { JobSettings } from "../../lib/transcoder-protocol";
+import {
+  finishedRecording,
+  planRecordingClip,
+  type RecordedMedia,
+  type RecordingClipPlan,
+  recordedSeconds,
+  sizePlanParts,
+} from "../../live/recording-clip";
+import { recordingSessionOf } from "../../live/recording-source";
 import type { ServiceContext } from "../context";
 import type { AssetRow } from "../jobs/lifecycle";
+import { liveStub } from "../live-streams/load";
 
 /** What the `clip` column holds: the range in the source asset's seconds, and where it starts in the original. */
 export interface StoredClip {
   start_time: number;
   end_time: number;
   original_start_time: number;
+  /** A clip of a live recording: the recorded segments its own source is made of (copied by clip-source). */
+  recording?: RecordingClipPlan;
 }
 
 export interface ResolvedClip {
@@ -45,6 +59,10 @@ export async function resolveClip(
       { location: "json.input.asset_id", message: "no such asset in this environment" },
     ]);
   }
+  const session = recordingSessionOf(source);
+  if (session && !source.sourceKey && (source.status === "processing" || source.status === "ready")) {
+    return resolveRecordingClip(ctx, source, session, input);
+  }
   if (source.status !== "ready") {
     throw new KeyframeError(
       "invalid_state",
@@ -53,12 +71,9 @@ export async function resolveClip(
     );
   }
   if (!source.sourceKey || source.duration === null) {
-    // Live recordings keep only their HLS segments, not an original to cut from.
-    throw new KeyframeError(
-      "invalid_state",
-      `Asset '${source.id}' has no stored original to cut a clip from (live recordings cannot be clipped yet).`,
-      [{ location: "json.input.asset_id", message: "the asset has no stored original" }],
-    );
+    throw new KeyframeError("invalid_state", `Asset '${source.id}' has no stored original to cut a clip from.`, [
+      { location: "json.input.asset_id", message: "the asset has no stored original" },
+    ]);
   }
   const duration = source.duration / 1000;
   const start = input.start_time ?? 0;
@@ -78,6 +93,63 @@ export async function resolveClip(
   return {
     sourceAssetId: source.id,
     clip: { start_time: start, end_time: clipEnd, original_start_time: (parent?.original_start_time ?? 0) + start },
+    duration: clipEnd - start,
+    watermark: source.watermark ?? null,
+  };
+}
+
+/**
+ * A clip of a live recording, running or finished: the range is checked against what is recorded so far
+ * (a running recording answers 422 `range_not_recorded` with its recorded duration, since the same
+ * request succeeds later), and the clip's source is planned from the segments that cover it.
+ */
+async function resolveRecordingClip(
+  ctx: ServiceContext,
+  source: AssetRow,
+  session: string,
+  input: { start_time?: number; end_time?: number },
+): Promise<ResolvedClip> {
+  const streamId = (source.source as { live_stream_id?: unknown } | null)?.live_stream_id;
+  let media: RecordedMedia | null = null;
+  if (source.status === "processing" && typeof streamId === "string") {
+    media = await liveStub(ctx.env, streamId).recordedSegments(session);
+  }
+  // Not running (any more): the session's VOD playlist, written before the recording turned ready.
+  media ??= await finishedRecording(ctx.env.MEDIA, source.id, session);
+  if (!media) {
+    throw new KeyframeError("invalid_state", `Recording '${source.id}' has no recorded segments to cut a clip from.`, [
+      { location: "json.input.asset_id", message: "the recording has no stored segments" },
+    ]);
+  }
+  const recorded = Math.round(recordedSeconds(media.segments) * 1000) / 1000;
+  const start = input.start_time ?? 0;
+  const end = input.end_time ?? recorded;
+  const notRecorded = (field: "start_time" | "end_time", value: number) => {
+    const message = media?.live
+      ? `${field} ${value} is past what recording '${source.id}' has recorded so far (${recorded} s); it is still recording, so retry once it has.`
+      : `${field} ${value} is past the end of recording '${source.id}' (duration ${recorded} s).`;
+    const errors = [
+      { location: `json.input.${field}`, message: `must be less than the recorded duration, ${recorded}` },
+    ];
+    return media?.live
+      ? new KeyframeError("range_not_recorded", message, errors)
+      : new ValidationError(message, errors);
+  };
+  if (start >= recorded) throw notRecorded("start_time", start);
+  if (end > recorded + DURATION_SLACK_SECONDS) throw notRecorded("end_time", end);
+  const clipEnd = Math.min(end, recorded);
+  let planned = planRecordingClip(media, { start, end: clipEnd });
+  if (planned.ok) planned = await sizePlanParts(ctx.env.MEDIA, planned.plan);
+  if (!planned.ok) {
+    throw new KeyframeError("invalid_state", `Recording '${source.id}' cannot be clipped there: ${planned.reason}.`, [
+      { location: "json.input.asset_id", message: planned.reason },
+    ]);
+  }
+  const { plan } = planned;
+  return {
+    sourceAssetId: source.id,
+    // The clip's source starts at `plan.origin` of the recording: its range is shifted by that much.
+    clip: { start_time: start, end_time: clipEnd, original_start_time: start - plan.origin, recording: plan },
     duration: clipEnd - start,
     watermark: source.watermark ?? null,
   };

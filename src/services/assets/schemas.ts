@@ -57,7 +57,12 @@ export const AssetInputSchema = z
       .string()
       .regex(idPattern("asset"), "must be an asset ID (as_…)")
       .optional()
-      .openapi({ description: "Make a clip of this ready asset (same environment) instead of ingesting a file." }),
+      .openapi({
+        description:
+          "Make a clip of this ready asset (same environment) instead of ingesting a file; or of a live " +
+          "stream's recording, also while it is still recording (the range must lie in what is recorded so far: " +
+          "422 `range_not_recorded` otherwise).",
+      }),
     start_time: z
       .number()
       .finite()

@@ -50,11 +50,19 @@ export interface Encoder {
 
 /**
  * Pushes a 320×180 (or `size`) test pattern with a tone, in real time (-re), as `segmentType` segments of
- * `hlsTime` seconds (keyframes every segment), to `url`. `seconds` ends it cleanly (ENDLIST).
+ * `hlsTime` seconds (keyframes every segment), to `url`. `seconds` ends it cleanly (ENDLIST). `input`
+ * broadcasts that file instead, stream-copied (its GOP decides where segments start).
  */
 export function startEncoder(
   url: string,
-  opts: { seconds?: number; segmentType?: "mpegts" | "fmp4"; hlsTime?: number; size?: string; fps?: number } = {},
+  opts: {
+    seconds?: number;
+    segmentType?: "mpegts" | "fmp4";
+    hlsTime?: number;
+    size?: string;
+    fps?: number;
+    input?: string;
+  } = {},
 ): Encoder {
   const hlsTime = opts.hlsTime ?? 2;
   const fps = opts.fps ?? 30;
@@ -66,11 +74,7 @@ export function startEncoder(
         path.join(viaDir, "index.m3u8"),
       ]
     : ["-method", "PUT", ...(PUSHES_IN_ORDER ? ["-http_persistent", "1"] : []), url];
-  const args = [
-    "-hide_banner",
-    "-loglevel",
-    "warning",
-    "-re",
+  const generated = [
     "-f",
     "lavfi",
     "-i",
@@ -98,6 +102,14 @@ export function startEncoder(
     "aac",
     "-b:a",
     "64k",
+  ];
+  const copied = ["-i", opts.input ?? "", ...(opts.seconds ? ["-t", String(opts.seconds)] : []), "-c", "copy"];
+  const args = [
+    "-hide_banner",
+    "-loglevel",
+    "warning",
+    "-re",
+    ...(opts.input ? copied : generated),
     "-f",
     "hls",
     "-hls_time",

@@ -10,6 +10,7 @@ import { DOWNLOADS_DIR, type JobPublish } from "../../../lib/transcoder-protocol
 import { recordingSessionOf } from "../../../live/recording-source";
 import { assetView } from "../../assets/load";
 import { withResource } from "../../events/snapshot";
+import { rerenderAudioTracksForRun } from "../../tracks/audio-rerun";
 import { type AssetRow, findAsset } from "../lifecycle";
 import { commitOnce } from "../system";
 import { type JobCall, requireBodyAttempt, requireRunning, runPrefix } from "./authorize";
@@ -130,6 +131,10 @@ export async function publishRun(
   const now = await findAsset(ctx, asset.id);
   if (input.phase === "complete" && now?.currentRunId === job.id && now.status === "ready") {
     ctx.waitUntil(collectOldRuns(ctx.env, asset.id, job.id, recordingSessionOf(asset)));
+    // The old runs' folders go, with the dubs rendered into them: render those again for this run.
+    await rerenderAudioTracksForRun(ctx, asset.id, job.id).catch((err) =>
+      log.warn("audio_tracks_rerender_failed", { asset_id: asset.id, job_id: job.id, error: (err as Error).message }),
+    );
   }
   log.info("job_published", { job_id: job.id, asset_id: asset.id, phase: input.phase, attempt: call.attempt });
   return {
