@@ -19,9 +19,30 @@ import { type ChunkRendition, type ChunkSegment, encodeChunkLocally } from "./en
 import { type Chunk, type ChunkedLadderConfig, chunkedLadderConfig, planChunks, shouldChunk } from "./plan.js";
 import { InitRegistry, placeChunk, writeRenditions } from "./stitch.js";
 
+/**
+ * Encodes one chunk and leaves its segments, shifted and under their global names, where the ladder's
+ * segments go; resolves to each rung's init and segment list. The local runner encodes with a child
+ * ffmpeg into the rendition folders; the seam is where a remote runner (one transcoder instance per
+ * chunk, see issue 14's report) plugs in.
+ */
+export type ChunkRunner = (chunk: Chunk, run: RunFfmpegOptions) => Promise<ChunkRendition[]>;
+
+/** Chunks encoded by ffmpeg on this machine, each in workDir/chunk_NNNN, then moved into outputDir. */
+export function localChunkRunner(video: LadderVideo, input: string, workDir: string, outputDir: string): ChunkRunner {
+  return async (chunk, run) => {
+    const dir = path.join(workDir, `chunk_${String(chunk.index).padStart(4, "0")}`);
+    const renditions = await encodeChunkLocally(video, input, chunk, dir, run);
+    await placeChunk(chunk, renditions, video.frameRate, dir, outputDir);
+    await rm(dir, { recursive: true, force: true });
+    return renditions;
+  };
+}
+
 export interface ChunkedRunOptions {
   /** Where chunk folders are made (same file system as outputDir); default `outputDir/.ladder-chunks`. */
   workDir?: string;
+  /** Default: localChunkRunner. */
+  runner?: ChunkRunner;
   /** Called as each chunk finishes (bench figures, logs). */
   onChunk?: (chunk: Chunk, ms: number) => void;
 }
@@ -46,11 +67,11 @@ export async function runChunkedLadder(
   const video = options.video;
   const duration = run.durationSeconds;
   if (!video?.rungs.length || duration === undefined) throw new Error("a chunked ladder needs video and a duration");
-  const sliced: LadderVideo = video;
   const dirs = ladderDirs(options);
   for (const dir of dirs) await mkdir(path.join(outputDir, dir), { recursive: true });
   const chunks = planChunks(duration, video.frameRate, config.chunkSeconds);
   const workDir = extra.workDir ?? path.join(outputDir, ".ladder-chunks");
+  const runner = extra.runner ?? localChunkRunner(video, options.input, workDir, outputDir);
   const stop = new AbortController();
   const signal = run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal;
   const outTimes = new Map<number, number>();
@@ -75,8 +96,7 @@ export async function runChunkedLadder(
     });
   const encodeOne = async (chunk: Chunk): Promise<void> => {
     const t0 = performance.now();
-    const dir = path.join(workDir, `chunk_${String(chunk.index).padStart(4, "0")}`);
-    const renditions: ChunkRendition[] = await encodeChunkLocally(sliced, options.input, chunk, dir, {
+    const renditions: ChunkRendition[] = await runner(chunk, {
       ...base,
       durationSeconds: chunk.seconds,
       onProgress: run.onProgress
@@ -87,9 +107,7 @@ export async function runChunkedLadder(
         : undefined,
     });
     for (const r of renditions) inits.check(chunk, r);
-    await placeChunk(chunk, renditions, sliced.frameRate, dir, outputDir);
     for (const r of renditions) segments.get(r.name)?.push(...r.segments);
-    await rm(dir, { recursive: true, force: true });
     extra.onChunk?.(chunk, performance.now() - t0);
   };
   try {
