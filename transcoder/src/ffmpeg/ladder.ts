@@ -143,6 +143,8 @@ export interface LadderVideo {
   rungs: Rung[];
   frameRate: Rational;
   deinterlace?: boolean;
+  /** The video stream's own duration when known: the chunked ladder cuts its timeline, not the container's. */
+  durationSeconds?: number;
   /** Burned in at the picture's display size before the split (issue 16); every rung carries it. */
   watermark?: WatermarkInput & { displayWidth: number; displayHeight: number };
 }

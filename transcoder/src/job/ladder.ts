@@ -51,7 +51,14 @@ export function startLadder(ctx: JobContext, src: ProbedSource): LadderStage {
     input: ctx.dirs.source,
     video:
       video && frameRate
-        ? { streamIndex: video.index, rungs, frameRate, deinterlace: video.interlaced, watermark: src.watermark }
+        ? {
+            streamIndex: video.index,
+            rungs,
+            frameRate,
+            deinterlace: video.interlaced,
+            durationSeconds: video.duration,
+            watermark: src.watermark,
+          }
         : undefined,
     audioStreamIndex: facts.audio?.index,
     extraAudio: audio.slice(1).map((a) => ({ streamIndex: a.facts.index, dir: a.label.dir })),

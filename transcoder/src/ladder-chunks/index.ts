@@ -69,7 +69,7 @@ export async function runChunkedLadder(
   if (!video?.rungs.length || duration === undefined) throw new Error("a chunked ladder needs video and a duration");
   const dirs = ladderDirs(options);
   for (const dir of dirs) await mkdir(path.join(outputDir, dir), { recursive: true });
-  const chunks = planChunks(duration, video.frameRate, config.chunkSeconds);
+  const chunks = planChunks(video.durationSeconds ?? duration, video.frameRate, config.chunkSeconds);
   const workDir = extra.workDir ?? path.join(outputDir, ".ladder-chunks");
   const runner = extra.runner ?? localChunkRunner(video, options.input, workDir, outputDir);
   const stop = new AbortController();
@@ -137,7 +137,8 @@ export async function runLadderAuto(
   config: ChunkedLadderConfig = chunkedLadderConfig(),
   extra: ChunkedRunOptions = {},
 ): Promise<LadderRunReport> {
-  if (options.video?.rungs.length && shouldChunk(run.durationSeconds, config)) {
+  const video = options.video;
+  if (video?.rungs.length && shouldChunk(video.durationSeconds ?? run.durationSeconds, config)) {
     return runChunkedLadder(options, outputDir, config, run, extra);
   }
   const dirs = await runLadder(options, outputDir, run);
