@@ -113,6 +113,11 @@ export async function benchChunkedLadder(input: ChunkBenchInput): Promise<void> 
     costs.reduce((s, c) => s + (c.seconds - mx) ** 2, 0);
   const a = my - b * mx;
   const single = input.bareLadderMs / seconds;
+  if (a < 0 || b <= 0) {
+    // Wall times that fall with chunk length's overhead below zero come from a box busy with other work.
+    console.log(`fit unusable (overhead ${Math.round(a)} ms, ${Math.round(b)} ms/s): rerun on a quiet box (uptime)`);
+    return;
+  }
   console.log(
     `fit: chunk wall ≈ ${Math.round(a)} ms overhead + ${Math.round(b)} ms per source second ` +
       `(one-process ladder: ${Math.round(single)} ms per source second, audio included)`,
