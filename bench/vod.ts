@@ -18,6 +18,10 @@
  * The baselines use the transcoder's own argument builders, so "bare ffmpeg" is the same command.
  * Options: --seconds 60 --height 1080 --runs 1 --concurrent 1,2,4 --clip <reuse an mp4 made by this
  * recipe> --stream-ingest 0 (the download-first path, for a before/after in one sitting)
+ *
+ * --parallel 1,2 [--chunk-seconds 6,12,30]: the segment-parallel ladder instead of the stack (bench/ladder-chunks.ts):
+ * time to ladder chunked at each N against the one-process ladder and this run's bare baseline, the per-chunk
+ * cost curve, and a model for N up to 64 on 10- and 60-minute sources.
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -29,6 +33,7 @@ import { freePort } from "../scripts/lib/proc";
 import { startStack } from "../scripts/lib/stack";
 import type { components } from "../sdk/src/generated/openapi";
 import { buildLadderArgs, buildRemuxArgs, outputFrameRate, planRungs } from "../transcoder/src/ffmpeg";
+import { benchChunkedLadder } from "./ladder-chunks";
 
 type Schemas = components["schemas"];
 
@@ -41,6 +46,8 @@ const RUNS = Number(argv.get("runs") ?? 1);
 const CONCURRENT = (argv.get("concurrent") ?? "").split(",").filter(Boolean).map(Number);
 const CLIP = argv.get("clip");
 const STREAM_INGEST = argv.get("stream-ingest") ?? "1";
+const PARALLEL = (argv.get("parallel") ?? "").split(",").filter(Boolean).map(Number);
+const CHUNK_SECONDS = (argv.get("chunk-seconds") ?? "6,12,30").split(",").filter(Boolean).map(Number);
 
 function ffmpeg(args: string[], cwd?: string): Promise<number> {
   const started = performance.now();
@@ -125,6 +132,26 @@ for (let i = 0; i < RUNS; i++) {
     ),
   );
   console.log(`baseline run ${i + 1}: remux ${remuxMs[i].toFixed(0)} ms, ladder ${ladderMs[i].toFixed(0)} ms`);
+}
+
+if (PARALLEL.length) {
+  const rungs = planRungs(WIDTH, HEIGHT, "1080p", 30);
+  await benchChunkedLadder({
+    options: {
+      kind: "ladder",
+      input: clip,
+      video: { streamIndex: 0, rungs, frameRate: { num: 30, den: 1 } },
+      audioStreamIndex: 1,
+    },
+    seconds: SECONDS,
+    work,
+    bareLadderMs: median(ladderMs),
+    parallel: PARALLEL,
+    chunkSeconds: CHUNK_SECONDS,
+  });
+  console.log(`load average at end: ${load()}`);
+  rmSync(work, { recursive: true, force: true });
+  process.exit(0);
 }
 
 const persistTo = path.join(work, "state");

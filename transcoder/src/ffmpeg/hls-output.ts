@@ -10,7 +10,7 @@ export const PLAYLIST_NAME = "index.m3u8";
 export const INIT_NAME = "init.mp4";
 
 /** Options placed before the output path, which is `<dir>/index.m3u8` relative to ffmpeg's cwd. */
-export function hlsOutputArgs(dir: string): string[] {
+export function hlsOutputArgs(dir: string, startNumber?: number): string[] {
   return [
     // Source tags (GPS in phone videos, encoder names) never reach viewers.
     "-map_metadata",
@@ -30,6 +30,8 @@ export function hlsOutputArgs(dir: string): string[] {
     "fmp4",
     "-hls_fmp4_init_filename",
     INIT_NAME,
+    // A chunk of the segment-parallel ladder numbers its segments where they sit in the whole.
+    ...(startNumber ? ["-start_number", String(startNumber)] : []),
     "-hls_segment_filename",
     `${dir}/seg_%05d.m4s`,
     `${dir}/${PLAYLIST_NAME}`,

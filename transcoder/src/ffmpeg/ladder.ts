@@ -143,6 +143,8 @@ export interface LadderVideo {
   rungs: Rung[];
   frameRate: Rational;
   deinterlace?: boolean;
+  /** The video stream's own duration when known: the chunked ladder cuts its timeline, not the container's. */
+  durationSeconds?: number;
   /** Burned in at the picture's display size before the split (issue 16); every rung carries it. */
   watermark?: WatermarkInput & { displayWidth: number; displayHeight: number };
 }
@@ -163,71 +165,127 @@ export function gopFrames(frameRate: Rational): number {
   return Math.max(1, Math.round((frameRate.num / frameRate.den) * KEYFRAME_SECONDS));
 }
 
+/**
+ * A slice of the timeline for the segment-parallel ladder (../ladder-chunks): the input is opened at
+ * `seekSeconds` (an accurate seek: frames before it are decoded and dropped), decoding stops after
+ * `inputSeconds`, every rung stops after exactly `frames` frames, and segments are numbered from
+ * `startNumber`. Absent `frames`/`inputSeconds`: to the end of the source.
+ */
+export interface LadderSlice {
+  seekSeconds: number;
+  inputSeconds?: number;
+  frames?: number;
+  startNumber: number;
+}
+
 export function buildLadderArgs(options: LadderOptions): string[] {
   const { video } = options;
   if (!video?.rungs.length && options.audioStreamIndex === undefined) {
     throw new Error("ladder needs at least one video rung or an audio stream");
   }
   const args = [...inputPolicyArgs(options.input), "-i", options.input];
-  if (video?.rungs.length) {
-    const rate = `${video.frameRate.num}/${video.frameRate.den}`;
-    const pre = [...(video.deinterlace ? ["yadif=0:-1:1"] : []), `fps=${rate}`];
-    const n = video.rungs.length;
-    const branches = video.rungs.map((_, i) => `[s${i}]`).join("");
-    const split = n > 1 ? `split=${n}${branches}` : "null[s0]";
-    const wm = video.watermark;
-    const graph = wm
-      ? [
-          // Square pixels at display size first, so the watermark's pixels are the viewer's pixels.
-          `[0:${video.streamIndex}]${pre.join(",")},scale=${wm.displayWidth}:${wm.displayHeight},setsar=1[base]`,
-          ...overlayChains(1, "base", "marked", wm.displayWidth, wm.displayHeight, wm.spec),
-          `[marked]${split}`,
-        ]
-      : [`[0:${video.streamIndex}]${pre.join(",")}${n > 1 ? `,${split}` : "[s0]"}`];
-    if (wm) args.push(...watermarkInputArgs(wm.path));
-    video.rungs.forEach((rung, i) => {
-      graph.push(`[s${i}]scale=${rung.width}:${rung.height},setsar=1,format=yuv420p[v${i}]`);
-    });
-    args.push("-filter_complex", graph.join(";"));
-    const gop = String(gopFrames(video.frameRate));
-    video.rungs.forEach((rung, i) => {
-      args.push(
-        "-map",
-        `[v${i}]`,
-        "-an",
-        "-sn",
-        "-dn",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-profile:v",
-        "high",
-        "-crf",
-        "23",
-        "-maxrate",
-        `${rung.maxrateKbps}k`,
-        "-bufsize",
-        `${rung.bufsizeKbps}k`,
-        "-g",
-        gop,
-        "-keyint_min",
-        gop,
-        "-sc_threshold",
-        "0",
-        "-force_key_frames",
-        `expr:gte(t,n_forced*${KEYFRAME_SECONDS})`,
-        // The source's CEA-608/708 captions (decoded as frame side data) go back into every rung's SEI.
-        "-a53cc",
-        "1",
-        ...hlsOutputArgs(rung.name),
-      );
-    });
-  }
-  if (options.audioStreamIndex !== undefined) {
-    args.push(...audioOutputArgs(options.audioStreamIndex, AUDIO_DIR));
-    for (const extra of options.extraAudio ?? []) args.push(...audioOutputArgs(extra.streamIndex, extra.dir));
-  }
+  if (video?.rungs.length) args.push(...videoLadderArgs(video));
+  args.push(...audioLadderArgs(options));
+  return args;
+}
+
+/** The audio half of the ladder alone (the chunked ladder encodes audio whole, beside the video chunks). */
+export function buildAudioLadderArgs(options: LadderOptions): string[] {
+  if (options.audioStreamIndex === undefined) throw new Error("audio ladder needs an audio stream");
+  return [...inputPolicyArgs(options.input), "-i", options.input, ...audioLadderArgs(options)];
+}
+
+/**
+ * One slice of the video ladder: the same graph and rung settings as buildLadderArgs, video only, its
+ * folders relative to ffmpeg's cwd (the chunk's own work folder).
+ */
+export function buildVideoSliceArgs(video: LadderVideo, input: string, slice: LadderSlice): string[] {
+  if (!video.rungs.length) throw new Error("a video slice needs at least one rung");
+  const seek = slice.seekSeconds > 0 ? ["-ss", seconds(slice.seekSeconds)] : [];
+  const limit = slice.inputSeconds !== undefined ? ["-t", seconds(slice.inputSeconds)] : [];
+  return [
+    ...inputPolicyArgs(input),
+    ...seek,
+    ...limit,
+    "-i",
+    input,
+    ...videoLadderArgs(video, {
+      frames: slice.frames,
+      startNumber: slice.startNumber,
+    }),
+  ];
+}
+
+/** Seconds for -ss/-t: microseconds (ffmpeg's own resolution), rounded down so a frame exactly there stays in. */
+function seconds(x: number): string {
+  return (Math.floor(x * 1e6 + 1e-6) / 1e6).toFixed(6);
+}
+
+/** The filter graph (input 0 is the source, input 1 the watermark) and one HLS output per rung. */
+function videoLadderArgs(video: LadderVideo, slice: { frames?: number; startNumber?: number } = {}): string[] {
+  const args: string[] = [];
+  const rate = `${video.frameRate.num}/${video.frameRate.den}`;
+  const pre = [...(video.deinterlace ? ["yadif=0:-1:1"] : []), `fps=${rate}`];
+  const n = video.rungs.length;
+  const branches = video.rungs.map((_, i) => `[s${i}]`).join("");
+  const split = n > 1 ? `split=${n}${branches}` : "null[s0]";
+  const wm = video.watermark;
+  const graph = wm
+    ? [
+        // Square pixels at display size first, so the watermark's pixels are the viewer's pixels.
+        `[0:${video.streamIndex}]${pre.join(",")},scale=${wm.displayWidth}:${wm.displayHeight},setsar=1[base]`,
+        ...overlayChains(1, "base", "marked", wm.displayWidth, wm.displayHeight, wm.spec),
+        `[marked]${split}`,
+      ]
+    : [`[0:${video.streamIndex}]${pre.join(",")}${n > 1 ? `,${split}` : "[s0]"}`];
+  if (wm) args.push(...watermarkInputArgs(wm.path));
+  video.rungs.forEach((rung, i) => {
+    graph.push(`[s${i}]scale=${rung.width}:${rung.height},setsar=1,format=yuv420p[v${i}]`);
+  });
+  args.push("-filter_complex", graph.join(";"));
+  const gop = String(gopFrames(video.frameRate));
+  video.rungs.forEach((rung, i) => {
+    args.push(
+      "-map",
+      `[v${i}]`,
+      "-an",
+      "-sn",
+      "-dn",
+      "-c:v",
+      "libx264",
+      "-preset",
+      "veryfast",
+      "-profile:v",
+      "high",
+      "-crf",
+      "23",
+      "-maxrate",
+      `${rung.maxrateKbps}k`,
+      "-bufsize",
+      `${rung.bufsizeKbps}k`,
+      "-g",
+      gop,
+      "-keyint_min",
+      gop,
+      "-sc_threshold",
+      "0",
+      // In a slice, t counts from the slice's first frame, which sits on the segment grid.
+      "-force_key_frames",
+      `expr:gte(t,n_forced*${KEYFRAME_SECONDS})`,
+      // The source's CEA-608/708 captions (decoded as frame side data) go back into every rung's SEI.
+      "-a53cc",
+      "1",
+      ...(slice.frames !== undefined ? ["-frames:v", String(slice.frames)] : []),
+      ...hlsOutputArgs(rung.name, slice.startNumber),
+    );
+  });
+  return args;
+}
+
+function audioLadderArgs(options: LadderOptions): string[] {
+  if (options.audioStreamIndex === undefined) return [];
+  const args = audioOutputArgs(options.audioStreamIndex, AUDIO_DIR);
+  for (const extra of options.extraAudio ?? []) args.push(...audioOutputArgs(extra.streamIndex, extra.dir));
   return args;
 }
 

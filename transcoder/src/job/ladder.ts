@@ -4,10 +4,13 @@
  * segments upload while it still encodes. Everything started here stops through the stage's own
  * abort signal when the job leaves early, and `stop` waits for it before the temp folder goes away.
  */
+import path from "node:path";
 import { BULK_MAX_WAIT_MS } from "../concurrency.js";
-import { type LadderOptions, ladderDirs, outputFrameRate, planRungs, type Rung, runLadder } from "../ffmpeg/ladder.js";
+import { type LadderOptions, ladderDirs, outputFrameRate, planRungs, type Rung } from "../ffmpeg/ladder.js";
 import { type AudioLabel, planAudioRenditions } from "../hls/audio-group.js";
 import type { RenditionRef } from "../hls/master.js";
+import { runLadderAuto } from "../ladder-chunks/index.js";
+import { chunkedLadderConfig } from "../ladder-chunks/plan.js";
 import { SegmentUploader } from "../segment-uploader.js";
 import { type JobContext, putFile, timed } from "./context.js";
 import { JobCancelledError } from "./errors.js";
@@ -49,7 +52,14 @@ export function startLadder(ctx: JobContext, src: ProbedSource): LadderStage {
     input: ctx.dirs.source,
     video:
       video && frameRate
-        ? { streamIndex: video.index, rungs, frameRate, deinterlace: video.interlaced, watermark: src.watermark }
+        ? {
+            streamIndex: video.index,
+            rungs,
+            frameRate,
+            deinterlace: video.interlaced,
+            durationSeconds: video.duration,
+            watermark: src.watermark,
+          }
         : undefined,
     audioStreamIndex: facts.audio?.index,
     extraAudio: audio.slice(1).map((a) => ({ streamIndex: a.facts.index, dir: a.label.dir })),
@@ -83,20 +93,30 @@ export function startLadder(ctx: JobContext, src: ProbedSource): LadderStage {
     const release = await ctx.ladderLane?.acquire(signal);
     if (release) log.info("ladder.lane_acquired", { waited_ms: Math.round(performance.now() - ctx.startedPerf) });
     try {
-      await timed(ctx, "ladder", () =>
-        runLadder(ladder, ctx.dirs.output, {
-          signal,
-          durationSeconds: duration,
-          ffmpegPath: ctx.binaries.ffmpeg,
-          niceness: ctx.ladderNiceness,
-          onSpawn:
-            ctx.priority && ctx.ladderNiceness > 0 ? (pid) => ctx.priority?.ladder(pid, ctx.ladderNiceness) : undefined,
-          onProgress: (p) => {
-            ladderPercent = p.percent ?? ladderPercent;
-            if (fastPhaseOver) reportLadder();
+      // Long sources are cut into chunks encoded side by side (KEYFRAME_CHUNKED_LADDER_MIN_SECONDS and friends).
+      const report = await timed(ctx, "ladder", () =>
+        runLadderAuto(
+          ladder,
+          ctx.dirs.output,
+          {
+            signal,
+            durationSeconds: duration,
+            ffmpegPath: ctx.binaries.ffmpeg,
+            niceness: ctx.ladderNiceness,
+            onSpawn:
+              ctx.priority && ctx.ladderNiceness > 0
+                ? (pid) => ctx.priority?.ladder(pid, ctx.ladderNiceness)
+                : undefined,
+            onProgress: (p) => {
+              ladderPercent = p.percent ?? ladderPercent;
+              if (fastPhaseOver) reportLadder();
+            },
           },
-        }),
+          chunkedLadderConfig(),
+          { workDir: path.join(ctx.dirs.scratch, "ladder-chunks") },
+        ),
       );
+      log.info("ladder.mode", { mode: report.mode, chunks: report.chunks });
     } finally {
       release?.();
     }
