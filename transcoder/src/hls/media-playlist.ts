@@ -76,3 +76,24 @@ export function parseMediaPlaylist(text: string): MediaPlaylist {
   }
   return playlist;
 }
+
+/**
+ * A VOD media playlist as ffmpeg's hls muxer writes it (same tags, same order, same number format): the
+ * predicted fast playlist and the stitched chunked-ladder playlists are both compared with or stand in for
+ * ffmpeg's own. ffmpeg rounds the target duration (lrint), which is what RFC 8216 asks: each EXTINF rounded
+ * is at most the target.
+ */
+export function renderVodPlaylist(segments: readonly { duration: number; uri: string }[], initName: string): string {
+  const target = Math.max(1, ...segments.map((s) => Math.round(s.duration)));
+  const lines = [
+    "#EXTM3U",
+    "#EXT-X-VERSION:7",
+    `#EXT-X-TARGETDURATION:${target}`,
+    "#EXT-X-MEDIA-SEQUENCE:0",
+    "#EXT-X-PLAYLIST-TYPE:VOD",
+    `#EXT-X-MAP:URI="${initName}"`,
+  ];
+  for (const s of segments) lines.push(`#EXTINF:${s.duration.toFixed(6)},`, s.uri);
+  lines.push("#EXT-X-ENDLIST", "");
+  return lines.join("\n");
+}

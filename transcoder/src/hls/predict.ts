@@ -11,7 +11,7 @@
  */
 
 import type { SegmentSize } from "./master.js";
-import type { MediaPlaylist } from "./media-playlist.js";
+import { type MediaPlaylist, renderVodPlaylist } from "./media-playlist.js";
 
 export interface IndexedPacket {
   stream: number;
@@ -84,20 +84,10 @@ export function predictSegments(
 
 /** The VOD media playlist ffmpeg will write for these segments (same names, same tags). */
 export function renderPredictedPlaylist(segments: readonly PredictedSegment[], initName: string): string {
-  const target = Math.max(1, ...segments.map((s) => Math.round(s.duration)));
-  const lines = [
-    "#EXTM3U",
-    "#EXT-X-VERSION:7",
-    `#EXT-X-TARGETDURATION:${target}`,
-    "#EXT-X-MEDIA-SEQUENCE:0",
-    "#EXT-X-PLAYLIST-TYPE:VOD",
-    `#EXT-X-MAP:URI="${initName}"`,
-  ];
-  segments.forEach((s, i) => {
-    lines.push(`#EXTINF:${s.duration.toFixed(6)},`, `seg_${String(i).padStart(5, "0")}.m4s`);
-  });
-  lines.push("#EXT-X-ENDLIST", "");
-  return lines.join("\n");
+  return renderVodPlaylist(
+    segments.map((s, i) => ({ duration: s.duration, uri: `seg_${String(i).padStart(5, "0")}.m4s` })),
+    initName,
+  );
 }
 
 /** Segment sizes for BANDWIDTH, with an allowance for the fMP4 boxes (moof/mdat/trun) around the media. */

@@ -7,6 +7,7 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { INIT_NAME, PLAYLIST_NAME } from "../ffmpeg/hls-output.js";
 import type { Rational } from "../ffmpeg/probe.js";
+import { renderVodPlaylist } from "../hls/media-playlist.js";
 import { ChunkError, type ChunkRendition, type ChunkSegment, segmentName } from "./encode.js";
 import { sameInit, shiftSegment, trackTimescale } from "./fmp4.js";
 import type { Chunk } from "./plan.js";
@@ -70,21 +71,12 @@ export async function placeChunk(
   }
 }
 
-/** A VOD media playlist as ffmpeg's hls muxer writes it (same tags, same order, same number format). */
+/** A rendition's stitched playlist: ffmpeg's own format, segments under their global names. */
 export function vodPlaylist(segments: readonly ChunkSegment[]): string {
-  // ffmpeg rounds (lrint), which is what RFC 8216 asks: each EXTINF rounded ≤ the target duration.
-  const target = Math.max(1, ...segments.map((s) => Math.round(s.duration)));
-  const lines = [
-    "#EXTM3U",
-    "#EXT-X-VERSION:7",
-    `#EXT-X-TARGETDURATION:${target}`,
-    "#EXT-X-MEDIA-SEQUENCE:0",
-    "#EXT-X-PLAYLIST-TYPE:VOD",
-    `#EXT-X-MAP:URI="${INIT_NAME}"`,
-  ];
-  for (const s of segments) lines.push(`#EXTINF:${s.duration.toFixed(6)},`, segmentName(s.number));
-  lines.push("#EXT-X-ENDLIST", "");
-  return lines.join("\n");
+  return renderVodPlaylist(
+    segments.map((s) => ({ duration: s.duration, uri: segmentName(s.number) })),
+    INIT_NAME,
+  );
 }
 
 /** Writes each rendition's init.mp4 and index.m3u8 once every chunk is placed. */
