@@ -5,14 +5,13 @@
  * original's seconds (a clip of a clip adds its parent's offset). Chapters are validated, sorted and
  * bounded by the duration.
  */
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { newId } from "../../src/lib/ids";
-import { transcodeConsumer } from "../../src/services/jobs/transcode-consumer";
 import type { Asset, Problem } from "../support/api-types";
 import { expectProblem } from "../support/problem";
 import { api, createKey, type TestKey } from "./factories";
-import { assetRow, eventTypes, TRANSCODE_QUEUE } from "./pipeline-helpers";
+import { assetRow, consumeTranscodeMessage, eventTypes, jobSettingsOf } from "./pipeline-helpers";
 
 const ORIGINAL = new TextEncoder().encode("not really an mp4, but bytes the copy must keep exactly");
 
@@ -27,22 +26,6 @@ async function seedReady(key: TestKey, seconds = 10, opts: { status?: string; so
     .run();
   if (sourceKey) await env.MEDIA.put(sourceKey, ORIGINAL, { httpMetadata: { contentType: "video/mp4" } });
   return id;
-}
-
-/** Runs the consumer on one message, recording dispatches instead of calling a transcoder. */
-async function consume(body: unknown) {
-  const handler = transcodeConsumer({ dispatch: async () => undefined });
-  const batch = createMessageBatch(TRANSCODE_QUEUE, [{ id: "m0", timestamp: new Date(), attempts: 1, body }]);
-  const ctx = createExecutionContext();
-  await handler(batch, env, ctx);
-  return getQueueResult(batch, ctx);
-}
-
-async function jobSettingsOf(assetId: string) {
-  const row = await env.DB.prepare("select settings from jobs where asset_id = ?")
-    .bind(assetId)
-    .first<{ settings: string }>();
-  return row ? JSON.parse(row.settings) : null;
 }
 
 describe("clip assets", () => {
@@ -69,7 +52,7 @@ describe("clip assets", () => {
       .first<{ data: string }>();
     expect(JSON.parse(created?.data ?? "{}")).toMatchObject({ asset_id: clip.id, source_asset_id: source });
 
-    expect((await consume({ kind: "clip_source", asset_id: clip.id })).explicitAcks).toEqual(["m0"]);
+    expect((await consumeTranscodeMessage({ kind: "clip_source", asset_id: clip.id })).explicitAcks).toEqual(["m0"]);
     const copied = await env.MEDIA.get(`sources/${clip.id}/source`);
     expect(new Uint8Array(await (copied as R2ObjectBody).arrayBuffer())).toEqual(ORIGINAL);
     expect(copied?.httpMetadata?.contentType).toBe("video/mp4");
@@ -79,7 +62,7 @@ describe("clip assets", () => {
       source_size_bytes: ORIGINAL.byteLength,
     });
     // A redelivered message finds the clip queued and changes nothing.
-    expect((await consume({ kind: "clip_source", asset_id: clip.id })).explicitAcks).toEqual(["m0"]);
+    expect((await consumeTranscodeMessage({ kind: "clip_source", asset_id: clip.id })).explicitAcks).toEqual(["m0"]);
     const jobs = await env.DB.prepare("select count(*) as n from jobs where asset_id = ?").bind(clip.id).first();
     expect(jobs?.n).toBe(1);
     // The source asset is untouched, and its own original is still there.
@@ -93,14 +76,14 @@ describe("clip assets", () => {
     const first = await api(key, "POST", "/v1/assets", { input: { asset_id: source, start_time: 5, end_time: 15 } });
     expect(first.status).toBe(201);
     const firstId = first.body.id as string;
-    await consume({ kind: "clip_source", asset_id: firstId });
+    await consumeTranscodeMessage({ kind: "clip_source", asset_id: firstId });
     // The pipeline would leave the first clip ready with its own (10 s) duration.
     await env.DB.prepare("update assets set status = 'ready', duration_ms = 10000 where id = ?").bind(firstId).run();
 
     const second = await api(key, "POST", "/v1/assets", { input: { asset_id: firstId, start_time: 2 } });
     expect(second.status, JSON.stringify(second.body)).toBe(201);
     expect(second.body).toMatchObject({ source_asset_id: firstId, clip: { start_time: 2, end_time: 10 } });
-    await consume({ kind: "clip_source", asset_id: second.body.id });
+    await consumeTranscodeMessage({ kind: "clip_source", asset_id: second.body.id });
     expect(await jobSettingsOf(second.body.id as string)).toMatchObject({ clip: { start_time: 7, end_time: 15 } });
   });
 
@@ -194,7 +177,7 @@ describe("clip assets", () => {
     expect(clip.status).toBe(201);
     expect((await api(key, "DELETE", `/v1/assets/${source}`)).status).toBe(204);
     await env.MEDIA.delete(`sources/${source}/source`);
-    await consume({ kind: "clip_source", asset_id: clip.body.id });
+    await consumeTranscodeMessage({ kind: "clip_source", asset_id: clip.body.id });
     const got = await api(key, "GET", `/v1/assets/${clip.body.id}`);
     expect(got.body).toMatchObject({ status: "errored", error: { code: "source_unavailable" } });
     expect(await eventTypes(clip.body.id as string)).toContain("asset.errored");

@@ -6,13 +6,12 @@
  * Media bytes are synthetic MPEG-TS framing (the DO sniffs, it does not decode); real ffmpeg output is
  * broadcast and clipped in test/node/e2e-live-clips.test.ts.
  */
-import { createExecutionContext, createMessageBatch, env, getQueueResult, SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { transcodeConsumer } from "../../src/services/jobs/transcode-consumer";
 import type { Asset, CreatedLiveStream, LiveStream as LiveStreamResource, Problem } from "../support/api-types";
 import { expectProblem } from "../support/problem";
 import { api, createKey, type TestKey } from "./factories";
-import { assetRow, TRANSCODE_QUEUE } from "./pipeline-helpers";
+import { assetRow, consumeTranscodeMessage, jobSettingsOf } from "./pipeline-helpers";
 
 vi.setConfig({ testTimeout: 30_000 });
 
@@ -56,21 +55,6 @@ async function broadcast(key: TestKey, n: number, ended = false) {
   return { streamId: res.body.id, recording, base };
 }
 
-async function consume(body: unknown) {
-  const handler = transcodeConsumer({ dispatch: async () => undefined });
-  const batch = createMessageBatch(TRANSCODE_QUEUE, [{ id: "m0", timestamp: new Date(), attempts: 1, body }]);
-  const ctx = createExecutionContext();
-  await handler(batch, env, ctx);
-  return getQueueResult(batch, ctx);
-}
-
-async function jobSettingsOf(assetId: string) {
-  const row = await env.DB.prepare("select settings from jobs where asset_id = ?")
-    .bind(assetId)
-    .first<{ settings: string }>();
-  return row ? JSON.parse(row.settings) : null;
-}
-
 /** The fill bytes of the segments a copied source holds, in order (one per 188-byte packet run). */
 async function segmentsIn(key: string): Promise<number[]> {
   const obj = await env.MEDIA.get(key);
@@ -100,7 +84,9 @@ describe("clips of a live recording", () => {
     // The stored clip never shows the plan (R2 keys) to the API.
     expect(JSON.stringify(res.body)).not.toContain("runs/");
 
-    expect((await consume({ kind: "clip_source", asset_id: res.body.id })).explicitAcks).toEqual(["m0"]);
+    expect((await consumeTranscodeMessage({ kind: "clip_source", asset_id: res.body.id })).explicitAcks).toEqual([
+      "m0",
+    ]);
     const sourceKey = `sources/${res.body.id}/source`;
     // 6.5 lies in segment 3 (6–8 s): segments 2 (one before) to 4 (one after), back to back.
     expect(await segmentsIn(sourceKey)).toEqual([12, 13, 14]);
@@ -119,7 +105,7 @@ describe("clips of a live recording", () => {
     const whole = await api<Asset>(key, "POST", "/v1/assets", { input: { asset_id: recording } });
     expect(whole.status, JSON.stringify(whole.body)).toBe(201);
     expect(whole.body.clip).toEqual({ start_time: 0, end_time: 10 });
-    await consume({ kind: "clip_source", asset_id: whole.body.id });
+    await consumeTranscodeMessage({ kind: "clip_source", asset_id: whole.body.id });
     expect(await segmentsIn(`sources/${whole.body.id}/source`)).toEqual([10, 11, 12, 13, 14]);
     expect(await jobSettingsOf(whole.body.id)).toMatchObject({ clip: { start_time: 0, end_time: 10 } });
   });
@@ -169,7 +155,7 @@ describe("clips of a live recording", () => {
       input: { asset_id: recording, start_time: 2, end_time: 3 },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
-    await consume({ kind: "clip_source", asset_id: res.body.id });
+    await consumeTranscodeMessage({ kind: "clip_source", asset_id: res.body.id });
     // 2 s is where segment 1 starts: segment 0 (one before), 1, and 2 (one after).
     expect(await segmentsIn(`sources/${res.body.id}/source`)).toEqual([10, 11, 12]);
     expect(await jobSettingsOf(res.body.id)).toMatchObject({ clip: { start_time: 2, end_time: 3 } });
@@ -187,7 +173,7 @@ describe("clips of a live recording", () => {
     await env.MEDIA.delete(listed.objects.map((o) => o.key));
     const clip = await api<Asset>(key, "POST", "/v1/assets", { input: { asset_id: recording, end_time: 2 } });
     expect(clip.status).toBe(201);
-    await consume({ kind: "clip_source", asset_id: clip.body.id });
+    await consumeTranscodeMessage({ kind: "clip_source", asset_id: clip.body.id });
     const got = await api<Asset>(key, "GET", `/v1/assets/${clip.body.id}`);
     expect(got.body).toMatchObject({ status: "errored", error: { code: "source_unavailable" } });
     expect(await env.MEDIA.head(`sources/${clip.body.id}/source`)).toBeNull();

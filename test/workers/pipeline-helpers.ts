@@ -8,6 +8,7 @@ import worker from "../../src/index";
 import { newId } from "../../src/lib/ids";
 import { signJobToken } from "../../src/lib/job-token";
 import type { JobPublish } from "../../src/lib/transcoder-protocol";
+import { transcodeConsumer } from "../../src/services/jobs/transcode-consumer";
 import type { TestKey } from "./factories";
 
 export interface Seeded {
@@ -204,3 +205,23 @@ export async function runQueue(queue: string, bodies: unknown[], overrides: Part
 
 export const TRANSCODE_QUEUE = "keyframe-transcode-jobs";
 export const TRANSCODE_DLQ = "keyframe-transcode-jobs-dlq";
+
+/**
+ * Runs the transcode-jobs consumer itself on one message, with a dispatch that accepts every job (no
+ * transcoder): for the consumer's own steps (ingest, clip source copy) and the job rows they write.
+ */
+export async function consumeTranscodeMessage(body: unknown) {
+  const handler = transcodeConsumer({ dispatch: async () => undefined });
+  const batch = createMessageBatch(TRANSCODE_QUEUE, [{ id: "m0", timestamp: new Date(), attempts: 1, body }]);
+  const ctx = createExecutionContext();
+  await handler(batch, env, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+/** The settings of the asset's job, as the transcoder would receive them; null when it has no job. */
+export async function jobSettingsOf(assetId: string) {
+  const row = await env.DB.prepare("select settings from jobs where asset_id = ?")
+    .bind(assetId)
+    .first<{ settings: string }>();
+  return row ? JSON.parse(row.settings) : null;
+}

@@ -4,14 +4,13 @@
  * handed to the transcoder in the job settings; on-demand renders from the (unwatermarked) source are refused.
  * The burning itself is tested with real ffmpeg in test/node/transcoder/watermark.test.ts.
  */
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { newId } from "../../src/lib/ids";
-import { transcodeConsumer } from "../../src/services/jobs/transcode-consumer";
 import { loadRenderable } from "../../src/services/thumbnails/render";
 import { expectProblem } from "../support/problem";
 import { api, createKey, type TestKey } from "./factories";
-import { TRANSCODE_QUEUE } from "./pipeline-helpers";
+import { consumeTranscodeMessage } from "./pipeline-helpers";
 
 const WM = { url: "https://images.example.com/logo.png" };
 
@@ -24,14 +23,6 @@ async function seedReady(key: TestKey, watermark: unknown) {
     .run();
   await env.MEDIA.put(`sources/${id}/source`, new Uint8Array([1, 2, 3]));
   return id;
-}
-
-async function consume(body: unknown) {
-  const handler = transcodeConsumer({ dispatch: async () => undefined });
-  const batch = createMessageBatch(TRANSCODE_QUEUE, [{ id: "m0", timestamp: new Date(), attempts: 1, body }]);
-  const ctx = createExecutionContext();
-  await handler(batch, env, ctx);
-  return getQueueResult(batch, ctx);
 }
 
 describe("watermark on asset creation", () => {
@@ -102,7 +93,9 @@ describe("watermark on asset creation", () => {
     const res = await api(key, "POST", "/v1/assets", { input: { asset_id: source, start_time: 1, end_time: 4 } });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body.watermark).toEqual(stored);
-    expect((await consume({ kind: "clip_source", asset_id: res.body.id })).explicitAcks).toEqual(["m0"]);
+    expect((await consumeTranscodeMessage({ kind: "clip_source", asset_id: res.body.id })).explicitAcks).toEqual([
+      "m0",
+    ]);
     const job = await env.DB.prepare("select settings from jobs where asset_id = ?")
       .bind(res.body.id)
       .first<{ settings: string }>();
