@@ -522,13 +522,18 @@ export function applyPacketIndex(
     if (p.stream === video?.index && p.pts < windowEnd) scan.windowPackets.push({ time: p.pts, key: p.key });
   }
   if (video) video.keyframeInterval = keyframeIntervalOf(scan.windowPackets);
-  if (DECLARED_DURATION_CONTAINERS.has(facts.container) && declaredDuration(facts) > 0 && !mediaPresent(facts, scan)) {
-    const declared = declaredDuration(facts);
-    throw new InputError(
-      "input_unreadable",
-      `the file is truncated: it declares ${declared.toFixed(1)} s but only ${(Math.floor(presentDuration(facts, scan) * 10) / 10).toFixed(1)} s of media is present`,
-    );
+  const declared = declaredDuration(facts);
+  if (DECLARED_DURATION_CONTAINERS.has(facts.container) && declared > 0 && !mediaPresent(facts, scan)) {
+    throw truncated(declared, presentDuration(facts, scan));
   }
+}
+
+/** The refusal of a file whose media ends before its header says it does. */
+function truncated(declared: number, present: number): InputError {
+  return new InputError(
+    "input_unreadable",
+    `the file is truncated: it declares ${declared.toFixed(1)} s but only ${(Math.floor(present * 10) / 10).toFixed(1)} s of media is present`,
+  );
 }
 
 /** Probes a local file. Throws InputError for inputs we cannot use, FfmpegError/BinaryNotFoundError otherwise. */
@@ -616,12 +621,7 @@ export async function probe(input: string, options: ProbeOptions = {}): Promise<
     const present = intervals.length
       ? presentDuration(facts, await scanPackets(input, {}, options))
       : presentDuration(facts, scan);
-    if (present < declared - truncationTolerance(declared)) {
-      throw new InputError(
-        "input_unreadable",
-        `the file is truncated: it declares ${declared.toFixed(1)} s but only ${(Math.floor(present * 10) / 10).toFixed(1)} s of media is present`,
-      );
-    }
+    if (present < declared - truncationTolerance(declared)) throw truncated(declared, present);
   }
   return facts;
 }
