@@ -11,7 +11,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyRendition } from "../../transcoder/src/ladder-chunks/verify";
-import { launchChromium, servePlayerPage } from "./support/browser";
+import { playInChromium } from "./support/browser";
 import { type E2E, startE2E, uploadFile } from "./support/e2e";
 import { ffprobeBin, makeClip } from "./support/media";
 
@@ -126,26 +126,7 @@ describe("chunked ladder end to end", () => {
     expect(check.frames).toBe(SECONDS * 30);
     expect(Math.abs(check.durationSeconds - SECONDS)).toBeLessThanOrEqual(1 / 30 + 1e-6);
 
-    const player = await servePlayerPage({ "/play": PAGE });
-    const browser = await launchChromium();
-    let result: PlayResult;
-    try {
-      const page = await browser.newPage();
-      await page.goto(`${player.origin}/play`);
-      result = await page.evaluate(
-        ([src]) => {
-          const w = globalThis as unknown as { play(src: string): Promise<PlayResult>; result: PlayResult };
-          return Promise.race([
-            w.play(src),
-            new Promise<PlayResult>((r) => setTimeout(() => r({ ...w.result, timedOut: true }), 90_000)),
-          ]);
-        },
-        [master] as const,
-      );
-    } finally {
-      await browser.close();
-      await player.close();
-    }
+    const result = await playInChromium<PlayResult>(master, { page: PAGE, timeoutMs: 90_000 });
     // hls.js seeks over a ~0.17 s hole at the very start: the single-process ladder's output does the same
     // (this test with KEYFRAME_CHUNKED_LADDER_MIN_SECONDS=off gives the identical report), so it is not a join.
     // Anything else, and anything at a join (6, 12, 18 s), fails.

@@ -12,7 +12,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Asset } from "../support/api-types";
-import { launchChromium, servePlayerPage } from "./support/browser";
+import { playInChromium } from "./support/browser";
 import { type E2E, startE2E, uploadFile } from "./support/e2e";
 import { makeClip } from "./support/media";
 
@@ -111,26 +111,7 @@ describe("instant playback of a streamed upload", () => {
     const master = `${e.stack.edgeUrl}/${playbackId}.m3u8`;
 
     // Playback starts now, while the fast rendition's segments may still be uploading.
-    const player = await servePlayerPage({ "/instant": PAGE });
-    const browser = await launchChromium();
-    let result: InstantResult;
-    try {
-      const page = await browser.newPage();
-      await page.goto(`${player.origin}/instant`);
-      result = await page.evaluate(
-        ([src]) => {
-          const w = globalThis as unknown as { play(src: string): Promise<InstantResult>; result: InstantResult };
-          return Promise.race([
-            w.play(src),
-            new Promise<InstantResult>((r) => setTimeout(() => r({ ...w.result, timedOut: true }), 90_000)),
-          ]);
-        },
-        [master] as const,
-      );
-    } finally {
-      await browser.close();
-      await player.close();
-    }
+    const result = await playInChromium<InstantResult>(master, { page: PAGE, timeoutMs: 90_000 });
     // On failure the message shows when it stalled and how long each fragment took to load. The one hls.js
     // report allowed is a non-fatal bufferStalledError at position 0 with the first segment already buffered:
     // a CPU-starved headless Chromium slow to start decoding (seen at load ~30), not a segment arriving late.

@@ -126,8 +126,16 @@ export async function servePlayerPage(
   };
 }
 
-export async function playInChromium(src: string, opts: { pageOrigin?: string; timeoutMs?: number } = {}) {
-  const page$ = opts.pageOrigin ? null : await servePlayerPage();
+/**
+ * Plays `src` in headless Chromium through a page's `window.play(src)` and returns what it resolves to (or,
+ * after `timeoutMs`, its `window.result` so far with `timedOut: true`). The page is the stock hls.js player
+ * unless `page` (HTML with its own `play` and `result`, e.g. counting stalls) or `pageOrigin` is given.
+ */
+export async function playInChromium<T = PlayResult>(
+  src: string,
+  opts: { pageOrigin?: string; page?: string; timeoutMs?: number } = {},
+): Promise<T> {
+  const page$ = opts.pageOrigin ? null : await servePlayerPage(opts.page ? { "/": opts.page } : {});
   const origin = opts.pageOrigin ?? page$!.origin;
   const browser = await launchChromium();
   try {
@@ -135,14 +143,14 @@ export async function playInChromium(src: string, opts: { pageOrigin?: string; t
     await page.goto(`${origin}/`);
     const result = (await page.evaluate(
       ([s, t]) => {
-        const w = globalThis as unknown as { play(src: string): Promise<PlayResult>; result: PlayResult };
+        const w = globalThis as unknown as { play(src: string): Promise<unknown>; result: object };
         return Promise.race([
           w.play(s),
           new Promise((r) => setTimeout(() => r({ ...w.result, timedOut: true }), t as number)),
         ]);
       },
       [src, opts.timeoutMs ?? 60_000] as const,
-    )) as PlayResult;
+    )) as T;
     return result;
   } finally {
     await browser.close();
