@@ -17,6 +17,7 @@ import type { Asset, Event, LiveStream, Page, TimelineEntry } from "../support/a
 import { webhookPayloadValidator } from "../support/openapi-validator";
 import { configureHook, hookName, hookUrl, received, waitFor } from "../support/webhook-receiver-client";
 import { api, createKey, type TestKey } from "./factories";
+import { playlist, tsSegment } from "./live-helpers";
 import { internal, publishBody, TRANSCODE_QUEUE } from "./pipeline-helpers";
 
 type Json = Record<string, unknown>;
@@ -482,23 +483,3 @@ describe("event payloads carry the object", () => {
     expect(validate("asset.exploded", good)).toEqual(["the document has no webhook 'asset.exploded'"]);
   });
 });
-
-/** An MPEG-TS segment: `packets` packets, the first with an adaptation field flagging random access. */
-function tsSegment(packets = 20): ArrayBuffer {
-  const b = new Uint8Array(188 * packets);
-  for (let i = 0; i < packets; i++) {
-    b[i * 188] = 0x47;
-    b[i * 188 + 3] = 0x10;
-  }
-  b[3] = 0x30;
-  b[4] = 7;
-  b[5] = 0x40;
-  return b.buffer;
-}
-
-function playlist(entries: [string, number][], ended = false): string {
-  const lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:2", "#EXT-X-MEDIA-SEQUENCE:0"];
-  for (const [uri, d] of entries) lines.push(`#EXTINF:${d.toFixed(6)},`, uri);
-  if (ended) lines.push("#EXT-X-ENDLIST");
-  return `${lines.join("\n")}\n`;
-}

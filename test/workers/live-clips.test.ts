@@ -11,28 +11,14 @@ import { describe, expect, it, vi } from "vitest";
 import type { Asset, CreatedLiveStream, LiveStream as LiveStreamResource, Problem } from "../support/api-types";
 import { expectProblem } from "../support/problem";
 import { api, createKey, type TestKey } from "./factories";
+import { playlist, tsSegment } from "./live-helpers";
 import { assetRow, consumeTranscodeMessage, jobSettingsOf } from "./pipeline-helpers";
 
 vi.setConfig({ testTimeout: 30_000 });
 
-/** An MPEG-TS segment whose payload bytes are all `fill`, so a copy shows which segments it holds. */
-function tsSegment(fill: number, packets = 4): Uint8Array {
-  const b = new Uint8Array(188 * packets).fill(fill);
-  for (let i = 0; i < packets; i++) {
-    b[i * 188] = 0x47;
-    b[i * 188 + 3] = 0x10;
-  }
-  b[3] = 0x30;
-  b[4] = 7;
-  b[5] = 0x40;
-  return b;
-}
-
-function playlist(n: number, seconds: number, ended = false): string {
-  const lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:2", "#EXT-X-MEDIA-SEQUENCE:0"];
-  for (let i = 0; i < n; i++) lines.push(`#EXTINF:${seconds.toFixed(6)},`, `index${i}.ts`);
-  if (ended) lines.push("#EXT-X-ENDLIST");
-  return `${lines.join("\n")}\n`;
+/** The first `n` segments, 2 s each, as the encoder lists them. */
+function listed(n: number): [string, number][] {
+  return Array.from({ length: n }, (_, i) => [`index${i}.ts`, 2]);
 }
 
 async function put(url: string, body: BodyInit) {
@@ -46,8 +32,8 @@ async function broadcast(key: TestKey, n: number, ended = false) {
   expect(res.status).toBe(201);
   const base = `http://keyframe.test${new URL(res.body.ingest.hls_url!).pathname.replace(/\/index\.m3u8$/, "")}`;
   for (let i = 0; i < n; i++) {
-    await put(`${base}/index${i}.ts`, tsSegment(10 + i));
-    await put(`${base}/index.m3u8`, playlist(i + 1, 2, ended && i === n - 1));
+    await put(`${base}/index${i}.ts`, tsSegment(4, 10 + i));
+    await put(`${base}/index.m3u8`, playlist(listed(i + 1), ended && i === n - 1));
   }
   const view = (await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${res.body.id}`)).body;
   const recording = ended ? view.recent_asset_ids[0] : view.active_asset_id;
@@ -138,8 +124,8 @@ describe("clips of a live recording", () => {
     expect(after?.n).toBe(before);
 
     // The same range is fine once it has been recorded: one more segment makes 8 s.
-    await put(`${base}/index3.ts`, tsSegment(13));
-    await put(`${base}/index.m3u8`, playlist(4, 2));
+    await put(`${base}/index3.ts`, tsSegment(4, 13));
+    await put(`${base}/index.m3u8`, playlist(listed(4)));
     const later = await api<Asset>(key, "POST", "/v1/assets", {
       input: { asset_id: recording, start_time: 6, end_time: 7 },
     });

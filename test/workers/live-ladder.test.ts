@@ -13,25 +13,7 @@ import type { PublishedLiveState } from "../../src/live/hls";
 import type { LiveStream, Problem } from "../support/api-types";
 import { expectProblem } from "../support/problem";
 import { api, createKey } from "./factories";
-
-function tsSegment(packets = 20): Uint8Array {
-  const b = new Uint8Array(188 * packets);
-  for (let i = 0; i < packets; i++) {
-    b[i * 188] = 0x47;
-    b[i * 188 + 3] = 0x10;
-  }
-  b[3] = 0x30;
-  b[4] = 7;
-  b[5] = 0x40;
-  return b;
-}
-
-function playlist(entries: [string, number][], ended = false): string {
-  const lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:2", "#EXT-X-MEDIA-SEQUENCE:0"];
-  for (const [uri, d] of entries) lines.push(`#EXTINF:${d.toFixed(6)},`, uri);
-  if (ended) lines.push("#EXT-X-ENDLIST");
-  return `${lines.join("\n")}\n`;
-}
+import { playlist, tsSegment } from "./live-helpers";
 
 /** The window the DO published for the edge; every caller here reads it, so a missing one fails right away. */
 async function state(id: string): Promise<PublishedLiveState> {

@@ -20,33 +20,14 @@ import type {
 } from "../support/api-types";
 import { expectProblem } from "../support/problem";
 import { api, createKey, type TestKey } from "./factories";
+import { playlist, tsSegment } from "./live-helpers";
 import { internal, publishBody } from "./pipeline-helpers";
-
-/** An MPEG-TS segment: `packets` packets, the first with an adaptation field flagging random access. */
-function tsSegment(packets = 20, fill = 0): ArrayBuffer {
-  const b = new Uint8Array(188 * packets).fill(fill);
-  for (let i = 0; i < packets; i++) {
-    b[i * 188] = 0x47;
-    b[i * 188 + 3] = 0x10;
-  }
-  b[3] = 0x30;
-  b[4] = 7;
-  b[5] = 0x40;
-  return b.buffer;
-}
 
 function box(type: string, size = 16): Uint8Array {
   const b = new Uint8Array(size);
   new DataView(b.buffer).setUint32(0, size);
   for (let i = 0; i < 4; i++) b[4 + i] = type.charCodeAt(i);
   return b;
-}
-
-function playlist(entries: [string, number][], ended = false): string {
-  const lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:2", "#EXT-X-MEDIA-SEQUENCE:0"];
-  for (const [uri, d] of entries) lines.push(`#EXTINF:${d.toFixed(6)},`, uri);
-  if (ended) lines.push("#EXT-X-ENDLIST");
-  return `${lines.join("\n")}\n`;
 }
 
 async function put(url: string, body: BodyInit) {
