@@ -5,7 +5,9 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { ffmpegBin } from "./media";
+import { expect } from "vitest";
+import type { Asset } from "../../support/api-types";
+import { type FfprobeOutput, ffmpegBin, ffprobeJson } from "./media";
 
 const run = promisify(execFile);
 export const NUMBERED = { width: 480, height: 270, bits: 10 } as const;
@@ -61,4 +63,31 @@ export async function firstFrameNumber(input: string): Promise<number> {
   for (let k = 0; k < NUMBERED.bits; k++)
     if ((stdout as Buffer)[row + Math.floor(BAR / 2) + BAR * k] > 128) n |= 1 << k;
   return n;
+}
+
+/**
+ * A clip of a frame-numbered source, as the edge serves it: its MP4 download and its HLS both start at
+ * frame `start × fps` (±1), and the download's duration and frame count are the range's (±1 frame; the
+ * asset's `duration` too). Returns the download's ffprobe output for the caller's own checks.
+ */
+export async function expectFrameAccurateClip(
+  edgeUrl: string,
+  clip: Asset,
+  range: { start: number; end: number },
+  fps: number,
+): Promise<FfprobeOutput> {
+  const { start, end } = range;
+  const frame = 1 / fps;
+  expect(Math.abs(clip.duration! - (end - start))).toBeLessThanOrEqual(frame + 0.03);
+  const pb = clip.playback_ids[0].id;
+  const download = `${edgeUrl}/${pb}/downloads/highest.mp4`;
+  expect(Math.abs((await firstFrameNumber(download)) - start * fps)).toBeLessThanOrEqual(1);
+  const probed = await ffprobeJson(download);
+  const video = probed.streams.find((s) => s.codec_type === "video")!;
+  const frames = Number(video.nb_frames);
+  expect(Math.abs(frames - (end - start) * fps), `nb_frames ${frames}`).toBeLessThanOrEqual(1);
+  expect(Math.abs(Number(probed.format.duration) - (end - start))).toBeLessThanOrEqual(frame + 0.03);
+  // What players get: the HLS master's first rendition starts at the same frame.
+  expect(Math.abs((await firstFrameNumber(`${edgeUrl}/${pb}.m3u8`)) - start * fps)).toBeLessThanOrEqual(1);
+  return probed;
 }
