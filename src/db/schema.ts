@@ -123,8 +123,11 @@ export const assetTracks = sqliteTable(
     name: text("name").notNull(),
     closedCaptions: integer("closed_captions", { mode: "boolean" }).notNull().default(false),
     isDefault: integer("is_default", { mode: "boolean" }).notNull().default(false),
-    /** `url` (fetched by the API) or `inline` (sent in the request body). */
-    sourceKind: text("source_kind", { enum: ["url", "inline"] }).notNull(),
+    /**
+     * `url` (fetched by the API), `inline` (sent in the request body) or `generated` (speech-to-text, asked
+     * for with the asset's `generated_subtitles`; src/services/tracks/generated.ts).
+     */
+    sourceKind: text("source_kind", { enum: ["url", "inline", "generated"] }).notNull(),
     sourceUrl: text("source_url"),
     /** What the file was: `srt` or `webvtt`, its encoding, and how many cues were kept / dropped. */
     details: json<TextTrackDetails | AudioTrackDetails>("details"),

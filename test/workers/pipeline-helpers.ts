@@ -30,18 +30,26 @@ export async function seedJob(
     heartbeatAt?: string | null;
     dispatchedAt?: string | null;
     updatedAt?: string;
+    /** Runs the job on an asset the test created through the API (moved to `assetStatus`), not a new one. */
+    assetId?: string;
   } = {},
 ): Promise<Seeded> {
-  const assetId = newId("asset");
+  const assetId = opts.assetId ?? newId("asset");
   const jobId = newId("job");
   const attempt = opts.attempt ?? 1;
   const sourceKey = `sources/${assetId}/source`;
   const now = new Date().toISOString();
-  await env.DB.prepare(
-    "insert into assets (id, environment_id, status, source_key, playback_policy) values (?, ?, ?, ?, 'public')",
-  )
-    .bind(assetId, key.environmentId, opts.assetStatus ?? "processing", sourceKey)
-    .run();
+  if (opts.assetId) {
+    await env.DB.prepare("update assets set status = ?, source_key = ? where id = ?")
+      .bind(opts.assetStatus ?? "processing", sourceKey, assetId)
+      .run();
+  } else {
+    await env.DB.prepare(
+      "insert into assets (id, environment_id, status, source_key, playback_policy) values (?, ?, ?, ?, 'public')",
+    )
+      .bind(assetId, key.environmentId, opts.assetStatus ?? "processing", sourceKey)
+      .run();
+  }
   await env.DB.prepare(
     `insert into jobs (id, environment_id, asset_id, status, attempt, max_attempts, settings, dispatched_at,
        last_heartbeat_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -2030,7 +2030,7 @@ export interface components {
             };
         };
         TrackError: {
-            /** @description Text: text_url_forbidden | text_fetch_failed | text_too_large | text_encoding_invalid | text_empty | text_format_unknown | text_timestamp_invalid | text_timing_invalid | text_cue_too_long | text_too_many_cues. Audio: audio_url_forbidden | audio_fetch_failed | audio_too_large | audio_no_stream | audio_unreadable | internal_error. */
+            /** @description Text: text_url_forbidden | text_fetch_failed | text_too_large | text_encoding_invalid | text_empty | text_format_unknown | text_timestamp_invalid | text_timing_invalid | text_cue_too_long | text_too_many_cues. Generated text: text_generation_unavailable | text_generation_no_audio | text_generation_asset_errored | text_generation_failed. Audio: audio_url_forbidden | audio_fetch_failed | audio_too_large | audio_no_stream | audio_unreadable | internal_error. */
             code: string;
             message: string;
             line?: number;
@@ -2055,8 +2055,11 @@ export interface components {
             name: string;
             closed_captions: boolean;
             default: boolean;
-            /** @enum {string} */
-            source: "url" | "inline";
+            /**
+             * @description `url` or `inline`: a file you sent. `generated`: speech-to-text (the asset's `generated_subtitles`).
+             * @enum {string}
+             */
+            source: "url" | "inline" | "generated";
             /**
              * @description Text tracks: the file's format.
              * @enum {string|null}
@@ -2367,6 +2370,7 @@ export interface components {
             /** @description Chapter markers, any order (stored sorted by start_time). Served as a WebVTT chapters file at `{edge}/{playback_id}/chapters.vtt` and shown in the embed player. `[]` removes them. */
             chapters?: components["schemas"]["Chapter"][];
             watermark?: components["schemas"]["Watermark"];
+            generated_subtitles?: components["schemas"]["GeneratedSubtitles"];
         };
         /** @description `{ url }` ingests a file. `{ asset_id, start_time, end_time }` cuts a frame-accurate clip of a ready asset into a new asset (re-encoded from the source asset's original; see the README). */
         AssetInput: {
@@ -2382,6 +2386,16 @@ export interface components {
             /** @description Clip end, seconds into the source asset (default: its duration). Only with `asset_id`. */
             end_time?: number;
         };
+        /** @description Subtitles to generate from the audio by speech-to-text, one text track per entry (`source: generated`), `preparing` until the asset is ready and the deployment's speech engine has run. A deployment without one (the default: no engine ships with Keyframe) errors each such track with `text_generation_unavailable`. */
+        GeneratedSubtitles: {
+            /**
+             * @description The language spoken in the asset's audio.
+             * @example en-US
+             */
+            language_code: string;
+            /** @description Shown in players' track menus. Default: the language's English name and '(generated)'. */
+            name?: string;
+        }[];
         AssetList: {
             data: components["schemas"]["Asset"][];
             next_cursor: string | null;
@@ -2497,6 +2511,7 @@ export interface components {
              * @enum {string}
              */
             mp4_support?: "none" | "standard";
+            generated_subtitles?: components["schemas"]["GeneratedSubtitles"];
         };
         UploadList: {
             data: components["schemas"]["Upload"][];
@@ -2840,7 +2855,7 @@ export interface components {
              * @enum {string}
              */
             mode: "automatic" | "off";
-            /** @description Applied to each recording asset: title, description, tags, external_id, metadata, passthrough, playback_policy (a playback ID is created), mp4_support and max_resolution (the pipeline run after the broadcast). Changes apply to the next broadcast's recording. */
+            /** @description Applied to each recording asset: title, description, tags, external_id, metadata, passthrough, playback_policy (a playback ID is created), mp4_support, max_resolution (the pipeline run after the broadcast) and generated_subtitles. Changes apply to the next broadcast's recording. */
             new_asset_settings?: {
                 title?: string | null;
                 description?: string | null;
@@ -2863,6 +2878,7 @@ export interface components {
                  * @enum {string}
                  */
                 max_resolution?: "240p" | "360p" | "480p" | "720p" | "1080p" | "1440p" | "2160p";
+                generated_subtitles?: components["schemas"]["GeneratedSubtitles"];
             };
         };
         LiveStreamList: {

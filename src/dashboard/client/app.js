@@ -671,7 +671,8 @@ function detailsSection(a) {
 
 /**
  * One row of the asset's tracks: those read from the source at probe (video, audio; no `id`) and those added
- * with POST /v1/assets/{id}/tracks (text: subtitles or captions, dubbed audio), each with its own status.
+ * with POST /v1/assets/{id}/tracks (text: subtitles or captions, dubbed audio) or asked for with the asset's
+ * `generated_subtitles` (speech-to-text), each with its own status.
  */
 function trackRow(asset, t) {
   const added = typeof t.id === "string";
@@ -691,7 +692,7 @@ function trackRow(asset, t) {
     // A source's only audio stream carries no label (no `primary`): it is the one players play.
     h("td", {}, yesNo(added ? t.default : t.type === "audio" ? (t.primary ?? true) : undefined)),
     h("td", {}, t.type === "audio" ? "—" : yesNo(t.closed_captions ?? false)),
-    h("td", {}, added ? `added (${t.id})` : `source (${t.codec ?? "?"})`),
+    h("td", {}, added ? `${t.source === "generated" ? "generated" : "added"} (${t.id})` : `source (${t.codec ?? "?"})`),
   );
 }
 

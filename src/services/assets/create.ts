@@ -5,6 +5,7 @@ import type { Verb } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
 import { rowWithDefaults, withResource } from "../events/snapshot";
 import { serializePlaybackId } from "../playback-ids/verbs";
+import { generatedTrackRows } from "../tracks/generated";
 import { sortChapters } from "./chapters";
 import { resolveClip } from "./clip";
 import { getAssetView } from "./load";
@@ -86,6 +87,9 @@ export async function createAsset({ ctx, input }: Verb<CreateAssetInput>) {
       ),
     });
   }
+  const generated = generatedTrackRows(ctx, asset, input.generated_subtitles);
+  statements.push(...generated.statements);
+  events.push(...generated.events);
   await commit(ctx, statements, events, [{ action: "asset.create", resourceType: "asset", resourceId: assetId }]);
   if (input.input?.url) {
     // URL ingest happens off the request path: the transcode-jobs consumer fetches into R2.

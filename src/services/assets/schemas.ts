@@ -3,6 +3,7 @@ import { z } from "@hono/zod-openapi";
 import { idPattern } from "../../lib/ids";
 import { PlaybackUrlsSchema } from "../../lib/playback-urls";
 import { MaxResolutionSchema, Mp4SupportSchema, StaticRenditionNameSchema } from "../../lib/transcoder-protocol";
+import { GeneratedSubtitlesSchema } from "../tracks/schemas";
 import { WatermarkSchema } from "./watermark";
 
 export const AssetIdSchema = z
@@ -145,6 +146,7 @@ export const CreateAssetSchema = z
     input: AssetInputSchema.optional(),
     chapters: ChaptersSchema.optional(),
     watermark: WatermarkSchema.optional(),
+    generated_subtitles: GeneratedSubtitlesSchema.optional(),
   })
   .strict()
   .openapi("CreateAssetRequest");

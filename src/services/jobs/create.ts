@@ -37,12 +37,19 @@ export interface AudioTrackMessage {
   track_id: string;
 }
 
+/** Transcribe a ready asset's audio into a generated text track (src/services/tracks/generated.ts). */
+export interface GeneratedTrackMessage {
+  kind: "generated_track";
+  track_id: string;
+}
+
 export type TranscodeQueueMessage =
   | TranscodeMessage
   | IngestUrlMessage
   | TextTrackMessage
   | ClipSourceMessage
-  | AudioTrackMessage;
+  | AudioTrackMessage
+  | GeneratedTrackMessage;
 
 export function newJobStatement(
   ctx: ServiceContext,

@@ -11,6 +11,7 @@ import { nowIso } from "../../lib/time";
 import type { AssetErrorCode } from "../../lib/transcoder-protocol";
 import { assetEventData } from "../assets/load";
 import type { ServiceContext } from "../context";
+import { settleGeneratedTracks } from "../tracks/generated";
 import { enqueueJob } from "./create";
 import { commitOnce } from "./system";
 
@@ -187,6 +188,7 @@ export async function failJob(ctx: ServiceContext, job: JobRow, error: JobError,
     ],
     [erroredEvent(job.assetId, job.correlationId, data)],
   );
+  await settleGeneratedTracks(ctx, job.assetId);
   log.warn("job_failed", { job_id: job.id, asset_id: job.assetId, code: error.code, message: error.message });
 }
 
@@ -210,6 +212,7 @@ export async function errorAssetWithoutJob(ctx: ServiceContext, asset: AssetRow,
     ],
     [erroredEvent(asset.id, asset.correlationId, data)],
   );
+  await settleGeneratedTracks(ctx, asset.id);
   log.warn("asset_errored", { asset_id: asset.id, code: error.code, message: error.message });
 }
 

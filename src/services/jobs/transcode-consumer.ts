@@ -1,13 +1,15 @@
 /**
  * The transcode-jobs consumer and its dead-letter reader. Each message is acked or retried
  * explicitly: `transcode` messages start a job attempt (startJob), `ingest_url` messages fetch a
- * source (ingestUrl), `text_track` messages fetch a subtitle file (ingestTextTrack). Unexpected errors retry with backoff from msg.attempts; once the queue's
+ * source (ingestUrl), `text_track` messages fetch a subtitle file (ingestTextTrack), `generated_track` messages
+ * transcribe a ready asset's audio (generateTextTrack). Unexpected errors retry with backoff from msg.attempts; once the queue's
  * max_retries are spent the message lands in the DLQ, whose consumer ends the job and errors the asset.
  */
 import { createDb } from "../../db/client";
 import { log } from "../../lib/log";
 import { type DispatchFn, dispatch as defaultDispatch } from "../../transcoder/client";
 import { type AudioDispatchFn, deadLetterAudioTrack, processAudioTrack } from "../tracks/audio";
+import { deadLetterGeneratedTrack, generateTextTrack, type SpeechEngine } from "../tracks/generated";
 import { deadLetterTextTrack, ingestTextTrack } from "../tracks/ingest";
 import { copyClipSource, deadLetterClipSource } from "./clip-source";
 import type { TranscodeQueueMessage } from "./create";
@@ -25,11 +27,16 @@ function parseMessage(body: unknown): TranscodeQueueMessage | null {
   if (m.kind === "text_track" && typeof m.track_id === "string") return { kind: "text_track", track_id: m.track_id };
   if (m.kind === "clip_source" && typeof m.asset_id === "string") return { kind: "clip_source", asset_id: m.asset_id };
   if (m.kind === "audio_track" && typeof m.track_id === "string") return { kind: "audio_track", track_id: m.track_id };
+  if (m.kind === "generated_track" && typeof m.track_id === "string") {
+    return { kind: "generated_track", track_id: m.track_id };
+  }
   return null;
 }
 
 export function transcodeConsumer(
-  deps: { dispatch: DispatchFn; audioDispatch?: AudioDispatchFn } = { dispatch: defaultDispatch },
+  deps: { dispatch: DispatchFn; audioDispatch?: AudioDispatchFn; speech?: SpeechEngine } = {
+    dispatch: defaultDispatch,
+  },
 ) {
   return async (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> => {
     // Messages are independent; handle them concurrently so one slow ingest does not hold the rest.
@@ -61,15 +68,20 @@ export function transcodeConsumer(
                       deliveryAttempt: msg.attempts,
                       dispatch: deps.audioDispatch,
                     })
-                  : body.kind === "clip_source"
-                    ? await copyClipSource(env, body.asset_id, {
+                  : body.kind === "generated_track"
+                    ? await generateTextTrack(env, body.track_id, {
                         waitUntil: (p) => ctx.waitUntil(p),
-                        deliveryAttempt: msg.attempts,
+                        speech: deps.speech,
                       })
-                    : await ingestTextTrack(env, body.track_id, {
-                        waitUntil: (p) => ctx.waitUntil(p),
-                        deliveryAttempt: msg.attempts,
-                      });
+                    : body.kind === "clip_source"
+                      ? await copyClipSource(env, body.asset_id, {
+                          waitUntil: (p) => ctx.waitUntil(p),
+                          deliveryAttempt: msg.attempts,
+                        })
+                      : await ingestTextTrack(env, body.track_id, {
+                          waitUntil: (p) => ctx.waitUntil(p),
+                          deliveryAttempt: msg.attempts,
+                        });
         } catch (err) {
           outcome = { action: "retry", delaySeconds: backoffSeconds(msg.attempts), reason: (err as Error).message };
           log.error("transcode_message_error", { id: msg.id, body, error: (err as Error).message });
@@ -92,7 +104,9 @@ export async function transcodeDlqConsumer(batch: MessageBatch<unknown>, env: En
       else if (body?.kind === "clip_source") await deadLetterClipSource(env, body.asset_id, (p) => ctx.waitUntil(p));
       else if (body?.kind === "audio_track") await deadLetterAudioTrack(env, body.track_id, (p) => ctx.waitUntil(p));
       else if (body?.kind === "text_track") await deadLetterTextTrack(env, body.track_id, (p) => ctx.waitUntil(p));
-      else log.error("transcode_dlq_malformed", { id: msg.id, body: msg.body });
+      else if (body?.kind === "generated_track") {
+        await deadLetterGeneratedTrack(env, body.track_id, (p) => ctx.waitUntil(p));
+      } else log.error("transcode_dlq_malformed", { id: msg.id, body: msg.body });
       msg.ack();
     } catch (err) {
       log.error("transcode_dlq_error", { id: msg.id, error: (err as Error).message });

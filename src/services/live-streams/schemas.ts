@@ -10,6 +10,7 @@ import {
   PlaybackIdRefSchema,
   PlaybackPolicySchema,
 } from "../assets/schemas";
+import { GeneratedSubtitlesSchema } from "../tracks/schemas";
 
 export const LiveStreamIdSchema = z
   .string()
@@ -37,14 +38,15 @@ export const RecordingSettingsSchema = z
         max_resolution: MaxResolutionSchema.optional().openapi({
           description: "Top rung of the ladder the recording is transcoded into after the broadcast (default 1080p).",
         }),
+        generated_subtitles: GeneratedSubtitlesSchema.optional(),
       })
       .strict()
       .optional()
       .openapi({
         description:
           "Applied to each recording asset: title, description, tags, external_id, metadata, passthrough, " +
-          "playback_policy (a playback ID is created), mp4_support and max_resolution (the pipeline run after " +
-          "the broadcast). Changes apply to the next broadcast's recording.",
+          "playback_policy (a playback ID is created), mp4_support, max_resolution (the pipeline run after " +
+          "the broadcast) and generated_subtitles. Changes apply to the next broadcast's recording.",
       }),
   })
   .strict()

@@ -18,6 +18,8 @@ import { rowWithDefaults, withResource } from "../events/snapshot";
 import { enqueueJob, newJobStatement } from "../jobs/create";
 import { systemContext } from "../jobs/system";
 import { serializePlaybackId } from "../playback-ids/verbs";
+import { generatedTrackRows, settleGeneratedTracks } from "../tracks/generated";
+import type { GeneratedSubtitlesInput } from "../tracks/schemas";
 import { stopLiveLadder } from "./ladder-job";
 import { type LiveStreamRow, liveStreamEventData } from "./load";
 import { startSessionJobs } from "./session-jobs";
@@ -156,6 +158,9 @@ export async function startSession(
         ),
       });
     }
+    const generated = generatedTrackRows(ctx, asset, s.generated_subtitles as GeneratedSubtitlesInput | undefined);
+    statements.push(...generated.statements);
+    events.push(...generated.events);
   }
   const stream = await streamChange(
     ctx,
@@ -316,6 +321,8 @@ export async function endSession(
     }
   }
   await commit(ctx, statements, events);
+  // The recording is ready (its audio can be transcribed) or errored: its generated subtitles move on.
+  if (input.assetId) await settleGeneratedTracks(ctx, input.assetId);
   waitUntil(stopSimulcast(env, waitUntil, cfg.id, cfg.environmentId));
   waitUntil(stopLiveLadder(env, cfg.id, cfg.renditions ?? []));
   if (jobId) await enqueueJob(env, jobId);

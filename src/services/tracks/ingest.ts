@@ -7,6 +7,7 @@
  */
 import { and, eq, isNull } from "drizzle-orm";
 import { createDb, schema } from "../../db/client";
+import type { TextTrackDetails } from "../../db/schema";
 import { guardedFetch } from "../../lib/guarded-fetch";
 import { log } from "../../lib/log";
 import { readBodyUpTo } from "../../lib/signed-requests";
@@ -104,16 +105,28 @@ export async function ingestTextTrack(
   const current = await findTrack(ctx.db, row.id);
   if (current?.status !== "preparing")
     return { action: "ack", reason: `track moved on (${current?.status ?? "deleted"})` };
-  await env.MEDIA.put(trackKey(row.assetId, row.id), result.vtt, {
+  const details = await storeTextTrack(ctx, row, result, bytes.byteLength);
+  log.info("text_track_ready", { track_id: row.id, cues: details.cue_count });
+  return { action: "ack", reason: "ready" };
+}
+
+/** Stores a normalised file as the track's WebVTT and flips the row to `ready` with `track.ready`, once. */
+export async function storeTextTrack(
+  ctx: ServiceContext,
+  row: TrackRow,
+  result: Extract<ReturnType<typeof normalizeSubtitles>, { ok: true }>,
+  bytes: number,
+): Promise<TextTrackDetails> {
+  await ctx.env.MEDIA.put(trackKey(row.assetId, row.id), result.vtt, {
     httpMetadata: { contentType: "text/vtt; charset=utf-8" },
   });
   const now = nowIso();
-  const details = {
+  const details: TextTrackDetails = {
     format: result.parsed.format,
     encoding: result.encoding,
     cue_count: result.parsed.cues.length,
     dropped_cues: result.parsed.dropped,
-    bytes: bytes.byteLength,
+    bytes,
   };
   await commit(
     ctx,
@@ -127,14 +140,11 @@ export async function ingestTextTrack(
       trackEvent(
         "track.ready",
         { ...row, status: "ready", details, readyAt: now, updatedAt: now },
-        {
-          cue_count: details.cue_count,
-        },
+        { cue_count: details.cue_count },
       ),
     ],
   );
-  log.info("text_track_ready", { track_id: row.id, cues: details.cue_count });
-  return { action: "ack", reason: "ready" };
+  return details;
 }
 
 /** Dead letter: the queue gave up; tell the truth on the track. */

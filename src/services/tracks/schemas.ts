@@ -63,6 +63,46 @@ export const CreateTextTrackSchema = z
   // asset is a 404 whatever the body (a zod refine here would answer 400 first).
   .openapi("CreateTextTrackRequest");
 
+export const MAX_GENERATED_SUBTITLES = 5;
+
+/** How a generated track can fail (src/services/tracks/generated.ts). */
+export const GENERATED_TRACK_ERROR_CODES = [
+  "text_generation_unavailable",
+  "text_generation_no_audio",
+  "text_generation_asset_errored",
+  "text_generation_failed",
+] as const;
+
+export const GeneratedSubtitlesSchema = z
+  .array(
+    z
+      .object({
+        language_code: LanguageCodeSchema.openapi({ description: "The language spoken in the asset's audio." }),
+        name: z.string().trim().min(1).max(100).optional().openapi({
+          description: "Shown in players' track menus. Default: the language's English name and '(generated)'.",
+        }),
+      })
+      .strict(),
+  )
+  .max(MAX_GENERATED_SUBTITLES)
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((g, i) => {
+      const tag = canonicalLanguage(g.language_code);
+      if (tag && seen.has(tag)) {
+        ctx.addIssue({ code: "custom", path: [i, "language_code"], message: `'${tag}' is asked for twice` });
+      }
+      if (tag) seen.add(tag);
+    });
+  })
+  .openapi("GeneratedSubtitles", {
+    description:
+      "Subtitles to generate from the audio by speech-to-text, one text track per entry (`source: generated`), " +
+      "`preparing` until the asset is ready and the deployment's speech engine has run. A deployment without one " +
+      "(the default: no engine ships with Keyframe) errors each such track with `text_generation_unavailable`.",
+  });
+export type GeneratedSubtitlesInput = z.infer<typeof GeneratedSubtitlesSchema>;
+
 export const CreateAudioTrackSchema = z
   .object({
     type: z.literal("audio"),
@@ -94,7 +134,7 @@ export type CreateAudioTrackInput = z.infer<typeof CreateAudioTrackSchema>;
 export const TrackErrorSchema = z
   .object({
     code: z.string().openapi({
-      description: `Text: text_url_forbidden | text_fetch_failed | text_too_large | text_encoding_invalid | text_empty | text_format_unknown | text_timestamp_invalid | text_timing_invalid | text_cue_too_long | text_too_many_cues. Audio: ${AUDIO_TRACK_ERROR_CODES.join(" | ")}.`,
+      description: `Text: text_url_forbidden | text_fetch_failed | text_too_large | text_encoding_invalid | text_empty | text_format_unknown | text_timestamp_invalid | text_timing_invalid | text_cue_too_long | text_too_many_cues. Generated text: ${GENERATED_TRACK_ERROR_CODES.join(" | ")}. Audio: ${AUDIO_TRACK_ERROR_CODES.join(" | ")}.`,
     }),
     message: z.string(),
     line: z.number().int().optional(),
@@ -115,7 +155,10 @@ export const TrackSchema = z
     name: z.string(),
     closed_captions: z.boolean(),
     default: z.boolean(),
-    source: z.enum(["url", "inline"]),
+    source: z.enum(["url", "inline", "generated"]).openapi({
+      description:
+        "`url` or `inline`: a file you sent. `generated`: speech-to-text (the asset's `generated_subtitles`).",
+    }),
     format: z.enum(["srt", "webvtt"]).nullable().openapi({ description: "Text tracks: the file's format." }),
     cue_count: z.number().int().nullable(),
     dropped_cues: z.number().int().nullable(),

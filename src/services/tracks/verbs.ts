@@ -20,7 +20,7 @@ import { type CreateAudioTrackInput, type CreateTrackInput, canonicalLanguage, t
 import { serializeTrack, type TrackRow, trackKey } from "./serialize";
 
 /** A language's English name ("en-US" → "English (United States)"), else the tag itself. */
-function languageName(tag: string): string {
+export function languageName(tag: string): string {
   try {
     return new Intl.DisplayNames(["en"], { type: "language" }).of(tag) ?? tag;
   } catch {

@@ -16,6 +16,8 @@ import { commit, type EventInput, type Statement } from "../events/record";
 import { rowWithDefaults, withResource } from "../events/snapshot";
 import { enqueueJob, newJobStatement } from "../jobs/create";
 import { serializePlaybackId } from "../playback-ids/verbs";
+import { generatedTrackRows } from "../tracks/generated";
+import type { GeneratedSubtitlesInput } from "../tracks/schemas";
 import { uploadEventData } from "./verbs";
 
 const UPLOAD_NOT_OPEN = "upload is no longer open";
@@ -153,6 +155,9 @@ export async function completeUpload(
       ),
     },
   ];
+  const generated = generatedTrackRows(ctx, asset, settings.generated_subtitles as GeneratedSubtitlesInput | undefined);
+  statements.push(...generated.statements);
+  events.push(...generated.events);
   try {
     await commit(ctx, statements, events, [
       { action: "upload.complete", resourceType: "upload", resourceId: upload.id, details: { asset_id: assetId } },

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { idPattern } from "../../lib/ids";
 import { MaxResolutionSchema } from "../../lib/transcoder-protocol";
 import { AssetMetaFields, CorrelationIdSchema, Mp4SupportFieldSchema, PlaybackPolicySchema } from "../assets/schemas";
+import { GeneratedSubtitlesSchema } from "../tracks/schemas";
 
 export const UploadIdSchema = z
   .string()
@@ -20,6 +21,7 @@ export const NewAssetSettingsSchema = z
     }),
     max_resolution: MaxResolutionSchema.optional(),
     mp4_support: Mp4SupportFieldSchema.optional(),
+    generated_subtitles: GeneratedSubtitlesSchema.optional(),
   })
   .strict()
   .openapi("NewAssetSettings");

@@ -11,6 +11,7 @@ import { recordingSessionOf } from "../../../live/recording-source";
 import { assetView } from "../../assets/load";
 import { withResource } from "../../events/snapshot";
 import { rerenderAudioTracksForRun } from "../../tracks/audio-rerun";
+import { settleGeneratedTracks } from "../../tracks/generated";
 import { type AssetRow, findAsset } from "../lifecycle";
 import { commitOnce } from "../system";
 import { type JobCall, requireBodyAttempt, requireRunning, runPrefix } from "./authorize";
@@ -129,6 +130,8 @@ export async function publishRun(
     );
   }
   const now = await findAsset(ctx, asset.id);
+  // Playable means its audio is there to transcribe: generated subtitles waiting for it are queued.
+  if (now?.status === "ready") await settleGeneratedTracks(ctx, asset.id);
   if (input.phase === "complete" && now?.currentRunId === job.id && now.status === "ready") {
     ctx.waitUntil(collectOldRuns(ctx.env, asset.id, job.id, recordingSessionOf(asset)));
     // The old runs' folders go, with the dubs rendered into them: render those again for this run.
