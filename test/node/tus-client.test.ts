@@ -15,10 +15,11 @@ import { freePort } from "../../scripts/lib/proc";
 import { type Stack, startStack } from "../../scripts/lib/stack";
 import { API_CONFIG, d1Execute, ROOT, run, sqlString, wranglerBin } from "../../scripts/lib/wrangler";
 import type { Asset, Upload } from "../support/api-types";
-import { launchChromium } from "./support/browser";
+import { chromiumSources, launchChromium } from "./support/browser";
 import { makeClip } from "./support/media";
 
 const MiB = 1024 * 1024;
+const CHROMIUM_SOURCES = await chromiumSources();
 /** The Node build exports FileUrlStorage; the package's type declarations do not list it. */
 const { FileUrlStorage } = tus as unknown as { FileUrlStorage: new (file: string) => tus.UrlStorage };
 
@@ -264,54 +265,58 @@ describe("tus-js-client against the local stack", () => {
     expect(asset.status, JSON.stringify(asset.error)).toBe("ready");
   });
 
-  it("uploads cross-origin from headless Chromium with the browser build", async () => {
-    const pagePort = await freePort();
-    const origin = `http://127.0.0.1:${pagePort}`;
-    const up = await createUpload({ cors_origin: origin });
-    const tusJs = readFileSync(path.join(ROOT, "node_modules/tus-js-client/dist/tus.min.js"));
-    const server = http.createServer((req, res) => {
-      if (req.url === "/tus.min.js") {
-        res.writeHead(200, { "content-type": "text/javascript" });
-        res.end(tusJs);
-        return;
-      }
-      res.writeHead(200, { "content-type": "text/html" });
-      res.end('<!doctype html><script src="/tus.min.js"></script><p>tus test</p>');
-    });
-    await new Promise<void>((r) => server.listen(pagePort, "127.0.0.1", r));
-    const browser = await launchChromium();
-    try {
-      const page = await browser.newPage();
-      await page.goto(`${origin}/`);
-      const size = 3 * MiB + 11;
-      const result = await page.evaluate(
-        async ({ endpoint, size }) => {
-          const buf = new Uint8Array(size);
-          for (let i = 0; i < size; i++) buf[i] = (i * 31 + 7) & 0xff;
-          const digest = await crypto.subtle.digest("SHA-256", buf);
-          const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-          const tusLib = (globalThis as unknown as { tus: typeof tus }).tus;
-          const url = await new Promise<string>((resolve, reject) => {
-            const u = new tusLib.Upload(new Blob([buf], { type: "video/mp4" }), {
-              endpoint,
-              chunkSize: 1024 * 1024 + 3,
-              retryDelays: [0, 500],
-              metadata: { filename: "blob.mp4", filetype: "video/mp4" },
-              onSuccess: () => resolve(u.url ?? ""),
-              onError: (e: Error) => reject(String(e)),
+  // Once per Chromium build here (system and npm in CI), so both launch paths stay green in one run.
+  it.each(CHROMIUM_SOURCES)(
+    "uploads cross-origin from headless Chromium (%s) with the browser build",
+    async (source) => {
+      const pagePort = await freePort();
+      const origin = `http://127.0.0.1:${pagePort}`;
+      const up = await createUpload({ cors_origin: origin });
+      const tusJs = readFileSync(path.join(ROOT, "node_modules/tus-js-client/dist/tus.min.js"));
+      const server = http.createServer((req, res) => {
+        if (req.url === "/tus.min.js") {
+          res.writeHead(200, { "content-type": "text/javascript" });
+          res.end(tusJs);
+          return;
+        }
+        res.writeHead(200, { "content-type": "text/html" });
+        res.end('<!doctype html><script src="/tus.min.js"></script><p>tus test</p>');
+      });
+      await new Promise<void>((r) => server.listen(pagePort, "127.0.0.1", r));
+      const browser = await launchChromium(source);
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${origin}/`);
+        const size = 3 * MiB + 11;
+        const result = await page.evaluate(
+          async ({ endpoint, size }) => {
+            const buf = new Uint8Array(size);
+            for (let i = 0; i < size; i++) buf[i] = (i * 31 + 7) & 0xff;
+            const digest = await crypto.subtle.digest("SHA-256", buf);
+            const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+            const tusLib = (globalThis as unknown as { tus: typeof tus }).tus;
+            const url = await new Promise<string>((resolve, reject) => {
+              const u = new tusLib.Upload(new Blob([buf], { type: "video/mp4" }), {
+                endpoint,
+                chunkSize: 1024 * 1024 + 3,
+                retryDelays: [0, 500],
+                metadata: { filename: "blob.mp4", filetype: "video/mp4" },
+                onSuccess: () => resolve(u.url ?? ""),
+                onError: (e: Error) => reject(String(e)),
+              });
+              u.start();
             });
-            u.start();
-          });
-          return { url, hex };
-        },
-        { endpoint: up.tus_url, size },
-      );
-      expect(result.url).toBe(up.tus_url);
-      expect(sha256(await r2Source(up.id))).toBe(result.hex);
-      expect((await getJson(`/v1/uploads/${up.id}`)).status).toBe("completed");
-    } finally {
-      await browser.close();
-      server.close();
-    }
-  });
+            return { url, hex };
+          },
+          { endpoint: up.tus_url, size },
+        );
+        expect(result.url).toBe(up.tus_url);
+        expect(sha256(await r2Source(up.id))).toBe(result.hex);
+        expect((await getJson(`/v1/uploads/${up.id}`)).status).toBe("completed");
+      } finally {
+        await browser.close();
+        server.close();
+      }
+    },
+  );
 });

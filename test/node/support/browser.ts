@@ -4,8 +4,9 @@
  *
  * launchChromium() is the one launcher: the system Chromium when there is one (/usr/bin/chromium or
  * chromium(-browser) on PATH), otherwise the build shipped by `@sparticuz/chromium` (npm; H.264 MSE works),
- * launched with its own args. KEYFRAME_TEST_CHROMIUM=npm forces the npm build (a CI step runs the browser
- * tests that way so both paths stay green); KEYFRAME_TEST_CHROMIUM=system refuses to fall back.
+ * launched with its own args. KEYFRAME_TEST_CHROMIUM=npm forces the npm build; KEYFRAME_TEST_CHROMIUM=system
+ * refuses to fall back. The launcher test and the cross-origin tus upload run once per build `chromiumSources()`
+ * finds, so a machine with a system Chromium (CI) keeps the npm path green too, in the same run.
  */
 import { constants, readFileSync } from "node:fs";
 import { access } from "node:fs/promises";
@@ -47,13 +48,20 @@ async function systemChromium(): Promise<string | undefined> {
 
 export type ChromiumSource = "system" | "npm";
 
-/** Which Chromium launchChromium() would start, and how. */
-export async function chromiumLaunchOptions(): Promise<{
+/** The builds the browser tests that cover both launch paths run with: the one asked for, else every one here. */
+export async function chromiumSources(): Promise<ChromiumSource[]> {
+  const wanted = process.env.KEYFRAME_TEST_CHROMIUM;
+  if (wanted === "npm" || wanted === "system") return [wanted];
+  return (await systemChromium()) ? ["system", "npm"] : ["npm"];
+}
+
+/** Which Chromium launchChromium() would start (`source`, or as the environment asks), and how. */
+export async function chromiumLaunchOptions(source?: ChromiumSource): Promise<{
   source: ChromiumSource;
   executablePath: string;
   args: string[];
 }> {
-  const wanted = process.env.KEYFRAME_TEST_CHROMIUM;
+  const wanted = source ?? process.env.KEYFRAME_TEST_CHROMIUM;
   if (wanted && wanted !== "npm" && wanted !== "system") {
     throw new Error(`KEYFRAME_TEST_CHROMIUM=${wanted}: use "npm" or "system"`);
   }
@@ -71,8 +79,8 @@ export async function chromiumLaunchOptions(): Promise<{
   };
 }
 
-export async function launchChromium() {
-  const { executablePath, args } = await chromiumLaunchOptions();
+export async function launchChromium(source?: ChromiumSource) {
+  const { executablePath, args } = await chromiumLaunchOptions(source);
   return chromium.launch({ executablePath, args });
 }
 
