@@ -622,6 +622,25 @@ describe("live media facts and the recording's pipeline run", () => {
     expect(await env.MEDIA.head(`assets/${assetId}/runs/${session ?? ""}/stream/c1-0.ts`)).not.toBeNull();
   });
 
+  it("a recording's generated_subtitles: preparing from the session's start, moved on once the recording is ready", async () => {
+    const key = await createKey();
+    const ls = await createStream(key, {
+      recording: { mode: "automatic", new_asset_settings: { generated_subtitles: [{ language_code: "es" }] } },
+    });
+    expect((await put(`${ls.base}/index0.ts`, tsWithCodecs())).status).toBe(201);
+    expect((await put(`${ls.base}/index.m3u8`, playlist([["index0.ts", 2]]))).status).toBe(201);
+    const assetId = (await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body.active_asset_id;
+    const generated = async () =>
+      (await api<Asset>(key, "GET", `/v1/assets/${assetId}`)).body.tracks.filter(
+        (t) => "source" in t && t.source === "generated",
+      ) as unknown as { id: string; status: string; language_code: string; error: { code: string } | null }[];
+    expect(await generated()).toMatchObject([{ status: "preparing", language_code: "es" }]);
+    expect((await put(`${ls.base}/index.m3u8`, playlist([["index0.ts", 2]], true))).status).toBe(201);
+    // Ready: the real queue runs the hook; no engine ships, so it says so on the track.
+    await vi.waitUntil(async () => (await generated())[0]?.status !== "preparing", { timeout: 10_000, interval: 50 });
+    expect((await generated())[0]).toMatchObject({ status: "errored", error: { code: "text_generation_unavailable" } });
+  });
+
   it("keeps a multi-connection fMP4 recording as recorded: no pipeline run, the download says why", async () => {
     const key = await createKey();
     const ls = await createStream(key, {

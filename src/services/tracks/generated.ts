@@ -125,13 +125,19 @@ export async function generateTextTrack(
     where: and(eq(schema.assets.id, row.assetId), isNull(schema.assets.deletedAt)),
   });
   if (asset?.status !== "ready") return { action: "ack", reason: `asset not ready (${asset?.status ?? "deleted"})` };
-  const hasAudio = Array.isArray(asset.tracks) && asset.tracks.some((t) => (t as { type?: string })?.type === "audio");
-  if (!hasAudio) return fail("text_generation_no_audio", `Asset '${asset.id}' has no audio to transcribe.`);
   if (!opts.speech) {
     return fail(
       "text_generation_unavailable",
       "This deployment has no speech-to-text engine, so subtitles cannot be generated. Add a text track from a file instead (POST /v1/assets/{id}/tracks).",
     );
+  }
+  const media = Array.isArray(asset.tracks) ? (asset.tracks as { type?: string }[]) : [];
+  // A live recording is ready before the pipeline has read its media; that run's `complete` settles it again.
+  if (media.length === 0 && asset.renditionsStatus === "preparing") {
+    return { action: "ack", reason: "media facts not known yet" };
+  }
+  if (media.length > 0 && !media.some((t) => t?.type === "audio")) {
+    return fail("text_generation_no_audio", `Asset '${asset.id}' has no audio to transcribe.`);
   }
   let file: string;
   try {
