@@ -37,7 +37,7 @@ export function usesContainer(env: Env): boolean {
 export async function transcoderFetch(
   env: Env,
   instance: string,
-  path: "/jobs" | "/thumbnails" | "/audio-tracks",
+  path: "/jobs" | "/thumbnails" | "/audio-tracks" | "/ladder-chunks",
   payload: unknown,
   timeouts: { timeoutMs?: number; localTimeoutMs?: number } = {},
 ): Promise<Response> {
