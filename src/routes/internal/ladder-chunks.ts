@@ -22,10 +22,13 @@ export function registerLadderChunks(app: App) {
     const request = await readJson(c, LadderChunkRequestSchema);
     // authorize() has checked the token; the instance uses the same one to read the source and write outputs.
     const token = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
-    return forwardLadderChunk(call, { index, token, request }, (instance, path, payload, timeouts) =>
+    return await forwardLadderChunk(call, { index, token, request }, (instance, path, payload, timeouts) =>
       transcoderFetch(c.env, instance, path, payload, timeouts),
     );
   });
 
-  app.get("/internal/jobs/:job_id/outputs/:path{.+}", async (c) => readOutput(await authorize(c), c.req.param("path")));
+  app.get(
+    "/internal/jobs/:job_id/outputs/:path{.+}",
+    async (c) => await readOutput(await authorize(c), c.req.param("path")),
+  );
 }
