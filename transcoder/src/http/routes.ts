@@ -50,7 +50,7 @@ export interface RouteDeps {
   thumbs: ThumbnailService;
   simulcast: SimulcastSupervisor;
   /** Remote ladder chunks this instance is encoding (counted as running work: a container must not sleep). */
-  chunks?: { stats(): { running: number; done: number; failed: number } };
+  chunks?: { stats(): { running: number; waiting: number; done: number; failed: number } };
   log: Logger;
   /** True once the server is stopping: intake answers 503. */
   closing: () => boolean;
@@ -59,7 +59,7 @@ export interface RouteDeps {
 export const health =
   ({ jobs, thumbs, simulcast, chunks, closing }: RouteDeps): Handler =>
   async (_req, res, { requestId }) => {
-    const chunkStats = chunks?.stats() ?? { running: 0, done: 0, failed: 0 };
+    const chunkStats = chunks?.stats() ?? { running: 0, waiting: 0, done: 0, failed: 0 };
     const stats = jobs.stats();
     // The container's idle check reads `running`: a chunk in progress is running work too.
     const running = stats.running + chunkStats.running;

@@ -17,7 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { LadderChunkDispatchSchema, type LadderChunkResult } from "../../../src/lib/ladder-chunk-protocol.js";
 import { ApiClient, ApiError } from "../api-client.js";
-import { mapLimit } from "../concurrency.js";
+import { createLane, mapLimit } from "../concurrency.js";
 import { getBinaries } from "../ffmpeg/binaries.js";
 import { FfmpegError } from "../ffmpeg/errors.js";
 import { networkInputArgs } from "../ffmpeg/thumbnail.js";
@@ -40,11 +40,13 @@ export interface LadderChunkServiceOptions {
   timeoutMs?: number;
   /** Where chunk folders go (default: the OS temp folder). */
   tmpDir?: string;
+  /** Chunks encoded at once here; more wait their turn (default KEYFRAME_LADDER_CHUNK_SLOTS or 2). */
+  slots?: number;
 }
 
 export interface LadderChunkService {
   handle: Handler;
-  stats(): { running: number; done: number; failed: number };
+  stats(): { running: number; waiting: number; done: number; failed: number };
   abortAll(): void;
   idle(): Promise<void>;
 }
@@ -58,6 +60,11 @@ export function createLadderChunkService(options: LadderChunkServiceOptions): La
   const running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   const counts = { done: 0, failed: 0 };
   const timeoutMs = options.timeoutMs ?? chunkTimeoutMs();
+  // In production each chunk has an instance of its own; locally (and for a retry landing on an instance
+  // still busy with the first attempt) requests share one process, so they queue instead of all encoding at once.
+  const lane = createLane(
+    Math.max(1, Math.floor(options.slots ?? (Number(process.env.KEYFRAME_LADDER_CHUNK_SLOTS) || 2))),
+  );
 
   const handle: Handler = async (req, res, { requestId, bodySha256 }) => {
     const body = await readJsonBody(req, res, requestId, bodySha256);
@@ -79,7 +86,14 @@ export function createLadderChunkService(options: LadderChunkServiceOptions): La
     });
     const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(timeoutMs)]);
     const log = options.log.child({ job_id: d.job_id, chunk: d.chunk.index, request_id: requestId });
-    const work = encodeRemoteChunk(d, signal, log, options.tmpDir);
+    const work = (async () => {
+      const release = await lane.acquire(signal);
+      try {
+        return await encodeRemoteChunk(d, signal, log, options.tmpDir);
+      } finally {
+        release();
+      }
+    })();
     const key = `${d.job_id}:${d.chunk.index}:${requestId}`;
     const done = work.then(
       () => undefined,
@@ -107,7 +121,7 @@ export function createLadderChunkService(options: LadderChunkServiceOptions): La
 
   return {
     handle,
-    stats: () => ({ running: running.size, ...counts }),
+    stats: () => ({ running: running.size, waiting: lane.stats().waiting, ...counts }),
     abortAll() {
       for (const r of running.values()) r.abort.abort(new Error("the transcoder is stopping"));
     },
