@@ -217,8 +217,8 @@ describe("GET /internal/jobs/{id}/outputs/{path}", () => {
 
     const missing = await internal<Problem>(s.jobId, s.token, "GET", "outputs/v360/seg_00009.m4s");
     expect(missing.status).toBe(404);
-    const escape = await internal<Problem>(s.jobId, s.token, "GET", "outputs/../../sources/x");
-    expect([400, 404]).toContain(escape.status);
+    const outside = await internal<Problem>(s.jobId, s.token, "GET", "outputs/../../sources/x");
+    expect([400, 404]).toContain(outside.status);
     const other = await seedJob(key);
     expect((await internal(s.jobId, other.token, "GET", "outputs/v360/seg_00002.m4s")).status).toBe(403);
     const done = await seedJob(key, { jobStatus: "succeeded" });

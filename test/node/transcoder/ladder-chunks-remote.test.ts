@@ -16,7 +16,7 @@ import { ApiClient } from "../../../transcoder/src/api-client.js";
 import { type LadderOptions, outputFrameRate, planRungs } from "../../../transcoder/src/ffmpeg/ladder.js";
 import { probe } from "../../../transcoder/src/ffmpeg/probe.js";
 import { localChunkRunner, runChunkedLadder } from "../../../transcoder/src/ladder-chunks/index.js";
-import { chunkRunnerKind, remoteChunkRunner } from "../../../transcoder/src/ladder-chunks/remote.js";
+import { chunkRetries, chunkRunnerKind, remoteChunkRunner } from "../../../transcoder/src/ladder-chunks/remote.js";
 import { verifyRendition } from "../../../transcoder/src/ladder-chunks/verify.js";
 import { silentLogger } from "../../../transcoder/src/log.js";
 import { type RunningServer, startServer } from "../../../transcoder/src/server.js";
@@ -104,13 +104,16 @@ async function segmentFiles(d: string): Promise<string[]> {
 }
 
 describe("remote ladder chunks", () => {
-  it("defaults to remote only inside the container", () => {
+  it("defaults to remote only inside the container, and to two retries", () => {
     expect(chunkRunnerKind({})).toBe("local");
     expect(chunkRunnerKind({ KEYFRAME_TRANSCODER_CONTAINER: "1" })).toBe("remote");
     expect(chunkRunnerKind({ KEYFRAME_TRANSCODER_CONTAINER: "1", KEYFRAME_LADDER_CHUNK_RUNNER: "local" })).toBe(
       "local",
     );
     expect(chunkRunnerKind({ KEYFRAME_LADDER_CHUNK_RUNNER: "remote" })).toBe("remote");
+    expect(chunkRetries({})).toBe(2);
+    expect(chunkRetries({ KEYFRAME_LADDER_CHUNK_RETRIES: "0" })).toBe(0);
+    expect(chunkRetries({ KEYFRAME_LADDER_CHUNK_RETRIES: "-1" })).toBe(2);
   });
 
   it("encodes chunks on the transcoder over HTTP into the local chunked ladder's layout", async () => {
