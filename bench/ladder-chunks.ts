@@ -13,15 +13,26 @@
  * T(N) = min over L of ceil(D / L / N) · (a + b·L), against b₁·D for one process (b₁ from the baseline).
  * The model leaves out what a remote chunk adds (reading the source over HTTP, PUTting segments), which the
  * chunk instance does while it encodes.
+ *
+ * With runners including `remote`, the same ladders and one-chunk costs go through the remote chunk runner:
+ * a real transcoder server (`POST /ladder-chunks`) and an in-memory API (test/node/support/fake-chunk-api.ts)
+ * on this box, so the figures are the HTTP path's own overhead (ranged source reads, segment PUTs, read-back)
+ * and the source bytes each chunk pulled, not the gain of more machines.
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
+import { FAKE_JOB, FAKE_TOKEN, FakeChunkApi } from "../test/node/support/fake-chunk-api";
+import { TEST_TRANSCODER_SECRET } from "../test/node/transcoder/helpers/signed";
+import { ApiClient } from "../transcoder/src/api-client.js";
 import { type LadderOptions, runLadder } from "../transcoder/src/ffmpeg";
 import { getBinaries } from "../transcoder/src/ffmpeg/binaries.js";
 import { encodeChunkLocally } from "../transcoder/src/ladder-chunks/encode.js";
-import { runChunkedLadder } from "../transcoder/src/ladder-chunks/index.js";
+import { type ChunkRunner, localChunkRunner, runChunkedLadder } from "../transcoder/src/ladder-chunks/index.js";
 import { planChunks } from "../transcoder/src/ladder-chunks/plan.js";
+import { remoteChunkRunner } from "../transcoder/src/ladder-chunks/remote.js";
 import { verifyRendition } from "../transcoder/src/ladder-chunks/verify.js";
+import { silentLogger } from "../transcoder/src/log.js";
+import { type RunningServer, startServer } from "../transcoder/src/server.js";
 
 export interface ChunkBenchInput {
   options: LadderOptions;
@@ -30,6 +41,34 @@ export interface ChunkBenchInput {
   bareLadderMs: number;
   parallel: number[];
   chunkSeconds: number[];
+  /** Default: local only. */
+  runners?: ("local" | "remote")[];
+}
+
+/** A transcoder server and the in-memory API the remote runner talks to. */
+async function remoteSetup(source: string): Promise<{ api: FakeChunkApi; server: RunningServer }> {
+  const api = new FakeChunkApi(source);
+  await api.start();
+  const server = await startServer({
+    port: 0,
+    authSecret: TEST_TRANSCODER_SECRET,
+    logger: silentLogger,
+    runJob: async () => undefined as never,
+  });
+  api.transcoderUrl = server.url;
+  return { api, server };
+}
+
+function remoteRunner(options: LadderOptions, api: FakeChunkApi, out: string, work: string): ChunkRunner {
+  const video = options.video;
+  if (!video) throw new Error("the chunk bench needs video");
+  return remoteChunkRunner({
+    client: new ApiClient({ job_id: FAKE_JOB, attempt: 1, api_url: api.url, token: FAKE_TOKEN }),
+    video,
+    outputDir: out,
+    workDir: work,
+    local: localChunkRunner(video, options.input, work, out),
+  });
 }
 
 async function verified(dir: string, options: LadderOptions): Promise<string> {
@@ -59,22 +98,37 @@ export async function benchChunkedLadder(input: ChunkBenchInput): Promise<void> 
   };
   rmSync(singleDir, { recursive: true, force: true });
   const chunkLength = Math.max(...input.chunkSeconds.filter((l) => l < seconds), 6);
-  for (const n of input.parallel) {
-    const dir = path.join(work, `chunk-bench-n${n}`);
-    t0 = performance.now();
-    const report = await runChunkedLadder(
-      options,
-      dir,
-      { chunkSeconds: chunkLength, parallel: n },
-      { durationSeconds: seconds },
-    );
-    const ms = performance.now() - t0;
-    rows[`chunked, ${report.chunks} × ${chunkLength} s, N = ${n}`] = {
-      ms: Math.round(ms),
-      vs_bare: `${(ms / input.bareLadderMs).toFixed(2)}x`,
-      check: await verified(dir, options),
-    };
-    rmSync(dir, { recursive: true, force: true });
+  const runners = input.runners?.length ? input.runners : ["local" as const];
+  const remote = runners.includes("remote") ? await remoteSetup(options.input) : undefined;
+  try {
+    for (const runner of runners) {
+      for (const n of input.parallel) {
+        const dir = path.join(work, `chunk-bench-${runner}-n${n}`);
+        const chunkWork = path.join(work, `chunk-bench-${runner}-work`);
+        t0 = performance.now();
+        const report = await runChunkedLadder(
+          options,
+          dir,
+          { chunkSeconds: chunkLength, parallel: n },
+          { durationSeconds: seconds },
+          {
+            workDir: chunkWork,
+            runner: remote && runner === "remote" ? remoteRunner(options, remote.api, dir, chunkWork) : undefined,
+          },
+        );
+        const ms = performance.now() - t0;
+        rows[`chunked ${runner}, ${report.chunks} × ${chunkLength} s, N = ${n}`] = {
+          ms: Math.round(ms),
+          vs_bare: `${(ms / input.bareLadderMs).toFixed(2)}x`,
+          check: await verified(dir, options),
+        };
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    if (remote) await remoteChunkCosts(input, remote.api);
+  } finally {
+    await remote?.server.close({ graceMs: 0 });
+    await remote?.api.close();
   }
   console.log(`\ntime to ladder, ${seconds} s source (video + audio), this box:`);
   console.table(rows);
@@ -138,4 +192,63 @@ export async function benchChunkedLadder(input: ChunkBenchInput): Promise<void> 
   }
   console.log("\nmodel: time to ladder on N instances like this box (best chunk length), video only:");
   console.table(model);
+}
+
+/**
+ * One chunk of each length alone (the second chunk: a real seek), through the remote runner and locally:
+ * wall time of each, the instance's own encode and upload time, and the source bytes its ffmpeg pulled
+ * (what the in-memory API sent, socket buffers included) against the file's size.
+ */
+async function remoteChunkCosts(input: ChunkBenchInput, api: FakeChunkApi): Promise<void> {
+  const { options, seconds, work } = input;
+  const video = options.video;
+  if (!video) return;
+  const size = statSync(options.input).size;
+  const rows: Record<string, unknown>[] = [];
+  for (const length of input.chunkSeconds) {
+    const chunks = planChunks(seconds, video.frameRate, length);
+    const chunk = chunks.length > 2 ? chunks[1] : undefined;
+    if (!chunk) continue;
+    const localDir = path.join(work, `remote-cost-local-${length}`);
+    mkdirSync(localDir, { recursive: true });
+    let t0 = performance.now();
+    await encodeChunkLocally(video, options.input, chunk, localDir, {});
+    const localMs = performance.now() - t0;
+    rmSync(localDir, { recursive: true, force: true });
+
+    const out = path.join(work, `remote-cost-${length}`);
+    for (const rung of video.rungs) mkdirSync(path.join(out, rung.name), { recursive: true });
+    const before = api.reads.length;
+    let instance: { encode?: number; upload?: number; fetch?: number } = {};
+    const runner = remoteChunkRunner({
+      client: new ApiClient({ job_id: FAKE_JOB, attempt: 1, api_url: api.url, token: FAKE_TOKEN }),
+      video,
+      outputDir: out,
+      workDir: path.join(work, `remote-cost-work-${length}`),
+      local: async () => [],
+      onRemote: (_c, result, t) => {
+        instance = { encode: result.encode_ms, upload: result.upload_ms, fetch: t.fetchMs };
+      },
+    });
+    t0 = performance.now();
+    await runner(chunk, {});
+    const remoteMs = performance.now() - t0;
+    rmSync(out, { recursive: true, force: true });
+    const pulled = api.reads.slice(before).reduce((n, r) => n + r.bytes, 0);
+    rows.push({
+      chunk_s: chunk.seconds,
+      local_ms: Math.round(localMs),
+      remote_ms: Math.round(remoteMs),
+      overhead_ms: Math.round(remoteMs - localMs),
+      instance_encode_ms: instance.encode,
+      instance_upload_ms: instance.upload,
+      read_back_ms: instance.fetch,
+      source_mb_pulled: (pulled / 1e6).toFixed(1),
+      source_mb: (size / 1e6).toFixed(1),
+      needed_mb_approx: ((size * (chunk.seconds + 1)) / seconds / 1e6).toFixed(1),
+      requests: api.reads.length - before,
+    });
+  }
+  console.log("\none chunk alone, remote runner (this box: the HTTP path's cost, not more machines):");
+  console.table(rows);
 }

@@ -21,7 +21,9 @@
  *
  * --parallel 1,2 [--chunk-seconds 6,12,30]: the segment-parallel ladder instead of the stack (bench/ladder-chunks.ts):
  * time to ladder chunked at each N against the one-process ladder and this run's bare baseline, the per-chunk
- * cost curve, and a model for N up to 64 on 10- and 60-minute sources.
+ * cost curve, and a model for N up to 64 on 10- and 60-minute sources. --runner local,remote (default local):
+ * also through the remote chunk runner (a real transcoder server on this box and an in-memory API: the HTTP
+ * path, the ranged source reads and the segment PUTs and read-back, not the extra machines).
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -48,6 +50,9 @@ const CLIP = argv.get("clip");
 const STREAM_INGEST = argv.get("stream-ingest") ?? "1";
 const PARALLEL = (argv.get("parallel") ?? "").split(",").filter(Boolean).map(Number);
 const CHUNK_SECONDS = (argv.get("chunk-seconds") ?? "6,12,30").split(",").filter(Boolean).map(Number);
+const RUNNERS = (argv.get("runner") ?? "local")
+  .split(",")
+  .filter((r): r is "local" | "remote" => ["local", "remote"].includes(r));
 
 function ffmpeg(args: string[], cwd?: string): Promise<number> {
   const started = performance.now();
@@ -148,6 +153,7 @@ if (PARALLEL.length) {
     bareLadderMs: median(ladderMs),
     parallel: PARALLEL,
     chunkSeconds: CHUNK_SECONDS,
+    runners: RUNNERS,
   });
   console.log(`load average at end: ${load()}`);
   rmSync(work, { recursive: true, force: true });

@@ -37,7 +37,7 @@ export function usesContainer(env: Env): boolean {
 export async function transcoderFetch(
   env: Env,
   instance: string,
-  path: "/jobs" | "/thumbnails" | "/audio-tracks",
+  path: "/jobs" | "/thumbnails" | "/audio-tracks" | "/ladder-chunks",
   payload: unknown,
   timeouts: { timeoutMs?: number; localTimeoutMs?: number } = {},
 ): Promise<Response> {
@@ -50,10 +50,11 @@ export async function transcoderFetch(
   };
   if (usesContainer(env)) {
     const stub = env.TRANSCODER.get(env.TRANSCODER.idFromName(instance));
-    return stub.fetch(`http://transcoder${path}`, init);
+    // Awaited here, not returned: a rejection is then handled where it happens (workerd reports it otherwise).
+    return await stub.fetch(`http://transcoder${path}`, init);
   }
   const local = timeouts.localTimeoutMs ? { signal: AbortSignal.timeout(timeouts.localTimeoutMs) } : {};
-  return fetch(`${env.TRANSCODER_URL.replace(/\/$/, "")}${path}`, { ...init, ...local });
+  return await fetch(`${env.TRANSCODER_URL.replace(/\/$/, "")}${path}`, { ...init, ...local });
 }
 
 export const dispatch: DispatchFn = async (env, payload) => {

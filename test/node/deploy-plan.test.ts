@@ -70,7 +70,7 @@ describe("deploy config checks", () => {
         className: "TranscoderContainer",
         image: path.join(ROOT, "transcoder", "Dockerfile"),
         instanceType: "standard-3",
-        maxInstances: 10,
+        maxInstances: 50,
       },
     ]);
   });

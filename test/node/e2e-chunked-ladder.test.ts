@@ -4,6 +4,11 @@
  * published rendition, fetched back from the edge, is one continuous stream for ffprobe (verifyRendition:
  * no gap or overlap at a join, a keyframe at every segment start, one init), and hls.js in Chromium plays
  * the master from start to end across the joins without a stall or a failed request.
+ *
+ * With KEYFRAME_LADDER_CHUNK_RUNNER=remote: chunk 0 is encoded by the job's transcoder, chunks 1–3 go
+ * through the API's `POST /internal/jobs/{id}/ladder-chunks/{index}` to `POST /ladder-chunks` (the same
+ * local process here; one container per chunk in production), which reads the source by ranged HTTP and
+ * stores the segments itself; the job reads them back for the master, the storyboard and the download.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -62,6 +67,7 @@ describe("chunked ladder end to end", () => {
         KEYFRAME_CHUNKED_LADDER_MIN_SECONDS: "20",
         KEYFRAME_LADDER_CHUNK_SECONDS: "6",
         KEYFRAME_LADDER_CHUNK_PARALLEL: "2",
+        KEYFRAME_LADDER_CHUNK_RUNNER: "remote",
       },
     );
     const out = e.stack.services.find((s) => s.name === "transcoder")?.child.stdout;
@@ -93,7 +99,19 @@ describe("chunked ladder end to end", () => {
     expect(asset.status).toBe("ready");
     // The ladder really ran in chunks: 0–6, 6–12, 12–18 and 18–30 s.
     const mode = logs.find((l) => l.event === "ladder.mode" && l.asset_id === assetId);
-    expect(mode).toMatchObject({ mode: "chunked", chunks: 4 });
+    expect(mode).toMatchObject({ mode: "chunked", chunks: 4, runner: "remote" });
+    // Chunks 1–3 went through the API to the transcoder's /ladder-chunks, and their segments were stored there.
+    const jobId = mode?.job_id;
+    const remote = logs.filter((l) => l.event === "ladder_chunk.remote_done" && l.asset_id === assetId);
+    expect(remote.map((l) => l.chunk).sort()).toEqual([1, 2, 3]);
+    const served = logs.filter((l) => l.event === "ladder_chunk.done" && l.job_id === jobId);
+    expect(served.map((l) => l.chunk).sort()).toEqual([1, 2, 3]);
+    const uploaded = logs.find((l) => l.event === "outputs.uploaded" && l.asset_id === assetId);
+    expect(uploaded?.stored_by_chunks).toBeGreaterThan(0);
+    // The storyboard reads the smallest rung from the job's disk: the read-back segments are there.
+    const mine = logs.filter((l) => l.asset_id === assetId);
+    expect(mine.some((l) => l.event === "stage.done" && l.stage === "storyboard")).toBe(true);
+    expect(mine.filter((l) => l.event === "storyboard.failed")).toEqual([]);
 
     const master = `${e.stack.edgeUrl}/${asset.playback_ids[0].id}.m3u8`;
     const masterText = await (await fetch(master)).text();

@@ -4,10 +4,16 @@
  * retried with backoff; a dropped source download resumes with a Range request.
  */
 import { createReadStream } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { open, rename, stat, writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { z } from "zod";
+import {
+  type LadderChunkRequest,
+  LadderChunkRequestSchema,
+  type LadderChunkResult,
+  LadderChunkResultSchema,
+} from "../../src/lib/ladder-chunk-protocol.js";
 import { contentTypeFor } from "../../src/lib/media-types.js";
 import {
   type JobDispatch,
@@ -493,6 +499,62 @@ export class ApiClient {
   async fail(failure: Omit<JobFailure, "attempt">, options: { signal?: AbortSignal } = {}): Promise<void> {
     const message = failure.message.length > 2000 ? `${failure.message.slice(0, 1997)}...` : failure.message;
     await this.postJson("fail", JobFailureSchema, { attempt: this.job.attempt, ...failure, message }, options.signal);
+  }
+
+  /**
+   * The source's URL and the headers that read it: what ffmpeg opens when it reads the source itself
+   * by HTTP (a remote ladder chunk seeks into it with Range requests instead of downloading it).
+   */
+  sourceRequest(): { url: string; headers: Record<string, string> } {
+    return { url: this.url("source").href, headers: this.headers() };
+  }
+
+  /**
+   * One remote ladder chunk (src/lib/ladder-chunk-protocol.ts), one attempt: the caller decides what to
+   * retry (ladder-chunks/remote.ts). Resolves to the instance's answer; an ApiError carries its status.
+   */
+  async ladderChunk(
+    request: Omit<LadderChunkRequest, "attempt">,
+    options: { signal?: AbortSignal; timeoutMs: number },
+  ): Promise<LadderChunkResult> {
+    const endpoint = `ladder-chunks/${request.chunk.index}`;
+    const body = JSON.stringify(LadderChunkRequestSchema.parse({ attempt: this.job.attempt, ...request }));
+    const timeout = AbortSignal.timeout(options.timeoutMs);
+    let res: Response;
+    try {
+      res = await fetch(this.url(endpoint), {
+        method: "POST",
+        headers: this.headers({ "content-type": "application/json" }),
+        body,
+        signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+      });
+    } catch (err) {
+      if (isAbort(err, options.signal)) throw options.signal?.reason ?? err;
+      const why = timeout.aborted ? `no answer within ${options.timeoutMs} ms` : describe(err);
+      throw new ApiError(`${endpoint}: ${why}`, endpoint, undefined, true, { cause: err });
+    }
+    await this.check(res, endpoint);
+    const parsed = LadderChunkResultSchema.safeParse(await res.json().catch(() => undefined));
+    if (!parsed.success)
+      throw new ApiError(`${endpoint}: the answer is not a chunk result`, endpoint, res.status, false);
+    return parsed.data;
+  }
+
+  /** Reads one of this run's outputs back into `dest` (written to a temp name, then renamed); returns its size. */
+  async getOutput(relPath: string, dest: string, options: { signal?: AbortSignal } = {}): Promise<number> {
+    if (!OUTPUT_PATH_RE.test(relPath)) throw new Error(`invalid output path: ${relPath}`);
+    const endpoint = `outputs/${relPath}`;
+    return this.withRetries(endpoint, options.signal, async () => {
+      const res = await fetch(this.url(`outputs/${encodeOutputPath(relPath)}`), {
+        headers: this.headers(),
+        signal: this.uploadSignal(options.signal),
+      });
+      await this.check(res, endpoint);
+      const bytes = Buffer.from(await res.arrayBuffer());
+      await writeFile(`${dest}.tmp`, bytes);
+      await rename(`${dest}.tmp`, dest);
+      return bytes.length;
+    });
   }
 
   /**

@@ -40,6 +40,8 @@ export class SegmentUploader {
   /** Segments uploaded, and their bytes. */
   files = 0;
   bytes = 0;
+  /** Segments another instance stored (markStored), and their bytes. */
+  storedElsewhere = { files: 0, bytes: 0 };
 
   constructor(private readonly options: SegmentUploaderOptions) {}
 
@@ -50,7 +52,18 @@ export class SegmentUploader {
     void this.scan(false);
   }
 
-  /** Every segment uploaded so far (relative paths). */
+  /**
+   * A segment already in storage (a remote ladder chunk wrote it, ladder-chunks/remote.ts): call before
+   * it appears in its folder, and it is never uploaded from here.
+   */
+  markStored(rel: string, bytes: number): void {
+    if (this.queued.has(rel)) return;
+    this.queued.add(rel);
+    this.storedElsewhere.files++;
+    this.storedElsewhere.bytes += bytes;
+  }
+
+  /** Every segment uploaded so far, or stored elsewhere (relative paths). */
   get uploaded(): ReadonlySet<string> {
     return this.queued;
   }

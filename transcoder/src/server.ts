@@ -5,7 +5,8 @@
  * encode at once; a job waiting for a ladder slot has left the fast lane, so the next upload's fast path
  * never waits behind a ladder.
  * `POST /thumbnails` renders one thumbnail synchronously and answers image/jpeg (./thumbnails.ts
- * bounds how many run). `GET /health` reports the ffmpeg in use and the load. Every other request must be
+ * bounds how many run). `POST /ladder-chunks` encodes one chunk of another instance's ladder and answers
+ * when it is stored (./ladder-chunks/serve.ts). `GET /health` reports the ffmpeg in use and the load. Every other request must be
  * signed by the API (src/lib/transcoder-auth.ts, key TRANSCODER_AUTH_SECRET); the signature is checked
  * from the headers before the body is read, else 401. SIGTERM stops intake, gives running jobs
  * a grace period, then aborts them (they report a retryable failure so the API re-dispatches).
@@ -18,6 +19,7 @@ import type http from "node:http";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
+import { LADDER_CHUNK_PATH } from "../../src/lib/ladder-chunk-protocol.js";
 import { TRANSCODER_AUTH_SECRET_ENV, transcoderSigner } from "../../src/lib/transcoder-auth.js";
 import { acceptAudioTrack, createAudioTrackService } from "./audio-track.js";
 import { getBinaries } from "./ffmpeg/binaries.js";
@@ -25,6 +27,7 @@ import { problem } from "./http/problem.js";
 import { acceptJob, health, matchRoute, type Route, type RouteDeps, renderThumbnail } from "./http/routes.js";
 import { recoverJournal } from "./job-journal.js";
 import { createJobQueue, type JobRunner } from "./job-queue.js";
+import { createLadderChunkService } from "./ladder-chunks/serve.js";
 import { LIVE_LADDER_STOP_PATH, liveLadderStats, startLiveLadder, stopLiveLadder } from "./live-ladder/routes.js";
 import { apiPusher, ffmpegEncoder, LiveLadderSupervisor } from "./live-ladder/supervisor.js";
 import { createLogger, type Logger } from "./log.js";
@@ -103,13 +106,16 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     log,
   });
 
-  const deps: RouteDeps = { jobs, thumbs, simulcast, log, closing: () => closing };
+  const chunks = createLadderChunkService({ log, closing: () => closing });
+  const deps: RouteDeps = { jobs, thumbs, simulcast, chunks, log, closing: () => closing };
   const dubs = createAudioTrackService({ log });
   const routes: Route[] = [
     { method: "GET", path: "/health", signed: false, handle: health(deps) },
     { method: "POST", path: "/jobs", signed: true, handle: acceptJob(deps) },
     { method: "POST", path: "/thumbnails", signed: true, handle: renderThumbnail(deps) },
     { method: "POST", path: "/audio-tracks", signed: true, handle: acceptAudioTrack(dubs, () => closing) },
+    // One chunk of another instance's ladder, answered when it is encoded and stored (ladder-chunks/serve.ts).
+    { method: "POST", path: LADDER_CHUNK_PATH, signed: true, handle: chunks.handle },
     { method: "POST", path: "/simulcast", signed: true, handle: startSimulcast(simulcast) },
     { method: "DELETE", path: SIMULCAST_STOP_PATH, signed: true, handle: stopSimulcast(simulcast) },
     { method: "POST", path: "/live-ladder", signed: true, handle: startLiveLadder(ladder) },
@@ -199,7 +205,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       await jobs.dropQueued();
       await simulcast.stopAll();
       await ladder.stopAll();
-      const all = Promise.allSettled([jobs.idle(), thumbs.idle(), dubs.idle()]);
+      const all = Promise.allSettled([jobs.idle(), thumbs.idle(), dubs.idle(), chunks.idle()]);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         all.then(() => false),
@@ -212,7 +218,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         jobs.abortAll();
         thumbs.abortAll();
         dubs.abortAll();
-        await Promise.allSettled([jobs.idle(), thumbs.idle(), dubs.idle()]);
+        chunks.abortAll();
+        await Promise.allSettled([jobs.idle(), thumbs.idle(), dubs.idle(), chunks.idle()]);
       }
       server.closeAllConnections?.();
       await stopListening;

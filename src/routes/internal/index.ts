@@ -1,11 +1,13 @@
 /**
- * Transcoder callbacks (job-scoped token): source, outputs (whole or multipart), progress, publish, fail. Plain Hono
- * routes, deliberately not in the public OpenAPI document; errors are the same problem+json.
+ * Transcoder callbacks (job-scoped token): source, outputs (whole or multipart, and read back), progress,
+ * publish, fail, remote ladder chunks. Plain Hono routes, deliberately not in the public OpenAPI document;
+ * errors are the same problem+json.
  */
 import type { App } from "../../app";
 import { registerAnimated } from "./animated";
 import { registerAudioTrackCallbacks } from "./audio-tracks";
 import { registerFail } from "./fail";
+import { registerLadderChunks } from "./ladder-chunks";
 import { registerLiveLadder } from "./live-ladder";
 import { registerOutputs } from "./outputs";
 import { registerOutputsMultipart } from "./outputs-multipart";
@@ -29,4 +31,5 @@ export function registerInternalRoutes(app: App) {
   registerAnimated(app);
   registerLiveLadder(app);
   registerAudioTrackCallbacks(app);
+  registerLadderChunks(app);
 }

@@ -176,6 +176,8 @@ export interface LadderSlice {
   inputSeconds?: number;
   frames?: number;
   startNumber: number;
+  /** Input options before `-i` (an HTTP source's timeout and token header: ../ladder-chunks/serve.ts). */
+  inputArgs?: readonly string[];
 }
 
 export function buildLadderArgs(options: LadderOptions): string[] {
@@ -204,6 +206,7 @@ export function buildVideoSliceArgs(video: LadderVideo, input: string, slice: La
   const seek = slice.seekSeconds > 0 ? ["-ss", seconds(slice.seekSeconds)] : [];
   const limit = slice.inputSeconds !== undefined ? ["-t", seconds(slice.inputSeconds)] : [];
   return [
+    ...(slice.inputArgs ?? []),
     ...inputPolicyArgs(input),
     ...seek,
     ...limit,

@@ -20,6 +20,12 @@ const PROBLEM_TITLES = {
   source_unavailable: "The source could not be read",
   render_failed: "The thumbnail could not be rendered",
   render_timeout: "The thumbnail render timed out",
+  chunk_timeout: "The ladder chunk timed out",
+  chunk_mismatch: "The ladder chunk's output does not match its plan",
+  chunk_refused: "The API refused the ladder chunk's output",
+  chunk_encode_failed: "The ladder chunk could not be encoded",
+  chunk_failed: "The ladder chunk failed",
+  api_unavailable: "The API could not be reached",
 } as const;
 export type ProblemCode = keyof typeof PROBLEM_TITLES;
 

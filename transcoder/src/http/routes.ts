@@ -49,15 +49,21 @@ export interface RouteDeps {
   jobs: JobQueue;
   thumbs: ThumbnailService;
   simulcast: SimulcastSupervisor;
+  /** Remote ladder chunks this instance is encoding (counted as running work: a container must not sleep). */
+  chunks?: { stats(): { running: number; waiting: number; done: number; failed: number } };
   log: Logger;
   /** True once the server is stopping: intake answers 503. */
   closing: () => boolean;
 }
 
 export const health =
-  ({ jobs, thumbs, simulcast, closing }: RouteDeps): Handler =>
+  ({ jobs, thumbs, simulcast, chunks, closing }: RouteDeps): Handler =>
   async (_req, res, { requestId }) => {
-    const { running, queued } = jobs.stats();
+    const chunkStats = chunks?.stats() ?? { running: 0, waiting: 0, done: 0, failed: 0 };
+    const stats = jobs.stats();
+    // The container's idle check reads `running`: a chunk in progress is running work too.
+    const running = stats.running + chunkStats.running;
+    const queued = stats.queued;
     try {
       const b = await getBinaries();
       return json(res, requestId, closing() ? 503 : 200, {
@@ -65,8 +71,10 @@ export const health =
         ffmpeg: { path: b.ffmpeg, source: b.ffmpegSource, version: b.version.raw },
         ffprobe: { path: b.ffprobe, source: b.ffprobeSource, version: b.ffprobeVersion.raw },
         pid: process.pid,
-        ...jobs.stats(),
+        ...stats,
+        running,
         thumbnails: thumbs.stats(),
+        ladder_chunks: chunkStats,
         simulcast: simulcast.stats(),
       });
     } catch (err) {

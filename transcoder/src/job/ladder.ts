@@ -9,8 +9,9 @@ import { BULK_MAX_WAIT_MS } from "../concurrency.js";
 import { type LadderOptions, ladderDirs, outputFrameRate, planRungs, type Rung } from "../ffmpeg/ladder.js";
 import { type AudioLabel, planAudioRenditions } from "../hls/audio-group.js";
 import type { RenditionRef } from "../hls/master.js";
-import { runLadderAuto } from "../ladder-chunks/index.js";
+import { type ChunkRunner, localChunkRunner, runLadderAuto } from "../ladder-chunks/index.js";
 import { chunkedLadderConfig } from "../ladder-chunks/plan.js";
+import { chunkRetries, chunkRunnerKind, remoteChunkRunner } from "../ladder-chunks/remote.js";
 import { SegmentUploader } from "../segment-uploader.js";
 import { type JobContext, putFile, timed } from "./context.js";
 import { JobCancelledError } from "./errors.js";
@@ -86,6 +87,8 @@ export function startLadder(ctx: JobContext, src: ProbedSource): LadderStage {
     niceness: ctx.ladderNiceness,
   });
   ctx.timings.before_ladder = Math.round(performance.now() - ctx.startedPerf);
+  const chunkDir = path.join(ctx.dirs.scratch, "ladder-chunks");
+  const runner = chooseChunkRunner(ctx, ladder, chunkDir, segments);
   let exitedAt: number | undefined;
   const run = (async () => {
     // A streamed source is encoded once it is all on disk; the fast path has it as it arrives.
@@ -113,10 +116,10 @@ export function startLadder(ctx: JobContext, src: ProbedSource): LadderStage {
             },
           },
           chunkedLadderConfig(),
-          { workDir: path.join(ctx.dirs.scratch, "ladder-chunks") },
+          { workDir: chunkDir, runner },
         ),
       );
-      log.info("ladder.mode", { mode: report.mode, chunks: report.chunks });
+      log.info("ladder.mode", { mode: report.mode, chunks: report.chunks, runner: runner ? "remote" : "local" });
     } finally {
       release?.();
     }
@@ -151,4 +154,32 @@ export function startLadder(ctx: JobContext, src: ProbedSource): LadderStage {
       await Promise.allSettled([run, ...also, segments.stop()]);
     },
   };
+}
+
+/**
+ * The remote chunk runner when KEYFRAME_LADDER_CHUNK_RUNNER (or running in a container) says so, else
+ * undefined (runChunkedLadder's local runner). A watermarked ladder stays local: its image is a file here.
+ */
+function chooseChunkRunner(
+  ctx: JobContext,
+  ladder: LadderOptions,
+  workDir: string,
+  segments: SegmentUploader,
+): ChunkRunner | undefined {
+  const video = ladder.video;
+  if (!video?.rungs.length || chunkRunnerKind() !== "remote") return undefined;
+  if (video.watermark) {
+    ctx.log.info("ladder.chunk_runner_local", { reason: "watermark" });
+    return undefined;
+  }
+  return remoteChunkRunner({
+    client: ctx.client,
+    video,
+    outputDir: ctx.dirs.output,
+    workDir,
+    local: localChunkRunner(video, ladder.input, workDir, ctx.dirs.output),
+    retries: chunkRetries(),
+    onStored: (rel, bytes) => segments.markStored(rel, bytes),
+    log: ctx.log,
+  });
 }

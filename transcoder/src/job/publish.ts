@@ -61,6 +61,9 @@ export async function publishComplete(
     files: ladder.segments.files + rest.length + playlists.length + 1,
     bytes: uploadedBytes,
     during_ladder: ladder.segments.files,
+    // Stored by remote ladder chunks' instances (ladder-chunks/remote.ts), not uploaded from here.
+    stored_by_chunks: ladder.segments.storedElsewhere.files,
+    stored_by_chunks_bytes: ladder.segments.storedElsewhere.bytes,
   });
 
   ctx.reporter.update("finalizing", 97);

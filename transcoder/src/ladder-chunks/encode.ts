@@ -33,8 +33,14 @@ export function segmentName(n: number): string {
 /** Decoding stops this long after a chunk's end, so the fps filter has the frames it needs there. */
 const INPUT_MARGIN_SECONDS = 1;
 
-export function chunkSliceArgs(video: LadderVideo, input: string, chunk: Chunk): string[] {
+export function chunkSliceArgs(
+  video: LadderVideo,
+  input: string,
+  chunk: Chunk,
+  inputArgs: readonly string[] = [],
+): string[] {
   return buildVideoSliceArgs(video, input, {
+    inputArgs,
     seekSeconds: chunk.startSeconds,
     inputSeconds:
       chunk.frames === undefined
@@ -71,16 +77,20 @@ export function parseChunkPlaylist(text: string, chunk: Chunk, rendition: string
   return segments;
 }
 
-/** Encodes the chunk into workDir/<rung>/ and reads back what each rung produced. */
+/**
+ * Encodes the chunk into workDir/<rung>/ and reads back what each rung produced. `inputArgs` go before
+ * `-i` (an HTTP input's options, for a remote chunk).
+ */
 export async function encodeChunkLocally(
   video: LadderVideo,
   input: string,
   chunk: Chunk,
   workDir: string,
   run: RunFfmpegOptions,
+  inputArgs: readonly string[] = [],
 ): Promise<ChunkRendition[]> {
   for (const rung of video.rungs) await mkdir(path.join(workDir, rung.name), { recursive: true });
-  await runFfmpeg(chunkSliceArgs(video, input, chunk), { ...run, cwd: workDir });
+  await runFfmpeg(chunkSliceArgs(video, input, chunk, inputArgs), { ...run, cwd: workDir });
   return Promise.all(
     video.rungs.map(async (rung) => ({
       name: rung.name,

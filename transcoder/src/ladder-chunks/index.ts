@@ -22,8 +22,8 @@ import { InitRegistry, placeChunk, writeRenditions } from "./stitch.js";
 /**
  * Encodes one chunk and leaves its segments, shifted and under their global names, where the ladder's
  * segments go; resolves to each rung's init and segment list. The local runner encodes with a child
- * ffmpeg into the rendition folders; the seam is where a remote runner (one transcoder instance per
- * chunk, see issue 14's report) plugs in.
+ * ffmpeg into the rendition folders; the remote runner (./remote.ts) has each chunk but the first encoded
+ * by a transcoder instance of its own and reads its segments back.
  */
 export type ChunkRunner = (chunk: Chunk, run: RunFfmpegOptions) => Promise<ChunkRendition[]>;
 
