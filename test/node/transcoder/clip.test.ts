@@ -1,30 +1,63 @@
 /**
  * The clip cut (transcoder/src/clip.ts) on real files: the first frame is the requested one and the
  * duration the requested length, for an MP4, for an MPEG-TS with a timestamp offset (whose input seek
- * lands on the keyframe after the target), and for a start past the preroll with a 10 s GOP.
+ * lands on the keyframe after the target), and for a start past the preroll with a 10 s GOP. The smart
+ * cut runs wherever the range holds a whole GOP of H.264 (with 0, 1 or 3 B-frames, with or without a
+ * partial GOP at either edge), copies that GOP's packets byte for byte, and decodes cleanly; a range
+ * without one, or a source that is not H.264, is re-encoded whole.
  */
+import { execFile } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { cutClip } from "../../../transcoder/src/clip";
 import { InputError } from "../../../transcoder/src/ffmpeg/errors";
 import { firstFrameNumber, makeNumberedVideo } from "../support/frame-numbers";
-import { ffmpegBin, ffprobeJson } from "../support/media";
+import { ffmpegBin, ffprobeBin, ffprobeJson, makeClip } from "../support/media";
+
+const run = promisify(execFile);
 
 const work = mkdtempSync(path.join(tmpdir(), "keyframe-clip-cut-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+const binaries = async () => ({ ffmpegPath: await ffmpegBin(), ffprobePath: await ffprobeBin() });
+
 async function cut(source: string, start: number, end: number) {
   const target = path.join(work, `cut-${path.basename(source)}-${start}`);
   copyFileSync(source, target);
-  await cutClip(target, { start_time: start, end_time: end }, { ffmpegPath: await ffmpegBin() });
-  return target;
+  const how = await cutClip(target, { start_time: start, end_time: end }, await binaries());
+  return { out: target, ...how };
+}
+
+/** Video packets in decode order: presentation time (ms), keyframe flag, MD5 of the data. */
+async function videoPackets(file: string) {
+  const { stdout } = await run(await ffprobeBin(), [
+    ...["-v", "error", "-select_streams", "v:0", "-show_data_hash", "MD5", "-show_entries"],
+    ...["packet=pts_time,flags,data_hash", "-of", "json", file],
+  ]);
+  const packets: { pts_time: string; flags: string; data_hash: string }[] = JSON.parse(stdout).packets;
+  return packets.map((p) => ({ ms: Math.round(Number(p.pts_time) * 1000), key: p.flags[0] === "K", md5: p.data_hash }));
+}
+
+async function decodeErrors(file: string): Promise<string> {
+  const { stderr } = await run(await ffmpegBin(), ["-v", "error", "-i", file, "-f", "null", "-"]);
+  return stderr.trim();
 }
 
 describe("cutClip", () => {
   const cases = [
-    { name: "mp4, 2 s GOP", seconds: 10, fps: 25, gop: 50, format: "mp4" as const, start: 3.44, end: 6.2 },
+    {
+      name: "mp4, 2 s GOP",
+      seconds: 10,
+      fps: 25,
+      gop: 50,
+      format: "mp4" as const,
+      start: 3.44,
+      end: 6.2,
+      mode: "smart",
+    },
     {
       name: "mpegts with a 1.4 s offset",
       seconds: 10,
@@ -34,6 +67,7 @@ describe("cutClip", () => {
       tsOffset: 1.4,
       start: 3.44,
       end: 6.2,
+      mode: "smart",
     },
     {
       name: "mpegts, 10 s GOP, start past the preroll",
@@ -44,6 +78,8 @@ describe("cutClip", () => {
       tsOffset: 3,
       start: 31.28,
       end: 33,
+      // No keyframe between 30 and 40 s.
+      mode: "reencode",
     },
     {
       name: "30 fps, a start between frames",
@@ -53,6 +89,8 @@ describe("cutClip", () => {
       format: "mp4" as const,
       start: 2.01,
       end: 4.5,
+      // One keyframe (4 s) in the range: no whole GOP to copy.
+      mode: "reencode",
     },
   ];
   for (const c of cases) {
@@ -61,7 +99,8 @@ describe("cutClip", () => {
         path.join(work, `${c.name.replace(/\W+/g, "-")}.${c.format === "mp4" ? "mp4" : "ts"}`),
         c,
       );
-      const out = await cut(src, c.start, c.end);
+      const { out, mode, reason } = await cut(src, c.start, c.end);
+      expect(mode, reason).toBe(c.mode);
       const first = await firstFrameNumber(out);
       // The first frame at or after the start: ceil(start × fps), give or take one.
       expect(Math.abs(first - Math.ceil(c.start * c.fps - 1e-6)), `first frame ${first}`).toBeLessThanOrEqual(1);
@@ -73,12 +112,77 @@ describe("cutClip", () => {
     }, 120_000);
   }
 
+  const smartCases = [
+    { name: "B-frames, head and tail re-encoded", bframes: 3, start: 1.5, end: 9.3 },
+    { name: "no B-frames", bframes: 0, start: 1.5, end: 9.3 },
+    { name: "one B-frame", bframes: 1, start: 0.7, end: 6.9 },
+    { name: "start on a keyframe (no head)", bframes: 3, start: 2, end: 7.1 },
+    { name: "start at 0, end on a keyframe (no head, no tail)", bframes: 3, start: 0, end: 6 },
+  ];
+  for (const c of smartCases) {
+    it(`smart cut: the whole GOPs are copied, the edges re-encoded: ${c.name}`, async () => {
+      const fps = 25;
+      const src = await makeNumberedVideo(path.join(work, `smart-${c.bframes}.mp4`), {
+        seconds: 12,
+        fps,
+        gop: 50,
+        bframes: c.bframes,
+      });
+      const { out, mode, reason } = await cut(src, c.start, c.end);
+      expect(mode, reason).toBe("smart");
+
+      const firstWanted = Math.ceil(c.start * fps - 1e-6);
+      expect(Math.abs((await firstFrameNumber(out)) - firstWanted)).toBeLessThanOrEqual(1);
+      const probed = await ffprobeJson(out);
+      const video = probed.streams.find((s) => s.codec_type === "video")!;
+      expect(Number(video.nb_frames)).toBe(Math.ceil(c.end * fps - 1e-6) - firstWanted);
+      expect(Math.abs(Number(probed.format.duration) - (c.end - c.start))).toBeLessThanOrEqual(1 / fps + 0.001);
+      const audio = probed.streams.find((s) => s.codec_type === "audio")!;
+      expect(Math.abs(Number(audio.duration) - (c.end - c.start))).toBeLessThanOrEqual(2 / fps);
+      expect(await decodeErrors(out)).toBe("");
+
+      // The copied GOPs (first keyframe at or after the start up to the last one at or before the end): the
+      // same packets, byte for byte, at the same times less the clip's start. A keyframe packet differs only
+      // by the SPS/PPS now carried in front of it (the re-encoded edges have their own).
+      const origin = Math.round((firstWanted / fps) * 1000);
+      const k1 = Math.ceil(c.start / 2 - 1e-6) * 2000;
+      const k2 = Math.floor(c.end / 2 + 1e-6) * 2000;
+      const inMiddle = (ms: number) => ms >= k1 && ms < k2;
+      const fromSource = (await videoPackets(src)).filter((p) => inMiddle(p.ms));
+      const inClip = (await videoPackets(out)).filter((p) => inMiddle(p.ms + origin));
+      expect(inClip.length).toBe(fromSource.length);
+      expect(inClip.length).toBe(((k2 - k1) / 1000) * fps);
+      expect(inClip.filter((p) => !p.key).map((p) => p.md5)).toEqual(
+        fromSource.filter((p) => !p.key).map((p) => p.md5),
+      );
+      expect(inClip.filter((p) => p.key).map((p) => p.ms + origin)).toEqual(
+        fromSource.filter((p) => p.key).map((p) => p.ms),
+      );
+    }, 120_000);
+  }
+
+  it("a source that is not H.264 is re-encoded whole", async () => {
+    const src = await makeClip(path.join(work, "mpeg4.mp4"), {
+      codec: "mpeg4",
+      seconds: 6,
+      width: 320,
+      height: 180,
+      fps: 25,
+    });
+    const { out, mode, reason } = await cut(src, 1.3, 5.1);
+    expect(mode).toBe("reencode");
+    expect(reason).toMatch(/mpeg4, not H\.264/);
+    const probed = await ffprobeJson(out);
+    expect(probed.streams.find((s) => s.codec_type === "video")!.codec_name).toBe("h264");
+    expect(Math.abs(Number(probed.format.duration) - 3.8)).toBeLessThanOrEqual(1 / 25 + 0.001);
+  }, 60_000);
+
   it("a range past the media's end is input_no_media, an unreadable source input_unreadable", async () => {
     const src = await makeNumberedVideo(path.join(work, "short.mp4"), { seconds: 2, fps: 25 });
     await expect(cut(src, 5, 6)).rejects.toMatchObject({ name: "InputError", code: "input_no_media" });
     const junk = path.join(work, "junk");
     (await import("node:fs")).writeFileSync(junk, "not media at all");
-    const err = await cutClip(junk, { start_time: 0, end_time: 1 }, { ffmpegPath: await ffmpegBin() }).catch((e) => e);
+    const err = await cutClip(junk, { start_time: 0, end_time: 1 }, await binaries()).catch((e) => e);
     expect(err).toBeInstanceOf(InputError);
     expect(err.code).toBe("input_unreadable");
   }, 60_000);
