@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { cutClip } from "../../../transcoder/src/clip";
 import { InputError } from "../../../transcoder/src/ffmpeg/errors";
+import { planSmartCut, type SmartCutSource, type SourcePacket } from "../../../transcoder/src/smart-cut";
 import { firstFrameNumber, makeNumberedVideo } from "../support/frame-numbers";
 import { ffmpegBin, ffprobeBin, ffprobeJson, makeClip } from "../support/media";
 
@@ -186,4 +187,64 @@ describe("cutClip", () => {
     expect(err).toBeInstanceOf(InputError);
     expect(err.code).toBe("input_unreadable");
   }, 60_000);
+});
+
+describe("planSmartCut", () => {
+  /** 12 s at 25 fps, a keyframe every 2 s, closed GOPs; `delay` frames between each dts and its pts. */
+  function source(o: { delay?: number; edit?: (p: SourcePacket[]) => SourcePacket[] } = {}): SmartCutSource {
+    const d = 0.04;
+    let packets: SourcePacket[] = Array.from({ length: 300 }, (_, i) => ({
+      pts: i * d,
+      dts: (i - (o.delay ?? 0)) * d,
+      key: i % 50 === 0,
+    }));
+    if (o.edit) packets = o.edit(packets);
+    return {
+      startTime: 0,
+      codec: "h264",
+      profile: "High",
+      level: 31,
+      pixFmt: "yuv420p",
+      interlaced: false,
+      rotation: 0,
+      fps: 25,
+      packets,
+    };
+  }
+  const range = { start_time: 1.5, end_time: 9.3 };
+
+  it("copies the GOPs from the first keyframe in the range to the last and re-encodes the frames around them", () => {
+    expect(planSmartCut(source({ delay: 2 }), range)).toMatchObject({
+      origin: 1.52,
+      frames: 195,
+      head: { seek: 1.52, count: 12 },
+      middle: { seek: 2 - 0.08, count: 150 },
+      tail: { seek: 8, count: 33 },
+      bframes: 3,
+      profile: "high",
+      level: "3.1",
+    });
+    // A range ending on a GOP boundary has no tail; one starting on a keyframe no head.
+    const whole = planSmartCut(source(), { start_time: 2, end_time: 6 });
+    expect(whole).toMatchObject({ middle: { count: 100 }, frames: 100 });
+    expect(whole).not.toHaveProperty("head");
+    expect(whole).not.toHaveProperty("tail");
+  });
+
+  it("refuses what it cannot splice exactly", () => {
+    const reason = (s: SmartCutSource, r = range) => (planSmartCut(s, r) as { reason?: string }).reason;
+    expect(reason({ ...source(), codec: "hevc" })).toMatch(/hevc, not H\.264/);
+    expect(reason({ ...source(), pixFmt: "yuv420p10le" })).toMatch(/not 8-bit 4:2:0/);
+    expect(reason({ ...source(), profile: "High 4:4:4 Predictive" })).toMatch(/profile/);
+    expect(reason({ ...source(), interlaced: true })).toMatch(/interlaced/);
+    expect(reason({ ...source(), rotation: 90 })).toMatch(/rotation/);
+    expect(reason(source(), { start_time: 2.5, end_time: 5.5 })).toMatch(/no whole GOP/);
+    expect(reason(source({ edit: (p) => p.filter((_, i) => i !== 120) }))).toMatch(/not constant/);
+    expect(reason(source({ delay: 3 }))).toMatch(/decode delay/);
+    // A frame shown before the keyframe at 8 s but decoded after it: an open GOP.
+    const open = source({
+      edit: (p) => p.map((x, i) => (i === 201 ? { ...x, pts: 7.96 } : i === 199 ? { ...x, pts: 8.04 } : x)),
+    });
+    expect(reason(open)).toMatch(/open/);
+  });
 });
