@@ -4,7 +4,7 @@
  *
  * A smart cut runs first (./smart-cut.ts): the whole GOPs inside the range are stream-copied and only the
  * partial GOPs at the edges re-encoded. It is only tried on sources it can match exactly (progressive
- * 8-bit 4:2:0 H.264, constant frame rate, closed GOPs, no rotation, at least two keyframes in the range)
+ * 8-bit 4:2:0 H.264, constant frame rate, closed GOPs, no rotation, at least one whole GOP in the range)
  * and its result is checked (frame count, continuous timestamps, a clean decode) before it is used. Any
  * refusal or failure falls back to re-encoding the whole range, as before: a coarse input seek plus an
  * exact output seek makes the first frame the one at or just after `start_time`; keyframes every 2 s keep

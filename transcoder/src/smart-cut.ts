@@ -51,6 +51,12 @@ export interface SmartCutSource {
 }
 
 export interface Piece {
+  /**
+   * Source time the input seek aims at: just before the keyframe a re-encoded edge decodes from (an MP4
+   * seek lands on the keyframe at or before it, an MPEG-TS one on the keyframe after it), or a preroll
+   * before a copy (which only reads packets, so reading more costs little).
+   */
+  readFrom: number;
   /** Output `-ss` (source seconds), absent for a copy that starts at the file's first packet. */
   seek?: number;
   /** Frames (re-encoded) or packets (copied) to write. */
@@ -143,17 +149,32 @@ export function planSmartCut(
   }
 
   const headFrames = frames.indexOf(k1);
+  // The head decodes from the keyframe that opens its GOP; without one in the packets read, from a preroll.
+  const headGop = src.packets.filter((p) => p.key && p.pts <= frames[0].pts + TIME_EPSILON).pop();
+  const before = (t: number) => t - d / 2;
   const tailFrames = k2 === boundary ? 0 : frames.length - frames.indexOf(k2);
   const firstPacket = src.packets.reduce((a, b) => (b.dts < a.dts ? b : a), src.packets[0]);
   return {
     origin: frames[0].pts,
     frameDuration: d,
     frames: frames.length,
-    ...(headFrames > 0 ? { head: { seek: frames[0].pts, count: headFrames } } : {}),
+    ...(headFrames > 0
+      ? {
+          head: {
+            readFrom: headGop ? before(headGop.pts) : frames[0].pts - SMART_CUT_PREROLL_SECONDS,
+            seek: frames[0].pts,
+            count: headFrames,
+          },
+        }
+      : {}),
     // Stream copy starts at the first keyframe whose dts is at or after the output seek, so seek to its dts;
     // a seek to a negative time (a source starting at 0 with B-frames) is left out: it is the first packet.
-    middle: { ...(k1 === firstPacket && k1.dts < 0 ? {} : { seek: k1.dts }), count: copied.length },
-    ...(tailFrames > 0 ? { tail: { seek: k2.pts, count: tailFrames } } : {}),
+    middle: {
+      readFrom: k1.dts - SMART_CUT_PREROLL_SECONDS,
+      ...(k1 === firstPacket && k1.dts < 0 ? {} : { seek: k1.dts }),
+      count: copied.length,
+    },
+    ...(tailFrames > 0 ? { tail: { readFrom: before(k2.pts), seek: k2.pts, count: tailFrames } } : {}),
     bframes: delay === 0 ? 0 : delay === 1 ? 1 : 3,
     profile,
     ...(src.level && src.level >= 10 ? { level: `${Math.floor(src.level / 10)}.${src.level % 10}` } : {}),
@@ -211,14 +232,15 @@ export function buildSmartCutSteps(
   plan: SmartCutPlan,
   o: { startTime: number; audio: boolean; output: string },
 ): { name: string; args: string[] }[] {
-  const coarse = (at: number) => Math.max(0, at - o.startTime - SMART_CUT_PREROLL_SECONDS);
+  // Input seeks count from the container's start.
+  const coarse = (at: number) => Math.max(0, at - o.startTime);
   // Original timestamps throughout (-copyts), so each output seek is a source time; the output's times are
   // source time − seek, moved by the offset to origin ↦ TS_BASE. No mux delay: the offsets are the timing.
-  const piece = (p: Piece, at: number, codec: string[], file: string) => [
+  const piece = (p: Piece, codec: string[], file: string) => [
     ...QUIET,
     "-copyts",
     "-ss",
-    seconds(coarse(at)),
+    seconds(coarse(p.readFrom)),
     ...inputPolicyArgs(source),
     "-i",
     source,
@@ -261,19 +283,19 @@ export function buildSmartCutSteps(
   const steps: { name: string; args: string[] }[] = [];
   const files: string[] = [];
   if (plan.head) {
-    steps.push({ name: "head", args: piece(plan.head, plan.origin, x264, "head.ts") });
+    steps.push({ name: "head", args: piece(plan.head, x264, "head.ts") });
     files.push("head.ts");
   }
-  steps.push({ name: "middle", args: piece(plan.middle, plan.middle.seek ?? plan.origin, copy, "middle.ts") });
+  steps.push({ name: "middle", args: piece(plan.middle, copy, "middle.ts") });
   files.push("middle.ts");
   if (plan.tail) {
-    steps.push({ name: "tail", args: piece(plan.tail, plan.tail.seek ?? plan.origin, x264, "tail.ts") });
+    steps.push({ name: "tail", args: piece(plan.tail, x264, "tail.ts") });
     files.push("tail.ts");
   }
   const duration = plan.frames * plan.frameDuration;
   if (o.audio) {
     // The audio in one piece, re-encoded over exactly the video's span: no joins to click at.
-    const from = coarse(plan.origin);
+    const from = coarse(plan.origin - SMART_CUT_PREROLL_SECONDS);
     steps.push({
       name: "audio",
       args: [
