@@ -153,16 +153,10 @@ describe("cutClip", () => {
       // The copied GOPs (first keyframe at or after the start up to the last one at or before the end): the
       // same packets, byte for byte, at the same times less the clip's start. A keyframe packet differs only
       // by the SPS/PPS now carried in front of it (the re-encoded edges have their own). An MPEG-TS source's
-      // frames also carry access unit delimiters, which the MP4 drops: there only times are compared.
-      // Times from the container's start, as the range counts them.
+      // frames also carry access unit delimiters, which the MP4 drops: there only times are compared. Times
+      // count from the container's start, as the range does.
       const { stdout } = await run(await ffprobeBin(), [
-        "-v",
-        "error",
-        "-show_entries",
-        "format=start_time",
-        "-of",
-        "csv=p=0",
-        src,
+        ...["-v", "error", "-show_entries", "format=start_time", "-of", "csv=p=0", src],
       ]);
       const zero = Math.round(Number(stdout) * 1000);
       const source = (await videoPackets(src)).map((p) => ({ ...p, ms: p.ms - zero }));
