@@ -5,8 +5,10 @@
  *
  * Every step assumes things a real upload can break, so the plan is refused (and the caller re-encodes the
  * whole range) unless the source is progressive 8-bit 4:2:0 H.264 at a constant frame rate with closed GOPs
- * and at least two keyframes in the range, and the written clip is checked (frame count, continuous
- * timestamps, decodes without an error) before it replaces anything.
+ * and at least one whole GOP in the range, and the written clip is checked (frame count, continuous
+ * timestamps, decodes without an error) before it replaces anything. Packet flags cannot tell an IDR frame
+ * from an open GOP's I-frame with a recovery point; a copied middle starting on the latter does not reset
+ * the decoder after the head, and only the checking decode finds that (the test with x264 open-gop).
  *
  * The splice works on timestamps, not on bytes: every piece is written with `-copyts` and shifted so the
  * clip's first frame lands at TS_BASE, so the pieces' MPEG-TS files can be read back to back through the

@@ -180,6 +180,16 @@ describe("cutClip", () => {
     }, 120_000);
   }
 
+  it("keyframes that are not IDR (x264 open GOP) fail the smart cut's check: the range is re-encoded", async () => {
+    // The plan cannot tell from packet flags (nothing crosses the keyframes in decode order here), but the
+    // copied I-frame does not reset the decoder after the head's frames: the checking decode reports it.
+    const src = await makeNumberedVideo(path.join(work, "open-gop.mp4"), { seconds: 10, fps: 25, openGop: true });
+    const { out, mode, reason } = await cut(src, 1.5, 7.3);
+    expect(mode).toBe("reencode");
+    expect(reason).toMatch(/^the smart cut failed: the clip does not decode cleanly/);
+    expect(Math.abs((await firstFrameNumber(out)) - Math.ceil(1.5 * 25))).toBeLessThanOrEqual(1);
+  }, 60_000);
+
   it("a source that is not H.264 is re-encoded whole", async () => {
     const src = await makeClip(path.join(work, "mpeg4.mp4"), {
       codec: "mpeg4",
