@@ -2,16 +2,19 @@
  * Frame-accurate clips (issue 16): cut `[start_time, end_time)` of a downloaded original into a new
  * H.264/AAC MP4 that the usual pipeline then processes as the clip asset's input.
  *
- * The whole range is re-encoded, not stream-copied with only the edge GOPs re-encoded ("smart cut"): a
- * smart cut has to match the source's codec, profile, level, SPS/PPS and timestamps exactly at each
- * splice, which fails in ways ffprobe does not show on the long tail of real uploads, and the ladder
- * re-encodes every rendition afterwards anyway. A coarse input seek plus an exact output seek makes the
- * first frame the one at or just after `start_time`; keyframes every 2 s keep the result fast-path-able.
+ * A smart cut runs first (./smart-cut.ts): the whole GOPs inside the range are stream-copied and only the
+ * partial GOPs at the edges re-encoded. It is only tried on sources it can match exactly (progressive
+ * 8-bit 4:2:0 H.264, constant frame rate, closed GOPs, no rotation, at least one whole GOP in the range)
+ * and its result is checked (frame count, continuous timestamps, a clean decode) before it is used. Any
+ * refusal or failure falls back to re-encoding the whole range, as before: a coarse input seek plus an
+ * exact output seek makes the first frame the one at or just after `start_time`; keyframes every 2 s keep
+ * the result fast-path-able. `cutClip` says which path ran and why, for the job log.
  */
-import { rename, stat } from "node:fs/promises";
+import { rename, rm, stat } from "node:fs/promises";
 import { FfmpegError, InputError } from "./ffmpeg/errors.js";
 import { inputPolicyArgs } from "./ffmpeg/input-policy.js";
 import { runProcess } from "./ffmpeg/process.js";
+import { planSmartCut, probeSmartCutSource, runSmartCut } from "./smart-cut.js";
 
 export interface ClipRange {
   start_time: number;
@@ -20,7 +23,15 @@ export interface ClipRange {
 
 export interface CutClipRun {
   ffmpegPath: string;
+  ffprobePath: string;
   signal?: AbortSignal;
+}
+
+/** Which cut made the clip: "smart" (edges re-encoded, middle copied) or "reencode" (the whole range). */
+export interface ClipCut {
+  mode: "smart" | "reencode";
+  /** Why the smart cut did not run or was not used. */
+  reason?: string;
 }
 
 /** Longer than any sane GOP (the pipeline's own is 2 s; cameras use up to ~10 s). */
@@ -77,11 +88,44 @@ export function buildClipArgs(input: string, output: string, range: ClipRange): 
 }
 
 /** Replaces the file at `source` with the clip of it. */
-export async function cutClip(source: string, range: ClipRange, run: CutClipRun): Promise<void> {
+export async function cutClip(source: string, range: ClipRange, run: CutClipRun): Promise<ClipCut> {
   if (!(range.end_time > range.start_time)) {
     throw new InputError("input_unsupported", `the clip range ${range.start_time}–${range.end_time} s is empty`);
   }
   const out = `${source}.clip.mp4`;
+  const smart = await trySmartCut(source, range, run, out);
+  if (smart === true) {
+    await rename(out, source);
+    return { mode: "smart" };
+  }
+  await reencodeClip(source, range, run, out);
+  await rename(out, source);
+  return { mode: "reencode", reason: smart.reason };
+}
+
+/** `true` when `out` holds the verified smart cut; otherwise why not (and `out` is gone). */
+async function trySmartCut(
+  source: string,
+  range: ClipRange,
+  run: CutClipRun,
+  out: string,
+): Promise<true | { reason: string }> {
+  try {
+    const src = await probeSmartCutSource(source, range, run);
+    const plan = planSmartCut(src, range);
+    if ("reason" in plan) return plan;
+    await runSmartCut(source, plan, { startTime: src.startTime, audio: src.audio, output: out }, run);
+    return true;
+  } catch (err) {
+    // A cancelled job stops here; anything else (an unreadable source included) is the full re-encode's
+    // to try, and to report in its own words.
+    if (run.signal?.aborted) throw err;
+    await rm(out, { force: true });
+    return { reason: `the smart cut failed: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
+
+async function reencodeClip(source: string, range: ClipRange, run: CutClipRun, out: string): Promise<void> {
   try {
     // No stall timeout: ffmpeg writes a file, not stdout, and reads a local file that cannot stall; the
     // job's cancel signal (deleted asset, superseded run, shutdown) still stops it.
@@ -99,5 +143,4 @@ export async function cutClip(source: string, range: ClipRange, run: CutClipRun)
   if (!written || written.size < 1024) {
     throw new InputError("input_no_media", `the clip range ${range.start_time}–${range.end_time} s holds no media`);
   }
-  await rename(out, source);
 }

@@ -15,7 +15,16 @@ const BAR = NUMBERED.width / NUMBERED.bits;
 
 export async function makeNumberedVideo(
   out: string,
-  o: { seconds: number; fps: number; gop?: number; format?: "mp4" | "mpegts"; tsOffset?: number },
+  o: {
+    seconds: number;
+    fps: number;
+    gop?: number;
+    bframes?: number;
+    /** x264's open GOPs: B-frames after a keyframe may reference the GOP before it. */
+    openGop?: boolean;
+    format?: "mp4" | "mpegts";
+    tsOffset?: number;
+  },
 ): Promise<string> {
   const { width: W, height: H } = NUMBERED;
   const lum = `if(lt(Y\\,${H / 2})\\,if(mod(floor(N/pow(2\\,floor(X/${BAR})))\\,2)\\,235\\,16)\\,128)`;
@@ -39,6 +48,8 @@ export async function makeNumberedVideo(
     "yuv420p",
     "-g",
     String(o.gop ?? o.fps * 2),
+    ...(o.bframes !== undefined ? ["-bf", String(o.bframes)] : []),
+    ...(o.openGop ? ["-x264-params", "open-gop=1"] : []),
     "-c:a",
     "aac",
     "-shortest",

@@ -268,7 +268,12 @@ export async function ingestSource(ctx: JobContext): Promise<ProbedSource> {
 
   // A clip asset's source is the original it was cut from: cut the range first (../clip.ts).
   const clip = settings.clip;
-  if (clip) await timed(ctx, "clip", () => cutClip(ctx.dirs.source, clip, { signal, ffmpegPath: ctx.binaries.ffmpeg }));
+  if (clip) {
+    const cut = await timed(ctx, "clip", () =>
+      cutClip(ctx.dirs.source, clip, { signal, ffmpegPath: ctx.binaries.ffmpeg, ffprobePath: ctx.binaries.ffprobe }),
+    );
+    ctx.log.info("clip.cut", { mode: cut.mode, reason: cut.reason ?? null });
+  }
 
   reporter.update("probing", 10);
   refuseTooLarge(ctx, downloaded.bytes);
