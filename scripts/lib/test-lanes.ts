@@ -11,7 +11,9 @@
  *
  * The weights are seconds per file as measured in a two-lane CI run (fresh clone, `.ci/run` on 0d6eb06,
  * 2026-12-01: lane 1 took 1,191 s and lane 2 1,027 s with the previous weights; the tus-client file gained
- * its second Chromium upload, ~10 s, when the separate npm-Chromium CI step was folded into it). They only balance
+ * its second Chromium upload, ~10 s, when the separate npm-Chromium CI step was folded into it; the clip file grew
+ * from 4 to 15 tests with the smart cut, and the remote-chunk and smart-cut playback files are new: those three are
+ * estimated from a three-lane run, scaled by what the older clip cases took there). They only balance
  * the lanes: a stale or missing weight (a new file counts DEFAULT_WEIGHT_S) makes a lane finish later, never
  * skips a file. Every node file on disk is run, whatever the table says.
  */
@@ -53,7 +55,7 @@ export const NODE_FILE_WEIGHTS_S: Record<string, number> = {
   "test/node/e2e-media.test.ts": 28,
   "test/node/transcoder/probe.test.ts": 26,
   "test/node/transcoder/cea608.test.ts": 24,
-  "test/node/transcoder/clip.test.ts": 24,
+  "test/node/transcoder/clip.test.ts": 70,
   "test/node/stack.test.ts": 23,
   "test/node/e2e-downloads.test.ts": 22,
   "test/node/e2e-concurrency.test.ts": 21,
@@ -64,7 +66,9 @@ export const NODE_FILE_WEIGHTS_S: Record<string, number> = {
   "test/node/e2e-multipart.test.ts": 17,
   "test/node/transcoder/multipart-upload.test.ts": 16,
   "test/node/deploy-plan.test.ts": 11,
+  "test/node/transcoder/ladder-chunks-remote.test.ts": 25,
   "test/node/transcoder/streaming.test.ts": 10,
+  "test/node/transcoder/smart-cut-playback.test.ts": 10,
   "test/node/transcoder/input-policy.test.ts": 7,
   "test/node/transcoder/live-ladder.test.ts": 7,
   "test/node/transcoder/audio-tracks.test.ts": 6,

@@ -264,14 +264,20 @@ describe("transcoder: POST /thumbnails", () => {
 
     // Eight different requests: 2 render, 2 wait, 4 are refused at once with Retry-After.
     let peak = 0;
-    const poll = setInterval(async () => {
-      const h = (await (await fetch(`${t.url}/health`)).json()) as { thumbnails: { running: number } };
-      peak = Math.max(peak, h.thumbnails.running);
+    let polling: Promise<void> = Promise.resolve();
+    const poll = setInterval(() => {
+      // One poll at a time, awaited before the test moves on: a poll still in flight when the server stops
+      // would otherwise end as an unhandled ECONNRESET (seen once on a loaded CI box).
+      polling = polling.then(async () => {
+        const h = (await (await fetch(`${t.url}/health`)).json()) as { thumbnails: { running: number } };
+        peak = Math.max(peak, h.thumbnails.running);
+      });
     }, 50);
     const storm = await Promise.all(
       Array.from({ length: 8 }, (_, i) => render(request({ time: 0.1 * (i + 1), width: 160, height: 90 }))),
     );
     clearInterval(poll);
+    await polling;
     const statuses = storm.map((r) => r.res.status).sort();
     expect(statuses).toEqual([200, 200, 200, 200, 503, 503, 503, 503]);
     for (const r of storm.filter((x) => x.res.status === 503)) {
