@@ -242,14 +242,18 @@ describe("npm start on a fresh state folder", () => {
       },
       360_000,
     );
+    const firstReadyMs = readyAt[first.assetId] - first.putAt;
     const secondReadyMs = readyAt[second.assetId] - second.putAt;
     const firstLadderMs = completeAt[first.assetId] - first.putAt;
     console.log(
-      `[lanes] first ready ${readyAt[first.assetId] - first.putAt} ms, first ladder ${firstLadderMs} ms, second ready ${secondReadyMs} ms`,
+      `[lanes] first ready ${firstReadyMs} ms, first ladder ${firstLadderMs} ms, second ready ${secondReadyMs} ms`,
     );
-    // The second upload was playable before the first one's ladder finished, in well under half its time.
+    // The second upload was playable before the first one's ladder finished, and within 2× the first's own
+    // time to playable (issue 14's measure). A second fast path queued behind the first ladder would take that
+    // ladder plus its own remux: over 2× in every run seen (ready 9.8 s / ladder 20.8 s on a quiet CI box,
+    // 19 s / 60 s on a loaded one). Half the ladder time, the old bound, failed on the quiet box's short ladder.
     expect(readyAt[second.assetId]).toBeLessThan(completeAt[first.assetId]);
-    expect(secondReadyMs).toBeLessThan(firstLadderMs / 2);
+    expect(secondReadyMs).toBeLessThan(2 * firstReadyMs);
     for (const u of [first, second]) {
       const types = await eventTypes(u.assetId);
       for (const type of ["asset.created", "asset.ready", "asset.renditions_ready"]) {

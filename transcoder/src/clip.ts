@@ -14,7 +14,7 @@ import { rename, rm, stat } from "node:fs/promises";
 import { FfmpegError, InputError } from "./ffmpeg/errors.js";
 import { inputPolicyArgs } from "./ffmpeg/input-policy.js";
 import { runProcess } from "./ffmpeg/process.js";
-import { planSmartCut, probeSmartCutSource, runSmartCut } from "./smart-cut.js";
+import { INTERMEDIATE_H264_ARGS, planSmartCut, probeSmartCutSource, runSmartCut } from "./smart-cut.js";
 
 export interface ClipRange {
   start_time: number;
@@ -66,13 +66,7 @@ export function buildClipArgs(input: string, output: string, range: ClipRange): 
     "-dn",
     "-map_metadata",
     "0",
-    "-c:v",
-    "libx264",
-    "-preset",
-    "veryfast",
-    // Near-transparent: this is an intermediate that the ladder encodes again.
-    "-crf",
-    "16",
+    ...INTERMEDIATE_H264_ARGS,
     "-force_key_frames",
     "expr:gte(t,n_forced*2)",
     "-c:a",

@@ -225,6 +225,10 @@ export async function probeSmartCutSource(
   };
 }
 
+/** The clip's re-encoded frames (edges here, the whole range in ./clip.ts): near-transparent, because the
+ * ladder encodes the clip again. */
+export const INTERMEDIATE_H264_ARGS = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "16"];
+
 const seconds = (t: number) => t.toFixed(6);
 const QUIET = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error"];
 
@@ -263,13 +267,7 @@ export function buildSmartCutSteps(
     file,
   ];
   const x264 = [
-    "-c:v",
-    "libx264",
-    "-preset",
-    "veryfast",
-    // Near-transparent, like the full re-encode: the ladder encodes the clip again.
-    "-crf",
-    "16",
+    ...INTERMEDIATE_H264_ARGS,
     "-profile:v",
     plan.profile,
     ...(plan.level ? ["-level", plan.level] : []),
