@@ -13,7 +13,7 @@
 import { rename, rm, stat } from "node:fs/promises";
 import { FfmpegError, InputError } from "./ffmpeg/errors.js";
 import { inputPolicyArgs } from "./ffmpeg/input-policy.js";
-import { runProcess } from "./ffmpeg/process.js";
+import { runFfmpeg } from "./ffmpeg/process.js";
 import { INTERMEDIATE_H264_ARGS, planSmartCut, probeSmartCutSource, runSmartCut } from "./smart-cut.js";
 
 export interface ClipRange {
@@ -37,7 +37,7 @@ export interface ClipCut {
 /** Longer than any sane GOP (the pipeline's own is 2 s; cameras use up to ~10 s). */
 export const CLIP_PREROLL_SECONDS = 15;
 
-/** ffmpeg arguments that write the range of `input` to `output` (MP4). */
+/** ffmpeg arguments (for runFfmpeg, which adds its quiet, overwriting options) that write the range of `input` to `output` (MP4). */
 export function buildClipArgs(input: string, output: string, range: ClipRange): string[] {
   const duration = range.end_time - range.start_time;
   // Input seeking is fast but lands on a keyframe, and for some containers (MPEG-TS) the one AFTER the
@@ -45,11 +45,6 @@ export function buildClipArgs(input: string, output: string, range: ClipRange): 
   // (output `-ss`): exact whenever the source's GOP is shorter than the preroll.
   const coarse = Math.max(0, range.start_time - CLIP_PREROLL_SECONDS);
   return [
-    "-hide_banner",
-    "-nostdin",
-    "-y",
-    "-loglevel",
-    "error",
     ...(coarse > 0 ? ["-ss", coarse.toFixed(6)] : []),
     ...inputPolicyArgs(input),
     "-i",
@@ -123,7 +118,7 @@ async function reencodeClip(source: string, range: ClipRange, run: CutClipRun, o
   try {
     // No stall timeout: ffmpeg writes a file, not stdout, and reads a local file that cannot stall; the
     // job's cancel signal (deleted asset, superseded run, shutdown) still stops it.
-    await runProcess(run.ffmpegPath, buildClipArgs(source, out, range), { signal: run.signal });
+    await runFfmpeg(buildClipArgs(source, out, range), { ffmpegPath: run.ffmpegPath, signal: run.signal });
   } catch (err) {
     if (err instanceof FfmpegError && err.details.exitCode !== null) {
       throw new InputError("input_unreadable", `the clip could not be cut from the source: ${err.message}`, {

@@ -21,7 +21,7 @@ import { mkdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { inputPolicyArgs } from "./ffmpeg/input-policy.js";
 import { eachPacket, probe } from "./ffmpeg/probe.js";
-import { runProcess } from "./ffmpeg/process.js";
+import { runFfmpeg } from "./ffmpeg/process.js";
 
 export interface SmartCutRun {
   ffmpegPath: string;
@@ -230,9 +230,11 @@ export async function probeSmartCutSource(
 export const INTERMEDIATE_H264_ARGS = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "16"];
 
 const seconds = (t: number) => t.toFixed(6);
-const QUIET = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error"];
 
-/** The arguments of each ffmpeg run of the plan, in order; `work` is their working directory. */
+/**
+ * The arguments of each ffmpeg run of the plan, in order (runFfmpeg adds its quiet, overwriting options);
+ * `work` is their working directory.
+ */
 export function buildSmartCutSteps(
   source: string,
   plan: SmartCutPlan,
@@ -243,7 +245,6 @@ export function buildSmartCutSteps(
   // Original timestamps throughout (-copyts), so each output seek is a source time; the output's times are
   // source time − seek, moved by the offset to origin ↦ TS_BASE. No mux delay: the offsets are the timing.
   const piece = (p: Piece, codec: string[], file: string) => [
-    ...QUIET,
     "-copyts",
     "-ss",
     seconds(coarse(p.readFrom)),
@@ -299,7 +300,6 @@ export function buildSmartCutSteps(
     steps.push({
       name: "audio",
       args: [
-        ...QUIET,
         "-ss",
         seconds(from),
         ...inputPolicyArgs(source),
@@ -328,7 +328,6 @@ export function buildSmartCutSteps(
   steps.push({
     name: "mux",
     args: [
-      ...QUIET,
       ...inputPolicyArgs(joined),
       "-i",
       joined,
@@ -372,7 +371,7 @@ export async function runSmartCut(
   await mkdir(work, { recursive: true });
   try {
     const steps = buildSmartCutSteps(path.resolve(source), plan, { ...o, output: path.resolve(o.output) });
-    for (const step of steps) await runProcess(run.ffmpegPath, step.args, { cwd: work, signal: run.signal });
+    for (const step of steps) await runFfmpeg(step.args, { ffmpegPath: run.ffmpegPath, cwd: work, signal: run.signal });
     await verifyClip(o.output, plan, run);
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -402,10 +401,9 @@ async function verifyClip(output: string, plan: SmartCutPlan, run: SmartCutRun):
       throw new Error(`frame times jump ${(times[i] - times[i - 1]).toFixed(6)} s at ${times[i - 1].toFixed(6)} s`);
     }
   }
-  const { stderr } = await runProcess(
-    run.ffmpegPath,
-    ["-hide_banner", "-nostdin", "-loglevel", "error", "-i", output, "-map", "0:v:0", "-f", "null", "-"],
-    { signal: run.signal },
-  );
+  const { stderr } = await runFfmpeg(["-i", output, "-map", "0:v:0", "-f", "null", "-"], {
+    ffmpegPath: run.ffmpegPath,
+    signal: run.signal,
+  });
   if (stderr.trim()) throw new Error(`the clip does not decode cleanly: ${stderr.trim().split("\n")[0]}`);
 }

@@ -12,7 +12,7 @@
  * match its plan, the job is gone).
  */
 import { randomUUID } from "node:crypto";
-import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { LadderChunkDispatchSchema, type LadderChunkResult } from "../../../src/lib/ladder-chunk-protocol.js";
@@ -193,23 +193,17 @@ async function encodeRemoteChunk(
     });
     const uploadMs = Math.round(performance.now() - t1);
     log.info("ladder_chunk.done", { segments: files.length, encode_ms: encodeMs, upload_ms: uploadMs });
+    // Every segment was just PUT, and putOutput answered its size.
     return {
-      renditions: await Promise.all(
-        renditions.map(async (r) => ({
-          name: r.name,
-          init: r.init.toString("base64"),
-          segments: await Promise.all(
-            r.segments.map(async (s) => {
-              const rel = `${r.name}/${segmentName(s.number)}`;
-              return {
-                number: s.number,
-                duration: s.duration,
-                bytes: sizes.get(rel) ?? (await stat(path.join(outDir, rel))).size,
-              };
-            }),
-          ),
+      renditions: renditions.map((r) => ({
+        name: r.name,
+        init: r.init.toString("base64"),
+        segments: r.segments.map((s) => ({
+          number: s.number,
+          duration: s.duration,
+          bytes: sizes.get(`${r.name}/${segmentName(s.number)}`) ?? 0,
         })),
-      ),
+      })),
       encode_ms: encodeMs,
       upload_ms: uploadMs,
     };
