@@ -1,12 +1,14 @@
 /**
  * How long the edge trusts a playback ID's state (workers/edge/src/state.ts): 30 s once an asset is settled,
  * 5 s while its ladder (renditions_status `preparing`) or its download is still being made — a live recording
- * handed to the pipeline gets a new run with a poster, which must be served within seconds of landing.
+ * handed to the pipeline gets a new run with a poster, which must be served within seconds of landing —
+ * and a fraction of a second while the asset is not yet playable, so a player that asked before `ready` plays
+ * right after it.
  */
 import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { clearEdgeCaches } from "../../workers/edge/src/index";
-import { resolvePlayback, SHORT_TTL_MS, STATE_TTL_MS } from "../../workers/edge/src/state";
+import { PENDING_TTL_MS, resolvePlayback, SHORT_TTL_MS, STATE_TTL_MS } from "../../workers/edge/src/state";
 import { seedAsset, seedPlaybackId } from "./seed";
 
 const db = () => ({ DB: (env as unknown as { DB: D1Database }).DB });
@@ -46,5 +48,18 @@ describe("the edge's playback state cache", () => {
     expect((await resolvePlayback(db(), pb))?.currentRunId).toBe(asset.runId);
     vi.setSystemTime(Date.now() + STATE_TTL_MS);
     expect((await resolvePlayback(db(), pb))?.currentRunId).toBe("job_other_run");
+  });
+
+  it("re-reads an asset that is not yet playable after a fraction of a second", async () => {
+    const asset = await seedAsset({ status: "processing", media: false });
+    const pb = await seedPlaybackId(asset);
+    expect(await resolvePlayback(db(), pb)).toMatchObject({ assetStatus: "processing", currentRunId: null });
+    await env.DB.prepare("update assets set status = 'ready', current_run_id = ? where id = ?")
+      .bind(asset.runId, asset.assetId)
+      .run();
+    expect((await resolvePlayback(db(), pb))?.assetStatus).toBe("processing"); // still cached
+    vi.setSystemTime(Date.now() + PENDING_TTL_MS + 1);
+    expect(await resolvePlayback(db(), pb)).toMatchObject({ assetStatus: "ready", currentRunId: asset.runId });
+    expect(PENDING_TTL_MS).toBeLessThanOrEqual(1_000);
   });
 });
