@@ -170,6 +170,7 @@ const stack = await startStack({
   transcoderEnv: { TRANSCODER_STREAM_INGEST: STREAM_INGEST },
 });
 const readyMs: number[] = [];
+const readyAtMs: number[] = [];
 const completeMs: number[] = [];
 const servableMs: number[] = [];
 const concurrentReady: { n: number; ready: number[] }[] = [];
@@ -212,6 +213,8 @@ try {
     });
     const { asset_id } = (await put.json()) as { asset_id: string };
     const t0 = performance.now();
+    const t0Wall = Date.now();
+    let readyAt = 0;
     let ready = 0;
     let servable = 0;
     // The edge, polled as a player would be: master → first variant → its first segment. Only the edge
@@ -245,6 +248,8 @@ try {
       if (asset.status === "errored") throw new Error(`asset errored: ${JSON.stringify(asset.error)}`);
       if (asset.status === "ready" && !ready) {
         ready = performance.now() - t0;
+        // The API's own record of the moment (same machine clock): the poll above sees it up to 150 ms late.
+        readyAt = asset.ready_at ? Date.parse(asset.ready_at) - t0Wall : ready;
         if (!untilComplete) break;
       }
       if (asset.renditions_status === "complete") break;
@@ -252,15 +257,16 @@ try {
       await new Promise((r) => setTimeout(r, 150));
     }
     await servableRun;
-    return { ready, servable, complete: performance.now() - t0 };
+    return { ready, readyAt, servable, complete: performance.now() - t0 };
   };
   for (let i = 0; i < RUNS; i++) {
     const r = await runOne(true);
     readyMs.push(r.ready);
+    readyAtMs.push(r.readyAt);
     servableMs.push(r.servable);
     completeMs.push(r.complete);
     console.log(
-      `pipeline run ${i + 1}: ready ${r.ready.toFixed(0)} ms, first segment servable ${r.servable.toFixed(0)} ms, complete ${r.complete.toFixed(0)} ms`,
+      `pipeline run ${i + 1}: ready ${r.readyAt.toFixed(0)} ms (API's ready_at; its poll saw it at ${r.ready.toFixed(0)} ms), first segment servable ${r.servable.toFixed(0)} ms, complete ${r.complete.toFixed(0)} ms`,
     );
   }
   for (const n of CONCURRENT) {
@@ -269,8 +275,8 @@ try {
       return [];
     });
     if (runs.length === 0) continue;
-    concurrentReady.push({ n, ready: runs.map((r) => Math.round(r.ready)) });
-    console.log(`${n} at once: ready ${runs.map((r) => r.ready.toFixed(0)).join(", ")} ms`);
+    concurrentReady.push({ n, ready: runs.map((r) => Math.round(r.readyAt)) });
+    console.log(`${n} at once: ready ${runs.map((r) => r.readyAt.toFixed(0)).join(", ")} ms (ready_at)`);
     // No wait for their ladders: the next round's fast paths run while a ladder encodes, which is the point.
   }
 } finally {
@@ -278,12 +284,20 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-const [remux, ladder, ready, complete, servable] = [remuxMs, ladderMs, readyMs, completeMs, servableMs].map(median);
+const [remux, ladder, ready, complete, servable, readyAt] = [
+  remuxMs,
+  ladderMs,
+  readyMs,
+  completeMs,
+  servableMs,
+  readyAtMs,
+].map(median);
 console.log(`\n${SECONDS}s ${HEIGHT}p30 H.264/AAC, median of ${RUNS} run(s); load average at end: ${load()}`);
 console.table({
   "bare remux (baseline)": { ms: Math.round(remux) },
   "bare ladder (baseline)": { ms: Math.round(ladder) },
-  "pipeline: upload → ready": { ms: Math.round(ready) },
+  "pipeline: upload → ready (API's ready_at)": { ms: Math.round(readyAt) },
+  "pipeline: upload → ready seen by a 150 ms poll": { ms: Math.round(ready) },
   "pipeline: upload → first segment servable": { ms: Math.round(servable) },
   "pipeline: upload → renditions complete": { ms: Math.round(complete) },
 });
@@ -291,7 +305,7 @@ if (stageTimings.length) {
   console.log("transcoder stage wall clock (ms), per run:");
   console.table(stageTimings);
 }
-console.log(`ratio ready / bare remux:                 ${(ready / remux).toFixed(2)}x`);
+console.log(`ratio ready / bare remux:                 ${(readyAt / remux).toFixed(2)}x`);
 console.log(`ratio complete / bare ladder:             ${(complete / ladder).toFixed(2)}x`);
 console.log(`ratio complete / (bare remux + ladder):   ${(complete / (remux + ladder)).toFixed(2)}x`);
 if (concurrentReady.length) {
@@ -307,5 +321,5 @@ if (concurrentReady.length) {
 }
 console.log(`stream ingest: ${STREAM_INGEST === "0" ? "off (download first)" : "on"}`);
 console.log(
-  `playable after ${(ready / 1000).toFixed(1)} s, ${((ready / complete) * 100).toFixed(0)}% of the full ladder time`,
+  `playable after ${(readyAt / 1000).toFixed(2)} s, ${((readyAt / complete) * 100).toFixed(0)}% of the full ladder time`,
 );

@@ -85,6 +85,7 @@ export const NODE_FILE_WEIGHTS_S: Record<string, number> = {
   "test/node/transcoder/image-files.test.ts": 1,
   "test/node/transcoder/plan.test.ts": 1,
   "test/node/transcoder/priority.test.ts": 1,
+  "test/node/transcoder/bulk-bound.test.ts": 1,
   "test/node/transcoder/segment-uploader.test.ts": 1,
   "test/node/webvtt.test.ts": 1,
 };

@@ -7,8 +7,13 @@ import { open, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEGMENT_SECONDS } from "../../../transcoder/src/ffmpeg/hls-output.js";
-import { faststartLayout, indexPackets, writeSparseStandIn } from "../../../transcoder/src/ffmpeg/mp4-index.js";
+import { FAST_SEGMENT_SECONDS } from "../../../transcoder/src/ffmpeg/hls-output.js";
+import {
+  faststartLayout,
+  indexPackets,
+  probeIndexed,
+  writeSparseStandIn,
+} from "../../../transcoder/src/ffmpeg/mp4-index.js";
 import { probe } from "../../../transcoder/src/ffmpeg/probe.js";
 import { FAST_DIR, runRemux } from "../../../transcoder/src/ffmpeg/remux.js";
 import { parseMediaPlaylist } from "../../../transcoder/src/hls/media-playlist.js";
@@ -62,6 +67,8 @@ describe("streamed fast path", () => {
       const layout = faststartLayout(whole.subarray(0, 64 * 1024));
       expect(layout?.moovEnd).toBeGreaterThan(0);
       expect(layout?.needMore).toBeUndefined();
+      // The mvhd's duration (the provisional bound on the download while the index is probed).
+      expect(layout?.duration).toBeCloseTo(spec.duration ?? 0, 0);
 
       // Only the index and the first 16 KiB of media are real; the rest of the stand-in is a hole.
       const standIn = path.join(dir, `${safe}.stand-in`);
@@ -71,10 +78,17 @@ describe("streamed fast path", () => {
         fromFile.map((p) => [p.stream, p.pts, p.key, p.size]),
       );
       const facts = await probe(standIn, { keyframes: true, indexOnly: true });
+      // The one-run probe the ingest uses gives the same facts (bar the keyframe measure) and the same index.
+      const indexed = await probeIndexed(standIn);
+      expect(indexed.packets).toEqual(fromStandIn);
+      expect(indexed.facts).toEqual({
+        ...facts,
+        video: facts.video && { ...facts.video, keyframeInterval: undefined },
+      });
       expect(facts.video?.keyframeInterval).toBeCloseTo(spec.gop ?? 2, 1);
       expect(facts.duration).toBeCloseTo(spec.duration ?? 0, 0);
 
-      const prediction = predictSegments(fromStandIn, facts.video?.index ?? 0, SEGMENT_SECONDS);
+      const prediction = predictSegments(fromStandIn, facts.video?.index ?? 0, FAST_SEGMENT_SECONDS);
       expect(prediction?.stable).toBe(true);
       const predicted = prediction?.segments ?? [];
       const total = predicted.reduce((n, s) => n + s.duration, 0);

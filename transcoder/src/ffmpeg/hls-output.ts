@@ -6,11 +6,17 @@
  */
 
 export const SEGMENT_SECONDS = 6;
+/**
+ * The fast rendition's segments are cut at the first keyframe ≥ 2 s apart instead: it exists to be
+ * playable sooner, and a first segment of 2 s needs a third of the source bytes (and of the upload) of a
+ * 6 s one before the asset can be published. The ladder, which replaces it, keeps 6 s segments.
+ */
+export const FAST_SEGMENT_SECONDS = 2;
 export const PLAYLIST_NAME = "index.m3u8";
 export const INIT_NAME = "init.mp4";
 
 /** Options placed before the output path, which is `<dir>/index.m3u8` relative to ffmpeg's cwd. */
-export function hlsOutputArgs(dir: string, startNumber?: number): string[] {
+export function hlsOutputArgs(dir: string, startNumber?: number, segmentSeconds = SEGMENT_SECONDS): string[] {
   return [
     // Source tags (GPS in phone videos, encoder names) never reach viewers.
     "-map_metadata",
@@ -23,7 +29,7 @@ export function hlsOutputArgs(dir: string, startNumber?: number): string[] {
     "-f",
     "hls",
     "-hls_time",
-    String(SEGMENT_SECONDS),
+    String(segmentSeconds),
     "-hls_playlist_type",
     "vod",
     "-hls_segment_type",

@@ -6,11 +6,13 @@
  */
 import { open } from "node:fs/promises";
 import type { IndexedPacket } from "../hls/predict.js";
-import { eachPacket, INDEX_ONLY_ARGS } from "./probe.js";
+import { eachPacket, INDEX_ONLY_ARGS, type MediaFacts, probeJson } from "./probe.js";
 
 export interface Mp4Layout {
   /** Byte offset just past the `moov` box: everything a demuxer needs before the media. */
   moovEnd: number;
+  /** The movie's duration in seconds from its `mvhd`, when it declares one. */
+  duration?: number;
 }
 
 /**
@@ -40,22 +42,42 @@ export function faststartLayout(head: Uint8Array): (Mp4Layout & { needMore?: num
       if (end > head.byteLength) return { moovEnd: end, needMore: end };
       // A fragmented file (an `mvex` in the moov: OBS's fragmented MP4, a live recording) keeps its
       // sample tables in the fragments, so the head does not index the whole file.
-      return hasChild(view, head, at + 8, end, "mvex") ? undefined : { moovEnd: end };
+      if (hasChild(view, head, at + 8, end, "mvex")) return undefined;
+      const duration = movieDuration(view, head, at + 8, end);
+      return duration === undefined ? { moovEnd: end } : { moovEnd: end, duration };
     }
     at += size;
   }
   return undefined;
 }
 
-function hasChild(view: DataView, head: Uint8Array, from: number, to: number, wanted: string): boolean {
+/** The offset of the first child box of type `wanted` in [from, to), or -1. */
+function findChild(view: DataView, head: Uint8Array, from: number, to: number, wanted: string): number {
   let at = from;
   while (at + 8 <= to) {
     const size = view.getUint32(at);
-    if (String.fromCharCode(head[at + 4], head[at + 5], head[at + 6], head[at + 7]) === wanted) return true;
-    if (size < 8) return false;
+    if (String.fromCharCode(head[at + 4], head[at + 5], head[at + 6], head[at + 7]) === wanted) return at;
+    if (size < 8) return -1;
     at += size;
   }
-  return false;
+  return -1;
+}
+
+function hasChild(view: DataView, head: Uint8Array, from: number, to: number, wanted: string): boolean {
+  return findChild(view, head, from, to, wanted) >= 0;
+}
+
+/** Seconds from the `mvhd` (ISO 14496-12 8.2.2: version 0 has 32-bit times, version 1 64-bit). */
+function movieDuration(view: DataView, head: Uint8Array, from: number, to: number): number | undefined {
+  const at = findChild(view, head, from, to, "mvhd");
+  if (at < 0) return undefined;
+  const v1 = head[at + 8] === 1;
+  if (at + (v1 ? 40 : 28) > to) return undefined;
+  const timescale = view.getUint32(at + (v1 ? 28 : 20));
+  const units = v1 ? Number(view.getBigUint64(at + 32)) : view.getUint32(at + 24);
+  // All ones means "unknown" (a file still being written).
+  if (!timescale || units === 0 || units === (v1 ? Number(0xffffffffffffffffn) : 0xffffffff)) return undefined;
+  return units / timescale;
 }
 
 /** Writes `head` at the start of `file` and extends it to `total` bytes without writing the rest. */
@@ -69,29 +91,66 @@ export async function writeSparseStandIn(file: string, head: Uint8Array, total: 
   }
 }
 
+const INDEX_ENTRIES = "stream_index,pts_time,duration_time,flags,size,pos";
+
 /** Every packet's stream, time, keyframe flag and size, in file order, read from the index only. */
 export async function indexPackets(
   input: string,
   options: { signal?: AbortSignal; ffprobePath?: string } = {},
 ): Promise<IndexedPacket[]> {
   const packets: IndexedPacket[] = [];
-  await eachPacket(input, "stream_index,pts_time,duration_time,flags,size,pos", INDEX_ONLY_ARGS, options, (f) => {
-    const stream = Number(f.get("stream_index"));
-    const pts = Number(f.get("pts_time"));
-    if (!Number.isFinite(stream) || !Number.isFinite(pts)) return;
-    const duration = Number(f.get("duration_time")); // NaN when ffprobe prints N/A
-    const flags = f.get("flags") ?? "";
-    if (flags.includes("D")) return; // dropped by the demuxer (e.g. AAC priming): never muxed
-    packets.push({
-      stream,
-      pts,
-      end: pts + (Number.isFinite(duration) ? duration : 0),
-      key: flags.startsWith("K"),
-      size: Number(f.get("size")) || 0,
-      ...(Number.isFinite(Number(f.get("pos"))) && f.get("pos") !== "" ? { pos: Number(f.get("pos")) } : {}),
-    });
+  await eachPacket(input, INDEX_ENTRIES, INDEX_ONLY_ARGS, options, (f) => {
+    const p = toIndexed((name) => f.get(name));
+    if (p) packets.push(p);
   });
-  // Without the parser, video packets carry no duration: each lasts until the next one's time.
+  return fillDurations(packets);
+}
+
+/**
+ * The facts and the packet index of a stand-in in one ffprobe run (its format, streams and every packet
+ * as JSON): one process start and one read of the index where two cost twice both, on the critical path
+ * of a streamed upload's first segment.
+ */
+export async function probeIndexed(
+  input: string,
+  options: { signal?: AbortSignal; ffprobePath?: string } = {},
+): Promise<{ facts: MediaFacts; packets: IndexedPacket[] }> {
+  const { facts, json } = await probeJson(
+    input,
+    ["-show_format", "-show_streams", "-show_entries", `packet=${INDEX_ENTRIES}`, ...INDEX_ONLY_ARGS],
+    options,
+  );
+  const raw = (json as { packets?: unknown }).packets;
+  const packets: IndexedPacket[] = [];
+  for (const entry of Array.isArray(raw) ? raw : []) {
+    const fields = (entry ?? {}) as Record<string, unknown>;
+    const p = toIndexed((name) => (fields[name] === undefined ? undefined : String(fields[name])));
+    if (p) packets.push(p);
+  }
+  return { facts, packets: fillDurations(packets) };
+}
+
+/** One packet from ffprobe's fields, or undefined for one without a time or dropped by the demuxer. */
+function toIndexed(get: (name: string) => string | undefined): IndexedPacket | undefined {
+  const stream = Number(get("stream_index"));
+  const pts = Number(get("pts_time"));
+  if (!Number.isFinite(stream) || !Number.isFinite(pts)) return undefined;
+  const duration = Number(get("duration_time")); // NaN when ffprobe prints N/A (or, in JSON, nothing)
+  const flags = get("flags") ?? "";
+  if (flags.includes("D")) return undefined; // dropped by the demuxer (e.g. AAC priming): never muxed
+  const pos = get("pos");
+  return {
+    stream,
+    pts,
+    end: pts + (Number.isFinite(duration) ? duration : 0),
+    key: flags.startsWith("K"),
+    size: Number(get("size")) || 0,
+    ...(pos !== undefined && pos !== "" && Number.isFinite(Number(pos)) ? { pos: Number(pos) } : {}),
+  };
+}
+
+/** Without the parser, video packets carry no duration: each lasts until the next one's time. */
+function fillDurations(packets: IndexedPacket[]): IndexedPacket[] {
   const byStream = new Map<number, IndexedPacket[]>();
   for (const p of packets) {
     const list = byStream.get(p.stream);

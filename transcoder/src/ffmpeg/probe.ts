@@ -562,11 +562,24 @@ export async function probeClosedCaptions(input: string, options: ProbeOptions =
 }
 
 export async function probe(input: string, options: ProbeOptions = {}): Promise<MediaFacts> {
+  const { facts } = await probeJson(input, ["-show_format", "-show_streams"], options);
+  return checkPackets(input, facts, options);
+}
+
+/**
+ * One ffprobe run over `input` with `args` (which must include -show_format -show_streams), its JSON and
+ * the facts read from it; a file ffprobe cannot read is the input's fault (InputError).
+ */
+export async function probeJson(
+  input: string,
+  args: string[],
+  options: ProbeOptions = {},
+): Promise<{ facts: MediaFacts; json: unknown }> {
   const { size } = await stat(input);
   if (size === 0) throw new InputError("input_unreadable", "the file is empty (0 bytes)");
   let json: unknown;
   try {
-    json = await ffprobeJson(input, ["-show_format", "-show_streams"], options);
+    json = await ffprobeJson(input, args, options);
   } catch (err) {
     if (err instanceof FfmpegError && err.exitCode !== null && err.exitCode !== 0 && !err.signal) {
       const reason = err.details.stderr.split("\n").filter(Boolean).pop()?.replace(`${input}: `, "") ?? "";
@@ -586,8 +599,10 @@ export async function probe(input: string, options: ProbeOptions = {}): Promise<
     }
     throw err;
   }
-  const facts = parseProbeOutput(json, size);
+  return { facts: parseProbeOutput(json, size), json };
+}
 
+async function checkPackets(input: string, facts: MediaFacts, options: ProbeOptions): Promise<MediaFacts> {
   // One more ffprobe pass over packet headers answers both remaining questions: how far apart the
   // keyframes of the first seconds are (fast path), and whether the media the header declares is
   // really in the file. A faststart MP4 cut short keeps its complete index, so ffprobe reports the

@@ -4,7 +4,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { hlsOutputArgs } from "./hls-output.js";
+import { FAST_SEGMENT_SECONDS, hlsOutputArgs } from "./hls-output.js";
 import { inputPolicyArgs } from "./input-policy.js";
 import { type RunFfmpegOptions, runFfmpeg } from "./process.js";
 
@@ -29,7 +29,7 @@ export function buildRemuxArgs(options: RemuxOptions): string[] {
   // default max_interleave_delta): over a growing source the first segment closes ~10 s of source bytes
   // sooner. The output is byte-identical (measured on the bench clip); only its timing changes.
   args.push("-max_interleave_delta", "0");
-  args.push(...hlsOutputArgs(FAST_DIR));
+  args.push(...hlsOutputArgs(FAST_DIR, undefined, FAST_SEGMENT_SECONDS));
   return args;
 }
 

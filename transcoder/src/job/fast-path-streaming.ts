@@ -13,7 +13,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { BULK_MAX_WAIT_MS } from "../concurrency.js";
-import { INIT_NAME, PLAYLIST_NAME, SEGMENT_SECONDS } from "../ffmpeg/hls-output.js";
+import { FAST_SEGMENT_SECONDS, INIT_NAME, PLAYLIST_NAME } from "../ffmpeg/hls-output.js";
 import { FAST_DIR, runRemux } from "../ffmpeg/remux.js";
 import { aacCodec, avcCodecFromInit, avcCodecFromProfile } from "../hls/codecs.js";
 import { MASTER_NAME, type MeasuredRendition, peakBitrate, renderMaster } from "../hls/master.js";
@@ -43,7 +43,7 @@ export interface StreamingFastPath {
 export function stablePrediction(src: ProbedSource): PredictedSegment[] | undefined {
   const video = src.facts.video;
   if (!src.streaming || !video) return undefined;
-  const prediction = predictSegments(src.streaming.packets, video.index, SEGMENT_SECONDS);
+  const prediction = predictSegments(src.streaming.packets, video.index, FAST_SEGMENT_SECONDS);
   if (!prediction?.stable) return undefined;
   // The index must cover the whole file: a playlist that ends early would be published with ENDLIST.
   const listed = prediction.segments.reduce((n, s) => n + s.duration, 0);

@@ -27,7 +27,10 @@ const NOTHING_LEFT = Promise.resolve();
 export async function runFastPath(ctx: JobContext, src: ProbedSource): Promise<FastPathResult> {
   const { facts, plan, duration } = src;
   const video = facts.video;
-  if (!plan.fastPath || !video) return { published: false, tail: NOTHING_LEFT };
+  if (!plan.fastPath || !video) {
+    src.streaming?.bulkFrom(Number.POSITIVE_INFINITY); // nothing here waits on the first bytes
+    return { published: false, tail: NOTHING_LEFT };
+  }
   const { reporter, signal } = ctx;
   const outputDir = ctx.dirs.output;
   try {
@@ -36,7 +39,11 @@ export async function runFastPath(ctx: JobContext, src: ProbedSource): Promise<F
       const { tail } = await runStreamingFastPath(ctx, src, predicted);
       return { published: true, tail };
     }
-    if (src.streaming) ctx.log.info("fast_path.not_streamed", { reason: "segment cuts not predictable" });
+    if (src.streaming) {
+      ctx.log.info("fast_path.not_streamed", { reason: "segment cuts not predictable" });
+      // This remux needs the whole file: none of it is bulk.
+      src.streaming.bulkFrom(Number.POSITIVE_INFINITY);
+    }
     await src.downloaded;
     reporter.update("remuxing", 12);
     await timed(ctx, "remux", () =>

@@ -11,10 +11,11 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { cutClip } from "../clip.js";
-import { BULK_MAX_WAIT_MS } from "../concurrency.js";
+import { BULK_MAX_WAIT_MS, type PriorityGovernor } from "../concurrency.js";
 import { a53CaptionsIn, headSamples } from "../ffmpeg/a53.js";
 import { InputError } from "../ffmpeg/errors.js";
-import { faststartLayout, indexPackets, writeSparseStandIn } from "../ffmpeg/mp4-index.js";
+import { FAST_SEGMENT_SECONDS } from "../ffmpeg/hls-output.js";
+import { faststartLayout, type Mp4Layout, probeIndexed, writeSparseStandIn } from "../ffmpeg/mp4-index.js";
 import {
   applyPacketIndex,
   CAPTION_PROBE_FRAMES,
@@ -27,6 +28,7 @@ import type { WatermarkInput } from "../ffmpeg/watermark.js";
 import type { IndexedPacket } from "../hls/predict.js";
 import { fetchWatermark } from "../watermark.js";
 import { type JobContext, timed } from "./context.js";
+import { FIRST_SEGMENT_MARGIN_BYTES } from "./fast-path-streaming.js";
 import { GrowingFile } from "./growing-file.js";
 
 /** An unreachable watermark host is retried with the job this many times, then errors the asset. */
@@ -139,6 +141,50 @@ function streamingAllowed(): boolean {
 
 type SourceHead = { bytes: Buffer; total: number };
 
+/** Media seconds the provisional bound covers: the fast path's first segments and ffmpeg's read-ahead. */
+const PROVISIONAL_BULK_SECONDS = 4 * FAST_SEGMENT_SECONDS + 4;
+
+/** The bytes before `PROVISIONAL_BULK_SECONDS` of media at the file's average rate, or no bound (no duration). */
+export function provisionalBulkOffset(layout: Mp4Layout, total: number): number {
+  const { duration, moovEnd } = layout;
+  if (!duration || duration <= PROVISIONAL_BULK_SECONDS) return Number.POSITIVE_INFINITY;
+  const media = total - moovEnd;
+  return moovEnd + Math.ceil((media * PROVISIONAL_BULK_SECONDS) / duration) + FIRST_SEGMENT_MARGIN_BYTES;
+}
+
+/**
+ * Where a streamed source's download turns bulk: bytes past it wait while any job (this one too) is still
+ * becoming playable. A wait that runs out means the urgent work is waiting for these very bytes (an estimate
+ * too low, a fast phase slower than the bound): the rest of the download is no longer paced. Moving the
+ * bound wakes a chunk waiting below the new one.
+ */
+export class BulkBound {
+  private moved: () => void = () => undefined;
+  constructor(private offset: number) {}
+
+  set(offset: number): void {
+    this.offset = offset;
+    this.moved();
+  }
+
+  pace(bytes: number, priority: PriorityGovernor, signal: AbortSignal): Promise<void> | undefined {
+    if (bytes <= this.offset) return undefined;
+    return (async () => {
+      while (bytes > this.offset) {
+        const moved = new Promise<"moved">((resolve) => {
+          this.moved = () => resolve("moved");
+        });
+        const outcome = await Promise.race([priority.calm(BULK_MAX_WAIT_MS, signal), moved]);
+        if (outcome === true) return;
+        if (outcome === false) {
+          this.offset = Number.POSITIVE_INFINITY;
+          return;
+        }
+      }
+    })();
+  }
+}
+
 /** The streamed source, or (when it cannot stream) the head already read, for the download to go on from. */
 async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSource } | { head?: SourceHead }> {
   const { reporter } = ctx;
@@ -161,22 +207,16 @@ async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSourc
   const file = new GrowingFile(ctx.dirs.source);
   const stopDownload = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stopDownload.signal]);
-  let bulkOffset = Number.POSITIVE_INFINITY;
   const priority = ctx.priority;
+  // While the index is probed, only the bytes the first segments are likely to need come in (estimated
+  // from the average bitrate): the rest of a download at full speed took the CPU the probe needed (its two
+  // ffprobes took 585 ms beside it against 160 ms alone). The probe's exact bound then replaces it.
+  const bound = new BulkBound(priority ? provisionalBulkOffset(layout, head.total) : Number.POSITIVE_INFINITY);
   const downloaded = timed(ctx, "download", () =>
     ctx.client.downloadSource(ctx.dirs.source, {
       signal,
       head,
-      pace: priority
-        ? (bytes) => {
-            if (bytes <= bulkOffset) return undefined;
-            // A wait that ran out means the urgent work is waiting for these very bytes (an estimate too
-            // low, a fast phase slower than the bound): the rest of this download is no longer paced.
-            return priority.calm(BULK_MAX_WAIT_MS, signal).then((calmed) => {
-              if (!calmed) bulkOffset = Number.POSITIVE_INFINITY;
-            });
-          }
-        : undefined,
+      pace: priority ? (bytes) => bound.pace(bytes, priority, signal) : undefined,
       onProgress: (bytes) => {
         file.progress(bytes);
         reporter.update("downloading", (10 * bytes) / head.total);
@@ -201,10 +241,8 @@ async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSourc
   downloaded.catch(() => undefined);
   try {
     const run = { signal: ctx.signal, ffprobePath: ctx.binaries.ffprobe };
-    // The packet index answers the keyframe and integrity questions: one ffprobe pass each, side by side.
-    const [facts, packets] = await timed(ctx, "probe", () =>
-      Promise.all([probe(standIn, { ...run, integrity: false, indexOnly: true }), indexPackets(standIn, run)]),
-    );
+    // Facts and packet index in one ffprobe run; the index answers the keyframe and integrity questions.
+    const { facts, packets } = await timed(ctx, "probe", () => probeIndexed(standIn, run));
     applyPacketIndex(facts, packets);
     facts.sizeBytes = head.total;
     checkLimits(facts, ctx.settings);
@@ -221,13 +259,12 @@ async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSourc
     logProbed(ctx, facts, plan, true);
     reporter.update("probing", 12);
     const cancel = () => stopDownload.abort(new Error("the job stopped"));
-    const bulkFrom = (offset: number) => {
-      bulkOffset = offset;
-    };
+    const bulkFrom = (offset: number) => bound.set(offset);
     return {
       streamed: { facts, plan, duration: facts.duration, downloaded, streaming: { file, packets, cancel, bulkFrom } },
     };
   } catch (err) {
+    bound.set(Number.POSITIVE_INFINITY);
     stopDownload.abort(err);
     await downloaded.catch(() => undefined);
     throw err;
