@@ -35,6 +35,7 @@ import { freePort } from "../scripts/lib/proc";
 import { startStack } from "../scripts/lib/stack";
 import type { components } from "../sdk/src/generated/openapi";
 import { buildLadderArgs, buildRemuxArgs, outputFrameRate, planRungs } from "../transcoder/src/ffmpeg";
+import { startCpuMeter } from "./cpu";
 import { benchChunkedLadder } from "./ladder-chunks";
 
 type Schemas = components["schemas"];
@@ -111,6 +112,10 @@ if (!CLIP)
 const bytes = new Uint8Array(readFileSync(clip));
 console.log(`clip: ${(statSync(clip).size / 1e6).toFixed(1)} MB`);
 
+// Where the CPU goes (bench/cpu.ts): the bare ladder's own, and every process of the stack during a pipeline run.
+const cpu = startCpuMeter();
+const bareLadderCpu: number[] = [];
+const pipelineCpu: Record<string, string>[] = [];
 const remuxMs: number[] = [];
 const ladderMs: number[] = [];
 for (let i = 0; i < RUNS; i++) {
@@ -125,6 +130,7 @@ for (let i = 0; i < RUNS; i++) {
     avgFrameRate: { num: 30, den: 1 },
     variableFrameRate: false,
   });
+  cpu.reset();
   ladderMs.push(
     await ffmpeg(
       buildLadderArgs({
@@ -136,7 +142,10 @@ for (let i = 0; i < RUNS; i++) {
       out,
     ),
   );
-  console.log(`baseline run ${i + 1}: remux ${remuxMs[i].toFixed(0)} ms, ladder ${ladderMs[i].toFixed(0)} ms`);
+  bareLadderCpu.push(cpu.read().get("ffmpeg ladder") ?? 0);
+  console.log(
+    `baseline run ${i + 1}: remux ${remuxMs[i].toFixed(0)} ms, ladder ${ladderMs[i].toFixed(0)} ms (${bareLadderCpu[i].toFixed(1)} core-s)`,
+  );
 }
 
 if (PARALLEL.length) {
@@ -176,11 +185,14 @@ const servableMs: number[] = [];
 const concurrentReady: { n: number; ready: number[] }[] = [];
 // The transcoder's per-stage wall clock (its `job.timings` log line), one record per job.
 const stageTimings: Record<string, number>[] = [];
+/** When the transcoder published each asset "complete" (its log's clock, this machine's). */
+const completedAt = new Map<string, number>();
 const transcoderOut = stack.services.find((s) => s.name === "transcoder")?.child.stdout;
 if (transcoderOut) {
   readline.createInterface({ input: transcoderOut }).on("line", (line) => {
     try {
       const rec = JSON.parse(line);
+      if (rec.event === "job.published" && rec.phase === "complete") completedAt.set(rec.asset_id, Date.parse(rec.ts));
       if (rec.event === "job.timings") {
         const { ts, level, event, job_id, asset_id, attempt, correlation_id, ...stages } = rec;
         stageTimings.push(stages);
@@ -253,14 +265,22 @@ try {
         if (!untilComplete) break;
       }
       if (asset.renditions_status === "complete") break;
-      // 150 ms per asset keeps four at once under the API's read limit.
-      await new Promise((r) => setTimeout(r, 150));
+      // 150 ms per asset keeps four at once under the API's read limit. Once ready, once a second: each GET
+      // costs the local stack ~17 ms of CPU (auth, D1 through wrangler dev), which a 150 ms poll took from the
+      // ladder it was timing (7.5 core-s over a run, measured with bench/cpu.ts).
+      await new Promise((r) => setTimeout(r, ready ? 1000 : 150));
     }
     await servableRun;
-    return { ready, readyAt, servable, complete: performance.now() - t0 };
+    // The transcoder's log says when it published "complete"; the 1 s poll only says it has.
+    const done = completedAt.get(asset_id);
+    return { ready, readyAt, servable, complete: done ? done - t0Wall : performance.now() - t0 };
   };
   for (let i = 0; i < RUNS; i++) {
+    cpu.reset();
     const r = await runOne(true);
+    pipelineCpu.push(
+      Object.fromEntries([...cpu.read()].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v.toFixed(1)])),
+    );
     readyMs.push(r.ready);
     readyAtMs.push(r.readyAt);
     servableMs.push(r.servable);
@@ -305,6 +325,10 @@ if (stageTimings.length) {
   console.log("transcoder stage wall clock (ms), per run:");
   console.table(stageTimings);
 }
+console.log(
+  `CPU (core-s) of the bare ladder: ${bareLadderCpu.map((c) => c.toFixed(1)).join(", ")}; of each pipeline run, upload → complete, by process:`,
+);
+console.table(pipelineCpu);
 console.log(`ratio ready / bare remux:                 ${(readyAt / remux).toFixed(2)}x`);
 console.log(`ratio complete / bare ladder:             ${(complete / ladder).toFixed(2)}x`);
 console.log(`ratio complete / (bare remux + ladder):   ${(complete / (remux + ladder)).toFixed(2)}x`);
