@@ -331,6 +331,10 @@ console.log(
 console.table(pipelineCpu);
 console.log(`ratio ready / bare remux:                 ${(readyAt / remux).toFixed(2)}x`);
 console.log(`ratio complete / bare ladder:             ${(complete / ladder).toFixed(2)}x`);
+// The bare ladder itself varies by several seconds between runs on a shared box: each run against each baseline.
+console.log(
+  `  every pipeline run / every bare ladder:  ${completeMs.flatMap((c) => ladderMs.map((l) => (c / l).toFixed(2))).join(", ")}`,
+);
 console.log(`ratio complete / (bare remux + ladder):   ${(complete / (remux + ladder)).toFixed(2)}x`);
 if (concurrentReady.length) {
   const single = concurrentReady.find((c) => c.n === 1);

@@ -4,7 +4,7 @@
  * retried with backoff; a dropped source download resumes with a Range request.
  */
 import { createReadStream } from "node:fs";
-import { open, rename, stat, writeFile } from "node:fs/promises";
+import { open, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { z } from "zod";
@@ -129,6 +129,9 @@ function parseContentRange(header: string | null): { start: number; total?: numb
   if (!m) return undefined;
   return { start: Number(m[1]), total: m[3] === "*" ? undefined : Number(m[3]) };
 }
+
+/** Outputs up to this size are read into memory and sent as one body (a 6 s 1080p segment is ~4 MB). */
+const WHOLE_BODY_MAX_BYTES = 16 * 1024 * 1024;
 
 export class ApiClient {
   private readonly base: URL;
@@ -376,6 +379,10 @@ export class ApiClient {
     if (size > this.multipartThresholdBytes) return this.putOutputMultipart(relPath, file, size, options);
     const endpoint = `outputs/${relPath}`;
     const encoded = encodeOutputPath(relPath);
+    // A segment-sized file is read whole, once: a Buffer body costs undici far less CPU than a Node stream
+    // wrapped as a web stream, and the CPU is the ladder's (it shares the machine). Larger ones stream.
+    const whole = size <= WHOLE_BODY_MAX_BYTES ? await readFile(file) : undefined;
+    if (whole && whole.length !== size) throw new Error(`${relPath} changed while it was read`);
     await this.withRetries(endpoint, options.signal, async () => {
       const res = await fetch(this.url(`outputs/${encoded}`), {
         method: "PUT",
@@ -384,10 +391,7 @@ export class ApiClient {
           "content-length": String(size),
         }),
         // A fresh stream per attempt; undici enforces that it matches Content-Length.
-        body:
-          size === 0
-            ? new Uint8Array(0)
-            : (Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>),
+        body: whole ?? (Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>),
         duplex: "half",
         signal: this.uploadSignal(options.signal),
       } as RequestInit);

@@ -18,7 +18,7 @@ export const SHORT_TTL_MS = 5_000;
  * (a page opened on a fresh upload) must not keep getting 404s for seconds after it. Measured on the bench
  * clip: with the short TTL the first segment was servable 3.7 s after `ready`.
  */
-export const PENDING_TTL_MS = 250;
+export const PENDING_TTL_MS = 100;
 const MAX_ENTRIES = 50_000;
 
 export interface PlaybackState {
