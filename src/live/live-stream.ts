@@ -333,6 +333,12 @@ export class LiveStream extends DurableObject<Env> {
         await this.save(m);
       } else if (!m.connected) {
         await markReconnected(this.env, this.wait, cfg, session.id);
+      } else if (newConn) {
+        // A new connection replaced one that never said goodbye (a relay or encoder that died and came back)
+        // before the alarm noticed its silence: the old one is gone all the same. The same two events as a
+        // reconnect after a noticed silence, instead of none when the restart beat the alarm (2 target durations).
+        await markDisconnected(this.env, this.wait, cfg, session.id);
+        await markReconnected(this.env, this.wait, cfg, session.id);
       }
 
       const connNo = newConn ? m.connNo + 1 : (c as Connection).no;
