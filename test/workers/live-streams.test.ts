@@ -379,6 +379,15 @@ describe("LiveStream Durable Object", () => {
     ]);
     const health = (await api(key, "GET", `/v1/live-streams/${ls.id}/health`)).body;
     expect(health.reconnects).toBe(1);
+    // The restart beat the alarm (silence of 2 target durations): the old connection is reported gone all the
+    // same, then the new one, as a reconnect after a noticed silence would be.
+    expect(await eventTypes(key, ls.id)).toEqual([
+      "live_stream.created",
+      "live_stream.connected",
+      "live_stream.active",
+      "live_stream.disconnected",
+      "live_stream.connected",
+    ]);
 
     // A second encoder on the same key while this one is live: refused, the first unharmed. "Live" is a
     // segment within one target duration; pinned here, as the requests above may take longer than that.
