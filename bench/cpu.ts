@@ -34,16 +34,21 @@ export interface CpuMeter {
   stop(): void;
 }
 
+/** The numeric entries of /proc (every process now), or none off Linux. */
+function pids(): string[] {
+  try {
+    return readdirSync("/proc").filter((e) => /^\d+$/.test(e));
+  } catch {
+    return [];
+  }
+}
+
 export function startCpuMeter(everyMs = 250): CpuMeter {
   const procs = new Map<string, { tag: string; first: number; last: number }>();
+  // Processes already running when the meter started or was reset count from then; later ones from zero.
+  let before = new Set(pids());
   const sample = () => {
-    let entries: string[];
-    try {
-      entries = readdirSync("/proc").filter((e) => /^\d+$/.test(e));
-    } catch {
-      return;
-    }
-    for (const pid of entries) {
+    for (const pid of pids()) {
       try {
         const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
         const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -52,20 +57,13 @@ export function startCpuMeter(everyMs = 250): CpuMeter {
         if (known) known.last = ticks;
         else {
           const tag = tagOf(pid);
-          // A process first seen now counts from zero if it started after the meter (a new ffmpeg), else from here.
-          if (tag) procs.set(pid, { tag, first: started.has(pid) ? ticks : 0, last: ticks });
+          if (tag) procs.set(pid, { tag, first: before.has(pid) ? ticks : 0, last: ticks });
         }
       } catch {
         // gone
       }
     }
   };
-  const started = new Set<string>();
-  try {
-    for (const e of readdirSync("/proc")) if (/^\d+$/.test(e)) started.add(e);
-  } catch {
-    // not Linux
-  }
   sample();
   const timer = setInterval(sample, everyMs);
   timer.unref();
@@ -79,13 +77,7 @@ export function startCpuMeter(everyMs = 250): CpuMeter {
     reset() {
       sample();
       for (const p of procs.values()) p.first = p.last;
-      started.clear();
-      for (const pid of procs.keys()) started.add(pid);
-      try {
-        for (const e of readdirSync("/proc")) if (/^\d+$/.test(e)) started.add(e);
-      } catch {
-        // not Linux
-      }
+      before = new Set(pids());
     },
     stop() {
       clearInterval(timer);

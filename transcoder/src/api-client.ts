@@ -390,7 +390,7 @@ export class ApiClient {
           "content-type": options.contentType ?? contentTypeFor(relPath),
           "content-length": String(size),
         }),
-        // A fresh stream per attempt; undici enforces that it matches Content-Length.
+        // A larger file gets a fresh stream per attempt; undici enforces that either matches Content-Length.
         body: whole ?? (Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>),
         duplex: "half",
         signal: this.uploadSignal(options.signal),

@@ -209,8 +209,8 @@ async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSourc
   const signal = AbortSignal.any([ctx.signal, stopDownload.signal]);
   const priority = ctx.priority;
   // While the index is probed, only the bytes the first segments are likely to need come in (estimated
-  // from the average bitrate): the rest of a download at full speed took the CPU the probe needed (its two
-  // ffprobes took 585 ms beside it against 160 ms alone). The probe's exact bound then replaces it.
+  // from the average bitrate): the rest of a download at full speed took the CPU the probe needed (the
+  // probe took 585 ms beside it against 160 ms alone). The probe's exact bound then replaces it.
   const bound = new BulkBound(priority ? provisionalBulkOffset(layout, head.total) : Number.POSITIVE_INFINITY);
   const downloaded = timed(ctx, "download", () =>
     ctx.client.downloadSource(ctx.dirs.source, {

@@ -14,7 +14,7 @@ export type EdgeEnv = EdgeBindings;
 export const STATE_TTL_MS = 30_000;
 export const SHORT_TTL_MS = 5_000;
 /**
- * An asset not yet playable (still `preparing`) is re-read this often: a player that asked before `ready`
+ * An asset on its first run (queued or processing, awaitingFirstRun) is re-read this often: a player that asked before `ready`
  * (a page opened on a fresh upload) must not keep getting 404s for seconds after it. Measured on the bench
  * clip: with the short TTL the first segment was servable 3.7 s after `ready`.
  */
