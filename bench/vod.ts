@@ -13,7 +13,9 @@
  *   pipeline  servable  upload complete → the edge serves the first segment of the master's first
  *                       variant (what a player needs for its first frame)
  * and, with --concurrent 1,2,4, N uploads PUT at once: each one's upload → ready, against N = 1 in the
- * same run (the fast path must not wait behind another upload's ladder).
+ * same run (the fast path must not wait behind another upload's ladder), with how far apart the PUTs were
+ * answered and the local API's longest answer to a D1-only request meanwhile (its one workerd also receives
+ * the other uploads' bodies).
  *
  * The baselines use the transcoder's own argument builders, so "bare ffmpeg" is the same command.
  * Options: --seconds 60 --height 1080 --runs 1 --concurrent 1,2,4 --clip <reuse an mp4 made by this
@@ -182,7 +184,7 @@ const readyMs: number[] = [];
 const readyAtMs: number[] = [];
 const completeMs: number[] = [];
 const servableMs: number[] = [];
-const concurrentReady: { n: number; ready: number[] }[] = [];
+const concurrentReady: { n: number; ready: number[]; stallMs: number; putSpreadMs: number }[] = [];
 // The transcoder's per-stage wall clock (its `job.timings` log line), one record per job.
 const stageTimings: Record<string, number>[] = [];
 /** When the transcoder published each asset "complete" (its log's clock, this machine's). */
@@ -213,6 +215,8 @@ try {
     });
     return res.json() as Promise<T>;
   };
+  /** When each upload's PUT was answered (performance.now()), for the PUTs' spread in a round. */
+  let answered: number[] = [];
   /** One upload, timed from the moment its PUT is answered. */
   const runOne = async (untilComplete: boolean) => {
     const upload = await api<Schemas["Upload"]>("POST", "/v1/uploads", {
@@ -226,6 +230,7 @@ try {
     const { asset_id } = (await put.json()) as { asset_id: string };
     const t0 = performance.now();
     const t0Wall = Date.now();
+    answered.push(t0);
     let readyAt = 0;
     let ready = 0;
     let servable = 0;
@@ -290,12 +295,35 @@ try {
     );
   }
   for (const n of CONCURRENT) {
-    const runs = await Promise.all(Array.from({ length: n }, () => runOne(false))).catch((err) => {
-      console.log(`${n} at once failed: ${err instanceof Error ? err.message : String(err)}`);
-      return [];
-    });
+    // How long the local API takes to answer a request that needs only D1 (`/v1/health`), every 100 ms of the
+    // round: the longest answer is how long one workerd, busy receiving the other uploads, kept every job's reads
+    // (head, source, publish) waiting. In production those PUTs are not in the transcoder's way.
+    answered = [];
+    let stallMs = 0;
+    let pinging = true;
+    const pinger = (async () => {
+      while (pinging) {
+        const t = performance.now();
+        await fetch(`${stack.apiUrl}/v1/health`).then((r) => r.arrayBuffer());
+        stallMs = Math.max(stallMs, performance.now() - t);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const runs = await Promise.all(Array.from({ length: n }, () => runOne(false)))
+      .catch((err) => {
+        console.log(`${n} at once failed: ${err instanceof Error ? err.message : String(err)}`);
+        return [];
+      })
+      .finally(() => (pinging = false));
+    await pinger;
     if (runs.length === 0) continue;
-    concurrentReady.push({ n, ready: runs.map((r) => Math.round(r.readyAt)) });
+    const putSpreadMs = Math.round(Math.max(...answered) - Math.min(...answered));
+    concurrentReady.push({
+      n,
+      ready: runs.map((r) => Math.round(r.readyAt)),
+      stallMs: Math.round(stallMs),
+      putSpreadMs,
+    });
     console.log(`${n} at once: ready ${runs.map((r) => r.readyAt.toFixed(0)).join(", ")} ms (ready_at)`);
     // No wait for their ladders: the next round's fast paths run while a ladder encodes, which is the point.
   }
@@ -338,12 +366,17 @@ console.log(
 console.log(`ratio complete / (bare remux + ladder):   ${(complete / (remux + ladder)).toFixed(2)}x`);
 if (concurrentReady.length) {
   const single = concurrentReady.find((c) => c.n === 1);
-  console.log("N uploads at once, each one's upload → ready (ms), worst / N=1 of the same run:");
+  console.log(
+    "N uploads at once, each one's upload → ready (ms), worst / N=1 of the same run; the first to last PUT's " +
+      "answer; the local API's longest answer to /v1/health (D1 only) during the round:",
+  );
   console.table(
     concurrentReady.map((c) => ({
       n: c.n,
       ready_ms: c.ready.join(", "),
       worst_vs_single: single ? (Math.max(...c.ready) / Math.max(...single.ready)).toFixed(2) : "—",
+      puts_answered_within_ms: c.putSpreadMs,
+      api_longest_answer_ms: c.stallMs,
     })),
   );
 }
