@@ -56,12 +56,6 @@ export function runProcess(
     });
     const onExit = child.pid !== undefined ? options.onSpawn?.(child.pid) : undefined;
     if (onExit) child.once("close", onExit);
-    if (options.stdin && child.stdin) {
-      // A process that stops reading early (it failed, or was killed) closes the pipe: that is its exit
-      // status to report, not an EPIPE to crash on.
-      child.stdin.on("error", () => undefined);
-      options.stdin.pipe(child.stdin);
-    }
     if (options.niceness && child.pid !== undefined) {
       try {
         os.setPriority(child.pid, options.niceness);
@@ -86,6 +80,16 @@ export function runProcess(
       clearTimeout(stallTimer);
       stallTimer = setTimeout(() => kill(`no output for ${options.stallTimeoutMs} ms`), options.stallTimeoutMs);
     };
+    if (options.stdin && child.stdin) {
+      // A process that stops reading early (it failed, or was killed) closes the pipe: that is its exit
+      // status to report, not an EPIPE to crash on.
+      child.stdin.on("error", () => undefined);
+      // An input that fails (its download failed, the job was cancelled) ends the process with that reason.
+      // pipe() does not forward a source's error: unheard, it was an uncaught 'error' event that ended the
+      // transcoder, and every job on it, when an asset was deleted during its fast path.
+      options.stdin.on("error", (err: Error) => kill(signal?.aborted ? "aborted" : `its input failed: ${err.message}`));
+      options.stdin.pipe(child.stdin);
+    }
     const onAbort = () => kill("aborted");
     signal?.addEventListener("abort", onAbort, { once: true });
     if (options.timeoutMs)
