@@ -45,9 +45,6 @@ export default defineConfig({
                 ALLOW_PRIVATE_WEBHOOK_URLS: "true",
                 WEBHOOK_RETRY_SCHEDULE: "0,1,1,1,1",
                 WEBHOOK_TIMEOUT_MS: "1500",
-                // Jobs start from their queue message only: tests drive the consumer by hand and count attempts
-                // (test/workers/eager-dispatch.test.ts calls the eager start itself).
-                EAGER_DISPATCH: "false",
                 // The fuzz suite's seed and size (test/workers/fuzz.test.ts); `npm run fuzz` sets both.
                 FUZZ_SEED: process.env.FUZZ_SEED ?? "",
                 FUZZ_RUNS: process.env.FUZZ_RUNS ?? "",

@@ -13,7 +13,6 @@ import { watermarkSettings } from "../assets/watermark";
 import type { ServiceContext } from "../context";
 import { enqueueJob } from "./create";
 import type { AssetRow } from "./lifecycle";
-import { eagerDispatch, startJobEagerly } from "./start";
 import { d1Batch } from "./system";
 
 export async function queueIngestedAsset(
@@ -47,6 +46,5 @@ export async function queueIngestedAsset(
   const job = await ctx.db.query.jobs.findFirst({ where: eq(schema.jobs.id, jobId) });
   if (!job) return null;
   await enqueueJob(ctx.env, jobId);
-  if (eagerDispatch(ctx.env)) ctx.waitUntil(startJobEagerly(ctx.env, jobId, { waitUntil: ctx.waitUntil }));
   return { jobId };
 }

@@ -7,8 +7,6 @@ import { createDb } from "../../db/client";
 import { signJobToken } from "../../lib/job-token";
 import { log } from "../../lib/log";
 import { type JobDispatch, JobSettingsSchema } from "../../lib/transcoder-protocol";
-import { dispatch as defaultDispatch } from "../../transcoder/client";
-import { enqueueJob } from "./create";
 import { cancelJob, claimAttempt, failJob, findAsset, findJob, requeueAttempt } from "./lifecycle";
 import { backoffSeconds, systemContext } from "./system";
 
@@ -79,37 +77,4 @@ export async function startJob(env: Env, jobId: string, opts: StartOptions): Pro
   }
   log.info("job_dispatched", { job_id: job.id, asset_id: job.assetId, attempt });
   return ack("dispatched");
-}
-
-/** EAGER_DISPATCH: on unless set to "false" (the workers tests, which drive the consumer by hand). */
-export function eagerDispatch(env: Pick<Env, "EAGER_DISPATCH">): boolean {
-  return env.EAGER_DISPATCH !== "false";
-}
-
-/**
- * Start a job from the request that created it, after its queue message is sent: a new upload's fast path
- * then does not wait for Queue delivery (on Cloudflare, tens to hundreds of ms; locally, the same workerd
- * that is still receiving other uploads). The message stays the safety net: whichever of the two claims
- * the attempt first dispatches it, and the other finds the job running and acks. A failed dispatch here
- * puts the attempt back and enqueues a delayed retry, as the consumer would. Never throws.
- */
-export async function startJobEagerly(
-  env: Env,
-  jobId: string,
-  opts: { waitUntil: (p: Promise<unknown>) => void; dispatch?: StartOptions["dispatch"] } = { waitUntil: () => {} },
-): Promise<ConsumerOutcome | null> {
-  try {
-    const outcome = await startJob(env, jobId, {
-      waitUntil: opts.waitUntil,
-      dispatch: opts.dispatch ?? defaultDispatch,
-      deliveryAttempt: 1,
-    });
-    if (outcome.action === "retry") await enqueueJob(env, jobId, outcome.delaySeconds);
-    log.info("job_started_eagerly", { job_id: jobId, action: outcome.action, reason: outcome.reason });
-    return outcome;
-  } catch (err) {
-    // The queue message (or the reaper, for a job left queued) starts it instead.
-    log.warn("job_eager_start_failed", { job_id: jobId, error: (err as Error).message });
-    return null;
-  }
 }

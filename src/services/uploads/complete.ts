@@ -15,7 +15,6 @@ import type { ServiceContext } from "../context";
 import { commit, type EventInput, type Statement } from "../events/record";
 import { rowWithDefaults, withResource } from "../events/snapshot";
 import { enqueueJob, newJobStatement } from "../jobs/create";
-import { eagerDispatch, startJobEagerly } from "../jobs/start";
 import { serializePlaybackId } from "../playback-ids/verbs";
 import { generatedTrackRows } from "../tracks/generated";
 import type { GeneratedSubtitlesInput } from "../tracks/schemas";
@@ -173,7 +172,5 @@ export async function completeUpload(
     throw new InvalidStateError("upload", upload.id, winner?.status ?? "missing", "complete");
   }
   await enqueueJob(ctx.env, jobId);
-  // The fast path starts now, not when the message is delivered; the message is the safety net.
-  if (eagerDispatch(ctx.env)) ctx.waitUntil(startJobEagerly(ctx.env, jobId, { waitUntil: ctx.waitUntil }));
   return { assetId, jobId, alreadyCompleted: false };
 }
