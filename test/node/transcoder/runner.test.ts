@@ -303,6 +303,37 @@ describe("runJob", () => {
     expect(await readdir(h.workRoot)).toEqual([]);
   });
 
+  it("a job cancelled while its remux waits on the growing source ends cancelled, and the process lives on", async () => {
+    // The remux reads the source on stdin as it downloads (GrowingFile.reader). The download stalls at 70%;
+    // the API then cancels the job (its asset was deleted). The reader throws the cancellation, which ended
+    // the whole transcoder (an unheard 'error' event) before runProcess listened to its input.
+    // Larger than the 2 MiB head and faststart, so the source is streamed rather than downloaded first.
+    const source = await makeClip(dir, "stall.mp4", {
+      width: 1280,
+      height: 720,
+      duration: 12,
+      extra: ["-movflags", "+faststart"],
+    });
+    const size = (await stat(source)).size;
+    const h = await harness(source, "job_stall", { stallSourceAt: Math.floor(size * 0.7), cancelAfterStallMs: 1500 });
+    const crashes: unknown[] = [];
+    const onUncaught = (err: unknown) => crashes.push(err);
+    process.on("uncaughtException", onUncaught);
+    try {
+      expect(await h.run()).toEqual({ status: "cancelled" });
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      process.off("uncaughtException", onUncaught);
+    }
+    expect(crashes).toEqual([]);
+    // It was the streamed path, and the remux was running: the fast phase published from its first segments,
+    // and the remux could not have finished without the rest of the source.
+    expect(h.api.sourceRequests.some((r) => r.range && /-$/.test(r.range))).toBe(true);
+    expect(h.api.publishes.map((p) => p.phase)).toEqual(["fast"]);
+    expect(h.api.failures).toEqual([]);
+    expect(await readdir(h.workRoot)).toEqual([]);
+  });
+
   it("heartbeats while nothing moves, and stops without failing when the API cancels", async () => {
     const source = await makeClip(dir, "cancel.mp4", { width: 320, height: 240, duration: 2 });
     const h = await harness(source, "job_cancel", { sourceDelayMs: 1200, cancelFromProgress: 6 });

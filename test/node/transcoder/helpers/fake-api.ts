@@ -30,6 +30,13 @@ export interface FakeApiOptions {
   dropSourceAfterBytes?: number;
   /** Reply `cancel: true` from the Nth progress report on. */
   cancelFromProgress?: number;
+  /**
+   * An open-ended source request (`bytes=N-`, the streamed download) gets the file only up to this offset, then
+   * nothing more, the connection held open: the fast path's remux is left waiting on the growing source.
+   */
+  stallSourceAt?: number;
+  /** Reply `cancel: true` to progress reports once the stalled source has been held this long. */
+  cancelAfterStallMs?: number;
   /** Answer the first N output PUTs with 503. */
   failFirstPuts?: number;
   /** Hold the source response this long before sending anything. */
@@ -100,6 +107,8 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
   const partData = new Map<string, Map<number, Buffer>>();
   let uploads = 0;
   let sourceResponses = 0;
+  /** When a stalled source response (stallSourceAt) sent its last byte. */
+  let stalledAt: number | undefined;
   let puts = 0;
   const prefix = `/internal/jobs/${options.jobId}/`;
 
@@ -145,6 +154,13 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
           res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(size) });
         }
         const first = sourceResponses++ === 0;
+        const stall = options.stallSourceAt;
+        if (stall !== undefined && range && /-$/.test(range) && start < stall && end >= stall) {
+          const held = createReadStream(options.sourceFile, { start, end: stall - 1 });
+          held.pipe(res, { end: false });
+          held.on("end", () => (stalledAt = Date.now()));
+          return;
+        }
         const stream = createReadStream(options.sourceFile, { start, end });
         if (first && options.dropSourceAfterBytes !== undefined) {
           let sent = 0;
@@ -296,7 +312,11 @@ export async function startFakeApi(options: FakeApiOptions): Promise<FakeApi> {
           }
           api.progress.push(parsed.data);
           api.events.push("progress");
-          const cancel = options.cancelFromProgress !== undefined && api.progress.length >= options.cancelFromProgress;
+          const cancel =
+            (options.cancelFromProgress !== undefined && api.progress.length >= options.cancelFromProgress) ||
+            (options.cancelAfterStallMs !== undefined &&
+              stalledAt !== undefined &&
+              Date.now() - stalledAt >= options.cancelAfterStallMs);
           return send(200, { cancel });
         }
         if (rest === "publish") {
