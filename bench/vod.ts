@@ -304,8 +304,12 @@ try {
     const pinger = (async () => {
       while (pinging) {
         const t = performance.now();
-        await fetch(`${stack.apiUrl}/v1/health`).then((r) => r.arrayBuffer());
-        stallMs = Math.max(stallMs, performance.now() - t);
+        // A failed ping (the API went away) is not a stall to record; the round's own requests report it.
+        const ok = await fetch(`${stack.apiUrl}/v1/health`)
+          .then((r) => r.arrayBuffer())
+          .then(() => true)
+          .catch(() => false);
+        if (ok) stallMs = Math.max(stallMs, performance.now() - t);
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
