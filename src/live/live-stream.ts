@@ -109,8 +109,9 @@ interface Meta {
   /** When the last `live_stream.warning` went out: a refused second encoder warns once a minute, not per PUT. */
   lastWarnAt?: number;
   /**
-   * The connection a session was ended under by the API or a limit (complete, max duration) while its
-   * encoder kept pushing: its further segments are refused rather than starting a new session.
+   * The connection a session was ended under (complete, max duration, or the encoder's own ENDLIST) while
+   * its encoder may still be pushing: its next segments, within two target durations, are refused rather
+   * than starting a new session.
    */
   closed?: { lastIndex: number; lastSegmentAt: number } | null;
   /** The session's connections' media, by connection number: CODECS/RESOLUTION of the window and the recording. */
@@ -876,8 +877,13 @@ export class LiveStream extends DurableObject<Env> {
       segments: segments.length,
     });
     m.counters.dropped += unlisted;
+    // The encoder's own ENDLIST counts too: the RTMP relay PUTs it once its ffmpeg has exited, and that ffmpeg's
+    // last segment PUT may still be on its way (under load it landed after the ENDLIST and opened a new session
+    // that then waited out the whole reconnect window).
     m.closed =
-      m.connected && m.conn && (reason === "completed" || reason === "max_continuous_duration")
+      m.connected &&
+      m.conn &&
+      (reason === "completed" || reason === "max_continuous_duration" || reason === "encoder_ended")
         ? { lastIndex: m.conn.lastIndex, lastSegmentAt: m.conn.lastSegmentAt }
         : null;
     m.session = null;

@@ -278,6 +278,32 @@ describe("HLS push ingest", () => {
     expect(asset).toMatchObject({ status: "ready", duration: 4 });
   });
 
+  it("a segment that lands just after the relay's ENDLIST is refused, not a new session; a restarted encoder is", async () => {
+    // The RTMP relay PUTs its own ENDLIST (no segments) once its ffmpeg exits; that ffmpeg's last segment PUT
+    // may still be on its way. Under load it landed after the ENDLIST and opened a second session, which then
+    // waited out the reconnect window before going idle.
+    const key = await createKey();
+    const ls = await createStream(key);
+    expect((await put(`${ls.base}/index0.ts`, tsSegment())).status).toBe(201);
+    expect((await put(`${ls.base}/index.m3u8`, playlist([["index0.ts", 2]]))).status).toBe(201);
+    const endlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-ENDLIST\n";
+    expect((await put(`${ls.base}/index.m3u8`, endlist)).status).toBe(201);
+    const ended = (await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body;
+    expect(ended).toMatchObject({ status: "idle", active_asset_id: null });
+    expect(ended.recent_asset_ids).toHaveLength(1);
+
+    expectProblem(await put(`${ls.base}/index1.ts`, tsSegment()), 409, "conflict");
+    const still = (await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body;
+    expect(still).toMatchObject({ status: "idle", active_asset_id: null, recent_asset_ids: ended.recent_asset_ids });
+
+    // A restarted encoder starts again at index0: a new session at once.
+    expect((await put(`${ls.base}/index0.ts`, tsSegment())).status).toBe(201);
+    expect((await put(`${ls.base}/index.m3u8`, playlist([["index0.ts", 2]]))).status).toBe(201);
+    const again = (await api<LiveStreamResource>(key, "GET", `/v1/live-streams/${ls.id}`)).body;
+    expect(again.status).toBe("active");
+    expect(again.active_asset_id).not.toBe(ended.recent_asset_ids[0]);
+  });
+
   it("takes a retransmitted segment once; a different body under the same index while live is another encoder", async () => {
     const key = await createKey();
     const ls = await createStream(key);
