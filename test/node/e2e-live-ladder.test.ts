@@ -262,6 +262,14 @@ describe("live ladder end to end", () => {
         lowest,
         { timeout: 45_000 },
       );
+      // A loaded fragment is not yet a played one: on a loaded box the video's clock may still be at 0 here.
+      await page
+        .waitForFunction(
+          () => ((globalThis as unknown as LadderPage).document.getElementById("v")?.currentTime ?? 0) > 0,
+          null,
+          { timeout: 30_000 },
+        )
+        .catch(() => undefined);
       const state = await page.evaluate(() => {
         const w = globalThis as unknown as LadderPage;
         return { frags: w.frags, errors: w.errors, time: w.document.getElementById("v")?.currentTime ?? 0 };
