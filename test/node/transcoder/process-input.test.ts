@@ -8,6 +8,7 @@
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { runProcess } from "../../../transcoder/src/ffmpeg/process.js";
+import { withoutCrashes } from "./helpers/crashes.js";
 
 class Cancelled extends Error {}
 
@@ -20,22 +21,6 @@ function failingInput(err: Error, afterMs = 50): Readable {
       throw err;
     })(),
   );
-}
-
-async function withoutCrashes<T>(
-  run: () => Promise<T>,
-): Promise<{ crashes: unknown[]; result: PromiseSettledResult<T> }> {
-  const crashes: unknown[] = [];
-  const onUncaught = (e: unknown) => crashes.push(e);
-  process.on("uncaughtException", onUncaught);
-  try {
-    const [result] = await Promise.allSettled([run()]);
-    // Give a stray 'error' event the turns it would need to surface.
-    await new Promise((r) => setTimeout(r, 100));
-    return { crashes, result };
-  } finally {
-    process.off("uncaughtException", onUncaught);
-  }
 }
 
 describe("a process whose stdin stream fails", () => {

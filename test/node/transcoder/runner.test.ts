@@ -10,6 +10,7 @@ import { createLane } from "../../../transcoder/src/concurrency.js";
 import { getBinaries, resetBinariesCache } from "../../../transcoder/src/ffmpeg/binaries.js";
 import { createLogger } from "../../../transcoder/src/log.js";
 import { runJob } from "../../../transcoder/src/runner.js";
+import { withoutCrashes } from "./helpers/crashes.js";
 import { type FakeApi, type FakeApiOptions, startFakeApi } from "./helpers/fake-api.js";
 import { makeClip, parseM3u8, removeDir, tempDir, writeFakePdf } from "./helpers/media.js";
 
@@ -316,15 +317,8 @@ describe("runJob", () => {
     });
     const size = (await stat(source)).size;
     const h = await harness(source, "job_stall", { stallSourceAt: Math.floor(size * 0.7), cancelAfterStallMs: 1500 });
-    const crashes: unknown[] = [];
-    const onUncaught = (err: unknown) => crashes.push(err);
-    process.on("uncaughtException", onUncaught);
-    try {
-      expect(await h.run()).toEqual({ status: "cancelled" });
-      await new Promise((r) => setTimeout(r, 200));
-    } finally {
-      process.off("uncaughtException", onUncaught);
-    }
+    const { crashes, result } = await withoutCrashes(() => h.run());
+    expect(result).toEqual({ status: "fulfilled", value: { status: "cancelled" } });
     expect(crashes).toEqual([]);
     // It was the streamed path, and the remux was running: the fast phase published from its first segments,
     // and the remux could not have finished without the rest of the source.
