@@ -19,7 +19,8 @@
  *
  * The baselines use the transcoder's own argument builders, so "bare ffmpeg" is the same command.
  * Options: --seconds 60 --height 1080 --runs 1 --concurrent 1,2,4 --clip <reuse an mp4 made by this
- * recipe> --stream-ingest 0 (the download-first path, for a before/after in one sitting)
+ * recipe> --stream-ingest 0 (the download-first path, for a before/after in one sitting) --early-remux 0 (the
+ * streamed remux starts after the probe instead of beside it, ditto)
  *
  * --parallel 1,2 [--chunk-seconds 6,12,30]: the segment-parallel ladder instead of the stack (bench/ladder-chunks.ts):
  * time to ladder chunked at each N against the one-process ladder and this run's bare baseline, the per-chunk
@@ -51,6 +52,7 @@ const RUNS = Number(argv.get("runs") ?? 1);
 const CONCURRENT = (argv.get("concurrent") ?? "").split(",").filter(Boolean).map(Number);
 const CLIP = argv.get("clip");
 const STREAM_INGEST = argv.get("stream-ingest") ?? "1";
+const EARLY_REMUX = argv.get("early-remux") ?? "1";
 const PARALLEL = (argv.get("parallel") ?? "").split(",").filter(Boolean).map(Number);
 const CHUNK_SECONDS = (argv.get("chunk-seconds") ?? "6,12,30").split(",").filter(Boolean).map(Number);
 const RUNNERS = (argv.get("runner") ?? "local")
@@ -178,7 +180,7 @@ const stack = await startStack({
   transcoderPort: await freePort(),
   persistTo,
   quiet: true,
-  transcoderEnv: { TRANSCODER_STREAM_INGEST: STREAM_INGEST },
+  transcoderEnv: { TRANSCODER_STREAM_INGEST: STREAM_INGEST, TRANSCODER_EARLY_REMUX: EARLY_REMUX },
 });
 const readyMs: number[] = [];
 const readyAtMs: number[] = [];
@@ -385,6 +387,7 @@ if (concurrentReady.length) {
   );
 }
 console.log(`stream ingest: ${STREAM_INGEST === "0" ? "off (download first)" : "on"}`);
+console.log(`remux beside the probe: ${EARLY_REMUX === "0" ? "off (after it)" : "on"}`);
 console.log(
   `playable after ${(readyAt / 1000).toFixed(2)} s, ${((readyAt / complete) * 100).toFixed(0)}% of the full ladder time`,
 );

@@ -116,8 +116,8 @@ async function runStages(ctx: JobContext): Promise<JobOutcome> {
     // On the way out for any reason: stop what still runs and wait for it, so nothing reads or
     // writes the temp directory once it is removed.
     endUrgent?.();
-    src.streaming?.cancel(); // a no-op once the download is complete
-    await ladder.stop([poster, fastTail, src.downloaded]);
+    src.streaming?.cancel(); // a no-op once the download is complete (it also stops a remux still reading it)
+    await ladder.stop([poster, fastTail, src.downloaded, src.streaming?.remux?.done ?? Promise.resolve()]);
   }
 }
 

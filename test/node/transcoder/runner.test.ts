@@ -2,18 +2,22 @@
  * runJob end to end against a fake of the API's internal endpoints (a node:http server over a
  * temp dir): real download, real ffmpeg, real uploads, real progress/publish/fail calls.
  */
+import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { JobDispatch } from "../../../src/lib/transcoder-protocol.js";
 import { createLane } from "../../../transcoder/src/concurrency.js";
 import { getBinaries, resetBinariesCache } from "../../../transcoder/src/ffmpeg/binaries.js";
 import { createLogger } from "../../../transcoder/src/log.js";
 import { runJob } from "../../../transcoder/src/runner.js";
+import { ffmpegBin } from "../support/media.js";
 import { withoutCrashes } from "./helpers/crashes.js";
 import { type FakeApi, type FakeApiOptions, startFakeApi } from "./helpers/fake-api.js";
-import { makeClip, parseM3u8, removeDir, tempDir, writeFakePdf } from "./helpers/media.js";
+import { ffprobeJson, makeClip, parseM3u8, removeDir, tempDir, writeFakePdf } from "./helpers/media.js";
 
+const execFileAsync = promisify(execFile);
 const TOKEN = "test-token-0123456789abcdefghij";
 let dir: string;
 let api: FakeApi | undefined;
@@ -327,6 +331,48 @@ describe("runJob", () => {
     expect(h.api.failures).toEqual([]);
     expect(await readdir(h.workRoot)).toEqual([]);
   });
+
+  it("keeps the remux started beside the probe when it copies the picked streams, and replaces it when not", async () => {
+    // Both sources stream (faststart, larger than the 2 MiB head), so the remux starts before the probe has
+    // picked the streams, copying ffmpeg's first video and first audio stream.
+    const plain = await makeClip(dir, "beside-plain.mp4", {
+      width: 1280,
+      height: 720,
+      duration: 12,
+      audioChannels: 1,
+      extra: ["-movflags", "+faststart"],
+    });
+    const kept = await harness(plain, "job_beside_kept");
+    expect(await kept.run()).toEqual({ status: "published", fastPath: true });
+    expect(kept.logs.find((l) => l.event === "fast_path.remux")).toMatchObject({ started_beside_probe: true });
+    expect(kept.logs.some((l) => l.event === "fast_path.early_remux_discarded")).toBe(false);
+    await api?.close();
+
+    // The same picture with a second audio track that is the default one (stereo 48 kHz against the first
+    // track's mono 44.1 kHz): the probe picks it, so the early remux copied the wrong audio and must go.
+    const twoTracks = path.join(dir, "beside-two-audio.mp4");
+    await execFileAsync(await ffmpegBin(), [
+      ...["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i", plain],
+      ...["-f", "lavfi", "-i", "sine=frequency=880:sample_rate=48000:duration=12"],
+      ...["-map", "0:v", "-map", "0:a", "-map", "1:a", "-c:v", "copy", "-c:a:0", "copy", "-c:a:1", "aac"],
+      ...["-ac:a:1", "2", "-disposition:a:0", "0", "-disposition:a:1", "default", "-movflags", "+faststart"],
+      twoTracks,
+    ]);
+    const replaced = await harness(twoTracks, "job_beside_replaced");
+    expect(await replaced.run()).toEqual({ status: "published", fastPath: true });
+    expect(replaced.logs.find((l) => l.event === "fast_path.early_remux_discarded")).toMatchObject({
+      reason: "the probe picked other streams",
+      picked: [0, 2],
+    });
+    expect(replaced.logs.find((l) => l.event === "fast_path.remux")).toMatchObject({ started_beside_probe: false });
+    // What was published fast carries the default track, and every listed segment was stored.
+    const init = await ffprobeJson(path.join(replaced.apiDir, "fast", "init.mp4"));
+    const audio = init.streams?.filter((st) => st.codec_type === "audio") ?? [];
+    expect(audio.map((a) => [a.channels, a.sample_rate])).toEqual([[2, "48000"]]);
+    const listed = parseM3u8(await readFile(path.join(replaced.apiDir, "fast", "index.m3u8"), "utf8"));
+    expect(listed.segments.length).toBeGreaterThan(1);
+    for (const seg of listed.segments) await stat(path.join(replaced.apiDir, "fast", seg.uri));
+  }, 300_000);
 
   it("heartbeats while nothing moves, and stops without failing when the API cancels", async () => {
     const source = await makeClip(dir, "cancel.mp4", { width: 320, height: 240, duration: 2 });

@@ -114,7 +114,7 @@ export async function indexPackets(
 export async function probeIndexed(
   input: string,
   options: { signal?: AbortSignal; ffprobePath?: string } = {},
-): Promise<{ facts: MediaFacts; packets: IndexedPacket[] }> {
+): Promise<{ facts: MediaFacts; packets: IndexedPacket[]; firstStreams: FirstStreams }> {
   const { facts, json } = await probeJson(
     input,
     ["-show_format", "-show_streams", "-show_entries", `packet=${INDEX_ENTRIES}`, ...INDEX_ONLY_ARGS],
@@ -127,7 +127,26 @@ export async function probeIndexed(
     const p = toIndexed((name) => (fields[name] === undefined ? undefined : String(fields[name])));
     if (p) packets.push(p);
   }
-  return { facts, packets: fillDurations(packets) };
+  return { facts, packets: fillDurations(packets), firstStreams: firstStreamsOf(json) };
+}
+
+/** The streams ffmpeg's `-map 0:V:0 -map 0:a:0?` copies, by absolute index. */
+export interface FirstStreams {
+  video?: number;
+  audio?: number;
+}
+
+/** ffmpeg's `V` is every video stream but attached pictures (cover art); `a` is every audio stream. */
+export function firstStreamsOf(json: unknown): FirstStreams {
+  const raw = (json as { streams?: unknown }).streams;
+  const streams = (Array.isArray(raw) ? raw : []) as Record<string, unknown>[];
+  const indexOf = (s: Record<string, unknown> | undefined) =>
+    s && Number.isInteger(s.index) ? (s.index as number) : undefined;
+  const video = streams.find(
+    (s) => s.codec_type === "video" && ((s.disposition ?? {}) as Record<string, unknown>).attached_pic !== 1,
+  );
+  const audio = streams.find((s) => s.codec_type === "audio");
+  return { video: indexOf(video), audio: indexOf(audio) };
 }
 
 /** One packet from ffprobe's fields, or undefined for one without a time or dropped by the demuxer. */

@@ -14,15 +14,22 @@ export interface RemuxOptions {
   kind: "remux";
   /** Absolute path of the source. */
   input: string;
-  videoIndex: number;
-  audioIndex?: number;
+  /**
+   * The streams to copy, by absolute index, or "first": the first video stream that is not cover art,
+   * and the first audio stream if there is one (a remux started before the probe has picked them,
+   * ../job/early-remux.ts).
+   */
+  videoIndex: number | "first";
+  audioIndex?: number | "first";
   /** AAC in MPEG-TS is ADTS-framed and must be converted for MP4. */
   adtsToAsc?: boolean;
 }
 
 export function buildRemuxArgs(options: RemuxOptions): string[] {
-  const args = [...inputPolicyArgs(options.input), "-i", options.input, "-map", `0:${options.videoIndex}`];
-  if (options.audioIndex !== undefined) args.push("-map", `0:${options.audioIndex}`);
+  const { videoIndex, audioIndex } = options;
+  const args = [...inputPolicyArgs(options.input), "-i", options.input];
+  args.push("-map", videoIndex === "first" ? "0:V:0" : `0:${videoIndex}`);
+  if (audioIndex !== undefined) args.push("-map", audioIndex === "first" ? "0:a:0?" : `0:${audioIndex}`);
   args.push("-c", "copy", "-sn", "-dn");
   if (options.audioIndex !== undefined && options.adtsToAsc) args.push("-bsf:a", "aac_adtstoasc");
   // Hand each packet to the muxer at once instead of holding up to 10 s of media for interleaving (the

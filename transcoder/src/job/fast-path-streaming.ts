@@ -14,7 +14,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { BULK_MAX_WAIT_MS } from "../concurrency.js";
 import { FAST_SEGMENT_SECONDS, INIT_NAME, PLAYLIST_NAME } from "../ffmpeg/hls-output.js";
-import { FAST_DIR, runRemux } from "../ffmpeg/remux.js";
+import { FAST_DIR } from "../ffmpeg/remux.js";
 import { aacCodec, avcCodecFromInit, avcCodecFromProfile } from "../hls/codecs.js";
 import { MASTER_NAME, type MeasuredRendition, peakBitrate, renderMaster } from "../hls/master.js";
 import { parseMediaPlaylist } from "../hls/media-playlist.js";
@@ -31,6 +31,7 @@ import { type JobContext, putFile, timed } from "./context.js";
 import { closedCaptionsLabel } from "./describe.js";
 import { publishFast } from "./fast-publish.js";
 import type { ProbedSource } from "./ingest.js";
+import { StreamingRemux } from "./streaming-remux.js";
 
 const PLAYLIST_REL = `${FAST_DIR}/${PLAYLIST_NAME}`;
 
@@ -146,26 +147,20 @@ export async function runStreamingFastPath(
     pollMs: 20,
   });
   reporter.update("remuxing", 12);
-  const remux = timed(ctx, "remux", () =>
-    runRemux(
-      {
-        kind: "remux",
-        input: "pipe:0",
-        videoIndex: video.index,
-        audioIndex: facts.audio?.index,
-        adtsToAsc: false,
-      },
-      outputDir,
-      {
-        signal: work,
-        durationSeconds: duration,
-        ffmpegPath: ctx.binaries.ffmpeg,
-        stdin: streaming.file.reader(work),
-        onProgress: (p) => reporter.update("remuxing", 12 + (5 * (p.percent ?? 0)) / 100),
-      },
-    ),
-  );
-  remux.catch(() => undefined);
+  // The remux ingest started beside the probe, already cutting segments; else one for the picked streams.
+  const remuxer =
+    streaming.remux ??
+    new StreamingRemux(
+      ctx,
+      streaming.file,
+      { video: video.index, audio: facts.audio?.index },
+      { signal: work, durationSeconds: duration },
+    );
+  ctx.log.info("fast_path.remux", { started_beside_probe: streaming.remux !== undefined });
+  const stopRemux = () => remuxer.abort(work.reason);
+  if (work.aborted) stopRemux();
+  else work.addEventListener("abort", stopRemux, { once: true });
+  const remux = remuxer.follow((percent) => reporter.update("remuxing", 12 + (5 * percent) / 100));
   segments.start();
   // The remux ends the moment ffmpeg exits: every segment on disk is final, so the uploader may take the last.
   const finished = remux.then(() => segments.finish());

@@ -41,8 +41,10 @@ export async function runFastPath(ctx: JobContext, src: ProbedSource): Promise<F
     }
     if (src.streaming) {
       ctx.log.info("fast_path.not_streamed", { reason: "segment cuts not predictable" });
-      // This remux needs the whole file: none of it is bulk.
+      // This remux needs the whole file: none of it is bulk. The one started beside the probe goes first.
       src.streaming.bulkFrom(Number.POSITIVE_INFINITY);
+      await src.streaming.remux?.discard("segment cuts not predictable");
+      src.streaming.remux = undefined;
     }
     await src.downloaded;
     reporter.update("remuxing", 12);

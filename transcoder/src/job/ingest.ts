@@ -30,6 +30,7 @@ import { fetchWatermark } from "../watermark.js";
 import { type JobContext, timed } from "./context.js";
 import { FIRST_SEGMENT_MARGIN_BYTES } from "./fast-path-streaming.js";
 import { GrowingFile } from "./growing-file.js";
+import { StreamingRemux } from "./streaming-remux.js";
 
 /** An unreachable watermark host is retried with the job this many times, then errors the asset. */
 export const WATERMARK_FETCH_ATTEMPTS = 3;
@@ -52,6 +53,11 @@ export interface ProbedSource {
      * job's own) once past it (ctx.priority.calm). Until called, every byte is urgent.
      */
     bulkFrom: (offset: number) => void;
+    /**
+     * The remux started beside the probe (./streaming-remux.ts), when it copies the streams the probe
+     * picked and the plan has a fast path: the streamed fast path takes it over.
+     */
+    remux?: StreamingRemux;
   };
   /** The checked watermark image, when the asset has one and the source has a picture. */
   watermark?: WatermarkInput & { displayWidth: number; displayHeight: number };
@@ -137,6 +143,11 @@ async function loadWatermark(ctx: JobContext, facts: MediaFacts): Promise<Probed
 /** Whether the streaming ingest may be tried (TRANSCODER_STREAM_INGEST=0 turns it off). */
 function streamingAllowed(): boolean {
   return process.env.TRANSCODER_STREAM_INGEST !== "0";
+}
+
+/** Whether a streamed source's remux starts beside its probe (TRANSCODER_EARLY_REMUX=0: after it, to compare). */
+function earlyRemuxAllowed(): boolean {
+  return process.env.TRANSCODER_EARLY_REMUX !== "0";
 }
 
 type SourceHead = { bytes: Buffer; total: number };
@@ -239,10 +250,16 @@ async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSourc
     },
   );
   downloaded.catch(() => undefined);
+  // ffmpeg starts cutting the first segment now, while ffprobe reads the index; the probe decides below
+  // whether its work is kept. Stopping the download (cancel, or a failed probe) stops it too.
+  let remux =
+    earlyRemuxAllowed() && ctx.settings.fast_path
+      ? new StreamingRemux(ctx, file, { video: "first", audio: "first" }, { signal, durationSeconds: layout.duration })
+      : undefined;
   try {
     const run = { signal: ctx.signal, ffprobePath: ctx.binaries.ffprobe };
     // Facts and packet index in one ffprobe run; the index answers the keyframe and integrity questions.
-    const { facts, packets } = await timed(ctx, "probe", () => probeIndexed(standIn, run));
+    const { facts, packets, firstStreams } = await timed(ctx, "probe", () => probeIndexed(standIn, run));
     applyPacketIndex(facts, packets);
     facts.sizeBytes = head.total;
     checkLimits(facts, ctx.settings);
@@ -257,16 +274,28 @@ async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSourc
     });
     const plan = planSource(facts, ctx.settings);
     logProbed(ctx, facts, plan, true);
+    if (remux && !(plan.fastPath && StreamingRemux.copiesPicked(facts, firstStreams))) {
+      const reason = plan.fastPath ? "the probe picked other streams" : "no fast path";
+      ctx.log.info("fast_path.early_remux_discarded", { reason, picked: [facts.video?.index, facts.audio?.index] });
+      await remux.discard(reason);
+      remux = undefined;
+    }
     reporter.update("probing", 12);
     const cancel = () => stopDownload.abort(new Error("the job stopped"));
     const bulkFrom = (offset: number) => bound.set(offset);
     return {
-      streamed: { facts, plan, duration: facts.duration, downloaded, streaming: { file, packets, cancel, bulkFrom } },
+      streamed: {
+        facts,
+        plan,
+        duration: facts.duration,
+        downloaded,
+        streaming: { file, packets, cancel, bulkFrom, remux },
+      },
     };
   } catch (err) {
     bound.set(Number.POSITIVE_INFINITY);
     stopDownload.abort(err);
-    await downloaded.catch(() => undefined);
+    await Promise.all([downloaded.catch(() => undefined), remux?.done.catch(() => undefined)]);
     throw err;
   } finally {
     await rm(standIn, { force: true });
