@@ -333,7 +333,7 @@ describe("runJob", () => {
   });
 
   it("keeps the remux started beside the probe when it copies the picked streams, and replaces it when not", async () => {
-    // Both sources stream (faststart, larger than the 2 MiB head), so the remux starts before the probe has
+    // These sources stream (faststart, larger than the 2 MiB head), so the remux starts before the probe has
     // picked the streams, copying ffmpeg's first video and first audio stream.
     const plain = await makeClip(dir, "beside-plain.mp4", {
       width: 1280,
@@ -344,7 +344,7 @@ describe("runJob", () => {
     });
     const kept = await harness(plain, "job_beside_kept");
     expect(await kept.run()).toEqual({ status: "published", fastPath: true });
-    expect(kept.logs.find((l) => l.event === "fast_path.remux")).toMatchObject({ started_beside_probe: true });
+    expect(kept.logs.find((l) => l.event === "fast_path.remux")).toMatchObject({ started_early: true });
     expect(kept.logs.some((l) => l.event === "fast_path.early_remux_discarded")).toBe(false);
     await api?.close();
 
@@ -364,7 +364,7 @@ describe("runJob", () => {
       reason: "the probe picked other streams",
       picked: [0, 2],
     });
-    expect(replaced.logs.find((l) => l.event === "fast_path.remux")).toMatchObject({ started_beside_probe: false });
+    expect(replaced.logs.find((l) => l.event === "fast_path.remux")).toMatchObject({ started_early: false });
     // What was published fast carries the default track, and every listed segment was stored.
     const init = await ffprobeJson(path.join(replaced.apiDir, "fast", "init.mp4"));
     const audio = init.streams?.filter((st) => st.codec_type === "audio") ?? [];
@@ -372,6 +372,31 @@ describe("runJob", () => {
     const listed = parseM3u8(await readFile(path.join(replaced.apiDir, "fast", "index.m3u8"), "utf8"));
     expect(listed.segments.length).toBeGreaterThan(1);
     for (const seg of listed.segments) await stat(path.join(replaced.apiDir, "fast", seg.uri));
+    await api?.close();
+
+    // Its index after its media: it does not stream, so no remux starts before the probe; the download-first
+    // fast path publishes what its own remux cut.
+    const moovLast = path.join(dir, "beside-moov-last.mp4");
+    await execFileAsync(await ffmpegBin(), [
+      "-hide_banner",
+      "-nostdin",
+      "-y",
+      "-loglevel",
+      "error",
+      "-i",
+      plain,
+      "-c",
+      "copy",
+      moovLast,
+    ]);
+    const late = await harness(moovLast, "job_beside_late");
+    expect(await late.run()).toEqual({ status: "published", fastPath: true });
+    expect(late.logs.some((l) => l.event === "fast_path.early_remux_discarded")).toBe(false);
+    expect(late.logs.some((l) => l.event === "fast_path.remux")).toBe(false);
+    const lateListed = parseM3u8(await readFile(path.join(late.apiDir, "fast", "index.m3u8"), "utf8"));
+    expect(lateListed.segments.reduce((n, seg) => n + seg.duration, 0)).toBeCloseTo(12, 0);
+    for (const seg of lateListed.segments) await stat(path.join(late.apiDir, "fast", seg.uri));
+    expect(await readdir(late.workRoot)).toEqual([]);
   }, 300_000);
 
   it("heartbeats while nothing moves, and stops without failing when the API cancels", async () => {

@@ -168,4 +168,29 @@ describe("streamed fast path", () => {
     await expect(reading).rejects.toThrow(/started over/);
     expect(Buffer.concat(chunks).length).toBe(4096);
   });
+
+  it("ends a reader stopped while it waits, before the first byte or mid-file, with the stop's reason", async () => {
+    // A remux stopped before the download has written anything (job/streaming-remux.ts) must end at once,
+    // not when the download next moves (a download that never moves again would keep it forever).
+    const empty = new GrowingFile(path.join(dir, "never.bin"));
+    const before = new AbortController();
+    const waiting = (async () => {
+      for await (const _ of empty.reader(before.signal)) throw new Error("no bytes were written");
+    })();
+    setTimeout(() => before.abort(new Error("the source does not stream")), 30);
+    await expect(waiting).rejects.toThrow("the source does not stream");
+
+    const partial = new GrowingFile(path.join(dir, "partial.bin"));
+    await writeFile(partial.path, Buffer.alloc(2048, 7));
+    partial.progress(2048);
+    const mid = new AbortController();
+    let got = 0;
+    const reading = (async () => {
+      for await (const chunk of partial.reader(mid.signal)) got += (chunk as Buffer).length;
+    })();
+    await sleep(30);
+    mid.abort(new Error("the job stopped"));
+    await expect(reading).rejects.toThrow("the job stopped");
+    expect(got).toBe(2048);
+  });
 });

@@ -39,8 +39,8 @@ export class GrowingFile {
     for (const w of this.wakers.splice(0)) w();
   }
 
-  private waitPast(position: number): Promise<void> {
-    if (this.failure || this.done || this.written > position) return Promise.resolve();
+  private waitPast(position: number, signal?: AbortSignal): Promise<void> {
+    if (this.failure || this.done || this.written > position || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => this.wakers.push(resolve));
   }
 
@@ -49,33 +49,46 @@ export class GrowingFile {
     const self = this;
     return Readable.from(
       (async function* () {
-        // The download creates the file: wait for its first bytes before opening it.
-        await self.waitPast(0);
-        if (self.failure) throw self.failure;
-        if (self.written === 0) return;
-        const fh = await open(self.path, "r");
+        // A reader stopped while it waits (a remux the probe discarded, ./streaming-remux.ts) ends then, not
+        // whenever the download next moves, or never.
+        const onAbort = () => self.wake();
+        signal?.addEventListener("abort", onAbort, { once: true });
         try {
-          let position = 0;
-          for (;;) {
-            signal?.throwIfAborted();
-            await self.waitPast(position);
-            if (self.failure) throw self.failure;
-            if (position >= self.written) {
-              if (self.done) return;
-              continue;
-            }
-            const length = Math.min(CHUNK, self.written - position);
-            const buf = Buffer.allocUnsafe(length);
-            const { bytesRead } = await fh.read(buf, 0, length, position);
-            if (bytesRead === 0) throw new Error("the source file is shorter than the download said");
-            position += bytesRead;
-            yield buf.subarray(0, bytesRead);
-          }
+          yield* self.read(signal);
         } finally {
-          await fh.close();
+          signal?.removeEventListener("abort", onAbort);
         }
       })(),
       { objectMode: false },
     );
+  }
+
+  private async *read(signal?: AbortSignal): AsyncGenerator<Buffer> {
+    // The download creates the file: wait for its first bytes before opening it.
+    await this.waitPast(0, signal);
+    signal?.throwIfAborted();
+    if (this.failure) throw this.failure;
+    if (this.written === 0) return;
+    const fh = await open(this.path, "r");
+    try {
+      let position = 0;
+      for (;;) {
+        await this.waitPast(position, signal);
+        signal?.throwIfAborted();
+        if (this.failure) throw this.failure;
+        if (position >= this.written) {
+          if (this.done) return;
+          continue;
+        }
+        const length = Math.min(CHUNK, this.written - position);
+        const buf = Buffer.allocUnsafe(length);
+        const { bytesRead } = await fh.read(buf, 0, length, position);
+        if (bytesRead === 0) throw new Error("the source file is shorter than the download said");
+        position += bytesRead;
+        yield buf.subarray(0, bytesRead);
+      }
+    } finally {
+      await fh.close();
+    }
   }
 }

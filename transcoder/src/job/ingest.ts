@@ -250,11 +250,11 @@ async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSourc
     },
   );
   downloaded.catch(() => undefined);
-  // ffmpeg starts cutting the first segment now, while ffprobe reads the index; the probe decides below
-  // whether its work is kept. Stopping the download (cancel, or a failed probe) stops it too.
+  // ffmpeg starts cutting the first segment now, while ffprobe reads the index (./streaming-remux.ts); the
+  // probe decides below whether its work is kept. Stopping the download (cancel, a failed probe) stops it too.
   let remux =
     earlyRemuxAllowed() && ctx.settings.fast_path
-      ? new StreamingRemux(ctx, file, { video: "first", audio: "first" }, { signal, durationSeconds: layout.duration })
+      ? new StreamingRemux(ctx, file, { video: "first", audio: "first" }, signal)
       : undefined;
   try {
     const run = { signal: ctx.signal, ffprobePath: ctx.binaries.ffprobe };

@@ -26,25 +26,24 @@ export class StreamingRemux {
   /** Settles when ffmpeg has exited; rejects when it failed or was stopped. */
   readonly done: Promise<void>;
   private readonly halt = new AbortController();
-  private progress: (percent: number) => void = () => undefined;
+  private progress: (mediaSeconds: number, done: boolean) => void = () => undefined;
 
   constructor(
     private readonly ctx: JobContext,
     file: GrowingFile,
     streams: RemuxStreams,
-    options: { signal: AbortSignal; durationSeconds?: number },
+    signal: AbortSignal,
   ) {
-    const signal = AbortSignal.any([options.signal, this.halt.signal]);
+    const stop = AbortSignal.any([signal, this.halt.signal]);
     this.done = timed(ctx, "remux", () =>
       runRemux(
         { kind: "remux", input: "pipe:0", videoIndex: streams.video, audioIndex: streams.audio, adtsToAsc: false },
         ctx.dirs.output,
         {
-          signal,
-          durationSeconds: options.durationSeconds,
+          signal: stop,
           ffmpegPath: ctx.binaries.ffmpeg,
-          stdin: file.reader(signal),
-          onProgress: (p) => this.progress(p.percent ?? 0),
+          stdin: file.reader(stop),
+          onProgress: (p) => this.progress(p.outTimeSeconds, p.done),
         },
       ),
     );
@@ -56,8 +55,8 @@ export class StreamingRemux {
     return facts.video !== undefined && facts.video.index === first.video && facts.audio?.index === first.audio;
   }
 
-  /** From now on, ffmpeg's progress (percent of the duration) goes to `onProgress`. */
-  follow(onProgress: (percent: number) => void): Promise<void> {
+  /** From now on, ffmpeg's progress (media seconds written, and whether it is done) goes to `onProgress`. */
+  follow(onProgress: (mediaSeconds: number, done: boolean) => void): Promise<void> {
     this.progress = onProgress;
     return this.done;
   }
