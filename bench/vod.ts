@@ -272,10 +272,11 @@ try {
         if (!untilComplete) break;
       }
       if (asset.renditions_status === "complete") break;
-      // 150 ms per asset keeps four at once under the API's read limit. Once ready, once a second: each GET
-      // costs the local stack ~17 ms of CPU (auth, D1 through wrangler dev), which a 150 ms poll took from the
-      // ladder it was timing (7.5 core-s over a run, measured with bench/cpu.ts).
-      await new Promise((r) => setTimeout(r, ready ? 1000 : 150));
+      // 150 ms per asset keeps four at once under the API's read limit. Once ready, every 5 s: each GET costs
+      // the local stack ~20 ms of CPU (auth and D1 through wrangler dev: ~10 ms in workerd, ~10 ms in wrangler's
+      // own node process, measured with bench/cpu.ts), which the poll took from the ladder it was timing (7.5
+      // core-s over a run at 150 ms, ~1.2 at 1 s). `complete` is read from the transcoder's log, not the poll.
+      await new Promise((r) => setTimeout(r, ready ? 5000 : 150));
     }
     await servableRun;
     // The transcoder's log says when it published "complete"; the 1 s poll only says it has.
