@@ -89,6 +89,10 @@ export default defineConfig({
           name: "edge",
           include: ["test/edge/**/*.test.ts"],
           setupFiles: ["./test/edge/setup.ts"],
+          // Beside the other CI lane's end-to-end runs, a file's first storage call in a fresh runtime once took
+          // over 5 s (vitest's default): generous bounds, which no test here comes near alone.
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
         },
       },
       {
