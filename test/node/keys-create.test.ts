@@ -12,9 +12,17 @@ import { freePort, groupAlive, type Service, startService, waitForHttp } from ".
 import { API_CONFIG, applyMigrations, d1Execute, ROOT, wranglerBin } from "../../scripts/lib/wrangler";
 import type { ApiKey, Page, Problem } from "../support/api-types";
 
+/**
+ * Runs `npm run keys:create`. One run that never ended held this test to its 180 s timeout in CI with no
+ * trace: after 60 s the run is killed and the test fails with what it had printed.
+ */
 function keysCreate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("npm", ["run", "-s", "keys:create", "--", ...args], { cwd: ROOT, stdio: "pipe" });
+  return new Promise((resolve, reject) => {
+    const child = spawn("npm", ["run", "-s", "keys:create", "--", ...args], {
+      cwd: ROOT,
+      stdio: "pipe",
+      detached: true,
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => {
@@ -23,7 +31,14 @@ function keysCreate(args: string[]): Promise<{ code: number; stdout: string; std
     child.stderr.on("data", (d) => {
       stderr += d;
     });
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    const timer = setTimeout(() => {
+      if (child.pid) process.kill(-child.pid, "SIGKILL");
+      reject(new Error(`keys:create ${args.join(" ")} did not end in 60 s\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, 60_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
   });
 }
 
