@@ -2,22 +2,19 @@
  * runJob end to end against a fake of the API's internal endpoints (a node:http server over a
  * temp dir): real download, real ffmpeg, real uploads, real progress/publish/fail calls.
  */
-import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { JobDispatch } from "../../../src/lib/transcoder-protocol.js";
 import { createLane } from "../../../transcoder/src/concurrency.js";
 import { getBinaries, resetBinariesCache } from "../../../transcoder/src/ffmpeg/binaries.js";
 import { createLogger } from "../../../transcoder/src/log.js";
 import { runJob } from "../../../transcoder/src/runner.js";
-import { ffmpegBin } from "../support/media.js";
+import { runFfmpeg } from "../support/media.js";
 import { withoutCrashes } from "./helpers/crashes.js";
 import { type FakeApi, type FakeApiOptions, startFakeApi } from "./helpers/fake-api.js";
 import { ffprobeJson, makeClip, parseM3u8, removeDir, tempDir, writeFakePdf } from "./helpers/media.js";
 
-const execFileAsync = promisify(execFile);
 const TOKEN = "test-token-0123456789abcdefghij";
 let dir: string;
 let api: FakeApi | undefined;
@@ -351,8 +348,9 @@ describe("runJob", () => {
     // The same picture with a second audio track that is the default one (stereo 48 kHz against the first
     // track's mono 44.1 kHz): the probe picks it, so the early remux copied the wrong audio and must go.
     const twoTracks = path.join(dir, "beside-two-audio.mp4");
-    await execFileAsync(await ffmpegBin(), [
-      ...["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i", plain],
+    await runFfmpeg([
+      "-i",
+      plain,
       ...["-f", "lavfi", "-i", "sine=frequency=880:sample_rate=48000:duration=12"],
       ...["-map", "0:v", "-map", "0:a", "-map", "1:a", "-c:v", "copy", "-c:a:0", "copy", "-c:a:1", "aac"],
       ...["-ac:a:1", "2", "-disposition:a:0", "0", "-disposition:a:1", "default", "-movflags", "+faststart"],
@@ -377,18 +375,7 @@ describe("runJob", () => {
     // Its index after its media: it does not stream, so no remux starts before the probe; the download-first
     // fast path publishes what its own remux cut.
     const moovLast = path.join(dir, "beside-moov-last.mp4");
-    await execFileAsync(await ffmpegBin(), [
-      "-hide_banner",
-      "-nostdin",
-      "-y",
-      "-loglevel",
-      "error",
-      "-i",
-      plain,
-      "-c",
-      "copy",
-      moovLast,
-    ]);
+    await runFfmpeg(["-i", plain, "-c", "copy", moovLast]);
     const late = await harness(moovLast, "job_beside_late");
     expect(await late.run()).toEqual({ status: "published", fastPath: true });
     expect(late.logs.some((l) => l.event === "fast_path.early_remux_discarded")).toBe(false);

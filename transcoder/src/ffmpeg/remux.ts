@@ -17,7 +17,7 @@ export interface RemuxOptions {
   /**
    * The streams to copy, by absolute index, or "first": the first video stream that is not cover art,
    * and the first audio stream if there is one (a remux started before the probe has picked them,
-   * ../job/early-remux.ts).
+   * ../job/streaming-remux.ts).
    */
   videoIndex: number | "first";
   audioIndex?: number | "first";

@@ -147,15 +147,14 @@ export async function runStreamingFastPath(
     pollMs: 20,
   });
   reporter.update("remuxing", 12);
-  // The remux ingest started with the job, already cutting segments; else one for the picked streams.
+  // The remux ingest started beside the probe, already cutting segments; else one for the picked streams.
   const remuxer =
     streaming.remux ?? new StreamingRemux(ctx, streaming.file, { video: video.index, audio: facts.audio?.index }, work);
   ctx.log.info("fast_path.remux", { started_early: streaming.remux !== undefined });
-  const stopRemux = () => remuxer.abort(work.reason);
-  if (work.aborted) stopRemux();
-  else work.addEventListener("abort", stopRemux, { once: true });
-  const remux = remuxer.follow((seconds, done) =>
-    reporter.update("remuxing", 12 + 5 * (done ? 1 : Math.min(1, seconds / Math.max(duration, 0.001)))),
+  const remux = remuxer.follow(
+    (seconds, done) =>
+      reporter.update("remuxing", 12 + 5 * (done ? 1 : Math.min(1, seconds / Math.max(duration, 0.001)))),
+    work,
   );
   segments.start();
   // The remux ends the moment ffmpeg exits: every segment on disk is final, so the uploader may take the last.

@@ -55,9 +55,15 @@ export class StreamingRemux {
     return facts.video !== undefined && facts.video.index === first.video && facts.audio?.index === first.audio;
   }
 
-  /** From now on, ffmpeg's progress (media seconds written, and whether it is done) goes to `onProgress`. */
-  follow(onProgress: (mediaSeconds: number, done: boolean) => void): Promise<void> {
+  /**
+   * From now on, ffmpeg's progress (media seconds written, and whether it is done) goes to `onProgress`,
+   * and `signal` stops it too (the fast path that takes over a remux ingest started).
+   */
+  follow(onProgress: (mediaSeconds: number, done: boolean) => void, signal: AbortSignal): Promise<void> {
     this.progress = onProgress;
+    const stop = () => this.abort(signal.reason);
+    if (signal.aborted) stop();
+    else signal.addEventListener("abort", stop, { once: true });
     return this.done;
   }
 
