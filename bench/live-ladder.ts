@@ -17,11 +17,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createKeyInD1 } from "../scripts/lib/keys";
-import { freePort } from "../scripts/lib/proc";
-import { startStack } from "../scripts/lib/stack";
 import type { components } from "../sdk/src/generated/openapi";
 import { startEncoder } from "../test/node/support/live";
 import type { LiveLadderSupervisor, RenditionStats } from "../transcoder/src/live-ladder/supervisor";
+import { startBenchStack } from "./stack";
 
 /** GET /live-ladder on the transcoder: each running job's stats by stream ID. */
 type LadderStats = Partial<ReturnType<LiveLadderSupervisor["stats"]>>;
@@ -62,12 +61,7 @@ function seqs(playlist: string): number[] {
 
 async function main() {
   const persistTo = mkdtempSync(path.join(tmpdir(), "keyframe-bench-ladder-"));
-  const stack = await startStack({
-    apiPort: await freePort(),
-    edgePort: await freePort(),
-    transcoderPort: await freePort(),
-    persistTo,
-    quiet: true,
+  const stack = await startBenchStack(persistTo, {
     transcoderEnv: PRESET ? { KEYFRAME_LIVE_LADDER_PRESET: PRESET } : {},
   });
   try {

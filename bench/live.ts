@@ -31,11 +31,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createKeyInD1 } from "../scripts/lib/keys";
-import { freePort } from "../scripts/lib/proc";
-import { startStack } from "../scripts/lib/stack";
 import type { components } from "../sdk/src/generated/openapi";
 import { CmafSplitter } from "../src/live/ll-hls/splitter";
 import { median, startLiveEncoder, watchLiveStream } from "../test/node/support/ll-hls";
+import { startBenchStack } from "./stack";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1]);
@@ -227,14 +226,9 @@ async function main() {
   const persistTo = path.join(work, "state");
   console.log("making 2 s segments with ffmpeg…");
   const segments = makeSegments(work);
-  const stack = await startStack({
-    apiPort: await freePort(),
-    edgePort: await freePort(),
-    transcoderPort: await freePort(),
-    persistTo,
+  const stack = await startBenchStack(persistTo, {
     transcoder: false,
     cron: false,
-    quiet: true,
     // wrangler dev takes minutes to start on a loaded machine.
     readyTimeoutMs: 400_000,
   });

@@ -17,9 +17,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { createKeyInD1 } from "../scripts/lib/keys";
-import { freePort } from "../scripts/lib/proc";
-import { startStack } from "../scripts/lib/stack";
 import type { components } from "../sdk/src/generated/openapi";
+import { startBenchStack } from "./stack";
 
 type Schemas = components["schemas"];
 
@@ -67,14 +66,7 @@ interface Sample {
 /** One stack with `env`, `UPLOADS` uploads one after another, each deleted once ready. */
 async function round(env: Record<string, string>): Promise<Sample[]> {
   const persistTo = path.join(mkdtempSync(path.join(work, "state-")), "state");
-  const stack = await startStack({
-    apiPort: await freePort(),
-    edgePort: await freePort(),
-    transcoderPort: await freePort(),
-    persistTo,
-    quiet: true,
-    transcoderEnv: env,
-  });
+  const stack = await startBenchStack(persistTo, { transcoderEnv: env });
   const stagesByAsset = new Map<string, Record<string, number>>();
   const out = stack.services.find((s) => s.name === "transcoder")?.child.stdout;
   if (out) {

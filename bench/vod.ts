@@ -34,12 +34,11 @@ import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { createKeyInD1 } from "../scripts/lib/keys";
-import { freePort } from "../scripts/lib/proc";
-import { startStack } from "../scripts/lib/stack";
 import type { components } from "../sdk/src/generated/openapi";
 import { buildLadderArgs, buildRemuxArgs, outputFrameRate, planRungs } from "../transcoder/src/ffmpeg";
 import { startCpuMeter } from "./cpu";
 import { benchChunkedLadder } from "./ladder-chunks";
+import { startBenchStack } from "./stack";
 
 type Schemas = components["schemas"];
 
@@ -174,12 +173,7 @@ if (PARALLEL.length) {
 }
 
 const persistTo = path.join(work, "state");
-const stack = await startStack({
-  apiPort: await freePort(),
-  edgePort: await freePort(),
-  transcoderPort: await freePort(),
-  persistTo,
-  quiet: true,
+const stack = await startBenchStack(persistTo, {
   transcoderEnv: { TRANSCODER_STREAM_INGEST: STREAM_INGEST, TRANSCODER_EARLY_REMUX: EARLY_REMUX },
 });
 const readyMs: number[] = [];
