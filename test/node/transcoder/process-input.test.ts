@@ -5,10 +5,14 @@
  * uncaught 'error' event that ended the transcoder and every job on it (seen when an asset was deleted
  * while its fast path read the source).
  */
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { runProcess } from "../../../transcoder/src/ffmpeg/process.js";
+import { GrowingFile } from "../../../transcoder/src/job/growing-file.js";
 import { withoutCrashes } from "./helpers/crashes.js";
+import { removeDir, tempDir } from "./helpers/media.js";
 
 class Cancelled extends Error {}
 
@@ -54,5 +58,29 @@ describe("a process whose stdin stream fails", () => {
     );
     expect(crashes).toEqual([]);
     expect(result).toEqual({ status: "rejected", reason });
+  });
+
+  it("ends its input when it exits before the end (a GrowingFile reader closes its file handle)", async () => {
+    const dir = await tempDir();
+    try {
+      const file = path.join(dir, "source");
+      // More than the process reads: `head -c` exits after 1 MiB, as ffmpeg does after an MP4's last sample.
+      await writeFile(file, Buffer.alloc(4 * 1024 * 1024, 7));
+      const growing = new GrowingFile(file);
+      growing.complete(4 * 1024 * 1024);
+      const input = growing.reader();
+      const closed = new Promise<void>((resolve) => input.once("close", () => resolve()));
+      await runProcess("head", ["-c", String(1024 * 1024)], { stdin: input, timeoutMs: 5_000 });
+      // Left paused, the reader's generator never reached its `finally` and its FileHandle was closed by the
+      // garbage collector (DEP0137), one per streamed job.
+      const outcome = await Promise.race([
+        closed.then(() => "closed"),
+        new Promise((r) => setTimeout(() => r("open"), 2_000)),
+      ]);
+      expect(outcome).toBe("closed");
+      expect(input.destroyed).toBe(true);
+    } finally {
+      await removeDir(dir);
+    }
   });
 });

@@ -129,6 +129,10 @@ export function runProcess(
       );
     });
     child.on("close", (exitCode, exitSignal) => {
+      // A process that is done before the end of its input (ffmpeg stops after an MP4's last sample) leaves
+      // that input paused, and whatever feeds it open: a GrowingFile reader held its file handle until garbage
+      // collection, one per streamed job. Ending it runs the reader's cleanup now.
+      (options.stdin as { destroy?: () => void } | undefined)?.destroy?.();
       const tail = stderr.slice(-STDERR_TAIL_BYTES).trim();
       if (killedFor === "aborted" && signal) return finish(abortReason(signal));
       if (exitCode === 0 && !killedFor) {
