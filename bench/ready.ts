@@ -15,13 +15,13 @@
  *
  *   npm run bench:ready -- --uploads 6 --rounds 3 --clip <an mp4 made by bench:vod's recipe>
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { createKeyInD1 } from "../scripts/lib/keys";
 import type { components } from "../sdk/src/generated/openapi";
+import { benchClip } from "./clip";
 import { startCpuMeter } from "./cpu";
 import { startBenchStack } from "./stack";
 
@@ -53,18 +53,7 @@ const SIDES = {
 const STAGES = ["head", "probe", "first_segment", "fast_upload", "fast_publish"];
 
 const work = mkdtempSync(path.join(tmpdir(), "keyframe-bench-ready-"));
-let clip = argv.get("clip");
-if (!clip) {
-  clip = path.join(work, "clip.mp4");
-  console.log("generating a 60 s 1920x1080p30 H.264/AAC faststart clip (bench:vod's recipe)…");
-  execFileSync("ffmpeg", [
-    ...["-hide_banner", "-nostdin", "-y", "-loglevel", "error"],
-    ...["-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=60"],
-    ...["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=60"],
-    ...["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "60"],
-    ...["-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", clip],
-  ]);
-}
+const clip = benchClip(work, argv.get("clip"));
 const bytes = new Uint8Array(readFileSync(clip));
 console.log(
   `clip: ${(bytes.byteLength / 1e6).toFixed(1)} MB; A = ${JSON.stringify(SIDES.A)}, B = ${JSON.stringify(SIDES.B)}`,

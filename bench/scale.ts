@@ -19,7 +19,7 @@
  *
  *   npm run bench:scale -- --at-once 1,2,4 --rounds 3 --clip <an mp4 made by bench:vod's recipe>
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -28,6 +28,7 @@ import { newId } from "../src/lib/ids";
 import type { FakeApi, FakeApiOptions } from "../test/node/transcoder/helpers/fake-api";
 import { downloadDispatch, startFakeApi } from "../test/node/transcoder/helpers/fake-api";
 import { signedFetch, TEST_TRANSCODER_SECRET } from "../test/node/transcoder/helpers/signed";
+import { benchClip } from "./clip";
 import { startCpuMeter } from "./cpu";
 
 const argv = new Map<string, string>();
@@ -38,18 +39,7 @@ const LADDERS = argv.get("ladders") === "1";
 const ROOT = path.resolve(import.meta.dirname, "..");
 
 const work = mkdtempSync(path.join(tmpdir(), "keyframe-bench-scale-"));
-let clip = argv.get("clip");
-if (!clip) {
-  clip = path.join(work, "clip.mp4");
-  console.log("generating a 60 s 1920x1080p30 H.264/AAC faststart clip (bench:vod's recipe)…");
-  execFileSync("ffmpeg", [
-    ...["-hide_banner", "-nostdin", "-y", "-loglevel", "error"],
-    ...["-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=60"],
-    ...["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=60"],
-    ...["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "60"],
-    ...["-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", clip],
-  ]);
-}
+const clip = benchClip(work, argv.get("clip"));
 const size = statSync(clip).size;
 console.log(
   `clip: ${(size / 1e6).toFixed(1)} MB; at once: ${AT_ONCE.join(", ")}; rounds: ${ROUNDS}; ladders ${LADDERS ? "kept" : "cancelled once ready"}`,
@@ -100,7 +90,7 @@ async function step(transcoderUrl: string, n: number): Promise<Job[]> {
   for (let i = 0; i < n; i++) {
     const jobId = newId("job");
     const outputDir = mkdtempSync(path.join(work, "out-"));
-    const options: FakeApiOptions = { jobId, token: `token-${newId("job")}`, sourceFile: clip as string, outputDir };
+    const options: FakeApiOptions = { jobId, token: `token-${newId("job")}`, sourceFile: clip, outputDir };
     jobs.push({ api: await startFakeApi(options), options, dispatchedAt: 0 });
   }
   await Promise.all(
