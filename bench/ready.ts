@@ -69,8 +69,9 @@ async function round(env: Record<string, string>): Promise<Sample[]> {
   const persistTo = path.join(mkdtempSync(path.join(work, "state-")), "state");
   const stack = await startBenchStack(persistTo, { transcoderEnv: env });
   const stagesByAsset = new Map<string, Record<string, number>>();
-  /** When each asset's PUT was answered (for --timeline: when each stage ended, from that moment). */
+  /** When each asset's PUT was answered, and (for --timeline) when each of its stages ended from then. */
   const answeredAt = new Map<string, number>();
+  const endedByAsset = new Map<string, Record<string, number>>();
   const out = stack.services.find((s) => s.name === "transcoder")?.child.stdout;
   if (out) {
     readline.createInterface({ input: out }).on("line", (line) => {
@@ -79,9 +80,13 @@ async function round(env: Record<string, string>): Promise<Sample[]> {
         if (rec.event !== "stage.done" || typeof rec.asset_id !== "string") return;
         const stages = stagesByAsset.get(rec.asset_id) ?? {};
         stages[rec.stage] = rec.ms;
-        const answered = answeredAt.get(rec.asset_id);
-        if (answered !== undefined) stages[`${rec.stage}_ended_at`] = Date.now() - answered;
         stagesByAsset.set(rec.asset_id, stages);
+        const answered = answeredAt.get(rec.asset_id);
+        if (answered !== undefined) {
+          const ended = endedByAsset.get(rec.asset_id) ?? {};
+          ended[rec.stage] = Date.now() - answered;
+          endedByAsset.set(rec.asset_id, ended);
+        }
       } catch {
         // not a log line
       }
@@ -123,7 +128,8 @@ async function round(env: Record<string, string>): Promise<Sample[]> {
           });
           if (TIMELINE) {
             const st = stagesByAsset.get(asset_id) ?? {};
-            const ends = STAGES.map((name) => `${name} ${st[name] ?? "—"} (ended +${st[`${name}_ended_at`] ?? "—"})`);
+            const ended = endedByAsset.get(asset_id) ?? {};
+            const ends = STAGES.map((name) => `${name} ${st[name] ?? "—"} (ended +${ended[name] ?? "—"})`);
             console.log(`  ${asset_id}: ready +${samples[samples.length - 1].readyMs} ms; ${ends.join(", ")}`);
           }
           return asset_id;
@@ -131,11 +137,12 @@ async function round(env: Record<string, string>): Promise<Sample[]> {
         await new Promise((r) => setTimeout(r, POLL_MS));
       }
     };
-    const cpu = startCpuMeter(100);
+    // Reading /proc every 100 ms is load of its own: only when the timeline asks for it.
+    const cpu = TIMELINE ? startCpuMeter(100) : undefined;
     for (let i = 0; i < UPLOADS; i++) {
-      cpu.reset();
+      cpu?.reset();
       const assets = await Promise.all(Array.from({ length: AT_ONCE }, uploadOne));
-      if (TIMELINE) {
+      if (cpu) {
         const used = [...cpu.read()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`);
         console.log(`  CPU (core-s) from the first PUT to the last ready: ${used.join(", ")}`);
       }
@@ -143,7 +150,7 @@ async function round(env: Record<string, string>): Promise<Sample[]> {
       // The cancelled ladder's ffmpeg is stopped within its next progress report.
       await new Promise((r) => setTimeout(r, 2500));
     }
-    cpu.stop();
+    cpu?.stop();
   } finally {
     await stack.stop();
   }

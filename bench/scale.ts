@@ -19,11 +19,10 @@
  *
  *   npm run bench:scale -- --at-once 1,2,4 --rounds 3 --clip <an mp4 made by bench:vod's recipe>
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { freePort } from "../scripts/lib/proc";
+import { freePort, type Service, startService, waitForHttp } from "../scripts/lib/proc";
 import { newId } from "../src/lib/ids";
 import type { FakeApi, FakeApiOptions } from "../test/node/transcoder/helpers/fake-api";
 import { downloadDispatch, startFakeApi } from "../test/node/transcoder/helpers/fake-api";
@@ -46,35 +45,28 @@ console.log(
 );
 
 /** The transcoder as production runs it: its own process, listening for signed dispatches. */
-async function startTranscoder(): Promise<{ url: string; child: ChildProcess }> {
+async function startTranscoder(): Promise<{ url: string; service: Service }> {
   const port = await freePort();
-  const child = spawn(
+  mkdirSync(path.join(work, "jobs"), { recursive: true });
+  const service = startService(
+    "transcoder",
     path.join(ROOT, "node_modules", ".bin", "tsx"),
     [path.join(ROOT, "transcoder", "src", "server.ts")],
     {
+      cwd: ROOT,
       env: {
-        ...process.env,
         KEYFRAME_TRANSCODER_PORT: String(port),
         KEYFRAME_TRANSCODER_HOST: "127.0.0.1",
         KEYFRAME_TRANSCODER_JOURNAL_DIR: path.join(work, "journal"),
         TRANSCODER_WORK_DIR: path.join(work, "jobs"),
         TRANSCODER_AUTH_SECRET: TEST_TRANSCODER_SECRET,
       },
-      stdio: ["ignore", "ignore", "inherit"],
+      quiet: true,
     },
   );
-  mkdirSync(path.join(work, "jobs"), { recursive: true });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`the transcoder exited (${child.exitCode}) before it answered`);
-    const ok = await fetch(`${url}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return { url, child };
-    if (i > 300) throw new Error("the transcoder did not answer /health in 30 s");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForHttp(`${url}/health`, service, { timeoutMs: 30_000 });
+  return { url, service };
 }
 
 interface Job {
@@ -170,8 +162,7 @@ try {
 } finally {
   if (kept.length) await cancelAndClose(transcoder.url, kept).catch(() => undefined);
   cpu.stop();
-  transcoder.child.kill("SIGTERM");
-  await new Promise((r) => transcoder.child.once("exit", r));
+  await transcoder.service.stop();
   rmSync(work, { recursive: true, force: true });
 }
 

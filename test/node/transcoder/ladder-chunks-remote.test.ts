@@ -21,6 +21,7 @@ import { verifyRendition } from "../../../transcoder/src/ladder-chunks/verify.js
 import { silentLogger } from "../../../transcoder/src/log.js";
 import { type RunningServer, startServer } from "../../../transcoder/src/server.js";
 import { FakeChunkApi, FAKE_JOB as JOB, FAKE_TOKEN as TOKEN } from "../support/fake-chunk-api.js";
+import { pollUntil } from "../support/live.js";
 import { runFfmpeg as ffmpeg, ffprobeBin } from "../support/media.js";
 import { removeDir, tempDir } from "./helpers/media.js";
 import { signedFetch, TEST_TRANSCODER_SECRET } from "./helpers/signed.js";
@@ -243,19 +244,19 @@ describe("remote ladder chunks", () => {
       { durationSeconds: duration, signal: abort.signal },
       { runner },
     );
-    const health = async () =>
-      (await (await fetch(`${transcoder.url}/health`)).json()) as { ladder_chunks: { running: number } };
-    // Deadlines, not counts of polls: on a loaded box (CI's other lane encoding) the instance may start and stop
-    // its ffmpeg late, never not at all.
-    const waitFor = async (done: (running: number) => boolean) => {
-      const deadline = Date.now() + 30_000;
-      while (Date.now() < deadline && !done((await health()).ladder_chunks.running)) await sleep(50);
-      return (await health()).ladder_chunks.running;
+    // Polled by a deadline, not a count of polls: on a loaded box (CI's other lane encoding) the instance may
+    // start and stop its ffmpeg late, never not at all.
+    const running = async (done: (n: number) => boolean) => {
+      const { body } = await pollUntil(
+        `${transcoder.url}/health`,
+        (status, b) => status === 200 && done(JSON.parse(b).ladder_chunks.running),
+      );
+      return (JSON.parse(body) as { ladder_chunks: { running: number } }).ladder_chunks.running;
     };
-    expect(await waitFor((running) => running > 0)).toBeGreaterThan(0);
+    expect(await running((n) => n > 0)).toBeGreaterThan(0);
     abort.abort(new Error("cancelled"));
     await expect(run).rejects.toThrow(/cancelled/);
-    expect(await waitFor((running) => running === 0)).toBe(0);
+    expect(await running((n) => n === 0)).toBe(0);
   }, 120_000);
 
   it("answers a bad chunk body with 400 problem+json", async () => {
@@ -265,7 +266,3 @@ describe("remote ladder chunks", () => {
     expect(((await res.json()) as { code: string }).code).toBe("validation_failed");
   });
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

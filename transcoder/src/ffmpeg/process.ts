@@ -4,6 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import os from "node:os";
+import type { Readable } from "node:stream";
 import { getBinaries } from "./binaries.js";
 import { FfmpegError } from "./errors.js";
 import { createProgressParser, type FfmpegProgress } from "./progress.js";
@@ -27,7 +28,7 @@ export interface RunProcessOptions {
    */
   niceness?: number;
   /** Piped into the process's stdin (an input read as `pipe:0`); otherwise stdin is closed. */
-  stdin?: NodeJS.ReadableStream;
+  stdin?: Readable;
   /** Called with the pid once the process runs (to change its priority later); the returned function is called when it exits. */
   onSpawn?: (pid: number) => (() => void) | undefined;
 }
@@ -132,7 +133,7 @@ export function runProcess(
       // A process that is done before the end of its input (ffmpeg stops after an MP4's last sample) leaves
       // that input paused, and whatever feeds it open: a GrowingFile reader held its file handle until garbage
       // collection, one per streamed job. Ending it runs the reader's cleanup now.
-      (options.stdin as { destroy?: () => void } | undefined)?.destroy?.();
+      options.stdin?.destroy();
       const tail = stderr.slice(-STDERR_TAIL_BYTES).trim();
       if (killedFor === "aborted" && signal) return finish(abortReason(signal));
       if (exitCode === 0 && !killedFor) {
@@ -165,7 +166,7 @@ export interface RunFfmpegOptions {
   /** See RunProcessOptions.niceness. */
   niceness?: number;
   /** See RunProcessOptions.stdin. */
-  stdin?: NodeJS.ReadableStream;
+  stdin?: Readable;
   /** See RunProcessOptions.onSpawn. */
   onSpawn?: RunProcessOptions["onSpawn"];
 }
