@@ -16,6 +16,7 @@ import { type Stack, startStack } from "../../scripts/lib/stack";
 import { API_CONFIG, d1Execute, ROOT, run, sqlString, wranglerBin } from "../../scripts/lib/wrangler";
 import type { Asset, Upload } from "../support/api-types";
 import { chromiumSources, launchChromium } from "./support/browser";
+import { sendAgainIfRestarted } from "./support/e2e";
 import { makeClip } from "./support/media";
 
 const MiB = 1024 * 1024;
@@ -45,13 +46,16 @@ function bytes(n: number, seed: number): Buffer {
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 async function createUpload(body: Record<string, unknown> = {}): Promise<{ id: string; tus_url: string }> {
-  const res = await fetch(`${stack.apiUrl}/v1/uploads`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; tus_url: string };
+  // wrangler dev's own 503 (it restarted the worker under a POST; once in CI here) is sent again.
+  const { res, text } = await sendAgainIfRestarted("POST /v1/uploads", () =>
+    fetch(`${stack.apiUrl}/v1/uploads`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }),
+  );
+  expect(res.status, text).toBe(201);
+  return JSON.parse(text) as { id: string; tus_url: string };
 }
 
 /** GET an upload or an asset: `T` is the resource expected. */

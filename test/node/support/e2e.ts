@@ -80,7 +80,7 @@ export async function startE2E(
  * worker under it: wrangler retries GET and HEAD itself and asks for anything else to be sent again. Once, in
  * CI, the first POST after a stack had started got that answer (e2e-thumbnails, its beforeAll).
  */
-async function sendAgainIfRestarted(
+export async function sendAgainIfRestarted(
   what: string,
   send: () => Promise<Response>,
 ): Promise<{ res: Response; text: string }> {
