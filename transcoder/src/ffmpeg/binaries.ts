@@ -1,11 +1,19 @@
 /**
  * Finds the ffmpeg and ffprobe executables and reports their versions.
  *
- * Each binary is looked up in the same order: an explicit env var (FFMPEG_PATH / FFPROBE_PATH), the
- * system binary on PATH, then the one shipped inside an npm package (`@ffmpeg-installer/ffmpeg`,
- * `@ffprobe-installer/ffprobe`), so a bare machine works right after `npm install`. An explicit ffmpeg's
- * sibling `ffprobe` counts as explicit too (a custom build usually ships both). The npm ffmpeg is a 2018
- * snapshot (4.1-era): the pipeline only uses what that build can do, and the tests run it with both.
+ * ffmpeg is looked up in this order: an explicit env var (FFMPEG_PATH), the system binary on PATH, then
+ * the one shipped inside an npm package (`@ffmpeg-installer/ffmpeg`), so a bare machine works right after
+ * `npm install`. The npm ffmpeg is a 2018 snapshot (4.1-era): the pipeline only uses what that build can do,
+ * and the tests run it with both.
+ *
+ * ffprobe is looked up in this order: FFPROBE_PATH, the explicit ffmpeg's sibling `ffprobe` (a custom build
+ * usually ships both), then the npm-shipped build (`@ffprobe-installer/ffprobe`), then PATH. The npm one comes
+ * before the system's on purpose: it is the ffprobe production runs (transcoder/Dockerfile), a 2023 build (newer
+ * than Debian 12's 5.1), and it is statically linked. A probe is a short run on the critical path of every
+ * upload, so its process start counts: Debian's ffprobe loads 215 shared libraries and took 138 ms per
+ * `-version` on the 2-core dev box (20 runs), the static one 20 ms; the whole streamed index probe took 270–340
+ * ms against 90–110 ms, and `bench:ready` went from a 1,374 to a 1,063 ms median (README, "Time to
+ * playable"). ffmpeg keeps PATH first: what it encodes with (codecs, x264, hardware) is the operator's choice.
  */
 import { execFile } from "node:child_process";
 import { constants } from "node:fs";
@@ -81,7 +89,12 @@ async function fromNpm(pkg: string): Promise<string | undefined> {
   }
 }
 
-async function find(name: "ffmpeg" | "ffprobe", env: Env, sibling?: string): Promise<FoundBinary> {
+async function find(
+  name: "ffmpeg" | "ffprobe",
+  env: Env,
+  options: { sibling?: string; npmFirst?: boolean } = {},
+): Promise<FoundBinary> {
+  const { sibling, npmFirst = false } = options;
   const explicit = env[ENV_VARS[name]];
   if (explicit) {
     // An explicit setting that is wrong should fail loudly, not silently fall back to another build.
@@ -91,10 +104,16 @@ async function find(name: "ffmpeg" | "ffprobe", env: Env, sibling?: string): Pro
     return { path: explicit, source: "env" };
   }
   if (sibling && (await isExecutable(sibling))) return { path: sibling, source: "env" };
-  const onPath = await whichOnPath(name, env);
-  if (onPath) return { path: onPath, source: "system" };
-  const shipped = await fromNpm(NPM_PACKAGES[name]);
-  if (shipped) return { path: shipped, source: "npm", package: NPM_PACKAGES[name] };
+  const npm = async (): Promise<FoundBinary | undefined> => {
+    const shipped = await fromNpm(NPM_PACKAGES[name]);
+    return shipped ? { path: shipped, source: "npm", package: NPM_PACKAGES[name] } : undefined;
+  };
+  const system = async (): Promise<FoundBinary | undefined> => {
+    const onPath = await whichOnPath(name, env);
+    return onPath ? { path: onPath, source: "system" } : undefined;
+  };
+  const found = npmFirst ? ((await npm()) ?? (await system())) : ((await system()) ?? (await npm()));
+  if (found) return found;
   throw new BinaryNotFoundError(
     `${name} not found: set ${ENV_VARS[name]}, put ${name} on PATH, or run npm install (${NPM_PACKAGES[name]})`,
   );
@@ -106,7 +125,7 @@ export function findFfmpeg(env: Env = process.env): Promise<FoundBinary> {
 
 export function findFfprobe(env: Env = process.env): Promise<FoundBinary> {
   const sibling = env.FFMPEG_PATH ? path.join(path.dirname(env.FFMPEG_PATH), "ffprobe") : undefined;
-  return find("ffprobe", env, sibling);
+  return find("ffprobe", env, { sibling, npmFirst: true });
 }
 
 export function parseFfmpegVersion(banner: string): FfmpegVersion {
