@@ -186,6 +186,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         ffmpeg: b.ffmpeg,
         ffmpeg_source: b.ffmpegSource,
         ffmpeg_version: b.version.raw,
+        copier: b.copier,
         ffprobe: b.ffprobe,
         ffprobe_source: b.ffprobeSource,
         ffprobe_version: b.ffprobeVersion.raw,

@@ -4,7 +4,13 @@ import { copyFile, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findFfmpeg, findFfprobe, getBinaries, resetBinariesCache } from "../../../transcoder/src/ffmpeg/binaries.js";
+import {
+  findCopier,
+  findFfmpeg,
+  findFfprobe,
+  getBinaries,
+  resetBinariesCache,
+} from "../../../transcoder/src/ffmpeg/binaries.js";
 import { BinaryNotFoundError, InputError } from "../../../transcoder/src/ffmpeg/errors.js";
 import { indexPackets } from "../../../transcoder/src/ffmpeg/mp4-index.js";
 import { applyPacketIndex, probe } from "../../../transcoder/src/ffmpeg/probe.js";
@@ -78,6 +84,29 @@ describe("binaries", () => {
       });
     } finally {
       await removeDir(dirWithBoth);
+    }
+  });
+
+  it("copies streams with the npm ffmpeg, unless FFMPEG_PATH names one", async () => {
+    const dirWithFfmpeg = await tempDir();
+    try {
+      const { path: npmFfmpeg } = await findFfmpeg({ PATH: "" });
+      await symlink(npmFfmpeg, path.join(dirWithFfmpeg, "ffmpeg"));
+      // A system ffmpeg encodes; the static one copies (it starts without loading ~200 shared libraries).
+      expect(await findFfmpeg({ PATH: dirWithFfmpeg })).toMatchObject({ source: "system" });
+      expect(await findCopier({ PATH: dirWithFfmpeg })).toEqual({
+        path: npmFfmpeg,
+        source: "npm",
+        package: "@ffmpeg-installer/ffmpeg",
+      });
+      const explicit = path.join(dirWithFfmpeg, "ffmpeg");
+      expect(await findCopier({ PATH: "", FFMPEG_PATH: explicit })).toEqual({ path: explicit, source: "env" });
+      resetBinariesCache();
+      const b = await getBinaries({ PATH: dirWithFfmpeg });
+      expect(b).toMatchObject({ ffmpeg: explicit, ffmpegSource: "system", copier: npmFfmpeg, copierSource: "npm" });
+    } finally {
+      resetBinariesCache();
+      await removeDir(dirWithFfmpeg);
     }
   });
 

@@ -14,6 +14,11 @@
  * `-version` on the 2-core dev box (20 runs), the static one 20 ms; the whole streamed index probe took 270–340
  * ms against 90–110 ms, and `bench:ready` went from a 1,374 to a 1,063 ms median (README, "Time to
  * playable"). ffmpeg keeps PATH first: what it encodes with (codecs, x264, hardware) is the operator's choice.
+ *
+ * The same holds for the fast path's remux, a stream copy that encodes nothing: it runs the npm ffmpeg (`copier`)
+ * when one is installed, unless FFMPEG_PATH names an ffmpeg, which then does everything. On the same box Debian's
+ * ffmpeg spent 0.25 core-s per remux of the bench clip, mostly loading its libraries, and the static one 0.07
+ * (`npm run bench:scale`).
  */
 import { execFile } from "node:child_process";
 import { constants } from "node:fs";
@@ -46,6 +51,9 @@ export interface FoundBinary {
 export interface Binaries {
   ffmpeg: string;
   ffmpegSource: BinarySource;
+  /** The ffmpeg for stream copies (the fast path's remux): the npm build when present, unless FFMPEG_PATH is set. */
+  copier: string;
+  copierSource: BinarySource;
   ffprobe: string;
   ffprobeSource: BinarySource;
   version: FfmpegVersion;
@@ -123,6 +131,13 @@ export function findFfmpeg(env: Env = process.env): Promise<FoundBinary> {
   return find("ffmpeg", env);
 }
 
+/** The ffmpeg for stream copies: FFMPEG_PATH's when set, else the npm build, else the ffmpeg `findFfmpeg` finds. */
+export async function findCopier(env: Env = process.env): Promise<FoundBinary> {
+  if (env.FFMPEG_PATH) return findFfmpeg(env);
+  const shipped = await fromNpm(NPM_PACKAGES.ffmpeg);
+  return shipped ? { path: shipped, source: "npm", package: NPM_PACKAGES.ffmpeg } : findFfmpeg(env);
+}
+
 export function findFfprobe(env: Env = process.env): Promise<FoundBinary> {
   const sibling = env.FFMPEG_PATH ? path.join(path.dirname(env.FFMPEG_PATH), "ffprobe") : undefined;
   return find("ffprobe", env, { sibling, npmFirst: true });
@@ -157,11 +172,13 @@ export function getBinaries(env: Env = process.env): Promise<Binaries> {
   const key = [env.FFMPEG_PATH, env.FFPROBE_PATH, env.PATH].join("\0");
   if (cached?.key === key) return cached.value;
   const value = (async () => {
-    const [ffmpeg, ffprobe] = await Promise.all([findFfmpeg(env), findFfprobe(env)]);
+    const [ffmpeg, ffprobe, copier] = await Promise.all([findFfmpeg(env), findFfprobe(env), findCopier(env)]);
     const [version, ffprobeVersion] = await Promise.all([ffmpegVersion(ffmpeg.path), ffmpegVersion(ffprobe.path)]);
     return {
       ffmpeg: ffmpeg.path,
       ffmpegSource: ffmpeg.source,
+      copier: copier.path,
+      copierSource: copier.source,
       ffprobe: ffprobe.path,
       ffprobeSource: ffprobe.source,
       version,

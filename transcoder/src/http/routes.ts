@@ -69,6 +69,7 @@ export const health =
       return json(res, requestId, closing() ? 503 : 200, {
         ok: !closing(),
         ffmpeg: { path: b.ffmpeg, source: b.ffmpegSource, version: b.version.raw },
+        copier: { path: b.copier, source: b.copierSource },
         ffprobe: { path: b.ffprobe, source: b.ffprobeSource, version: b.ffprobeVersion.raw },
         pid: process.pid,
         ...stats,

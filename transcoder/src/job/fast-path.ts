@@ -61,7 +61,7 @@ export async function runFastPath(ctx: JobContext, src: ProbedSource): Promise<F
         {
           signal,
           durationSeconds: duration,
-          ffmpegPath: ctx.binaries.ffmpeg,
+          ffmpegPath: ctx.binaries.copier,
           onProgress: (p) => reporter.update("remuxing", 12 + (5 * (p.percent ?? 0)) / 100),
         },
       ),

@@ -41,7 +41,7 @@ export class StreamingRemux {
         ctx.dirs.output,
         {
           signal: stop,
-          ffmpegPath: ctx.binaries.ffmpeg,
+          ffmpegPath: ctx.binaries.copier,
           stdin: file.reader(stop),
           onProgress: (p) => this.progress(p.outTimeSeconds, p.done),
         },
