@@ -18,6 +18,11 @@
  * N = 1's median, and where the CPU went (the transcoder and its children, and this process: the fake API).
  *
  *   npm run bench:scale -- --at-once 1,2,4 --rounds 3 --clip <an mp4 made by bench:vod's recipe>
+ *
+ * `--ladder-rounds K` (after those steps; `--at-once ""` skips them): goal 3 on the same terms. Each round runs the
+ * bare one-process ladder (bench/bare.ts, the system ffmpeg), then one job through the transcoder, timed from its
+ * dispatch to its `publish` of phase `complete` (download, probe, fast path, ladder, poster, storyboard, every
+ * output PUT to the fake API, the master), and prints job / bare for each round, with each side's CPU by process.
  */
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +32,7 @@ import { newId } from "../src/lib/ids";
 import type { FakeApi, FakeApiOptions } from "../test/node/transcoder/helpers/fake-api";
 import { downloadDispatch, startFakeApi } from "../test/node/transcoder/helpers/fake-api";
 import { signedFetch, TEST_TRANSCODER_SECRET } from "../test/node/transcoder/helpers/signed";
+import { bareLadder } from "./bare";
 import { benchClip } from "./clip";
 import { startCpuMeter } from "./cpu";
 
@@ -35,6 +41,7 @@ for (let i = 2; i < process.argv.length; i += 2) argv.set(process.argv[i].replac
 const AT_ONCE = (argv.get("at-once") ?? "1,2,4").split(",").filter(Boolean).map(Number);
 const ROUNDS = Number(argv.get("rounds") ?? 3);
 const LADDERS = argv.get("ladders") === "1";
+const LADDER_ROUNDS = Number(argv.get("ladder-rounds") ?? 0);
 const ROOT = path.resolve(import.meta.dirname, "..");
 
 const work = mkdtempSync(path.join(tmpdir(), "keyframe-bench-scale-"));
@@ -74,10 +81,14 @@ interface Job {
   options: FakeApiOptions;
   dispatchedAt: number;
   readyMs?: number;
+  completeMs?: number;
 }
 
-/** N jobs dispatched at once; resolves with each one's dispatch → `publish` (fast) once all are ready. */
-async function step(transcoderUrl: string, n: number): Promise<Job[]> {
+/**
+ * N jobs dispatched at once; resolves with each one's dispatch → `publish` (fast) once all are ready, or with
+ * `until: "complete"`, also dispatch → `publish` (complete) once all have published their ladders.
+ */
+async function step(transcoderUrl: string, n: number, until: "fast" | "complete" = "fast"): Promise<Job[]> {
   const jobs: Job[] = [];
   for (let i = 0; i < n; i++) {
     const jobId = newId("job");
@@ -98,14 +109,18 @@ async function step(transcoderUrl: string, n: number): Promise<Job[]> {
         throw new Error(`the transcoder answered the dispatch ${res.status}: ${await res.text()}`);
     }),
   );
-  const deadline = performance.now() + 120_000;
-  while (jobs.some((j) => j.readyMs === undefined)) {
+  const limitMs = until === "fast" ? 120_000 : 900_000;
+  const deadline = performance.now() + limitMs;
+  const done = (j: Job) => (until === "fast" ? j.readyMs : j.completeMs) !== undefined;
+  while (!jobs.every(done)) {
     for (const job of jobs) {
-      if (job.readyMs !== undefined) continue;
       if (job.api.failures.length) throw new Error(`a job failed: ${JSON.stringify(job.api.failures[0])}`);
-      if (job.api.events.includes("publish:fast")) job.readyMs = Math.round(performance.now() - job.dispatchedAt);
+      const since = Math.round(performance.now() - job.dispatchedAt);
+      if (job.readyMs === undefined && job.api.events.includes("publish:fast")) job.readyMs = since;
+      if (job.completeMs === undefined && job.api.events.includes("publish:complete")) job.completeMs = since;
     }
-    if (performance.now() > deadline) throw new Error("jobs not ready within 120 s");
+    if (performance.now() > deadline)
+      throw new Error(`jobs not ${until === "fast" ? "ready" : "complete"} within ${limitMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 5));
   }
   return jobs;
@@ -138,6 +153,8 @@ const selfCpu = () => {
   return (u.user + u.system) / 1e6;
 };
 const kept: Job[] = [];
+const ladderRounds: { bareMs: number; jobMs: number; readyMs: number; bareCpu: number; jobCpu: Map<string, number> }[] =
+  [];
 try {
   // One job first: the transcoder's first run pays for module loading and cold caches.
   const warm = await step(transcoder.url, 1);
@@ -159,6 +176,25 @@ try {
       else await cancelAndClose(transcoder.url, jobs);
     }
   }
+  for (let r = 0; r < LADDER_ROUNDS; r++) {
+    const out = mkdtempSync(path.join(work, "bare-"));
+    cpu.reset();
+    const bareMs = Math.round(await bareLadder(clip, out, 1920, 1080));
+    const bareCpu = cpu.read().get("ffmpeg ladder") ?? 0;
+    rmSync(out, { recursive: true, force: true });
+    cpu.reset();
+    const self0 = selfCpu();
+    const [job] = await step(transcoder.url, 1, "complete");
+    const jobCpu = cpu.read();
+    jobCpu.set("fake API (this process)", selfCpu() - self0);
+    await cancelAndClose(transcoder.url, [job]);
+    const round = { bareMs, jobMs: job.completeMs as number, readyMs: job.readyMs as number, bareCpu, jobCpu };
+    ladderRounds.push(round);
+    const where = [...jobCpu].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`);
+    console.log(
+      `ladder round ${r + 1}: bare ${bareMs} ms (${bareCpu.toFixed(1)} core-s); job ready ${round.readyMs} ms, complete ${round.jobMs} ms = ${(round.jobMs / bareMs).toFixed(3)}x bare; job CPU (core-s) ${where.join(", ")}`,
+    );
+  }
 } finally {
   if (kept.length) await cancelAndClose(transcoder.url, kept).catch(() => undefined);
   cpu.stop();
@@ -166,6 +202,17 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
+if (ladderRounds.length) {
+  const ratios = ladderRounds.map((r) => r.jobMs / r.bareMs);
+  console.log(
+    `\ngoal 3 on the transcoder alone: dispatch → complete / bare ladder, per round ${ratios.map((x) => x.toFixed(3)).join(", ")}; median ${median(ratios).toFixed(3)}x (bare median ${median(ladderRounds.map((r) => r.bareMs))} ms, job median ${median(ladderRounds.map((r) => r.jobMs))} ms)`,
+  );
+  console.log(
+    `  every job / every bare ladder: ${ladderRounds.flatMap((j) => ladderRounds.map((b) => (j.jobMs / b.bareMs).toFixed(3))).join(", ")}`,
+  );
+}
+
+if (!byN.size) process.exit(0);
 const single = median((byN.get(1) ?? []).flat());
 console.log("\ndispatch → ready (publish fast), ms; each step's worst job against N = 1's median:");
 console.table(

@@ -28,14 +28,14 @@
  * also through the remote chunk runner (a real transcoder server on this box and an in-memory API: the HTTP
  * path, the ranged source reads and the segment PUTs and read-back, not the extra machines).
  */
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { createKeyInD1 } from "../scripts/lib/keys";
 import type { components } from "../sdk/src/generated/openapi";
-import { buildLadderArgs, buildRemuxArgs, outputFrameRate, planRungs } from "../transcoder/src/ffmpeg";
+import { buildRemuxArgs, planRungs } from "../transcoder/src/ffmpeg";
+import { bareLadder, ffmpeg } from "./bare";
 import { startCpuMeter } from "./cpu";
 import { benchChunkedLadder } from "./ladder-chunks";
 import { startBenchStack } from "./stack";
@@ -57,20 +57,6 @@ const CHUNK_SECONDS = (argv.get("chunk-seconds") ?? "6,12,30").split(",").filter
 const RUNNERS = (argv.get("runner") ?? "local")
   .split(",")
   .filter((r): r is "local" | "remote" => ["local", "remote"].includes(r));
-
-function ffmpeg(args: string[], cwd?: string): Promise<number> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const p = spawn("ffmpeg", ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", ...args], {
-      cwd,
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let err = "";
-    p.stderr.on("data", (d) => (err += d));
-    p.on("error", reject);
-    p.on("exit", (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(err))));
-  });
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -125,26 +111,8 @@ for (let i = 0; i < RUNS; i++) {
   const out = path.join(work, `baseline-${i}`);
   mkdirSync(path.join(out, "fast"), { recursive: true });
   remuxMs.push(await ffmpeg(buildRemuxArgs({ kind: "remux", input: clip, videoIndex: 0, audioIndex: 1 }), out));
-  const rungs = planRungs(WIDTH, HEIGHT, "1080p", 30);
-  for (const r of rungs) mkdirSync(path.join(out, r.name), { recursive: true });
-  mkdirSync(path.join(out, "audio"), { recursive: true });
-  const frameRate = outputFrameRate({
-    rFrameRate: { num: 30, den: 1 },
-    avgFrameRate: { num: 30, den: 1 },
-    variableFrameRate: false,
-  });
   cpu.reset();
-  ladderMs.push(
-    await ffmpeg(
-      buildLadderArgs({
-        kind: "ladder",
-        input: clip,
-        video: { streamIndex: 0, rungs, frameRate },
-        audioStreamIndex: 1,
-      }),
-      out,
-    ),
-  );
+  ladderMs.push(await bareLadder(clip, out, WIDTH, HEIGHT));
   bareLadderCpu.push(cpu.read().get("ffmpeg ladder") ?? 0);
   console.log(
     `baseline run ${i + 1}: remux ${remuxMs[i].toFixed(0)} ms, ladder ${ladderMs[i].toFixed(0)} ms (${bareLadderCpu[i].toFixed(1)} core-s)`,
