@@ -194,6 +194,15 @@ try {
     console.log(
       `ladder round ${r + 1}: bare ${bareMs} ms (${bareCpu.toFixed(1)} core-s); job ready ${round.readyMs} ms, complete ${round.jobMs} ms = ${(round.jobMs / bareMs).toFixed(3)}x bare; job CPU (core-s) ${where.join(", ")}`,
     );
+    // The job's own stage timings (its `job.timings` log line, still in the quiet service's last lines).
+    const timings = transcoder.service
+      .tail()
+      .split("\n")
+      .find((l) => l.includes('"job.timings"') && l.includes(job.options.jobId));
+    if (timings) {
+      const { ts, level, event, job_id, asset_id, attempt, correlation_id, ...stages } = JSON.parse(timings);
+      console.log(`  stages (ms): ${JSON.stringify(stages)}`);
+    }
   }
 } finally {
   if (kept.length) await cancelAndClose(transcoder.url, kept).catch(() => undefined);
