@@ -52,7 +52,7 @@ const work = mkdtempSync(path.join(tmpdir(), "keyframe-bench-scale-"));
 const clip = benchClip(work, argv.get("clip"));
 const size = statSync(clip).size;
 console.log(
-  `clip: ${(size / 1e6).toFixed(1)} MB; at once: ${AT_ONCE.join(", ")}; rounds: ${ROUNDS}; ladders ${LADDERS ? "kept" : "cancelled once ready"}`,
+  `clip: ${(size / 1e6).toFixed(1)} MB; at once: ${AT_ONCE.join(", ")}; rounds: ${ROUNDS}; ladders ${LADDERS ? "kept" : "cancelled once ready"}; ladder rounds: ${LADDER_ROUNDS}`,
 );
 
 /** The transcoder as production runs it: its own process, listening for signed dispatches. */
