@@ -26,6 +26,7 @@
  * `--api-nice 19` lowers this process (the fake API, i.e. Cloudflare's side, and the bare ladder it spawns, which
  * runs alone) below the transcoder's ladder (nice 10) once the transcoder has started: the receiver's CPU then
  * comes mostly from what the ladder leaves, as when it runs on other machines.
+ * `--cpu-prof DIR` writes the transcoder's V8 CPU profile (`node --cpu-prof`) into DIR when it stops.
  */
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { getPriority, setPriority, tmpdir } from "node:os";
@@ -46,6 +47,7 @@ const ROUNDS = Number(argv.get("rounds") ?? 3);
 const LADDERS = argv.get("ladders") === "1";
 const LADDER_ROUNDS = Number(argv.get("ladder-rounds") ?? 0);
 const API_NICE = argv.get("api-nice");
+const CPU_PROF = argv.get("cpu-prof");
 const ROOT = path.resolve(import.meta.dirname, "..");
 
 const work = mkdtempSync(path.join(tmpdir(), "keyframe-bench-scale-"));
@@ -61,8 +63,13 @@ async function startTranscoder(): Promise<{ url: string; service: Service }> {
   mkdirSync(path.join(work, "jobs"), { recursive: true });
   const service = startService(
     "transcoder",
-    path.join(ROOT, "node_modules", ".bin", "tsx"),
-    [path.join(ROOT, "transcoder", "src", "server.ts")],
+    process.execPath,
+    [
+      ...(CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF}`] : []),
+      "--import",
+      "tsx",
+      path.join(ROOT, "transcoder", "src", "server.ts"),
+    ],
     {
       cwd: ROOT,
       env: {
