@@ -36,6 +36,7 @@ import { createKeyInD1 } from "../scripts/lib/keys";
 import type { components } from "../sdk/src/generated/openapi";
 import { buildRemuxArgs, planRungs } from "../transcoder/src/ffmpeg";
 import { bareLadder, ffmpeg } from "./bare";
+import { benchClip } from "./clip";
 import { startCpuMeter } from "./cpu";
 import { benchChunkedLadder } from "./ladder-chunks";
 import { startBenchStack } from "./stack";
@@ -69,35 +70,7 @@ const load = () =>
     .join(" ");
 console.log(`load average at start: ${load()}`);
 const work = mkdtempSync(path.join(tmpdir(), "keyframe-bench-vod-"));
-const clip = CLIP ?? path.join(work, "clip.mp4");
-if (CLIP) console.log(`reusing ${CLIP} (made by this recipe)`);
-else console.log(`generating ${SECONDS}s ${WIDTH}x${HEIGHT}p30 H.264/AAC clip…`);
-if (!CLIP)
-  await ffmpeg([
-    "-f",
-    "lavfi",
-    "-i",
-    `testsrc2=size=${WIDTH}x${HEIGHT}:rate=30:duration=${SECONDS}`,
-    "-f",
-    "lavfi",
-    "-i",
-    `sine=frequency=440:sample_rate=48000:duration=${SECONDS}`,
-    "-c:v",
-    "libx264",
-    "-preset",
-    "veryfast",
-    "-pix_fmt",
-    "yuv420p",
-    "-g",
-    "60",
-    "-c:a",
-    "aac",
-    "-b:a",
-    "128k",
-    "-movflags",
-    "+faststart",
-    clip,
-  ]);
+const clip = benchClip(work, CLIP, { seconds: SECONDS, width: WIDTH, height: HEIGHT });
 const bytes = new Uint8Array(readFileSync(clip));
 console.log(`clip: ${(statSync(clip).size / 1e6).toFixed(1)} MB`);
 
