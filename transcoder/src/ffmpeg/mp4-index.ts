@@ -6,6 +6,7 @@
  */
 import { open } from "node:fs/promises";
 import type { IndexedPacket } from "../hls/predict.js";
+import { type Mp4Track, moovPackets, Unsupported } from "./mp4-samples.js";
 import { eachPacket, INDEX_ONLY_ARGS, type MediaFacts, probeJson } from "./probe.js";
 
 export interface Mp4Layout {
@@ -130,6 +131,68 @@ export async function probeIndexed(
   return { facts, packets: fillDurations(packets), firstStreams: firstStreamsOf(json) };
 }
 
+/** The codec_type ffprobe gives a track of each handler this module reads packets for. */
+const HANDLER_TYPES: Record<string, string> = { vide: "video", soun: "audio" };
+
+/** Whether ffprobe's streams are the moov's tracks, one for one, in order (mp4-samples.ts numbers them so). */
+function sameTracks(json: unknown, tracks: readonly Mp4Track[]): boolean {
+  const raw = (json as { streams?: unknown }).streams;
+  const streams = (Array.isArray(raw) ? raw : []) as Record<string, unknown>[];
+  return (
+    streams.length === tracks.length &&
+    tracks.every((t, i) => {
+      const s = streams[i];
+      const frames = s.nb_frames === undefined ? undefined : Number(s.nb_frames);
+      return (
+        s.index === i && s.codec_type === HANDLER_TYPES[t.handler] && (frames === undefined || frames === t.samples)
+      );
+    })
+  );
+}
+
+/**
+ * probeIndexed for a faststart MP4's stand-in, with the packet index read from `head` in-process
+ * (./mp4-samples.ts) and ffprobe asked for the facts only (figures in mp4-samples.ts). A file that module does not mirror, or whose tracks are not ffprobe's
+ * streams one for one, gets its packets from ffprobe as before; `indexedBy` and `reason` say which and why.
+ * TRANSCODER_MOOV_INDEX=0 sends every file to ffprobe (to compare, or should a file be read wrongly here).
+ */
+export async function probeStandIn(
+  standIn: string,
+  head: Uint8Array,
+  fileSize: number,
+  options: { signal?: AbortSignal; ffprobePath?: string } = {},
+): Promise<{
+  facts: MediaFacts;
+  packets: IndexedPacket[];
+  firstStreams: FirstStreams;
+  indexedBy: "moov" | "ffprobe";
+  reason?: string;
+}> {
+  let read: ReturnType<typeof moovPackets> | undefined;
+  let reason: string | undefined;
+  try {
+    if (process.env.TRANSCODER_MOOV_INDEX === "0") throw new Unsupported("TRANSCODER_MOOV_INDEX=0");
+    read = moovPackets(head, fileSize);
+    const other = read.tracks.find((t) => !HANDLER_TYPES[t.handler]);
+    if (other) {
+      reason = `a ${other.handler} track`;
+      read = undefined;
+    }
+  } catch (err) {
+    // Unsupported, or a moov this reader cannot make sense of (a table that points outside its box): ffprobe,
+    // the authority on what is readable, decides.
+    reason = err instanceof Unsupported ? err.message : `the moov could not be read here (${String(err)})`;
+  }
+  if (read) {
+    const { facts, json } = await probeJson(standIn, ["-show_format", "-show_streams", ...INDEX_ONLY_ARGS], options);
+    if (sameTracks(json, read.tracks)) {
+      return { facts, packets: fillDurations(read.packets), firstStreams: firstStreamsOf(json), indexedBy: "moov" };
+    }
+    reason = "ffprobe's streams are not the moov's tracks";
+  }
+  return { ...(await probeIndexed(standIn, options)), indexedBy: "ffprobe", reason };
+}
+
 /** The streams ffmpeg's `-map 0:V:0 -map 0:a:0?` copies, by absolute index. */
 export interface FirstStreams {
   video?: number;
@@ -169,7 +232,7 @@ function toIndexed(get: (name: string) => string | undefined): IndexedPacket | u
 }
 
 /** Without the parser, video packets carry no duration: each lasts until the next one's time. */
-function fillDurations(packets: IndexedPacket[]): IndexedPacket[] {
+export function fillDurations(packets: IndexedPacket[]): IndexedPacket[] {
   const byStream = new Map<number, IndexedPacket[]>();
   for (const p of packets) {
     const list = byStream.get(p.stream);

@@ -508,7 +508,7 @@ function mediaPresent(facts: MediaFacts, scan: PacketScan): boolean {
 
 /**
  * The second half of `probe` (keyframe interval and integrity) from a packet index already read, e.g.
- * probeIndexed over a streamed source's stand-in (./mp4-index.ts): no second ffprobe pass on the critical path.
+ * probeStandIn over a streamed source's stand-in (./mp4-index.ts): no second ffprobe pass on the critical path.
  */
 export function applyPacketIndex(
   facts: MediaFacts,

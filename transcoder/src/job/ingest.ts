@@ -15,7 +15,7 @@ import { BULK_MAX_WAIT_MS, type PriorityGovernor } from "../concurrency.js";
 import { a53CaptionsIn, headSamples } from "../ffmpeg/a53.js";
 import { InputError } from "../ffmpeg/errors.js";
 import { FAST_SEGMENT_SECONDS } from "../ffmpeg/hls-output.js";
-import { faststartLayout, type Mp4Layout, probeIndexed, writeSparseStandIn } from "../ffmpeg/mp4-index.js";
+import { faststartLayout, type Mp4Layout, probeStandIn, writeSparseStandIn } from "../ffmpeg/mp4-index.js";
 import {
   applyPacketIndex,
   CAPTION_PROBE_FRAMES,
@@ -258,8 +258,16 @@ async function streamingIngest(ctx: JobContext): Promise<{ streamed: ProbedSourc
       : undefined;
   try {
     const run = { signal: ctx.signal, ffprobePath: ctx.binaries.ffprobe };
-    // Facts and packet index in one ffprobe run; the index answers the keyframe and integrity questions.
-    const { facts, packets, firstStreams } = await timed(ctx, "probe", () => probeIndexed(standIn, run));
+    // The packet index from the head's moov (or, for a file that is not read here, from ffprobe with the facts);
+    // it answers the keyframe and integrity questions.
+    const { facts, packets, firstStreams, indexedBy, reason } = await timed(ctx, "probe", () =>
+      probeStandIn(standIn, head.bytes, head.total, run),
+    );
+    ctx.log.info("source.indexed", {
+      by: indexedBy,
+      packets: packets.length,
+      ...(reason ? { why_ffprobe: reason } : {}),
+    });
     applyPacketIndex(facts, packets);
     facts.sizeBytes = head.total;
     checkLimits(facts, ctx.settings);
