@@ -153,6 +153,19 @@ function readEdits(r: Reader, trak: Box): Edit[] {
   return edits;
 }
 
+/** A run-length table of (count, value) pairs (stts, ctts) into one value per sample, which it must cover exactly. */
+function expandRuns(r: Reader, box: Box, into: Uint32Array | Int32Array, value: (at: number) => number): void {
+  const { count, at } = r.entries(box, 4, 8);
+  let filled = 0;
+  for (let e = 0; e < count; e++) {
+    const run = r.u32(at + 8 * e);
+    if (filled + run > into.length) throw new Unsupported(`${box.type} counts more samples than stsz`);
+    into.fill(value(at + 8 * e + 4), filled, filled + run);
+    filled += run;
+  }
+  if (filled !== into.length) throw new Unsupported(`${box.type} counts fewer samples than stsz`);
+}
+
 function readTrack(r: Reader, trak: Box): TrackTables {
   const mdia = r.need(trak, "mdia");
   const mdhd = r.need(mdia, "mdhd", 24);
@@ -173,32 +186,16 @@ function readTrack(r: Reader, trak: Box): TrackTables {
   for (let i = 0; i < n; i++) sizes[i] = r.u32(sized.at + 4 * i);
 
   const deltas = new Uint32Array(n);
-  const stts = r.entries(r.need(stbl, "stts"), 4, 8);
-  let filled = 0;
-  for (let e = 0; e < stts.count; e++) {
-    const count = r.u32(stts.at + 8 * e);
-    const delta = r.u32(stts.at + 8 * e + 4);
-    if (filled + count > n) throw new Unsupported("stts counts more samples than stsz");
-    deltas.fill(delta, filled, filled + count);
-    filled += count;
-  }
-  if (filled !== n) throw new Unsupported("stts counts fewer samples than stsz");
-
+  expandRuns(r, r.need(stbl, "stts"), deltas, (at) => r.u32(at));
   let offsets: Int32Array | undefined;
-  const cttsBox = r.child(stbl, "ctts");
-  if (cttsBox) {
+  const ctts = r.child(stbl, "ctts");
+  if (ctts) {
     offsets = new Int32Array(n);
-    const ctts = r.entries(cttsBox, 4, 8);
-    let at = 0;
-    for (let e = 0; e < ctts.count; e++) {
-      const count = r.u32(ctts.at + 8 * e);
-      const offset = r.i32(ctts.at + 8 * e + 4);
+    expandRuns(r, ctts, offsets, (at) => {
+      const offset = r.i32(at);
       if (offset < 0) throw new Unsupported("negative composition offsets");
-      if (at + count > n) throw new Unsupported("ctts counts more samples than stsz");
-      offsets.fill(offset, at, at + count);
-      at += count;
-    }
-    if (at !== n) throw new Unsupported("ctts counts fewer samples than stsz");
+      return offset;
+    });
   }
 
   let keys: Uint8Array | undefined;
