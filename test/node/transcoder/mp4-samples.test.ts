@@ -4,8 +4,10 @@
  * 90 kHz track, audio only), and the files it must hand back to ffprobe instead (an MP3 priming edit inside
  * the first packet, a fragmented file, the index after the media, PCM's constant-size samples).
  */
+import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   fillDurations,
@@ -15,6 +17,8 @@ import {
   writeSparseStandIn,
 } from "../../../transcoder/src/ffmpeg/mp4-index.js";
 import { ffprobeSeconds, moovPackets, Unsupported } from "../../../transcoder/src/ffmpeg/mp4-samples.js";
+import { binaryEnv } from "../../../transcoder/src/ffmpeg/static-env.js";
+import { ffmpegBin } from "../support/media.js";
 import { type ClipSpec, makeClip, removeDir, tempDir } from "./helpers/media.js";
 
 let dir: string;
@@ -26,6 +30,7 @@ afterAll(async () => {
 });
 
 const FASTSTART = ["-movflags", "+faststart"];
+const execFileAsync = promisify(execFile);
 
 const READ_HERE: [string, string, ClipSpec][] = [
   ["B-frames and an AAC priming edit", "bframes.mp4", { duration: 5, extra: ["-preset", "veryfast", ...FASTSTART] }],
@@ -100,6 +105,36 @@ describe("the packet index read from the moov", () => {
       expect(got.facts).toEqual(viaFfprobe.facts);
       expect(got.firstStreams).toEqual(viaFfprobe.firstStreams);
     }
+    // Cover art: the moov's tracks read fine, but ffprobe adds an attached-picture stream (from udta/covr) the
+    // tracks do not number, so the streams are not the tracks one for one and ffprobe lists the packets.
+    const withCover = path.join(dir, "cover.mp4");
+    const plain = await makeClip(dir, "cover-source.mp4", { duration: 4 });
+    const picture = await makeClip(dir, "cover.png", {
+      duration: 1,
+      audio: false,
+      videoCodec: "png",
+      pixFmt: "rgb24",
+      extra: ["-frames:v", "1"],
+    });
+    const ffmpeg = await ffmpegBin();
+    await execFileAsync(
+      ffmpeg,
+      [
+        ...["-v", "error", "-y", "-i", plain, "-i", picture, "-map", "0", "-map", "1:v", "-frames:v:1", "1"],
+        ...["-c:v:0", "copy", "-c:a", "copy", "-c:v:1", "png", "-disposition:v:1", "attached_pic", ...FASTSTART],
+        withCover,
+      ],
+      { env: binaryEnv(ffmpeg) },
+    );
+    const cover = await head(withCover);
+    const coverStandIn = `${withCover}.stand-in`;
+    await writeSparseStandIn(coverStandIn, cover.bytes.subarray(0, 64 * 1024), cover.size);
+    expect(moovPackets(cover.bytes, cover.size).tracks.map((t) => t.handler)).toEqual(["vide", "soun"]);
+    const covered = await probeStandIn(coverStandIn, cover.bytes.subarray(0, 64 * 1024), cover.size);
+    expect(covered.indexedBy).toBe("ffprobe");
+    expect(covered.reason).toBe("ffprobe's streams are not the moov's tracks");
+    expect(covered.packets).toEqual((await probeIndexed(coverStandIn)).packets);
+
     // The operator's switch: every file to ffprobe.
     const file = path.join(dir, "stand-in-bframes.mp4");
     const { bytes, size } = await head(file);
