@@ -4,10 +4,8 @@
  * 90 kHz track, audio only), and the files it must hand back to ffprobe instead (an MP3 priming edit inside
  * the first packet, a fragmented file, the index after the media, PCM's constant-size samples).
  */
-import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   fillDurations,
@@ -17,8 +15,7 @@ import {
   writeSparseStandIn,
 } from "../../../transcoder/src/ffmpeg/mp4-index.js";
 import { ffprobeSeconds, moovPackets, Unsupported } from "../../../transcoder/src/ffmpeg/mp4-samples.js";
-import { binaryEnv } from "../../../transcoder/src/ffmpeg/static-env.js";
-import { ffmpegBin } from "../support/media.js";
+import { runFfmpeg } from "../support/media.js";
 import { type ClipSpec, makeClip, removeDir, tempDir } from "./helpers/media.js";
 
 let dir: string;
@@ -30,7 +27,6 @@ afterAll(async () => {
 });
 
 const FASTSTART = ["-movflags", "+faststart"];
-const execFileAsync = promisify(execFile);
 
 const READ_HERE: [string, string, ClipSpec][] = [
   ["B-frames and an AAC priming edit", "bframes.mp4", { duration: 5, extra: ["-preset", "veryfast", ...FASTSTART] }],
@@ -116,16 +112,11 @@ describe("the packet index read from the moov", () => {
       pixFmt: "rgb24",
       extra: ["-frames:v", "1"],
     });
-    const ffmpeg = await ffmpegBin();
-    await execFileAsync(
-      ffmpeg,
-      [
-        ...["-v", "error", "-y", "-i", plain, "-i", picture, "-map", "0", "-map", "1:v", "-frames:v:1", "1"],
-        ...["-c:v:0", "copy", "-c:a", "copy", "-c:v:1", "png", "-disposition:v:1", "attached_pic", ...FASTSTART],
-        withCover,
-      ],
-      { env: binaryEnv(ffmpeg) },
-    );
+    await runFfmpeg([
+      ...["-i", plain, "-i", picture, "-map", "0", "-map", "1:v", "-frames:v:1", "1"],
+      ...["-c:v:0", "copy", "-c:a", "copy", "-c:v:1", "png", "-disposition:v:1", "attached_pic", ...FASTSTART],
+      withCover,
+    ]);
     const cover = await head(withCover);
     const coverStandIn = `${withCover}.stand-in`;
     await writeSparseStandIn(coverStandIn, cover.bytes.subarray(0, 64 * 1024), cover.size);

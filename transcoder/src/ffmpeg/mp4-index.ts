@@ -6,7 +6,7 @@
  */
 import { open } from "node:fs/promises";
 import type { IndexedPacket } from "../hls/predict.js";
-import { type Mp4Track, moovPackets, Unsupported } from "./mp4-samples.js";
+import { leadingBoxes, type Mp4Track, moovPackets, movieHeader, Unsupported } from "./mp4-samples.js";
 import { eachPacket, INDEX_ONLY_ARGS, type MediaFacts, probeJson } from "./probe.js";
 
 export interface Mp4Layout {
@@ -22,34 +22,17 @@ export interface Mp4Layout {
  * the moov starts in the head but ends past it.
  */
 export function faststartLayout(head: Uint8Array): (Mp4Layout & { needMore?: number }) | undefined {
+  const boxes = leadingBoxes(head);
+  const moov = boxes.at(-1);
+  if (boxes[0]?.type !== "ftyp" || moov?.type !== "moov") return undefined;
+  const end = moov.end;
+  if (end > head.byteLength) return { moovEnd: end, needMore: end };
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  let at = 0;
-  let first = true;
-  while (at + 8 <= head.byteLength) {
-    let size = view.getUint32(at);
-    const type = String.fromCharCode(head[at + 4], head[at + 5], head[at + 6], head[at + 7]);
-    if (first && type !== "ftyp") return undefined;
-    first = false;
-    if (size === 1) {
-      if (at + 16 > head.byteLength) return undefined;
-      size = Number(view.getBigUint64(at + 8));
-    } else if (size === 0) {
-      return undefined; // a box to the end of the file: no moov before it
-    }
-    if (size < 8) return undefined;
-    if (type === "mdat") return undefined;
-    if (type === "moov") {
-      const end = at + size;
-      if (end > head.byteLength) return { moovEnd: end, needMore: end };
-      // A fragmented file (an `mvex` in the moov: OBS's fragmented MP4, a live recording) keeps its
-      // sample tables in the fragments, so the head does not index the whole file.
-      if (hasChild(view, head, at + 8, end, "mvex")) return undefined;
-      const duration = movieDuration(view, head, at + 8, end);
-      return duration === undefined ? { moovEnd: end } : { moovEnd: end, duration };
-    }
-    at += size;
-  }
-  return undefined;
+  // A fragmented file (an `mvex` in the moov: OBS's fragmented MP4, a live recording) keeps its
+  // sample tables in the fragments, so the head does not index the whole file.
+  if (hasChild(view, head, moov.body, end, "mvex")) return undefined;
+  const duration = movieDuration(view, head, moov.body, end);
+  return duration === undefined ? { moovEnd: end } : { moovEnd: end, duration };
 }
 
 /** The offset of the first child box of type `wanted` in [from, to), or -1. */
@@ -68,14 +51,12 @@ function hasChild(view: DataView, head: Uint8Array, from: number, to: number, wa
   return findChild(view, head, from, to, wanted) >= 0;
 }
 
-/** Seconds from the `mvhd` (ISO 14496-12 8.2.2: version 0 has 32-bit times, version 1 64-bit). */
+/** Seconds from the `mvhd`. */
 function movieDuration(view: DataView, head: Uint8Array, from: number, to: number): number | undefined {
   const at = findChild(view, head, from, to, "mvhd");
-  if (at < 0) return undefined;
-  const v1 = head[at + 8] === 1;
-  if (at + (v1 ? 40 : 28) > to) return undefined;
-  const timescale = view.getUint32(at + (v1 ? 28 : 20));
-  const units = v1 ? Number(view.getBigUint64(at + 32)) : view.getUint32(at + 24);
+  const movie = at < 0 ? undefined : movieHeader(view, at + 8, to);
+  if (!movie) return undefined;
+  const { timescale, units, v1 } = movie;
   // All ones means "unknown" (a file still being written).
   if (!timescale || units === 0 || units === (v1 ? Number(0xffffffffffffffffn) : 0xffffffff)) return undefined;
   return units / timescale;

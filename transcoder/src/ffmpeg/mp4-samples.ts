@@ -114,32 +114,67 @@ interface TrackTables {
   positions: Float64Array;
 }
 
-/** The moov box of a file whose first bytes are `head`. */
-function findMoov(r: Reader): Box {
-  // Top-level boxes one at a time: the media after the moov runs past the head.
-  const length = r.bytes.byteLength;
+/** A top-level box at the start of a file: where its header starts, then as Box (its end may lie past the head). */
+export interface LeadingBox extends Box {
+  start: number;
+}
+
+/**
+ * The top-level boxes at the start of `head`, in order, up to and including the first `moov` or `mdat`. The walk
+ * stops before a box whose header cannot be read: a 64-bit size cut off by the head, or a size of 0 (a box to the
+ * end of the file) or under its header's.
+ */
+export function leadingBoxes(head: Uint8Array): LeadingBox[] {
+  const r = new Reader(head);
+  const boxes: LeadingBox[] = [];
   let at = 0;
-  while (at + 8 <= length) {
+  while (at + 8 <= head.byteLength) {
     let size = r.u32(at);
     let header = 8;
-    const type = String.fromCharCode(...r.bytes.subarray(at + 4, at + 8));
+    const type = String.fromCharCode(...head.subarray(at + 4, at + 8));
     if (size === 1) {
-      if (at + 16 > length) break;
+      if (at + 16 > head.byteLength) break;
       size = r.u64(at + 8);
       header = 16;
     }
-    if (size < header || type === "mdat" || type === "moof") break;
-    if (type === "moov") {
-      if (at + size > length) throw new Unsupported("the moov runs past the head");
-      return { type, body: at + header, end: at + size };
-    }
+    if (size < header) break;
+    boxes.push({ type, start: at, body: at + header, end: at + size });
+    if (type === "moov" || type === "mdat") break;
     at += size;
   }
-  throw new Unsupported("no moov box before the media");
+  return boxes;
+}
+
+/**
+ * The `mvhd`'s timescale and duration (in that timescale) from its payload at `body`, read no further than
+ * `limit`; undefined when they do not fit. ISO 14496-12 8.2.2: version 0 has 32-bit times, version 1 64-bit.
+ */
+export function movieHeader(
+  view: DataView,
+  body: number,
+  limit: number,
+): { timescale: number; units: number; v1: boolean } | undefined {
+  if (body + 20 > limit) return undefined;
+  const v1 = view.getUint8(body) === 1;
+  if (v1 && body + 32 > limit) return undefined;
+  return {
+    timescale: view.getUint32(body + (v1 ? 20 : 12)),
+    units: v1 ? Number(view.getBigUint64(body + 24)) : view.getUint32(body + 16),
+    v1,
+  };
+}
+
+/** The moov box of a file whose first bytes are `head`. */
+function findMoov(r: Reader): Box {
+  const moov = leadingBoxes(r.bytes).at(-1);
+  if (moov?.type !== "moov") throw new Unsupported("no moov box before the media");
+  if (moov.end > r.bytes.byteLength) throw new Unsupported("the moov runs past the head");
+  return moov;
 }
 
 function readEdits(r: Reader, trak: Box): Edit[] {
-  const elst = r.child(r.child(trak, "edts") ?? { type: "", body: 0, end: 0 }, "elst");
+  const edts = r.child(trak, "edts");
+  const elst = edts && r.child(edts, "elst");
   if (!elst) return [];
   const v1 = r.u8(elst.body) === 1;
   const { count, at } = r.entries(elst, 4, v1 ? 20 : 12);
@@ -353,8 +388,10 @@ export function moovPackets(head: Uint8Array, fileSize: number): { packets: Inde
   const r = new Reader(head);
   const moov = findMoov(r);
   if (r.child(moov, "mvex")) throw new Unsupported("a fragmented file");
-  const mvhd = r.need(moov, "mvhd", 24);
-  const movieTimescale = r.u8(mvhd.body) === 1 ? r.u32(mvhd.body + 20) : r.u32(mvhd.body + 12);
+  const mvhd = r.need(moov, "mvhd");
+  const movie = movieHeader(r.view, mvhd.body, mvhd.end);
+  if (!movie) throw new Unsupported("the mvhd box is too short");
+  const movieTimescale = movie.timescale;
   const traks = r.children(moov.body, moov.end).filter((b) => b.type === "trak");
   const tracks: Mp4Track[] = [];
   const indexes = traks.map((trak, stream) => {
